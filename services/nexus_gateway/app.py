@@ -1,0 +1,183 @@
+"""Build the gateway's aiohttp application: its parts, routes and Kafka lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from nexus_gateway import health
+from nexus_gateway.auth import Authenticator
+from nexus_gateway.connection import Connection
+from nexus_gateway.delivery import Dispatcher, event_frame
+from nexus_gateway.flows import FlowTracker, PendingRequest
+from nexus_gateway.hub import ConnectionHub
+from nexus_gateway.ingress import Ingress
+from nexus_gateway.limits import IdempotencyWindow
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_gateway.protocol import CloseCode, new_event_id, now_ms
+from nexus_gateway.state import GATEWAY, Gateway
+from nexus_gateway.websocket import websocket_handler
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import PayloadInvalidError
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import Registry, load_registry
+from nexus_mesh.settings import NexusSettings
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> Gateway:
+    registry = registry or load_registry(settings.schemas_dir)
+    codec = Codec(registry)
+    metrics = GatewayMetrics()
+    hub = ConnectionHub()
+    source = f"gateway/{settings.gateway_instance}"
+    client_id = f"nexus-gateway-{settings.gateway_instance}"
+    producer = EnvelopeProducer(
+        settings=settings,
+        codec=codec,
+        client_id=client_id,
+        send_timeout_s=settings.gateway_produce_timeout_s,
+    )
+    holder: dict[str, Gateway] = {}
+
+    def on_timeout(request: PendingRequest) -> None:
+        _send_timeout(holder["gateway"], request)
+
+    def on_delivered(envelope: Envelope, targets: list[Connection]) -> None:
+        correlation = envelope.metadata.correlation_id
+        if correlation and registry.flow_for_reply(envelope.type) is not None:
+            for connection in targets:
+                flows.resolve(connection.id, correlation)
+
+    flows = FlowTracker(on_timeout)
+    dispatcher = Dispatcher(
+        settings=settings,
+        codec=codec,
+        hub=hub,
+        metrics=metrics,
+        on_delivered=on_delivered,
+        client_id=client_id,
+    )
+    gateway: Gateway
+    ingress = Ingress(
+        registry=registry,
+        codec=codec,
+        producer=producer,
+        topics=TopicNames(prefix=settings.topic_prefix),
+        flows=flows,
+        idempotency=IdempotencyWindow(
+            window_s=settings.gateway_idempotency_window_s,
+            max_entries=settings.gateway_idempotency_max_entries,
+        ),
+        metrics=metrics,
+        source=source,
+        max_event_bytes=settings.gateway_max_event_bytes,
+        accepting=lambda: gateway.accepting,
+    )
+    gateway = Gateway(
+        settings=settings,
+        registry=registry,
+        codec=codec,
+        authenticator=Authenticator(settings),
+        metrics=metrics,
+        hub=hub,
+        flows=flows,
+        producer=producer,
+        dispatcher=dispatcher,
+        ingress=ingress,
+    )
+    holder["gateway"] = gateway
+    return gateway
+
+
+def _send_timeout(gateway: Gateway, request: PendingRequest) -> None:
+    """Answer a request nobody replied to with its flow's timeout event (section 3)."""
+    connection = gateway.hub.get(request.connection_id)
+    if connection is None:
+        return
+    flow = request.flow
+    payload = _timeout_payload(gateway.codec, flow.timeout_type, request)
+    ident = connection.identity
+    envelope = Envelope(
+        type=flow.timeout_type,
+        payload=payload,
+        metadata=Metadata(
+            event_id=new_event_id(),
+            campaign_id=ident.campaign_id,
+            source=f"gateway/{gateway.settings.gateway_instance}",
+            time=now_ms(),
+            correlation_id=request.correlation_id,
+            user_id=ident.user_id,
+            connection_id=ident.connection_id,
+        ),
+    )
+    position = gateway.dispatcher.position(gateway.dispatcher.partition_of(ident.campaign_id))
+    frame = event_frame(
+        envelope, gateway.codec.payload_to_json(envelope.type, payload), position.encode()
+    )
+    if connection.send(frame):
+        gateway.metrics.events_out.labels(envelope.type).inc()
+    gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
+
+
+def _timeout_payload(codec: Codec, type_: str, request: PendingRequest) -> dict[str, object]:
+    request_json = codec.payload_to_json(request.flow.request, dict(request.request_payload))
+    # The timeout event carries what its schema shares with the request, plus the timeout.
+    candidate = {**request_json, "timeout_ms": request.flow.timeout_ms}
+    try:
+        return codec.payload_from_json(type_, candidate)
+    except PayloadInvalidError:
+        return codec.payload_from_json(type_, {"timeout_ms": request.flow.timeout_ms})
+
+
+def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> web.Application:
+    gateway = gateway or build_gateway(settings)
+    app = web.Application()
+    app[GATEWAY] = gateway
+    app.router.add_get("/ws/{campaign_id}/{user_id}", websocket_handler)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    app.router.add_get("/stats", health.stats)
+    if settings.gateway_demo and STATIC_DIR.is_dir():
+        app.router.add_get("/", _index)
+        app.router.add_static("/static/", STATIC_DIR)
+    app.cleanup_ctx.append(_kafka)
+    app.on_shutdown.append(_close_connections)
+    warning = gateway.authenticator.startup_warning()
+    if warning:
+        log.warning(warning)
+    return app
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def _kafka(app: web.Application) -> AsyncIterator[None]:
+    gateway = app[GATEWAY]
+    await gateway.producer.start()
+    try:
+        await gateway.dispatcher.start()
+        gateway.kafka_started = True
+        yield
+    finally:
+        gateway.accepting = False
+        gateway.flows.cancel_all()
+        await gateway.dispatcher.stop()
+        await gateway.producer.stop()
+
+
+async def _close_connections(app: web.Application) -> None:
+    gateway = app[GATEWAY]
+    gateway.accepting = False
+    for connection in gateway.hub:
+        await connection.flush(timeout=1.0)
+        await connection.close(CloseCode.GOING_AWAY, "gateway shutting down: reconnect and resume")

@@ -1,0 +1,464 @@
+"""Who is connecting, and to which campaigns they may connect (DESIGN.md section 5).
+
+A client proves its identity with a JWT in one of three places: an ``Authorization: Bearer``
+header, a ``bearer.<jwt>`` entry of ``Sec-WebSocket-Protocol`` (browsers cannot set headers on
+a WebSocket), or a ``?token=`` query parameter. :class:`Authenticator` turns that into a
+:class:`Principal` or an :class:`AuthError` carrying the close code (4001 or 4003) to send.
+
+``NEXUS_AUTH=none`` accepts everyone as whoever the path says, for local development only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+from nexus_mesh.errors import ConfigurationError, NexusError
+from nexus_mesh.settings import NexusSettings
+
+CLOSE_UNAUTHORIZED: Final = 4001
+CLOSE_FORBIDDEN: Final = 4003
+
+DEFAULT_LEEWAY_S: Final = 10.0
+ALL_CAMPAIGNS: Final = "*"
+SUBPROTOCOL_PREFIX: Final = "bearer."
+
+# Far above any real token, far below what would make decoding it a cost worth attacking.
+_MAX_TOKEN_CHARS: Final = 8192
+# RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+_HMAC_MIN_BYTES: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
+_RSA_MIN_BITS: Final = 2048
+_EC_CURVES: Final = {
+    "ES256": "secp256r1",
+    "ES256K": "secp256k1",
+    "ES384": "secp384r1",
+    "ES512": "secp521r1",
+    "ES521": "secp521r1",
+}
+# The JOSE algorithms verified with a public key; the rest of PyJWT's list is HMAC or "none".
+_ASYMMETRIC_PREFIXES: Final = ("RS", "PS", "ES", "EdDSA")
+
+_PublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+_PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
+_Fail = Callable[[int, str], "AuthError"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """An authenticated connection's identity.
+
+    ``campaigns`` is ``None`` when the token grants every campaign (``"*"``).
+    ``token_subprotocol`` is the ``bearer.<jwt>`` subprotocol the client offered, if any: the
+    handshake response must select it, or browsers abort the connection.
+    """
+
+    user_id: str
+    campaigns: frozenset[str] | None
+    expires_at: int | None
+    token_subprotocol: str | None
+
+    def allows(self, campaign_id: str) -> bool:
+        return self.campaigns is None or campaign_id in self.campaigns
+
+
+class AuthError(NexusError):
+    """The connection must be closed with ``close_code`` (4001 or 4003) and ``reason``.
+
+    ``reason`` is short, public and never contains the token. ``token_subprotocol`` is the
+    offered ``bearer.<jwt>`` subprotocol: a browser only sees the close code if the handshake
+    that precedes the close selected it.
+    """
+
+    def __init__(
+        self, close_code: int, reason: str, *, token_subprotocol: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.close_code = close_code
+        self.reason = reason
+        self.token_subprotocol = token_subprotocol
+
+
+def _is_asymmetric(algorithm: str) -> bool:
+    return algorithm.startswith(_ASYMMETRIC_PREFIXES)
+
+
+def _algorithm(name: str, variable: str) -> Any:
+    # "none" would accept unsigned tokens; it is never a valid choice here.
+    if name == "none":
+        raise ConfigurationError(f"{variable}: the 'none' algorithm is not allowed")
+    try:
+        return jwt.get_algorithm_by_name(name)
+    except NotImplementedError:
+        raise ConfigurationError(f"{variable}: unknown JWT algorithm {name!r}") from None
+
+
+def _hmac_key(algorithm: str, secret: str, variable: str) -> bytes:
+    key = secret.encode()
+    minimum = _HMAC_MIN_BYTES.get(algorithm, 32)
+    if len(key) < minimum:
+        raise ConfigurationError(
+            f"{variable} is {len(key)} bytes; {algorithm} needs at least {minimum} "
+            "(RFC 7518 section 3.2), e.g. `openssl rand -base64 48`"
+        )
+    return key
+
+
+def _fits(algorithm: str, key: _PublicKey | _PrivateKey) -> bool:
+    # Checked here, not left to PyJWT, whose key-type and curve checks vary between releases.
+    if algorithm.startswith(("RS", "PS")):
+        return isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey)
+    if algorithm.startswith("ES"):
+        return (
+            isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
+            and _EC_CURVES.get(algorithm) == key.curve.name
+        )
+    return isinstance(
+        key,
+        ed25519.Ed25519PublicKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PublicKey
+        | ed448.Ed448PrivateKey,
+    )
+
+
+def _check_asymmetric_key(algorithm: str, key: _PublicKey | _PrivateKey, variable: str) -> None:
+    if not _fits(algorithm, key):
+        raise ConfigurationError(
+            f"{variable} is a {_key_kind(key)} key, which cannot be used with {algorithm}"
+        )
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey) and key.key_size < _RSA_MIN_BITS:
+        raise ConfigurationError(
+            f"{variable} is a {key.key_size}-bit RSA key; use at least {_RSA_MIN_BITS} bits"
+        )
+
+
+def _key_kind(key: _PublicKey | _PrivateKey) -> str:
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        return f"EC {key.curve.name}"
+    return "Edwards-curve"
+
+
+def _load_public_key(pem: str) -> _PublicKey:
+    # .env files often carry a PEM on one line with literal "\n" escapes.
+    if "\n" not in pem and "\\n" in pem:
+        pem = pem.replace("\\n", "\n")
+    data = pem.strip().encode()
+    if b"PRIVATE KEY-----" in data:
+        raise ConfigurationError(
+            "NEXUS_JWT_PUBLIC_KEY holds a private key; give the gateway only the public key"
+        )
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            key: Any = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = load_pem_public_key(data)
+    except ValueError:
+        raise ConfigurationError(
+            "NEXUS_JWT_PUBLIC_KEY is not a PEM public key (-----BEGIN PUBLIC KEY-----) "
+            "or certificate"
+        ) from None
+    if not isinstance(key, _PublicKey):
+        raise ConfigurationError("NEXUS_JWT_PUBLIC_KEY is not an RSA, EC or Edwards-curve key")
+    return key
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    # aiohttp's headers are case-insensitive already; plain dicts (tests, other servers) are not.
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower() == wanted:
+            return candidate
+    return None
+
+
+class Authenticator:
+    """Checks each connection's token against the configuration; built once per gateway.
+
+    The configuration is validated here, so a gateway that cannot verify tokens does not start.
+    """
+
+    def __init__(self, settings: NexusSettings, *, leeway_s: float = DEFAULT_LEEWAY_S) -> None:
+        self.disabled = settings.auth == "none"
+        self._leeway_s = leeway_s
+        self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        self._keys: dict[str, bytes | _PublicKey] = {}
+        if not self.disabled:
+            self._keys = self._verification_keys(settings)
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    @staticmethod
+    def _verification_keys(settings: NexusSettings) -> dict[str, bytes | _PublicKey]:
+        if not settings.jwt_algorithms:
+            raise ConfigurationError("NEXUS_JWT_ALGORITHMS must list at least one algorithm")
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+        pem = settings.jwt_public_key.get_secret_value() if settings.jwt_public_key else ""
+        public_key = _load_public_key(pem) if pem.strip() else None
+        # One key per algorithm, fixed here: a token's header chooses among the configured
+        # algorithms but can never make an HMAC check run with the public key as its secret.
+        keys: dict[str, bytes | _PublicKey] = {}
+        for name in settings.jwt_algorithms:
+            _algorithm(name, "NEXUS_JWT_ALGORITHMS")
+            if _is_asymmetric(name):
+                if public_key is None:
+                    raise ConfigurationError(
+                        f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs "
+                        "NEXUS_JWT_PUBLIC_KEY (PEM)"
+                    )
+                _check_asymmetric_key(name, public_key, "NEXUS_JWT_PUBLIC_KEY")
+                keys[name] = public_key
+            else:
+                if not secret:
+                    raise ConfigurationError(
+                        f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs NEXUS_JWT_SECRET"
+                    )
+                keys[name] = _hmac_key(name, secret, "NEXUS_JWT_SECRET")
+        return keys
+
+    def startup_warning(self) -> str | None:
+        """The warning the gateway must log at start, or ``None`` when auth is on."""
+        if not self.disabled:
+            return None
+        return (
+            "NEXUS_AUTH=none: authentication is DISABLED; every connection is accepted as the "
+            "user in its path, for every campaign. Use this only for local development."
+        )
+
+    @staticmethod
+    def extract_token(
+        headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> tuple[str | None, str | None]:
+        """Return ``(token, subprotocol)`` from the request.
+
+        The token comes from the first place that has one: ``Authorization: Bearer``, then
+        the ``bearer.<jwt>`` subprotocol, then ``?token=``. ``subprotocol`` is the exact
+        ``bearer.`` entry offered, whichever place supplied the token, because the handshake
+        must echo an offered subprotocol in any case.
+        """
+        token: str | None = None
+        authorization = _header(headers, "Authorization")
+        if authorization:
+            scheme, _, credentials = authorization.strip().partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                token = credentials.strip()
+
+        subprotocol: str | None = None
+        offered = _header(headers, "Sec-WebSocket-Protocol")
+        if offered:
+            for entry in offered.split(","):
+                entry = entry.strip()
+                if entry.lower().startswith(SUBPROTOCOL_PREFIX) and len(entry) > len(
+                    SUBPROTOCOL_PREFIX
+                ):
+                    subprotocol = entry
+                    break
+        if token is None and subprotocol is not None:
+            token = subprotocol[len(SUBPROTOCOL_PREFIX) :]
+
+        if token is None:
+            token = query.get("token") or None
+        return token, subprotocol
+
+    def authenticate(
+        self,
+        *,
+        campaign_id: str,
+        user_id: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        now: float | None = None,
+    ) -> Principal:
+        """The principal allowed to open ``/ws/{campaign_id}/{user_id}``, or :class:`AuthError`."""
+        token, subprotocol = self.extract_token(headers, query)
+        if self.disabled:
+            return Principal(
+                user_id=user_id, campaigns=None, expires_at=None, token_subprotocol=subprotocol
+            )
+
+        def fail(code: int, reason: str) -> AuthError:
+            return AuthError(code, reason, token_subprotocol=subprotocol)
+
+        if token is None:
+            raise fail(CLOSE_UNAUTHORIZED, "missing token")
+        if len(token) > _MAX_TOKEN_CHARS:
+            raise fail(CLOSE_UNAUTHORIZED, "token too large")
+        # A compact JWS is base64url and dots; anything else (lone surrogates from a decoded
+        # query string, for one) would otherwise surface as encoding errors inside PyJWT.
+        if not token.isascii():
+            raise fail(CLOSE_UNAUTHORIZED, "malformed token")
+        claims = self._verify(token, user_id, fail)
+        expires_at = self._check_times(claims, time.time() if now is None else now, fail)
+        campaigns = self._campaigns(claims, fail)
+        if campaigns is not None and campaign_id not in campaigns:
+            raise fail(CLOSE_FORBIDDEN, "campaign not allowed by token")
+        return Principal(
+            user_id=user_id,
+            campaigns=campaigns,
+            expires_at=expires_at,
+            token_subprotocol=subprotocol,
+        )
+
+    def _verify(self, token: str, user_id: str, fail: _Fail) -> dict[str, Any]:
+        # PyJWT's messages are not shown to clients: reasons below are fixed strings, so
+        # nothing derived from the token reaches a close frame or a log line.
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except (jwt.PyJWTError, ValueError):
+            raise fail(CLOSE_UNAUTHORIZED, "malformed token") from None
+        if not isinstance(algorithm, str) or algorithm not in self._keys:
+            raise fail(CLOSE_UNAUTHORIZED, "token algorithm not accepted")
+        key = self._keys[algorithm]
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={
+                    "require": ["exp", "sub"],
+                    # Times are checked in _check_times against the caller's clock.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "enforce_minimum_key_length": True,
+                },
+            )
+        except jwt.InvalidSignatureError:
+            raise fail(CLOSE_UNAUTHORIZED, "invalid token signature") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise fail(CLOSE_UNAUTHORIZED, f"token lacks the {exc.claim} claim") from None
+        except jwt.InvalidAudienceError:
+            raise fail(CLOSE_UNAUTHORIZED, "token audience not accepted") from None
+        except jwt.InvalidIssuerError:
+            raise fail(CLOSE_UNAUTHORIZED, "token issuer not accepted") from None
+        except jwt.InvalidAlgorithmError:
+            raise fail(CLOSE_UNAUTHORIZED, "token algorithm not accepted") from None
+        except (jwt.PyJWTError, ValueError):
+            raise fail(CLOSE_UNAUTHORIZED, "malformed token") from None
+        # Checked here rather than with PyJWT's ``subject`` argument, which older supported
+        # PyJWT releases silently ignore.
+        if claims.get("sub") != user_id:
+            raise fail(CLOSE_UNAUTHORIZED, "token subject does not match the user")
+        return claims
+
+    def _check_times(self, claims: Mapping[str, Any], now: float, fail: _Fail) -> int:
+        def number(name: str) -> float | None:
+            value = claims.get(name)
+            if value is None:
+                return None
+            # bool is an int in Python but not a NumericDate in JSON; Python's JSON parser
+            # also yields NaN and infinity, and NaN would pass every comparison below.
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise fail(CLOSE_UNAUTHORIZED, f"token {name} claim is not a number")
+            return float(value)
+
+        exp = number("exp")
+        if exp is None:
+            raise fail(CLOSE_UNAUTHORIZED, "token lacks the exp claim")
+        if exp <= now - self._leeway_s:
+            raise fail(CLOSE_UNAUTHORIZED, "token expired")
+        nbf = number("nbf")
+        if nbf is not None and nbf > now + self._leeway_s:
+            raise fail(CLOSE_UNAUTHORIZED, "token not yet valid")
+        iat = number("iat")
+        if iat is not None and iat > now + self._leeway_s:
+            raise fail(CLOSE_UNAUTHORIZED, "token issued in the future")
+        return int(exp)
+
+    @staticmethod
+    def _campaigns(claims: Mapping[str, Any], fail: _Fail) -> frozenset[str] | None:
+        value = claims.get("campaigns")
+        if value is None:
+            raise fail(CLOSE_FORBIDDEN, "token grants no campaigns")
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise fail(CLOSE_UNAUTHORIZED, "token campaigns claim is not a list of strings")
+        if ALL_CAMPAIGNS in value:
+            return None
+        return frozenset(value)
+
+
+def _load_private_key(pem: str) -> _PrivateKey:
+    try:
+        key = load_pem_private_key(pem.strip().encode(), password=None)
+    except (ValueError, TypeError):
+        # TypeError: the key is encrypted; a dev command has no way to ask for the passphrase.
+        raise ConfigurationError(
+            "the private key is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)"
+        ) from None
+    if not isinstance(key, _PrivateKey):
+        raise ConfigurationError("the private key is not an RSA, EC or Edwards-curve key")
+    return key
+
+
+def issue_token(
+    *,
+    secret_or_key: str,
+    user_id: str,
+    campaigns: Sequence[str],
+    ttl_s: int,
+    algorithm: str = "HS256",
+    audience: str | None = None,
+    issuer: str | None = None,
+    now: float | None = None,
+) -> str:
+    """Sign a token the gateway accepts for ``user_id`` on ``campaigns`` (``"*"``: all).
+
+    ``secret_or_key`` is the HMAC secret for HS* algorithms or a PEM private key otherwise.
+    Raises :class:`ConfigurationError` for an unusable key, algorithm or lifetime.
+    """
+    if not user_id:
+        raise ConfigurationError("the token needs a user id")
+    if ttl_s <= 0:
+        raise ConfigurationError(f"the token lifetime must be positive, not {ttl_s} s")
+    _algorithm(algorithm, "the algorithm")
+    key: bytes | _PrivateKey
+    if _is_asymmetric(algorithm):
+        key = _load_private_key(secret_or_key)
+        _check_asymmetric_key(algorithm, key, "the private key")
+    else:
+        if not secret_or_key:
+            raise ConfigurationError(f"{algorithm} needs a secret")
+        key = _hmac_key(algorithm, secret_or_key, "the secret")
+    issued_at = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        # A lone string is one campaign, not a sequence of one-letter campaigns.
+        "campaigns": [campaigns] if isinstance(campaigns, str) else list(campaigns),
+        "iat": issued_at,
+        "exp": issued_at + ttl_s,
+    }
+    if audience is not None:
+        claims["aud"] = audience
+    if issuer is not None:
+        claims["iss"] = issuer
+    return jwt.encode(claims, key, algorithm=algorithm)

@@ -1,0 +1,127 @@
+"""One client connection: identity, and a bounded outbox drained by its own writer task.
+
+Fan-out never awaits a client: it appends the shared frame bytes to each target's outbox and
+moves on. A client that stops reading fills only its own outbox; past ``max_buffer_bytes`` it
+is closed with 4008 and resumes from its last position, so it loses nothing and slows no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+
+from nexus_gateway.protocol import CloseCode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    connection_id: str
+    campaign_id: str
+    user_id: str
+
+
+class Connection:
+    __slots__ = (
+        "_closing",
+        "_on_slow",
+        "_outbox",
+        "_queued_bytes",
+        "_ready",
+        "_writer",
+        "identity",
+        "max_buffer_bytes",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        ws: web.WebSocketResponse,
+        max_buffer_bytes: int,
+        on_slow: Callable[[Connection], None] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.ws = ws
+        self.max_buffer_bytes = max_buffer_bytes
+        self._outbox: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._on_slow = on_slow
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.identity.connection_id
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
+
+    def send(self, frame: bytes) -> bool:
+        """Queue ``frame``; False (and a 4008 close) when the client is too far behind."""
+        if self._closing:
+            return False
+        if self._queued_bytes + len(frame) > self.max_buffer_bytes and self._outbox:
+            self._closing = True
+            self._outbox.clear()
+            self._queued_bytes = 0
+            if self._on_slow is not None:
+                self._on_slow(self)
+            asyncio.get_running_loop().create_task(
+                self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your position")
+            )
+            return False
+        self._outbox.append(frame)
+        self._queued_bytes += len(frame)
+        self._ready.set()
+        return True
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                await self._ready.wait()
+                while self._outbox:
+                    frame = self._outbox.popleft()
+                    self._queued_bytes -= len(frame)
+                    # send_frame waits while the socket's write buffer is full: that wait is
+                    # this client's alone.
+                    await self.ws.send_frame(frame, WSMsgType.TEXT)
+                self._ready.clear()
+        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+            return
+        except Exception:
+            log.exception("writer of connection %s failed", self.id)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (bounded) until everything queued so far was handed to the socket."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._outbox and asyncio.get_running_loop().time() < deadline:
+            if self._writer is None or self._writer.done():
+                return
+            await asyncio.sleep(0.01)
+
+    async def close(self, code: int, message: str) -> None:
+        self._closing = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, message=message.encode()[:120])

@@ -1,0 +1,263 @@
+"""Client-bound delivery: read only what this pod's clients need, decode once, write to many.
+
+The gateway consumes ``<prefix>.clients`` by manual assignment (no consumer group): it holds
+the partition of a campaign while at least one of its connections is here, and every partition
+of ``<prefix>.system``. It tracks the next offset of each partition itself; a newly assigned
+partition starts at its end offset as of the joining client's welcome, so nothing between the
+welcome and the first fetch is lost (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from nexus_gateway.connection import Connection
+from nexus_gateway.hub import ConnectionHub
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.errors import CodecError, KafkaUnavailableError
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.position import Position
+from nexus_mesh.settings import NexusSettings
+
+log = logging.getLogger(__name__)
+
+DeliveredHook = Callable[[Envelope, list[Connection]], None]
+
+
+def event_frame(envelope: Envelope, payload: dict[str, Any], position: str) -> bytes:
+    """The JSON text frame of a delivered event; built once per record, shared by targets."""
+    meta = envelope.metadata
+    metadata: dict[str, Any] = {
+        "event_id": meta.event_id,
+        "campaign_id": meta.campaign_id,
+        "source": meta.source,
+        "time": meta.time,
+        "attributes": meta.attributes,
+        "position": position,
+    }
+    for name in ("correlation_id", "user_id", "connection_id", "traceparent", "tracestate"):
+        value = getattr(meta, name)
+        if value is not None:
+            metadata[name] = value
+    return orjson.dumps({"type": envelope.type, "payload": payload, "metadata": metadata})
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        settings: NexusSettings,
+        codec: Codec,
+        hub: ConnectionHub,
+        metrics: GatewayMetrics,
+        on_delivered: DeliveredHook | None = None,
+        client_id: str = "nexus-gateway",
+    ) -> None:
+        self._codec = codec
+        self._hub = hub
+        self._metrics = metrics
+        self._on_delivered = on_delivered
+        self._topics = TopicNames(prefix=settings.topic_prefix)
+        self._consumer = AIOKafkaConsumer(
+            **client_kwargs(settings),
+            client_id=client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=100,
+        )
+        self._clients_partitions = 0
+        self._system: list[TopicPartition] = []
+        self._next: dict[TopicPartition, int] = {}
+        self._refs: dict[int, int] = defaultdict(int)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._healthy = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._consumer.start()
+            clients = await self._partitions(self._topics.clients)
+            system = await self._partitions(self._topics.system)
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"delivery consumer cannot reach Kafka: {exc}") from exc
+        self._clients_partitions = len(clients)
+        self._system = [TopicPartition(self._topics.system, p) for p in sorted(system)]
+        ends = await self._consumer.end_offsets(self._system)
+        for tp in self._system:
+            self._next[tp] = ends[tp]
+        self._reassign()
+        self._task = asyncio.create_task(self._run(), name="gateway-delivery")
+
+    async def _partitions(self, topic: str) -> set[int]:
+        partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise KafkaUnavailableError(
+                f"topic {topic} does not exist: run `nexus topics ensure` first"
+            )
+        return set(partitions)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy and self._task is not None and not self._task.done()
+
+    @property
+    def clients_partitions(self) -> int:
+        return self._clients_partitions
+
+    def assigned(self) -> set[TopicPartition]:
+        return set(self._next)
+
+    # -- joining and leaving --------------------------------------------------------------
+
+    def partition_of(self, campaign_id: str) -> int:
+        return campaign_partition(campaign_id, self._clients_partitions)
+
+    async def join(self, connection: Connection, on_position: Callable[[Position], None]) -> None:
+        """Register ``connection`` and call ``on_position`` with its welcome position.
+
+        Both happen in one step of the event loop, so the first event the connection can
+        receive is exactly the one after its welcome position.
+        """
+        tp = TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
+        async with self._lock:
+            if tp not in self._next:
+                ends = await self._consumer.end_offsets([tp])
+                self._next[tp] = ends[tp]
+                self._reassign()
+            self._refs[tp.partition] += 1
+            on_position(self.position(tp.partition))
+            self._hub.add(connection)
+            self._update_gauges()
+
+    async def leave(self, connection: Connection) -> None:
+        tp = TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
+        async with self._lock:
+            if self._hub.get(connection.id) is None:
+                return
+            self._hub.remove(connection)
+            self._refs[tp.partition] -= 1
+            if self._refs[tp.partition] <= 0:
+                del self._refs[tp.partition]
+                self._next.pop(tp, None)
+                self._reassign()
+            self._update_gauges()
+
+    def position(self, partition: int) -> Position:
+        tp = TopicPartition(self._topics.clients, partition)
+        return Position(
+            partitions=self._clients_partitions,
+            partition=partition,
+            offset=self._next[tp],
+            system=tuple(self._next[s] for s in self._system),
+        )
+
+    def _reassign(self) -> None:
+        # assign() forgets fetch positions, so every partition is put back at the next
+        # offset we track; no await separates the two, so the fetcher never sees a gap.
+        partitions = list(self._next)
+        self._consumer.assign(partitions)
+        for tp in partitions:
+            self._consumer.seek(tp, self._next[tp])
+
+    def _update_gauges(self) -> None:
+        self._metrics.connections.set(len(self._hub))
+        self._metrics.campaigns.set(self._hub.campaign_count)
+        clients = sum(1 for tp in self._next if tp.topic == self._topics.clients)
+        self._metrics.assigned_partitions.labels(self._topics.clients).set(clients)
+        self._metrics.assigned_partitions.labels(self._topics.system).set(len(self._system))
+
+    # -- the delivery loop ----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=2000)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep delivering after broker trouble
+                self._healthy = False
+                log.warning("delivery fetch failed, retrying: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self._healthy = True
+            backoff = 0.1
+            for tp, records in batches.items():
+                for record in records:
+                    expected = self._next.get(tp)
+                    if expected is None or record.offset < expected:
+                        continue  # dropped meanwhile, or fetched before a re-seek
+                    self._next[tp] = record.offset + 1
+                    self._deliver(tp, record)
+
+    def _deliver(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = self._codec.decode(record.value)
+        except CodecError as exc:
+            self._metrics.undecodable.inc()
+            log.warning("skipping undecodable record %s-%s@%s: %s", tp.topic, tp.partition,
+                        record.offset, exc)
+            return
+        if tp.topic == self._topics.system:
+            self._broadcast(envelope)
+            return
+        meta = envelope.metadata
+        if self.partition_of(meta.campaign_id) != tp.partition:
+            return  # a campaign key that this partition does not own: never cross campaigns
+        targets = self._hub.targets(
+            campaign_id=meta.campaign_id, user_id=meta.user_id, connection_id=meta.connection_id
+        )
+        if not targets:
+            return
+        frame = event_frame(
+            envelope,
+            self._codec.payload_to_json(envelope.type, envelope.payload),
+            self.position(tp.partition).encode(),
+        )
+        self._fan_out(envelope, frame, targets)
+
+    def _broadcast(self, envelope: Envelope) -> None:
+        by_partition: dict[int, list[Connection]] = defaultdict(list)
+        for connection in self._hub:
+            by_partition[self.partition_of(connection.identity.campaign_id)].append(connection)
+        if not by_partition:
+            return
+        payload = self._codec.payload_to_json(envelope.type, envelope.payload)
+        for partition, targets in by_partition.items():
+            # The frame differs per clients partition only by its position.
+            frame = event_frame(envelope, payload, self.position(partition).encode())
+            self._fan_out(envelope, frame, targets)
+
+    def _fan_out(self, envelope: Envelope, frame: bytes, targets: list[Connection]) -> None:
+        sent = sum(1 for connection in targets if connection.send(frame))
+        if sent:
+            self._metrics.events_out.labels(envelope.type).inc(sent)
+        if self._on_delivered is not None:
+            self._on_delivered(envelope, targets)

@@ -1,0 +1,75 @@
+"""Where the connections of this pod are, by id, by campaign and by user (DESIGN.md section 6).
+
+A user may hold several connections at once: a reconnect never evicts, and is never evicted
+by, the live one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from nexus_gateway.connection import Connection
+
+
+class ConnectionHub:
+    def __init__(self) -> None:
+        self._by_id: dict[str, Connection] = {}
+        self._by_campaign: dict[str, dict[str, set[Connection]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._by_id.values()))
+
+    @property
+    def campaign_count(self) -> int:
+        return len(self._by_campaign)
+
+    def campaigns(self) -> Iterable[str]:
+        return self._by_campaign.keys()
+
+    def add(self, connection: Connection) -> None:
+        ident = connection.identity
+        self._by_id[ident.connection_id] = connection
+        users = self._by_campaign.setdefault(ident.campaign_id, {})
+        users.setdefault(ident.user_id, set()).add(connection)
+
+    def remove(self, connection: Connection) -> bool:
+        """Forget ``connection``; True when it was its campaign's last one here."""
+        ident = connection.identity
+        if self._by_id.pop(ident.connection_id, None) is None:
+            return False
+        users = self._by_campaign.get(ident.campaign_id, {})
+        mine = users.get(ident.user_id)
+        if mine is not None:
+            mine.discard(connection)
+            if not mine:
+                del users[ident.user_id]
+        if not users:
+            self._by_campaign.pop(ident.campaign_id, None)
+            return True
+        return False
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self._by_id.get(connection_id)
+
+    def in_campaign(self, campaign_id: str) -> Iterator[Connection]:
+        for connections in self._by_campaign.get(campaign_id, {}).values():
+            yield from connections
+
+    def of_user(self, campaign_id: str, user_id: str) -> Iterable[Connection]:
+        return self._by_campaign.get(campaign_id, {}).get(user_id, ())
+
+    def targets(
+        self, *, campaign_id: str, user_id: str | None, connection_id: str | None
+    ) -> list[Connection]:
+        """The routing rule of section 6 for one client-bound event."""
+        if connection_id:
+            target = self._by_id.get(connection_id)
+            if target is not None and target.identity.campaign_id == campaign_id:
+                return [target]
+            return []
+        if user_id:
+            return list(self.of_user(campaign_id, user_id))
+        return list(self.in_campaign(campaign_id))

@@ -1,0 +1,294 @@
+"""Client events in: check, stamp, write to Kafka, and answer with exactly one ack or error.
+
+Every refusal happens before anything is written, so a rejected event never reaches Kafka
+(DESIGN.md section 5). Identity fields come from the authenticated connection only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from nexus_gateway.connection import Connection
+from nexus_gateway.flows import FlowTracker, PendingRequest
+from nexus_gateway.limits import AckRecord, IdempotencyKey, IdempotencyWindow
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_gateway.protocol import (
+    ClientEventError,
+    ErrorCode,
+    ack_frame,
+    error_frame,
+    new_event_id,
+    now_ms,
+)
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import KafkaUnavailableError, PayloadInvalidError, UnknownTypeError
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import ClientTarget, Registry
+
+_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_MAX_ATTRIBUTES = 32
+_MAX_ATTRIBUTE_KEY = 64
+_MAX_ATTRIBUTE_VALUE = 1024
+# Attributes the gateway stamps; a client may not send them.
+RESERVED_ATTRIBUTE_PREFIX = "nexus."
+SENDER_USER_ATTRIBUTE = "nexus.sender_user_id"
+SENDER_CONNECTION_ATTRIBUTE = "nexus.sender_connection_id"
+
+
+class Ingress:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        codec: Codec,
+        producer: EnvelopeProducer,
+        topics: TopicNames,
+        flows: FlowTracker,
+        idempotency: IdempotencyWindow,
+        metrics: GatewayMetrics,
+        source: str,
+        max_event_bytes: int,
+        accepting: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._registry = registry
+        self._codec = codec
+        self._producer = producer
+        self._topics = topics
+        self._flows = flows
+        self._idempotency = idempotency
+        self._metrics = metrics
+        self._source = source
+        self._max_event_bytes = max_event_bytes
+        self._accepting = accepting
+
+    async def handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
+        """Answer one client frame; ``allowed`` is False when its rate limit refused it."""
+        try:
+            return await self._handle(connection, raw, allowed=allowed)
+        except ClientEventError as error:
+            self._metrics.errors.labels(str(error.code)).inc()
+            return error_frame(error)
+
+    async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        if size > self._max_event_bytes:
+            raise ClientEventError(
+                ErrorCode.TOO_LARGE,
+                f"event of {size} bytes exceeds the limit of {self._max_event_bytes} bytes",
+                _event_id_of(raw),
+            )
+        frame = _parse(raw)
+        metadata = frame.get("metadata") or {}
+        event_id = _client_id(metadata, "event_id") or new_event_id()
+        if not allowed:
+            raise ClientEventError(
+                ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
+            )
+        target = self._target(frame["type"], event_id)
+        payload = self._payload(target.type, frame.get("payload", {}), event_id)
+        if not self._accepting():
+            raise ClientEventError(
+                ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
+            )
+        ident = connection.identity
+        key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
+        earlier = self._idempotency.lookup(key)
+        if earlier is not None:
+            try:
+                record = await earlier
+            except KafkaUnavailableError:
+                pass  # the first try failed: this resend writes
+            else:
+                self._metrics.acks.inc()
+                return ack_frame(
+                    event_id=event_id,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    duplicate=True,
+                )
+        envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
+        pending = self._idempotency.begin(key)
+        if target.flow is not None:
+            assert envelope.metadata.correlation_id is not None
+            self._flows.track(
+                PendingRequest(
+                    connection_id=ident.connection_id,
+                    correlation_id=envelope.metadata.correlation_id,
+                    flow=target.flow,
+                    request_payload=payload,
+                )
+            )
+        began = time.perf_counter()
+        try:
+            written = await self._producer.send(envelope, topic=topic)
+        except KafkaUnavailableError as exc:
+            self._idempotency.fail(key, pending, exc)
+            if target.flow is not None and envelope.metadata.correlation_id is not None:
+                self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
+            raise ClientEventError(
+                ErrorCode.UNAVAILABLE, "Kafka is unavailable: retry with the same event_id",
+                event_id,
+            ) from exc
+        self._metrics.produce_latency.observe(time.perf_counter() - began)
+        record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
+        if not pending.done():
+            pending.set_result(record)
+        self._metrics.events_in.labels(envelope.type).inc()
+        self._metrics.acks.inc()
+        return ack_frame(
+            event_id=event_id, topic=written.topic, partition=written.partition,
+            offset=written.offset,
+        )
+
+    def _target(self, type_: object, event_id: str) -> ClientTarget:
+        if not isinstance(type_, str) or not type_:
+            raise ClientEventError(ErrorCode.BAD_FRAME, "type must be a non-empty string", event_id)
+        target = self._registry.client_target(type_)
+        if target is not None:
+            return target
+        if self._registry.get(type_) is not None or type_.startswith("nexus."):
+            raise ClientEventError(
+                ErrorCode.FORBIDDEN_TYPE, f"clients may not send {type_!r}", event_id
+            )
+        raise ClientEventError(ErrorCode.UNKNOWN_TYPE, f"unknown event type {type_!r}", event_id)
+
+    def _payload(self, type_: str, value: object, event_id: str) -> dict[str, Any]:
+        try:
+            return self._codec.payload_from_json(type_, value)
+        except PayloadInvalidError as exc:
+            raise ClientEventError(ErrorCode.SCHEMA_INVALID, str(exc), event_id) from None
+        except UnknownTypeError as exc:
+            raise ClientEventError(ErrorCode.UNKNOWN_TYPE, str(exc), event_id) from None
+
+    def _stamp(
+        self,
+        connection: Connection,
+        target: ClientTarget,
+        payload: dict[str, Any],
+        client_metadata: dict[str, Any],
+        event_id: str,
+    ) -> tuple[Envelope, str]:
+        """The envelope to write: identity from the connection, never from the client."""
+        ident = connection.identity
+        attributes = _attributes(client_metadata, event_id)
+        correlation_id = _client_id(client_metadata, "correlation_id", event_id)
+        traceparent = client_metadata.get("traceparent")
+        if traceparent is not None and (
+            not isinstance(traceparent, str) or not _TRACEPARENT_RE.fullmatch(traceparent)
+        ):
+            raise ClientEventError(
+                ErrorCode.BAD_FRAME, "metadata.traceparent is not a W3C traceparent", event_id
+            )
+        event_type = self._registry.event(target.type)
+        user_id: str | None = ident.user_id
+        connection_id: str | None = ident.connection_id
+        if target.flow is not None:
+            correlation_id = correlation_id or event_id
+        elif event_type.topic == "clients":
+            # Delivered to the whole campaign (DESIGN.md section 6 routes on user and
+            # connection), so the sender is named in attributes the client cannot forge.
+            attributes[SENDER_USER_ATTRIBUTE] = ident.user_id
+            attributes[SENDER_CONNECTION_ATTRIBUTE] = ident.connection_id
+            user_id = connection_id = None
+        topic = self._topic(event_type.topic)
+        envelope = Envelope(
+            type=target.type,
+            payload=payload,
+            metadata=Metadata(
+                event_id=event_id,
+                campaign_id=ident.campaign_id,
+                source=self._source,
+                time=now_ms(),
+                correlation_id=correlation_id,
+                user_id=user_id,
+                connection_id=connection_id,
+                traceparent=traceparent,
+                attributes=attributes,
+            ),
+        )
+        return envelope, topic
+
+    def _topic(self, topic: str | None) -> str:
+        if topic == "clients":
+            return self._topics.clients
+        if topic == "system":
+            return self._topics.system
+        if topic is None:
+            raise ClientEventError(ErrorCode.FORBIDDEN_TYPE, "protocol events cannot be sent")
+        return self._topics.domain(topic)
+
+
+def _parse(raw: str | bytes) -> dict[str, Any]:
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame is not valid JSON") from None
+    if not isinstance(frame, dict):
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+    unknown = set(frame) - {"type", "payload", "metadata"}
+    if unknown:
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME, f"unexpected fields in frame: {', '.join(sorted(unknown))}"
+        )
+    if "type" not in frame:
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame has no type")
+    metadata = frame.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ClientEventError(ErrorCode.BAD_FRAME, "metadata must be an object")
+    return frame
+
+
+def _event_id_of(raw: str | bytes) -> str | None:
+    """The event id of a refused frame, when it has a valid one, so the client can match."""
+    try:
+        return _client_id(_parse(raw).get("metadata") or {}, "event_id")
+    except ClientEventError:
+        return None
+
+
+def _client_id(metadata: dict[str, Any], name: str, event_id: str | None = None) -> str | None:
+    value = metadata.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME,
+            f"metadata.{name} must be 1-128 characters of letters, digits and ._:-",
+            event_id,
+        )
+    return value
+
+
+def _attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]:
+    raw = metadata.get("attributes")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > _MAX_ATTRIBUTES:
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME,
+            f"metadata.attributes must be an object of at most {_MAX_ATTRIBUTES} strings",
+            event_id,
+        )
+    for key, value in raw.items():
+        if (
+            not isinstance(value, str)
+            or len(key) > _MAX_ATTRIBUTE_KEY
+            or len(value) > _MAX_ATTRIBUTE_VALUE
+            or key.startswith(RESERVED_ATTRIBUTE_PREFIX)
+        ):
+            raise ClientEventError(
+                ErrorCode.BAD_FRAME,
+                f"metadata.attributes[{key[:64]!r}] must be a string (keys not starting "
+                f"with {RESERVED_ATTRIBUTE_PREFIX!r})",
+                event_id,
+            )
+    return dict(raw)

@@ -1,0 +1,90 @@
+"""Per-connection guards: a token-bucket rate limit and the idempotency window of emits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+class TokenBucket:
+    """``rate`` events per second with bursts up to ``burst``; one bucket per connection."""
+
+    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class AckRecord:
+    topic: str
+    partition: int
+    offset: int
+
+
+IdempotencyKey = tuple[str, str, str]  # campaign, user, event_id
+
+
+class IdempotencyWindow:
+    """Remembers recent emits so a resent ``event_id`` gets its original ack, not a new record.
+
+    An entry is either the ack of a finished write or the future of one in flight, so a
+    resend racing the original waits for it instead of writing twice. Entries leave after
+    ``window_s`` or when more than ``max_entries`` are held; beyond that window, services
+    deduplicate by ``event_id`` (DESIGN.md section 7).
+    """
+
+    def __init__(self, *, window_s: float, max_entries: int) -> None:
+        self._window_s = window_s
+        self._max_entries = max_entries
+        self._entries: OrderedDict[IdempotencyKey, tuple[float, asyncio.Future[AckRecord]]] = (
+            OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: IdempotencyKey) -> asyncio.Future[AckRecord] | None:
+        self._expire()
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None else None
+
+    def begin(self, key: IdempotencyKey) -> asyncio.Future[AckRecord]:
+        future: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
+        if self._max_entries > 0 and self._window_s > 0:
+            self._entries[key] = (time.monotonic(), future)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return future
+
+    def fail(self, key: IdempotencyKey, future: asyncio.Future[AckRecord], exc: BaseException) -> None:
+        """A failed write is forgotten: the client's retry with the same id must write."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is future:
+            del self._entries[key]
+        if not future.done():
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: nobody else may be waiting
+
+    def _expire(self) -> None:
+        horizon = time.monotonic() - self._window_s
+        while self._entries:
+            stamp, _ = next(iter(self._entries.values()))
+            if stamp >= horizon:
+                break
+            self._entries.popitem(last=False)

@@ -1,0 +1,59 @@
+"""The gateway's Prometheus metrics, in a registry of its own (one per app, so tests can run
+several gateways in one process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(kw_only=True)
+class GatewayMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.connections = Gauge("nexus_gateway_connections", "Open client connections", registry=r)
+        self.campaigns = Gauge(
+            "nexus_gateway_campaigns", "Campaigns with a connection on this pod", registry=r
+        )
+        self.assigned_partitions = Gauge(
+            "nexus_gateway_assigned_partitions",
+            "Partitions this pod consumes",
+            ["topic"],
+            registry=r,
+        )
+        self.events_in = Counter(
+            "nexus_gateway_events_in", "Client events accepted and written", ["type"], registry=r
+        )
+        self.events_out = Counter(
+            "nexus_gateway_events_out",
+            "Event frames written to client connections",
+            ["type"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "nexus_gateway_errors", "nexus.error answers by code", ["code"], registry=r
+        )
+        self.acks = Counter("nexus_gateway_acks", "nexus.ack answers", registry=r)
+        self.slow_closes = Counter(
+            "nexus_gateway_slow_consumer_closes", "Connections closed with 4008", registry=r
+        )
+        self.auth_failures = Counter(
+            "nexus_gateway_auth_failures", "Refused connections by close code", ["code"], registry=r
+        )
+        self.undecodable = Counter(
+            "nexus_gateway_undecodable_records", "Client-bound records that failed to decode",
+            registry=r,
+        )
+        self.flow_timeouts = Counter(
+            "nexus_gateway_flow_timeouts", "Requests answered by a gateway timeout event",
+            ["type"], registry=r,
+        )
+        self.produce_latency = Histogram(
+            "nexus_gateway_produce_latency_seconds",
+            "Client event write latency until Kafka acknowledged (acks=all)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )

@@ -1,0 +1,112 @@
+"""The client protocol's fixed vocabulary: error codes, close codes and protocol frames.
+
+Protocol frames (``nexus.*``) are built here as bytes, ready for ``send_frame``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import orjson
+
+
+class ErrorCode(StrEnum):
+    BAD_FRAME = "bad_frame"
+    TOO_LARGE = "too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    FORBIDDEN_TYPE = "forbidden_type"
+    SCHEMA_INVALID = "schema_invalid"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+
+
+RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE})
+
+
+class CloseCode(IntEnum):
+    GOING_AWAY = 1001
+    TOO_LARGE = 1009
+    UNAUTHORIZED = 4001
+    FORBIDDEN = 4003
+    SLOW_CONSUMER = 4008
+
+
+class ClientEventError(Exception):
+    """A client event is refused; the answer is one ``nexus.error`` frame."""
+
+    def __init__(self, code: ErrorCode, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.event_id = event_id
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def protocol_frame(
+    type_: str,
+    payload: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+    position: str | None = None,
+) -> bytes:
+    metadata: dict[str, Any] = {"event_id": new_event_id(), "time": now_ms(), "source": "gateway"}
+    if correlation_id is not None:
+        metadata["correlation_id"] = correlation_id
+    if position is not None:
+        metadata["position"] = position
+    return orjson.dumps({"type": type_, "payload": payload, "metadata": metadata})
+
+
+def welcome_frame(
+    *, connection_id: str, campaign_id: str, user_id: str, position: str, recovered: bool
+) -> bytes:
+    return protocol_frame(
+        "nexus.welcome",
+        {
+            "connection_id": connection_id,
+            "campaign_id": campaign_id,
+            "user_id": user_id,
+            "position": position,
+            "recovered": recovered,
+        },
+        position=position,
+    )
+
+
+def ack_frame(
+    *, event_id: str, topic: str, partition: int, offset: int, duplicate: bool = False
+) -> bytes:
+    return protocol_frame(
+        "nexus.ack",
+        {
+            "event_id": event_id,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "duplicate": duplicate,
+        },
+        correlation_id=event_id,
+    )
+
+
+def error_frame(error: ClientEventError) -> bytes:
+    return protocol_frame(
+        "nexus.error",
+        {
+            "code": str(error.code),
+            "message": error.message,
+            "event_id": error.event_id,
+            "retryable": error.code in RETRYABLE,
+        },
+        correlation_id=error.event_id,
+    )

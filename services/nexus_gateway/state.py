@@ -1,0 +1,41 @@
+"""The gateway's parts, held in one object under one aiohttp ``AppKey``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from nexus_gateway.auth import Authenticator
+from nexus_gateway.delivery import Dispatcher
+from nexus_gateway.flows import FlowTracker
+from nexus_gateway.hub import ConnectionHub
+from nexus_gateway.ingress import Ingress
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.registry import Registry
+from nexus_mesh.settings import NexusSettings
+
+
+@dataclass(kw_only=True, eq=False)
+class Gateway:
+    settings: NexusSettings
+    registry: Registry
+    codec: Codec
+    authenticator: Authenticator
+    metrics: GatewayMetrics
+    hub: ConnectionHub
+    flows: FlowTracker
+    producer: EnvelopeProducer
+    dispatcher: Dispatcher
+    ingress: Ingress
+    accepting: bool = True
+    kafka_started: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.accepting and self.kafka_started and self.dispatcher.healthy
+
+
+GATEWAY = web.AppKey("gateway", Gateway)

@@ -1,0 +1,109 @@
+"""The ``/ws/{campaign_id}/{user_id}`` endpoint: authenticate, welcome, then serve the socket."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiohttp import WSMsgType, web
+
+from nexus_gateway.auth import AuthError
+from nexus_gateway.connection import Connection, Identity
+from nexus_gateway.limits import TokenBucket
+from nexus_gateway.protocol import (
+    ClientEventError,
+    CloseCode,
+    ErrorCode,
+    error_frame,
+    new_event_id,
+    welcome_frame,
+)
+from nexus_gateway.state import GATEWAY, Gateway
+from nexus_mesh.position import Position
+
+log = logging.getLogger(__name__)
+_PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    campaign_id = request.match_info["campaign_id"]
+    user_id = request.match_info["user_id"]
+    if not (_PATH_ID_RE.fullmatch(campaign_id) and _PATH_ID_RE.fullmatch(user_id)):
+        raise web.HTTPBadRequest(text="campaign and user ids: 1-128 of letters, digits, ._:@-")
+    if not gateway.accepting:
+        raise web.HTTPServiceUnavailable(text="gateway is draining")
+    settings = gateway.settings
+    try:
+        principal = gateway.authenticator.authenticate(
+            campaign_id=campaign_id,
+            user_id=user_id,
+            headers=request.headers,
+            query=request.query,
+        )
+    except AuthError as denied:
+        gateway.metrics.auth_failures.labels(str(denied.close_code)).inc()
+        # Close codes exist only after the handshake, so accept it, then close with the code.
+        ws = web.WebSocketResponse(
+            protocols=[denied.token_subprotocol] if denied.token_subprotocol else ()
+        )
+        await ws.prepare(request)
+        await ws.close(code=denied.close_code, message=denied.reason.encode()[:120])
+        return ws
+
+    ws = web.WebSocketResponse(
+        protocols=[principal.token_subprotocol] if principal.token_subprotocol else (),
+        max_msg_size=settings.gateway_max_frame_bytes,
+        heartbeat=settings.gateway_heartbeat_s,
+        compress=False,
+    )
+    await ws.prepare(request)
+    connection = Connection(
+        identity=Identity(
+            connection_id=new_event_id(), campaign_id=campaign_id, user_id=user_id
+        ),
+        ws=ws,
+        max_buffer_bytes=settings.gateway_client_buffer_bytes,
+        on_slow=lambda _c: gateway.metrics.slow_closes.inc(),
+    )
+    connection.start()
+
+    def welcome(position: Position) -> None:
+        connection.send(
+            welcome_frame(
+                connection_id=connection.id,
+                campaign_id=campaign_id,
+                user_id=user_id,
+                position=position.encode(),
+                recovered=False,
+            )
+        )
+
+    await gateway.dispatcher.join(connection, welcome)
+    bucket = TokenBucket(rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst)
+    try:
+        async for message in ws:
+            if message.type is WSMsgType.TEXT:
+                answer = await gateway.ingress.handle(
+                    connection, message.data, allowed=bucket.take()
+                )
+                connection.send(answer)
+            elif message.type is WSMsgType.BINARY:
+                gateway.metrics.errors.labels(str(ErrorCode.BAD_FRAME)).inc()
+                connection.send(
+                    error_frame(
+                        ClientEventError(ErrorCode.BAD_FRAME, "frames must be JSON text frames")
+                    )
+                )
+            elif message.type is WSMsgType.ERROR:
+                break
+    finally:
+        await gateway.dispatcher.leave(connection)
+        gateway.flows.forget_connection(connection.id)
+        if not ws.closed:
+            await connection.flush(timeout=2.0)
+        if ws.close_code is None:
+            await connection.close(CloseCode.GOING_AWAY, "bye")
+        else:
+            await connection.close(ws.close_code, "")
+    return ws

@@ -1,0 +1,1 @@
+"""Nexus Mesh shared library: envelope, registry, codec, Kafka bus, tracing, config, CLI."""

@@ -1,0 +1,48 @@
+"""The ``nexus`` command: one entry point, one module per command group.
+
+Each command module exposes ``register(subparsers)``; a command's handler returns the exit
+status. Every :class:`~nexus_mesh.errors.NexusError` becomes a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from nexus_mesh.errors import ConfigurationError, NexusError
+
+_COMMAND_MODULES = ("kafka", "topics", "schemas", "token", "gateway")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="nexus", description="Nexus Mesh: a Kafka-backed WebSocket event mesh."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        module = importlib.import_module(f"nexus_mesh.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except ConfigurationError as exc:
+        print(f"nexus: {exc}", file=sys.stderr)
+        return 2
+    except NexusError as exc:
+        print(f"nexus: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

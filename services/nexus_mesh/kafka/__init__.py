@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the gateway and the services: connections, topics, records."""

@@ -1,0 +1,476 @@
+"""A real local Apache Kafka cluster (KRaft, combined broker+controller nodes) on loopback.
+
+One directory holds everything of one cluster: each node's configuration, data and log, and a
+state file naming the processes it started, so ``status`` and ``stop`` find them again from
+another process and ``stop`` never touches a process it did not start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nexus_mesh.errors import LocalKafkaError
+from nexus_mesh.localkafka.distribution import (
+    DEFAULT_KAFKA_VERSION,
+    KafkaDistribution,
+    resolve_kafka,
+)
+
+LOOPBACK = "127.0.0.1"
+STATE_FILE = "cluster.json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "nexus-mesh" / "kafka"
+
+
+@dataclass(kw_only=True)
+class NodeState:
+    node_id: int
+    broker_port: int
+    controller_port: int
+    pid: int | None = None
+    # The kernel's start time of ``pid``: together they name one process, so a reused pid
+    # left in a stale state file never makes ``stop`` kill a stranger.
+    started: int | None = None
+
+    def directory(self, home: Path) -> Path:
+        return home / f"node-{self.node_id}"
+
+    def config_path(self, home: Path) -> Path:
+        return self.directory(home) / "server.properties"
+
+    def log_path(self, home: Path) -> Path:
+        return self.directory(home) / "broker.log"
+
+
+@dataclass(kw_only=True)
+class ClusterState:
+    cluster_id: str
+    version: str
+    nodes: list[NodeState] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{LOOPBACK}:{n.broker_port}" for n in self.nodes)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def load(cls, text: str) -> ClusterState:
+        raw = json.loads(text)
+        return cls(
+            cluster_id=raw["cluster_id"],
+            version=raw["version"],
+            nodes=[NodeState(**node) for node in raw["nodes"]],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStatus:
+    node_id: int
+    bootstrap: str
+    pid: int | None
+    running: bool
+    log_path: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterStatus:
+    home: Path
+    bootstrap_servers: str | None
+    nodes: tuple[NodeStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        return any(node.running for node in self.nodes)
+
+
+class LocalKafka:
+    """Start, inspect and stop the local cluster kept in ``home``."""
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        version: str = DEFAULT_KAFKA_VERSION,
+        heap: str = "512m",
+    ) -> None:
+        self.home = (home or default_home()).resolve()
+        self.version = version
+        self.heap = heap
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / STATE_FILE
+
+    def _read_state(self) -> ClusterState | None:
+        try:
+            return ClusterState.load(self.state_path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LocalKafkaError(f"unreadable state file {self.state_path}: {exc}") from exc
+
+    def _write_state(self, state: ClusterState) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(state.dump())
+        tmp.replace(self.state_path)
+
+    def _is_ours(self, node: NodeState) -> bool:
+        """True only if ``node.pid`` is alive and is the very process this cluster started."""
+        if node.pid is None or node.started is None:
+            return False
+        child = self._children.get(node.node_id)
+        if child is not None and child.poll() is not None:
+            return False
+        return _process_start_ticks(node.pid) == node.started
+
+    def status(self) -> ClusterStatus:
+        state = self._read_state()
+        if state is None:
+            return ClusterStatus(home=self.home, bootstrap_servers=None, nodes=())
+        nodes = tuple(
+            NodeStatus(
+                node_id=node.node_id,
+                bootstrap=f"{LOOPBACK}:{node.broker_port}",
+                pid=node.pid,
+                running=self._is_ours(node),
+                log_path=node.log_path(self.home),
+            )
+            for node in state.nodes
+        )
+        return ClusterStatus(home=self.home, bootstrap_servers=state.bootstrap_servers, nodes=nodes)
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self, *, nodes: int = 1, port: int = 9092, timeout: float = 90.0) -> str:
+        """Start the cluster (formatting it the first time) and return its bootstrap servers.
+
+        ``port`` is the first broker's port (the others follow it); 0 picks free ports.
+        Raises :class:`LocalKafkaError` when it is already running, a port is taken, the
+        download fails or the brokers do not answer within ``timeout`` seconds.
+        """
+        if nodes < 1:
+            raise LocalKafkaError("--nodes must be at least 1")
+        state = self._read_state()
+        if state is not None and any(self._is_ours(n) for n in state.nodes):
+            raise AlreadyRunningError(state.bootstrap_servers)
+        distribution = resolve_kafka(self.version)
+        if state is None or not self._formatted(state):
+            state = self._new_state(nodes, port)
+        elif len(state.nodes) != nodes or (port and state.nodes[0].broker_port != port):
+            raise LocalKafkaError(
+                f"{self.home} holds a {len(state.nodes)}-node cluster on port "
+                f"{state.nodes[0].broker_port}; pass another --data-dir or remove that directory"
+            )
+        for node in state.nodes:
+            for taken in (node.broker_port, node.controller_port):
+                if not port_is_free(taken):
+                    raise LocalKafkaError(
+                        f"port {taken} on {LOOPBACK} is taken: pass --port or stop what uses it"
+                    )
+        self.home.mkdir(parents=True, exist_ok=True)
+        for node in state.nodes:
+            self._write_config(state, node)
+        if not self._formatted(state):
+            for node in state.nodes:
+                self._format(distribution, state, node)
+        for node in state.nodes:
+            self._spawn(distribution, node)
+        self._write_state(state)
+        try:
+            self._wait_ready(state, timeout)
+        except LocalKafkaError:
+            self.stop()
+            raise
+        return state.bootstrap_servers
+
+    def _new_state(self, nodes: int, port: int) -> ClusterState:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        node_states = []
+        for index in range(nodes):
+            broker_port = port + index if port else free_port()
+            node_states.append(
+                NodeState(node_id=index + 1, broker_port=broker_port, controller_port=free_port())
+            )
+        return ClusterState(cluster_id=cluster_id, version=self.version, nodes=node_states)
+
+    def _formatted(self, state: ClusterState) -> bool:
+        return all(
+            (node.directory(self.home) / "data" / "meta.properties").is_file()
+            for node in state.nodes
+        )
+
+    def _write_config(self, state: ClusterState, node: NodeState) -> None:
+        directory = node.directory(self.home)
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        size = len(state.nodes)
+        voters = ",".join(f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in state.nodes)
+        internal_rf = min(3, size)
+        internal_isr = min(2, size)
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": node.node_id,
+            "controller.quorum.voters": voters,
+            "listeners": (
+                f"PLAINTEXT://{LOOPBACK}:{node.broker_port},"
+                f"CONTROLLER://{LOOPBACK}:{node.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.broker_port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": directory / "data",
+            # Topic creation is a command (`nexus topics ensure`), never a side effect.
+            "auto.create.topics.enable": "false",
+            "num.partitions": 1,
+            "offsets.topic.num.partitions": 10,
+            "offsets.topic.replication.factor": internal_rf,
+            "transaction.state.log.replication.factor": internal_rf,
+            "transaction.state.log.min.isr": internal_isr,
+            "share.coordinator.state.topic.replication.factor": internal_rf,
+            "share.coordinator.state.topic.min.isr": internal_isr,
+            "group.initial.rebalance.delay.ms": 0,
+            "controlled.shutdown.enable": "true",
+        }
+        text = "".join(f"{key}={value}\n" for key, value in settings.items())
+        node.config_path(self.home).write_text(text)
+        (directory / "log4j2.properties").write_text(
+            "rootLogger.level=INFO\n"
+            "rootLogger.appenderRef.file.ref=FILE\n"
+            "appender.file.type=File\n"
+            "appender.file.name=FILE\n"
+            f"appender.file.fileName={node.log_path(self.home)}\n"
+            "appender.file.layout.type=PatternLayout\n"
+            "appender.file.layout.pattern=[%d] %p %m (%c)%n\n"
+            "logger.state.name=state.change.logger\n"
+            "logger.state.level=WARN\n"
+        )
+
+    def _java_command(self, distribution: KafkaDistribution, node: NodeState) -> list[str]:
+        directory = node.directory(self.home)
+        return [
+            distribution.java,
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={directory}",
+            "-cp",
+            distribution.classpath,
+        ]
+
+    def _format(self, distribution: KafkaDistribution, state: ClusterState, node: NodeState) -> None:
+        command = [
+            *self._java_command(distribution, node),
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            state.cluster_id,
+            "-c",
+            str(node.config_path(self.home)),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise LocalKafkaError(
+                f"formatting KRaft storage of node {node.node_id} failed: "
+                + (done.stderr.strip() or done.stdout.strip())[-400:]
+            )
+
+    def _spawn(self, distribution: KafkaDistribution, node: NodeState) -> None:
+        directory = node.directory(self.home)
+        command = [
+            *self._java_command(distribution, node),
+            "kafka.Kafka",
+            str(node.config_path(self.home)),
+        ]
+        with (directory / "stdout.log").open("ab") as out:
+            child = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=directory,
+                # Its own session: the broker outlives `nexus kafka start` and a Ctrl-C
+                # in the terminal that started it.
+                start_new_session=True,
+            )
+        self._children[node.node_id] = child
+        node.pid = child.pid
+        node.started = _process_start_ticks(child.pid)
+
+    def _wait_ready(self, state: ClusterState, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in state.nodes:
+                if not self._is_ours(node):
+                    tail = _tail(node.log_path(self.home)) or _tail(
+                        node.directory(self.home) / "stdout.log"
+                    )
+                    raise LocalKafkaError(
+                        f"broker node {node.node_id} exited during start; its log "
+                        f"{node.log_path(self.home)} ends with: {tail}"
+                    )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LocalKafkaError(
+                    f"brokers did not answer within {timeout:.0f} s; see {self.home}/node-*/broker.log"
+                )
+            if asyncio.run(_brokers_answering(state.bootstrap_servers, min(remaining, 5.0))) >= len(
+                state.nodes
+            ):
+                return
+            time.sleep(0.2)
+
+    # -- node control (tests, chaos) ------------------------------------------------------
+
+    def kill_node(self, node_id: int, *, sig: int = signal.SIGKILL) -> None:
+        """Kill one node abruptly, as a crash would."""
+        state = self._require_state()
+        node = self._node(state, node_id)
+        if self._is_ours(node) and node.pid is not None:
+            os.kill(node.pid, sig)
+            self._reap(node, timeout=30)
+
+    def restart_node(self, node_id: int, *, timeout: float = 60.0) -> None:
+        state = self._require_state()
+        node = self._node(state, node_id)
+        if self._is_ours(node):
+            return
+        self._spawn(resolve_kafka(state.version), node)
+        self._write_state(state)
+        self._wait_ready(state, timeout)
+
+    def _require_state(self) -> ClusterState:
+        state = self._read_state()
+        if state is None:
+            raise LocalKafkaError(f"no cluster in {self.home}")
+        return state
+
+    @staticmethod
+    def _node(state: ClusterState, node_id: int) -> NodeState:
+        for node in state.nodes:
+            if node.node_id == node_id:
+                return node
+        raise LocalKafkaError(f"no node {node_id} in this cluster")
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def stop(self, *, timeout: float = 30.0) -> list[int]:
+        """Stop the nodes this cluster's state names; returns the ids that were running."""
+        state = self._read_state()
+        if state is None:
+            return []
+        running = [node for node in state.nodes if self._is_ours(node)]
+        for node in running:
+            assert node.pid is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for node in running:
+            self._reap(node, timeout=max(0.1, deadline - time.monotonic()))
+        for node in state.nodes:
+            node.pid = node.started = None
+        self._write_state(state)
+        return [node.node_id for node in running]
+
+    def _reap(self, node: NodeState, *, timeout: float) -> None:
+        """Wait for the node's process to end, killing it when it outstays ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self._is_ours(node) and time.monotonic() < deadline:
+            child = self._children.get(node.node_id)
+            if child is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=0.2)
+            else:
+                time.sleep(0.1)
+        if self._is_ours(node) and node.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGKILL)
+        child = self._children.pop(node.node_id, None)
+        if child is not None:
+            child.wait(timeout=30)
+        else:
+            deadline = time.monotonic() + 30
+            while self._is_ours(node) and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+
+class AlreadyRunningError(LocalKafkaError):
+    """``start`` found this cluster already running; ``bootstrap_servers`` says where."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        super().__init__(f"a local Kafka is already running at {bootstrap_servers}")
+        self.bootstrap_servers = bootstrap_servers
+
+
+async def _brokers_answering(bootstrap: str, timeout: float) -> int:
+    """How many brokers a metadata request reports (0 when none answers)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        described = await asyncio.wait_for(admin.describe_cluster(), timeout)
+        return len(described.get("brokers", []))
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks since boot."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it do not.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        content = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(content[-lines:])[-600:]

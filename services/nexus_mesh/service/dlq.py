@@ -1,0 +1,117 @@
+"""Dead letters: a record a service could not decode or handle, parked in ``<prefix>.dlq``.
+
+The original key, value and headers are kept byte for byte, so the record can be inspected
+or re-driven to its topic later; the reason travels in extra ``nexus-*`` headers, so tools can
+triage a DLQ without decoding anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.records import Headers
+
+log = logging.getLogger(__name__)
+
+ERROR_HEADER = "nexus-error"
+ERROR_TYPE_HEADER = "nexus-error-type"
+ORIGINAL_TOPIC_HEADER = "nexus-original-topic"
+ORIGINAL_PARTITION_HEADER = "nexus-original-partition"
+ORIGINAL_OFFSET_HEADER = "nexus-original-offset"
+SERVICE_HEADER = "nexus-service"
+
+# Records are limited in size by the broker (message.max.bytes); a huge exception text
+# must not make the dead letter itself unwritable.
+_MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FailedRecord:
+    """What is needed of a consumed record to dead-letter it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Iterable[tuple[str, bytes]]
+
+
+def error_text(error: BaseException) -> str:
+    text = str(error) or repr(error)
+    if len(text) > _MAX_ERROR_CHARS:
+        text = text[: _MAX_ERROR_CHARS - 1] + "…"
+    return text
+
+
+def error_type(error: BaseException) -> str:
+    cls = type(error)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def dead_letter_headers(record: FailedRecord, error: BaseException, *, service: str) -> Headers:
+    headers: Headers = [(name, bytes(value)) for name, value in record.headers]
+    headers.extend(
+        [
+            (ERROR_HEADER, error_text(error).encode()),
+            (ERROR_TYPE_HEADER, error_type(error).encode()),
+            (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
+            (ORIGINAL_PARTITION_HEADER, str(record.partition).encode()),
+            (ORIGINAL_OFFSET_HEADER, str(record.offset).encode()),
+            (SERVICE_HEADER, service.encode()),
+        ]
+    )
+    return headers
+
+
+class DeadLetters:
+    """Writes dead letters, insisting until Kafka has them.
+
+    A record is committed only after its dead letter is written; giving up on the write
+    would silently lose it, so failures are retried with backoff until the write succeeds or
+    the service stops (and then the record is not committed and comes back on restart).
+    """
+
+    def __init__(
+        self,
+        *,
+        producer: EnvelopeProducer,
+        topic: str,
+        service: str,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._service = service
+        self._max_backoff_s = max_backoff_s
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    async def write(self, record: FailedRecord, error: BaseException) -> Written:
+        headers = dead_letter_headers(record, error, service=self._service)
+        backoff = 0.1
+        while True:
+            try:
+                return await self._producer.send_raw(
+                    topic=self._topic,
+                    key=record.key,
+                    value=record.value if record.value is not None else b"",
+                    headers=headers,
+                )
+            except Exception as exc:  # noqa: BLE001 - keep trying: the alternative is data loss
+                log.warning(
+                    "cannot dead-letter %s-%s@%s yet (%s); retrying in %.1f s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    exc,
+                    backoff,
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff_s)

@@ -1,0 +1,176 @@
+"""Publishing events from backend code: plain dicts in, validated envelopes on Kafka out.
+
+The topic of an event type comes from the manifest (``clients``, ``system`` or a domain), so
+adding an event type needs no code change here. Payloads are written as natural JSON-like
+dicts and converted and validated against the type's schema before anything is sent: an
+invalid payload raises :class:`~nexus_mesh.errors.PayloadInvalidError` and never reaches Kafka.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import Registry
+
+# The campaign of events that concern every campaign (DESIGN.md section 6: system events go
+# to every connection); it is also their record key, so they stay in order.
+EVERY_CAMPAIGN = "*"
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Published:
+    """Where an event went, and the id it got."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+def topic_for(topics: TopicNames, manifest_topic: str | None, event_type: str) -> str:
+    """The Kafka topic of a manifest entry's ``topic``."""
+    if manifest_topic == "clients":
+        return topics.clients
+    if manifest_topic == "system":
+        return topics.system
+    if manifest_topic is None:
+        raise ConfigurationError(f"{event_type} is a protocol event; it is never published")
+    return topics.domain(manifest_topic)
+
+
+class Publisher:
+    """Builds envelopes stamped with one ``source`` and writes them where the manifest says."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        codec: Codec,
+        producer: EnvelopeProducer,
+        topics: TopicNames,
+        source: str,
+    ) -> None:
+        self._registry = registry
+        self._codec = codec
+        self._producer = producer
+        self._topics = topics
+        self._source = source
+
+    @property
+    def topics(self) -> TopicNames:
+        return self._topics
+
+    def envelope(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        campaign_id: str,
+        user_id: str | None = None,
+        connection_id: str | None = None,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> Envelope:
+        """A validated envelope; raises UnknownTypeError or PayloadInvalidError."""
+        if not campaign_id:
+            raise ValueError("campaign_id must be a non-empty string")
+        self._registry.event(event_type)
+        return Envelope(
+            type=event_type,
+            payload=self._codec.payload_from_json(event_type, dict(payload)),
+            metadata=Metadata(
+                event_id=event_id or new_event_id(),
+                campaign_id=campaign_id,
+                source=self._source,
+                time=now_ms(),
+                correlation_id=correlation_id,
+                user_id=user_id,
+                connection_id=connection_id,
+                traceparent=traceparent,
+                tracestate=tracestate,
+                attributes=dict(attributes or {}),
+            ),
+        )
+
+    def topic_of(self, event_type: str, *, broadcast: bool = False) -> str:
+        if broadcast:
+            return self._topics.system
+        return topic_for(self._topics, self._registry.event(event_type).topic, event_type)
+
+    async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
+        """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast)."""
+        topic = self.topic_of(envelope.type, broadcast=broadcast)
+        written = await self._producer.send(envelope, topic=topic)
+        return Published(
+            event_id=envelope.metadata.event_id,
+            topic=written.topic,
+            partition=written.partition,
+            offset=written.offset,
+        )
+
+    async def publish(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        campaign_id: str,
+        user_id: str | None = None,
+        connection_id: str | None = None,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> Published:
+        """Validate and write one event to the topic the manifest names for its type."""
+        envelope = self.envelope(
+            event_type,
+            payload,
+            campaign_id=campaign_id,
+            user_id=user_id,
+            connection_id=connection_id,
+            correlation_id=correlation_id,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            attributes=attributes,
+        )
+        return await self.send(envelope)
+
+    async def broadcast(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> Published:
+        """Validate and write one event to ``<prefix>.system``: every connection gets it."""
+        envelope = self.envelope(
+            event_type,
+            payload,
+            campaign_id=EVERY_CAMPAIGN,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            attributes=attributes,
+        )
+        return await self.send(envelope, broadcast=True)

@@ -1,0 +1,170 @@
+"""Every ``NEXUS_*`` setting in one pydantic-settings model.
+
+Services and commands build one :class:`NexusSettings` at start through :func:`load_settings`,
+so an invalid value stops the process before it touches Kafka or opens a port, with a message
+that names the environment variable to fix.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nexus_mesh.errors import ConfigurationError
+
+ENV_PREFIX = "NEXUS_"
+_TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
+_DAY_MS = 24 * 60 * 60 * 1000
+
+
+def default_schemas_dir() -> Path:
+    """The registry shipped with the code: the checkout's ``schemas/`` or the wheel's copy."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parents[1] / "schemas"
+    if (checkout / "manifest.json").is_file():
+        return checkout
+    return here / "_schemas"
+
+
+class NexusSettings(BaseSettings):
+    """Configuration of gateways, services and commands; see the README's table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # Kafka connection
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_request_timeout_ms: int = Field(default=15_000, ge=1_000)
+
+    # Topics (DESIGN.md section 4)
+    topic_prefix: str = "nexus"
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
+    clients_partitions: int = Field(default=12, ge=1)
+    clients_retention_ms: int = Field(default=7 * _DAY_MS, ge=_DAY_MS)
+    system_partitions: int = Field(default=1, ge=1)
+    system_retention_ms: int = Field(default=_DAY_MS, ge=60_000)
+    domain_partitions: int = Field(default=6, ge=1)
+    domain_retention_ms: int = Field(default=7 * _DAY_MS, ge=60_000)
+    dlq_partitions: int = Field(default=3, ge=1)
+    dlq_retention_ms: int = Field(default=14 * _DAY_MS, ge=60_000)
+
+    # Schema registry directory (DESIGN.md section 3)
+    schemas_dir: Path = Field(default_factory=default_schemas_dir)
+
+    # Gateway
+    gateway_host: str = "0.0.0.0"  # noqa: S104 - a pod must listen on its interface
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    # Which pod this is; in Kubernetes the pod name (downward API), else the host name.
+    gateway_instance: str = Field(default_factory=socket.gethostname, min_length=1)
+    # A client event above this gets `too_large` and the connection stays; a frame above
+    # gateway_max_frame_bytes is a protocol violation and closes the connection with 1009.
+    gateway_max_event_bytes: int = Field(default=64 * 1024, ge=1024)
+    gateway_max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Per-connection outbox bound; past it the client is closed with 4008 and resumes.
+    gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
+    gateway_rate_per_s: float = Field(default=50.0, gt=0)
+    gateway_rate_burst: int = Field(default=100, ge=1)
+    gateway_idempotency_window_s: float = Field(default=300.0, ge=0)
+    gateway_idempotency_max_entries: int = Field(default=100_000, ge=0)
+    gateway_produce_timeout_s: float = Field(default=10.0, gt=0)
+    gateway_heartbeat_s: float = Field(default=30.0, gt=0)
+    gateway_demo: bool = False
+
+    # Auth: on unless explicitly disabled for local development
+    auth: Literal["jwt", "none"] = "jwt"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: SecretStr | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not _TOPIC_PREFIX_RE.fullmatch(value):
+            raise ValueError("must be letters, digits, '_' or '-' (a Kafka topic name part)")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("must list at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port")
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> NexusSettings:
+        if self.gateway_max_event_bytes > self.gateway_max_frame_bytes:
+            raise ValueError(
+                "NEXUS_GATEWAY_MAX_EVENT_BYTES must not exceed NEXUS_GATEWAY_MAX_FRAME_BYTES"
+            )
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                "NEXUS_TOPIC_MIN_INSYNC_REPLICAS must not exceed NEXUS_TOPIC_REPLICATION_FACTOR"
+            )
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "NEXUS_KAFKA_SECURITY_PROTOCOL=SASL_* needs NEXUS_KAFKA_SASL_MECHANISM, "
+                "NEXUS_KAFKA_SASL_USERNAME and NEXUS_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return self.kafka_bootstrap_servers.split(",")
+
+
+_SECRET_FIELDS = frozenset({"jwt_secret", "jwt_public_key", "kafka_sasl_password"})
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        message = item["msg"].removeprefix("Value error, ")
+        if not loc:
+            lines.append(message)
+            continue
+        name = ENV_PREFIX + loc[0].upper()
+        value = item.get("input")
+        if loc[0] in _SECRET_FIELDS or not isinstance(value, str | int | float):
+            lines.append(f"{name}: {message}")
+        else:
+            lines.append(f"{name}={value!r}: {message}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> NexusSettings:
+    """Read the environment; raise :class:`ConfigurationError` naming each bad variable."""
+    try:
+        return NexusSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None

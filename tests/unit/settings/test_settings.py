@@ -1,0 +1,63 @@
+"""Configuration fails at start, naming the variable to fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.settings import load_settings
+
+
+def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NEXUS_KAFKA_BOOTSTRAP_SERVERS", "NEXUS_TOPIC_PREFIX", "NEXUS_GATEWAY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.topic_prefix == "nexus"
+    assert (settings.gateway_host, settings.gateway_port) == ("0.0.0.0", 8080)
+    assert settings.auth == "jwt"
+    assert (settings.schemas_dir / "manifest.json").is_file()
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9001, 127.0.0.1:9002")
+    monkeypatch.setenv("NEXUS_TOPIC_PREFIX", "mesh-a")
+    settings = load_settings()
+    assert settings.bootstrap_list == ["127.0.0.1:9001", "127.0.0.1:9002"]
+    assert settings.topic_prefix == "mesh-a"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("NEXUS_GATEWAY_PORT", "eighty", "NEXUS_GATEWAY_PORT='eighty'"),
+        ("NEXUS_GATEWAY_PORT", "70000", "NEXUS_GATEWAY_PORT"),
+        ("NEXUS_TOPIC_PREFIX", "bad prefix!", "NEXUS_TOPIC_PREFIX"),
+        ("NEXUS_KAFKA_BOOTSTRAP_SERVERS", "localhost", "NEXUS_KAFKA_BOOTSTRAP_SERVERS"),
+        ("NEXUS_AUTH", "maybe", "NEXUS_AUTH"),
+        ("NEXUS_CLIENTS_RETENTION_MS", "1000", "NEXUS_CLIENTS_RETENTION_MS"),
+    ],
+)
+def test_invalid_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+
+
+def test_inconsistent_replication_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_TOPIC_REPLICATION_FACTOR", "1")
+    monkeypatch.setenv("NEXUS_TOPIC_MIN_INSYNC_REPLICAS", "2")
+    with pytest.raises(ConfigurationError, match="NEXUS_TOPIC_MIN_INSYNC_REPLICAS"):
+        load_settings()
+
+
+def test_secret_values_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("NEXUS_KAFKA_SASL_PASSWORD", "hunter2-very-secret")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "NEXUS_KAFKA_SASL_MECHANISM" in str(caught.value)
+    assert "hunter2-very-secret" not in str(caught.value)
