@@ -29,3 +29,33 @@ class KafkaUnavailableError(NexusError):
     """The broker cannot be reached right now."""
 
     retriable = True
+
+
+class RegistryError(ConfigurationError):
+    """The schema registry directory is invalid; ``problems`` lists each file and reason."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+
+class UnknownTypeError(NexusError):
+    """The event type is not in the registry's manifest."""
+
+
+class PayloadInvalidError(NexusError):
+    """A payload does not match its type's schema; the message names the offending path."""
+
+
+class CodecError(NexusError):
+    """Bytes that are not a decodable envelope: truncated, corrupt, or of an unknown schema.
+
+    Retrying the same bytes gives the same answer, so consumers send them to the DLQ.
+    """
+
+
+class UnknownSchemaError(CodecError):
+    """Well-framed bytes whose schema fingerprint this registry does not hold.
+
+    Usually a producer runs a newer ``schemas/`` than this process; deploying it fixes it.
+    """

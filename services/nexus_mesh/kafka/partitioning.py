@@ -8,4 +8,5 @@ from aiokafka.partitioner import murmur2
 def campaign_partition(campaign_id: str, partitions: int) -> int:
     # Must match the producers' default partitioner (and Java's) for key=campaign_id, or a
     # gateway would listen on a partition its campaign's events never reach.
-    return (murmur2(campaign_id.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(campaign_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions

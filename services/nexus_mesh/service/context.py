@@ -29,7 +29,7 @@ class Origin:
 class Context:
     """Per-event helpers: :meth:`reply`, :meth:`publish` and :meth:`broadcast`."""
 
-    __slots__ = ("event", "log", "origin", "service", "_publisher")
+    __slots__ = ("_publisher", "event", "log", "origin", "service")
 
     def __init__(
         self,

@@ -104,7 +104,7 @@ class DeadLetters:
                     value=record.value if record.value is not None else b"",
                     headers=headers,
                 )
-            except Exception as exc:  # noqa: BLE001 - keep trying: the alternative is data loss
+            except Exception as exc:
                 log.warning(
                     "cannot dead-letter %s-%s@%s yet (%s); retrying in %.1f s",
                     record.topic,

@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry
-
-# The campaign of events that concern every campaign (DESIGN.md section 6: system events go
-# to every connection); it is also their record key, so they stay in order.
-EVERY_CAMPAIGN = "*"
+from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 
 
 def new_event_id() -> str:
@@ -46,30 +43,23 @@ class Published:
 
 def topic_for(topics: TopicNames, manifest_topic: str | None, event_type: str) -> str:
     """The Kafka topic of a manifest entry's ``topic``."""
-    if manifest_topic == "clients":
+    if manifest_topic == CLIENTS_TOPIC:
         return topics.clients
-    if manifest_topic == "system":
+    if manifest_topic == SYSTEM_TOPIC:
         return topics.system
     if manifest_topic is None:
         raise ConfigurationError(f"{event_type} is a protocol event; it is never published")
     return topics.domain(manifest_topic)
 
 
-class Publisher:
-    """Builds envelopes stamped with one ``source`` and writes them where the manifest says."""
+class EventFactory:
+    """Validated envelopes stamped with one ``source``, and their topics; no I/O."""
 
     def __init__(
-        self,
-        *,
-        registry: Registry,
-        codec: Codec,
-        producer: EnvelopeProducer,
-        topics: TopicNames,
-        source: str,
+        self, *, registry: Registry, codec: Codec, topics: TopicNames, source: str
     ) -> None:
         self._registry = registry
         self._codec = codec
-        self._producer = producer
         self._topics = topics
         self._source = source
 
@@ -94,7 +84,6 @@ class Publisher:
         """A validated envelope; raises UnknownTypeError or PayloadInvalidError."""
         if not campaign_id:
             raise ValueError("campaign_id must be a non-empty string")
-        self._registry.event(event_type)
         return Envelope(
             type=event_type,
             payload=self._codec.payload_from_json(event_type, dict(payload)),
@@ -113,13 +102,29 @@ class Publisher:
         )
 
     def topic_of(self, event_type: str, *, broadcast: bool = False) -> str:
-        if broadcast:
-            return self._topics.system
-        return topic_for(self._topics, self._registry.event(event_type).topic, event_type)
+        """The topic the manifest names for ``event_type``, or ``<prefix>.system``."""
+        topic = topic_for(self._topics, self._registry.event(event_type).topic, event_type)
+        return self._topics.system if broadcast else topic
+
+
+class Publisher:
+    """Writes events built by an :class:`EventFactory` where the manifest says."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        codec: Codec,
+        producer: EnvelopeProducer,
+        topics: TopicNames,
+        source: str,
+    ) -> None:
+        self.events = EventFactory(registry=registry, codec=codec, topics=topics, source=source)
+        self._producer = producer
 
     async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
         """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast)."""
-        topic = self.topic_of(envelope.type, broadcast=broadcast)
+        topic = self.events.topic_of(envelope.type, broadcast=broadcast)
         written = await self._producer.send(envelope, topic=topic)
         return Published(
             event_id=envelope.metadata.event_id,
@@ -142,7 +147,7 @@ class Publisher:
         attributes: Mapping[str, str] | None = None,
     ) -> Published:
         """Validate and write one event to the topic the manifest names for its type."""
-        envelope = self.envelope(
+        envelope = self.events.envelope(
             event_type,
             payload,
             campaign_id=campaign_id,
@@ -165,10 +170,10 @@ class Publisher:
         attributes: Mapping[str, str] | None = None,
     ) -> Published:
         """Validate and write one event to ``<prefix>.system``: every connection gets it."""
-        envelope = self.envelope(
+        envelope = self.events.envelope(
             event_type,
             payload,
-            campaign_id=EVERY_CAMPAIGN,
+            campaign_id=BROADCAST_CAMPAIGN,
             traceparent=traceparent,
             tracestate=tracestate,
             attributes=attributes,

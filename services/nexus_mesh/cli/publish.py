@@ -1,0 +1,153 @@
+"""``nexus publish TYPE``: validate one event against the registry and produce it.
+
+Prints ``topic partition offset event_id`` once Kafka acknowledged the write. Nothing is sent
+when the type is unknown or the payload does not match its schema; the message names the
+offending field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexus_mesh.service.publisher import Published
+
+
+_DEFAULT_SOURCE = "nexus-cli"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "publish",
+        help="produce one validated envelope",
+        description="Validate an event against the schema registry and write it to the topic "
+        "the manifest names for its type (or to <prefix>.system with --broadcast).",
+    )
+    parser.add_argument("type", metavar="TYPE", help="event type, e.g. search.requested")
+    parser.add_argument(
+        "--campaign", help="campaign id (the record key); required unless --broadcast"
+    )
+    parser.add_argument("--user", help="target user id (metadata.user_id)")
+    parser.add_argument("--connection", help="target connection id (metadata.connection_id)")
+    parser.add_argument("--correlation", help="correlation id (metadata.correlation_id)")
+    parser.add_argument(
+        "--attribute",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata attribute; repeat for several",
+    )
+    parser.add_argument("--source", default=_DEFAULT_SOURCE, help="metadata.source")
+    payload = parser.add_mutually_exclusive_group()
+    payload.add_argument("--payload", help="payload as a JSON object (default: {})")
+    payload.add_argument(
+        "--payload-file", type=Path, metavar="FILE", help="read the JSON payload from FILE"
+    )
+    parser.add_argument(
+        "--broadcast",
+        action="store_true",
+        help="send to <prefix>.system (every connection), campaign '*' unless --campaign",
+    )
+    parser.set_defaults(handler=_publish)
+
+
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
+    import orjson
+
+    from nexus_mesh.errors import ConfigurationError
+
+    if args.payload_file is not None:
+        try:
+            text = args.payload_file.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"--payload-file {args.payload_file}: {exc}") from None
+        origin = f"--payload-file {args.payload_file}"
+    elif args.payload is not None:
+        text, origin = args.payload.encode(), "--payload"
+    else:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"{origin} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{origin} must be a JSON object")
+    return value
+
+
+def _attributes(pairs: list[str]) -> dict[str, str]:
+    from nexus_mesh.errors import ConfigurationError
+
+    attributes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--attribute {pair!r} is not KEY=VALUE")
+        attributes[key] = value
+    return attributes
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from nexus_mesh.envelope import BROADCAST_CAMPAIGN
+    from nexus_mesh.errors import ConfigurationError, PayloadInvalidError, UnknownTypeError
+
+    campaign = args.campaign or (BROADCAST_CAMPAIGN if args.broadcast else None)
+    if not campaign:
+        raise ConfigurationError("--campaign is required (or --broadcast)")
+    payload = _payload(args)
+    attributes = _attributes(args.attribute)
+    try:
+        published = asyncio.run(_send(args, campaign, payload, attributes))
+    except (UnknownTypeError, PayloadInvalidError) as exc:
+        print(f"nexus publish: {args.type}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{published.topic} {published.partition} {published.offset} {published.event_id}")
+    return 0
+
+
+async def _send(
+    args: argparse.Namespace, campaign: str, payload: dict[str, Any], attributes: dict[str, str]
+) -> Published:
+    from nexus_mesh.codec import Codec
+    from nexus_mesh.kafka.producer import EnvelopeProducer
+    from nexus_mesh.kafka.topics import TopicNames
+    from nexus_mesh.registry import load_registry
+    from nexus_mesh.service.publisher import EventFactory, Published
+    from nexus_mesh.settings import load_settings
+
+    settings = load_settings()
+    registry = load_registry(settings.schemas_dir)
+    codec = Codec(registry)
+    events = EventFactory(
+        registry=registry,
+        codec=codec,
+        topics=TopicNames(prefix=settings.topic_prefix),
+        source=args.source,
+    )
+    # Validate before connecting: a bad event fails fast and never reaches Kafka.
+    topic = events.topic_of(args.type, broadcast=args.broadcast)
+    envelope = events.envelope(
+        args.type,
+        payload,
+        campaign_id=campaign,
+        user_id=args.user,
+        connection_id=args.connection,
+        correlation_id=args.correlation,
+        attributes=attributes,
+    )
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="nexus-publish")
+    await producer.start()
+    try:
+        written = await producer.send(envelope, topic=topic)
+    finally:
+        await producer.stop()
+    return Published(
+        event_id=envelope.metadata.event_id,
+        topic=written.topic,
+        partition=written.partition,
+        offset=written.offset,
+    )

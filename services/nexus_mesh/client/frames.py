@@ -1,0 +1,179 @@
+"""What travels on a client socket (DESIGN.md sections 2 and 5), as typed values and errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from nexus_mesh.errors import NexusError
+
+ACK = "nexus.ack"
+ERROR = "nexus.error"
+WELCOME = "nexus.welcome"
+PROTOCOL_PREFIX = "nexus."
+
+# After these the gateway still holds everything the client missed: reconnect with `since`.
+# 1006 is what a dropped TCP connection looks like to the client.
+RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 4008})
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One envelope received from the gateway: a delivered event or a ``nexus.*`` frame."""
+
+    type: str
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @property
+    def event_id(self) -> str | None:
+        return _text(self.metadata.get("event_id"))
+
+    @property
+    def correlation_id(self) -> str | None:
+        return _text(self.metadata.get("correlation_id"))
+
+    @property
+    def position(self) -> str | None:
+        return _text(self.metadata.get("position"))
+
+    @property
+    def user_id(self) -> str | None:
+        return _text(self.metadata.get("user_id"))
+
+    @property
+    def is_protocol(self) -> bool:
+        return self.type.startswith(PROTOCOL_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The gateway's ``nexus.ack``: the event is durably in Kafka at ``topic/partition/offset``."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    duplicate: bool
+
+    @classmethod
+    def from_event(cls, frame: Event) -> Ack:
+        p = frame.payload
+        try:
+            return cls(
+                event_id=str(p["event_id"]),
+                topic=str(p["topic"]),
+                partition=int(p["partition"]),
+                offset=int(p["offset"]),
+                duplicate=bool(p.get("duplicate", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed nexus.ack payload: {p!r}") from exc
+
+
+class MeshError(NexusError):
+    """The gateway refused an event with ``nexus.error``; the event never reached Kafka."""
+
+    def __init__(
+        self, code: str, message: str, *, retryable: bool = False, event_id: str | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retriable = retryable
+        self.event_id = event_id
+
+    @classmethod
+    def from_event(cls, frame: Event) -> MeshError:
+        p = frame.payload
+        return cls(
+            str(p.get("code", "unknown")),
+            str(p.get("message", "")),
+            retryable=bool(p.get("retryable", False)),
+            event_id=_text(p.get("event_id")) or frame.correlation_id,
+        )
+
+
+class MeshConnectError(NexusError, ConnectionError):
+    """No session was established: refused handshake, close before the welcome, or no route.
+
+    ``close_code`` is the WebSocket close code when the gateway accepted the handshake and then
+    closed (4001, 4003, ...); ``status`` is the HTTP status when it refused the handshake.
+    """
+
+    def __init__(self, close_code: int | None, reason: str, *, status: int | None = None) -> None:
+        if close_code is not None:
+            detail = f" (close code {close_code})"
+        elif status is not None:
+            detail = f" (HTTP {status})"
+        else:
+            detail = ""
+        super().__init__(f"cannot join the mesh{detail}: {reason}")
+        self.close_code = close_code
+        self.reason = reason
+        self.status = status
+        self.retriable = (
+            close_code in RESUMABLE_CLOSE_CODES
+            or (status is not None and status >= 500)
+            or (close_code is None and status is None)
+        )
+
+
+class MeshClosedError(NexusError, ConnectionError):
+    """The session ended; whatever was awaiting an answer on it fails with this."""
+
+    def __init__(self, close_code: int, reason: str = "") -> None:
+        suffix = f": {reason}" if reason else ""
+        super().__init__(f"connection closed with code {close_code}{suffix}")
+        self.close_code = close_code
+        self.reason = reason
+        self.retriable = close_code in RESUMABLE_CLOSE_CODES
+
+
+def parse_frame(data: str | bytes) -> Event:
+    """Decode one server frame; ``ValueError`` when it is not an envelope."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"frame is not JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise ValueError("frame is not a JSON object")
+    type_, payload, metadata = frame.get("type"), frame.get("payload"), frame.get("metadata")
+    if not isinstance(type_, str) or not isinstance(payload, dict):
+        raise ValueError("frame lacks a type or an object payload")
+    if not isinstance(metadata, dict):
+        raise ValueError("frame lacks an object metadata")
+    return Event(type_, payload, metadata)
+
+
+def encode_event(
+    type_: str,
+    payload: Mapping[str, Any],
+    *,
+    event_id: str,
+    correlation_id: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+    traceparent: str | None = None,
+) -> bytes:
+    metadata: dict[str, Any] = {"event_id": event_id}
+    if correlation_id is not None:
+        metadata["correlation_id"] = correlation_id
+    if attributes:
+        metadata["attributes"] = dict(attributes)
+    if traceparent is not None:
+        metadata["traceparent"] = traceparent
+    body = payload if isinstance(payload, dict) else dict(payload)
+    return orjson.dumps({"type": type_, "payload": body, "metadata": metadata})
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,584 @@
+"""``MeshClient``: one WebSocket session with a gateway, for tests, benchmarks and tools.
+
+A single reader task owns the socket's receiving side and routes every frame once:
+
+- ``nexus.ack`` / ``nexus.error`` resolve the pending ``emit`` with that event id (the frame's
+  ``metadata.correlation_id``, else ``payload.event_id``); unmatched ones, and any other
+  ``nexus.*`` frame, go to a small protocol inbox read by ``next_protocol_frame``;
+- a delivered event whose ``correlation_id`` a ``request`` is waiting for resolves it;
+- every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``.
+
+When the events inbox is full the reader stops reading the socket, so a consumer that falls
+behind pushes back on the gateway (which may then close with 4008) instead of growing memory.
+Answers queued behind that wait are not read either, so keep consuming events while emitting.
+
+``position`` follows every delivered event as the reader sees it, including events still in
+the inbox. Resume after a close with ``client.resume()`` or
+``MeshClient.connect(..., since=client.position)``: the new session starts right after the
+last event this client received, with nothing missing and nothing repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import WSMsgType
+from yarl import URL
+
+from nexus_mesh.client.frames import (
+    ACK,
+    ERROR,
+    PROTOCOL_PREFIX,
+    WELCOME,
+    Ack,
+    Event,
+    MeshClosedError,
+    MeshConnectError,
+    MeshError,
+    encode_event,
+    new_event_id,
+    parse_frame,
+)
+
+log = logging.getLogger(__name__)
+
+AuthVia = Literal["header", "subprotocol", "query"]
+_T = TypeVar("_T")
+
+
+class _End(enum.Enum):
+    END = enum.auto()
+
+
+class _Inbox(Generic[_T]):
+    """A bounded queue that readers can tell has ended, even when it was full at the end."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._queue: asyncio.Queue[_T | _End] = asyncio.Queue(maxsize)
+        self._ended = False
+
+    async def put(self, item: _T) -> None:
+        await self._queue.put(item)
+
+    def put_dropping_oldest(self, item: _T) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(item)
+
+    def end(self) -> None:
+        self._ended = True
+        # A full queue has no waiting getter; its reader sees `_ended` once it has drained.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_End.END)
+
+    async def get(self) -> _T | None:
+        if self._ended and self._queue.empty():
+            return None
+        item = await self._queue.get()
+        if isinstance(item, _End):
+            # Put the marker back so every other waiting getter wakes up too.
+            self._queue.put_nowait(item)
+            return None
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Everything needed to open (or reopen) a session."""
+
+    base_url: str
+    campaign_id: str
+    user_id: str
+    token: str | None = field(repr=False)
+    since: str | None
+    session: aiohttp.ClientSession | None
+    auth_via: AuthVia
+    connect_timeout: float
+    max_queued_events: int
+    max_msg_size: int
+    heartbeat: float | None
+
+    def url(self) -> URL:
+        base = URL(self.base_url)
+        scheme = {"http": "ws", "https": "wss"}.get(base.scheme, base.scheme)
+        path = "/".join(
+            (
+                base.path.rstrip("/"),
+                "ws",
+                quote(self.campaign_id, safe="@:"),
+                quote(self.user_id, safe="@:"),
+            )
+        )
+        query: dict[str, str] = {}
+        if self.since is not None:
+            query["since"] = self.since
+        if self.token is not None and self.auth_via == "query":
+            query["token"] = self.token
+        return base.with_scheme(scheme).with_path(path, encoded=True).with_query(query)
+
+    def headers(self) -> dict[str, str]:
+        if self.token is not None and self.auth_via == "header":
+            return {"Authorization": f"Bearer {self.token}"}
+        return {}
+
+    def protocols(self) -> tuple[str, ...]:
+        if self.token is not None and self.auth_via == "subprotocol":
+            return (f"bearer.{self.token}",)
+        return ()
+
+
+class Connecting:
+    """What ``MeshClient.connect`` returns: await it, or use it as ``async with``."""
+
+    def __init__(self, open_: Callable[[], Awaitable[MeshClient]]) -> None:
+        self._open = open_
+        self._client: MeshClient | None = None
+
+    def __await__(self) -> Generator[Any, None, MeshClient]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> MeshClient:
+        self._client = await self._open()
+        return self._client
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+class MeshClient:
+    """One session with a gateway. Create it with :meth:`connect`."""
+
+    def __init__(
+        self,
+        *,
+        target: _Target,
+        ws: aiohttp.ClientWebSocketResponse,
+        session: aiohttp.ClientSession,
+        owns_session: bool,
+        welcome: Event,
+    ) -> None:
+        self._target = target
+        self._ws = ws
+        self._session = session
+        self._owns_session = owns_session
+        self._welcome = welcome
+        self._position = _position_of(welcome)
+        self._answers: dict[str, deque[asyncio.Future[Event]]] = {}
+        self._replies: dict[str, asyncio.Future[Event]] = {}
+        self._events: _Inbox[Event] = _Inbox(target.max_queued_events)
+        self._protocol: _Inbox[Event] = _Inbox(1_000)
+        self._closed = False
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._local_close: int | None = None
+        self._reader = asyncio.create_task(self._read(), name=f"mesh-client-{self.connection_id}")
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str,
+        *,
+        campaign_id: str,
+        user_id: str,
+        token: str | None = None,
+        since: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        auth_via: AuthVia = "header",
+        connect_timeout: float = 10.0,
+        max_queued_events: int = 10_000,
+        max_msg_size: int = 4 * 1024 * 1024,
+        heartbeat: float | None = None,
+    ) -> Connecting:
+        """Open a session at ``base_url`` (``http(s)://`` or ``ws(s)://`` host, optional prefix).
+
+        Returns once the gateway's ``nexus.welcome`` arrived; raises :class:`MeshConnectError`
+        when the handshake is refused or the gateway closes first (4001, 4003, ...).
+        ``session`` is borrowed, never closed; without one the client owns a private one.
+        Each open WebSocket holds one of the session connector's slots (100 by default), so
+        a session shared by many clients needs ``aiohttp.TCPConnector(limit=0)``.
+        ``auth_via`` picks where ``token`` goes: the ``Authorization: Bearer`` header, the
+        ``bearer.<token>`` subprotocol (as browsers send it) or ``?token=``.
+        """
+        target = _Target(
+            base_url=base_url,
+            campaign_id=campaign_id,
+            user_id=user_id,
+            token=token,
+            since=since,
+            session=session,
+            auth_via=auth_via,
+            connect_timeout=connect_timeout,
+            max_queued_events=max_queued_events,
+            max_msg_size=max_msg_size,
+            heartbeat=heartbeat,
+        )
+        return Connecting(lambda: cls._open(target))
+
+    def resume(self) -> Connecting:
+        """A new session for the same campaign and user, continuing after ``position``."""
+        return Connecting(lambda: MeshClient._open(replace(self._target, since=self._position)))
+
+    @classmethod
+    async def _open(cls, target: _Target) -> MeshClient:
+        session = target.session or aiohttp.ClientSession()
+        try:
+            async with asyncio.timeout(target.connect_timeout):
+                ws, welcome = await _handshake(session, target)
+        except TimeoutError:
+            await _close_owned(session, target)
+            raise MeshConnectError(
+                None, f"no nexus.welcome within {target.connect_timeout:g} s"
+            ) from None
+        except BaseException:
+            await _close_owned(session, target)
+            raise
+        return cls(
+            target=target,
+            ws=ws,
+            session=session,
+            owns_session=target.session is None,
+            welcome=welcome,
+        )
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def welcome(self) -> dict[str, Any]:
+        return self._welcome.payload
+
+    @property
+    def connection_id(self) -> str:
+        return str(self._welcome.payload.get("connection_id", ""))
+
+    @property
+    def campaign_id(self) -> str:
+        return self._target.campaign_id
+
+    @property
+    def user_id(self) -> str:
+        return self._target.user_id
+
+    @property
+    def recovered(self) -> bool:
+        return bool(self._welcome.payload.get("recovered", False))
+
+    @property
+    def position(self) -> str | None:
+        """The position of the last delivered event received (the welcome's before any)."""
+        return self._position
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self._close_reason
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def emit(
+        self,
+        type_: str,
+        payload: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        correlation_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        traceparent: str | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 - the per-call deadline is the API
+    ) -> Ack:
+        """Send one event and return its ``nexus.ack``.
+
+        Raises :class:`MeshError` on ``nexus.error``, :class:`MeshClosedError` when the session
+        ends first, ``TimeoutError`` after ``timeout``. Sending again with the same
+        ``event_id`` is safe: the gateway answers with the original ack, ``duplicate=True``.
+        """
+        event_id = event_id or new_event_id()
+        frame = encode_event(
+            type_,
+            payload,
+            event_id=event_id,
+            correlation_id=correlation_id,
+            attributes=attributes,
+            traceparent=traceparent,
+        )
+        async with asyncio.timeout(timeout):
+            return await self._exchange(event_id, frame)
+
+    async def request(
+        self,
+        type_: str,
+        payload: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        correlation_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        traceparent: str | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109
+    ) -> Event:
+        """Send a request event and return the first delivered event correlated with it.
+
+        The correlation id is ``correlation_id`` or else the event id, as the gateway assigns
+        it. The reply may be a failure or timeout event of the flow: check ``reply.type``.
+        Raises like :meth:`emit`; ``timeout`` covers both the ack and the reply.
+        """
+        event_id = event_id or new_event_id()
+        key = correlation_id or event_id
+        if key in self._replies:
+            raise ValueError(f"a request with correlation id {key} is already waiting")
+        frame = encode_event(
+            type_,
+            payload,
+            event_id=event_id,
+            correlation_id=correlation_id,
+            attributes=attributes,
+            traceparent=traceparent,
+        )
+        # Registered before sending: the reply may overtake the ack.
+        reply: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._replies[key] = reply
+        try:
+            async with asyncio.timeout(timeout):
+                await self._exchange(event_id, frame)
+                return await reply
+        finally:
+            if self._replies.get(key) is reply:
+                del self._replies[key]
+            _settle(reply)
+
+    async def send_raw(self, data: str | bytes, *, binary: bool = False) -> None:
+        """Send one arbitrary frame: text by default, even for bytes (which may be invalid
+        UTF-8); ``binary=True`` sends a binary frame. Its answer reaches
+        :meth:`next_protocol_frame`."""
+        self._check_open()
+        raw = data.encode() if isinstance(data, str) else data
+        await self._send(raw, WSMsgType.BINARY if binary else WSMsgType.TEXT)
+
+    async def _exchange(self, event_id: str, frame: bytes) -> Ack:
+        self._check_open()
+        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        # Several sends of one event id each get one answer, matched in order.
+        self._answers.setdefault(event_id, deque()).append(answer)
+        try:
+            await self._send(frame, WSMsgType.TEXT)
+            result = await answer
+        finally:
+            waiting = self._answers.get(event_id)
+            if waiting is not None and answer in waiting:
+                waiting.remove(answer)
+                if not waiting:
+                    del self._answers[event_id]
+            _settle(answer)
+        if result.type == ERROR:
+            raise MeshError.from_event(result)
+        return Ack.from_event(result)
+
+    async def _send(self, data: bytes, opcode: WSMsgType) -> None:
+        try:
+            await self._ws.send_frame(data, opcode)
+        except (ConnectionError, aiohttp.ClientError) as exc:
+            raise MeshClosedError(self._close_code or 1006, str(exc)) from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MeshClosedError(self._close_code or 1006, self._close_reason)
+
+    # -- receiving ----------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Delivered events in order, except replies taken by :meth:`request`; ends on close."""
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    async def next_event(self, timeout: float = 5.0) -> Event:  # noqa: ASYNC109
+        """The next delivered event; ``TimeoutError``, or :class:`MeshClosedError` after the
+        last one of a closed session."""
+        async with asyncio.timeout(timeout):
+            event = await self._events.get()
+        if event is None:
+            raise MeshClosedError(self._close_code or 1006, self._close_reason)
+        return event
+
+    async def next_protocol_frame(self, timeout: float = 5.0) -> Event:  # noqa: ASYNC109
+        """The next ``nexus.*`` frame no :meth:`emit` was waiting for (e.g. answers to
+        :meth:`send_raw`); the oldest are dropped past 1000 unread."""
+        async with asyncio.timeout(timeout):
+            frame = await self._protocol.get()
+        if frame is None:
+            raise MeshClosedError(self._close_code or 1006, self._close_reason)
+        return frame
+
+    async def _read(self) -> None:
+        reason = ""
+        try:
+            while True:
+                message = await self._ws.receive()
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    event = self._route(message.data)
+                    if event is not None:
+                        await self._events.put(event)
+                elif message.type is WSMsgType.ERROR:
+                    reason = str(message.data)
+                    break
+                else:  # CLOSE, CLOSING, CLOSED
+                    if isinstance(message.extra, str):
+                        reason = message.extra
+                    break
+        except Exception as exc:
+            # Nothing routes frames any more: end the session for every waiter rather than
+            # leave them hanging on a socket nobody reads.
+            log.exception("mesh client reader failed")
+            reason = f"client reader failed: {exc!r}"
+            with contextlib.suppress(Exception):
+                await self._ws.close(code=1011)
+        finally:
+            self._finish(self._ws.close_code, reason)
+
+    def _route(self, data: str | bytes) -> Event | None:
+        """Hand ``data`` to whoever waits for it; return it if it is for the events inbox."""
+        try:
+            event = parse_frame(data)
+        except ValueError as exc:
+            log.warning("ignoring a malformed frame from the gateway: %s", exc)
+            return None
+        position = event.position
+        if position is not None:
+            self._position = position
+        if event.type in (ACK, ERROR):
+            key = event.correlation_id or event.payload.get("event_id")
+            waiting = self._answers.get(key) if isinstance(key, str) else None
+            while waiting:
+                answer = waiting.popleft()
+                if not answer.done():
+                    answer.set_result(event)
+                    return None
+            self._protocol.put_dropping_oldest(event)
+            return None
+        if event.type.startswith(PROTOCOL_PREFIX):
+            self._protocol.put_dropping_oldest(event)
+            return None
+        correlation_id = event.correlation_id
+        if correlation_id is not None:
+            reply = self._replies.pop(correlation_id, None)
+            if reply is not None and not reply.done():
+                reply.set_result(event)
+                return None
+        return event
+
+    # -- closing ------------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, message: str = "") -> None:
+        """End the session; everything still waiting fails with :class:`MeshClosedError`."""
+        if self._local_close is None and not self._closed:
+            self._local_close = code
+        try:
+            await self._ws.close(code=code, message=message.encode()[:120])
+        finally:
+            # The reader may be parked on a full events inbox rather than on the socket.
+            if not self._reader.done():
+                self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._finish(self._ws.close_code, "")
+            if self._owns_session:
+                await self._session.close()
+
+    def _finish(self, ws_code: int | None, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._close_code = self._local_close or ws_code or 1006
+        self._close_reason = reason or ("closed by the client" if self._local_close else "")
+        waiting = [f for answers in self._answers.values() for f in answers]
+        waiting.extend(self._replies.values())
+        self._answers.clear()
+        self._replies.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(MeshClosedError(self._close_code, reason))
+        self._events.end()
+        self._protocol.end()
+
+    async def __aenter__(self) -> MeshClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def _handshake(
+    session: aiohttp.ClientSession, target: _Target
+) -> tuple[aiohttp.ClientWebSocketResponse, Event]:
+    try:
+        ws = await session.ws_connect(
+            target.url(),
+            headers=target.headers(),
+            protocols=target.protocols(),
+            max_msg_size=target.max_msg_size,
+            heartbeat=target.heartbeat,
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        raise MeshConnectError(None, exc.message, status=exc.status) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise MeshConnectError(None, str(exc) or type(exc).__name__) from exc
+    try:
+        message = await ws.receive()
+        if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            reason = message.extra if isinstance(message.extra, str) else ""
+            raise MeshConnectError(ws.close_code or 1006, reason or "closed before the welcome")
+        try:
+            welcome = parse_frame(message.data)
+        except ValueError as exc:
+            raise MeshConnectError(None, f"bad first frame: {exc}") from None
+        if welcome.type != WELCOME:
+            raise MeshConnectError(None, f"expected nexus.welcome, got {welcome.type}")
+    except BaseException:
+        await ws.close()
+        raise
+    return ws, welcome
+
+
+async def _close_owned(session: aiohttp.ClientSession, target: _Target) -> None:
+    if target.session is None:
+        await session.close()
+
+
+def _settle(future: asyncio.Future[Event]) -> None:
+    """Leave no future behind whose exception nobody retrieves (asyncio logs those)."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
+
+
+def _position_of(welcome: Event) -> str | None:
+    position = welcome.payload.get("position")
+    return position if isinstance(position, str) else welcome.position

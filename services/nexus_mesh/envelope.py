@@ -1,0 +1,51 @@
+"""The envelope every event travels in, on the socket and on Kafka (DESIGN.md section 2).
+
+These are plain slotted dataclasses rather than pydantic models: the gateway builds one per
+Kafka record on its hot path, and validation already happened where the data entered the
+mesh (the codec for bytes, the registry's schemas for client JSON).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+PROTOCOL_PREFIX = "nexus."
+BROADCAST_CAMPAIGN = "*"
+
+
+@dataclass(slots=True, kw_only=True)
+class Metadata:
+    """Identity, routing and trace context of one event.
+
+    Clients may set only ``event_id``, ``correlation_id`` and ``attributes``; the gateway
+    fills the rest from the authenticated connection.
+    """
+
+    event_id: str
+    campaign_id: str
+    source: str
+    time: int
+    """Milliseconds since the Unix epoch (kept an int: no datetime on the hot path)."""
+    correlation_id: str | None = None
+    user_id: str | None = None
+    connection_id: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class Envelope:
+    """``{type, payload, metadata}``; ``payload`` holds Avro-native Python values."""
+
+    type: str
+    payload: dict[str, Any]
+    metadata: Metadata
+
+
+def is_event_type(name: str) -> bool:
+    """Whether ``name`` is a well-formed event type (not whether it is registered)."""
+    return TYPE_RE.fullmatch(name) is not None

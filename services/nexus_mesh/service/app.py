@@ -1,0 +1,236 @@
+"""A backend service: a name, a domain, and one async handler per event type.
+
+::
+
+    service = Service(name="greeter", domain="chat")
+
+    @service.handler("chat.message")
+    async def greet(event: Envelope, ctx: Context) -> None:
+        await ctx.reply("chat.message", {"text": "hello"})
+
+    asyncio.run(service.run(load_settings()))
+
+Each service is a consumer group, ``nexus.<name>`` unless configured otherwise, on its domain
+topic ``<prefix>.<domain>``: its instances share the domain's partitions, and a campaign's
+events reach one instance, in order (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import signal
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import is_event_type
+from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import Registry, load_registry
+from nexus_mesh.service.config import ServiceConfig
+from nexus_mesh.service.dlq import DeadLetters
+from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.service.runner import Handler, Runner, ServiceStats
+from nexus_mesh.settings import NexusSettings, load_settings
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class Service:
+    """Handlers plus lifecycle: :meth:`start`/:meth:`stop` in a running loop, or :meth:`run`."""
+
+    def __init__(
+        self, *, name: str, domain: str | None = None, config: ServiceConfig | None = None
+    ) -> None:
+        if not _NAME_RE.fullmatch(name):
+            raise ValueError(f"service name {name!r}: use lowercase letters, digits, '_' or '-'")
+        self.name = name
+        self.domain = domain or name
+        self.config = config or ServiceConfig()
+        self.log = logging.getLogger(f"nexus.service.{name}")
+        self._handlers: dict[str, Handler] = {}
+        self._runner: Runner | None = None
+        self._producer: EnvelopeProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._ready = asyncio.Event()
+        self._stats = ServiceStats()
+
+    @property
+    def group_id(self) -> str:
+        return self.config.group_id or f"nexus.{self.name}"
+
+    @property
+    def handlers(self) -> Mapping[str, Handler]:
+        return MappingProxyType(self._handlers)
+
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set once the group has assigned this instance its partitions (possibly none)."""
+        return self._runner.ready if self._runner is not None else self._ready
+
+    @property
+    def stats(self) -> ServiceStats:
+        return self._runner.stats if self._runner is not None else self._stats
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def handler(self, *event_types: str) -> Callable[[Handler], Handler]:
+        """Register the decorated coroutine function for one or more event types."""
+        if not event_types:
+            raise TypeError("handler() needs at least one event type")
+        for event_type in event_types:
+            if not is_event_type(event_type):
+                raise ValueError(f"{event_type!r} is not an event type name (domain.name)")
+            if event_type in self._handlers:
+                raise ValueError(f"{self.name} already has a handler for {event_type}")
+
+        def register(function: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(function):
+                raise TypeError(f"handler {function!r} must be an async def function")
+            for event_type in event_types:
+                self._handlers[event_type] = function
+            return function
+
+        return register
+
+    def check(self, registry: Registry) -> None:
+        """Raise ConfigurationError unless every handled type arrives on this domain."""
+        if not self._handlers:
+            raise ConfigurationError(f"service {self.name} has no handlers")
+        for event_type in self._handlers:
+            entry = registry.get(event_type)
+            if entry is None:
+                raise ConfigurationError(
+                    f"service {self.name} handles {event_type}, which the manifest lacks"
+                )
+            if entry.topic != self.domain:
+                raise ConfigurationError(
+                    f"service {self.name} consumes domain {self.domain!r}, but the manifest "
+                    f"sends {event_type} to {entry.topic!r}: it would never arrive"
+                )
+
+    async def start(self, settings: NexusSettings, *, registry: Registry | None = None) -> None:
+        """Connect, join the group and begin consuming; returns before partitions arrive."""
+        if self._runner is not None:
+            raise RuntimeError(f"service {self.name} is already running")
+        registry = registry or load_registry(settings.schemas_dir)
+        self.check(registry)
+        codec = Codec(registry)
+        topics = TopicNames(prefix=settings.topic_prefix)
+        producer = EnvelopeProducer(
+            settings=settings,
+            codec=codec,
+            client_id=self.group_id,
+            send_timeout_s=self.config.send_timeout_s,
+        )
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(settings),
+            client_id=self.group_id,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.config.max_records,
+        )
+        await producer.start()
+        try:
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                raise KafkaUnavailableError(f"consumer cannot reach Kafka: {exc}") from exc
+            await _require_topics(consumer, [topics.domain(self.domain), topics.dlq])
+        except BaseException:
+            await consumer.stop()
+            await producer.stop()
+            raise
+        runner = Runner(
+            name=self.name,
+            topic=topics.domain(self.domain),
+            handlers=self._handlers,
+            config=self.config,
+            consumer=consumer,
+            codec=codec,
+            publisher=Publisher(
+                registry=registry, codec=codec, producer=producer, topics=topics, source=self.name
+            ),
+            dead_letters=DeadLetters(producer=producer, topic=topics.dlq, service=self.name),
+            log=self.log,
+        )
+        self._producer, self._consumer, self._runner = producer, consumer, runner
+        runner.start()
+        self.log.info(
+            "service %s started: group %s on %s, handling %s",
+            self.name,
+            self.group_id,
+            topics.domain(self.domain),
+            ", ".join(sorted(self._handlers)),
+        )
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit, leave the group and disconnect."""
+        runner, consumer, producer = self._runner, self._consumer, self._producer
+        if runner is None or consumer is None or producer is None:
+            return
+        try:
+            await runner.stop()
+        finally:
+            self._stats = runner.stats
+            self._ready = asyncio.Event()
+            self._runner = self._consumer = self._producer = None
+            await consumer.stop()
+            await producer.stop()
+        self.log.info("service %s stopped", self.name)
+
+    async def run(self, settings: NexusSettings | None = None) -> None:
+        """Run until SIGTERM/SIGINT (graceful stop) or a fatal error (raised)."""
+        await self.start(settings or load_settings())
+        runner = self._runner
+        assert runner is not None
+        assert runner.task is not None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError):
+                pass  # not the main thread, or no signal support: stop() still works
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({runner.task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+            task = runner.task
+            await self.stop()
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        if failure is not None:
+            raise failure
+
+    def run_forever(self, settings: NexusSettings | None = None) -> None:
+        """Blocking entry point for a process that runs only this service."""
+        asyncio.run(self.run(settings))
+
+
+async def _require_topics(consumer: AIOKafkaConsumer, names: list[str]) -> None:
+    # Subscribing to a missing topic would wait forever in silence; say what to run instead.
+    try:
+        existing = await consumer.topics()
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"cannot list topics: {exc}") from exc
+    missing = [name for name in names if name not in existing]
+    if missing:
+        raise ConfigurationError(
+            f"missing topics {', '.join(missing)}: run `nexus topics ensure` first"
+        )

@@ -1,0 +1,42 @@
+"""Tunables of a service, with defaults that suit most; every field is keyword-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServiceConfig:
+    """How a service consumes, retries, deduplicates and stops.
+
+    ``max_records`` bounds a batch; a batch must be handled within the consumer's
+    ``max_poll_interval_ms`` (5 minutes) or the group evicts the instance, so keep
+    ``max_records`` times the slowest handler below that.
+    """
+
+    group_id: str | None = None
+    """Consumer group; ``nexus.<service name>`` when None. Instances sharing it share work."""
+
+    max_records: int = 100
+    poll_timeout_ms: int = 500
+    handler_timeout_s: float | None = 30.0
+    """A handler running longer is cancelled and its record dead-lettered."""
+
+    retry_attempts: int = 3
+    """Attempts for a handler that raises a ``retriable`` error before it is dead-lettered."""
+
+    retry_backoff_s: float = 0.2
+    dedupe_max_entries: int = 100_000
+    dedupe_ttl_s: float = 3600.0
+    stop_timeout_s: float = 10.0
+    send_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        if self.poll_timeout_ms < 0:
+            raise ValueError("poll_timeout_ms must not be negative")
+        if self.retry_attempts < 1:
+            raise ValueError("retry_attempts must be at least 1")
+        if self.handler_timeout_s is not None and self.handler_timeout_s <= 0:
+            raise ValueError("handler_timeout_s must be positive (or None for no limit)")

@@ -1,0 +1,249 @@
+"""The consume loop of one service instance: fetch, decode, dedupe, handle, dead-letter, commit.
+
+Delivery is at-least-once. Offsets are committed only after every record before them was
+dealt with — handled, skipped as a duplicate or an unhandled type, or written to the DLQ —
+so a crash re-delivers, never loses. Records of one partition (one campaign's order) are
+handled one after another; partitions of a batch are handled concurrently. Nothing a record
+contains can stop the loop: the worst a record can do is end up in ``<prefix>.dlq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.service.config import ServiceConfig
+from nexus_mesh.service.context import Context, Origin
+from nexus_mesh.service.dedupe import SeenEvents
+from nexus_mesh.service.dlq import DeadLetters, FailedRecord
+from nexus_mesh.service.publisher import Publisher
+
+Handler = Callable[[Envelope, Context], Awaitable[None]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(kw_only=True, slots=True)
+class ServiceStats:
+    """Counters of what became of the records this instance read."""
+
+    handled: int = 0
+    duplicates: int = 0
+    unhandled: int = 0
+    dead_lettered: int = 0
+    assigned: frozenset[TopicPartition] = field(default_factory=frozenset)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # The last chance to commit as owner; the next owner starts from these offsets.
+        await self._runner.commit(only=set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._runner.assigned(frozenset(assigned))
+
+
+class Runner:
+    """One running instance; :class:`~nexus_mesh.service.app.Service` starts and stops it."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topic: str,
+        handlers: Mapping[str, Handler],
+        config: ServiceConfig,
+        consumer: AIOKafkaConsumer,
+        codec: Codec,
+        publisher: Publisher,
+        dead_letters: DeadLetters,
+        log: logging.Logger,
+    ) -> None:
+        self._name = name
+        self._topic = topic
+        self._handlers = dict(handlers)
+        self._config = config
+        self._consumer = consumer
+        self._codec = codec
+        self._publisher = publisher
+        self._dead_letters = dead_letters
+        self._log = log
+        self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._stopping = False
+        self._fetching = False
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.stats = ServiceStats()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def start(self) -> None:
+        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        self._task = asyncio.create_task(self._consume(), name=f"nexus-service-{self._name}")
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit, and return; waits at most ``stop_timeout_s``."""
+        self._stopping = True
+        task = self._task
+        if task is not None and not task.done():
+            if self._fetching:
+                task.cancel()  # nothing in hand: waiting for records is safe to interrupt
+            done, _ = await asyncio.wait({task}, timeout=self._config.stop_timeout_s)
+            if not done:
+                self._log.warning("a handler outlived the stop timeout; cancelling it")
+                task.cancel()
+                await asyncio.wait({task})
+        await self.commit()
+
+    def assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        self.stats.assigned = partitions
+        self._log.info(
+            "service %s %s: partitions %s",
+            self._name,
+            "rebalanced" if self.ready.is_set() else "ready",
+            ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions)) or "none",
+        )
+        self.ready.set()
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        owned = self._consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in self._uncommitted.items()
+            if tp in owned and (only is None or tp in only)
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # Usually a rebalance took the partition away: its next owner re-handles from the
+            # last commit (at-least-once), and a later commit here covers newer offsets.
+            self._log.warning("commit of %s failed: %s", offsets, exc)
+            return
+        for tp, offset in offsets.items():
+            if self._uncommitted.get(tp) == offset:
+                del self._uncommitted[tp]
+
+    async def _consume(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self._fetching = True
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=self._config.poll_timeout_ms,
+                    max_records=self._config.max_records,
+                )
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                self._log.warning("fetch failed, retrying in %.1f s: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            finally:
+                self._fetching = False
+            backoff = 0.1
+            if not batches:
+                continue
+            async with asyncio.TaskGroup() as group:
+                for tp, records in batches.items():
+                    group.create_task(self._partition(tp, records))
+            await self.commit()
+
+    async def _partition(self, tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            if self._stopping:
+                return
+            await self._record(record)
+            self._uncommitted[tp] = record.offset + 1
+
+    async def _record(self, record: Record) -> None:
+        origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
+        try:
+            envelope = self._codec.decode(record.value if record.value is not None else b"")
+        except Exception as exc:
+            await self._dead_letter(record, exc)
+            return
+        event_id = envelope.metadata.event_id
+        if event_id in self._seen:
+            self.stats.duplicates += 1
+            self._log.debug("skipping duplicate %s %s", envelope.type, event_id)
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            # Not poison: the domain topic carries types other services of the domain handle.
+            self.stats.unhandled += 1
+            self._log.debug("no handler for %s at %s", envelope.type, origin)
+            return
+        context = Context(
+            event=envelope,
+            origin=origin,
+            service=self._name,
+            publisher=self._publisher,
+            log=self._log,
+        )
+        try:
+            await self._call(handler, envelope, context)
+        except Exception as exc:
+            await self._dead_letter(record, exc)
+        else:
+            self.stats.handled += 1
+        # Dead-lettered counts as dealt with: a second copy would only repeat the failure.
+        self._seen.add(event_id)
+
+    async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
+        attempts = self._config.retry_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with asyncio.timeout(self._config.handler_timeout_s):
+                    await handler(envelope, context)
+                return
+            except Exception as exc:
+                if attempt == attempts or not getattr(exc, "retriable", False):
+                    raise
+                delay = self._config.retry_backoff_s * 2 ** (attempt - 1)
+                self._log.warning(
+                    "%s %s failed (attempt %d of %d), retrying in %.2f s: %s",
+                    envelope.type,
+                    envelope.metadata.event_id,
+                    attempt,
+                    attempts,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, record: Record, error: BaseException) -> None:
+        self._log.warning(
+            "dead-lettering %s-%s@%s: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            error,
+        )
+        failed = FailedRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+        )
+        await self._dead_letters.write(failed, error)
+        self.stats.dead_lettered += 1

@@ -1,0 +1,149 @@
+"""``nexus publish`` as a process against the test broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kafka_tail import TopicTail
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.records import header
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def nexus(settings: NexusSettings, *args: str) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    env.update(
+        NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        NEXUS_TOPIC_PREFIX=settings.topic_prefix,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nexus_mesh.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+@pytest.fixture
+async def topics(settings: NexusSettings) -> TopicNames:
+    await ensure_topics(settings, ["search"])
+    return TopicNames(prefix=settings.topic_prefix)
+
+
+async def test_publish_writes_one_envelope_keyed_by_campaign(
+    settings: NexusSettings, topics: TopicNames
+) -> None:
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
+        run = await nexus(
+            settings,
+            "publish",
+            "chat.message",
+            "--campaign",
+            "camp-9",
+            "--user",
+            "bob",
+            "--attribute",
+            "lang=en",
+            "--payload",
+            '{"text": "hello from the command line"}',
+        )
+        assert run.status == 0, run.stderr
+        topic, partition, offset, event_id = run.stdout.split()
+
+        async def arrived() -> list[object]:
+            return clients.with_header("ce_id", event_id)
+
+        (record,) = await eventually(arrived, what="the published record")
+
+    assert (topic, int(partition), int(offset)) == (
+        topics.clients,
+        record.partition,  # type: ignore[attr-defined]
+        record.offset,  # type: ignore[attr-defined]
+    )
+    assert record.key == b"camp-9"  # type: ignore[attr-defined]
+    headers = record.headers  # type: ignore[attr-defined]
+    assert header(headers, "ce_type") == "chat.message"
+    assert header(headers, "ce_source") == "nexus-cli"
+    assert header(headers, "ce_specversion") == "1.0"
+    assert header(headers, "nexus-campaign") == "camp-9"
+    assert header(headers, "nexus-user") == "bob"
+    envelope = codec.decode(record.value)  # type: ignore[attr-defined]
+    assert envelope.payload["text"] == "hello from the command line"
+    assert envelope.metadata.attributes == {"lang": "en"}
+
+
+async def test_requests_go_to_their_domain_and_broadcasts_to_system(
+    settings: NexusSettings, topics: TopicNames, tmp_path: Path
+) -> None:
+    payload_file = tmp_path / "request.json"
+    payload_file.write_text('{"query": "password", "limit": 3}')
+    request = await nexus(
+        settings,
+        "publish",
+        "search.requested",
+        "--campaign",
+        "camp-1",
+        "--connection",
+        "conn-1",
+        "--payload-file",
+        str(payload_file),
+    )
+    notice = await nexus(
+        settings, "publish", "system.notice", "--broadcast", "--payload", '{"text": "hi"}'
+    )
+    assert request.status == 0, request.stderr
+    assert request.stdout.split()[0] == topics.domain("search")
+    assert notice.status == 0, notice.stderr
+    assert notice.stdout.split()[0] == topics.system
+    async with TopicTail(settings, topics.system, settings.system_partitions) as system:
+        (record,) = await eventually(
+            lambda: _with_id(system, notice.stdout.split()[3]), what="the broadcast"
+        )
+    assert record.key == b"*"  # type: ignore[attr-defined]
+
+
+async def _with_id(tail: TopicTail, event_id: str) -> list[object]:
+    return list(tail.with_header("ce_id", event_id))
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["search.requested", "--campaign", "c", "--payload", '{"query": 5}'], "payload.query"),
+        (["search.requested", "--campaign", "c", "--payload", "{}"], "payload.query"),
+        (["search.requested", "--campaign", "c", "--payload", "{not json"], "not valid JSON"),
+        (["search.unheard_of", "--campaign", "c"], "unknown event type"),
+        (["nexus.ack", "--campaign", "c"], "protocol event"),
+        (["chat.message", "--payload", '{"text": "x"}'], "--campaign is required"),
+    ],
+)
+async def test_invalid_input_is_refused_and_nothing_is_written(
+    settings: NexusSettings, topics: TopicNames, args: list[str], complaint: str
+) -> None:
+    run = await nexus(settings, "publish", *args)
+    assert run.status != 0
+    assert complaint in run.stderr
+    assert run.stdout == ""

@@ -1,0 +1,307 @@
+"""The service SDK against a real broker: replies, dead letters, dedupe and commits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from kafka_tail import TopicTail
+from nexus_mesh import errors
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.records import header
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.registry import Registry, load_registry
+from nexus_mesh.service import Context, Service, ServiceConfig
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+FAST = ServiceConfig(poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0)
+
+
+@dataclass
+class Mesh:
+    settings: NexusSettings
+    registry: Registry
+    codec: Codec
+    producer: EnvelopeProducer
+    topics: TopicNames
+
+    def request(
+        self,
+        query: str,
+        *,
+        campaign_id: str = "camp-1",
+        event_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        return Envelope(
+            type="search.requested",
+            payload=self.codec.payload_from_json("search.requested", {"query": query}),
+            metadata=Metadata(
+                event_id=event_id or uuid.uuid4().hex,
+                campaign_id=campaign_id,
+                source="test-gateway",
+                time=1_700_000_000_000,
+                correlation_id=correlation_id,
+                user_id="alice",
+                connection_id="conn-42",
+                traceparent=TRACEPARENT,
+                tracestate="vendor=1",
+            ),
+        )
+
+    async def send(self, envelope: Envelope) -> Written:
+        return await self.producer.send(envelope, topic=self.topics.domain("search"))
+
+    def replies(self, tail: TopicTail) -> list[Envelope]:
+        return [self.codec.decode(r.value) for r in tail.records if r.value is not None]
+
+
+@pytest.fixture
+async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
+    await ensure_topics(settings, ["search"])
+    registry = load_registry(settings.schemas_dir)
+    codec = Codec(registry)
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
+    await producer.start()
+    try:
+        yield Mesh(settings, registry, codec, producer, TopicNames(prefix=settings.topic_prefix))
+    finally:
+        await producer.stop()
+
+
+def toy_service(handled: list[str], *, name: str = "toy") -> Service:
+    """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error."""
+    service = Service(name=name, domain="search", config=FAST)
+    flaky_seen: set[str] = set()
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        query = event.payload["query"]
+        handled.append(event.metadata.event_id)
+        if query == "boom":
+            raise RuntimeError("boom: the handler failed on purpose")
+        if query == "flaky" and event.metadata.event_id not in flaky_seen:
+            flaky_seen.add(event.metadata.event_id)
+            raise KafkaUnavailableError("transient")
+        if query == "announce":
+            await ctx.broadcast("system.notice", {"text": "maintenance at noon"})
+            await ctx.publish("chat.message", {"text": "to the campaign"})
+        await ctx.reply("search.completed", {"query": query, "hits": []})
+
+    return service
+
+
+@asynccontextmanager
+async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Service]:
+    await service.start(settings)
+    try:
+        await asyncio.wait_for(service.ready.wait(), 30)
+        yield service
+    finally:
+        await service.stop()
+
+
+def replies_to(mesh: Mesh, tail: TopicTail, correlation_id: str) -> Callable[[], object]:
+    async def probe() -> list[Envelope]:
+        return [e for e in mesh.replies(tail) if e.metadata.correlation_id == correlation_id]
+
+    return probe
+
+
+async def test_reply_carries_the_request_context(mesh: Mesh) -> None:
+    handled: list[str] = []
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        running(toy_service(handled), mesh.settings),
+    ):
+        plain = mesh.request("kafka")
+        correlated = mesh.request("avro", correlation_id="corr-7")
+        await mesh.send(plain)
+        await mesh.send(correlated)
+
+        # Without a correlation id, the request's event id is what the reply correlates to.
+        (reply,) = await eventually(replies_to(mesh, clients, plain.metadata.event_id))
+        (other,) = await eventually(replies_to(mesh, clients, "corr-7"))
+
+    assert reply.type == "search.completed"
+    assert reply.payload == {"query": "kafka", "hits": []}
+    meta = reply.metadata
+    assert meta.event_id not in (plain.metadata.event_id, correlated.metadata.event_id)
+    assert (meta.campaign_id, meta.user_id, meta.connection_id) == ("camp-1", "alice", "conn-42")
+    assert (meta.traceparent, meta.tracestate) == (TRACEPARENT, "vendor=1")
+    assert meta.source == "toy"
+    assert other.payload["query"] == "avro"
+    record = next(r for r in clients.records if header(r.headers, "ce_id") == meta.event_id)
+    assert record.key == b"camp-1"
+    assert header(record.headers, "ce_type") == "search.completed"
+    assert header(record.headers, "nexus-connection") == "conn-42"
+
+
+async def test_publish_and_broadcast_reach_their_topics(mesh: Mesh) -> None:
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.system, 1) as system,
+        running(toy_service([]), mesh.settings),
+    ):
+        await mesh.send(mesh.request("announce"))
+
+        async def chat() -> list[Envelope]:
+            return [e for e in mesh.replies(clients) if e.type == "chat.message"]
+
+        (message,) = await eventually(chat, what="chat.message on clients")
+        (notice,) = await eventually(lambda: _decoded(mesh, system), what="notice on system")
+
+    # A publish is not a reply: the whole campaign gets it, still within the trace.
+    assert message.metadata.campaign_id == "camp-1"
+    assert message.metadata.connection_id is None
+    assert message.metadata.user_id is None
+    assert message.metadata.traceparent == TRACEPARENT
+    assert notice.type == "system.notice"
+    assert notice.metadata.campaign_id == "*"
+    assert notice.payload["text"] == "maintenance at noon"
+
+
+async def _decoded(mesh: Mesh, tail: TopicTail) -> list[Envelope]:
+    return mesh.replies(tail)
+
+
+async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) -> None:
+    handled: list[str] = []
+    service = toy_service(handled)
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+        running(service, mesh.settings),
+    ):
+        poison = mesh.request("boom")
+        after = mesh.request("still-alive")
+        flaky = mesh.request("flaky")
+        written = await mesh.send(poison)
+        await mesh.send(after)
+        await mesh.send(flaky)
+
+        await eventually(replies_to(mesh, clients, after.metadata.event_id), what="next reply")
+        await eventually(replies_to(mesh, clients, flaky.metadata.event_id), what="retried")
+        (dead,) = await eventually(lambda: _records(dlq), what="a dead letter")
+
+    assert dead.key == b"camp-1"
+    assert dead.value == mesh.codec.encode(poison)
+    assert header(dead.headers, "nexus-error") == "boom: the handler failed on purpose"
+    assert header(dead.headers, "nexus-error-type") == "RuntimeError"
+    assert header(dead.headers, "nexus-original-topic") == mesh.topics.domain("search")
+    assert header(dead.headers, "nexus-original-partition") == str(written.partition)
+    assert header(dead.headers, "nexus-original-offset") == str(written.offset)
+    assert header(dead.headers, "nexus-service") == "toy"
+    # The original headers survive, so the record can be triaged and re-driven as it was.
+    assert header(dead.headers, "ce_id") == poison.metadata.event_id
+    assert header(dead.headers, "traceparent") == TRACEPARENT
+    assert service.stats.dead_lettered == 1
+    # A retriable failure was retried, not dead-lettered.
+    assert handled.count(flaky.metadata.event_id) == 2
+
+
+async def _records(tail: TopicTail) -> list[object]:
+    return list(tail.records)
+
+
+async def test_undecodable_bytes_go_to_the_dlq(mesh: Mesh) -> None:
+    garbage = [b"plain garbage", b"\xc3\x01" + b"\x00" * 8 + b"unknown fingerprint", b""]
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+        running(toy_service([]), mesh.settings),
+    ):
+        for value in garbage:
+            await mesh.producer.send_raw(
+                topic=mesh.topics.domain("search"),
+                key=b"camp-1",
+                value=value,
+                headers=[("origin", b"fuzz")],
+            )
+        after = mesh.request("after-garbage")
+        await mesh.send(after)
+
+        await eventually(replies_to(mesh, clients, after.metadata.event_id), what="next reply")
+
+        async def all_dead() -> bool:
+            return len(dlq.records) == len(garbage)
+
+        await eventually(all_dead, what="every undecodable record in the DLQ")
+
+    assert [r.value for r in dlq.records] == garbage
+    for dead in dlq.records:
+        assert header(dead.headers, "origin") == "fuzz"
+        assert header(dead.headers, "nexus-error")
+        module, _, name = (header(dead.headers, "nexus-error-type") or "").rpartition(".")
+        assert module == "nexus_mesh.errors"
+        assert issubclass(getattr(errors, name), errors.CodecError)
+
+
+async def test_the_same_event_id_is_handled_once(mesh: Mesh) -> None:
+    handled: list[str] = []
+    service = toy_service(handled)
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        running(service, mesh.settings),
+    ):
+        twice = mesh.request("again")
+        await mesh.send(twice)
+        await mesh.send(twice)
+        marker = mesh.request("marker")  # same campaign, so after both copies in order
+        await mesh.send(marker)
+        await eventually(replies_to(mesh, clients, marker.metadata.event_id), what="marker")
+
+    assert handled.count(twice.metadata.event_id) == 1
+    assert len([e for e in mesh.replies(clients) if e.payload["query"] == "again"]) == 1
+    assert service.stats.duplicates == 1
+
+
+async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None:
+    first: list[str] = []
+    earlier = [mesh.request(f"q{i}", campaign_id=f"camp-{i}") for i in range(4)]
+    async with running(toy_service(first), mesh.settings):
+        for request in earlier:
+            await mesh.send(request)
+
+        async def all_handled() -> bool:
+            return len(first) == len(earlier)
+
+        await eventually(all_handled, what="the first batch")
+
+    second: list[str] = []
+    async with running(toy_service(second), mesh.settings) as service:
+        later = mesh.request("later")
+        await mesh.send(later)
+
+        async def later_handled() -> list[str]:
+            return second
+
+        await eventually(later_handled, what="the new request")
+        assert service.group_id == "nexus.toy"
+    assert second == [later.metadata.event_id]
+
+
+async def test_start_refuses_missing_topics(settings: NexusSettings) -> None:
+    with pytest.raises(ConfigurationError, match="nexus topics ensure"):
+        await toy_service([]).start(settings)
+
+
+async def test_handlers_must_match_the_domain(settings: NexusSettings) -> None:
+    service = Service(name="misplaced", domain="chat")
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        """Never called: the search domain topic is not this service's."""
+
+    with pytest.raises(ConfigurationError, match="never arrive"):
+        await service.start(settings)

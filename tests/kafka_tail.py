@@ -1,0 +1,56 @@
+"""Read everything a test's topic receives, from its beginning, in the background.
+
+Tests assert on what landed in Kafka with :func:`nexus_testkit.eventually` over
+:attr:`TopicTail.records`, instead of sleeping and reading once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.settings import NexusSettings
+
+
+class TopicTail:
+    def __init__(self, settings: NexusSettings, topic: str, partitions: int) -> None:
+        self.topic = topic
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._partitions = [TopicPartition(topic, p) for p in range(partitions)]
+        self._consumer = AIOKafkaConsumer(
+            **client_kwargs(settings), enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicTail:
+        await self._consumer.start()
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _pump(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                self.records.extend(records)
+
+    def with_header(self, name: str, value: str) -> list[ConsumerRecord[bytes, bytes]]:
+        wanted = value.encode()
+        return [r for r in self.records if (name, wanted) in list(r.headers)]

@@ -1,0 +1,410 @@
+"""MeshClient frame handling, against a scripted protocol peer.
+
+``ScriptedPeer`` below is NOT the gateway. It is a stand-in written for this file only: a tiny
+aiohttp WebSocket server that speaks the client protocol of DESIGN.md section 5 (welcome,
+ack/error per client event, delivered events with positions, close codes) and answers a few
+test-only event types with fixed scripts, so that each test pins down one piece of the
+client's frame routing. The real gateway is tested end to end in the e2e suites.
+
+No test sleeps to synchronise: every step waits on a frame, a future or an asyncio.Event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestServer
+
+from nexus_mesh.client import (
+    Ack,
+    Event,
+    MeshClient,
+    MeshClosedError,
+    MeshConnectError,
+    MeshError,
+)
+
+TOKEN = "good-token"
+WELCOME_POSITION = "v1.4.2.10."
+TOPIC = "t.chat"
+
+
+def frame(type_: str, payload: dict[str, Any], **metadata: Any) -> bytes:
+    return orjson.dumps({"type": type_, "payload": payload, "metadata": metadata})
+
+
+async def send_text(ws: web.WebSocketResponse, data: bytes) -> None:
+    await ws.send_frame(data, WSMsgType.TEXT)
+
+
+def delivered(type_: str, payload: dict[str, Any], position: str, **metadata: Any) -> bytes:
+    return frame(
+        type_, payload, position=position, campaign_id="demo", source="peer", time=1, **metadata
+    )
+
+
+class ScriptedPeer:
+    """Protocol stand-in for the gateway; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.ws: web.WebSocketResponse | None = None
+        self.requests: list[web.Request] = []
+        self.received: list[dict[str, Any]] = []
+        self.disconnected = asyncio.Event()
+        self.peer_close_code: int | None = None
+        self.reject_with_status: int | None = None
+        self._offsets: dict[str, int] = {}
+        self._next_offset = 100
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/ws/{campaign_id}/{user_id}", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request)
+        if self.reject_with_status is not None:
+            raise web.HTTPServiceUnavailable(text="draining")
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        subprotocols = [p for p in offered if p.startswith("bearer.")]
+        ws = web.WebSocketResponse(protocols=subprotocols)
+        await ws.prepare(request)
+        token = (
+            request.headers.get("Authorization", "").removeprefix("Bearer ")
+            or request.query.get("token")
+            or (subprotocols[0].removeprefix("bearer.") if subprotocols else "")
+        )
+        if token != TOKEN:
+            await ws.close(code=4001, message=b"invalid token")
+            return ws
+        self.ws = ws
+        since = request.query.get("since")
+        await send_text(
+            ws,
+            frame(
+                "nexus.welcome",
+                {
+                    "connection_id": "conn-1",
+                    "campaign_id": request.match_info["campaign_id"],
+                    "user_id": request.match_info["user_id"],
+                    "position": since or WELCOME_POSITION,
+                    "recovered": since is not None,
+                },
+                event_id="w1",
+            ),
+        )
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.TEXT:
+                    await self._answer(ws, message.data)
+                elif message.type is WSMsgType.BINARY:
+                    await send_text(ws, self._error(None, "bad_frame", False))
+        finally:
+            self.peer_close_code = ws.close_code
+            self.disconnected.set()
+        return ws
+
+    async def send(self, data: bytes) -> None:
+        assert self.ws is not None
+        await send_text(self.ws, data)
+
+    def _ack(self, event_id: str) -> bytes:
+        duplicate = event_id in self._offsets
+        if not duplicate:
+            self._offsets[event_id] = self._next_offset
+            self._next_offset += 1
+        payload = {
+            "event_id": event_id,
+            "topic": TOPIC,
+            "partition": 2,
+            "offset": self._offsets[event_id],
+            "duplicate": duplicate,
+        }
+        return frame("nexus.ack", payload, event_id="a", correlation_id=event_id)
+
+    @staticmethod
+    def _error(event_id: str | None, code: str, retryable: bool) -> bytes:
+        payload = {
+            "code": code,
+            "message": f"{code}!",
+            "event_id": event_id,
+            "retryable": retryable,
+        }
+        return frame("nexus.error", payload, event_id="e", correlation_id=event_id)
+
+    async def _answer(self, ws: web.WebSocketResponse, text: str) -> None:
+        try:
+            event = orjson.loads(text)
+            type_, payload, event_id = (
+                event["type"],
+                event["payload"],
+                event["metadata"]["event_id"],
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            await send_text(ws, self._error(None, "bad_frame", False))
+            return
+        self.received.append(event)
+        correlation_id = event["metadata"].get("correlation_id") or event_id
+        if type_ == "test.invalid":
+            await send_text(ws, self._error(event_id, "schema_invalid", False))
+        elif type_ == "test.busy":
+            await send_text(ws, self._error(event_id, "rate_limited", True))
+        elif type_ == "test.burst":
+            for i in range(1, payload["count"] + 1):
+                await send_text(ws, delivered("chat.message", {"n": i}, f"p{i}"))
+            await send_text(ws, self._ack(event_id))
+        elif type_ == "test.hangup":
+            # One event the client has not read yet, then the close instead of an answer.
+            await send_text(ws, delivered("chat.message", {"last": True}, "p-last"))
+            await ws.close(code=payload["code"], message=b"peer hangs up")
+        elif type_ == "search":
+            reply = delivered(
+                "search.completed",
+                {"hits": [{"title": "Kind of Blue", "score": 1.0}]},
+                "p-reply",
+                correlation_id=correlation_id,
+                connection_id="conn-1",
+            )
+            # An unrelated event that carries a correlation id nobody waits for, first.
+            noise = delivered("chat.message", {"n": 0}, "p-noise", correlation_id="other")
+            await send_text(ws, noise)
+            if payload.get("reply_first"):
+                await send_text(ws, reply)
+                await send_text(ws, self._ack(event_id))
+            else:
+                await send_text(ws, self._ack(event_id))
+                await send_text(ws, reply)
+        else:
+            await send_text(ws, self._ack(event_id))
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[ScriptedPeer]:
+    scripted = ScriptedPeer()
+    server = TestServer(scripted.app(), host="127.0.0.1")
+    await server.start_server()
+    scripted.base_url = str(server.make_url(""))
+    try:
+        yield scripted
+    finally:
+        await server.close()
+
+
+async def test_welcome_is_parsed_and_token_sent_as_bearer_header(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice@x", token=TOKEN
+    ) as client:
+        assert client.welcome == {
+            "connection_id": "conn-1",
+            "campaign_id": "demo",
+            "user_id": "alice@x",
+            "position": WELCOME_POSITION,
+            "recovered": False,
+        }
+        assert client.connection_id == "conn-1"
+        assert client.position == WELCOME_POSITION
+        assert client.recovered is False
+        assert not client.closed
+    request = peer.requests[-1]
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "since" not in request.query
+    await asyncio.wait_for(peer.disconnected.wait(), 5)
+    assert peer.peer_close_code == 1000
+    assert client.closed
+    assert client.close_code == 1000
+
+
+@pytest.mark.parametrize("auth_via", ["subprotocol", "query"])
+async def test_token_by_subprotocol_or_query(peer: ScriptedPeer, auth_via: Any) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="bob", token=TOKEN, auth_via=auth_via
+    ) as client:
+        assert client.connection_id == "conn-1"
+    request = peer.requests[-1]
+    assert "Authorization" not in request.headers
+    if auth_via == "query":
+        assert request.query["token"] == TOKEN
+    else:
+        assert request.headers["Sec-WebSocket-Protocol"] == f"bearer.{TOKEN}"
+
+
+async def test_connect_refused_with_4001_raises_connect_error(peer: ScriptedPeer) -> None:
+    with pytest.raises(MeshConnectError) as refused:
+        await MeshClient.connect(peer.base_url, campaign_id="demo", user_id="eve", token="forged")
+    assert refused.value.close_code == 4001
+    assert refused.value.reason == "invalid token"
+    assert refused.value.retriable is False
+    assert isinstance(refused.value, ConnectionError)
+
+
+async def test_handshake_refused_by_http_status(peer: ScriptedPeer) -> None:
+    peer.reject_with_status = 503
+    with pytest.raises(MeshConnectError) as refused:
+        await MeshClient.connect(peer.base_url, campaign_id="demo", user_id="eve", token=TOKEN)
+    assert refused.value.close_code is None
+    assert refused.value.status == 503
+    assert refused.value.retriable is True
+
+
+async def test_emit_is_answered_by_the_ack_with_its_event_id(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        first, second = await asyncio.gather(
+            client.emit("chat.message", {"text": "one"}, attributes={"k": "v"}),
+            client.emit("chat.message", {"text": "two"}, correlation_id="conv-7"),
+        )
+        assert isinstance(first, Ack)
+        assert first.event_id != second.event_id
+        assert {first.offset, second.offset} == {100, 101}
+        assert first.topic == TOPIC
+        assert first.partition == 2
+        assert first.duplicate is False
+        sent = {e["payload"]["text"]: e["metadata"] for e in peer.received}
+        assert sent["one"] == {"event_id": first.event_id, "attributes": {"k": "v"}}
+        assert sent["two"] == {"event_id": second.event_id, "correlation_id": "conv-7"}
+
+        again = await client.emit("chat.message", {"text": "one"}, event_id=first.event_id)
+        assert again.duplicate is True
+        assert again.offset == first.offset
+
+
+@pytest.mark.parametrize(
+    ("type_", "code", "retryable"),
+    [("test.invalid", "schema_invalid", False), ("test.busy", "rate_limited", True)],
+)
+async def test_emit_answered_by_error_raises_mesh_error(
+    peer: ScriptedPeer, type_: str, code: str, retryable: bool
+) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        with pytest.raises(MeshError) as refused:
+            await client.emit(type_, {}, event_id="evt-1")
+        assert refused.value.code == code
+        assert refused.value.retryable is retryable
+        assert refused.value.retriable is retryable
+        assert refused.value.event_id == "evt-1"
+        # The session is still usable after a refused event.
+        assert (await client.emit("chat.message", {"text": "ok"})).offset == 100
+
+
+@pytest.mark.parametrize("reply_first", [False, True])
+async def test_request_gets_its_correlated_reply_and_others_go_to_events(
+    peer: ScriptedPeer, reply_first: bool
+) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        reply = await client.request("search", {"query": "jazz", "reply_first": reply_first})
+        sent = peer.received[-1]["metadata"]
+        assert reply.type == "search.completed"
+        assert reply.correlation_id == sent["event_id"]
+        assert reply.payload["hits"][0]["title"] == "Kind of Blue"
+        assert "correlation_id" not in sent  # the gateway falls back to the event id
+
+        noise = await client.next_event(timeout=5)
+        assert noise.type == "chat.message"
+        assert noise.correlation_id == "other"
+        # The reply was taken by request(): the next event is one sent after it.
+        await client.emit("test.burst", {"count": 1})
+        assert (await client.next_event(timeout=5)).payload == {"n": 1}
+
+        explicit = await client.request("search", {"query": "blues"}, correlation_id="corr-9")
+        assert explicit.correlation_id == "corr-9"
+        assert peer.received[-1]["metadata"]["correlation_id"] == "corr-9"
+
+
+async def test_position_follows_each_delivered_event(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        assert client.position == WELCOME_POSITION
+        await client.emit("test.burst", {"count": 3})
+        # The ack came after the three events, so the reader has seen all of them.
+        assert client.position == "p3"
+        events = [await client.next_event(timeout=5) for _ in range(3)]
+        assert [e.payload["n"] for e in events] == [1, 2, 3]
+        assert [e.position for e in events] == ["p1", "p2", "p3"]
+        assert all(isinstance(e, Event) and not e.is_protocol for e in events)
+        last = client.position
+
+    async with client.resume() as resumed:
+        assert peer.requests[-1].query["since"] == last
+        assert resumed.recovered is True
+        assert resumed.position == last
+
+
+async def test_pending_emit_fails_when_the_server_closes(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        with pytest.raises(MeshClosedError) as closed:
+            await client.emit("test.hangup", {"code": 4008}, timeout=5)
+        assert isinstance(closed.value, ConnectionError)
+        assert closed.value.close_code == 4008
+        assert closed.value.retriable is True
+        assert client.closed
+        assert client.close_code == 4008
+        assert client.close_reason == "peer hangs up"
+        # Events received before the close are still handed out, then the stream ends.
+        assert [e.payload async for e in client.events()] == [{"last": True}]
+        assert client.position == "p-last"
+        with pytest.raises(MeshClosedError):
+            await client.next_event(timeout=5)
+        with pytest.raises(MeshClosedError):
+            await client.emit("chat.message", {"text": "too late"})
+
+
+async def test_events_iterator_ends_when_the_session_closes(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+
+        async def collect() -> list[Event]:
+            return [event async for event in client.events()]
+
+        collector = asyncio.create_task(collect())
+        await peer.send(delivered("chat.message", {"n": 1}, "p1"))
+        assert peer.ws is not None
+        await peer.ws.close(code=1001, message=b"draining")
+        events = await asyncio.wait_for(collector, 5)
+        assert [e.payload for e in events] == [{"n": 1}]
+        assert client.close_code == 1001
+
+
+async def test_unmatched_answers_reach_next_protocol_frame(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        await client.send_raw("{not json")
+        error = await client.next_protocol_frame(timeout=5)
+        assert error.type == "nexus.error"
+        assert error.payload["code"] == "bad_frame"
+        assert error.correlation_id is None
+
+        await client.send_raw(b"\x00\x01", binary=True)
+        assert (await client.next_protocol_frame(timeout=5)).payload["code"] == "bad_frame"
+
+        raw = frame("chat.message", {"text": "raw"}, event_id="raw-1")
+        await client.send_raw(raw)
+        ack = await client.next_protocol_frame(timeout=5)
+        assert ack.type == "nexus.ack"
+        assert ack.correlation_id == "raw-1"
+
+
+async def test_borrowed_session_is_left_open(peer: ScriptedPeer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with MeshClient.connect(
+            peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN, session=session
+        ) as client:
+            await client.emit("chat.message", {"text": "hi"})
+        assert client.closed
+        assert not session.closed

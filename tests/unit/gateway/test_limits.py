@@ -1,0 +1,55 @@
+"""Rate limits and the idempotency window, as a client of the gateway experiences them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nexus_gateway.limits import AckRecord, IdempotencyWindow, TokenBucket
+from nexus_mesh.errors import KafkaUnavailableError
+
+
+def test_bucket_allows_the_burst_then_refuses() -> None:
+    bucket = TokenBucket(rate=0.001, burst=5)
+    assert [bucket.take() for _ in range(7)] == [True] * 5 + [False, False]
+
+
+async def test_resend_gets_the_original_ack() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    assert window.lookup(key) is None
+    future = window.begin(key)
+    future.set_result(AckRecord(topic="t", partition=1, offset=7))
+    earlier = window.lookup(key)
+    assert earlier is not None
+    assert await earlier == AckRecord(topic="t", partition=1, offset=7)
+    assert window.lookup(("camp", "bob", "e1")) is None, "ids are scoped to the user"
+
+
+async def test_failed_write_is_forgotten_so_a_retry_writes() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    future = window.begin(key)
+    window.fail(key, future, KafkaUnavailableError("down"))
+    assert window.lookup(key) is None
+    with pytest.raises(KafkaUnavailableError):
+        await future
+
+
+async def test_window_is_bounded() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=3)
+    for index in range(5):
+        window.begin(("c", "u", f"e{index}"))
+    assert len(window) == 3
+    assert window.lookup(("c", "u", "e0")) is None
+    assert window.lookup(("c", "u", "e4")) is not None
+
+
+async def test_entries_expire_after_the_window() -> None:
+    window = IdempotencyWindow(window_s=0.05, max_entries=10)
+    window.begin(("c", "u", "e1"))
+    deadline = asyncio.get_running_loop().time() + 5
+    while window.lookup(("c", "u", "e1")) is not None:
+        assert asyncio.get_running_loop().time() < deadline, "entry never expired"
+        await asyncio.sleep(0.01)

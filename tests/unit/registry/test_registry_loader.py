@@ -1,0 +1,271 @@
+"""load_registry: what the real registry says, and how a broken directory is reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import avro.schema
+import pytest
+from registry_dirs import REAL_SCHEMAS, RegistryDir, record
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import ConfigurationError, RegistryError, UnknownTypeError
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import default_schemas_dir
+
+
+def problems_of(directory: Path) -> list[str]:
+    with pytest.raises(RegistryError) as caught:
+        load_registry(directory)
+    return list(caught.value.problems)
+
+
+def test_the_shipped_registry_is_the_default_and_describes_the_mesh() -> None:
+    assert default_schemas_dir() == REAL_SCHEMAS
+    registry = load_registry(default_schemas_dir())
+
+    assert registry.domains == frozenset({"search"})
+    assert {t.name for t in registry.types()} == {
+        "search.requested",
+        "search.completed",
+        "search.failed",
+        "search.timeout",
+        "chat.message",
+        "campaign.updated",
+        "system.notice",
+        "nexus.welcome",
+        "nexus.ack",
+        "nexus.error",
+    }
+    flow = registry.flows["search"]
+    assert (flow.request, flow.replies, flow.timeout_ms, flow.timeout_type) == (
+        "search.requested",
+        ("search.completed", "search.failed"),
+        10_000,
+        "search.timeout",
+    )
+    assert registry.event("system.notice").topic == "system"
+    assert registry.event("nexus.ack").topic is None
+    assert registry.event("chat.message").client_sendable
+    assert not registry.event("search.completed").client_sendable
+
+
+def test_clients_may_send_flow_names_and_client_sendable_types_only() -> None:
+    registry = load_registry(REAL_SCHEMAS)
+    flow = registry.flows["search"]
+
+    search = registry.client_target("search")
+    assert search is not None and (search.type, search.flow) == ("search.requested", flow)
+    direct = registry.client_target("search.requested")
+    assert direct is not None and direct.flow == flow
+    chat = registry.client_target("chat.message")
+    assert chat is not None and (chat.type, chat.flow) == ("chat.message", None)
+    for forbidden in ("search.completed", "system.notice", "nexus.ack", "nope.nope", "nope"):
+        assert registry.client_target(forbidden) is None
+
+    assert registry.flow_for_reply("search.completed") == flow
+    assert registry.flow_for_reply("search.failed") == flow
+    assert registry.flow_for_reply("chat.message") is None
+
+
+def test_unknown_types_are_none_or_a_clear_error() -> None:
+    registry = load_registry(REAL_SCHEMAS)
+    assert registry.get("nope.nope") is None
+    with pytest.raises(UnknownTypeError, match="nope.nope"):
+        registry.event("nope.nope")
+
+
+def test_fingerprints_agree_with_the_reference_avro_implementation() -> None:
+    registry = load_registry(REAL_SCHEMAS)
+    versions = [*registry.envelope_versions]
+    versions += [v for t in registry.types() for v in registry.versions(t.name)]
+    compared = 0
+    for version in versions:
+        if "logicalType" in json.dumps(version.schema):
+            # The reference package keeps {"type": "long"} for logical types in canonical
+            # form, against the spec (and Java); fastavro follows the spec.
+            continue
+        reference = avro.schema.parse(json.dumps(version.schema))
+        assert version.fingerprint == reference.fingerprint("CRC-64-AVRO"), version.file
+        compared += 1
+    assert compared >= 10
+
+
+def test_an_event_type_is_a_schema_file_plus_a_manifest_entry(registry_dir: RegistryDir) -> None:
+    registry_dir.add_event(
+        "poll.voted",
+        {1: record("PollVoted", {"name": "option", "type": "int"})},
+        topic="polls",
+        senders=("client",),
+    )
+    registry = load_registry(registry_dir.root)
+
+    assert registry.domains == frozenset({"search", "polls"})
+    target = registry.client_target("poll.voted")
+    assert target is not None and target.flow is None
+    codec = Codec(registry)
+    envelope = Envelope(
+        type="poll.voted",
+        payload=codec.payload_from_json("poll.voted", {"option": 2}),
+        metadata=Metadata(event_id="e1", campaign_id="c1", source="test", time=1),
+    )
+    assert codec.decode(codec.encode(envelope)) == envelope
+
+
+def test_registry_error_is_a_configuration_error_naming_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=str(tmp_path)):
+        load_registry(tmp_path)
+    assert any("manifest.json" in p and "missing" in p for p in problems_of(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{not json", "invalid JSON at line 1"),
+        (json.dumps(record("Chat", {"name": "text", "type": "strin"})), "bad Avro"),
+        (json.dumps({"type": "string"}), "top-level schema must be a record"),
+        (
+            json.dumps(record("Chat", {"name": "text", "type": "int", "default": "x"})),
+            "bad Avro",
+        ),
+    ],
+)
+def test_a_bad_schema_file_is_named_with_the_reason(
+    registry_dir: RegistryDir, content: str, reason: str
+) -> None:
+    registry_dir.write("events/chat.message/v1.avsc", content)
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 1
+    assert problems[0].startswith("events/chat.message/v1.avsc: ")
+    assert reason in problems[0]
+
+
+def test_a_version_listed_without_its_file_is_a_missing_schema(registry_dir: RegistryDir) -> None:
+    registry_dir.edit_manifest(lambda m: m["events"]["chat.message"].update(versions=[1, 2]))
+    assert problems_of(registry_dir.root) == [
+        "events/chat.message/v2.avsc: missing schema (listed in manifest.json)"
+    ]
+
+
+def test_schema_files_without_a_manifest_entry_are_rejected(registry_dir: RegistryDir) -> None:
+    registry_dir.write("events/poll.voted/v1.avsc", record("Poll", {"name": "o", "type": "int"}))
+    registry_dir.write("events/chat.message/v7.avsc", record("Chat", {"name": "o", "type": "int"}))
+    registry_dir.write("stray.avsc", record("Stray", {"name": "o", "type": "int"}))
+    problems = problems_of(registry_dir.root)
+    assert "events/poll.voted/v1.avsc: unknown type 'poll.voted': no entry in manifest.json" in (
+        problems
+    )
+    assert "events/chat.message/v7.avsc: version not listed in manifest.json" in problems
+    assert any(p.startswith("stray.avsc: not part of the registry layout") for p in problems)
+
+
+def test_flows_naming_unknown_types_are_rejected(registry_dir: RegistryDir) -> None:
+    def change(manifest: dict[str, object]) -> None:
+        flows = manifest["flows"]
+        assert isinstance(flows, dict)
+        flows["search"]["replies"] = ["search.completed", "search.done"]
+        flows["search"]["timeout"] = "search.too_slow"
+
+    registry_dir.edit_manifest(change)
+    problems = problems_of(registry_dir.root)
+    assert "manifest.json: flows['search']: unknown type 'search.done' as reply" in problems
+    assert "manifest.json: flows['search']: unknown type 'search.too_slow' as timeout" in problems
+
+
+def test_two_files_with_the_same_canonical_form_are_a_duplicate_fingerprint(
+    registry_dir: RegistryDir,
+) -> None:
+    # Only docs differ: the same parsing canonical form, hence the same fingerprint.
+    schema = registry_dir.read("events/chat.message/v1.avsc")
+    schema["doc"] = "edited"
+    registry_dir.write("events/chat.message/v2.avsc", schema)
+    registry_dir.edit_manifest(lambda m: m["events"]["chat.message"].update(versions=[1, 2]))
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 1
+    assert problems[0].startswith("events/chat.message/v2.avsc: duplicate fingerprint ")
+    assert "events/chat.message/v1.avsc" in problems[0]
+
+
+def test_duplicate_manifest_entries_are_rejected_not_merged(registry_dir: RegistryDir) -> None:
+    text = (registry_dir.root / "manifest.json").read_text()
+    entry = '"chat.message": {"topic": "clients", "senders": ["client"], "versions": [1]},'
+    registry_dir.write("manifest.json", text.replace('"events": {', '"events": {' + entry, 1))
+    assert problems_of(registry_dir.root) == ["manifest.json: duplicate key 'chat.message'"]
+
+
+def test_manifest_typos_and_wrong_types_are_named(registry_dir: RegistryDir) -> None:
+    def change(manifest: dict[str, dict[str, dict[str, object]]]) -> None:
+        manifest["flows"]["search"]["timout_ms"] = manifest["flows"]["search"].pop("timeout_ms")
+        manifest["events"]["chat.message"]["versions"] = "1"
+
+    registry_dir.edit_manifest(change)  # type: ignore[arg-type]
+    problems = problems_of(registry_dir.root)
+    assert "manifest.json: flows.search.timeout_ms: required key missing" in problems
+    assert "manifest.json: flows.search.timout_ms: unknown key" in problems
+    assert any(p.startswith('manifest.json: events["chat.message"].versions: ') for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "entry", "reason"),
+    [
+        ("Chat.Message", {"topic": "clients"}, "not a valid type name"),
+        ("nexus.hello", {"topic": "clients"}, "nexus. prefix is for protocol events"),
+        ("chat.hello", {"topic": None}, "topic null is only for protocol events"),
+        ("chat.hello", {"topic": "dlq"}, "not a usable domain name"),
+        ("chat.hello", {"versions": [2, 1]}, "increasing order"),
+    ],
+)
+def test_manifest_entries_must_make_sense(
+    registry_dir: RegistryDir, name: str, entry: dict[str, object], reason: str
+) -> None:
+    schemas = {v: record(f"S{v}", {"name": f"f{v}", "type": "int"}) for v in (1, 2)}
+    for version, schema in schemas.items():
+        registry_dir.write(f"events/{name}/v{version}.avsc", schema)
+    base = {"topic": "clients", "senders": ["service"], "versions": [1, 2]}
+    registry_dir.edit_manifest(lambda m: m["events"].__setitem__(name, {**base, **entry}))
+    problems = problems_of(registry_dir.root)
+    assert any(reason in p and name in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("field_type", "reason"),
+    [
+        (["null", "test.Node"], "recursive type test.Node"),
+        ({"type": "array", "items": "null"}, "array items that encode in zero bytes"),
+        (
+            {"type": "array", "items": {"type": "record", "name": "Empty", "fields": []}},
+            "array items that encode in zero bytes",
+        ),
+    ],
+)
+def test_shapes_that_let_hostile_bytes_hang_or_crash_the_decoder_are_refused(
+    registry_dir: RegistryDir, field_type: object, reason: str
+) -> None:
+    registry_dir.add_event("tree.grown", {1: record("Node", {"name": "next", "type": field_type})})
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 1
+    assert problems[0].startswith("events/tree.grown/v1.avsc: ")
+    assert reason in problems[0]
+
+
+def test_the_envelope_must_carry_every_metadata_field(registry_dir: RegistryDir) -> None:
+    metadata = registry_dir.read("nexus/metadata.v1.avsc")
+    metadata["fields"] = [f for f in metadata["fields"] if f["name"] != "traceparent"]
+    registry_dir.write("nexus/metadata.v1.avsc", metadata)
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 1
+    assert "nexus/envelope.v1.avsc" in problems[0]
+    assert "metadata lacks fields traceparent" in problems[0]
+
+
+def test_every_problem_is_listed_at_once(registry_dir: RegistryDir) -> None:
+    registry_dir.write("events/chat.message/v1.avsc", "{")
+    registry_dir.write("events/search.failed/v1.avsc", json.dumps({"type": "int"}))
+    registry_dir.edit_manifest(lambda m: m["events"]["system.notice"].update(topic="dlq"))
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 3
+    files = " ".join(problems)
+    for name in ("chat.message", "search.failed", "system.notice"):
+        assert name in files
