@@ -81,9 +81,10 @@ class BinaryCodec:
         buffer = BytesIO()
         buffer.write(payload_header)
         try:
-            # Strict: a field the schema lacks is a mistake to report, not data to drop.
+            # A field the schema lacks is a mistake to report, not data to drop (fastavro's
+            # strict_allow_default; its "strict" would also refuse fields left to defaults).
             schemaless_writer(
-                buffer, payload_schema, envelope.payload, strict=True, strict_allow_default=True
+                buffer, payload_schema, envelope.payload, strict_allow_default=True
             )
         except Exception as exc:  # fastavro reports a mismatch as one of several types
             raise PayloadInvalidError(

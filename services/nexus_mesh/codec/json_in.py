@@ -112,7 +112,16 @@ def _null(value: Any) -> None:
         raise expected("null", value)
 
 
-_NULL = InNode(_null, _null, "null", frozenset({type(None)}))
+_PRIMITIVES = {
+    "null": InNode(_null, _null, "null", frozenset({type(None)})),
+    "boolean": _simple(bool, "boolean"),
+    "int": _integer(_INT_RANGE, "int (32-bit)"),
+    "long": _integer(_LONG_RANGE, "long (64-bit)"),
+    "float": _floating(single=True),
+    "double": _floating(single=False),
+    "string": _simple(str, "string"),
+    "bytes": _binary(None),
+}
 
 
 class _Compiler:
@@ -150,19 +159,8 @@ class _Compiler:
         return self._done[name]
 
     def _named_or_primitive(self, name: str) -> InNode:
-        primitives = {
-            "null": lambda: _NULL,
-            "boolean": lambda: _simple(bool, "boolean"),
-            "int": lambda: _integer(_INT_RANGE, "int (32-bit)"),
-            "long": lambda: _integer(_LONG_RANGE, "long (64-bit)"),
-            "float": lambda: _floating(single=True),
-            "double": lambda: _floating(single=False),
-            "string": lambda: _simple(str, "string"),
-            "bytes": lambda: _binary(None),
-        }
-        if name in primitives:
-            return primitives[name]()
-        return self.node(self._named[name])
+        primitive = _PRIMITIVES.get(name)
+        return primitive if primitive is not None else self.node(self._named[name])
 
     def _enum(self, schema: Mapping[str, Any]) -> InNode:
         symbols = tuple(schema["symbols"])

@@ -18,8 +18,9 @@ from uuid import UUID
 from nexus_mesh.codec.logical import logical_form
 
 Convert = Callable[[Any], Any]
-# (native types this branch's values can have, converter or None for "as is")
-_Branch = tuple[frozenset[type], Convert | None]
+# (native types this branch's values can have, converter or None for "as is", and for a
+# record the field names that tell it from another record branch of the same union)
+_Branch = tuple[frozenset[type], Convert | None, frozenset[str] | None]
 
 _NATIVE_TYPES: dict[str, frozenset[type]] = {
     "null": frozenset({type(None)}),
@@ -57,23 +58,24 @@ def _branch(schema: Any, named: Mapping[str, Any]) -> _Branch:
     if isinstance(schema, str):
         if schema in named:
             return _branch(named[schema], named)
-        return _NATIVE_TYPES.get(schema, _ALL), (_base64 if schema == "bytes" else None)
+        return _NATIVE_TYPES.get(schema, _ALL), (_base64 if schema == "bytes" else None), None
     kind = schema["type"]
     if not isinstance(kind, str):
         return _branch(kind, named)
     if "logicalType" in schema:
         logical = logical_form(schema)
         if logical is not None:
-            return logical.native_types, logical.to_json
+            return logical.native_types, logical.to_json, None
     if kind == "fixed":
-        return _NATIVE_TYPES["fixed"], _base64
+        return _NATIVE_TYPES["fixed"], _base64, None
     if kind == "array":
-        return _NATIVE_TYPES["array"], _array(_branch(schema["items"], named)[1])
+        return _NATIVE_TYPES["array"], _array(_branch(schema["items"], named)[1]), None
     if kind == "map":
-        return _NATIVE_TYPES["map"], _map(_branch(schema["values"], named)[1])
+        return _NATIVE_TYPES["map"], _map(_branch(schema["values"], named)[1]), None
     if kind == "record":
         fields = [(f["name"], _branch(f["type"], named)[1]) for f in schema["fields"]]
-        return _NATIVE_TYPES["record"], _record(fields)
+        names = frozenset(name for name, _ in fields)
+        return _NATIVE_TYPES["record"], _record(fields), names
     return _branch(kind, named)
 
 
@@ -103,15 +105,18 @@ def _record(fields: list[tuple[str, Convert | None]]) -> Convert | None:
 
 
 def _union(branches: list[_Branch]) -> _Branch:
-    types = frozenset(t for kinds, _ in branches for t in kinds)
-    if all(convert is None for _, convert in branches):
-        return types, None
+    types = frozenset(t for kinds, _, _ in branches for t in kinds)
+    if all(convert is None for _, convert, _ in branches):
+        return types, None, None
 
     def convert(value: Any) -> Any:
         kind = type(value)
-        for kinds, branch_convert in branches:
-            if kind in kinds:
-                return value if branch_convert is None else branch_convert(value)
-        raise TypeError(f"{kind.__name__} matches no branch of the union")
+        candidates = [b for b in branches if kind in b[0]]
+        if not candidates:
+            raise TypeError(f"{kind.__name__} matches no branch of the union")
+        # Records of one union are told apart by their fields, as the encoder chose them.
+        exact = [b for b in candidates if b[2] is None or b[2] == value.keys()]
+        branch_convert = (exact or candidates)[0][1]
+        return value if branch_convert is None else branch_convert(value)
 
-    return types, convert
+    return types, convert, None

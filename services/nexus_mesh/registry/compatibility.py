@@ -15,14 +15,13 @@ not by rules of our own.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from nexus_mesh.registry.model import Registry, SchemaVersion
+from nexus_mesh.registry.schema_files import reference_schema
 
 
 def compatibility_problems(registry: Registry) -> list[str]:
@@ -30,7 +29,7 @@ def compatibility_problems(registry: Registry) -> list[str]:
     checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
     problems = []
     for versions in _subjects(registry):
-        parsed = [avro.schema.parse(json.dumps(v.schema)) for v in versions]
+        parsed = [reference_schema(v.schema) for v in versions]
         for new in range(1, len(versions)):
             for old in range(new):
                 reason = _incompatibility(checker, reader=parsed[new], writer=parsed[old])

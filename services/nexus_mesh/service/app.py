@@ -2,13 +2,15 @@
 
 ::
 
-    service = Service(name="greeter", domain="chat")
+    service = Service(name="search", domain="search")
 
-    @service.handler("chat.message")
-    async def greet(event: Envelope, ctx: Context) -> None:
-        await ctx.reply("chat.message", {"text": "hello"})
+    @service.handler("search.requested")
+    async def on_search(event: Envelope, ctx: Context) -> None:
+        query = event.payload["query"]
+        await ctx.reply("search.completed", {"query": query, "hits": []})
+        await ctx.publish("chat.message", {"text": f"someone searched {query!r}"})
 
-    asyncio.run(service.run(load_settings()))
+    service.run_forever()  # settings from NEXUS_*; stops on SIGTERM/SIGINT
 
 Each service is a consumer group, ``nexus.<name>`` unless configured otherwise, on its domain
 topic ``<prefix>.<domain>``: its instances share the domain's partitions, and a campaign's
@@ -58,6 +60,7 @@ class Service:
         self.log = logging.getLogger(f"nexus.service.{name}")
         self._handlers: dict[str, Handler] = {}
         self._runner: Runner | None = None
+        self._starting = False
         self._producer: EnvelopeProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._ready = asyncio.Event()
@@ -121,37 +124,17 @@ class Service:
 
     async def start(self, settings: NexusSettings, *, registry: Registry | None = None) -> None:
         """Connect, join the group and begin consuming; returns before partitions arrive."""
-        if self._runner is not None:
+        if self._runner is not None or self._starting:
             raise RuntimeError(f"service {self.name} is already running")
         registry = registry or load_registry(settings.schemas_dir)
         self.check(registry)
         codec = Codec(registry)
         topics = TopicNames(prefix=settings.topic_prefix)
-        producer = EnvelopeProducer(
-            settings=settings,
-            codec=codec,
-            client_id=self.group_id,
-            send_timeout_s=self.config.send_timeout_s,
-        )
-        consumer = AIOKafkaConsumer(
-            **client_kwargs(settings),
-            client_id=self.group_id,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.config.max_records,
-        )
-        await producer.start()
+        self._starting = True
         try:
-            try:
-                await consumer.start()
-            except KafkaError as exc:
-                raise KafkaUnavailableError(f"consumer cannot reach Kafka: {exc}") from exc
-            await _require_topics(consumer, [topics.domain(self.domain), topics.dlq])
-        except BaseException:
-            await consumer.stop()
-            await producer.stop()
-            raise
+            producer, consumer = await self._connect(settings, codec, topics)
+        finally:
+            self._starting = False
         runner = Runner(
             name=self.name,
             topic=topics.domain(self.domain),
@@ -174,6 +157,38 @@ class Service:
             topics.domain(self.domain),
             ", ".join(sorted(self._handlers)),
         )
+
+    async def _connect(
+        self, settings: NexusSettings, codec: Codec, topics: TopicNames
+    ) -> tuple[EnvelopeProducer, AIOKafkaConsumer]:
+        producer = EnvelopeProducer(
+            settings=settings,
+            codec=codec,
+            client_id=self.group_id,
+            send_timeout_s=self.config.send_timeout_s,
+        )
+        consumer: AIOKafkaConsumer | None = None
+        try:
+            await producer.start()
+            consumer = AIOKafkaConsumer(
+                **client_kwargs(settings),
+                client_id=self.group_id,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self.config.max_records,
+            )
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                raise KafkaUnavailableError(f"consumer cannot reach Kafka: {exc}") from exc
+            await _require_topics(consumer, [topics.domain(self.domain), topics.dlq])
+        except BaseException:
+            if consumer is not None:
+                await consumer.stop()
+            await producer.stop()
+            raise
+        return producer, consumer
 
     async def stop(self) -> None:
         """Finish the record in hand, commit, leave the group and disconnect."""

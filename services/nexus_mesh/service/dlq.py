@@ -101,6 +101,8 @@ class DeadLetters:
                 return await self._producer.send_raw(
                     topic=self._topic,
                     key=record.key,
+                    # A tombstone (no value) is kept as an empty value: the DLQ is not
+                    # compacted, and the headers still say where the record came from.
                     value=record.value if record.value is not None else b"",
                     headers=headers,
                 )

@@ -82,7 +82,7 @@ class Runner:
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
         self._uncommitted: dict[TopicPartition, int] = {}
         self._stopping = False
-        self._fetching = False
+        self._idle = False
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.stats = ServiceStats()
@@ -100,8 +100,8 @@ class Runner:
         self._stopping = True
         task = self._task
         if task is not None and not task.done():
-            if self._fetching:
-                task.cancel()  # nothing in hand: waiting for records is safe to interrupt
+            if self._idle:
+                task.cancel()  # no record in hand: waiting for records is safe to interrupt
             done, _ = await asyncio.wait({task}, timeout=self._config.stop_timeout_s)
             if not done:
                 self._log.warning("a handler outlived the stop timeout; cancelling it")
@@ -142,7 +142,7 @@ class Runner:
     async def _consume(self) -> None:
         backoff = 0.1
         while not self._stopping:
-            self._fetching = True
+            self._idle = True
             try:
                 batches = await self._consumer.getmany(
                     timeout_ms=self._config.poll_timeout_ms,
@@ -155,8 +155,7 @@ class Runner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            finally:
-                self._fetching = False
+            self._idle = False
             backoff = 0.1
             if not batches:
                 continue

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from kafka_tail import TopicTail
 from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
@@ -73,24 +75,23 @@ async def test_publish_writes_one_envelope_keyed_by_campaign(
         assert run.status == 0, run.stderr
         topic, partition, offset, event_id = run.stdout.split()
 
-        async def arrived() -> list[object]:
-            return clients.with_header("ce_id", event_id)
-
-        (record,) = await eventually(arrived, what="the published record")
+        (record,) = await eventually(
+            lambda: _with_id(clients, event_id), what="the published record"
+        )
 
     assert (topic, int(partition), int(offset)) == (
         topics.clients,
-        record.partition,  # type: ignore[attr-defined]
-        record.offset,  # type: ignore[attr-defined]
+        record.partition,
+        record.offset,
     )
-    assert record.key == b"camp-9"  # type: ignore[attr-defined]
-    headers = record.headers  # type: ignore[attr-defined]
+    assert record.key == b"camp-9"
+    headers = record.headers
     assert header(headers, "ce_type") == "chat.message"
     assert header(headers, "ce_source") == "nexus-cli"
     assert header(headers, "ce_specversion") == "1.0"
     assert header(headers, "nexus-campaign") == "camp-9"
     assert header(headers, "nexus-user") == "bob"
-    envelope = codec.decode(record.value)  # type: ignore[attr-defined]
+    envelope = codec.decode(record.value)
     assert envelope.payload["text"] == "hello from the command line"
     assert envelope.metadata.attributes == {"lang": "en"}
 
@@ -122,11 +123,25 @@ async def test_requests_go_to_their_domain_and_broadcasts_to_system(
         (record,) = await eventually(
             lambda: _with_id(system, notice.stdout.split()[3]), what="the broadcast"
         )
-    assert record.key == b"*"  # type: ignore[attr-defined]
+    assert record.key == b"*"
 
 
-async def _with_id(tail: TopicTail, event_id: str) -> list[object]:
-    return list(tail.with_header("ce_id", event_id))
+async def _with_id(tail: TopicTail, event_id: str) -> list[ConsumerRecord[bytes, bytes]]:
+    return tail.with_header("ce_id", event_id)
+
+
+async def records_in(settings: NexusSettings, topics: TopicNames) -> int:
+    partitions = [
+        *(TopicPartition(topics.clients, p) for p in range(settings.clients_partitions)),
+        *(TopicPartition(topics.system, p) for p in range(settings.system_partitions)),
+        *(TopicPartition(topics.domain("search"), p) for p in range(settings.domain_partitions)),
+    ]
+    consumer = AIOKafkaConsumer(**client_kwargs(settings))
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 @pytest.mark.parametrize(
@@ -147,3 +162,4 @@ async def test_invalid_input_is_refused_and_nothing_is_written(
     assert run.status != 0
     assert complaint in run.stderr
     assert run.stdout == ""
+    assert await records_in(settings, topics) == 0

@@ -15,6 +15,7 @@ from nexus_mesh import errors
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
+from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
@@ -289,6 +290,36 @@ async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None
         await eventually(later_handled, what="the new request")
         assert service.group_id == "nexus.toy"
     assert second == [later.metadata.event_id]
+
+
+async def test_instances_of_one_service_share_the_partitions(mesh: Mesh) -> None:
+    first: list[str] = []
+    second: list[str] = []
+    # Campaigns on both partitions of the domain topic, so both instances get work.
+    campaigns = [f"camp-{i}" for i in range(20)]
+    by_partition = {campaign_partition(c, mesh.settings.domain_partitions) for c in campaigns}
+    assert by_partition == {0, 1}
+    async with (
+        running(toy_service(first), mesh.settings) as a,
+        running(toy_service(second), mesh.settings) as b,
+    ):
+
+        async def balanced() -> bool:
+            return len(a.stats.assigned) == len(b.stats.assigned) == 1
+
+        await eventually(balanced, what="one partition each")
+        requests = [mesh.request("q", campaign_id=c) for c in campaigns]
+        for request in requests:
+            await mesh.send(request)
+
+        async def all_handled() -> bool:
+            return len(first) + len(second) >= len(requests)
+
+        await eventually(all_handled, what="every request handled")
+
+    assert sorted(first + second) == sorted(r.metadata.event_id for r in requests)
+    assert first
+    assert second
 
 
 async def test_start_refuses_missing_topics(settings: NexusSettings) -> None:

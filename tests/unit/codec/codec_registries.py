@@ -75,7 +75,11 @@ KITCHEN_SINK: dict[str, Any] = {
                 {
                     "type": "record",
                     "name": "Square",
-                    "fields": [{"name": "side", "type": "int"}, {"name": "label", "type": "string"}],
+                    "fields": [
+                        {"name": "side", "type": "int"},
+                        {"name": "label", "type": "string"},
+                        {"name": "stamp", "type": "bytes"},
+                    ],
                 },
             ],
         },
@@ -106,3 +110,33 @@ def kitchen_sink_registry(target: Path) -> Path:
     root = copy_real(target)
     add_event(root, "test.everything", {1: KITCHEN_SINK})
     return root
+
+
+def sink_example() -> dict[str, Any]:
+    """A valid test.everything payload in canonical JSON form."""
+    return {
+        "flag": True,
+        "small": 1,
+        "big": 2**40,
+        "single": 1.5,
+        "real": 0.1,
+        "raw": "AAE=",
+        "nothing": None,
+        "digest": "3q2+7w==",
+        "color": "blue",
+        "tags": ["a"],
+        "blobs": {"k": "AA==", "n": None},
+        "shape": {"side": 2, "label": "sq", "stamp": "/w=="},
+        "other_digest": None,
+        "at": "2024-05-01T12:00:00.123Z",
+        "at_us": "2024-05-01T12:00:00.123456Z",
+        "local": "2024-05-01T12:00:00.123",
+        "day": "2024-05-01",
+        "clock": "12:00:00.123",
+        "clock_us": "12:00:00.123456",
+        "id": "6f1c2a3e-0000-4000-8000-000000000001",
+        "price": "1234.50",
+        "maybe_at": None,
+        "note": "n",
+        "raw_default": "",
+    }

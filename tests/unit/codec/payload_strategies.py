@@ -8,7 +8,7 @@ JSON -> Avro -> JSON must give back exactly what went in.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,13 +30,14 @@ _PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
 def _moment(unit: int, aware: bool) -> st.SearchStrategy[str]:
     timespec = "milliseconds" if unit == 1000 else "microseconds"
     suffix = "Z" if aware else ""
+    # Naive datetimes written with a Z are UTC by construction.
     return st.datetimes(
         min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
     ).map(
-        lambda d: d.replace(microsecond=d.microsecond - d.microsecond % unit).isoformat(
-            timespec=timespec
+        lambda d: (
+            d.replace(microsecond=d.microsecond - d.microsecond % unit).isoformat(timespec=timespec)
+            + suffix
         )
-        + suffix
     )
 
 
@@ -69,14 +70,18 @@ def _logical(schema: dict[str, Any]) -> st.SearchStrategy[Any] | None:
     return None
 
 
-def json_values(schema: Any, named: dict[str, Any] | None = None) -> st.SearchStrategy[Any]:
-    named = schema.get("__named_schemas", {}) if named is None and isinstance(schema, dict) else named or {}
+def json_values(parsed: Any) -> st.SearchStrategy[Any]:
+    """Natural JSON values of a fastavro-parsed schema."""
+    return _values(parsed, parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {})
+
+
+def _values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
     if isinstance(schema, list):
-        return st.one_of(*(json_values(branch, named) for branch in schema))
+        return st.one_of(*(_values(branch, named) for branch in schema))
     if isinstance(schema, str):
         if schema in _PRIMITIVES:
             return _PRIMITIVES[schema]
-        return json_values(named[schema], named)
+        return _values(named[schema], named)
     kind = schema["type"]
     if "logicalType" in schema:
         logical = _logical(schema)
@@ -84,7 +89,7 @@ def json_values(schema: Any, named: dict[str, Any] | None = None) -> st.SearchSt
             return logical
     if kind == "record":
         return st.fixed_dictionaries(
-            {f["name"]: json_values(f["type"], named) for f in schema["fields"]}
+            {f["name"]: _values(f["type"], named) for f in schema["fields"]}
         )
     if kind == "enum":
         return st.sampled_from(schema["symbols"])
@@ -92,10 +97,7 @@ def json_values(schema: Any, named: dict[str, Any] | None = None) -> st.SearchSt
         size = schema["size"]
         return st.binary(min_size=size, max_size=size).map(lambda b: base64.b64encode(b).decode())
     if kind == "array":
-        return st.lists(json_values(schema["items"], named), max_size=4)
+        return st.lists(_values(schema["items"], named), max_size=4)
     if kind == "map":
-        return st.dictionaries(st.text(max_size=8), json_values(schema["values"], named), max_size=4)
-    return json_values(kind, named)
-
-
-_ = UTC  # timestamps are generated naive and written with Z: they are UTC by construction
+        return st.dictionaries(st.text(max_size=8), _values(schema["values"], named), max_size=4)
+    return _values(kind, named)
