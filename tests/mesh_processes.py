@@ -27,6 +27,7 @@ class MeshProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     url: str | None = None
+    admin_url: str | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -86,10 +87,16 @@ class Mesh:
         return started
 
     def gateway(self, *, timeout: float = 60.0, **extra: str) -> MeshProcess:
-        port = free_port()
-        env = self.env(NEXUS_GATEWAY_HOST="127.0.0.1", NEXUS_GATEWAY_PORT=str(port), **extra)
+        port, admin_port = free_port(), free_port()
+        env = self.env(
+            NEXUS_GATEWAY_HOST="127.0.0.1",
+            NEXUS_GATEWAY_PORT=str(port),
+            NEXUS_GATEWAY_ADMIN_PORT=str(admin_port),
+            **extra,
+        )
         gateway = self._spawn("gateway", ["gateway"], env)
         gateway.url = f"http://127.0.0.1:{port}"
+        gateway.admin_url = f"http://127.0.0.1:{admin_port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if gateway.process.poll() is not None:

@@ -10,19 +10,19 @@ from aiohttp import web
 
 from nexus_gateway import health
 from nexus_gateway.auth import Authenticator
+from nexus_gateway.catchup import CatchUpReader
 from nexus_gateway.connection import Connection
-from nexus_gateway.delivery import Dispatcher, event_frame
+from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.ingress import Ingress
 from nexus_gateway.limits import IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import CloseCode, new_event_id, now_ms
+from nexus_gateway.protocol import CloseCode, event_frame, new_event_id, now_ms
 from nexus_gateway.state import GATEWAY, Gateway
 from nexus_gateway.websocket import websocket_handler
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
-from nexus_mesh.errors import PayloadInvalidError
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
@@ -91,6 +91,9 @@ def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> 
         flows=flows,
         producer=producer,
         dispatcher=dispatcher,
+        catch_up=CatchUpReader(
+            settings=settings, codec=codec, metrics=metrics, client_id=client_id
+        ),
         ingress=ingress,
     )
     holder["gateway"] = gateway
@@ -103,7 +106,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest) -> None:
     if connection is None:
         return
     flow = request.flow
-    payload = _timeout_payload(gateway.codec, flow.timeout_type, request)
+    payload = _timeout_payload(gateway, flow.timeout_type, request)
     ident = connection.identity
     envelope = Envelope(
         type=flow.timeout_type,
@@ -127,14 +130,15 @@ def _send_timeout(gateway: Gateway, request: PendingRequest) -> None:
     gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
 
 
-def _timeout_payload(codec: Codec, type_: str, request: PendingRequest) -> dict[str, object]:
+def _timeout_payload(gateway: Gateway, type_: str, request: PendingRequest) -> dict[str, object]:
+    """The timeout event carries what its schema shares with the request, plus the timeout."""
+    codec = gateway.codec
+    fields = {f["name"] for f in gateway.registry.latest(type_).schema.get("fields", [])}
     request_json = codec.payload_to_json(request.flow.request, dict(request.request_payload))
-    # The timeout event carries what its schema shares with the request, plus the timeout.
-    candidate = {**request_json, "timeout_ms": request.flow.timeout_ms}
-    try:
-        return codec.payload_from_json(type_, candidate)
-    except PayloadInvalidError:
-        return codec.payload_from_json(type_, {"timeout_ms": request.flow.timeout_ms})
+    candidate = {k: v for k, v in request_json.items() if k in fields}
+    if "timeout_ms" in fields:
+        candidate["timeout_ms"] = request.flow.timeout_ms
+    return codec.payload_from_json(type_, candidate)
 
 
 def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> web.Application:
@@ -145,7 +149,6 @@ def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> we
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
-    app.router.add_get("/stats", health.stats)
     if settings.gateway_demo and STATIC_DIR.is_dir():
         app.router.add_get("/", _index)
         app.router.add_static("/static/", STATIC_DIR)
@@ -154,6 +157,19 @@ def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> we
     warning = gateway.authenticator.startup_warning()
     if warning:
         log.warning(warning)
+    return app
+
+
+def create_admin_app(gateway: Gateway) -> web.Application:
+    """Operator endpoints on the admin port, sharing the public app's gateway."""
+    app = web.Application()
+    app[GATEWAY] = gateway
+    app[health.DRAIN_TASKS] = set()
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    app.router.add_get("/stats", health.stats)
+    app.router.add_post("/drain", health.start_drain)
     return app
 
 

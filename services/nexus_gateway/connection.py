@@ -30,7 +30,9 @@ class Identity:
 
 class Connection:
     __slots__ = (
+        "_catching_up",
         "_closing",
+        "_held",
         "_on_slow",
         "_outbox",
         "_queued_bytes",
@@ -54,6 +56,10 @@ class Connection:
         self.max_buffer_bytes = max_buffer_bytes
         self._outbox: deque[bytes] = deque()
         self._queued_bytes = 0
+        # While a resumed connection replays what it missed, live frames wait here so
+        # the client sees one ordered stream; they count against the same byte bound.
+        self._held: deque[bytes] = deque()
+        self._catching_up = False
         self._ready = asyncio.Event()
         self._closing = False
         self._on_slow = on_slow
@@ -74,24 +80,51 @@ class Connection:
     def start(self) -> None:
         self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
 
+    @property
+    def catching_up(self) -> bool:
+        return self._catching_up
+
+    def begin_catch_up(self) -> None:
+        self._catching_up = True
+
+    def end_catch_up(self) -> None:
+        """Release the live frames held during the replay, after it, in order."""
+        self._catching_up = False
+        if self._held:
+            self._outbox.extend(self._held)
+            self._held.clear()
+            self._ready.set()
+
     def send(self, frame: bytes) -> bool:
-        """Queue ``frame``; False (and a 4008 close) when the client is too far behind."""
+        """Queue a live ``frame``; False (and a 4008 close) when the client is too far behind."""
+        return self._enqueue(frame, self._held if self._catching_up else self._outbox)
+
+    def send_direct(self, frame: bytes) -> bool:
+        """Queue a frame that never waits behind a replay: protocol answers and replayed events."""
+        return self._enqueue(frame, self._outbox)
+
+    def _enqueue(self, frame: bytes, queue: deque[bytes]) -> bool:
         if self._closing:
             return False
-        if self._queued_bytes + len(frame) > self.max_buffer_bytes and self._outbox:
-            self._closing = True
-            self._outbox.clear()
-            self._queued_bytes = 0
-            if self._on_slow is not None:
-                self._on_slow(self)
-            asyncio.get_running_loop().create_task(
-                self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your position")
-            )
+        if self._queued_bytes + len(frame) > self.max_buffer_bytes and (self._outbox or self._held):
+            self._slow()
             return False
-        self._outbox.append(frame)
+        queue.append(frame)
         self._queued_bytes += len(frame)
-        self._ready.set()
+        if queue is self._outbox:
+            self._ready.set()
         return True
+
+    def _slow(self) -> None:
+        self._closing = True
+        self._outbox.clear()
+        self._held.clear()
+        self._queued_bytes = 0
+        if self._on_slow is not None:
+            self._on_slow(self)
+        asyncio.get_running_loop().create_task(
+            self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your position")
+        )
 
     async def _drain(self) -> None:
         try:
@@ -109,13 +142,16 @@ class Connection:
         except Exception:
             log.exception("writer of connection %s failed", self.id)
 
-    async def flush(self, timeout: float) -> None:
+    async def flush(self, timeout: float) -> bool:
         """Wait (bounded) until everything queued so far was handed to the socket."""
         deadline = asyncio.get_running_loop().time() + timeout
         while self._outbox and asyncio.get_running_loop().time() < deadline:
             if self._writer is None or self._writer.done():
-                return
+                return False
+            # The writer takes frames off the outbox as the socket accepts them; polling
+            # keeps the hot path free of per-frame notifications for this rare wait.
             await asyncio.sleep(0.01)
+        return not self._outbox
 
     async def close(self, code: int, message: str) -> None:
         self._closing = True

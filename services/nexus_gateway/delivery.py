@@ -14,15 +14,15 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.metrics import GatewayMetrics
+from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError, KafkaUnavailableError
@@ -35,24 +35,6 @@ from nexus_mesh.settings import NexusSettings
 log = logging.getLogger(__name__)
 
 DeliveredHook = Callable[[Envelope, list[Connection]], None]
-
-
-def event_frame(envelope: Envelope, payload: dict[str, Any], position: str) -> bytes:
-    """The JSON text frame of a delivered event; built once per record, shared by targets."""
-    meta = envelope.metadata
-    metadata: dict[str, Any] = {
-        "event_id": meta.event_id,
-        "campaign_id": meta.campaign_id,
-        "source": meta.source,
-        "time": meta.time,
-        "attributes": meta.attributes,
-        "position": position,
-    }
-    for name in ("correlation_id", "user_id", "connection_id", "traceparent", "tracestate"):
-        value = getattr(meta, name)
-        if value is not None:
-            metadata[name] = value
-    return orjson.dumps({"type": envelope.type, "payload": payload, "metadata": metadata})
 
 
 class Dispatcher:
@@ -85,7 +67,9 @@ class Dispatcher:
         self._refs: dict[int, int] = defaultdict(int)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._healthy = False
+        self._watch_task: asyncio.Task[None] | None = None
+        self._reachable = False
+        self._ends: dict[TopicPartition, int] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -102,12 +86,14 @@ class Dispatcher:
         for tp in self._system:
             self._next[tp] = ends[tp]
         self._reassign()
+        self._reachable = True
         self._task = asyncio.create_task(self._run(), name="gateway-delivery")
+        self._watch_task = asyncio.create_task(self._watch(), name="gateway-broker-watch")
 
     async def _partitions(self, topic: str) -> set[int]:
         partitions = self._consumer.partitions_for_topic(topic)
         if not partitions:
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             partitions = self._consumer.partitions_for_topic(topic)
         if not partitions:
             raise KafkaUnavailableError(
@@ -116,15 +102,37 @@ class Dispatcher:
         return set(partitions)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._watch_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._consumer.stop()
 
     @property
     def healthy(self) -> bool:
-        return self._healthy and self._task is not None and not self._task.done()
+        """Delivery runs and the broker answered within the last few seconds."""
+        return self._reachable and self._task is not None and not self._task.done()
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records on each assigned partition not yet delivered (as of the last check)."""
+        return {tp: max(0, self._ends.get(tp, nxt) - nxt) for tp, nxt in self._next.items()}
+
+    async def _watch(self, interval_s: float = 2.0, timeout_s: float = 4.0) -> None:
+        # A fetch against a dead broker just returns nothing, so reachability is probed
+        # explicitly; the same answer gives the end offsets for the lag figures.
+        while True:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    self._ends = await self._consumer.end_offsets(list(self._next))
+                self._reachable = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._reachable:
+                    log.warning("Kafka unreachable from the delivery consumer: %s", exc)
+                self._reachable = False
+            await asyncio.sleep(interval_s)
 
     @property
     def clients_partitions(self) -> int:
@@ -138,25 +146,80 @@ class Dispatcher:
     def partition_of(self, campaign_id: str) -> int:
         return campaign_partition(campaign_id, self._clients_partitions)
 
-    async def join(self, connection: Connection, on_position: Callable[[Position], None]) -> None:
-        """Register ``connection`` and call ``on_position`` with its welcome position.
+    async def join(
+        self,
+        connection: Connection,
+        welcome: Callable[[Position, bool], None],
+        *,
+        since: Position | None = None,
+    ) -> CatchUp | None:
+        """Register ``connection``; call ``welcome(position, recovered)`` as it becomes live.
 
-        Both happen in one step of the event loop, so the first event the connection can
-        receive is exactly the one after its welcome position.
+        Registration and the welcome happen in one step of the event loop, so the first live
+        event the connection receives is exactly the one after its welcome position. With a
+        valid ``since`` the welcome position is ``since`` and the returned :class:`CatchUp`
+        names the gap to replay before the live frames held meanwhile.
         """
-        tp = TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
+        tp = TopicPartition(
+            self._topics.clients, self.partition_of(connection.identity.campaign_id)
+        )
         async with self._lock:
             if tp not in self._next:
                 ends = await self._consumer.end_offsets([tp])
                 self._next[tp] = ends[tp]
                 self._reassign()
+            resumable = since is not None and await self._resumable(tp, since)
+            current = self.position(tp.partition)
+            job: CatchUp | None = None
+            if since is not None and resumable:
+                if (since.offset, since.system) != (current.offset, current.system):
+                    job = CatchUp(
+                        connection=connection,
+                        clients=tp,
+                        system=tuple(self._system),
+                        since=since,
+                        clients_target=current.offset,
+                        system_targets=current.system,
+                    )
+                    connection.begin_catch_up()
+                welcome(since, True)
+            else:
+                welcome(current, False)
             self._refs[tp.partition] += 1
-            on_position(self.position(tp.partition))
             self._hub.add(connection)
             self._update_gauges()
+            return job
+
+    async def _resumable(self, tp: TopicPartition, since: Position) -> bool:
+        """Whether ``since`` can be honoured: same topic layout, still within retention."""
+        if (
+            since.partitions != self._clients_partitions
+            or since.partition != tp.partition
+            or len(since.system) != len(self._system)
+        ):
+            return False
+        partitions = [tp, *self._system]
+        wanted = dict(zip(partitions, (since.offset, *since.system), strict=True))
+        try:
+            firsts = await self._consumer.beginning_offsets(partitions)
+            ends = await self._consumer.end_offsets(partitions)
+        except KafkaError:
+            return False
+        if any(not firsts[p] <= wanted[p] <= ends[p] for p in partitions):
+            return False
+        # A position from a pod that had read further than this one: wait (briefly) until
+        # this pod's delivery reaches it, so the replay never has to go backwards.
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while any(self._next[p] < wanted[p] for p in partitions):
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     async def leave(self, connection: Connection) -> None:
-        tp = TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
+        tp = TopicPartition(
+            self._topics.clients, self.partition_of(connection.identity.campaign_id)
+        )
         async with self._lock:
             if self._hub.get(connection.id) is None:
                 return
@@ -201,13 +264,11 @@ class Dispatcher:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=2000)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep delivering after broker trouble
-                self._healthy = False
+            except Exception as exc:
                 log.warning("delivery fetch failed, retrying: %s", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            self._healthy = True
             backoff = 0.1
             for tp, records in batches.items():
                 for record in records:
@@ -222,8 +283,13 @@ class Dispatcher:
             envelope = self._codec.decode(record.value)
         except CodecError as exc:
             self._metrics.undecodable.inc()
-            log.warning("skipping undecodable record %s-%s@%s: %s", tp.topic, tp.partition,
-                        record.offset, exc)
+            log.warning(
+                "skipping undecodable record %s-%s@%s: %s",
+                tp.topic,
+                tp.partition,
+                record.offset,
+                exc,
+            )
             return
         if tp.topic == self._topics.system:
             self._broadcast(envelope)

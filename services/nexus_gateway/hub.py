@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from nexus_gateway.connection import Connection
+from nexus_gateway.connection import Connection, Identity
+from nexus_mesh.envelope import Metadata
+
+
+def routes_to(meta: Metadata, identity: Identity) -> bool:
+    """Whether the client-bound event with ``meta`` is for the connection ``identity``."""
+    if meta.campaign_id != identity.campaign_id:
+        return False
+    if meta.connection_id:
+        return meta.connection_id == identity.connection_id
+    if meta.user_id:
+        return meta.user_id == identity.user_id
+    return True
 
 
 class ConnectionHub:

@@ -6,6 +6,7 @@ Every refusal happens before anything is written, so a rejected event never reac
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -68,14 +69,32 @@ class Ingress:
         self._source = source
         self._max_event_bytes = max_event_bytes
         self._accepting = accepting
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no client event is being handled (a drain's "finish in-flight")."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
         """Answer one client frame; ``allowed`` is False when its rate limit refused it."""
+        self._inflight += 1
+        self._idle.clear()
         try:
             return await self._handle(connection, raw, allowed=allowed)
         except ClientEventError as error:
             self._metrics.errors.labels(str(error.code)).inc()
             return error_frame(error)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
 
     async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -135,7 +154,8 @@ class Ingress:
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
             raise ClientEventError(
-                ErrorCode.UNAVAILABLE, "Kafka is unavailable: retry with the same event_id",
+                ErrorCode.UNAVAILABLE,
+                "Kafka is unavailable: retry with the same event_id",
                 event_id,
             ) from exc
         self._metrics.produce_latency.observe(time.perf_counter() - began)
@@ -145,7 +165,9 @@ class Ingress:
         self._metrics.events_in.labels(envelope.type).inc()
         self._metrics.acks.inc()
         return ack_frame(
-            event_id=event_id, topic=written.topic, partition=written.partition,
+            event_id=event_id,
+            topic=written.topic,
+            partition=written.partition,
             offset=written.offset,
         )
 

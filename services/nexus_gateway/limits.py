@@ -72,7 +72,9 @@ class IdempotencyWindow:
                 self._entries.popitem(last=False)
         return future
 
-    def fail(self, key: IdempotencyKey, future: asyncio.Future[AckRecord], exc: BaseException) -> None:
+    def fail(
+        self, key: IdempotencyKey, future: asyncio.Future[AckRecord], exc: BaseException
+    ) -> None:
         """A failed write is forgotten: the client's retry with the same id must write."""
         entry = self._entries.get(key)
         if entry is not None and entry[1] is future:

@@ -44,12 +44,21 @@ class GatewayMetrics:
             "nexus_gateway_auth_failures", "Refused connections by close code", ["code"], registry=r
         )
         self.undecodable = Counter(
-            "nexus_gateway_undecodable_records", "Client-bound records that failed to decode",
+            "nexus_gateway_undecodable_records",
+            "Client-bound records that failed to decode",
             registry=r,
         )
         self.flow_timeouts = Counter(
-            "nexus_gateway_flow_timeouts", "Requests answered by a gateway timeout event",
-            ["type"], registry=r,
+            "nexus_gateway_flow_timeouts",
+            "Requests answered by a gateway timeout event",
+            ["type"],
+            registry=r,
+        )
+        self.resumes = Counter(
+            "nexus_gateway_resumes",
+            "Connections that asked to resume, by whether their position was honoured",
+            ["recovered"],
+            registry=r,
         )
         self.produce_latency = Histogram(
             "nexus_gateway_produce_latency_seconds",

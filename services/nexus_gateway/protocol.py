@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from nexus_mesh.envelope import Envelope
+
 
 class ErrorCode(StrEnum):
     BAD_FRAME = "bad_frame"
@@ -110,3 +112,21 @@ def error_frame(error: ClientEventError) -> bytes:
         },
         correlation_id=error.event_id,
     )
+
+
+def event_frame(envelope: Envelope, payload: dict[str, Any], position: str) -> bytes:
+    """The JSON text frame of a delivered event; built once per record, shared by targets."""
+    meta = envelope.metadata
+    metadata: dict[str, Any] = {
+        "event_id": meta.event_id,
+        "campaign_id": meta.campaign_id,
+        "source": meta.source,
+        "time": meta.time,
+        "attributes": meta.attributes,
+        "position": position,
+    }
+    for name in ("correlation_id", "user_id", "connection_id", "traceparent", "tracestate"):
+        value = getattr(meta, name)
+        if value is not None:
+            metadata[name] = value
+    return orjson.dumps({"type": envelope.type, "payload": payload, "metadata": metadata})

@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
-from nexus_gateway.app import create_app
+from nexus_gateway.app import build_gateway, create_admin_app, create_app
+from nexus_gateway.drain import drain
 from nexus_mesh.settings import NexusSettings
 
 log = logging.getLogger("nexus_gateway")
@@ -26,13 +27,19 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 
 
 async def serve(settings: NexusSettings, *, stop: asyncio.Event | None = None) -> None:
-    app = create_app(settings)
+    gateway = build_gateway(settings)
+    app = create_app(settings, gateway=gateway)
     runner = web.AppRunner(
-        app, access_log_class=PathOnlyAccessLogger, handle_signals=False, shutdown_timeout=10
+        app, access_log_class=PathOnlyAccessLogger, handle_signals=False, shutdown_timeout=5
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
     await site.start()
+    admin: web.AppRunner | None = None
+    if settings.gateway_admin_port:
+        admin = web.AppRunner(create_admin_app(gateway), access_log=None, handle_signals=False)
+        await admin.setup()
+        await web.TCPSite(admin, settings.gateway_host, settings.gateway_admin_port).start()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,8 +54,11 @@ async def serve(settings: NexusSettings, *, stop: asyncio.Event | None = None) -
     )
     try:
         await stop.wait()
-        log.info("gateway stopping")
+        log.info("gateway stopping: draining first")
+        await drain(gateway, settings.gateway_drain_timeout_s)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await runner.cleanup()
+        if admin is not None:
+            await admin.cleanup()

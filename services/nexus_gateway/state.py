@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from nexus_gateway.auth import Authenticator
+from nexus_gateway.catchup import CatchUpReader
 from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.flows import FlowTracker
 from nexus_gateway.hub import ConnectionHub
@@ -29,9 +31,12 @@ class Gateway:
     flows: FlowTracker
     producer: EnvelopeProducer
     dispatcher: Dispatcher
+    catch_up: CatchUpReader
     ingress: Ingress
     accepting: bool = True
     kafka_started: bool = False
+    # Set when a drain starts; the event fires once it has finished.
+    draining: asyncio.Event | None = None
 
     @property
     def ready(self) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 from aiohttp import WSMsgType, web
 
 from nexus_gateway.auth import AuthError
+from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection, Identity
 from nexus_gateway.limits import TokenBucket
 from nexus_gateway.protocol import (
@@ -58,9 +60,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         compress=False,
     )
     await ws.prepare(request)
+    since = _since(request)
     connection = Connection(
         identity=Identity(
-            connection_id=new_event_id(), campaign_id=campaign_id, user_id=user_id
+            connection_id=_connection_id(request, gateway, resuming=since is not None),
+            campaign_id=campaign_id,
+            user_id=user_id,
         ),
         ws=ws,
         max_buffer_bytes=settings.gateway_client_buffer_bytes,
@@ -68,18 +73,29 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     )
     connection.start()
 
-    def welcome(position: Position) -> None:
-        connection.send(
+    resumed = False
+
+    def welcome(position: Position, recovered: bool) -> None:
+        nonlocal resumed
+        resumed = recovered
+        connection.send_direct(
             welcome_frame(
                 connection_id=connection.id,
                 campaign_id=campaign_id,
                 user_id=user_id,
                 position=position.encode(),
-                recovered=False,
+                recovered=recovered,
             )
         )
 
-    await gateway.dispatcher.join(connection, welcome)
+    catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
+    if since is not None:
+        gateway.metrics.resumes.labels("true" if resumed else "false").inc()
+    replay = (
+        asyncio.create_task(_replay(gateway, catch_up), name=f"replay-{connection.id}")
+        if catch_up is not None
+        else None
+    )
     bucket = TokenBucket(rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst)
     try:
         async for message in ws:
@@ -87,10 +103,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 answer = await gateway.ingress.handle(
                     connection, message.data, allowed=bucket.take()
                 )
-                connection.send(answer)
+                connection.send_direct(answer)
             elif message.type is WSMsgType.BINARY:
                 gateway.metrics.errors.labels(str(ErrorCode.BAD_FRAME)).inc()
-                connection.send(
+                connection.send_direct(
                     error_frame(
                         ClientEventError(ErrorCode.BAD_FRAME, "frames must be JSON text frames")
                     )
@@ -98,6 +114,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             elif message.type is WSMsgType.ERROR:
                 break
     finally:
+        if replay is not None:
+            replay.cancel()
         await gateway.dispatcher.leave(connection)
         gateway.flows.forget_connection(connection.id)
         if not ws.closed:
@@ -107,3 +125,40 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         else:
             await connection.close(ws.close_code, "")
     return ws
+
+
+def _since(request: web.Request) -> Position | None:
+    text = request.query.get("since")
+    if not text:
+        return None
+    try:
+        return Position.decode(text)
+    except ValueError:
+        # An unreadable position is answered like an expired one: recovered=false.
+        return Position(partitions=0, partition=0, offset=0, system=())
+
+
+def _connection_id(request: web.Request, gateway: Gateway, *, resuming: bool) -> str:
+    """A resumed connection keeps its id, so replies addressed to it still reach it."""
+    previous = request.query.get("connection_id")
+    if (
+        resuming
+        and previous
+        and _PATH_ID_RE.fullmatch(previous)
+        and gateway.hub.get(previous) is None
+    ):
+        return previous
+    return new_event_id()
+
+
+async def _replay(gateway: Gateway, job: CatchUp) -> None:
+    connection = job.connection
+    try:
+        await gateway.catch_up.replay(job)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("replay for connection %s failed: %s", connection.id, exc)
+        await connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume")
+        return
+    connection.end_catch_up()

@@ -43,9 +43,7 @@ class NexusSettings(BaseSettings):
 
     # Kafka connection
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
@@ -88,6 +86,12 @@ class NexusSettings(BaseSettings):
     gateway_produce_timeout_s: float = Field(default=10.0, gt=0)
     gateway_heartbeat_s: float = Field(default=30.0, gt=0)
     gateway_demo: bool = False
+    # Operator endpoints (/stats, POST /drain, health, metrics) on their own port, which the
+    # chart keeps off the public Service; 0 disables the admin listener.
+    gateway_admin_port: int = Field(default=8081, ge=0, le=65535)
+    # On SIGTERM or POST /drain: stop accepting, finish in-flight writes, flush and close
+    # every client with 1001 within this time (the chart's grace period is longer).
+    gateway_drain_timeout_s: float = Field(default=20.0, gt=0)
 
     # Auth: on unless explicitly disabled for local development
     auth: Literal["jwt", "none"] = "jwt"

@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from mesh_processes import Mesh
 
-from nexus_mesh.kafka.topics import ensure_topics
+from mesh_processes import Mesh
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
+from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
 
 
@@ -24,3 +27,22 @@ async def mesh(settings: NexusSettings, tmp_path: Path) -> AsyncIterator[Mesh]:
         yield processes
     finally:
         processes.close()
+
+
+@pytest.fixture
+async def publisher(settings: NexusSettings) -> AsyncIterator[Publisher]:
+    """A backend publisher, as a service would hold one, writing to the test's topics."""
+    registry = load_registry(settings.schemas_dir)
+    codec = Codec(registry)
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="e2e-publisher")
+    await producer.start()
+    try:
+        yield Publisher(
+            registry=registry,
+            codec=codec,
+            producer=producer,
+            topics=TopicNames(prefix=settings.topic_prefix),
+            source="e2e-test",
+        )
+    finally:
+        await producer.stop()

@@ -25,9 +25,7 @@ def register(subparsers: Any) -> None:
         "dev", help="run broker, gateway, search service and demo page locally"
     )
     parser.add_argument("--port", type=int, default=8080, help="gateway port on 127.0.0.1")
-    parser.add_argument(
-        "--kafka-data-dir", type=Path, default=None, help="local broker directory"
-    )
+    parser.add_argument("--kafka-data-dir", type=Path, default=None, help="local broker directory")
     parser.add_argument(
         "--auth",
         action="store_true",

@@ -47,7 +47,10 @@ def _start(args: argparse.Namespace) -> int:
         print(exc.bootstrap_servers)
         return 0
     elapsed = time.monotonic() - began
-    print(f"Apache Kafka {args.version}: {args.nodes} node(s) ready in {elapsed:.1f} s", file=sys.stderr)
+    print(
+        f"Apache Kafka {args.version}: {args.nodes} node(s) ready in {elapsed:.1f} s",
+        file=sys.stderr,
+    )
     print(f"data and logs: {local.home}", file=sys.stderr)
     print(bootstrap)
     return 0

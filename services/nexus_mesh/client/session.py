@@ -308,7 +308,7 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - the per-call deadline is the API
+        timeout: float = 10.0,
     ) -> Ack:
         """Send one event and return its ``nexus.ack``.
 
@@ -337,7 +337,7 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
-        timeout: float = 15.0,  # noqa: ASYNC109
+        timeout: float = 15.0,
     ) -> Event:
         """Send a request event and return the first delivered event correlated with it.
 
@@ -413,7 +413,7 @@ class MeshClient:
         while (event := await self._events.get()) is not None:
             yield event
 
-    async def next_event(self, timeout: float = 5.0) -> Event:  # noqa: ASYNC109
+    async def next_event(self, timeout: float = 5.0) -> Event:
         """The next delivered event; ``TimeoutError``, or :class:`MeshClosedError` after the
         last one of a closed session."""
         async with asyncio.timeout(timeout):
@@ -422,7 +422,7 @@ class MeshClient:
             raise MeshClosedError(self._close_code or 1006, self._close_reason)
         return event
 
-    async def next_protocol_frame(self, timeout: float = 5.0) -> Event:  # noqa: ASYNC109
+    async def next_protocol_frame(self, timeout: float = 5.0) -> Event:
         """The next ``nexus.*`` frame no :meth:`emit` was waiting for (e.g. answers to
         :meth:`send_raw`); the oldest are dropped past 1000 unread."""
         async with asyncio.timeout(timeout):

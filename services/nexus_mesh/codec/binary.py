@@ -83,9 +83,7 @@ class BinaryCodec:
         try:
             # A field the schema lacks is a mistake to report, not data to drop (fastavro's
             # strict_allow_default; its "strict" would also refuse fields left to defaults).
-            schemaless_writer(
-                buffer, payload_schema, envelope.payload, strict_allow_default=True
-            )
+            schemaless_writer(buffer, payload_schema, envelope.payload, strict_allow_default=True)
         except Exception as exc:  # fastavro reports a mismatch as one of several types
             raise PayloadInvalidError(
                 f"{envelope.type} payload does not match its schema: {type(exc).__name__}: {exc}"

@@ -1,19 +1,30 @@
-"""An idempotent, acks=all producer of envelopes: a write is reported only once Kafka has it."""
+"""An idempotent, acks=all producer of envelopes: a write is reported only once Kafka has it.
+
+Every write is a ``send <topic>`` producer span (DESIGN.md section 8). Its parent is the
+current span (a gateway's ``ws receive``, a service's ``process``), else the trace context the
+envelope already carries; the envelope then goes out naming the producer span as the parent,
+in its ``metadata.traceparent`` and in the record's headers alike.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from opentelemetry.context import Context
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError
 from nexus_mesh.kafka.connection import client_kwargs
-from nexus_mesh.kafka.records import Headers, record_headers, record_key
+from nexus_mesh.kafka.records import Headers, header, record_headers, record_key
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata, trace_fields
+from nexus_mesh.tracing.spans import MESSAGING_BODY_SIZE, send_span, written
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,9 +47,12 @@ class EnvelopeProducer:
         client_id: str,
         send_timeout_s: float = 10.0,
         linger_ms: int = 1,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._codec = codec
         self._send_timeout_s = send_timeout_s
+        self._client_id = client_id
+        self._telemetry = telemetry or Telemetry()
         self._producer = AIOKafkaProducer(
             **client_kwargs(settings),
             client_id=client_id,
@@ -59,17 +73,71 @@ class EnvelopeProducer:
     async def send(
         self, envelope: Envelope, *, topic: str, extra_headers: Headers | None = None
     ) -> Written:
-        """Write ``envelope`` and wait for acks=all; raise a retriable error if Kafka can't."""
+        """Write ``envelope`` and wait for acks=all; raise a retriable error if Kafka can't.
+
+        With tracing on, the record carries a copy of ``envelope`` whose trace context names
+        the producer span; ``envelope`` itself is left as it was.
+        """
+        if not self._telemetry.enabled:
+            return await self._write(
+                topic, record_key(envelope), *self._encode(envelope, extra_headers)
+            )
+        meta = envelope.metadata
+        parent = None if _in_span() else context_from_metadata(meta)
+        # The span must exist before encoding: its id goes into the encoded metadata.
+        with send_span(
+            self._telemetry.tracer,
+            topic=topic,
+            key=meta.campaign_id,
+            event_type=envelope.type,
+            event_id=meta.event_id,
+            campaign_id=meta.campaign_id,
+            client_id=self._client_id,
+            parent=parent,
+        ) as span:
+            fields = trace_fields(span)
+            if fields is not None and fields != (meta.traceparent, meta.tracestate):
+                traced = dataclasses.replace(meta, traceparent=fields[0], tracestate=fields[1])
+                envelope = dataclasses.replace(envelope, metadata=traced)
+            value, headers = self._encode(envelope, extra_headers)
+            if span.is_recording():
+                span.set_attribute(MESSAGING_BODY_SIZE, len(value))
+            result = await self._write(topic, record_key(envelope), value, headers)
+            written(span, partition=result.partition, offset=result.offset)
+            return result
+
+    def _encode(self, envelope: Envelope, extra_headers: Headers | None) -> tuple[bytes, Headers]:
         value = self._codec.encode(envelope)
         headers = record_headers(envelope)
         if extra_headers:
             headers.extend(extra_headers)
-        return await self.send_raw(
-            topic=topic, key=record_key(envelope), value=value, headers=headers
-        )
+        return value, headers
 
     async def send_raw(
         self, *, topic: str, key: bytes | None, value: bytes, headers: Headers
+    ) -> Written:
+        """Write prepared bytes as they are (a dead letter keeps the original headers, trace
+        context included); traced as a producer span, but nothing is rewritten."""
+        if not self._telemetry.enabled:
+            return await self._write(topic, key, value, headers)
+        parent: Context | None = None if _in_span() else context_from_headers(headers)
+        with send_span(
+            self._telemetry.tracer,
+            topic=topic,
+            key=key.decode(errors="replace") if key is not None else None,
+            event_type=header(headers, "ce_type"),
+            event_id=header(headers, "ce_id"),
+            campaign_id=header(headers, "nexus-campaign"),
+            body_size=len(value),
+            client_id=self._client_id,
+            parent=parent,
+        ) as span:
+            result = await self._write(topic, key, value, headers)
+            written(span, partition=result.partition, offset=result.offset)
+            return result
+
+    async def _write(
+        self, topic: str, key: bytes | None, value: bytes, headers: Headers
     ) -> Written:
         try:
             # One deadline covers waiting for metadata, buffer space and the acks.
@@ -83,3 +151,7 @@ class EnvelopeProducer:
         except KafkaError as exc:
             raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
         return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
+
+
+def _in_span() -> bool:
+    return trace.get_current_span().get_span_context().is_valid

@@ -296,7 +296,9 @@ class LocalKafka:
             distribution.classpath,
         ]
 
-    def _format(self, distribution: KafkaDistribution, state: ClusterState, node: NodeState) -> None:
+    def _format(
+        self, distribution: KafkaDistribution, state: ClusterState, node: NodeState
+    ) -> None:
         command = [
             *self._java_command(distribution, node),
             "kafka.tools.StorageTool",
@@ -450,7 +452,7 @@ async def _brokers_answering(bootstrap: str, timeout: float) -> int:
         await asyncio.wait_for(admin.start(), timeout)
         described = await asyncio.wait_for(admin.describe_cluster(), timeout)
         return len(described.get("brokers", []))
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return 0
     finally:
         with contextlib.suppress(Exception):

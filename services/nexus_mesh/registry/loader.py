@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -77,7 +77,6 @@ def load_registry(directory: Path) -> Registry:
     manifest = _load_manifest(directory, problems)
     if manifest is None:
         _fail(directory, problems)
-    assert manifest is not None
     events = _event_types(manifest, problems)
     flows = _flows(manifest, events, problems)
     files: dict[str, Any] = {}
@@ -86,6 +85,8 @@ def load_registry(directory: Path) -> Registry:
     schemas: dict[str, tuple[SchemaVersion, ...]] = {}
     for name, entry in manifest.events.items():
         versions = []
+        if not TYPE_RE.fullmatch(name):
+            continue  # already reported; not a safe path segment either
         for version in entry.versions:
             relative = event_path(name, version)
             source = _read_source(directory, relative, files, problems)
@@ -110,7 +111,7 @@ def load_registry(directory: Path) -> Registry:
     )
 
 
-def _fail(directory: Path, problems: _Problems) -> None:
+def _fail(directory: Path, problems: _Problems) -> NoReturn:
     listing = "\n  ".join(problems.items)
     raise RegistryError(
         f"schema registry {directory} is invalid:\n  {listing}", tuple(problems.items)

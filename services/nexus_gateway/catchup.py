@@ -1,0 +1,128 @@
+"""Replay for a resumed connection: the events after its ``since`` position, then live.
+
+The shared delivery consumer never rewinds (that would stall every other campaign of the
+partition); each resumption reads its own gap with a short-lived consumer, bounded in number,
+while the live frames that arrive meanwhile are held on the connection and released after
+the replay, so the client sees one ordered stream with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from nexus_gateway.connection import Connection
+from nexus_gateway.hub import routes_to
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_gateway.protocol import event_frame
+from nexus_mesh.codec import Codec
+from nexus_mesh.errors import CodecError
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.position import Position
+from nexus_mesh.settings import NexusSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatchUp:
+    """What one resumed connection must replay: from ``since`` up to (excluding) the targets."""
+
+    connection: Connection
+    clients: TopicPartition
+    system: tuple[TopicPartition, ...]
+    since: Position
+    clients_target: int
+    system_targets: tuple[int, ...]
+
+
+class CatchUpReader:
+    def __init__(
+        self,
+        *,
+        settings: NexusSettings,
+        codec: Codec,
+        metrics: GatewayMetrics,
+        client_id: str,
+        max_parallel: int = 4,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._settings = settings
+        self._codec = codec
+        self._metrics = metrics
+        self._client_id = client_id
+        self._slots = asyncio.Semaphore(max_parallel)
+        self._timeout_s = timeout_s
+
+    async def replay(self, job: CatchUp) -> None:
+        """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""
+        async with self._slots, asyncio.timeout(self._timeout_s):
+            consumer = AIOKafkaConsumer(
+                **client_kwargs(self._settings),
+                client_id=f"{self._client_id}-catchup",
+                group_id=None,
+                enable_auto_commit=False,
+            )
+            await consumer.start()
+            try:
+                await self._read(consumer, job)
+            finally:
+                await consumer.stop()
+
+    async def _read(self, consumer: AIOKafkaConsumer, job: CatchUp) -> None:
+        targets = {job.clients: job.clients_target}
+        targets.update(zip(job.system, job.system_targets, strict=True))
+        progress = {job.clients: job.since.offset}
+        progress.update(zip(job.system, job.since.system, strict=True))
+        pending = {tp for tp in targets if progress[tp] < targets[tp]}
+        if not pending:
+            return
+        consumer.assign(list(pending))
+        for tp in pending:
+            consumer.seek(tp, progress[tp])
+        connection = job.connection
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if tp not in pending or record.offset >= targets[tp]:
+                        break
+                    progress[tp] = record.offset + 1
+                    frame = self._frame(job, tp, record.value, progress)
+                    if frame is not None and not connection.send_direct(frame):
+                        return  # closed as slow or gone: it resumes again later
+            for tp in list(pending):
+                # Control records (transaction markers) occupy offsets without a record, so
+                # progress is judged by the fetch position, not only by records seen.
+                if progress[tp] >= targets[tp] or await consumer.position(tp) >= targets[tp]:
+                    progress[tp] = targets[tp]
+                    pending.discard(tp)
+
+    def _frame(
+        self,
+        job: CatchUp,
+        tp: TopicPartition,
+        value: bytes | None,
+        progress: dict[TopicPartition, int],
+    ) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            envelope = self._codec.decode(value)
+        except CodecError:
+            self._metrics.undecodable.inc()
+            return None
+        if tp == job.clients and not routes_to(envelope.metadata, job.connection.identity):
+            return None
+        position = Position(
+            partitions=job.since.partitions,
+            partition=job.clients.partition,
+            offset=progress[job.clients],
+            system=tuple(progress[s] for s in job.system),
+        )
+        payload = self._codec.payload_to_json(envelope.type, envelope.payload)
+        self._metrics.events_out.labels(envelope.type).inc()
+        return event_frame(envelope, payload, position.encode())

@@ -1,0 +1,43 @@
+"""Draining a gateway before it stops (SIGTERM) or for maintenance (``POST /drain``).
+
+Order matters: readiness turns false first so load balancers stop sending connections; new
+client events are refused with a retryable ``unavailable``; writes already in flight finish
+(ack or error); what each client is owed is flushed; then every client is closed with 1001
+and resumes on another pod from its last position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from nexus_gateway.connection import Connection
+from nexus_gateway.protocol import CloseCode
+from nexus_gateway.state import Gateway
+
+log = logging.getLogger(__name__)
+
+
+async def drain(gateway: Gateway, timeout_s: float) -> None:
+    if gateway.draining is not None:
+        await gateway.draining.wait()
+        return
+    gateway.draining = asyncio.Event()
+    gateway.accepting = False
+    began = time.monotonic()
+    deadline = began + timeout_s
+    connections = list(gateway.hub)
+    log.info("draining %d connection(s) within %.0f s", len(connections), timeout_s)
+    # Half the budget for in-flight writes; whatever remains flushes the outboxes.
+    finished = await gateway.ingress.wait_idle(timeout_s / 2)
+    if not finished:
+        log.warning("drain: client events still in flight after %.1f s", timeout_s / 2)
+
+    async def close(connection: Connection) -> None:
+        await connection.flush(max(0.0, deadline - time.monotonic()))
+        await connection.close(CloseCode.GOING_AWAY, "gateway draining: reconnect and resume")
+
+    await asyncio.gather(*(close(c) for c in connections), return_exceptions=True)
+    log.info("drained in %.2f s", time.monotonic() - began)
+    gateway.draining.set()

@@ -1,0 +1,68 @@
+"""W3C trace context in and out of Kafka headers and ``metadata.traceparent``.
+
+DESIGN.md section 4 fixes the wire format: ``traceparent``/``tracestate`` headers and the same
+two metadata fields, both W3C Trace Context. The propagator is therefore not configurable
+(``OTEL_PROPAGATORS`` is for HTTP middleware this mesh does not have): a consumer written
+against the design must always find W3C values there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from nexus_mesh.envelope import Metadata
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def context_from_traceparent(
+    traceparent: str | None, tracestate: str | None = None
+) -> Context | None:
+    """The remote parent named by a ``traceparent`` (and ``tracestate``), or None when absent
+    or malformed."""
+    if not traceparent:
+        return None
+    carrier = {TRACEPARENT: traceparent}
+    if tracestate:
+        carrier[TRACESTATE] = tracestate
+    context = _PROPAGATOR.extract(carrier)
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        return None
+    return context
+
+
+def context_from_headers(headers: Iterable[tuple[str, bytes]] | None) -> Context | None:
+    """The parent carried by a record's ``traceparent``/``tracestate`` headers, or None."""
+    traceparent = tracestate = None
+    for name, value in headers or ():
+        if name == TRACEPARENT and traceparent is None and value is not None:
+            traceparent = bytes(value).decode("ascii", errors="replace")
+        elif name == TRACESTATE and tracestate is None and value is not None:
+            tracestate = bytes(value).decode("ascii", errors="replace")
+    return context_from_traceparent(traceparent, tracestate)
+
+
+def context_from_metadata(metadata: Metadata) -> Context | None:
+    return context_from_traceparent(metadata.traceparent, metadata.tracestate)
+
+
+def format_traceparent(span_context: trace.SpanContext) -> str:
+    return (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{int(span_context.trace_flags):02x}"
+    )
+
+
+def trace_fields(span: trace.Span) -> tuple[str, str | None] | None:
+    """``(traceparent, tracestate)`` naming ``span`` as the parent, or None for no context."""
+    span_context = span.get_span_context()
+    if not span_context.is_valid:
+        return None
+    state = span_context.trace_state.to_header() if span_context.trace_state else ""
+    return format_traceparent(span_context), state or None

@@ -1,0 +1,209 @@
+"""One :class:`Telemetry` per process, built from the standard ``OTEL_*`` variables.
+
+The process entry point (``nexus gateway``, ``Service.run``) builds it once and hands it to
+the parts that trace (producer, consumers, ingress); nothing in the mesh calls
+``trace.set_tracer_provider``, so a test or an embedding application can run several
+gateways and services in one process, each with its own provider, or none.
+
+What the SDK already reads from the environment is left to it: the sampler
+(``OTEL_TRACES_SAMPLER``/``_ARG``), span limits, the batch processor (``OTEL_BSP_*``) and
+each exporter's endpoint, headers, timeout and TLS. This module adds what the SDK leaves
+to its auto-configuration: choosing exporters from ``OTEL_TRACES_EXPORTER``, honouring
+``OTEL_SDK_DISABLED``, and a resource naming the service and, in Kubernetes, its pod.
+Settings it cannot honour stop the process at start, like every ``NEXUS_*`` setting.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, entry_points, version
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from nexus_mesh.errors import ConfigurationError
+
+INSTRUMENTATION_SCOPE = "nexus_mesh"
+SERVICE_NAMESPACE = "nexus-mesh"
+_EXPORTER_GROUP = "opentelemetry_traces_exporter"
+_SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
+_RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
+# The spec's default OTLP protocol; the Python SDK alone still defaults to gRPC, which this
+# project does not install (and which the default port 4318 of the endpoint would not speak).
+_DEFAULT_OTLP_PROTOCOL = "http/protobuf"
+_OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
+_SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _package_version() -> str:
+    try:
+        return version("nexus-mesh")
+    except PackageNotFoundError:
+        return "0"
+
+
+class Telemetry:
+    """The tracer provider of one process and the tracer the mesh's spans come from.
+
+    ``Telemetry()`` is the no-op default every component starts with: its spans are
+    non-recording and cost next to nothing, yet still carry a parent's context through, so a
+    client's ``traceparent`` still reaches Kafka when tracing is off.
+    """
+
+    __slots__ = ("_owned", "enabled", "tracer", "tracer_provider")
+
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        provider = tracer_provider or trace.NoOpTracerProvider()
+        self.tracer_provider = provider
+        self.tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, _package_version())
+        self.enabled = not isinstance(provider, trace.NoOpTracerProvider)
+        self._owned = False
+
+    def force_flush(self, timeout_s: float = 5.0) -> None:
+        if isinstance(self.tracer_provider, TracerProvider):
+            self.tracer_provider.force_flush(int(timeout_s * 1000))
+
+    def shutdown(self) -> None:
+        """Export what is still queued and stop the exporters (only of a provider we built)."""
+        if self._owned and isinstance(self.tracer_provider, TracerProvider):
+            self._owned = False
+            self.tracer_provider.shutdown()
+
+
+def setup_telemetry(
+    service_name: str,
+    *,
+    instance: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Telemetry:
+    """Build this process's :class:`Telemetry` from ``OTEL_*``; the caller shuts it down.
+
+    ``service_name`` is the default of ``service.name``: ``OTEL_SERVICE_NAME`` or a
+    ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES`` wins over it. Raises
+    :class:`ConfigurationError` for an exporter or sampler that cannot be honoured.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return Telemetry()
+    _check_sampler(env)
+    exporters = _exporters(env)
+    provider = TracerProvider(resource=build_resource(service_name, instance=instance, environ=env))
+    for exporter in exporters:
+        # Batching keeps export off the event loop: spans are handed to a worker thread.
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    telemetry = Telemetry(provider)
+    telemetry._owned = True
+    return telemetry
+
+
+def build_resource(
+    service_name: str, *, instance: str | None = None, environ: Mapping[str, str] | None = None
+) -> Resource:
+    """Our defaults, overridden by whatever ``OTEL_RESOURCE_ATTRIBUTES`` and the SDK's
+    detectors say."""
+    env = os.environ if environ is None else environ
+    defaults: dict[str, str] = {
+        "service.name": service_name,
+        "service.namespace": SERVICE_NAMESPACE,
+        "service.version": _package_version(),
+        "service.instance.id": instance or f"{socket.gethostname()}-{os.getpid()}",
+    }
+    defaults.update(kubernetes_attributes(env))
+    detected = Resource.create()
+    resource = Resource(defaults).merge(detected)
+    if str(detected.attributes.get("service.name", "")).startswith("unknown_service"):
+        # The SDK's placeholder, not a choice anyone made: keep our default.
+        resource = resource.merge(Resource({"service.name": service_name}))
+    return resource
+
+
+def kubernetes_attributes(environ: Mapping[str, str]) -> dict[str, str]:
+    """``k8s.*`` resource attributes when running in a pod, else nothing.
+
+    The chart passes ``POD_NAME``/``POD_NAMESPACE``/``NODE_NAME`` through the downward API;
+    without them a pod's host name is its name and the service account's mount names its
+    namespace.
+    """
+    if not environ.get("KUBERNETES_SERVICE_HOST"):
+        return {}
+    attributes = {"k8s.pod.name": environ.get("POD_NAME") or socket.gethostname()}
+    namespace = environ.get("POD_NAMESPACE")
+    if not namespace:
+        try:
+            namespace = _SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+        except OSError:
+            namespace = None
+    if namespace:
+        attributes["k8s.namespace.name"] = namespace
+    if environ.get("NODE_NAME"):
+        attributes["k8s.node.name"] = environ["NODE_NAME"]
+    return attributes
+
+
+def _check_sampler(env: Mapping[str, str]) -> None:
+    # The SDK falls back to the default sampler with only a warning; a typo here would
+    # silently sample everything in production, so it fails like any invalid setting.
+    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    if name not in _SAMPLERS:
+        raise ConfigurationError(
+            f"OTEL_TRACES_SAMPLER={name!r}: use one of {', '.join(sorted(_SAMPLERS))}"
+        )
+    arg = env.get("OTEL_TRACES_SAMPLER_ARG")
+    if name in _RATIO_SAMPLERS and arg is not None:
+        try:
+            ratio = float(arg)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise ConfigurationError(
+                f"OTEL_TRACES_SAMPLER_ARG={arg!r}: a sampling ratio between 0 and 1"
+            )
+
+
+def _exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+    names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    names = [n for n in names if n]
+    if not names or names == ["none"]:
+        return []
+    return [_exporter(name, env) for name in names if name != "none"]
+
+
+def _exporter(name: str, env: Mapping[str, str]) -> SpanExporter:
+    entry_point = name
+    if name == "otlp":
+        protocol = (
+            env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+            or _DEFAULT_OTLP_PROTOCOL
+        ).strip()
+        if protocol not in _OTLP_ENTRY_POINTS:
+            raise ConfigurationError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf (or grpc with "
+                "opentelemetry-exporter-otlp-proto-grpc installed)"
+            )
+        entry_point = _OTLP_ENTRY_POINTS[protocol]
+    found = entry_points(group=_EXPORTER_GROUP, name=entry_point)
+    if not found:
+        available = sorted({ep.name for ep in entry_points(group=_EXPORTER_GROUP)})
+        raise ConfigurationError(
+            f"OTEL_TRACES_EXPORTER={name!r}: no such span exporter installed "
+            f"(available: otlp, none, {', '.join(available)})"
+        )
+    exporter_class = next(iter(found)).load()
+    # Each exporter reads its own OTEL_EXPORTER_* variables when built without arguments.
+    exporter: SpanExporter = exporter_class()
+    return exporter

@@ -1,0 +1,219 @@
+"""The spans of one interaction (DESIGN.md section 8) and their attributes.
+
+``ws receive`` (gateway, per client event) -> ``send <topic>`` (producer) -> ``process
+<topic>`` (service) -> ``send <prefix>.clients`` (reply) -> ``process <prefix>.clients``
+(gateway) -> ``ws send``. Kafka spans follow the OpenTelemetry messaging conventions as
+shipped in ``opentelemetry-semantic-conventions`` 0.5x: ``messaging.operation.type`` rather
+than the older ``messaging.operation``, the partition as the string
+``messaging.destination.partition.id`` and ``messaging.kafka.offset`` rather than the
+deprecated ``messaging.kafka.destination.partition``/``messaging.kafka.message.offset``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_DESTINATION = "messaging.destination.name"
+MESSAGING_PARTITION = "messaging.destination.partition.id"
+MESSAGING_OFFSET = "messaging.kafka.offset"
+MESSAGING_KEY = "messaging.kafka.message.key"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_BODY_SIZE = "messaging.message.body.size"
+MESSAGING_CONSUMER_GROUP = "messaging.consumer.group.name"
+MESSAGING_CLIENT_ID = "messaging.client.id"
+ERROR_TYPE = "error.type"
+NETWORK_PROTOCOL = "network.protocol.name"
+
+EVENT_TYPE = "nexus.event.type"
+CAMPAIGN = "nexus.campaign.id"
+CONNECTION = "nexus.connection.id"
+CORRELATION = "nexus.correlation.id"
+OUTCOME = "nexus.outcome"
+ERROR_CODE = "nexus.error.code"
+TARGETS = "nexus.delivery.targets"
+SENT = "nexus.delivery.sent"
+
+KAFKA = "kafka"
+WS_RECEIVE = "ws receive"
+WS_SEND = "ws send"
+
+Attributes = dict[str, AttributeValue]
+
+
+@contextmanager
+def _started(tracer: trace.Tracer, name: str, **options: Any) -> Iterator[Span]:
+    # The SDK would record an escaping exception too, but without ``error.type``, and it
+    # would also mark a cancelled task's span as failed: a cancel is a shutdown, not an error.
+    with tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False, **options
+    ) as span:
+        try:
+            yield span
+        except Exception as error:
+            record_error(span, error)
+            raise
+
+
+def _put(attributes: Attributes, name: str, value: AttributeValue | None) -> None:
+    if value is not None and value != "":
+        attributes[name] = value
+
+
+def event_attributes(
+    *, event_type: str | None, campaign_id: str | None, event_id: str | None = None
+) -> Attributes:
+    attributes: Attributes = {}
+    _put(attributes, EVENT_TYPE, event_type)
+    _put(attributes, CAMPAIGN, campaign_id)
+    _put(attributes, MESSAGING_MESSAGE_ID, event_id)
+    return attributes
+
+
+def send_span(
+    tracer: trace.Tracer,
+    *,
+    topic: str,
+    key: str | None,
+    event_type: str | None,
+    event_id: str | None,
+    campaign_id: str | None,
+    body_size: int | None = None,
+    client_id: str | None = None,
+    parent: Context | None = None,
+) -> AbstractContextManager[Span]:
+    """The producer span of one record; current while the write is in flight."""
+    attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
+    attributes[MESSAGING_SYSTEM] = KAFKA
+    attributes[MESSAGING_OPERATION_TYPE] = "send"
+    attributes[MESSAGING_OPERATION_NAME] = "send"
+    attributes[MESSAGING_DESTINATION] = topic
+    _put(attributes, MESSAGING_BODY_SIZE, body_size)
+    _put(attributes, MESSAGING_KEY, key)
+    _put(attributes, MESSAGING_CLIENT_ID, client_id)
+    return _started(
+        tracer, f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    )
+
+
+def written(span: Span, *, partition: int, offset: int) -> None:
+    """Where Kafka stored the record: known only once it acknowledged the write."""
+    if span.is_recording():
+        span.set_attribute(MESSAGING_PARTITION, str(partition))
+        span.set_attribute(MESSAGING_OFFSET, offset)
+
+
+def process_span(
+    tracer: trace.Tracer,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: str | None,
+    event_type: str | None,
+    event_id: str | None,
+    campaign_id: str | None,
+    consumer_group: str | None = None,
+    parent: Context | None = None,
+    links: Sequence[Link] = (),
+    start_time: int | None = None,
+) -> AbstractContextManager[Span]:
+    """The consumer span of one record: a child of its producer span (``parent``).
+
+    Records are handled one at a time, so the producer's context is the true parent; a
+    caller that handles a batch as one unit passes the records' contexts as ``links``.
+    """
+    attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
+    attributes[MESSAGING_SYSTEM] = KAFKA
+    attributes[MESSAGING_OPERATION_TYPE] = "process"
+    attributes[MESSAGING_OPERATION_NAME] = "process"
+    attributes[MESSAGING_DESTINATION] = topic
+    attributes[MESSAGING_PARTITION] = str(partition)
+    attributes[MESSAGING_OFFSET] = offset
+    _put(attributes, MESSAGING_KEY, key)
+    _put(attributes, MESSAGING_CONSUMER_GROUP, consumer_group)
+    return _started(
+        tracer,
+        f"process {topic}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        links=links,
+        start_time=start_time,
+    )
+
+
+def ws_receive_span(
+    tracer: trace.Tracer,
+    *,
+    connection_id: str,
+    campaign_id: str,
+    parent: Context | None = None,
+    start_time: int | None = None,
+) -> AbstractContextManager[Span]:
+    """The gateway's span of one client event, from frame to ack or error.
+
+    A request/response exchange over the socket (event in, ``nexus.ack`` out), hence a
+    SERVER span; its parent is the client's span when the client sent a ``traceparent``.
+    """
+    attributes: Attributes = {NETWORK_PROTOCOL: "websocket", CONNECTION: connection_id}
+    _put(attributes, CAMPAIGN, campaign_id)
+    return _started(
+        tracer,
+        WS_RECEIVE,
+        context=parent,
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        start_time=start_time,
+    )
+
+
+def ws_send_span(
+    tracer: trace.Tracer,
+    *,
+    event_type: str,
+    campaign_id: str,
+    event_id: str,
+    targets: int,
+    connection_id: str | None = None,
+) -> AbstractContextManager[Span]:
+    """Handing one event's frame to its target connections (a one-way push: PRODUCER)."""
+    attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
+    attributes[NETWORK_PROTOCOL] = "websocket"
+    attributes[TARGETS] = targets
+    _put(attributes, CONNECTION, connection_id)
+    return _started(tracer, WS_SEND, kind=SpanKind.PRODUCER, attributes=attributes)
+
+
+def record_error(span: Span, error: BaseException, *, error_type: str | None = None) -> None:
+    """Mark ``span`` failed: ERROR status, ``error.type`` and an exception event."""
+    if not span.is_recording():
+        return
+    span.record_exception(error)
+    span.set_attribute(ERROR_TYPE, error_type or _qualified_name(type(error)))
+    span.set_status(Status(StatusCode.ERROR, str(error)[:256] or type(error).__name__))
+
+
+def _qualified_name(cls: type) -> str:
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def links_to(contexts: Iterator[Context | None]) -> list[Link]:
+    """Links to the spans named by ``contexts`` (skipping the absent ones)."""
+    links = []
+    for context in contexts:
+        if context is None:
+            continue
+        span_context = trace.get_current_span(context).get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    return links

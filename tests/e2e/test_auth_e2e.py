@@ -1,0 +1,62 @@
+"""Refused connections get the close codes of DESIGN.md section 5; accepted ones work."""
+
+from __future__ import annotations
+
+import pytest
+
+from mesh_processes import JWT_SECRET, Mesh
+from nexus_gateway.auth import issue_token
+from nexus_mesh.client import MeshClient, MeshConnectError
+
+
+@pytest.fixture
+def url(mesh: Mesh) -> str:
+    gateway = mesh.gateway()
+    assert gateway.url
+    return gateway.url
+
+
+async def refused(url: str, *, token: str | None, campaign: str = "A", user: str = "u1") -> int:
+    with pytest.raises(MeshConnectError) as caught:
+        async with await MeshClient.connect(url, campaign_id=campaign, user_id=user, token=token):
+            pass
+    assert caught.value.close_code is not None
+    return caught.value.close_code
+
+
+async def test_missing_token_is_4001(url: str) -> None:
+    assert await refused(url, token=None) == 4001
+
+
+async def test_expired_token_is_4001(url: str) -> None:
+    expired = issue_token(
+        secret_or_key=JWT_SECRET, user_id="u1", campaigns=["A"], ttl_s=60, now=1_000_000
+    )
+    assert await refused(url, token=expired) == 4001
+
+
+async def test_token_of_another_user_is_4001(mesh: Mesh, url: str) -> None:
+    assert await refused(url, token=mesh.token("mallory", ["A"]), user="u1") == 4001
+
+
+async def test_token_signed_with_another_key_is_4001(url: str) -> None:
+    forged = issue_token(secret_or_key="f" * 64, user_id="u1", campaigns=["A"], ttl_s=600)
+    assert await refused(url, token=forged) == 4001
+
+
+async def test_forbidden_campaign_is_4003(mesh: Mesh, url: str) -> None:
+    assert await refused(url, token=mesh.token("u1", ["B"]), campaign="A") == 4003
+
+
+@pytest.mark.parametrize("auth_via", ["header", "subprotocol", "query"])
+async def test_valid_token_in_each_place_is_accepted(mesh: Mesh, url: str, auth_via: str) -> None:
+    async with await MeshClient.connect(
+        url,
+        campaign_id="A",
+        user_id="u1",
+        token=mesh.token("u1", ["*"]),
+        auth_via=auth_via,  # type: ignore[arg-type]
+    ) as client:
+        assert client.welcome["user_id"] == "u1"
+        ack = await client.emit("chat.message", {"text": "hello"})
+        assert ack.topic.endswith(".clients")

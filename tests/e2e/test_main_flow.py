@@ -1,0 +1,239 @@
+"""The mission's main flow with real gateway and search-service processes on a real broker.
+
+"Receives nothing" is asserted with a marker: a later event of the same campaign partition
+must be the next thing the connection sees, since Kafka keeps one campaign in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+import pytest
+
+from mesh_processes import Mesh
+from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.service.publisher import Publisher
+from nexus_testkit import eventually
+
+
+async def connect(
+    stack: AsyncExitStack, mesh: Mesh, url: str, campaign: str, user: str
+) -> MeshClient:
+    client = await MeshClient.connect(
+        url, campaign_id=campaign, user_id=user, token=mesh.token(user, [campaign])
+    )
+    return await stack.enter_async_context(client)
+
+
+async def next_of(client: MeshClient, timeout: float = 15.0) -> Event:
+    return await client.next_event(timeout=timeout)
+
+
+async def marker(publisher: Publisher, campaign: str, text: str) -> None:
+    await publisher.publish(
+        "campaign.updated", {"status": text, "updated_at": 0}, campaign_id=campaign
+    )
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exits:
+        yield exits
+
+
+async def test_search_round_trip_reaches_only_the_requesting_connection(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    mesh.service("search")
+    assert gateway.url
+    asker = await connect(stack, mesh, gateway.url, "acme", "alice")
+    same_user = await connect(stack, mesh, gateway.url, "acme", "alice")
+    other_campaign = await connect(stack, mesh, gateway.url, "globex", "alice")
+
+    reply = await asker.request("search", {"query": "jazz concert"}, timeout=30)
+
+    assert reply.type == "search.completed"
+    hits = reply.payload["hits"]
+    assert hits, "a query matching the catalog returns hits"
+    scores = [hit["score"] for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert "jazz" in (hits[0]["title"] + hits[0]["snippet"]).lower()
+    assert reply.metadata["connection_id"] == asker.connection_id
+    assert reply.position and reply.position != asker.welcome["position"]
+
+    await marker(publisher, "acme", "after-search")
+    await marker(publisher, "globex", "after-search")
+    assert (await next_of(same_user)).payload["status"] == "after-search"
+    assert (await next_of(other_campaign)).payload["status"] == "after-search"
+
+
+async def test_empty_query_is_answered_with_search_failed(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    mesh.service("search")
+    assert gateway.url
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    reply = await client.request("search", {"query": "   "}, timeout=30)
+    assert reply.type == "search.failed"
+
+
+async def test_request_without_reply_gets_a_gateway_timeout(
+    mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
+) -> None:
+    """No search service runs: the gateway answers the flow's timeout event itself."""
+    mesh_schemas = _schemas_copy(tmp_path)
+    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
+    manifest["flows"]["search"]["timeout_ms"] = 300
+    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
+    assert gateway.url
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    began = time.monotonic()
+    reply = await client.request("search", {"query": "jazz"}, timeout=10)
+    assert reply.type == "search.timeout"
+    assert reply.payload["timeout_ms"] == 300
+    assert reply.payload["query"] == "jazz"
+    assert 0.25 < time.monotonic() - began < 5
+
+
+def _schemas_copy(tmp_path: Any) -> Any:
+    import shutil
+
+    from nexus_mesh.settings import default_schemas_dir
+
+    target = tmp_path / "schemas"
+    shutil.copytree(default_schemas_dir(), target)
+    return target
+
+
+async def test_routing_across_two_gateways(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    g1, g2 = mesh.gateway(), mesh.gateway()
+    assert g1.url and g2.url
+    a1 = await connect(stack, mesh, g1.url, "A", "u1")
+    a2 = await connect(stack, mesh, g2.url, "A", "u2")
+    a3 = await connect(stack, mesh, g2.url, "A", "u1")
+    b1 = await connect(stack, mesh, g1.url, "B", "u1")
+    b2 = await connect(stack, mesh, g2.url, "B", "u3")
+    everyone = [a1, a2, a3, b1, b2]
+
+    # campaign.updated to A: every A connection on both gateways, no B connection.
+    await publisher.publish(
+        "campaign.updated", {"status": "live", "updated_at": 1}, campaign_id="A"
+    )
+    for client in (a1, a2, a3):
+        event = await next_of(client)
+        assert (event.type, event.payload["status"]) == ("campaign.updated", "live")
+        assert event.metadata["campaign_id"] == "A"
+    await marker(publisher, "B", "b-marker")
+    for client in (b1, b2):
+        assert (await next_of(client)).payload["status"] == "b-marker"
+
+    # User-targeted: only u1's connections in A (one per gateway), not u2, not u1 in B.
+    await publisher.publish(
+        "campaign.updated", {"status": "for-u1", "updated_at": 2}, campaign_id="A", user_id="u1"
+    )
+    assert (await next_of(a1)).payload["status"] == "for-u1"
+    assert (await next_of(a3)).payload["status"] == "for-u1"
+    await marker(publisher, "A", "a-marker")
+    await marker(publisher, "B", "b-marker-2")
+    assert (await next_of(a2)).payload["status"] == "a-marker"
+    assert (await next_of(a1)).payload["status"] == "a-marker"
+    assert (await next_of(a3)).payload["status"] == "a-marker"
+    assert (await next_of(b1)).payload["status"] == "b-marker-2"
+    assert (await next_of(b2)).payload["status"] == "b-marker-2"
+
+    # system.notice reaches everyone on every gateway.
+    await publisher.broadcast("system.notice", {"level": "warning", "text": "maintenance"})
+    for client in everyone:
+        event = await next_of(client)
+        assert (event.type, event.payload["text"]) == ("system.notice", "maintenance")
+
+    # chat.message from a client on gateway 1 reaches A clients on gateway 2, in order.
+    texts = [f"message {i}" for i in range(10)]
+    for text in texts:
+        await a1.emit("chat.message", {"text": text})
+    for client in (a2, a3, a1):
+        received = [await next_of(client) for _ in texts]
+        assert [event.payload["text"] for event in received] == texts
+        assert {e.metadata["attributes"]["nexus.sender_user_id"] for e in received} == {"u1"}
+    await marker(publisher, "B", "b-marker-3")
+    assert (await next_of(b1)).payload["status"] == "b-marker-3"
+    assert (await next_of(b2)).payload["status"] == "b-marker-3"
+
+
+def stats(admin_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
+        data: dict[str, Any] = orjson.loads(response.read())
+        return data
+
+
+async def test_gateway_assigns_only_the_partitions_of_its_campaigns(
+    mesh: Mesh, settings: Any
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url and gateway.admin_url
+    prefix = settings.topic_prefix
+    system = {f"{prefix}.system:0"}
+    assert set(stats(gateway.admin_url)["assigned_partitions"]) == system
+    partition = campaign_partition("A", settings.clients_partitions)
+    expected = system | {f"{prefix}.clients:{partition}"}
+    async with AsyncExitStack() as stack:
+        await connect(stack, mesh, gateway.url, "A", "u1")
+        await connect(stack, mesh, gateway.url, "A", "u2")
+        assert set(stats(gateway.admin_url)["assigned_partitions"]) == expected
+    admin_url = gateway.admin_url
+
+    async def released() -> bool:
+        return set(stats(admin_url)["assigned_partitions"]) == system
+
+    await eventually(released, what="the last A client leaving releases A's partition")
+
+
+async def test_two_connections_of_one_user_coexist(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    first = await connect(stack, mesh, gateway.url, "A", "u1")
+    second = await connect(stack, mesh, gateway.url, "A", "u1")
+    assert first.connection_id != second.connection_id
+    await publisher.publish(
+        "campaign.updated", {"status": "both", "updated_at": 3}, campaign_id="A", user_id="u1"
+    )
+    assert (await next_of(first)).payload["status"] == "both"
+    assert (await next_of(second)).payload["status"] == "both"
+    await second.close()
+    ack = await first.emit("chat.message", {"text": "still here"})
+    assert ack.offset >= 0
+    assert (await next_of(first)).payload["text"] == "still here"
+
+
+async def test_concurrent_requests_are_answered_to_their_own_connection(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    mesh.service("search")
+    assert gateway.url
+    clients = [await connect(stack, mesh, gateway.url, "acme", f"user{i}") for i in range(4)]
+    queries = ["jazz", "football", "conference", "festival"]
+    replies = await asyncio.gather(
+        *(
+            c.request("search", {"query": q}, timeout=30)
+            for c, q in zip(clients, queries, strict=True)
+        )
+    )
+    for client, query, reply in zip(clients, queries, replies, strict=True):
+        assert reply.type == "search.completed"
+        assert reply.payload["query"] == query
+        assert reply.metadata["connection_id"] == client.connection_id

@@ -1,0 +1,216 @@
+"""Every refusal of DESIGN.md section 5, answered once, with the connection still serving and
+nothing refused written to Kafka (asserted on the topics' contents)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+import pytest
+
+from kafka_tail import TopicTail
+from mesh_processes import Mesh
+from nexus_mesh.client import Event, MeshClient, MeshClosedError, MeshError
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+
+
+@pytest.fixture
+async def client(mesh: Mesh) -> AsyncIterator[MeshClient]:
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_MAX_EVENT_BYTES="4096",
+        NEXUS_GATEWAY_MAX_FRAME_BYTES="65536",
+        NEXUS_GATEWAY_RATE_PER_S="0.5",
+        NEXUS_GATEWAY_RATE_BURST="40",
+    )
+    assert gateway.url
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as connected:
+        yield connected
+
+
+async def answer_to_raw(client: MeshClient, frame: Any) -> Event:
+    await client.send_raw(frame if isinstance(frame, str | bytes) else orjson.dumps(frame).decode())
+    return await client.next_protocol_frame(timeout=10)
+
+
+async def still_serving(client: MeshClient, accepted: list[str]) -> None:
+    ack = await client.emit("chat.message", {"text": "still here"})
+    accepted.append(ack.event_id)
+
+
+async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
+    client: MeshClient, settings: NexusSettings
+) -> None:
+    topics = TopicNames(prefix=settings.topic_prefix)
+    accepted: list[str] = []
+    refused: list[str] = []
+
+    def rid() -> str:
+        refused.append(uuid.uuid4().hex)
+        return refused[-1]
+
+    cases: list[tuple[Any, str]] = [
+        ("{not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        ({"payload": {}}, "bad_frame"),
+        (
+            {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_id": "bad id!"}},
+            "bad_frame",
+        ),
+        (
+            {
+                "type": "chat.message",
+                "payload": {"text": "x"},
+                "metadata": {"event_id": rid(), "attributes": {"nexus.sender_user_id": "forged"}},
+            },
+            "bad_frame",
+        ),
+        (
+            {
+                "type": "chat.message",
+                "payload": {"text": "x" * 5000},
+                "metadata": {"event_id": rid()},
+            },
+            "too_large",
+        ),
+        (
+            {"type": "teleport.requested", "payload": {}, "metadata": {"event_id": rid()}},
+            "unknown_type",
+        ),
+        (
+            {
+                "type": "campaign.updated",
+                "payload": {"updated_at": 1},
+                "metadata": {"event_id": rid()},
+            },
+            "forbidden_type",
+        ),
+        ({"type": "nexus.ack", "payload": {}, "metadata": {"event_id": rid()}}, "forbidden_type"),
+        (
+            {"type": "search", "payload": {"query": 42}, "metadata": {"event_id": rid()}},
+            "schema_invalid",
+        ),
+        (
+            {"type": "chat.message", "payload": {}, "metadata": {"event_id": rid()}},
+            "schema_invalid",
+        ),
+    ]
+    for frame, code in cases:
+        answer = await answer_to_raw(client, frame)
+        assert answer.type == "nexus.error", (frame, answer)
+        assert answer.payload["code"] == code, (frame, answer.payload)
+        assert answer.payload["retryable"] is False
+        assert answer.payload["message"]
+        if isinstance(frame, dict) and "event_id" in frame.get("metadata", {}):
+            if frame["metadata"]["event_id"] in refused:
+                assert answer.payload["event_id"] == frame["metadata"]["event_id"]
+        await still_serving(client, accepted)
+
+    schema_answer = await answer_to_raw(
+        client, {"type": "search", "payload": {"query": 42}, "metadata": {"event_id": rid()}}
+    )
+    assert "payload.query" in schema_answer.payload["message"]
+    await client.send_raw(b"\x00\x01binary", binary=True)
+    binary_answer = await client.next_protocol_frame(timeout=10)
+    assert binary_answer.payload["code"] == "bad_frame"
+
+    # The rate limit: the burst is spent, so events are refused as retryable.
+    limited: list[MeshError] = []
+    for _ in range(50):
+        try:
+            ack = await client.emit("chat.message", {"text": "burst"}, event_id=rid())
+            refused.remove(ack.event_id)
+            accepted.append(ack.event_id)
+        except MeshError as error:
+            limited.append(error)
+    assert limited and all(e.code == "rate_limited" and e.retryable for e in limited)
+
+    async with (
+        TopicTail(settings, topics.clients, settings.clients_partitions) as clients,
+        TopicTail(settings, topics.domain("search"), settings.domain_partitions) as search,
+    ):
+
+        async def all_accepted_arrived() -> bool:
+            ids = {dict(r.headers)["ce_id"].decode() for r in clients.records}
+            return set(accepted) <= ids
+
+        await eventually(all_accepted_arrived, what="every acked event in Kafka")
+        written = {dict(r.headers)["ce_id"].decode() for r in clients.records + search.records}
+        assert not written & set(refused), "a refused event reached Kafka"
+        assert len(clients.records) == len(accepted), "one record per acked event, no more"
+
+
+async def test_frame_above_the_hard_limit_closes_with_1009(mesh: Mesh) -> None:
+    gateway = mesh.gateway(NEXUS_GATEWAY_MAX_FRAME_BYTES="65536")
+    assert gateway.url
+    async with AsyncExitStack() as stack:
+        other = await stack.enter_async_context(
+            await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="u2", token=mesh.token("u2", ["A"])
+            )
+        )
+        client = await stack.enter_async_context(
+            await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+            )
+        )
+        await client.send_raw("x" * 70_000)
+        with pytest.raises(MeshClosedError):
+            await client.next_event(timeout=10)
+        assert client.close_code == 1009
+        ack = await other.emit("chat.message", {"text": "others unaffected"})
+        assert ack.offset >= 0
+
+
+async def test_resent_event_id_gets_the_original_ack_and_one_record(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    event_id = uuid.uuid4().hex
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        first = await client.emit("chat.message", {"text": "once"}, event_id=event_id)
+    # A reconnect that lost the ack resends the same event.
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        again = await client.emit("chat.message", {"text": "once"}, event_id=event_id)
+    assert not first.duplicate
+    assert again.duplicate
+    assert (again.topic, again.partition, again.offset) == (
+        first.topic,
+        first.partition,
+        first.offset,
+    )
+    topics = TopicNames(prefix=settings.topic_prefix)
+    async with TopicTail(settings, topics.clients, settings.clients_partitions) as tail:
+
+        async def arrived() -> bool:
+            return bool(tail.with_header("ce_id", event_id))
+
+        await eventually(arrived, what="the event in Kafka")
+        # Everything up to the first record's offset has been read; no second copy follows it.
+        marker = await _emit_marker(mesh, gateway.url)
+        await eventually(
+            lambda: _has(tail, marker), what="a later record, proving the tail is past the resend"
+        )
+        assert len(tail.with_header("ce_id", event_id)) == 1
+
+
+async def _emit_marker(mesh: Mesh, url: str) -> str:
+    async with await MeshClient.connect(
+        url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        return (await client.emit("chat.message", {"text": "marker"})).event_id
+
+
+async def _has(tail: TopicTail, event_id: str) -> bool:
+    return bool(tail.with_header("ce_id", event_id))
