@@ -79,6 +79,7 @@ def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> 
         metrics=metrics,
         source=source,
         max_event_bytes=settings.gateway_max_event_bytes,
+        answer_timeout_s=settings.gateway_produce_timeout_s,
         accepting=lambda: gateway.accepting,
     )
     gateway = Gateway(

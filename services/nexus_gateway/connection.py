@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class Connection:
         "_closing",
         "_held",
         "_on_slow",
+        "_on_written",
         "_outbox",
         "_queued_bytes",
         "_ready",
@@ -50,19 +52,23 @@ class Connection:
         ws: web.WebSocketResponse,
         max_buffer_bytes: int,
         on_slow: Callable[[Connection], None] | None = None,
+        on_written: Callable[[float], None] | None = None,
     ) -> None:
         self.identity = identity
         self.ws = ws
         self.max_buffer_bytes = max_buffer_bytes
-        self._outbox: deque[bytes] = deque()
+        # Each frame travels with the wall-clock time its event entered Kafka (0: not a live
+        # event), so ``on_written`` learns the delivery latency once the socket took it.
+        self._outbox: deque[tuple[bytes, float]] = deque()
         self._queued_bytes = 0
         # While a resumed connection replays what it missed, live frames wait here so
         # the client sees one ordered stream; they count against the same byte bound.
-        self._held: deque[bytes] = deque()
+        self._held: deque[tuple[bytes, float]] = deque()
         self._catching_up = False
         self._ready = asyncio.Event()
         self._closing = False
         self._on_slow = on_slow
+        self._on_written = on_written
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -95,21 +101,24 @@ class Connection:
             self._held.clear()
             self._ready.set()
 
-    def send(self, frame: bytes) -> bool:
-        """Queue a live ``frame``; False (and a 4008 close) when the client is too far behind."""
-        return self._enqueue(frame, self._held if self._catching_up else self._outbox)
+    def send(self, frame: bytes, born: float = 0.0) -> bool:
+        """Queue a live ``frame``; False (and a 4008 close) when the client is too far behind.
+
+        ``born`` is when its event was written to Kafka (seconds since the epoch), if known.
+        """
+        return self._enqueue(frame, born, self._held if self._catching_up else self._outbox)
 
     def send_direct(self, frame: bytes) -> bool:
         """Queue a frame that never waits behind a replay: protocol answers and replayed events."""
-        return self._enqueue(frame, self._outbox)
+        return self._enqueue(frame, 0.0, self._outbox)
 
-    def _enqueue(self, frame: bytes, queue: deque[bytes]) -> bool:
+    def _enqueue(self, frame: bytes, born: float, queue: deque[tuple[bytes, float]]) -> bool:
         if self._closing:
             return False
         if self._queued_bytes + len(frame) > self.max_buffer_bytes and (self._outbox or self._held):
             self._slow()
             return False
-        queue.append(frame)
+        queue.append((frame, born))
         self._queued_bytes += len(frame)
         if queue is self._outbox:
             self._ready.set()
@@ -131,11 +140,13 @@ class Connection:
             while True:
                 await self._ready.wait()
                 while self._outbox:
-                    frame = self._outbox.popleft()
+                    frame, born = self._outbox.popleft()
                     self._queued_bytes -= len(frame)
                     # send_frame waits while the socket's write buffer is full: that wait is
                     # this client's alone.
                     await self.ws.send_frame(frame, WSMsgType.TEXT)
+                    if born and self._on_written is not None:
+                        self._on_written(time.time() - born)
                 self._ready.clear()
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             return

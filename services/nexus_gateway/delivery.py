@@ -34,6 +34,7 @@ from nexus_mesh.settings import NexusSettings
 
 log = logging.getLogger(__name__)
 
+FETCH_BYTES_PER_PARTITION = 256 * 1024
 DeliveredHook = Callable[[Envelope, list[Connection]], None]
 
 
@@ -60,6 +61,9 @@ class Dispatcher:
             enable_auto_commit=False,
             auto_offset_reset="latest",
             fetch_max_wait_ms=100,
+            # One fetch lands in every target's outbox at once: keep that burst well under
+            # the smallest allowed per-connection buffer.
+            max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
         )
         self._clients_partitions = 0
         self._system: list[TopicPartition] = []

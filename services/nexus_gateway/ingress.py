@@ -28,7 +28,12 @@ from nexus_gateway.protocol import (
 )
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
-from nexus_mesh.errors import KafkaUnavailableError, PayloadInvalidError, UnknownTypeError
+from nexus_mesh.errors import (
+    KafkaUnavailableError,
+    PayloadInvalidError,
+    UnknownTypeError,
+    WriteInDoubtError,
+)
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
@@ -57,6 +62,7 @@ class Ingress:
         metrics: GatewayMetrics,
         source: str,
         max_event_bytes: int,
+        answer_timeout_s: float = 10.0,
         accepting: Callable[[], bool] = lambda: True,
     ) -> None:
         self._registry = registry
@@ -68,6 +74,7 @@ class Ingress:
         self._metrics = metrics
         self._source = source
         self._max_event_bytes = max_event_bytes
+        self._answer_timeout_s = answer_timeout_s
         self._accepting = accepting
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -122,9 +129,16 @@ class Ingress:
         earlier = self._idempotency.lookup(key)
         if earlier is not None:
             try:
-                record = await earlier
+                # The first write may still be in doubt: wait for it, but not forever.
+                record = await asyncio.wait_for(asyncio.shield(earlier), self._answer_timeout_s)
+            except TimeoutError:
+                raise ClientEventError(
+                    ErrorCode.UNAVAILABLE,
+                    "an earlier write of this event_id is still unconfirmed: retry later",
+                    event_id,
+                ) from None
             except KafkaUnavailableError:
-                pass  # the first try failed: this resend writes
+                pass  # the first try failed for certain: this resend writes
             else:
                 self._metrics.acks.inc()
                 return ack_frame(
@@ -149,6 +163,15 @@ class Ingress:
         began = time.perf_counter()
         try:
             written = await self._producer.send(envelope, topic=topic)
+        except WriteInDoubtError as exc:
+            # It may still land: keep the id reserved until the producer knows, so a resend
+            # is answered from this write instead of writing a second record.
+            self._idempotency.settle_later(key, pending, exc.delivery)
+            raise ClientEventError(
+                ErrorCode.UNAVAILABLE,
+                "Kafka did not confirm the write in time: retry with the same event_id",
+                event_id,
+            ) from exc
         except KafkaUnavailableError as exc:
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:

@@ -6,6 +6,9 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
+
+from nexus_mesh.errors import KafkaUnavailableError
 
 
 class TokenBucket:
@@ -82,6 +85,25 @@ class IdempotencyWindow:
         if not future.done():
             future.set_exception(exc)
             future.exception()  # mark retrieved: nobody else may be waiting
+
+    def settle_later(
+        self, key: IdempotencyKey, future: asyncio.Future[AckRecord], delivery: Any
+    ) -> None:
+        """Resolve ``future`` from a producer delivery still in flight (a write in doubt)."""
+
+        def settled(done: Any) -> None:
+            if future.done():
+                return
+            if done.cancelled() or done.exception() is not None:
+                error = KafkaUnavailableError(f"write failed: {done.exception()!r}")
+                self.fail(key, future, error)
+            else:
+                meta = done.result()
+                future.set_result(
+                    AckRecord(topic=meta.topic, partition=meta.partition, offset=meta.offset)
+                )
+
+        delivery.add_done_callback(settled)
 
     def _expire(self) -> None:
         horizon = time.monotonic() - self._window_s

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from nexus_mesh.prometheus import ConsumerLagCollector
+
 
 @dataclass(kw_only=True)
 class GatewayMetrics:
@@ -66,3 +68,16 @@ class GatewayMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        # From the Kafka record's timestamp (when its producer wrote it) to the frame being
+        # handed to the client's socket: what a client waits beyond the producer's write.
+        self.delivery_latency = Histogram(
+            "nexus_gateway_delivery_latency_seconds",
+            "Kafka record timestamp to the event frame's socket write, per live delivery",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.consumer_lag = ConsumerLagCollector(
+            "nexus_gateway_consumer_lag",
+            "Records on an assigned partition not yet read by this pod (high watermark - next)",
+        )
+        r.register(self.consumer_lag)

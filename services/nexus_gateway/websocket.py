@@ -70,6 +70,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         ws=ws,
         max_buffer_bytes=settings.gateway_client_buffer_bytes,
         on_slow=lambda _c: gateway.metrics.slow_closes.inc(),
+        on_written=gateway.metrics.delivery_latency.observe,
     )
     connection.start()
 

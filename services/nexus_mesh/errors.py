@@ -6,6 +6,8 @@ Like aiokafka's, every error says whether retrying the same operation later can 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NexusError(Exception):
     """Base of every error Nexus Mesh raises on purpose."""
@@ -29,6 +31,19 @@ class KafkaUnavailableError(NexusError):
     """The broker cannot be reached right now."""
 
     retriable = True
+
+
+class WriteInDoubtError(KafkaUnavailableError):
+    """A write was queued but not acknowledged in time; it may still land.
+
+    ``delivery`` resolves when the producer finally knows (record metadata or an error), so
+    an idempotent caller can answer a retry of the same event from it instead of writing a
+    second record.
+    """
+
+    def __init__(self, message: str, *, delivery: Any) -> None:
+        super().__init__(message)
+        self.delivery = delivery
 
 
 class RegistryError(ConfigurationError):

@@ -23,18 +23,22 @@ MASK = "***"
 
 _SECRETS = re.compile(
     r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # a JWT, whatever surrounds it
-    r"|(?<=[Bb]earer[ .])[A-Za-z0-9._~+/=-]+"  # Authorization value, or the bearer.<jwt> subprotocol
-    r"|(?<=token=)[^&\s'\"]+"
-    r"|(?<=(?:secret|passwd|password)=)[^&\s'\"]+",
+    # an Authorization value, the bearer.<jwt> subprotocol, ?token= and friends
+    r"|(?P<name>bearer[ .]|(?:access_|id_)?token=|secret=|passw(?:or)?d=)[^&\s'\",;]+",
     re.IGNORECASE,
 )
+
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is kept.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def redact(text: str) -> str:
     """``text`` with anything that looks like a credential replaced by ``***``."""
-    return _SECRETS.sub(MASK, text)
+    return _SECRETS.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return (match.group("name") or "") + MASK
 
 
 class JsonFormatter(logging.Formatter):

@@ -77,8 +77,9 @@ class NexusSettings(BaseSettings):
     # gateway_max_frame_bytes is a protocol violation and closes the connection with 1009.
     gateway_max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     gateway_max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # Per-connection outbox bound; past it the client is closed with 4008 and resumes.
-    gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
+    # Per-connection outbox bound; past it the client is closed with 4008 and resumes. It
+    # must hold a burst of one fetch (the delivery consumer fetches <= 256 KiB a partition).
+    gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=512 * 1024)
     gateway_rate_per_s: float = Field(default=50.0, gt=0)
     gateway_rate_burst: int = Field(default=100, ge=1)
     gateway_idempotency_window_s: float = Field(default=300.0, ge=0)
@@ -102,6 +103,13 @@ class NexusSettings(BaseSettings):
     jwt_issuer: str | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # JSON lines (with trace and span ids) for log pipelines; text for a terminal.
+    log_format: Literal["json", "text"] = "json"
+
+    # A service process's Prometheus endpoint (the gateway serves /metrics on its own port).
+    service_metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped on the pod's interface
+    service_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """0 turns the endpoint off."""
 
     @field_validator("topic_prefix")
     @classmethod

@@ -7,5 +7,5 @@ from nexus_mesh.settings import load_settings
 from nexus_search.service import run
 
 settings = load_settings()
-configure_logging(settings.log_level)
+configure_logging(settings.log_level, fmt=settings.log_format, service="nexus-search")
 asyncio.run(run(settings))

@@ -107,9 +107,9 @@ async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
         assert answer.payload["code"] == code, (frame, answer.payload)
         assert answer.payload["retryable"] is False
         assert answer.payload["message"]
-        if isinstance(frame, dict) and "event_id" in frame.get("metadata", {}):
-            if frame["metadata"]["event_id"] in refused:
-                assert answer.payload["event_id"] == frame["metadata"]["event_id"]
+        sent_id = frame.get("metadata", {}).get("event_id") if isinstance(frame, dict) else None
+        if sent_id in refused:
+            assert answer.payload["event_id"] == frame["metadata"]["event_id"]
         await still_serving(client, accepted)
 
     schema_answer = await answer_to_raw(

@@ -1,7 +1,8 @@
 """``nexus dev``: the whole mesh on this machine with one command.
 
 A real local Kafka (unless ``NEXUS_KAFKA_BOOTSTRAP_SERVERS`` names one), its topics, a gateway
-serving the demo page and the search service, each as its own process. Ctrl-C stops all of it,
+serving the demo page and the search service, each as its own process, and a local Zipkin
+that shows the trace of every interaction (``--no-traces`` skips it). Ctrl-C stops all of it,
 including the broker when this command started it.
 """
 
@@ -17,7 +18,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexus_mesh.localzipkin import LocalZipkin
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +35,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep JWT auth on (needs NEXUS_JWT_SECRET); by default dev disables it",
     )
+    parser.add_argument(
+        "--traces",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run a local Zipkin and send every process's traces to it (default: yes, unless "
+        "OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT already say where they go)",
+    )
+    parser.add_argument("--zipkin-port", type=int, default=9411, help="Zipkin port on 127.0.0.1")
     parser.set_defaults(handler=_run)
 
 
@@ -58,9 +70,13 @@ def _run(args: argparse.Namespace) -> int:
         NEXUS_GATEWAY_HOST="127.0.0.1",
         NEXUS_GATEWAY_PORT=str(args.port),
         NEXUS_GATEWAY_DEMO="true",
+        NEXUS_SERVICE_METRICS_HOST="127.0.0.1",
     )
+    env.setdefault("NEXUS_LOG_FORMAT", "text")
     children: list[subprocess.Popen[bytes]] = []
+    zipkin = None
     try:
+        zipkin = _start_traces(args, env)
         os.environ.update(env)
         settings = load_settings()
         registry = load_registry(settings.schemas_dir)
@@ -71,7 +87,10 @@ def _run(args: argparse.Namespace) -> int:
         children.append(subprocess.Popen([*command, "service", "search"], env=env))
         url = f"http://127.0.0.1:{args.port}/"
         _wait_ready(url + "readyz", children, timeout=60)
-        print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)\n", flush=True)
+        print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)", flush=True)
+        if zipkin is not None:
+            print(f"Traces of what you do there: {zipkin.ui_url}", flush=True)
+        print(flush=True)
         while all(child.poll() is None for child in children):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 children[0].wait(timeout=0.5)
@@ -84,9 +103,39 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop(children)
+        if zipkin is not None:
+            zipkin.stop()
         if started_broker is not None:
             started_broker.stop()
             print("stopped the local Kafka")
+
+
+def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin | None:
+    """Start Zipkin and point the children's exporters at it, unless told otherwise.
+
+    Tracing is never what stops ``nexus dev``: without a trace UI the mesh runs untraced.
+    """
+    from nexus_mesh.localzipkin import LocalZipkin, LocalZipkinError, cache_dir
+    from nexus_mesh.localzipkin import exporter_environment as zipkin_environment
+
+    if args.traces is False:
+        env.setdefault("OTEL_TRACES_EXPORTER", "none")
+        return None
+    configured = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if args.traces is None and any(name in env for name in configured):
+        print("traces: exported where the OTEL_* variables say")
+        return None
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    zipkin = LocalZipkin(port=args.zipkin_port, log_path=cache_dir() / "zipkin.log")
+    print("starting Zipkin for traces (the first run downloads it from Maven Central)")
+    try:
+        zipkin.start()
+    except LocalZipkinError as exc:
+        print(f"nexus dev: no trace UI ({exc}); running without traces", file=sys.stderr)
+        env["OTEL_TRACES_EXPORTER"] = "none"
+        return None
+    env.update(zipkin_environment(args.zipkin_port))
+    return zipkin
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> None:
@@ -96,10 +145,12 @@ def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: floa
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
             raise NexusError("a mesh process exited during start; see its output above")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.2)
     raise NexusError(f"the gateway did not become ready within {timeout:.0f} s ({url})")
 

@@ -20,6 +20,6 @@ def _run(args: argparse.Namespace) -> int:
     from nexus_mesh.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format, service="nexus-gateway")
     asyncio.run(serve(settings))
     return 0

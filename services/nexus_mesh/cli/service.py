@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
     from nexus_mesh.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format, service=f"nexus-{args.name}")
     module = importlib.import_module(SERVICES[args.name])
     asyncio.run(module.run(settings))
     return 0

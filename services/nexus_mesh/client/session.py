@@ -107,6 +107,9 @@ class _Target:
     max_queued_events: int
     max_msg_size: int
     heartbeat: float | None
+    # On resume, the previous connection's id: the gateway keeps it, so replies addressed
+    # to the old connection (a request still in flight) reach the new one.
+    connection_id: str | None = None
 
     def url(self) -> URL:
         base = URL(self.base_url)
@@ -122,6 +125,8 @@ class _Target:
         query: dict[str, str] = {}
         if self.since is not None:
             query["since"] = self.since
+            if self.connection_id is not None:
+                query["connection_id"] = self.connection_id
         if self.token is not None and self.auth_via == "query":
             query["token"] = self.token
         return base.with_scheme(scheme).with_path(path, encoded=True).with_query(query)
@@ -234,7 +239,8 @@ class MeshClient:
 
     def resume(self) -> Connecting:
         """A new session for the same campaign and user, continuing after ``position``."""
-        return Connecting(lambda: MeshClient._open(replace(self._target, since=self._position)))
+        target = replace(self._target, since=self._position, connection_id=self.connection_id)
+        return Connecting(lambda: MeshClient._open(target))
 
     @classmethod
     async def _open(cls, target: _Target) -> MeshClient:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nexus_mesh.codec.json_kinds import InvalidValueError, expected, key_segment
+from nexus_mesh.codec.json_kinds import InvalidValueError, expected, json_kind, key_segment
 from nexus_mesh.codec.logical import logical_form
 
 Convert = Callable[[Any], Any]
@@ -201,6 +201,8 @@ class _Compiler:
                 raise expected("object", value)
             result = {}
             for key, element in value.items():
+                if type(key) is not str:  # only a Python caller can get here; JSON keys are text
+                    raise InvalidValueError(f"expected string keys, got {json_kind(key)}")
                 try:
                     result[key] = item(element)
                 except InvalidValueError as exc:
@@ -218,7 +220,7 @@ class _Compiler:
         fields = []
         for item in schema["fields"]:
             node = self.node(item["type"])
-            fill: Convert | None = None
+            fill: Callable[[], Any] | None = None
             if "default" in item:
                 fill = _filler(node.default(item["default"]))
             fields.append((item["name"], node, fill))
@@ -238,7 +240,7 @@ class _Compiler:
                     except InvalidValueError as exc:
                         raise exc.at(key_segment(name)) from None
                 elif fill is not None:
-                    result[name] = fill(None)
+                    result[name] = fill()
                 else:
                     raise InvalidValueError("required field missing").at(key_segment(name))
             if present != len(value):
@@ -284,7 +286,8 @@ class _Compiler:
         )
 
 
-def _filler(value: Any) -> Convert:
+def _filler(value: Any) -> Callable[[], Any]:
     if isinstance(value, dict | list):
-        return lambda _: copy.deepcopy(value)
-    return lambda _: value
+        # Each payload gets its own copy: a caller may mutate what it was given.
+        return lambda: copy.deepcopy(value)
+    return lambda: value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -19,7 +20,7 @@ from opentelemetry.context import Context
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import KafkaUnavailableError
+from nexus_mesh.errors import KafkaUnavailableError, WriteInDoubtError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.records import Headers, header, record_headers, record_key
 from nexus_mesh.settings import NexusSettings
@@ -139,15 +140,21 @@ class EnvelopeProducer:
     async def _write(
         self, topic: str, key: bytes | None, value: bytes, headers: Headers
     ) -> Written:
+        pending: asyncio.Future[Any] | None = None
         try:
             # One deadline covers waiting for metadata, buffer space and the acks.
             async with asyncio.timeout(self._send_timeout_s):
                 pending = await self._producer.send(topic, value=value, key=key, headers=headers)
-                metadata = await pending
+                metadata = await asyncio.shield(pending)
         except TimeoutError as exc:
-            raise KafkaUnavailableError(
+            message = (
                 f"Kafka did not acknowledge a write to {topic} within {self._send_timeout_s:.0f} s"
-            ) from exc
+            )
+            if pending is not None and not pending.done():
+                # Queued but unacknowledged: the producer keeps retrying it, so it may still
+                # land. Callers must not treat it as lost (see WriteInDoubtError).
+                raise WriteInDoubtError(message, delivery=pending) from exc
+            raise KafkaUnavailableError(message) from exc
         except KafkaError as exc:
             raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
         return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)

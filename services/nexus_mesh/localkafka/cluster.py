@@ -353,7 +353,8 @@ class LocalKafka:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LocalKafkaError(
-                    f"brokers did not answer within {timeout:.0f} s; see {self.home}/node-*/broker.log"
+                    f"brokers did not answer within {timeout:.0f} s; "
+                    f"see {self.home}/node-*/broker.log"
                 )
             if asyncio.run(_brokers_answering(state.bootstrap_servers, min(remaining, 5.0))) >= len(
                 state.nodes

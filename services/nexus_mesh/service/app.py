@@ -15,6 +15,10 @@
 Each service is a consumer group, ``nexus.<name>`` unless configured otherwise, on its domain
 topic ``<prefix>.<domain>``: its instances share the domain's partitions, and a campaign's
 events reach one instance, in order (DESIGN.md section 7).
+
+:meth:`Service.run` is a process's entry point, so it owns the process's telemetry: it
+builds tracing from ``OTEL_*`` and serves the Prometheus metrics on
+``NEXUS_SERVICE_METRICS_PORT``. :meth:`Service.start` only uses the telemetry it is given.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.prometheus import MetricsServer, serve_metrics
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
+from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.service.runner import Handler, Runner, ServiceStats
 from nexus_mesh.settings import NexusSettings, load_settings
+from nexus_mesh.tracing import Telemetry, setup_telemetry
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
@@ -65,6 +72,8 @@ class Service:
         self._consumer: AIOKafkaConsumer | None = None
         self._ready = asyncio.Event()
         self._stats = ServiceStats()
+        self._telemetry = Telemetry()
+        self.metrics = ServiceMetrics(service=name)
 
     @property
     def group_id(self) -> str:
@@ -122,14 +131,24 @@ class Service:
                     f"sends {event_type} to {entry.topic!r}: it would never arrive"
                 )
 
-    async def start(self, settings: NexusSettings, *, registry: Registry | None = None) -> None:
-        """Connect, join the group and begin consuming; returns before partitions arrive."""
+    async def start(
+        self,
+        settings: NexusSettings,
+        *,
+        registry: Registry | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        """Connect, join the group and begin consuming; returns before partitions arrive.
+
+        ``telemetry`` traces the records handled and the events sent (default: no tracing).
+        """
         if self._runner is not None or self._starting:
             raise RuntimeError(f"service {self.name} is already running")
         registry = registry or load_registry(settings.schemas_dir)
         self.check(registry)
         codec = Codec(registry)
         topics = TopicNames(prefix=settings.topic_prefix)
+        self._telemetry = telemetry or Telemetry()
         self._starting = True
         try:
             producer, consumer = await self._connect(settings, codec, topics)
@@ -143,10 +162,18 @@ class Service:
             consumer=consumer,
             codec=codec,
             publisher=Publisher(
-                registry=registry, codec=codec, producer=producer, topics=topics, source=self.name
+                registry=registry,
+                codec=codec,
+                producer=producer,
+                topics=topics,
+                source=self.name,
+                metrics=self.metrics,
             ),
             dead_letters=DeadLetters(producer=producer, topic=topics.dlq, service=self.name),
             log=self.log,
+            group_id=self.group_id,
+            telemetry=self._telemetry,
+            metrics=self.metrics,
         )
         self._producer, self._consumer, self._runner = producer, consumer, runner
         runner.start()
@@ -166,6 +193,7 @@ class Service:
             codec=codec,
             client_id=self.group_id,
             send_timeout_s=self.config.send_timeout_s,
+            telemetry=self._telemetry,
         )
         consumer: AIOKafkaConsumer | None = None
         try:
@@ -205,9 +233,41 @@ class Service:
             await producer.stop()
         self.log.info("service %s stopped", self.name)
 
-    async def run(self, settings: NexusSettings | None = None) -> None:
-        """Run until SIGTERM/SIGINT (graceful stop) or a fatal error (raised)."""
-        await self.start(settings or load_settings())
+    async def run(
+        self, settings: NexusSettings | None = None, *, telemetry: Telemetry | None = None
+    ) -> None:
+        """Run until SIGTERM/SIGINT (graceful stop) or a fatal error (raised).
+
+        Without ``telemetry``, tracing comes from ``OTEL_*`` (service name ``nexus-<name>``
+        unless ``OTEL_SERVICE_NAME`` says otherwise) and is flushed when the service stops.
+        """
+        settings = settings or load_settings()
+        owned = telemetry is None
+        telemetry = telemetry or setup_telemetry(f"nexus-{self.name}")
+        server: MetricsServer | None = None
+        try:
+            if settings.service_metrics_port:
+                server = serve_metrics(
+                    self.metrics.registry,
+                    host=settings.service_metrics_host,
+                    port=settings.service_metrics_port,
+                )
+                self.log.info(
+                    "service %s metrics on http://%s:%d/metrics",
+                    self.name,
+                    settings.service_metrics_host,
+                    server.port,
+                )
+            await self._run(settings, telemetry)
+        finally:
+            if server is not None:
+                server.close()
+            if owned:
+                # Exporting what is still queued may block on the network: not on the loop.
+                await asyncio.to_thread(telemetry.shutdown)
+
+    async def _run(self, settings: NexusSettings, telemetry: Telemetry) -> None:
+        await self.start(settings, telemetry=telemetry)
         runner = self._runner
         assert runner is not None
         assert runner.task is not None

@@ -21,6 +21,7 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
+from nexus_mesh.service.metrics import ServiceMetrics
 
 
 def new_event_id() -> str:
@@ -118,14 +119,19 @@ class Publisher:
         producer: EnvelopeProducer,
         topics: TopicNames,
         source: str,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.events = EventFactory(registry=registry, codec=codec, topics=topics, source=source)
         self._producer = producer
+        self._source = source
+        self._metrics = metrics
 
     async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
         """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast)."""
         topic = self.events.topic_of(envelope.type, broadcast=broadcast)
         written = await self._producer.send(envelope, topic=topic)
+        if self._metrics is not None:
+            self._metrics.events_out.labels(self._source, envelope.type).inc()
         return Published(
             event_id=envelope.metadata.event_id,
             topic=written.topic,

@@ -5,12 +5,18 @@ dealt with — handled, skipped as a duplicate or an unhandled type, or written 
 so a crash re-delivers, never loses. Records of one partition (one campaign's order) are
 handled one after another; partitions of a batch are handled concurrently. Nothing a record
 contains can stop the loop: the worst a record can do is end up in ``<prefix>.dlq``.
+
+Each record a handler is meant for is one ``process <topic>`` consumer span, the child of
+the span that produced it (its ``traceparent`` header, else its metadata), so the handler's
+replies join the trace of the request. Records of types this service does not handle get no
+span: every service of a domain sees them, and only the one that handles them matters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -18,14 +24,19 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
+from nexus_mesh.kafka.records import header
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
 from nexus_mesh.service.dlq import DeadLetters, FailedRecord
+from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata
+from nexus_mesh.tracing.spans import OUTCOME, process_span, record_error
 
 Handler = Callable[[Envelope, Context], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -69,8 +80,12 @@ class Runner:
         publisher: Publisher,
         dead_letters: DeadLetters,
         log: logging.Logger,
+        group_id: str | None = None,
+        telemetry: Telemetry | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._name = name
+        self._group_id = group_id
         self._topic = topic
         self._handlers = dict(handlers)
         self._config = config
@@ -81,6 +96,10 @@ class Runner:
         self._log = log
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
         self._uncommitted: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}
+        self._telemetry = telemetry or Telemetry()
+        self.metrics = metrics or ServiceMetrics(service=name)
+        self.metrics.lag.track(self.lag)
         self._stopping = False
         self._idle = False
         self._task: asyncio.Task[None] | None = None
@@ -111,6 +130,8 @@ class Runner:
 
     def assigned(self, partitions: frozenset[TopicPartition]) -> None:
         self.stats.assigned = partitions
+        self.metrics.assigned_partitions.labels(self._name).set(len(partitions))
+        self._next = {tp: offset for tp, offset in self._next.items() if tp in partitions}
         self._log.info(
             "service %s %s: partitions %s",
             self._name,
@@ -118,6 +139,15 @@ class Runner:
             ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions)) or "none",
         )
         self.ready.set()
+
+    def lag(self) -> list[tuple[str, int, int]]:
+        """Per assigned partition: records past the last one this instance consumed."""
+        samples = []
+        for tp, next_offset in list(self._next.items()):
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                samples.append((tp.topic, tp.partition, highwater - next_offset))
+        return samples
 
     async def commit(self, only: set[TopicPartition] | None = None) -> None:
         owned = self._consumer.assignment()
@@ -169,26 +199,68 @@ class Runner:
             if self._stopping:
                 return
             await self._record(record)
-            self._uncommitted[tp] = record.offset + 1
+            self._uncommitted[tp] = self._next[tp] = record.offset + 1
 
     async def _record(self, record: Record) -> None:
-        origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
+        began = time.perf_counter()
+        envelope: Envelope | None = None
+        failure: Exception | None = None
         try:
             envelope = self._codec.decode(record.value if record.value is not None else b"")
         except Exception as exc:
-            await self._dead_letter(record, exc)
+            failure = exc
+        if not self._telemetry.enabled or (
+            envelope is not None and envelope.type not in self._handlers
+        ):
+            await self._dispatch(record, envelope, failure, began)
             return
+        parent = context_from_headers(record.headers)
+        if parent is None and envelope is not None:
+            parent = context_from_metadata(envelope.metadata)
+        meta = envelope.metadata if envelope is not None else None
+        with process_span(
+            self._telemetry.tracer,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key is not None else None,
+            event_type=envelope.type if envelope else header(record.headers, "ce_type"),
+            event_id=meta.event_id if meta else header(record.headers, "ce_id"),
+            campaign_id=meta.campaign_id if meta else header(record.headers, "nexus-campaign"),
+            consumer_group=self._group_id,
+            parent=parent,
+        ) as span:
+            outcome = await self._dispatch(record, envelope, failure, began)
+            if span.is_recording():
+                span.set_attribute(OUTCOME, outcome)
+
+    async def _dispatch(
+        self,
+        record: Record,
+        envelope: Envelope | None,
+        failure: Exception | None,
+        began: float,
+    ) -> str:
+        """Deal with one record; returns what became of it (the span's ``nexus.outcome``)."""
+        if envelope is None:
+            assert failure is not None
+            record_error(trace.get_current_span(), failure)
+            await self._dead_letter(record, failure, reason="undecodable")
+            return "dead_lettered"
+        origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
         event_id = envelope.metadata.event_id
         if event_id in self._seen:
             self.stats.duplicates += 1
+            self.metrics.duplicates.labels(self._name).inc()
             self._log.debug("skipping duplicate %s %s", envelope.type, event_id)
-            return
+            return "duplicate"
         handler = self._handlers.get(envelope.type)
         if handler is None:
             # Not poison: the domain topic carries types other services of the domain handle.
             self.stats.unhandled += 1
+            self.metrics.unhandled.labels(self._name, envelope.type).inc()
             self._log.debug("no handler for %s at %s", envelope.type, origin)
-            return
+            return "unhandled"
         context = Context(
             event=envelope,
             origin=origin,
@@ -196,14 +268,22 @@ class Runner:
             publisher=self._publisher,
             log=self._log,
         )
+        outcome = "handled"
         try:
             await self._call(handler, envelope, context)
         except Exception as exc:
-            await self._dead_letter(record, exc)
+            record_error(trace.get_current_span(), exc)
+            await self._dead_letter(record, exc, reason="handler")
+            outcome = "dead_lettered"
         else:
             self.stats.handled += 1
+            self.metrics.handled.labels(self._name, envelope.type).inc()
+            self.metrics.handle_seconds.labels(self._name, envelope.type).observe(
+                time.perf_counter() - began
+            )
         # Dead-lettered counts as dealt with: a second copy would only repeat the failure.
         self._seen.add(event_id)
+        return outcome
 
     async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
         attempts = self._config.retry_attempts
@@ -216,6 +296,10 @@ class Runner:
                 if attempt == attempts or not getattr(exc, "retriable", False):
                     raise
                 delay = self._config.retry_backoff_s * 2 ** (attempt - 1)
+                self.metrics.retries.labels(self._name).inc()
+                trace.get_current_span().add_event(
+                    "retry", {"attempt": attempt, "exception.message": str(exc)[:256]}
+                )
                 self._log.warning(
                     "%s %s failed (attempt %d of %d), retrying in %.2f s: %s",
                     envelope.type,
@@ -227,7 +311,7 @@ class Runner:
                 )
                 await asyncio.sleep(delay)
 
-    async def _dead_letter(self, record: Record, error: BaseException) -> None:
+    async def _dead_letter(self, record: Record, error: BaseException, *, reason: str) -> None:
         self._log.warning(
             "dead-lettering %s-%s@%s: %s: %s",
             record.topic,
@@ -246,3 +330,4 @@ class Runner:
         )
         await self._dead_letters.write(failed, error)
         self.stats.dead_lettered += 1
+        self.metrics.dead_letters.labels(self._name, reason).inc()

@@ -13,7 +13,13 @@ from nexus_mesh.tracing.propagation import (
     format_traceparent,
     trace_fields,
 )
-from nexus_mesh.tracing.setup import Telemetry, build_resource, setup_telemetry
+from nexus_mesh.tracing.setup import (
+    Telemetry,
+    build_resource,
+    sampler_from,
+    setup_telemetry,
+    span_exporters,
+)
 
 __all__ = [
     "Telemetry",
@@ -22,6 +28,8 @@ __all__ = [
     "context_from_metadata",
     "context_from_traceparent",
     "format_traceparent",
+    "sampler_from",
     "setup_telemetry",
+    "span_exporters",
     "trace_fields",
 ]

@@ -5,11 +5,12 @@ the parts that trace (producer, consumers, ingress); nothing in the mesh calls
 ``trace.set_tracer_provider``, so a test or an embedding application can run several
 gateways and services in one process, each with its own provider, or none.
 
-What the SDK already reads from the environment is left to it: the sampler
-(``OTEL_TRACES_SAMPLER``/``_ARG``), span limits, the batch processor (``OTEL_BSP_*``) and
-each exporter's endpoint, headers, timeout and TLS. This module adds what the SDK leaves
-to its auto-configuration: choosing exporters from ``OTEL_TRACES_EXPORTER``, honouring
-``OTEL_SDK_DISABLED``, and a resource naming the service and, in Kubernetes, its pod.
+What the SDK already reads from the environment is left to it: span limits, the batch
+processor (``OTEL_BSP_*``), resource detectors and ``OTEL_RESOURCE_ATTRIBUTES``, and each
+exporter's endpoint, headers, timeout and TLS. This module adds what the SDK leaves to its
+auto-configuration: exporters from ``OTEL_TRACES_EXPORTER``, ``OTEL_SDK_DISABLED``, the
+sampler (``OTEL_TRACES_SAMPLER``/``_ARG``, which the SDK would replace by its default with
+only a warning when misspelt) and a resource naming the service and, in Kubernetes, its pod.
 Settings it cannot honour stop the process at start, like every ``NEXUS_*`` setting.
 """
 
@@ -25,23 +26,30 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 from nexus_mesh.errors import ConfigurationError
 
 INSTRUMENTATION_SCOPE = "nexus_mesh"
 SERVICE_NAMESPACE = "nexus-mesh"
 _EXPORTER_GROUP = "opentelemetry_traces_exporter"
-_SAMPLERS = frozenset(
-    {
-        "always_on",
-        "always_off",
-        "traceidratio",
-        "parentbased_always_on",
-        "parentbased_always_off",
-        "parentbased_traceidratio",
-    }
-)
-_RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
+_FIXED_SAMPLERS: dict[str, Sampler] = {
+    "always_on": ALWAYS_ON,
+    "always_off": ALWAYS_OFF,
+    "parentbased_always_on": ParentBased(ALWAYS_ON),
+    "parentbased_always_off": ParentBased(ALWAYS_OFF),
+}
+_RATIO_SAMPLERS = {
+    "traceidratio": TraceIdRatioBased,
+    "parentbased_traceidratio": ParentBasedTraceIdRatio,
+}
 # The spec's default OTLP protocol; the Python SDK alone still defaults to gRPC, which this
 # project does not install (and which the default port 4318 of the endpoint would not speak).
 _DEFAULT_OTLP_PROTOCOL = "http/protobuf"
@@ -84,24 +92,21 @@ class Telemetry:
             self.tracer_provider.shutdown()
 
 
-def setup_telemetry(
-    service_name: str,
-    *,
-    instance: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Telemetry:
+def setup_telemetry(service_name: str, *, instance: str | None = None) -> Telemetry:
     """Build this process's :class:`Telemetry` from ``OTEL_*``; the caller shuts it down.
 
     ``service_name`` is the default of ``service.name``: ``OTEL_SERVICE_NAME`` or a
     ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES`` wins over it. Raises
     :class:`ConfigurationError` for an exporter or sampler that cannot be honoured.
     """
-    env = os.environ if environ is None else environ
+    env = os.environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return Telemetry()
-    _check_sampler(env)
-    exporters = _exporters(env)
-    provider = TracerProvider(resource=build_resource(service_name, instance=instance, environ=env))
+    sampler = sampler_from(env)
+    exporters = span_exporters(env)
+    provider = TracerProvider(
+        sampler=sampler, resource=build_resource(service_name, instance=instance)
+    )
     for exporter in exporters:
         # Batching keeps export off the event loop: spans are handed to a worker thread.
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -110,25 +115,32 @@ def setup_telemetry(
     return telemetry
 
 
-def build_resource(
-    service_name: str, *, instance: str | None = None, environ: Mapping[str, str] | None = None
-) -> Resource:
+def build_resource(service_name: str, *, instance: str | None = None) -> Resource:
     """Our defaults, overridden by whatever ``OTEL_RESOURCE_ATTRIBUTES`` and the SDK's
     detectors say."""
-    env = os.environ if environ is None else environ
     defaults: dict[str, str] = {
         "service.name": service_name,
         "service.namespace": SERVICE_NAMESPACE,
         "service.version": _package_version(),
         "service.instance.id": instance or f"{socket.gethostname()}-{os.getpid()}",
     }
-    defaults.update(kubernetes_attributes(env))
-    detected = Resource.create()
-    resource = Resource(defaults).merge(detected)
-    if str(detected.attributes.get("service.name", "")).startswith("unknown_service"):
-        # The SDK's placeholder, not a choice anyone made: keep our default.
-        resource = resource.merge(Resource({"service.name": service_name}))
-    return resource
+    defaults.update(kubernetes_attributes(os.environ))
+    # The SDK's own defaults (a random instance id, "unknown_service") must not win over
+    # ours, but whatever the operator set explicitly must.
+    explicit = _explicit_keys(os.environ)
+    ours = {key: value for key, value in defaults.items() if key not in explicit}
+    return Resource(defaults).merge(Resource.create()).merge(Resource(ours))
+
+
+def _explicit_keys(environ: Mapping[str, str]) -> set[str]:
+    keys = {
+        pair.split("=", 1)[0].strip()
+        for pair in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+        if "=" in pair
+    }
+    if environ.get("OTEL_SERVICE_NAME"):
+        keys.add("service.name")
+    return keys
 
 
 def kubernetes_attributes(environ: Mapping[str, str]) -> dict[str, str]:
@@ -154,27 +166,26 @@ def kubernetes_attributes(environ: Mapping[str, str]) -> dict[str, str]:
     return attributes
 
 
-def _check_sampler(env: Mapping[str, str]) -> None:
-    # The SDK falls back to the default sampler with only a warning; a typo here would
-    # silently sample everything in production, so it fails like any invalid setting.
+def sampler_from(env: Mapping[str, str]) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` name."""
     name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
-    if name not in _SAMPLERS:
-        raise ConfigurationError(
-            f"OTEL_TRACES_SAMPLER={name!r}: use one of {', '.join(sorted(_SAMPLERS))}"
-        )
-    arg = env.get("OTEL_TRACES_SAMPLER_ARG")
-    if name in _RATIO_SAMPLERS and arg is not None:
-        try:
-            ratio = float(arg)
-        except ValueError:
-            ratio = -1.0
-        if not 0.0 <= ratio <= 1.0:
-            raise ConfigurationError(
-                f"OTEL_TRACES_SAMPLER_ARG={arg!r}: a sampling ratio between 0 and 1"
-            )
+    if name in _FIXED_SAMPLERS:
+        return _FIXED_SAMPLERS[name]
+    if name not in _RATIO_SAMPLERS:
+        known = sorted([*_FIXED_SAMPLERS, *_RATIO_SAMPLERS])
+        raise ConfigurationError(f"OTEL_TRACES_SAMPLER={name!r}: use one of {', '.join(known)}")
+    arg = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    try:
+        ratio = float(arg)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigurationError(f"OTEL_TRACES_SAMPLER_ARG={arg!r}: a sampling ratio from 0 to 1")
+    return _RATIO_SAMPLERS[name](ratio)
 
 
-def _exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names (default ``otlp``; ``none`` for none)."""
     names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
     names = [n for n in names if n]
     if not names or names == ["none"]:

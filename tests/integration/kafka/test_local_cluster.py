@@ -163,7 +163,7 @@ async def test_three_node_cluster_survives_a_broker_crash(
         ]
         # Kill the partition leader: the hardest broker to lose.
         await asyncio.to_thread(cluster.kill_node, leader)
-        assert not [n for n in cluster.status().nodes if n.node_id == leader][0].running
+        assert not next(n for n in cluster.status().nodes if n.node_id == leader).running
         after = []
         for i in range(3):
             after.append(

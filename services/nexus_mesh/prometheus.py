@@ -1,0 +1,79 @@
+"""Prometheus pieces shared by the gateway and the services.
+
+Consumer lag is computed when Prometheus scrapes, not on the delivery path: the consumer
+already knows each partition's high watermark from its last fetch, so a scrape costs a
+subtraction per assigned partition and the hot path pays nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+# (topic, partition, records not yet consumed)
+LagSample = tuple[str, int, int]
+LagSource = Callable[[], Iterable[LagSample]]
+
+
+class ConsumerLagCollector(Collector):
+    """``<name>{topic, partition}``: high watermark minus the next offset to consume."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._source: LagSource | None = None
+
+    def track(self, source: LagSource | None) -> None:
+        """Report what ``source`` returns at each scrape (None: report nothing)."""
+        self._source = source
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        source = self._source
+        if source is not None:
+            try:
+                samples = list(source())
+            except Exception:  # a scrape must never fail because the consumer is restarting
+                log.debug("consumer lag unavailable", exc_info=True)
+                samples = []
+            for topic, partition, lag in samples:
+                family.add_metric([topic, str(partition)], max(lag, 0))
+        yield family
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self._name, self._documentation, labels=["topic", "partition"])
+
+
+class MetricsServer:
+    """``/metrics`` of one registry on its own thread, so a scrape is answered even while the
+    event loop is busy; :meth:`close` stops it."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_metrics(registry: CollectorRegistry, *, host: str, port: int) -> MetricsServer:
+    """Serve ``registry`` in Prometheus text format at ``http://host:port/metrics``."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread)

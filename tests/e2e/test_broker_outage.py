@@ -1,0 +1,111 @@
+"""A broker outage: retryable errors within a bounded time, no false acks, self-recovery.
+
+This test runs its own single-broker cluster, since it stops the broker mid-test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kafka_tail import TopicTail
+from mesh_processes import Mesh
+from nexus_mesh.client import MeshClient, MeshError
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.localkafka import LocalKafka
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
+    cluster = LocalKafka(tmp_path / "kafka")
+    bootstrap = cluster.start(nodes=1, port=0)
+    try:
+        yield cluster, bootstrap
+    finally:
+        cluster.stop()
+
+
+def ready(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+async def test_outage_answers_unavailable_and_recovers_by_itself(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    cluster, bootstrap = own_kafka
+    settings = NexusSettings(
+        kafka_bootstrap_servers=bootstrap, topic_prefix="outage", clients_partitions=2
+    )
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    mesh = Mesh(bootstrap=bootstrap, prefix="outage", workdir=tmp_path)
+    mesh.env_overrides["NEXUS_CLIENTS_PARTITIONS"] = "2"
+    try:
+        gateway = mesh.gateway(NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="3")
+        assert gateway.url and gateway.admin_url
+        admin = gateway.admin_url
+        acked: list[str] = []
+        async with await MeshClient.connect(
+            gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+        ) as client:
+            acked.append((await client.emit("chat.message", {"text": "before"})).event_id)
+            assert (await client.next_event(timeout=15)).payload["text"] == "before"
+
+            await asyncio.to_thread(cluster.stop)
+            began = time.monotonic()
+            with pytest.raises(MeshError) as caught:
+                await client.emit("chat.message", {"text": "during"}, timeout=30)
+            assert caught.value.code == "unavailable"
+            assert caught.value.retryable is True
+            assert time.monotonic() - began < 10, "the answer comes within a bounded time"
+            refused_id = caught.value.event_id
+
+            async def not_ready() -> bool:
+                return ready(admin) == 503
+
+            await eventually(not_ready, timeout=30, what="/readyz to report the outage")
+            assert not client.closed, "the gateway keeps its connections through an outage"
+
+            await asyncio.to_thread(cluster.start, nodes=1, port=0)
+
+            async def recovered() -> bool:
+                return ready(admin) == 200
+
+            await eventually(recovered, timeout=60, what="/readyz after the broker returns")
+            # The client retries with the same event_id: one record, whatever happened to
+            # the first attempt, then new events flow both ways again.
+            retried = await client.emit(
+                "chat.message", {"text": "during"}, event_id=refused_id, timeout=30
+            )
+            acked.append(retried.event_id)
+            after = await client.emit("chat.message", {"text": "after"}, timeout=30)
+            acked.append(after.event_id)
+            texts = [(await client.next_event(timeout=30)).payload["text"] for _ in range(2)]
+            assert texts == ["during", "after"]
+
+        topic = TopicNames(prefix="outage").clients
+        async with TopicTail(settings, topic, 2) as tail:
+
+            async def all_acked_present() -> bool:
+                ids = {dict(r.headers)["ce_id"].decode() for r in tail.records}
+                return set(acked) <= ids
+
+            await eventually(all_acked_present, what="every acked event in Kafka")
+            copies = [r for r in tail.records if dict(r.headers)["ce_id"].decode() == refused_id]
+            assert len(copies) == 1, "the in-doubt write and its retry made one record"
+    finally:
+        mesh.close()

@@ -1,0 +1,168 @@
+"""Resume (DESIGN.md section 5): `since` delivers exactly what was missed, on any gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
+
+from mesh_processes import Mesh
+from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.position import Position
+from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.settings import NexusSettings
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exits:
+        yield exits
+
+
+async def open_client(
+    stack: AsyncExitStack, mesh: Mesh, url: str, *, since: str | None = None
+) -> MeshClient:
+    client = await MeshClient.connect(
+        url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"]), since=since
+    )
+    return await stack.enter_async_context(client)
+
+
+async def publish_seq(publisher: Publisher, start: int, count: int) -> None:
+    for n in range(start, start + count):
+        await publisher.publish(
+            "campaign.updated", {"status": f"seq-{n}", "updated_at": n}, campaign_id="A"
+        )
+
+
+def seq(event: Event) -> int:
+    return int(event.payload["status"].removeprefix("seq-"))
+
+
+async def test_resume_on_another_gateway_misses_nothing(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    g1, g2 = mesh.gateway(), mesh.gateway()
+    assert g1.url and g2.url
+    first = await open_client(stack, mesh, g1.url)
+    await publish_seq(publisher, 0, 5)
+    seen = [seq(await first.next_event(timeout=15)) for _ in range(5)]
+    position = first.position
+    await first.close()
+
+    # While it is away: campaign events and a broadcast.
+    await publish_seq(publisher, 5, 20)
+    await publisher.broadcast("system.notice", {"level": "info", "text": "while away"})
+
+    resumed = await open_client(stack, mesh, g2.url, since=position)
+    assert resumed.welcome["recovered"] is True
+    assert resumed.welcome["position"] == position
+    replayed = [await resumed.next_event(timeout=15) for _ in range(21)]
+    campaign = [seq(e) for e in replayed if e.type == "campaign.updated"]
+    notices = [e.payload["text"] for e in replayed if e.type == "system.notice"]
+    assert seen + campaign == list(range(25)), "exactly the missed events, in order"
+    assert notices == ["while away"]
+
+    # Then it is live.
+    await publish_seq(publisher, 25, 3)
+    assert [seq(await resumed.next_event(timeout=15)) for _ in range(3)] == [25, 26, 27]
+
+
+async def test_resume_while_events_keep_arriving(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    first = await open_client(stack, mesh, gateway.url)
+    await publish_seq(publisher, 0, 1)
+    assert seq(await first.next_event(timeout=15)) == 0
+    position = first.position
+    await first.close()
+    await publish_seq(publisher, 1, 200)
+
+    async def keep_publishing() -> None:
+        await publish_seq(publisher, 201, 300)
+
+    producer = asyncio.create_task(keep_publishing())
+    try:
+        resumed = await open_client(stack, mesh, gateway.url, since=position)
+        assert resumed.welcome["recovered"] is True
+        received = [seq(await resumed.next_event(timeout=30)) for _ in range(500)]
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+    assert received == list(range(1, 501)), "no gap, no duplicate across replay and live"
+
+
+async def test_positions_that_cannot_be_honoured_say_so(
+    mesh: Mesh, publisher: Publisher, settings: NexusSettings, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await open_client(stack, mesh, gateway.url)
+    await publish_seq(publisher, 0, 3)
+    for _ in range(3):
+        await client.next_event(timeout=15)
+    position = Position.decode(client.position or "")
+    await client.close()
+
+    garbage = await open_client(stack, mesh, gateway.url, since="not-a-position")
+    assert garbage.welcome["recovered"] is False
+    other_layout = Position(
+        partitions=position.partitions * 2,
+        partition=position.partition,
+        offset=position.offset,
+        system=position.system,
+    )
+    relayout = await open_client(stack, mesh, gateway.url, since=other_layout.encode())
+    assert relayout.welcome["recovered"] is False
+
+    # Records before the position leave the log (as retention would remove them).
+    partition = campaign_partition("A", settings.clients_partitions)
+    await publish_seq(publisher, 3, 2)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        topic = TopicNames(prefix=settings.topic_prefix).clients
+        await admin.delete_records(
+            {TopicPartition(topic, partition): RecordsToDelete(before_offset=position.offset + 1)}
+        )
+    finally:
+        await admin.close()
+    expired = await open_client(stack, mesh, gateway.url, since=position.encode())
+    assert expired.welcome["recovered"] is False
+    # Not recovered means live from now on: the next event is a new one.
+    await publish_seq(publisher, 5, 1)
+    assert seq(await expired.next_event(timeout=15)) == 5
+
+
+async def test_a_reply_to_a_dropped_connection_reaches_its_resumption(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await open_client(stack, mesh, gateway.url)
+    old_id = client.connection_id
+    position = client.position
+    await client.close()
+    # The reply of a request still in flight when the connection dropped.
+    await publisher.publish(
+        "campaign.updated",
+        {"status": "reply-to-old", "updated_at": 1},
+        campaign_id="A",
+        user_id="u1",
+        connection_id=old_id,
+    )
+    resumed = await stack.enter_async_context(client.resume())
+    assert resumed.connection_id == old_id
+    assert resumed.welcome["recovered"] is True
+    assert position is not None
+    assert (await resumed.next_event(timeout=15)).payload["status"] == "reply-to-old"

@@ -1,0 +1,164 @@
+"""Slow clients are cut loose without loss or harm to others; draining closes with 1001."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from mesh_processes import Mesh
+from nexus_mesh.client import MeshClient, MeshClosedError
+from nexus_mesh.service.publisher import Publisher
+from nexus_testkit import eventually
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
+    mesh: Mesh, publisher: Publisher
+) -> None:
+    buffer = 1024 * 1024
+    gateway = mesh.gateway(NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(buffer))
+    assert gateway.url
+    token = mesh.token("slow", ["A"])
+    blob = "x" * 16_000
+    total = 3_200  # ~50 MB through the campaign
+    async with AsyncExitStack() as stack:
+        fast = await stack.enter_async_context(
+            await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="fast", token=mesh.token("fast", ["A"])
+            )
+        )
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        stalled = await stack.enter_async_context(
+            session.ws_connect(
+                gateway.url + "/ws/A/slow",
+                headers={"Authorization": f"Bearer {token}"},
+                max_msg_size=0,
+            )
+        )
+        welcome = orjson.loads((await stalled.receive()).data)
+        start_position = welcome["payload"]["position"]
+        rss_before = rss_kib(gateway.process.pid)
+        peak = rss_before
+
+        async def publish_all() -> None:
+            for n in range(total):
+                await publisher.publish(
+                    "campaign.updated",
+                    {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
+                    campaign_id="A",
+                )
+
+        sender = asyncio.create_task(publish_all())
+        got_fast: list[int] = []
+        while len(got_fast) < total:
+            event = await fast.next_event(timeout=30)
+            got_fast.append(int(event.payload["status"]))
+            if len(got_fast) % 200 == 0:
+                peak = max(peak, rss_kib(gateway.process.pid))
+        await sender
+        # The reader that never read did not hold the others back...
+        assert got_fast == list(range(total))
+        peak = max(peak, rss_kib(gateway.process.pid))
+        # ...nor grew the gateway by much more than its bound (plus socket buffers).
+        growth_mib = (peak - rss_before) / 1024
+        print(f"gateway RSS before {rss_before} KiB, peak {peak} KiB, growth {growth_mib:.1f} MiB")
+        assert growth_mib < 64, f"gateway grew {growth_mib:.1f} MiB with a stalled reader"
+
+        # Now it reads: what was buffered, then the 4008 close.
+        received: list[int] = []
+        last_position = start_position
+        while True:
+            message = await stalled.receive(timeout=30)
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                break
+            frame = orjson.loads(message.data)
+            received.append(int(frame["payload"]["status"]))
+            last_position = frame["metadata"]["position"]
+        assert stalled.close_code == 4008
+        assert len(received) < total
+
+        resumed = await stack.enter_async_context(
+            await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="slow", token=token, since=last_position
+            )
+        )
+        assert resumed.welcome["recovered"] is True
+        while len(received) < total:
+            received.append(int((await resumed.next_event(timeout=30)).payload["status"]))
+        assert received == list(range(total)), "nothing lost or repeated across the 4008"
+
+
+async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
+    gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="5")
+    assert gateway.url and gateway.admin_url
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        assert http_status(gateway.admin_url + "/readyz") == 200
+        request = urllib.request.Request(gateway.admin_url + "/drain", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        assert http_status(gateway.admin_url + "/readyz") == 503
+        try:
+            await client.next_event(timeout=15)
+        except MeshClosedError:
+            pass
+        assert client.close_code == 1001
+    # New connections are turned away while the pod drains; the process stays up.
+    status = http_status(gateway.url + "/readyz")
+    assert status == 503
+    assert gateway.process.poll() is None
+
+
+async def test_sigterm_answers_in_flight_events_then_closes_1001(mesh: Mesh) -> None:
+    gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="10")
+    assert gateway.url
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        emits = [
+            asyncio.create_task(client.emit("chat.message", {"text": str(i)})) for i in range(30)
+        ]
+        await asyncio.sleep(0)  # let the first frames reach the socket
+        began = time.monotonic()
+        os.kill(gateway.process.pid, signal.SIGTERM)
+        outcomes = await asyncio.gather(*emits, return_exceptions=True)
+        acked = [o for o in outcomes if not isinstance(o, BaseException)]
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        # Every event was answered or never read before the close; none was left hanging.
+        for outcome in refused:
+            assert isinstance(outcome, MeshClosedError) or getattr(outcome, "code", "") == (
+                "unavailable"
+            ), outcome
+        assert acked, "events read before the signal are written and acknowledged"
+
+        async def closed() -> bool:
+            return client.closed
+
+        await eventually(closed, what="the 1001 close")
+        assert client.close_code == 1001
+    assert gateway.process.wait(timeout=20) == 0
+    assert time.monotonic() - began < 15

@@ -1,0 +1,151 @@
+"""Telemetry from the standard OTEL_* variables: exporters, sampler, resource, kill switch."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.tracing import (
+    Telemetry,
+    build_resource,
+    sampler_from,
+    setup_telemetry,
+    span_exporters,
+)
+from nexus_mesh.tracing.setup import kubernetes_attributes
+
+
+def test_default_telemetry_is_a_no_op() -> None:
+    telemetry = Telemetry()
+    assert not telemetry.enabled
+    with telemetry.tracer.start_as_current_span("x") as span:
+        assert not span.is_recording()
+    telemetry.shutdown()  # nothing to shut down, and no error
+
+
+def test_sdk_disabled_gives_the_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "no-such-exporter")  # not even looked at
+    assert not setup_telemetry("nexus-test").enabled
+
+
+def test_exporters_default_to_otlp_over_http() -> None:
+    (exporter,) = span_exporters({})
+    assert isinstance(exporter, OTLPSpanExporter)
+    exporter.shutdown()
+
+
+def test_exporter_list_none_and_console() -> None:
+    assert span_exporters({"OTEL_TRACES_EXPORTER": "none"}) == []
+    (console,) = span_exporters({"OTEL_TRACES_EXPORTER": " Console "})
+    assert isinstance(console, ConsoleSpanExporter)
+
+
+def test_zipkin_exporter_is_installed() -> None:
+    (zipkin,) = span_exporters({"OTEL_TRACES_EXPORTER": "zipkin_json"})
+    assert type(zipkin).__module__.startswith("opentelemetry.exporter.zipkin")
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "jaegerr"}, "OTEL_TRACES_EXPORTER='jaegerr'"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ],
+)
+def test_unusable_exporters_fail_at_start(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ConfigurationError, match=complaint):
+        span_exporters(env)
+
+
+def test_sampler_is_honoured() -> None:
+    assert sampler_from({}).get_description().startswith("ParentBased")
+    assert sampler_from({"OTEL_TRACES_SAMPLER": "always_off"}).get_description() == (
+        "AlwaysOffSampler"
+    )
+    ratio = sampler_from(
+        {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}
+    )
+    assert isinstance(ratio, ParentBased)
+    assert "0.25" in ratio.get_description()
+    assert isinstance(sampler_from({"OTEL_TRACES_SAMPLER": "traceidratio"}), TraceIdRatioBased)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OTEL_TRACES_SAMPLER": "always-on"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"},
+    ],
+)
+def test_bad_sampler_settings_fail_at_start(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="OTEL_TRACES_SAMPLER"):
+        sampler_from(env)
+
+
+def test_always_off_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    telemetry = setup_telemetry("nexus-test")
+    try:
+        assert telemetry.enabled
+        with telemetry.tracer.start_as_current_span("x") as span:
+            assert not span.is_recording()
+            assert span.get_span_context().is_valid  # still propagated, as unsampled
+    finally:
+        telemetry.shutdown()
+
+
+def test_resource_names_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test")
+    attributes = build_resource("nexus-gateway", instance="gw-1").attributes
+    assert attributes["service.name"] == "nexus-gateway"
+    assert attributes["service.namespace"] == "nexus-mesh"
+    assert attributes["service.instance.id"] == "gw-1"
+    assert attributes["deployment.environment.name"] == "test"
+    assert "k8s.pod.name" not in attributes
+
+
+def test_otel_service_name_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "edge-gateway")
+    assert build_resource("nexus-gateway").attributes["service.name"] == "edge-gateway"
+    monkeypatch.delenv("OTEL_SERVICE_NAME")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes")
+    assert build_resource("nexus-gateway").attributes["service.name"] == "from-attributes"
+
+
+def test_kubernetes_pod_and_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert kubernetes_attributes({}) == {}
+    in_pod = {
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "POD_NAME": "nexus-gateway-7d9f-abcde",
+        "POD_NAMESPACE": "mesh",
+        "NODE_NAME": "node-3",
+    }
+    assert kubernetes_attributes(in_pod) == {
+        "k8s.pod.name": "nexus-gateway-7d9f-abcde",
+        "k8s.namespace.name": "mesh",
+        "k8s.node.name": "node-3",
+    }
+    for name, value in in_pod.items():
+        monkeypatch.setenv(name, value)
+    attributes = build_resource("nexus-search").attributes
+    assert attributes["k8s.pod.name"] == "nexus-gateway-7d9f-abcde"
+    assert attributes["k8s.namespace.name"] == "mesh"
+
+
+def test_setup_builds_an_owned_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    telemetry = setup_telemetry("nexus-test", instance="i-1")
+    assert isinstance(telemetry.tracer_provider, TracerProvider)
+    assert telemetry.tracer_provider.resource.attributes["service.instance.id"] == "i-1"
+    telemetry.force_flush()
+    telemetry.shutdown()
+    telemetry.shutdown()  # idempotent

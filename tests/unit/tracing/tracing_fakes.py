@@ -1,0 +1,76 @@
+"""Tracing under test: spans kept in memory, and a stand-in for aiokafka's producer that
+acknowledges every write at once and keeps it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.tracing import Telemetry
+
+
+@dataclass
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class _Metadata:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class FakeKafkaProducer:
+    sent: list[Sent] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    async def send(
+        self, topic: str, *, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[_Metadata]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(Sent(topic, key, value, list(headers)))
+        done: asyncio.Future[_Metadata] = asyncio.get_running_loop().create_future()
+        done.set_result(_Metadata(topic, 1, len(self.sent) - 1))
+        return done
+
+
+def codec() -> Codec:
+    return Codec(load_registry(default_schemas_dir()))
+
+
+def fake_producer(codec: Codec, telemetry: Telemetry) -> tuple[EnvelopeProducer, FakeKafkaProducer]:
+    producer = EnvelopeProducer(
+        settings=NexusSettings(auth="none"), codec=codec, client_id="test", telemetry=telemetry
+    )
+    fake = FakeKafkaProducer()
+    producer._producer = fake  # type: ignore[assignment]
+    return producer, fake
+
+
+class Spans:
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.telemetry = Telemetry(provider)
+
+    def finished(self) -> tuple[ReadableSpan, ...]:
+        return self.exporter.get_finished_spans()
+
+    def named(self, name: str) -> ReadableSpan:
+        (span,) = [s for s in self.finished() if s.name == name]
+        return span
