@@ -63,6 +63,8 @@ class Mesh:
             NEXUS_JWT_SECRET=JWT_SECRET,
             NEXUS_LOG_LEVEL="INFO",
         )
+        # No collector runs beside the tests; a test about tracing names its own.
+        env.setdefault("OTEL_TRACES_EXPORTER", "none")
         env.update(self.env_overrides)
         env.update(extra)
         return env
@@ -111,7 +113,11 @@ class Mesh:
         raise AssertionError(f"gateway not ready within {timeout:.0f} s:\n{gateway.log()}")
 
     def service(self, name: str, *, timeout: float = 60.0, **extra: str) -> MeshProcess:
+        """A service process; its Prometheus endpoint is at ``url`` + ``/metrics``."""
+        extra.setdefault("NEXUS_SERVICE_METRICS_HOST", "127.0.0.1")
+        extra.setdefault("NEXUS_SERVICE_METRICS_PORT", str(free_port()))
         service = self._spawn(name, ["service", name], self.env(**extra))
+        service.url = f"http://127.0.0.1:{extra['NEXUS_SERVICE_METRICS_PORT']}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if service.process.poll() is not None:

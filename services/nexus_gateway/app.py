@@ -27,12 +27,20 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> Gateway:
+def build_gateway(
+    settings: NexusSettings,
+    registry: Registry | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+) -> Gateway:
+    """The gateway's parts; ``telemetry`` traces them (default: no tracing)."""
+    telemetry = telemetry or Telemetry()
     registry = registry or load_registry(settings.schemas_dir)
     codec = Codec(registry)
     metrics = GatewayMetrics()
@@ -44,6 +52,7 @@ def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> 
         codec=codec,
         client_id=client_id,
         send_timeout_s=settings.gateway_produce_timeout_s,
+        telemetry=telemetry,
     )
     holder: dict[str, Gateway] = {}
 
@@ -64,6 +73,10 @@ def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> 
         metrics=metrics,
         on_delivered=on_delivered,
         client_id=client_id,
+        telemetry=telemetry,
+    )
+    metrics.consumer_lag.track(
+        lambda: [(tp.topic, tp.partition, lag) for tp, lag in dispatcher.lag().items()]
     )
     gateway: Gateway
     ingress = Ingress(
@@ -81,6 +94,7 @@ def build_gateway(settings: NexusSettings, registry: Registry | None = None) -> 
         max_event_bytes=settings.gateway_max_event_bytes,
         answer_timeout_s=settings.gateway_produce_timeout_s,
         accepting=lambda: gateway.accepting,
+        telemetry=telemetry,
     )
     gateway = Gateway(
         settings=settings,

@@ -5,6 +5,11 @@ the partition of a campaign while at least one of its connections is here, and e
 of ``<prefix>.system``. It tracks the next offset of each partition itself; a newly assigned
 partition starts at its end offset as of the joining client's welcome, so nothing between the
 welcome and the first fetch is lost (DESIGN.md section 7).
+
+A record delivered to connections here is a ``process <prefix>.clients`` consumer span (the
+child of the span that produced it) with one ``ws send`` span per fan-out beneath it. A
+record no connection of this pod wants gets no span: every pod that reads its partition
+sees it, and only the delivery matters to the interaction's trace.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
@@ -31,6 +39,9 @@ from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry
+from nexus_mesh.tracing.records import record_span
+from nexus_mesh.tracing.spans import SENT, record_error, ws_send_span
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +59,9 @@ class Dispatcher:
         metrics: GatewayMetrics,
         on_delivered: DeliveredHook | None = None,
         client_id: str = "nexus-gateway",
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or Telemetry()
         self._codec = codec
         self._hub = hub
         self._metrics = metrics
@@ -225,7 +238,7 @@ class Dispatcher:
             self._topics.clients, self.partition_of(connection.identity.campaign_id)
         )
         async with self._lock:
-            if self._hub.get(connection.id) is None:
+            if self._hub.get(connection.id) is not connection:
                 return
             self._hub.remove(connection)
             self._refs[tp.partition] -= 1
@@ -283,10 +296,12 @@ class Dispatcher:
                     self._deliver(tp, record)
 
     def _deliver(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        began = time.time_ns() if self._telemetry.enabled else None
         try:
             envelope = self._codec.decode(record.value)
         except CodecError as exc:
             self._metrics.undecodable.inc()
+            self._trace_undecodable(record, exc)
             log.warning(
                 "skipping undecodable record %s-%s@%s: %s",
                 tp.topic,
@@ -296,7 +311,7 @@ class Dispatcher:
             )
             return
         if tp.topic == self._topics.system:
-            self._broadcast(envelope)
+            self._broadcast(envelope, record, began)
             return
         meta = envelope.metadata
         if self.partition_of(meta.campaign_id) != tp.partition:
@@ -306,27 +321,60 @@ class Dispatcher:
         )
         if not targets:
             return
-        frame = event_frame(
-            envelope,
-            self._codec.payload_to_json(envelope.type, envelope.payload),
-            self.position(tp.partition).encode(),
-        )
-        self._fan_out(envelope, frame, targets)
+        with self._process_span(record, envelope, began):
+            frame = event_frame(
+                envelope,
+                self._codec.payload_to_json(envelope.type, envelope.payload),
+                self.position(tp.partition).encode(),
+            )
+            self._fan_out(envelope, frame, targets, record.timestamp / 1000)
 
-    def _broadcast(self, envelope: Envelope) -> None:
+    def _broadcast(
+        self, envelope: Envelope, record: ConsumerRecord[bytes, bytes], began: int | None
+    ) -> None:
         by_partition: dict[int, list[Connection]] = defaultdict(list)
         for connection in self._hub:
             by_partition[self.partition_of(connection.identity.campaign_id)].append(connection)
         if not by_partition:
             return
-        payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-        for partition, targets in by_partition.items():
-            # The frame differs per clients partition only by its position.
-            frame = event_frame(envelope, payload, self.position(partition).encode())
-            self._fan_out(envelope, frame, targets)
+        with self._process_span(record, envelope, began):
+            payload = self._codec.payload_to_json(envelope.type, envelope.payload)
+            for partition, targets in by_partition.items():
+                # The frame differs per clients partition only by its position.
+                frame = event_frame(envelope, payload, self.position(partition).encode())
+                self._fan_out(envelope, frame, targets, record.timestamp / 1000)
 
-    def _fan_out(self, envelope: Envelope, frame: bytes, targets: list[Connection]) -> None:
-        sent = sum(1 for connection in targets if connection.send(frame))
+    def _process_span(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, began: int | None
+    ) -> AbstractContextManager[Span]:
+        if began is None:
+            return nullcontext(INVALID_SPAN)
+        # Decoding, before the targets were known, is part of the span.
+        return record_span(self._telemetry.tracer, record, envelope, start_time=began)
+
+    def _trace_undecodable(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
+        if self._telemetry.enabled:
+            with record_span(self._telemetry.tracer, record, None) as span:
+                record_error(span, error)
+
+    def _fan_out(
+        self, envelope: Envelope, frame: bytes, targets: list[Connection], born: float
+    ) -> None:
+        if not self._telemetry.enabled:
+            sent = sum(1 for connection in targets if connection.send(frame, born))
+        else:
+            meta = envelope.metadata
+            with ws_send_span(
+                self._telemetry.tracer,
+                event_type=envelope.type,
+                campaign_id=meta.campaign_id,
+                event_id=meta.event_id,
+                targets=len(targets),
+                connection_id=targets[0].id if len(targets) == 1 else None,
+            ) as span:
+                sent = sum(1 for connection in targets if connection.send(frame, born))
+                if span.is_recording():
+                    span.set_attribute(SENT, sent)
         if sent:
             self._metrics.events_out.labels(envelope.type).inc(sent)
         if self._on_delivered is not None:

@@ -25,37 +25,47 @@ class PendingRequest:
 class FlowTracker:
     def __init__(self, on_timeout: Callable[[PendingRequest], None]) -> None:
         self._on_timeout = on_timeout
-        self._pending: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # connection id -> correlation id -> timer: a closing connection drops its own.
+        self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return sum(len(timers) for timers in self._pending.values())
 
     def track(self, request: PendingRequest) -> None:
-        key = (request.connection_id, request.correlation_id)
-        previous = self._pending.pop(key, None)
+        timers = self._pending.setdefault(request.connection_id, {})
+        previous = timers.pop(request.correlation_id, None)
         if previous is not None:
             previous.cancel()
-        loop = asyncio.get_running_loop()
-        self._pending[key] = loop.call_later(
-            request.flow.timeout_ms / 1000, self._expire, key, request
+        timers[request.correlation_id] = asyncio.get_running_loop().call_later(
+            request.flow.timeout_ms / 1000, self._expire, request
         )
 
-    def _expire(self, key: tuple[str, str], request: PendingRequest) -> None:
-        if self._pending.pop(key, None) is not None:
+    def _expire(self, request: PendingRequest) -> None:
+        if self._pop(request.connection_id, request.correlation_id) is not None:
             self._on_timeout(request)
 
     def resolve(self, connection_id: str, correlation_id: str) -> bool:
-        handle = self._pending.pop((connection_id, correlation_id), None)
+        handle = self._pop(connection_id, correlation_id)
         if handle is None:
             return False
         handle.cancel()
         return True
 
+    def _pop(self, connection_id: str, correlation_id: str) -> asyncio.TimerHandle | None:
+        timers = self._pending.get(connection_id)
+        if timers is None:
+            return None
+        handle = timers.pop(correlation_id, None)
+        if not timers:
+            del self._pending[connection_id]
+        return handle
+
     def forget_connection(self, connection_id: str) -> None:
-        for key in [k for k in self._pending if k[0] == connection_id]:
-            self._pending.pop(key).cancel()
+        for handle in self._pending.pop(connection_id, {}).values():
+            handle.cancel()
 
     def cancel_all(self) -> None:
-        for handle in self._pending.values():
-            handle.cancel()
+        for timers in self._pending.values():
+            for handle in timers.values():
+                handle.cancel()
         self._pending.clear()

@@ -50,8 +50,9 @@ class ConnectionHub:
     def remove(self, connection: Connection) -> bool:
         """Forget ``connection``; True when it was its campaign's last one here."""
         ident = connection.identity
-        if self._by_id.pop(ident.connection_id, None) is None:
+        if self._by_id.get(ident.connection_id) is not connection:
             return False
+        del self._by_id[ident.connection_id]
         users = self._by_campaign.get(ident.campaign_id, {})
         mine = users.get(ident.user_id)
         if mine is not None:

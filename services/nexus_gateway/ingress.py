@@ -2,6 +2,10 @@
 
 Every refusal happens before anything is written, so a rejected event never reaches Kafka
 (DESIGN.md section 5). Identity fields come from the authenticated connection only.
+
+Each client event is one ``ws receive`` span, the parent of its Kafka producer span; when the
+client sent its own ``metadata.traceparent`` the span is that client span's child, so the
+trace starts at the client.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Span
 
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
@@ -37,6 +45,8 @@ from nexus_mesh.errors import (
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
+from nexus_mesh.tracing import Telemetry, context_from_traceparent
+from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
 _ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -64,7 +74,9 @@ class Ingress:
         max_event_bytes: int,
         answer_timeout_s: float = 10.0,
         accepting: Callable[[], bool] = lambda: True,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or Telemetry()
         self._registry = registry
         self._codec = codec
         self._producer = producer
@@ -94,14 +106,47 @@ class Ingress:
         self._inflight += 1
         self._idle.clear()
         try:
-            return await self._handle(connection, raw, allowed=allowed)
-        except ClientEventError as error:
-            self._metrics.errors.labels(str(error.code)).inc()
-            return error_frame(error)
+            with self._receive_span(connection, raw) as span:
+                try:
+                    return await self._handle(connection, raw, allowed=allowed)
+                except ClientEventError as error:
+                    self._metrics.errors.labels(str(error.code)).inc()
+                    record_error(span, error, error_type=str(error.code))
+                    return error_frame(error)
         finally:
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+
+    def _receive_span(
+        self, connection: Connection, raw: str | bytes
+    ) -> AbstractContextManager[Span]:
+        if not self._telemetry.enabled:
+            return nullcontext(INVALID_SPAN)
+        ident = connection.identity
+        return ws_receive_span(
+            self._telemetry.tracer,
+            connection_id=ident.connection_id,
+            campaign_id=ident.campaign_id,
+            parent=self._client_context(raw),
+        )
+
+    def _client_context(self, raw: str | bytes) -> Context | None:
+        """The client's span, when its frame names one in ``metadata.traceparent``."""
+        # Most frames carry none: a substring search spares them a second parse.
+        if isinstance(raw, str) and "traceparent" not in raw:
+            return None
+        if isinstance(raw, bytes) and b"traceparent" not in raw:
+            return None
+        if len(raw) > self._max_event_bytes:
+            return None
+        try:
+            traceparent = (_parse(raw).get("metadata") or {}).get("traceparent")
+        except ClientEventError:
+            return None
+        if not isinstance(traceparent, str) or not _TRACEPARENT_RE.fullmatch(traceparent):
+            return None
+        return context_from_traceparent(traceparent)
 
     async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -119,6 +164,9 @@ class Ingress:
                 ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
             )
         target = self._target(frame["type"], event_id)
+        trace.get_current_span().set_attributes(
+            {EVENT_TYPE: target.type, MESSAGING_MESSAGE_ID: event_id}
+        )
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
         if not self._accepting():
             raise ClientEventError(

@@ -13,6 +13,7 @@ from aiohttp.web_request import BaseRequest
 from nexus_gateway.app import build_gateway, create_admin_app, create_app
 from nexus_gateway.drain import drain
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry, setup_telemetry
 
 log = logging.getLogger("nexus_gateway")
 
@@ -26,8 +27,17 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         )
 
 
-async def serve(settings: NexusSettings, *, stop: asyncio.Event | None = None) -> None:
-    gateway = build_gateway(settings)
+async def serve(
+    settings: NexusSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    telemetry: Telemetry | None = None,
+) -> None:
+    """Serve until ``stop`` (or a signal); tracing from ``OTEL_*`` unless ``telemetry`` is
+    given, flushed on the way out."""
+    owned = telemetry is None
+    telemetry = telemetry or setup_telemetry("nexus-gateway", instance=settings.gateway_instance)
+    gateway = build_gateway(settings, telemetry=telemetry)
     app = create_app(settings, gateway=gateway)
     runner = web.AppRunner(
         app, access_log_class=PathOnlyAccessLogger, handle_signals=False, shutdown_timeout=5
@@ -62,3 +72,6 @@ async def serve(settings: NexusSettings, *, stop: asyncio.Event | None = None) -
         await runner.cleanup()
         if admin is not None:
             await admin.cleanup()
+        if owned:
+            # Exporting the last spans may wait on the network: not on the loop.
+            await asyncio.to_thread(telemetry.shutdown)

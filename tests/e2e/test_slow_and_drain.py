@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -25,6 +26,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def http_post(url: str) -> int:
+    request = urllib.request.Request(url, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)
 
 
 def http_status(url: str) -> int:
@@ -118,14 +125,10 @@ async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
         gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
     ) as client:
         assert http_status(gateway.admin_url + "/readyz") == 200
-        request = urllib.request.Request(gateway.admin_url + "/drain", method="POST")
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 202
+        assert await asyncio.to_thread(http_post, gateway.admin_url + "/drain") == 202
         assert http_status(gateway.admin_url + "/readyz") == 503
-        try:
+        with contextlib.suppress(MeshClosedError):
             await client.next_event(timeout=15)
-        except MeshClosedError:
-            pass
         assert client.close_code == 1001
     # New connections are turned away while the pod drains; the process stays up.
     status = http_status(gateway.url + "/readyz")

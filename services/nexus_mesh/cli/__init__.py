@@ -12,7 +12,17 @@ from collections.abc import Sequence
 
 from nexus_mesh.errors import ConfigurationError, NexusError
 
-_COMMAND_MODULES = ("kafka", "topics", "schemas", "token", "gateway", "service", "publish", "k8s")
+_COMMAND_MODULES = (
+    "dev",
+    "kafka",
+    "topics",
+    "schemas",
+    "token",
+    "gateway",
+    "service",
+    "publish",
+    "k8s",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.records import Headers, header, record_headers, record_key
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata, trace_fields
-from nexus_mesh.tracing.spans import MESSAGING_BODY_SIZE, send_span, written
+from nexus_mesh.tracing.spans import send_span, written
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +52,6 @@ class EnvelopeProducer:
     ) -> None:
         self._codec = codec
         self._send_timeout_s = send_timeout_s
-        self._client_id = client_id
         self._telemetry = telemetry or Telemetry()
         self._producer = AIOKafkaProducer(
             **client_kwargs(settings),
@@ -93,7 +92,6 @@ class EnvelopeProducer:
             event_type=envelope.type,
             event_id=meta.event_id,
             campaign_id=meta.campaign_id,
-            client_id=self._client_id,
             parent=parent,
         ) as span:
             fields = trace_fields(span)
@@ -101,8 +99,6 @@ class EnvelopeProducer:
                 traced = dataclasses.replace(meta, traceparent=fields[0], tracestate=fields[1])
                 envelope = dataclasses.replace(envelope, metadata=traced)
             value, headers = self._encode(envelope, extra_headers)
-            if span.is_recording():
-                span.set_attribute(MESSAGING_BODY_SIZE, len(value))
             result = await self._write(topic, record_key(envelope), value, headers)
             written(span, partition=result.partition, offset=result.offset)
             return result
@@ -129,8 +125,6 @@ class EnvelopeProducer:
             event_type=header(headers, "ce_type"),
             event_id=header(headers, "ce_id"),
             campaign_id=header(headers, "nexus-campaign"),
-            body_size=len(value),
-            client_id=self._client_id,
             parent=parent,
         ) as span:
             result = await self._write(topic, key, value, headers)

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -449,6 +450,10 @@ async def _brokers_answering(bootstrap: str, timeout: float) -> int:
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    # Refused connections are expected while the broker boots; aiokafka logs each as ERROR.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         await asyncio.wait_for(admin.start(), timeout)
         described = await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -458,6 +463,7 @@ async def _brokers_answering(bootstrap: str, timeout: float) -> int:
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
+        quiet.setLevel(level)
 
 
 def _process_start_ticks(pid: int) -> int | None:

@@ -246,18 +246,7 @@ class Service:
         telemetry = telemetry or setup_telemetry(f"nexus-{self.name}")
         server: MetricsServer | None = None
         try:
-            if settings.service_metrics_port:
-                server = serve_metrics(
-                    self.metrics.registry,
-                    host=settings.service_metrics_host,
-                    port=settings.service_metrics_port,
-                )
-                self.log.info(
-                    "service %s metrics on http://%s:%d/metrics",
-                    self.name,
-                    settings.service_metrics_host,
-                    server.port,
-                )
+            server = self._serve_metrics(settings)
             await self._run(settings, telemetry)
         finally:
             if server is not None:
@@ -265,6 +254,21 @@ class Service:
             if owned:
                 # Exporting what is still queued may block on the network: not on the loop.
                 await asyncio.to_thread(telemetry.shutdown)
+
+    def _serve_metrics(self, settings: NexusSettings) -> MetricsServer | None:
+        if not settings.service_metrics_port:
+            return None
+        host, port = settings.service_metrics_host, settings.service_metrics_port
+        try:
+            server = serve_metrics(self.metrics.registry, host=host, port=port)
+        except OSError as exc:
+            # Metrics are for operators; a taken port must not keep the service from working.
+            self.log.error(
+                "service %s: no metrics endpoint on %s:%d: %s", self.name, host, port, exc
+            )
+            return None
+        self.log.info("service %s metrics on http://%s:%d/metrics", self.name, host, server.port)
+        return server
 
     async def _run(self, settings: NexusSettings, telemetry: Telemetry) -> None:
         await self.start(settings, telemetry=telemetry)

@@ -28,15 +28,15 @@ from opentelemetry import trace
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.kafka.records import header
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
 from nexus_mesh.service.dlq import DeadLetters, FailedRecord
 from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
-from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata
-from nexus_mesh.tracing.spans import OUTCOME, process_span, record_error
+from nexus_mesh.tracing import Telemetry
+from nexus_mesh.tracing.records import record_span
+from nexus_mesh.tracing.spans import OUTCOME, record_error
 
 Handler = Callable[[Envelope, Context], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -214,21 +214,8 @@ class Runner:
         ):
             await self._dispatch(record, envelope, failure, began)
             return
-        parent = context_from_headers(record.headers)
-        if parent is None and envelope is not None:
-            parent = context_from_metadata(envelope.metadata)
-        meta = envelope.metadata if envelope is not None else None
-        with process_span(
-            self._telemetry.tracer,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key is not None else None,
-            event_type=envelope.type if envelope else header(record.headers, "ce_type"),
-            event_id=meta.event_id if meta else header(record.headers, "ce_id"),
-            campaign_id=meta.campaign_id if meta else header(record.headers, "nexus-campaign"),
-            consumer_group=self._group_id,
-            parent=parent,
+        with record_span(
+            self._telemetry.tracer, record, envelope, consumer_group=self._group_id
         ) as span:
             outcome = await self._dispatch(record, envelope, failure, began)
             if span.is_recording():

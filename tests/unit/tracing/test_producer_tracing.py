@@ -40,14 +40,11 @@ async def test_send_span_attributes_and_stamped_context(spans: Spans) -> None:
     assert dict(span.attributes or {}) == {
         "messaging.system": "kafka",
         "messaging.operation.type": "send",
-        "messaging.operation.name": "send",
         "messaging.destination.name": "t.search",
         "messaging.destination.partition.id": str(written.partition),
         "messaging.kafka.offset": written.offset,
         "messaging.kafka.message.key": "camp-1",
         "messaging.message.id": "ev-1",
-        "messaging.message.body.size": len(kafka.sent[0].value),
-        "messaging.client.id": "test",
         "nexus.event.type": "search.requested",
         "nexus.campaign.id": "camp-1",
     }

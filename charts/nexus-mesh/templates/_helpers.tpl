@@ -1,0 +1,356 @@
+{{/*
+Names and labels, per `helm create` conventions.
+*/}}
+
+{{/* The chart name, or nameOverride; used in app.kubernetes.io/name. */}}
+{{- define "nexus-mesh.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name every object starts with: fullnameOverride, else <release>-<name> (just the
+release when it already contains the name). Truncated to 63 characters (DNS label); the
+component suffixes ("-gateway", "-search", ...) are added within that limit.
+*/}}
+{{- define "nexus-mesh.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* <fullname>-<component>, within 63 characters. Call with (list $ "gateway"). */}}
+{{- define "nexus-mesh.componentName" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- printf "%s-%s" (include "nexus-mesh.fullname" $root | trunc (int (sub 62 (len $component))) | trimSuffix "-") $component }}
+{{- end }}
+
+{{/* chart name and version, for the helm.sh/chart label. */}}
+{{- define "nexus-mesh.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "nexus-mesh.labels" -}}
+helm.sh/chart: {{ include "nexus-mesh.chart" . }}
+{{ include "nexus-mesh.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: {{ include "nexus-mesh.name" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The two stable labels selectors use. */}}
+{{- define "nexus-mesh.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nexus-mesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of a component's objects. Call with (list $ "gateway"). */}}
+{{- define "nexus-mesh.componentLabels" -}}
+{{ include "nexus-mesh.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* Selector labels of a component's pods. Call with (list $ "gateway"). */}}
+{{- define "nexus-mesh.componentSelectorLabels" -}}
+{{ include "nexus-mesh.selectorLabels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "nexus-mesh.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "nexus-mesh.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: repository@digest, else repository:tag (tag defaults to appVersion). */}}
+{{- define "nexus-mesh.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Kafka and topic settings.
+*/}}
+
+{{- define "nexus-mesh.kafkaBootstrap" -}}
+{{- if .Values.devKafka.enabled }}
+{{- printf "%s.%s.svc.%s:9092" (include "nexus-mesh.componentName" (list . "kafka")) .Release.Namespace .Values.clusterDomain }}
+{{- else }}
+{{- .Values.kafka.bootstrapServers }}
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.replicationFactor" -}}
+{{- if kindIs "invalid" .Values.topics.replicationFactor }}
+{{- ternary 1 3 .Values.devKafka.enabled }}
+{{- else }}
+{{- .Values.topics.replicationFactor }}
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.minInsyncReplicas" -}}
+{{- if kindIs "invalid" .Values.topics.minInsyncReplicas }}
+{{- ternary 1 2 .Values.devKafka.enabled }}
+{{- else }}
+{{- .Values.topics.minInsyncReplicas }}
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.kafkaSecretName" -}}
+{{- default (include "nexus-mesh.componentName" (list . "kafka-credentials")) .Values.kafka.sasl.existingSecret }}
+{{- end }}
+
+{{- define "nexus-mesh.kafkaUsesSasl" -}}
+{{- if and (not .Values.devKafka.enabled) (hasPrefix "SASL" .Values.kafka.securityProtocol) }}true{{ end }}
+{{- end }}
+
+{{- define "nexus-mesh.kafkaTlsMounted" -}}
+{{- if and (not .Values.devKafka.enabled) .Values.kafka.tls.existingSecret (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL")) }}true{{ end }}
+{{- end }}
+
+{{- define "nexus-mesh.jwtSecretName" -}}
+{{- default (include "nexus-mesh.componentName" (list . "jwt")) .Values.auth.jwt.existingSecret }}
+{{- end }}
+
+{{- define "nexus-mesh.otelEndpoint" -}}
+{{- if .Values.otel.endpoint }}
+{{- .Values.otel.endpoint }}
+{{- else if .Values.devTracing.enabled }}
+{{- printf "http://%s:4318" (include "nexus-mesh.componentName" (list . "tracing")) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks that cannot be expressed in values.schema.json; rendering fails with the reason.
+*/}}
+{{- define "nexus-mesh.validate" -}}
+{{- $drain := .Values.gateway.drain }}
+{{- $needed := add $drain.preStopSleepSeconds $drain.timeoutSeconds $drain.marginSeconds }}
+{{- if lt (int .Values.gateway.terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
+{{- end }}
+{{- if and (not (kindIs "invalid" .Values.gateway.pdb.maxUnavailable)) (not (kindIs "invalid" .Values.gateway.pdb.minAvailable)) }}
+{{- fail "gateway.pdb: set maxUnavailable or minAvailable, not both (set the other to null)" }}
+{{- end }}
+{{- if gt (int (include "nexus-mesh.minInsyncReplicas" .)) (int (include "nexus-mesh.replicationFactor" .)) }}
+{{- fail (printf "topics.minInsyncReplicas (%s) must not exceed topics.replicationFactor (%s)" (include "nexus-mesh.minInsyncReplicas" .) (include "nexus-mesh.replicationFactor" .)) }}
+{{- end }}
+{{- if and .Values.devKafka.enabled (gt (int (include "nexus-mesh.replicationFactor" .)) 1) }}
+{{- fail "devKafka runs a single broker: topics.replicationFactor must be 1 (or null)" }}
+{{- end }}
+{{- if gt (int .Values.gateway.config.maxEventBytes) (int .Values.gateway.config.maxFrameBytes) }}
+{{- fail "gateway.config.maxEventBytes must not exceed gateway.config.maxFrameBytes" }}
+{{- end }}
+{{- if eq (int .Values.gateway.port) (int .Values.gateway.adminPort) }}
+{{- fail "gateway.port and gateway.adminPort must differ" }}
+{{- end }}
+{{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.mechanism) }}
+{{- fail (printf "kafka.securityProtocol=%s needs kafka.sasl.mechanism and kafka.sasl.username" .Values.kafka.securityProtocol) }}
+{{- end }}
+{{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.username) }}
+{{- fail (printf "kafka.securityProtocol=%s needs kafka.sasl.username" .Values.kafka.securityProtocol) }}
+{{- end }}
+{{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret) (not .Values.kafka.sasl.password) }}
+{{- fail "SASL needs kafka.sasl.password or kafka.sasl.existingSecret" }}
+{{- end }}
+{{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
+{{- fail "kafka.tls.keyKey needs kafka.tls.certKey" }}
+{{- end }}
+{{- if and .Values.gateway.autoscaling.enabled (lt (int .Values.gateway.autoscaling.maxReplicas) (int .Values.gateway.autoscaling.minReplicas)) }}
+{{- fail "gateway.autoscaling.maxReplicas must be at least minReplicas" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment shared by every mesh container (rendered into the ConfigMap).
+*/}}
+{{- define "nexus-mesh.configData" -}}
+NEXUS_KAFKA_BOOTSTRAP_SERVERS: {{ include "nexus-mesh.kafkaBootstrap" . | quote }}
+NEXUS_KAFKA_SECURITY_PROTOCOL: {{ ternary "PLAINTEXT" .Values.kafka.securityProtocol .Values.devKafka.enabled | quote }}
+NEXUS_KAFKA_REQUEST_TIMEOUT_MS: {{ .Values.kafka.requestTimeoutMs | quote }}
+{{- if include "nexus-mesh.kafkaUsesSasl" . }}
+NEXUS_KAFKA_SASL_MECHANISM: {{ .Values.kafka.sasl.mechanism | quote }}
+NEXUS_KAFKA_SASL_USERNAME: {{ .Values.kafka.sasl.username | quote }}
+{{- end }}
+{{- if include "nexus-mesh.kafkaTlsMounted" . }}
+NEXUS_KAFKA_SSL_CAFILE: {{ printf "/etc/nexus/kafka-tls/%s" .Values.kafka.tls.caKey | quote }}
+{{- if .Values.kafka.tls.certKey }}
+NEXUS_KAFKA_SSL_CERTFILE: {{ printf "/etc/nexus/kafka-tls/%s" .Values.kafka.tls.certKey | quote }}
+{{- end }}
+{{- if .Values.kafka.tls.keyKey }}
+NEXUS_KAFKA_SSL_KEYFILE: {{ printf "/etc/nexus/kafka-tls/%s" .Values.kafka.tls.keyKey | quote }}
+{{- end }}
+{{- end }}
+NEXUS_TOPIC_PREFIX: {{ .Values.topics.prefix | quote }}
+NEXUS_TOPIC_REPLICATION_FACTOR: {{ include "nexus-mesh.replicationFactor" . | quote }}
+NEXUS_TOPIC_MIN_INSYNC_REPLICAS: {{ include "nexus-mesh.minInsyncReplicas" . | quote }}
+NEXUS_CLIENTS_PARTITIONS: {{ .Values.topics.clients.partitions | quote }}
+NEXUS_CLIENTS_RETENTION_MS: {{ .Values.topics.clients.retentionMs | int64 | quote }}
+NEXUS_SYSTEM_PARTITIONS: {{ .Values.topics.system.partitions | quote }}
+NEXUS_SYSTEM_RETENTION_MS: {{ .Values.topics.system.retentionMs | int64 | quote }}
+NEXUS_DOMAIN_PARTITIONS: {{ .Values.topics.domain.partitions | quote }}
+NEXUS_DOMAIN_RETENTION_MS: {{ .Values.topics.domain.retentionMs | int64 | quote }}
+NEXUS_DLQ_PARTITIONS: {{ .Values.topics.dlq.partitions | quote }}
+NEXUS_DLQ_RETENTION_MS: {{ .Values.topics.dlq.retentionMs | int64 | quote }}
+NEXUS_AUTH: {{ .Values.auth.mode | quote }}
+NEXUS_JWT_ALGORITHMS: {{ toJson .Values.auth.algorithms | quote }}
+{{- with .Values.auth.audience }}
+NEXUS_JWT_AUDIENCE: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.issuer }}
+NEXUS_JWT_ISSUER: {{ . | quote }}
+{{- end }}
+NEXUS_LOG_LEVEL: {{ .Values.logLevel | quote }}
+NEXUS_GATEWAY_HOST: "0.0.0.0"
+NEXUS_GATEWAY_PORT: {{ .Values.gateway.port | quote }}
+NEXUS_GATEWAY_ADMIN_PORT: {{ .Values.gateway.adminPort | quote }}
+NEXUS_GATEWAY_DRAIN_TIMEOUT_S: {{ .Values.gateway.drain.timeoutSeconds | quote }}
+NEXUS_GATEWAY_MAX_EVENT_BYTES: {{ .Values.gateway.config.maxEventBytes | int64 | quote }}
+NEXUS_GATEWAY_MAX_FRAME_BYTES: {{ .Values.gateway.config.maxFrameBytes | int64 | quote }}
+NEXUS_GATEWAY_CLIENT_BUFFER_BYTES: {{ .Values.gateway.config.clientBufferBytes | int64 | quote }}
+NEXUS_GATEWAY_RATE_PER_S: {{ .Values.gateway.config.ratePerSecond | quote }}
+NEXUS_GATEWAY_RATE_BURST: {{ .Values.gateway.config.rateBurst | quote }}
+NEXUS_GATEWAY_IDEMPOTENCY_WINDOW_S: {{ .Values.gateway.config.idempotencyWindowSeconds | quote }}
+NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxEntries | int64 | quote }}
+NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
+NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
+NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
+{{- if .Values.otel.enabled }}
+{{- with (include "nexus-mesh.otelEndpoint" .) }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .Values.otel.protocol | quote }}
+OTEL_TRACES_EXPORTER: "otlp"
+OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}
+{{- else }}
+OTEL_SDK_DISABLED: "true"
+{{- end }}
+{{- end }}
+
+{{/*
+Per-container environment: the pod's identity from the downward API, OTEL service name and
+resource attributes, and the secrets. Call with (dict "root" $ "component" "gateway").
+*/}}
+{{- define "nexus-mesh.podEnv" -}}
+{{- $root := .root }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: K8S_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: K8S_NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+{{- if eq .component "gateway" }}
+- name: NEXUS_GATEWAY_INSTANCE
+  value: "$(K8S_POD_NAME)"
+{{- end }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "nexus-%s" .component | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ include "nexus-mesh.resourceAttributes" (dict "root" $root "component" .component) | quote }}
+{{- if include "nexus-mesh.kafkaUsesSasl" $root }}
+- name: NEXUS_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nexus-mesh.kafkaSecretName" $root }}
+      key: {{ ternary $root.Values.kafka.sasl.existingSecretPasswordKey "sasl-password" (not (empty $root.Values.kafka.sasl.existingSecret)) }}
+{{- end }}
+{{- if and .jwt (eq $root.Values.auth.mode "jwt") }}
+{{- include "nexus-mesh.jwtEnv" $root }}
+{{- end }}
+{{- end }}
+
+{{/* NEXUS_JWT_SECRET / NEXUS_JWT_PUBLIC_KEY from the JWT Secret (each optional). */}}
+{{- define "nexus-mesh.jwtEnv" -}}
+{{- $existing := not (empty .Values.auth.jwt.existingSecret) }}
+{{- $generated := and (not $existing) (empty .Values.auth.jwt.secret) (empty .Values.auth.jwt.publicKey) }}
+{{- if or $existing $generated .Values.auth.jwt.secret }}
+- name: NEXUS_JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nexus-mesh.jwtSecretName" . }}
+      key: {{ .Values.auth.jwt.secretKey }}
+      optional: {{ $existing }}
+{{- end }}
+{{- if or $existing .Values.auth.jwt.publicKey }}
+- name: NEXUS_JWT_PUBLIC_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nexus-mesh.jwtSecretName" . }}
+      key: {{ .Values.auth.jwt.publicKeyKey }}
+      optional: {{ $existing }}
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.resourceAttributes" -}}
+{{- $attrs := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE)" "k8s.node.name=$(K8S_NODE_NAME)" (printf "service.namespace=%s" .root.Release.Namespace) (printf "service.version=%s" (default .root.Chart.AppVersion .root.Values.image.tag)) (printf "app.kubernetes.io/instance=%s" .root.Release.Name) }}
+{{- range $key, $value := .root.Values.otel.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $attrs }}
+{{- end }}
+
+{{/* Volumes every mesh pod has: /tmp, and the Kafka TLS files when configured. */}}
+{{- define "nexus-mesh.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if include "nexus-mesh.kafkaTlsMounted" . }}
+- name: kafka-tls
+  secret:
+    secretName: {{ .Values.kafka.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if include "nexus-mesh.kafkaTlsMounted" . }}
+- name: kafka-tls
+  mountPath: /etc/nexus/kafka-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Pod annotations that roll pods when their configuration changes. */}}
+{{- define "nexus-mesh.configChecksum" -}}
+checksum/config: {{ include "nexus-mesh.configData" . | sha256sum }}
+{{- end }}
+
+{{/* topologySpreadConstraints, filling in the component's labelSelector where missing. Call with (list $ "gateway" .Values.gateway.topologySpreadConstraints). */}}
+{{- define "nexus-mesh.topologySpread" -}}
+{{- $root := index . 0 }}
+{{- $component := index . 1 }}
+{{- range (index . 2) }}
+{{- $constraint := deepCopy . }}
+{{- if not $constraint.labelSelector }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "nexus-mesh.componentSelectorLabels" (list $root $component) | fromYaml)) }}
+{{- end }}
+- {{ toYaml $constraint | nindent 2 | trim }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,132 @@
+"""Prometheus metrics of real gateway and search-service processes move with real traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mesh_processes import Mesh
+from nexus_mesh.client import MeshClient, MeshError
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(url: str) -> Samples:
+    def get() -> str:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    text = await asyncio.to_thread(get)
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def names(samples: Samples) -> set[str]:
+    return {name for name, _ in samples}
+
+
+async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettings) -> None:
+    gateway = mesh.gateway()
+    search = mesh.service("search")
+    assert gateway.url and search.url
+    gw_before = await scrape(gateway.url)
+    svc_before = await scrape(search.url)
+    prefix = settings.topic_prefix
+    assert value(gw_before, "nexus_gateway_connections") == 0
+    assert value(svc_before, "nexus_service_assigned_partitions", service="search") == 2
+
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="alice", token=mesh.token("alice", ["acme"])
+    ) as client:
+        for query in ("password", "invoice", "refund"):
+            reply = await client.request("search", {"query": query})
+            assert reply.type == "search.completed"
+        await client.emit("chat.message", {"text": "hello"})
+        with pytest.raises(MeshError, match="schema_invalid"):
+            await client.emit("search", {"no_query": True})
+        during = await scrape(gateway.url)
+        position = client.position
+    assert position is not None
+
+    # A resume from the last position is honoured, and counted as recovered.
+    async with MeshClient.connect(
+        gateway.url,
+        campaign_id="acme",
+        user_id="alice",
+        token=mesh.token("alice", ["acme"]),
+        since=position,
+    ) as again:
+        assert again.recovered
+
+    gw = await scrape(gateway.url)
+    assert value(during, "nexus_gateway_connections") == 1
+    assert value(during, "nexus_gateway_campaigns") == 1
+    assert value(during, "nexus_gateway_assigned_partitions", topic=f"{prefix}.clients") == 1
+    assert value(gw, "nexus_gateway_events_in_total", type="search.requested") == 3
+    assert value(gw, "nexus_gateway_events_in_total", type="chat.message") == 1
+    assert value(gw, "nexus_gateway_acks_total") == 4
+    assert value(gw, "nexus_gateway_errors_total", code="schema_invalid") == 1
+    assert value(gw, "nexus_gateway_events_out_total", type="search.completed") == 3
+    assert value(gw, "nexus_gateway_events_out_total", type="chat.message") >= 1
+    assert value(gw, "nexus_gateway_produce_latency_seconds_count") == 4
+    # Every live event frame written to the socket: three replies and the chat message.
+    assert value(gw, "nexus_gateway_delivery_latency_seconds_count") >= 4
+    assert value(gw, "nexus_gateway_resumes_total", recovered="true") == 1
+    assert "nexus_gateway_slow_consumer_closes_total" in names(gw)
+    assert "nexus_gateway_consumer_lag" in names(during)
+    lags = [v for (name, _), v in during.items() if name == "nexus_gateway_consumer_lag"]
+    assert lags and all(lag >= 0 for lag in lags)
+
+    svc = await scrape(search.url)
+    handled = (
+        "nexus_service_events_handled_total",
+        {"service": "search", "type": "search.requested"},
+    )
+    assert value(svc, handled[0], **handled[1]) == 3
+    assert (
+        value(svc, "nexus_service_events_out_total", service="search", type="search.completed") == 3
+    )
+    assert (
+        value(svc, "nexus_service_handle_seconds_count", service="search", type="search.requested")
+        == 3
+    )
+    lags = [v for (name, _), v in svc.items() if name == "nexus_service_consumer_lag"]
+    assert lags and all(lag == 0 for lag in lags)
+
+
+async def test_dead_letters_are_counted(mesh: Mesh, settings: NexusSettings) -> None:
+    search = mesh.service("search")
+    assert search.url
+    topics = TopicNames(prefix=settings.topic_prefix)
+    producer = EnvelopeProducer(
+        settings=settings, codec=Codec(load_registry(settings.schemas_dir)), client_id="e2e-raw"
+    )
+    await producer.start()
+    try:
+        await producer.send_raw(
+            topic=topics.domain("search"), key=b"acme", value=b"\x00not an envelope", headers=[]
+        )
+    finally:
+        await producer.stop()
+
+    async def dead_lettered() -> float:
+        samples = await scrape(search.url or "")
+        return value(samples, "nexus_service_dlq_total", service="search", reason="undecodable")
+
+    assert await eventually(dead_lettered, what="the DLQ counter") == 1

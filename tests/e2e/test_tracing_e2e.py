@@ -1,0 +1,187 @@
+"""One trace per interaction, across real gateway and search-service processes.
+
+Both processes export OTLP/HTTP to a real receiver started here, which decodes the
+``ExportTraceServiceRequest`` protobufs; the test then follows the search round trip from
+``ws receive`` to ``ws send`` through Kafka (DESIGN.md section 8).
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mesh_processes import Mesh, MeshProcess
+from nexus_mesh.client import MeshClient, MeshError
+from nexus_testkit import eventually
+from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[OtlpReceiver]:
+    async with otlp_receiver() as started:
+        yield started
+
+
+def traced_env(receiver: OtlpReceiver) -> dict[str, str]:
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+
+
+async def traced_mesh(mesh: Mesh, receiver: OtlpReceiver) -> MeshProcess:
+    gateway = mesh.gateway(**traced_env(receiver))
+    mesh.service("search", **traced_env(receiver))
+    assert gateway.url
+    return gateway
+
+
+def trace_id_of(traceparent: str) -> str:
+    return traceparent.split("-")[1]
+
+
+def one(spans: list[ReceivedSpan], what: str) -> ReceivedSpan:
+    assert len(spans) == 1, f"expected one {what}, got {spans}"
+    return spans[0]
+
+
+async def round_trip_spans(
+    receiver: OtlpReceiver, trace_id: str, prefix: str
+) -> dict[str, ReceivedSpan]:
+    names = [
+        "ws receive",
+        f"send {prefix}.search",
+        f"process {prefix}.search",
+        f"send {prefix}.clients",
+        f"process {prefix}.clients",
+        "ws send",
+    ]
+
+    async def complete() -> dict[str, ReceivedSpan] | None:
+        found = {name: receiver.named(trace_id, name) for name in names}
+        if all(found.values()):
+            return {name: one(spans, name) for name, spans in found.items()}
+        return None
+
+    return await eventually(complete, timeout=30, what=f"all six spans of trace {trace_id}")
+
+
+def assert_round_trip(spans: dict[str, ReceivedSpan], prefix: str) -> None:
+    receive = spans["ws receive"]
+    request_sent = spans[f"send {prefix}.search"]
+    processed = spans[f"process {prefix}.search"]
+    reply_sent = spans[f"send {prefix}.clients"]
+    reply_consumed = spans[f"process {prefix}.clients"]
+    delivered = spans["ws send"]
+
+    # One trace, and the parent chain from ws receive to ws send.
+    assert len({span.trace_id for span in spans.values()}) == 1
+    chain = [receive, request_sent, processed, reply_sent, reply_consumed, delivered]
+    for parent, child in itertools.pairwise(chain):
+        assert child.parent_span_id == parent.span_id, f"{child.name} is not under {parent.name}"
+
+    # Spans from both services.
+    assert {receive.service, request_sent.service, reply_consumed.service, delivered.service} == {
+        "nexus-gateway"
+    }
+    assert {processed.service, reply_sent.service} == {"nexus-search"}
+    assert [span.kind for span in chain] == [
+        "SERVER",
+        "PRODUCER",
+        "CONSUMER",
+        "PRODUCER",
+        "CONSUMER",
+        "PRODUCER",
+    ]
+
+    # Messaging semantic conventions on every Kafka span; event type and campaign besides.
+    for span, topic, operation, event_type in [
+        (request_sent, f"{prefix}.search", "send", "search.requested"),
+        (processed, f"{prefix}.search", "process", "search.requested"),
+        (reply_sent, f"{prefix}.clients", "send", "search.completed"),
+        (reply_consumed, f"{prefix}.clients", "process", "search.completed"),
+    ]:
+        attributes = span.attributes
+        assert attributes["messaging.system"] == "kafka"
+        assert attributes["messaging.destination.name"] == topic
+        assert attributes["messaging.operation.type"] == operation
+        assert attributes["messaging.kafka.message.key"] == "acme"
+        assert attributes["messaging.destination.partition.id"].isdigit()
+        assert isinstance(attributes["messaging.kafka.offset"], int)
+        assert attributes["nexus.event.type"] == event_type
+        assert attributes["nexus.campaign.id"] == "acme"
+        assert span.status != "ERROR"
+    assert processed.attributes["messaging.consumer.group.name"] == "nexus.search"
+    assert processed.attributes["nexus.outcome"] == "handled"
+    # The service consumed exactly the record the gateway wrote, and vice versa.
+    for sent, consumed in [(request_sent, processed), (reply_sent, reply_consumed)]:
+        for name in ("messaging.destination.partition.id", "messaging.kafka.offset"):
+            assert sent.attributes[name] == consumed.attributes[name]
+    assert receive.attributes["nexus.event.type"] == "search.requested"
+    assert receive.attributes["nexus.campaign.id"] == "acme"
+    assert delivered.attributes["nexus.delivery.targets"] == 1
+    assert delivered.attributes["nexus.delivery.sent"] == 1
+
+
+async def test_search_round_trip_is_one_trace(mesh: Mesh, receiver: OtlpReceiver) -> None:
+    gateway = await traced_mesh(mesh, receiver)
+    assert gateway.url
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="alice", token=mesh.token("alice", ["acme"])
+    ) as client:
+        reply = await client.request("search", {"query": "password reset"})
+    assert reply.type == "search.completed"
+    # The delivered reply names its producer span: the client can find the trace.
+    traceparent = reply.metadata["traceparent"]
+    spans = await round_trip_spans(receiver, trace_id_of(traceparent), mesh.prefix)
+    assert spans["ws receive"].parent_span_id == ""  # the trace starts at the gateway
+    assert traceparent.split("-")[2] == spans[f"send {mesh.prefix}.clients"].span_id
+    assert_round_trip(spans, mesh.prefix)
+
+
+async def test_a_client_traceparent_starts_the_trace_at_the_client(
+    mesh: Mesh, receiver: OtlpReceiver
+) -> None:
+    gateway = await traced_mesh(mesh, receiver)
+    assert gateway.url
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="bob", token=mesh.token("bob", ["acme"])
+    ) as client:
+        reply = await client.request(
+            "search", {"query": "invoice"}, traceparent=f"00-{trace_id}-{client_span}-01"
+        )
+    assert trace_id_of(reply.metadata["traceparent"]) == trace_id
+    spans = await round_trip_spans(receiver, trace_id, mesh.prefix)
+    assert spans["ws receive"].parent_span_id == client_span
+    assert_round_trip(spans, mesh.prefix)
+
+
+async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver) -> None:
+    gateway = await traced_mesh(mesh, receiver)
+    assert gateway.url
+    trace_id = secrets.token_hex(16)
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="carol", token=mesh.token("carol", ["acme"])
+    ) as client:
+        with pytest.raises(MeshError) as refused:
+            await client.emit(
+                "search", {"no_query": 1}, traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01"
+            )
+    assert refused.value.code == "schema_invalid"
+
+    async def receive_span() -> ReceivedSpan | None:
+        spans = receiver.named(trace_id, "ws receive")
+        return spans[0] if spans else None
+
+    span = await eventually(receive_span, what="the refused event's ws receive span")
+    assert span.status == "ERROR"
+    assert span.attributes["error.type"] == "schema_invalid"
+    assert span.events == ("exception",)
+    # Refused before Kafka: the trace has no producer span.
+    assert [s.name for s in receiver.trace(trace_id)] == ["ws receive"]
