@@ -58,7 +58,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 BEGIN_MARK = "<!-- tracing-overhead:begin -->"
 END_MARK = "<!-- tracing-overhead:end -->"
 QUERIES = ("password reset", "invoice", "refund policy", "two-step verification", "ticket")
-MODES = ("traced", "untraced")
+MODES = ("traced", "untraced", "sampled", "unexported")
 
 
 @dataclass
@@ -82,6 +82,15 @@ class Receiver:
         )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Run:
     workload: str
@@ -89,11 +98,17 @@ class Run:
     round: int
     done: int
     seconds: float
-    spans: int
+    spans: int = 0
+    cpu: tuple[float, float] = (0.0, 0.0)
+    """CPU seconds of the gateway and of the search service over the measured window."""
 
     @property
     def rate(self) -> float:
         return self.done / self.seconds
+
+    def cpu_us(self, which: int) -> float:
+        """CPU microseconds per interaction of the gateway (0) or the service (1)."""
+        return self.cpu[which] / max(1, self.done) * 1e6
 
 
 @dataclass
@@ -128,14 +143,20 @@ class Bench:
             NEXUS_SERVICE_METRICS_PORT="0",
             NEXUS_GATEWAY_ADMIN_PORT="0",
         )
-        if mode == "traced":
-            env.update(
-                OTEL_TRACES_EXPORTER="otlp",
-                OTEL_EXPORTER_OTLP_ENDPOINT=self.receiver.url,
-                OTEL_TRACES_SAMPLER="always_on",
-            )
-        else:
+        if mode == "untraced":
             env["OTEL_SDK_DISABLED"] = "true"
+            return env
+        env.update(
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_ENDPOINT=self.receiver.url,
+            OTEL_TRACES_SAMPLER="always_on",
+        )
+        if mode == "unexported":
+            env["OTEL_TRACES_EXPORTER"] = "none"
+        if mode == "sampled":
+            env.update(
+                OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1"
+            )
         return env
 
     def spawn(self, mode: str) -> tuple[int, Path]:
@@ -201,8 +222,11 @@ def _ready(url: str) -> bool:
         return False
 
 
-async def load(url: str, workload: str, clients: int, warmup: float, seconds: float) -> int:
-    """Closed-loop traffic; the number of interactions completed in the measured window."""
+async def load(
+    url: str, workload: str, clients: int, warmup: float, seconds: float, pids: list[int]
+) -> tuple[int, tuple[float, float]]:
+    """Closed-loop traffic: interactions completed in the measured window, and the CPU
+    seconds the gateway and the service used meanwhile."""
     counting = False
     done = 0
     stop = asyncio.Event()
@@ -228,9 +252,11 @@ async def load(url: str, workload: str, clients: int, warmup: float, seconds: fl
         tasks = [asyncio.create_task(one(session, i)) for i in range(clients)]
         try:
             await asyncio.sleep(warmup)
+            before = [cpu_seconds(pid) for pid in pids]
             counting = True
             await asyncio.sleep(seconds)
             counting = False
+            after = [cpu_seconds(pid) for pid in pids]
             stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
         finally:
@@ -238,34 +264,83 @@ async def load(url: str, workload: str, clients: int, warmup: float, seconds: fl
                 task.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*tasks, return_exceptions=True)
-    return done
+    return done, (after[0] - before[0], after[1] - before[1])
 
 
 async def measure(args: argparse.Namespace, bench: Bench) -> list[Run]:
     runs: list[Run] = []
     for round_ in range(args.rounds):
         for workload in args.workloads:
-            order = MODES if round_ % 2 == 0 else tuple(reversed(MODES))
+            modes = [m for m in MODES if m in args.modes]
+            order = modes if round_ % 2 == 0 else tuple(reversed(modes))
             for mode in order:
                 url = await bench.start_mesh(mode)
                 spans_before = bench.receiver.spans
+                pids = [child.pid for child in bench.children]
                 try:
-                    done = await load(url, workload, args.clients, args.warmup, args.seconds)
+                    done, cpu = await load(
+                        url, workload, args.clients, args.warmup, args.seconds, pids
+                    )
                 finally:
                     # Stopping flushes the exporters: the spans of the window are all in.
                     await asyncio.to_thread(bench.stop_mesh)
-                run = Run(workload, mode, round_, done, args.seconds, 0)
+                run = Run(workload, mode, round_, done, args.seconds, cpu=cpu)
                 run.spans = bench.receiver.spans - spans_before
                 runs.append(run)
                 print(
                     f"round {round_} {workload:6} {mode:8} {run.rate:8.1f}/s"
-                    + (f"  ({run.spans} spans)" if mode == "traced" else ""),
+                    f"  gateway {run.cpu_us(0):5.0f} us, service {run.cpu_us(1):5.0f} us CPU"
+                    + (f"  ({run.spans} spans)" if mode != "untraced" else ""),
                     flush=True,
                 )
     return runs
 
 
-def section(runs: list[Run], args: argparse.Namespace, command: str) -> str:
+def span_costs(count: int = 5_000) -> tuple[float, float]:
+    """Microseconds per span on this machine: create+end one producer span with the mesh's
+    attributes, and OTLP-encode it (what the batch processor's thread does)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from nexus_mesh.tracing.spans import send_span, written
+
+    kept: list[ReadableSpan] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            kept.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Keep()))
+    tracer = provider.get_tracer("bench")
+    began = time.perf_counter()
+    for offset in range(count):
+        with send_span(
+            tracer,
+            topic="nexus.search",
+            key="campaign-1",
+            event_type="search.requested",
+            event_id=uuid.uuid4().hex,
+            campaign_id="campaign-1",
+        ) as span:
+            written(span, partition=1, offset=offset)
+    created = (time.perf_counter() - began) / count * 1e6
+    began = time.perf_counter()
+    for start in range(0, count, 512):
+        encode_spans(kept[start : start + 512]).SerializePartialToString()
+    encoded = (time.perf_counter() - began) / count * 1e6
+    return created, encoded
+
+
+def section(
+    runs: list[Run],
+    args: argparse.Namespace,
+    command: str,
+    costs: tuple[float, float],
+    load0: float,
+) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load1 = os.getloadavg()[0]
     lines = [
@@ -290,26 +365,52 @@ def section(runs: list[Run], args: argparse.Namespace, command: str) -> str:
         f"Machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, opentelemetry-sdk {version('opentelemetry-sdk')}, "
         f"broker, gateway, service and load generator all on this machine. Date: {now} "
-        f"(load average {load1:.1f} at the end).",
+        f"(load average {load0:.1f} at the start, {load1:.1f} at the end).",
         "",
-        "| workload | untraced median /s | traced median /s | traced / untraced | spans per "
-        "interaction | runs (untraced; traced) |",
-        "|---|---:|---:|---:|---:|---|",
+        f"One span, measured in the bench's process before the runs: {costs[0]:.0f} us to "
+        f"create and end a producer span with the mesh's attributes, {costs[1]:.0f} us to "
+        "encode it as OTLP protobuf (done on the batch processor's thread, under the GIL).",
+        "",
+        "| workload | untraced median /s | traced (100%) median /s | traced / untraced | spans "
+        "per interaction | sampled 10% median /s | sampled / untraced |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    runs_lines = []
+    for workload in args.workloads:
+        by_mode = {m: [r for r in runs if r.workload == workload and r.mode == m] for m in MODES}
+        medians = {m: statistics.median(r.rate for r in rs) for m, rs in by_mode.items() if rs}
+        if "traced" not in medians or "untraced" not in medians:
+            continue
+        on = by_mode["traced"]
+        per = sum(r.spans for r in on) / max(1, sum(r.done for r in on))
+        off = medians["untraced"]
+        sampled = medians.get("sampled")
+        lines.append(
+            f"| {workload} | {off:,.0f} | {medians['traced']:,.0f} | "
+            f"**{medians['traced'] / off:.2f}** | {per:.1f} | "
+            + (f"{sampled:,.0f} | **{sampled / off:.2f}** |" if sampled else "- | - |")
+        )
+        for mode, rs in by_mode.items():
+            if rs:
+                rates = ", ".join(f"{r.rate:,.0f}" for r in rs)
+                runs_lines.append(f"- {workload}, {mode}: {rates} /s")
+    lines += [
+        "",
+        "CPU per interaction (median over the runs, from /proc): the machine-independent",
+        "cost, and the one to read when other work shares the machine.",
+        "",
+        "| workload | mode | gateway CPU us | search service CPU us |",
+        "|---|---|---:|---:|",
     ]
     for workload in args.workloads:
-        off = [r for r in runs if r.workload == workload and r.mode == "untraced"]
-        on = [r for r in runs if r.workload == workload and r.mode == "traced"]
-        off_median = statistics.median(r.rate for r in off)
-        on_median = statistics.median(r.rate for r in on)
-        per = sum(r.spans for r in on) / max(1, sum(r.done for r in on))
-        lines.append(
-            f"| {workload} | {off_median:,.0f} | {on_median:,.0f} | "
-            f"**{on_median / off_median:.2f}** | {per:.1f} | "
-            + ", ".join(f"{r.rate:,.0f}" for r in off)
-            + "; "
-            + ", ".join(f"{r.rate:,.0f}" for r in on)
-            + " |"
-        )
+        for mode in MODES:
+            rs = [r for r in runs if r.workload == workload and r.mode == mode]
+            if rs:
+                gateway = statistics.median(r.cpu_us(0) for r in rs)
+                service = statistics.median(r.cpu_us(1) for r in rs)
+                lines.append(f"| {workload} | {mode} | {gateway:,.0f} | {service:,.0f} |")
+    lines += ["", *cost_notes(runs, args.workloads)]
+    lines += ["", "Every run, in the order of rounds:", "", *runs_lines]
     lines += [
         "",
         "Target: traced >= 0.8 of untraced. Spans per interaction counts what the receiver got",
@@ -320,6 +421,30 @@ def section(runs: list[Run], args: argparse.Namespace, command: str) -> str:
         END_MARK,
     ]
     return "\n".join(lines) + "\n"
+
+
+def cost_notes(runs: list[Run], workloads: Sequence[str]) -> list[str]:
+    """Where tracing's CPU goes, from the medians: creating spans vs exporting them."""
+    notes = []
+    for workload in workloads:
+        cpu: dict[str, float] = {}
+        for mode in MODES:
+            rs = [r for r in runs if r.workload == workload and r.mode == mode]
+            if rs:
+                cpu[mode] = statistics.median(r.cpu_us(0) + r.cpu_us(1) for r in rs)
+        if not {"traced", "untraced"} <= cpu.keys():
+            continue
+        text = (
+            f"- {workload}: 100% tracing adds {cpu['traced'] - cpu['untraced']:,.0f} us of CPU "
+            f"per interaction (gateway + service, {cpu['untraced']:,.0f} us untraced)"
+        )
+        if "unexported" in cpu:
+            text += (
+                f": {cpu['unexported'] - cpu['untraced']:,.0f} us creating and ending the "
+                f"spans, {cpu['traced'] - cpu['unexported']:,.0f} us exporting them"
+            )
+        notes.append(text + ".")
+    return notes
 
 
 def write_section(doc: Path, text: str) -> None:
@@ -334,6 +459,8 @@ def write_section(doc: Path, text: str) -> None:
 
 
 async def run(args: argparse.Namespace, command: str) -> str:
+    load0 = os.getloadavg()[0]
+    costs = span_costs()
     receiver = Receiver()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/traces", receiver.export)
@@ -350,7 +477,7 @@ async def run(args: argparse.Namespace, command: str) -> str:
         finally:
             await asyncio.to_thread(bench.stop)
             await runner.cleanup()
-    return section(runs, args, command)
+    return section(runs, args, command, costs, load0)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -361,6 +488,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
         "--workloads", nargs="+", choices=("search", "emit"), default=["search", "emit"]
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=["traced", "untraced", "sampled"],
+        help="traced: 100%% sampled and exported; untraced: OTEL_SDK_DISABLED; sampled: 10%% "
+        "parent-based; unexported: 100%% sampled, no exporter (the spans' own cost)",
     )
     parser.add_argument("--no-doc", action="store_true", help="print only")
     return parser.parse_args(argv)

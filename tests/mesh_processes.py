@@ -88,7 +88,9 @@ class Mesh:
         self.processes.append(started)
         return started
 
-    def gateway(self, *, timeout: float = 60.0, **extra: str) -> MeshProcess:
+    def gateway(
+        self, *, timeout: float = 60.0, wait_ready: bool = True, **extra: str
+    ) -> MeshProcess:
         port, admin_port = free_port(), free_port()
         env = self.env(
             NEXUS_GATEWAY_HOST="127.0.0.1",
@@ -99,6 +101,8 @@ class Mesh:
         gateway = self._spawn("gateway", ["gateway"], env)
         gateway.url = f"http://127.0.0.1:{port}"
         gateway.admin_url = f"http://127.0.0.1:{admin_port}"
+        if not wait_ready:
+            return gateway
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if gateway.process.poll() is not None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from nexus_gateway import health
 from nexus_gateway.auth import Authenticator
@@ -23,6 +26,7 @@ from nexus_gateway.state import GATEWAY, Gateway
 from nexus_gateway.websocket import websocket_handler
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import NexusError
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
@@ -194,16 +198,36 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 async def _kafka(app: web.Application) -> AsyncIterator[None]:
     gateway = app[GATEWAY]
-    await gateway.producer.start()
+    # The HTTP side starts at once (liveness, metrics); Kafka is joined in the background so
+    # a gateway that starts before its broker or its topics (a fresh install whose topics
+    # Job runs after the pods) waits, not ready, instead of crash-looping.
+    starter = asyncio.create_task(_start_kafka(gateway), name="gateway-kafka-start")
     try:
-        await gateway.dispatcher.start()
-        gateway.kafka_started = True
         yield
     finally:
         gateway.accepting = False
+        starter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starter
         gateway.flows.cancel_all()
         await gateway.dispatcher.stop()
         await gateway.producer.stop()
+
+
+async def _start_kafka(gateway: Gateway, *, first_backoff_s: float = 0.5) -> None:
+    backoff = first_backoff_s
+    while True:
+        try:
+            await gateway.producer.start()
+            await gateway.dispatcher.start()
+        except (NexusError, KafkaError, OSError) as exc:
+            log.warning("waiting for Kafka: %s (retrying in %.1f s)", exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            continue
+        gateway.kafka_started = True
+        log.info("connected to Kafka; delivery running")
+        return
 
 
 async def _close_connections(app: web.Application) -> None:

@@ -83,6 +83,7 @@ class Dispatcher:
         self._next: dict[TopicPartition, int] = {}
         self._refs: dict[int, int] = defaultdict(int)
         self._lock = asyncio.Lock()
+        self._consumer_started = False
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._reachable = False
@@ -92,7 +93,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         try:
-            await self._consumer.start()
+            if not self._consumer_started:
+                await self._consumer.start()
+                self._consumer_started = True
             clients = await self._partitions(self._topics.clients)
             system = await self._partitions(self._topics.system)
         except KafkaError as exc:

@@ -35,6 +35,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="campaign and user ids: 1-128 of letters, digits, ._:@-")
     if not gateway.accepting:
         raise web.HTTPServiceUnavailable(text="gateway is draining")
+    if not gateway.kafka_started:
+        raise web.HTTPServiceUnavailable(text="gateway is not connected to Kafka yet")
     settings = gateway.settings
     try:
         principal = gateway.authenticator.authenticate(
@@ -89,16 +91,18 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             )
         )
 
-    catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
-    if since is not None:
-        gateway.metrics.resumes.labels("true" if resumed else "false").inc()
-    replay = (
-        asyncio.create_task(_replay(gateway, catch_up), name=f"replay-{connection.id}")
-        if catch_up is not None
-        else None
-    )
+    replay: asyncio.Task[None] | None = None
     bucket = TokenBucket(rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst)
     try:
+        try:
+            catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
+        except Exception as exc:
+            log.warning("could not join connection %s: %s", connection.id, exc)
+            return ws
+        if since is not None:
+            gateway.metrics.resumes.labels("true" if resumed else "false").inc()
+        if catch_up is not None:
+            replay = asyncio.create_task(_replay(gateway, catch_up), name=f"replay-{connection.id}")
         async for message in ws:
             if message.type is WSMsgType.TEXT:
                 answer = await gateway.ingress.handle(

@@ -147,9 +147,6 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if lt (int .Values.gateway.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
 {{- end }}
-{{- if and (not (kindIs "invalid" .Values.gateway.pdb.maxUnavailable)) (not (kindIs "invalid" .Values.gateway.pdb.minAvailable)) }}
-{{- fail "gateway.pdb: set maxUnavailable or minAvailable, not both (set the other to null)" }}
-{{- end }}
 {{- if gt (int (include "nexus-mesh.minInsyncReplicas" .)) (int (include "nexus-mesh.replicationFactor" .)) }}
 {{- fail (printf "topics.minInsyncReplicas (%s) must not exceed topics.replicationFactor (%s)" (include "nexus-mesh.minInsyncReplicas" .) (include "nexus-mesh.replicationFactor" .)) }}
 {{- end }}
@@ -173,6 +170,16 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- end }}
 {{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
 {{- fail "kafka.tls.keyKey needs kafka.tls.certKey" }}
+{{- end }}
+{{- $preHooks := or (has "pre-install" .Values.topicsJob.hooks) (has "pre-upgrade" .Values.topicsJob.hooks) }}
+{{- if and .Values.topicsJob.enabled $preHooks .Values.devKafka.enabled }}
+{{- fail "topicsJob.hooks: pre-install/pre-upgrade cannot reach devKafka, which only exists after install; use post-install,post-upgrade" }}
+{{- end }}
+{{- if and .Values.topicsJob.enabled $preHooks (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret) }}
+{{- fail "topicsJob.hooks: a pre-install/pre-upgrade Job runs before the chart's Secrets exist; put the SASL password in kafka.sasl.existingSecret" }}
+{{- end }}
+{{- if and .Values.tests.enabled (eq .Values.auth.mode "jwt") .Values.auth.jwt.publicKey (not .Values.auth.jwt.secret) (not .Values.auth.jwt.existingSecret) (not .Values.tests.tokenSecret.name) }}
+{{- fail "tests: with only auth.jwt.publicKey the test pod cannot sign a token; set tests.tokenSecret (a Secret holding a valid token) or tests.enabled=false" }}
 {{- end }}
 {{- if and .Values.gateway.autoscaling.enabled (lt (int .Values.gateway.autoscaling.maxReplicas) (int .Values.gateway.autoscaling.minReplicas)) }}
 {{- fail "gateway.autoscaling.maxReplicas must be at least minReplicas" }}
@@ -219,6 +226,7 @@ NEXUS_JWT_AUDIENCE: {{ . | quote }}
 NEXUS_JWT_ISSUER: {{ . | quote }}
 {{- end }}
 NEXUS_LOG_LEVEL: {{ .Values.logLevel | quote }}
+NEXUS_LOG_FORMAT: {{ .Values.logFormat | quote }}
 NEXUS_GATEWAY_HOST: "0.0.0.0"
 NEXUS_GATEWAY_PORT: {{ .Values.gateway.port | quote }}
 NEXUS_GATEWAY_ADMIN_PORT: {{ .Values.gateway.adminPort | quote }}
@@ -238,7 +246,7 @@ NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 OTEL_EXPORTER_OTLP_PROTOCOL: {{ .Values.otel.protocol | quote }}
-OTEL_TRACES_EXPORTER: "otlp"
+OTEL_TRACES_EXPORTER: {{ .Values.otel.tracesExporter | quote }}
 OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
 OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}
 {{- else }}
@@ -247,26 +255,27 @@ OTEL_SDK_DISABLED: "true"
 {{- end }}
 
 {{/*
-Per-container environment: the pod's identity from the downward API, OTEL service name and
-resource attributes, and the secrets. Call with (dict "root" $ "component" "gateway").
+Per-container environment: the pod's identity from the downward API (POD_NAME, POD_NAMESPACE,
+NODE_NAME, which the mesh's tracing set-up reads), OTEL service name and resource attributes,
+and the secrets. Call with (dict "root" $ "component" "gateway").
 */}}
 {{- define "nexus-mesh.podEnv" -}}
 {{- $root := .root }}
-- name: K8S_POD_NAME
+- name: POD_NAME
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
-- name: K8S_NAMESPACE
+- name: POD_NAMESPACE
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-- name: K8S_NODE_NAME
+- name: NODE_NAME
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
 {{- if eq .component "gateway" }}
 - name: NEXUS_GATEWAY_INSTANCE
-  value: "$(K8S_POD_NAME)"
+  value: "$(POD_NAME)"
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "nexus-%s" .component | quote }}
@@ -307,7 +316,7 @@ resource attributes, and the secrets. Call with (dict "root" $ "component" "gate
 {{- end }}
 
 {{- define "nexus-mesh.resourceAttributes" -}}
-{{- $attrs := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE)" "k8s.node.name=$(K8S_NODE_NAME)" (printf "service.namespace=%s" .root.Release.Namespace) (printf "service.version=%s" (default .root.Chart.AppVersion .root.Values.image.tag)) (printf "app.kubernetes.io/instance=%s" .root.Release.Name) }}
+{{- $attrs := list "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.node.name=$(NODE_NAME)" (printf "service.namespace=%s" .root.Release.Namespace) (printf "service.version=%s" (default .root.Chart.AppVersion .root.Values.image.tag)) (printf "app.kubernetes.io/instance=%s" .root.Release.Name) }}
 {{- range $key, $value := .root.Values.otel.resourceAttributes }}
 {{- $attrs = append $attrs (printf "%s=%s" $key $value) }}
 {{- end }}

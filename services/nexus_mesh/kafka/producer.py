@@ -53,6 +53,7 @@ class EnvelopeProducer:
         self._codec = codec
         self._send_timeout_s = send_timeout_s
         self._telemetry = telemetry or Telemetry()
+        self._started = False
         self._producer = AIOKafkaProducer(
             **client_kwargs(settings),
             client_id=client_id,
@@ -62,13 +63,18 @@ class EnvelopeProducer:
         )
 
     async def start(self) -> None:
+        """Connect; safe to call again after a failed or successful start."""
+        if self._started:
+            return
         try:
             await self._producer.start()
         except KafkaError as exc:
             raise KafkaUnavailableError(f"producer cannot reach Kafka: {exc}") from exc
+        self._started = True
 
     async def stop(self) -> None:
         await self._producer.stop()
+        self._started = False
 
     async def send(
         self, envelope: Envelope, *, topic: str, extra_headers: Headers | None = None

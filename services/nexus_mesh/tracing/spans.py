@@ -11,7 +11,7 @@ deprecated ``messaging.kafka.destination.partition``/``messaging.kafka.message.o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -36,9 +36,7 @@ NETWORK_PROTOCOL = "network.protocol.name"
 EVENT_TYPE = "nexus.event.type"
 CAMPAIGN = "nexus.campaign.id"
 CONNECTION = "nexus.connection.id"
-CORRELATION = "nexus.correlation.id"
 OUTCOME = "nexus.outcome"
-ERROR_CODE = "nexus.error.code"
 TARGETS = "nexus.delivery.targets"
 SENT = "nexus.delivery.sent"
 
@@ -82,10 +80,6 @@ class _Current(AbstractContextManager[Span]):
         self._span.end()
 
 
-def _started(tracer: trace.Tracer, name: str, **options: Any) -> AbstractContextManager[Span]:
-    return _Current(tracer, name, **options)
-
-
 def _put(attributes: Attributes, name: str, value: AttributeValue | None) -> None:
     if value is not None and value != "":
         attributes[name] = value
@@ -117,7 +111,7 @@ def send_span(
     attributes[MESSAGING_OPERATION_TYPE] = "send"
     attributes[MESSAGING_DESTINATION] = topic
     _put(attributes, MESSAGING_KEY, key)
-    return _started(
+    return _Current(
         tracer, f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
     )
 
@@ -157,7 +151,7 @@ def process_span(
     attributes[MESSAGING_OFFSET] = offset
     _put(attributes, MESSAGING_KEY, key)
     _put(attributes, MESSAGING_CONSUMER_GROUP, consumer_group)
-    return _started(
+    return _Current(
         tracer,
         f"process {topic}",
         context=parent,
@@ -183,7 +177,7 @@ def ws_receive_span(
     """
     attributes: Attributes = {NETWORK_PROTOCOL: "websocket", CONNECTION: connection_id}
     _put(attributes, CAMPAIGN, campaign_id)
-    return _started(
+    return _Current(
         tracer,
         WS_RECEIVE,
         context=parent,
@@ -207,7 +201,7 @@ def ws_send_span(
     attributes[NETWORK_PROTOCOL] = "websocket"
     attributes[TARGETS] = targets
     _put(attributes, CONNECTION, connection_id)
-    return _started(tracer, WS_SEND, kind=SpanKind.PRODUCER, attributes=attributes)
+    return _Current(tracer, WS_SEND, kind=SpanKind.PRODUCER, attributes=attributes)
 
 
 def record_error(span: Span, error: BaseException, *, error_type: str | None = None) -> None:
@@ -221,15 +215,3 @@ def record_error(span: Span, error: BaseException, *, error_type: str | None = N
 
 def _qualified_name(cls: type) -> str:
     return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
-def links_to(contexts: Iterator[Context | None]) -> list[Link]:
-    """Links to the spans named by ``contexts`` (skipping the absent ones)."""
-    links = []
-    for context in contexts:
-        if context is None:
-            continue
-        span_context = trace.get_current_span(context).get_span_context()
-        if span_context.is_valid:
-            links.append(Link(span_context))
-    return links

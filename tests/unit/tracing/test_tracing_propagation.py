@@ -49,3 +49,19 @@ def test_headers_and_metadata() -> None:
     from_metadata = context_from_metadata(meta)
     assert from_metadata is not None
     assert _span_context(from_metadata).trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+
+
+def test_attribute_names_are_the_current_semantic_conventions() -> None:
+    from opentelemetry.semconv._incubating.attributes import messaging_attributes as semconv
+
+    from nexus_mesh.tracing import spans
+
+    assert spans.MESSAGING_SYSTEM == semconv.MESSAGING_SYSTEM
+    assert spans.MESSAGING_DESTINATION == semconv.MESSAGING_DESTINATION_NAME
+    assert spans.MESSAGING_PARTITION == semconv.MESSAGING_DESTINATION_PARTITION_ID
+    assert spans.MESSAGING_OFFSET == semconv.MESSAGING_KAFKA_OFFSET
+    assert spans.MESSAGING_KEY == semconv.MESSAGING_KAFKA_MESSAGE_KEY
+    assert spans.MESSAGING_OPERATION_TYPE == semconv.MESSAGING_OPERATION_TYPE
+    assert spans.MESSAGING_MESSAGE_ID == semconv.MESSAGING_MESSAGE_ID
+    assert spans.MESSAGING_CONSUMER_GROUP == semconv.MESSAGING_CONSUMER_GROUP_NAME
+    assert semconv.MessagingSystemValues.KAFKA.value == spans.KAFKA

@@ -1,0 +1,725 @@
+"""charts/nexus-mesh, rendered offline: lint, strict schema validation and what a platform team
+checks in review (security context, probes, resources, drain timing, labels, policies).
+
+No cluster can run here: every scenario is linted with ``helm lint --strict`` and rendered with
+``helm template`` for the oldest and newest supported Kubernetes minors, and every rendered
+object is validated strictly (unknown fields are errors) against that version's OpenAPI
+schemas with kubernetes-validate. CRD kinds (ServiceMonitor) have no bundled schema and are
+skipped explicitly; the tests below check their content instead.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from helm_chart import (
+    CHART,
+    CRD_KINDS,
+    KUBE_VERSIONS,
+    NAMESPACE,
+    RELEASE,
+    SCENARIOS,
+    Scenario,
+    env_of,
+    find,
+    find_all,
+    pod_spec,
+    render,
+    render_fails,
+    run_helm,
+    values,
+)
+
+from nexus_mesh.settings import NexusSettings
+
+SCENARIO_IDS = [s.name for s in SCENARIOS]
+BY_NAME = {s.name: s for s in SCENARIOS}
+WORKLOAD_KINDS = ("Deployment", "Job", "Pod")
+
+
+def scenario(name: str) -> Scenario:
+    return BY_NAME[name]
+
+
+def gateway_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")
+
+
+def gateway_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = pod_spec(gateway_deployment(docs))["containers"]
+    return container  # type: ignore[no-any-return]
+
+
+def config_data(docs: list[dict[str, Any]]) -> dict[str, str]:
+    return find(docs, "ConfigMap", f"{RELEASE}-nexus-mesh-config")["data"]  # type: ignore[no-any-return]
+
+
+# -- lint and strict validation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_helm_lint_strict(case: Scenario, kube_version: str) -> None:
+    result = run_helm(
+        "lint", "--strict", "--quiet", "--kube-version", kube_version, str(CHART), *case.args()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_every_rendered_object_validates_strictly(case: Scenario, kube_version: str) -> None:
+    docs = render(case, kube_version=kube_version)
+    assert docs
+    skipped = []
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            skipped.append(doc["kind"])
+            continue
+        try:
+            kubernetes_validate.validate(doc, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(
+                f"{doc['kind']}/{doc['metadata']['name']} ({kube_version}): {path}: {exc.message}"
+            )
+    assert set(skipped) <= CRD_KINDS
+
+
+def test_the_validation_is_strict_about_unknown_fields() -> None:
+    docs = render()
+    deployment = gateway_deployment(docs)
+    broken = {**deployment, "spec": {**deployment["spec"], "replicaz": 3}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBE_VERSIONS[0], strict=True)
+
+
+# -- names and labels (helm create conventions) -----------------------------------------------
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_labels_and_selectors_follow_helm_conventions(case: Scenario) -> None:
+    for doc in render(case):
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "nexus-mesh"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["helm.sh/chart"] == "nexus-mesh-0.1.0"
+        assert "app.kubernetes.io/version" in labels
+        if doc["kind"] == "Deployment":
+            selector = doc["spec"]["selector"]["matchLabels"]
+            component = labels["app.kubernetes.io/component"]
+            # The two stable labels and the component: never the version or chart labels,
+            # which change on upgrade and would orphan the old ReplicaSets.
+            assert selector == {
+                "app.kubernetes.io/name": "nexus-mesh",
+                "app.kubernetes.io/instance": RELEASE,
+                "app.kubernetes.io/component": component,
+            }
+            template_labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= template_labels.items()
+
+
+def test_names_fit_in_63_characters_with_the_longest_release_name() -> None:
+    release = "r" * 53  # Helm's limit for release names
+    docs = render(scenario("everything"), release=release)
+    for doc in docs:
+        assert len(doc["metadata"]["name"]) <= 63, doc["metadata"]["name"]
+    names = [d["metadata"]["name"] for d in docs]
+    assert len(names) == len(set((d["kind"], n) for d, n in zip(docs, names, strict=True)))
+
+
+def test_gateway_pods_carry_the_labels_nexus_status_selects_on() -> None:
+    from nexus_mesh.operator.gateways import gateway_selector
+
+    pod_labels = gateway_deployment(render())["spec"]["template"]["metadata"]["labels"]
+    for requirement in gateway_selector(RELEASE).split(","):
+        key, value = requirement.split("=")
+        assert pod_labels[key] == value
+
+
+# -- pod security, resources and probes -------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_every_container_runs_unprivileged(case: Scenario) -> None:
+    for doc in render(case):
+        if doc["kind"] not in WORKLOAD_KINDS:
+            continue
+        spec = pod_spec(doc)
+        pod_sc = spec["securityContext"]
+        assert pod_sc["runAsNonRoot"] is True
+        assert pod_sc["runAsUser"] > 0
+        assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert not sc.get("capabilities", {}).get("add")
+            assert not sc.get("privileged", False)
+            if case.name != "skaffold-dev":  # file sync writes into the dev container
+                assert sc["readOnlyRootFilesystem"] is True
+            requests = container["resources"]["requests"]
+            assert {"cpu", "memory"} <= requests.keys(), f"{doc['metadata']['name']}"
+            assert "memory" in container["resources"]["limits"]
+            # A writable /tmp on a read-only root filesystem.
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            assert "/tmp" in mounts
+
+
+def test_the_gateway_runs_as_the_images_user_10001() -> None:
+    docs = render()
+    spec = pod_spec(gateway_deployment(docs))
+    assert spec["securityContext"]["runAsUser"] == 10001
+    assert gateway_container(docs)["securityContext"]["runAsUser"] == 10001
+    tmp = next(v for v in spec["volumes"] if v["name"] == "tmp")
+    assert "emptyDir" in tmp
+
+
+def test_gateway_probes_use_the_admin_port() -> None:
+    container = gateway_container(render())
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "admin": 8081}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    # A pod is taken out of rotation within ~10 s of /readyz turning false.
+    readiness = container["readinessProbe"]
+    assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 10
+
+
+def test_gateway_env_names_the_pod_and_its_namespace_for_traces() -> None:
+    env = env_of(gateway_container(render()))
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["NEXUS_GATEWAY_INSTANCE"] == "$(POD_NAME)"
+    assert env["OTEL_SERVICE_NAME"] == "nexus-gateway"
+    attributes = dict(a.split("=", 1) for a in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+    assert attributes["k8s.pod.name"] == "$(POD_NAME)"
+    assert attributes["k8s.namespace.name"] == "$(POD_NAMESPACE)"
+    # $(VAR) only expands variables defined earlier in the list.
+    names = [e["name"] for e in gateway_container(render())["env"]]
+    assert names.index("POD_NAME") < names.index("NEXUS_GATEWAY_INSTANCE")
+    assert names.index("POD_NAMESPACE") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+
+
+# -- drain timing -------------------------------------------------------------------------------
+
+
+def _drain_numbers(docs: list[dict[str, Any]], kube_version: str) -> tuple[int, int, int]:
+    container = gateway_container(docs)
+    pre_stop = container["lifecycle"]["preStop"]
+    if kube_version >= "1.30":
+        sleep = pre_stop["sleep"]["seconds"]
+    else:  # the sleep action is beta (off by default) before 1.30: the image's sleep binary
+        assert pre_stop["exec"]["command"][0] == "sleep"
+        sleep = int(pre_stop["exec"]["command"][1])
+    drain = int(config_data(docs)["NEXUS_GATEWAY_DRAIN_TIMEOUT_S"])
+    grace = pod_spec(gateway_deployment(docs))["terminationGracePeriodSeconds"]
+    return sleep, drain, grace
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+def test_grace_period_covers_prestop_sleep_and_drain_with_margin(kube_version: str) -> None:
+    drain_values = values()["gateway"]["drain"]
+    sleep, drain, grace = _drain_numbers(render(kube_version=kube_version), kube_version)
+    assert sleep == drain_values["preStopSleepSeconds"] > 0
+    assert drain == drain_values["timeoutSeconds"]
+    assert grace >= sleep + drain + drain_values["marginSeconds"]
+    assert drain_values["marginSeconds"] > 0
+
+
+def test_drain_timeout_default_matches_the_gateway() -> None:
+    field = NexusSettings.model_fields.get("gateway_drain_timeout_s")
+    gateway_default = field.default if field is not None else 20  # the gateway contract's
+    assert values()["gateway"]["drain"]["timeoutSeconds"] == gateway_default
+
+
+def test_changed_drain_settings_keep_the_relation() -> None:
+    docs = render(
+        set_values=(
+            "gateway.drain.timeoutSeconds=45",
+            "gateway.drain.preStopSleepSeconds=10",
+            "gateway.terminationGracePeriodSeconds=60",
+        )
+    )
+    sleep, drain, grace = _drain_numbers(docs, KUBE_VERSIONS[-1])
+    assert (sleep, drain, grace) == (10, 45, 60)
+
+
+def test_a_grace_period_too_short_for_the_drain_is_refused() -> None:
+    error = render_fails(
+        "--set",
+        "gateway.drain.timeoutSeconds=40",
+        "--set",
+        "gateway.terminationGracePeriodSeconds=45",
+    )
+    assert "gateway.terminationGracePeriodSeconds (45) must be at least" in error
+    assert "(5 + 40 + 5 = 50)" in error
+
+
+def test_rollouts_replace_one_gateway_at_a_time_and_the_pdb_limits_evictions() -> None:
+    docs = render()
+    strategy = gateway_deployment(docs)["spec"]["strategy"]
+    assert strategy["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    pdb = find(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+
+
+# -- configuration the services accept -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_configmap_is_a_configuration_the_services_accept(
+    case: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = config_data(render(case))
+    for name in list(NexusSettings.model_fields):
+        monkeypatch.delenv(f"NEXUS_{name.upper()}", raising=False)
+    for key, value in data.items():
+        if key.startswith("NEXUS_"):
+            field = key.removeprefix("NEXUS_").lower()
+            assert field in NexusSettings.model_fields, f"the chart sets an unknown {key}"
+        monkeypatch.setenv(key, value)
+    if data["NEXUS_KAFKA_SECURITY_PROTOCOL"].startswith("SASL"):
+        monkeypatch.setenv("NEXUS_KAFKA_SASL_PASSWORD", "from-the-secret")
+    from nexus_mesh.settings import load_settings
+
+    settings = load_settings()
+    assert settings.topic_prefix == data["NEXUS_TOPIC_PREFIX"]
+    assert settings.gateway_port == 8080
+
+
+def test_topics_default_to_replicated_and_to_one_replica_with_dev_kafka() -> None:
+    assert config_data(render())["NEXUS_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert config_data(render())["NEXUS_TOPIC_MIN_INSYNC_REPLICAS"] == "2"
+    dev = config_data(render(scenario("dev")))
+    assert dev["NEXUS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert dev["NEXUS_TOPIC_MIN_INSYNC_REPLICAS"] == "1"
+    assert dev["NEXUS_KAFKA_BOOTSTRAP_SERVERS"] == (
+        f"{RELEASE}-nexus-mesh-kafka.{NAMESPACE}.svc.cluster.local:9092"
+    )
+    assert dev["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-nexus-mesh-tracing:4318"
+
+
+def test_secure_kafka_settings_come_from_values_and_secrets() -> None:
+    docs = render(scenario("kafka-secure"))
+    data = config_data(docs)
+    assert data["NEXUS_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert data["NEXUS_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert data["NEXUS_KAFKA_SSL_CAFILE"] == "/etc/nexus/kafka-tls/ca.crt"
+    assert data["NEXUS_KAFKA_SSL_CERTFILE"] == "/etc/nexus/kafka-tls/tls.crt"
+    assert data["NEXUS_KAFKA_SSL_KEYFILE"] == "/etc/nexus/kafka-tls/tls.key"
+    assert data["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    assert (
+        "deployment.environment=production"
+        in env_of(gateway_container(docs))["OTEL_RESOURCE_ATTRIBUTES"]
+    )
+    for doc in find_all(docs, "Deployment") + find_all(docs, "Job"):
+        (container,) = pod_spec(doc)["containers"]
+        password = env_of(container)["NEXUS_KAFKA_SASL_PASSWORD"]
+        assert password == {
+            "secretKeyRef": {"name": "nexus-kafka-credentials", "key": "scram-password"}
+        }
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["kafka-tls"]["readOnly"] is True
+        volumes = {v["name"]: v for v in pod_spec(doc)["volumes"]}
+        assert volumes["kafka-tls"]["secret"]["secretName"] == "nexus-kafka-tls"
+    assert not find_all(docs, "Secret") or all(
+        "kafka" not in s["metadata"]["name"] for s in find_all(docs, "Secret")
+    )
+
+
+def test_a_sasl_password_in_values_goes_into_a_chart_secret() -> None:
+    docs = render(scenario("kafka-sasl-chart-secret"))
+    secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-kafka-credentials")
+    assert set(secret["data"]) == {"sasl-password"}
+    env = env_of(gateway_container(docs))
+    assert env["NEXUS_KAFKA_SASL_PASSWORD"]["secretKeyRef"]["name"] == secret["metadata"]["name"]
+    assert "not-a-real-password" not in str(config_data(docs))
+
+
+# -- JWT keys -------------------------------------------------------------------------------------
+
+
+def test_jwt_secret_is_generated_when_none_is_given() -> None:
+    docs = render()
+    secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-jwt")
+    assert set(secret["data"]) == {"jwt-secret"}
+    ref = env_of(gateway_container(docs))["NEXUS_JWT_SECRET"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"] and ref["key"] == "jwt-secret"
+
+
+def test_jwt_keys_from_an_existing_secret() -> None:
+    docs = render(scenario("existing-secrets"))
+    assert not [s for s in find_all(docs, "Secret") if "jwt" in s["metadata"]["name"]]
+    env = env_of(gateway_container(docs))
+    assert env["NEXUS_JWT_SECRET"]["secretKeyRef"] == {
+        "name": "nexus-jwt",
+        "key": "hs-secret",
+        "optional": True,
+    }
+    assert env["NEXUS_JWT_PUBLIC_KEY"]["secretKeyRef"]["name"] == "nexus-jwt"
+    spec = pod_spec(gateway_deployment(docs))
+    assert spec["serviceAccountName"] == "mesh-runtime"
+    assert not find_all(docs, "ServiceAccount")
+    assert gateway_container(docs)["image"] == (
+        "registry.example.com/nexus-mesh@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    )
+
+
+def test_jwt_public_key_and_a_ready_test_token() -> None:
+    docs = render(scenario("jwt-public-key"))
+    secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-jwt")
+    assert set(secret["data"]) == {"jwt-public-key"}
+    env = env_of(gateway_container(docs))
+    assert "NEXUS_JWT_SECRET" not in env
+    assert env["NEXUS_JWT_PUBLIC_KEY"]["secretKeyRef"]["key"] == "jwt-public-key"
+    test_pod = find(docs, "Pod")
+    token = env_of(test_pod["spec"]["containers"][0])["NEXUS_TEST_TOKEN"]
+    assert token["secretKeyRef"] == {"name": "nexus-helm-test-token", "key": "token"}
+
+
+def test_no_jwt_secret_without_auth() -> None:
+    docs = render(scenario("dev"))
+    assert not find_all(docs, "Secret")
+    assert "NEXUS_JWT_SECRET" not in env_of(gateway_container(docs))
+    assert config_data(docs)["NEXUS_AUTH"] == "none"
+
+
+# -- service, ingress and campaign hashing ------------------------------------------------------
+
+
+def test_the_service_exposes_the_gateway_port_only() -> None:
+    docs = render(scenario("everything"))
+    service = find(docs, "Service", f"{RELEASE}-nexus-mesh-gateway")
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "gateway"
+
+
+def _nginx_regex_to_python(path: str) -> re.Pattern[str]:
+    # ingress-nginx turns a use-regex path into `location ~* "^<path>"` (PCRE, case-insensitive);
+    # Python spells a named group (?P<name>...).
+    return re.compile("^" + path.replace("(?<", "(?P<"), re.IGNORECASE)
+
+
+def test_ingress_hashes_on_the_campaign_segment_of_the_path() -> None:
+    ingress = find(render(scenario("ingress")), "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    hash_by = annotations["nginx.ingress.kubernetes.io/upstream-hash-by"]
+    assert hash_by == "$nexus_campaign"
+    assert annotations["nginx.ingress.kubernetes.io/upstream-hash-by-subset"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/upstream-hash-by-subset-size"] == "2"
+    heartbeat = values()["gateway"]["config"]["heartbeatSeconds"]
+    for key in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(annotations[f"nginx.ingress.kubernetes.io/{key}"]) > 2 * heartbeat
+    assert not any("snippet" in key for key in annotations)  # snippets are off by default
+
+    (rule, *_) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["pathType"] == "ImplementationSpecific"
+    location = _nginx_regex_to_python(path["path"])
+    variable = hash_by.removeprefix("$")
+
+    def key(uri: str) -> str | None:
+        match = location.match(uri)
+        return match.group(variable) if match else None
+
+    # Every client of one campaign hashes alike, whoever the user and whatever the query.
+    assert key("/ws/campaign-7/alice") == "campaign-7"
+    assert key("/ws/campaign-7/bob?since=v1.2.3&token=x") == "campaign-7"
+    assert key("/ws/other/alice") == "other"
+    assert key("/healthz") is None and key("/ws/") is None
+
+
+def test_ingress_without_hashing_is_a_plain_prefix() -> None:
+    ingress = find(render(scenario("ingress-prefix")), "Ingress")
+    assert "nginx.ingress.kubernetes.io/upstream-hash-by" not in ingress["metadata"]["annotations"]
+    (rule,) = ingress["spec"]["rules"]
+    assert "host" not in rule
+    assert rule["http"]["paths"][0]["path"] == "/ws/"
+    assert rule["http"]["paths"][0]["pathType"] == "Prefix"
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+
+
+def test_autoscaling_replaces_the_replica_count_and_scales_down_slowly() -> None:
+    docs = render(scenario("autoscaling"))
+    assert "replicas" not in gateway_deployment(docs)["spec"]
+    hpa = find(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == gateway_deployment(docs)["metadata"]["name"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 20)
+    metrics = {
+        m["resource"]["name"]: m["resource"]["target"]["averageUtilization"]
+        for m in hpa["spec"]["metrics"]
+    }
+    assert metrics == {"cpu": 60, "memory": 75}
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    pdb = find(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == "50%" and "maxUnavailable" not in pdb["spec"]
+    spread = pod_spec(gateway_deployment(docs))["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == [
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    ]
+    for constraint in spread:
+        assert (
+            constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+        )
+
+
+# -- network policy, monitoring, RBAC -----------------------------------------------------------
+
+
+def test_network_policy_opens_the_admin_port_only_to_monitoring() -> None:
+    docs = render(scenario("networkpolicy"))
+    policy = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-gateway")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    http_rule, admin_rule = policy["spec"]["ingress"]
+    assert http_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    peers = http_rule["from"]
+    assert peers[0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ingress-nginx"
+    }
+    assert peers[-1]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "test"
+    assert admin_rule["ports"] == [{"port": "admin", "protocol": "TCP"}]
+    (namespaces, api_servers) = admin_rule["from"]
+    expression = namespaces["namespaceSelector"]["matchExpressions"][0]
+    assert expression == {
+        "key": "kubernetes.io/metadata.name",
+        "operator": "In",
+        "values": ["monitoring"],
+    }
+    assert api_servers == {"ipBlock": {"cidr": "10.0.0.0/24"}}
+    search = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-search")
+    (metrics_rule,) = search["spec"]["ingress"]
+    assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics_rule["from"] == [namespaces]
+    without_monitoring = render(set_values=("networkPolicy.enabled=true",))
+    search = find(without_monitoring, "NetworkPolicy", f"{RELEASE}-nexus-mesh-search")
+    assert search["spec"]["ingress"] == []  # the search service serves nothing else
+
+
+def test_network_policy_default_allows_the_gateway_port_from_anywhere_and_admin_from_none() -> None:
+    docs = render(scenario("everything"))
+    policy = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-gateway")
+    http_rule, admin_rule = policy["spec"]["ingress"]
+    assert "from" not in http_rule
+    assert all("ipBlock" not in peer for peer in admin_rule["from"])
+    kafka = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-kafka")
+    assert kafka["spec"]["ingress"][0]["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "nexus-mesh",
+                    "app.kubernetes.io/instance": RELEASE,
+                }
+            }
+        }
+    ]
+
+
+def test_service_monitors_scrape_admin_and_metrics_ports_through_headless_services() -> None:
+    docs = render(scenario("servicemonitor"))
+    monitor = find(docs, "ServiceMonitor", f"{RELEASE}-nexus-mesh-gateway")
+    assert monitor["metadata"]["namespace"] == "monitoring"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint == {
+        "port": "admin",
+        "path": "/metrics",
+        "interval": "15s",
+        "scrapeTimeout": "5s",
+    }
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    admin = find(docs, "Service", f"{RELEASE}-nexus-mesh-gateway-admin")
+    assert admin["spec"]["clusterIP"] == "None"
+    assert admin["spec"]["ports"][0]["name"] == "admin"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= admin["metadata"]["labels"].items()
+    main = find(docs, "Service", f"{RELEASE}-nexus-mesh-gateway")
+    assert not selector.items() <= main["metadata"]["labels"].items()
+
+    search_monitor = find(docs, "ServiceMonitor", f"{RELEASE}-nexus-mesh-search")
+    assert search_monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    metrics = find(docs, "Service", f"{RELEASE}-nexus-mesh-search-metrics")
+    assert metrics["spec"]["clusterIP"] == "None"
+    assert search_monitor["spec"]["selector"]["matchLabels"].items() <= (
+        metrics["metadata"]["labels"].items()
+    )
+    search = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
+    (container,) = pod_spec(search)["containers"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
+    assert env_of(container)["NEXUS_SERVICE_METRICS_PORT"] == "9464"
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
+
+
+def test_the_release_needs_no_rbac_and_operators_get_a_minimal_role() -> None:
+    assert not [d for d in render() if d["kind"] in ("Role", "ClusterRole", "RoleBinding")]
+    docs = render(scenario("existing-secrets"))
+    role = find(docs, "Role")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"]},
+    ]
+    binding = find(docs, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "Group", "name": "mesh-operators", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    assert not find_all(docs, "ClusterRole")
+    from nexus_mesh.operator.kube import OPERATOR_PERMISSIONS
+
+    assert OPERATOR_PERMISSIONS == "get/list pods and get/create pods/proxy"
+
+
+def test_service_account_mounts_no_token() -> None:
+    sa = find(render(), "ServiceAccount")
+    assert sa["automountServiceAccountToken"] is False
+
+
+# -- hooks, helm test, development components ---------------------------------------------------
+
+
+def test_topics_job_is_a_hook_running_nexus_topics_ensure() -> None:
+    docs = render()
+    job = find(docs, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    (container,) = pod_spec(job)["containers"]
+    assert container["args"] == ["topics", "ensure"]
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    env = env_of(container)
+    for key in ("NEXUS_KAFKA_BOOTSTRAP_SERVERS", "NEXUS_TOPIC_PREFIX", "NEXUS_CLIENTS_PARTITIONS"):
+        assert env[key] == config_data(docs)[key]
+    assert not any(k.startswith(("NEXUS_GATEWAY_", "NEXUS_JWT")) for k in env)
+    secure = find(render(scenario("kafka-secure")), "Job")
+    assert secure["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_helm_test_pod_runs_the_websocket_round_trip_against_the_service() -> None:
+    docs = render()
+    pod = find(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (container,) = pod["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "nexus_mesh.operator.roundtrip"]
+    args = container["args"]
+    service = find(docs, "Service", f"{RELEASE}-nexus-mesh-gateway")
+    assert args[args.index("--url") + 1] == (
+        f"http://{service['metadata']['name']}.{NAMESPACE}.svc.cluster.local:8080"
+    )
+    assert "--search" in args
+    assert (
+        env_of(container)["NEXUS_JWT_SECRET"]["secretKeyRef"]["name"] == f"{RELEASE}-nexus-mesh-jwt"
+    )
+    import importlib
+
+    assert importlib.util.find_spec("nexus_mesh.operator.roundtrip") is not None
+
+
+def test_dev_kafka_is_single_node_kraft_from_the_official_image() -> None:
+    docs = render(scenario("dev"))
+    kafka = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-kafka")
+    (container,) = pod_spec(kafka)["containers"]
+    assert container["image"].startswith("apache/kafka:")
+    properties = find(docs, "ConfigMap", f"{RELEASE}-nexus-mesh-kafka")["data"]["server.properties"]
+    settings = dict(line.split("=", 1) for line in properties.splitlines() if line)
+    assert settings["process.roles"] == "broker,controller"
+    assert settings["advertised.listeners"] == (
+        f"PLAINTEXT://{config_data(docs)['NEXUS_KAFKA_BOOTSTRAP_SERVERS']}"
+    )
+    assert settings["auto.create.topics.enable"] == "false"  # topics come from the Job only
+    tracing = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-tracing")
+    assert pod_spec(tracing)["containers"][0]["image"].startswith("jaegertracing/jaeger:")
+    assert find(docs, "Job")["metadata"]["annotations"]["helm.sh/hook"] == (
+        "post-install,post-upgrade"
+    )
+
+
+def test_search_service_deployment() -> None:
+    docs = render()
+    search = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
+    (container,) = pod_spec(search)["containers"]
+    assert container["args"] == ["service", "search"]
+    assert env_of(container)["OTEL_SERVICE_NAME"] == "nexus-search"
+    assert "NEXUS_JWT_SECRET" not in env_of(container)
+    assert not any(
+        d["kind"] == "Deployment" and "search" in d["metadata"]["name"]
+        for d in render(set_values=("search.enabled=false",))
+    )
+
+
+# -- NOTES.txt ------------------------------------------------------------------------------------
+
+
+def _render_notes(tmp_path: Path, *extra: str) -> str:
+    """NOTES.txt as `helm install` prints it: `helm template` leaves NOTES out, so a copy of the
+    chart renders it through `tpl` into a ConfigMap."""
+    chart = tmp_path / "nexus-mesh"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "NOTES.txt").rename(chart / "notes-source.txt")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
+        '  notes: {{ tpl (.Files.Get "notes-source.txt") . | toJson }}\n'
+    )
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        NAMESPACE,
+        "--show-only",
+        "templates/notes-check.yaml",
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr
+    notes: str = yaml.safe_load(result.stdout)["data"]["notes"]
+    return notes
+
+
+def test_notes_tell_how_to_connect_authenticate_and_operate(tmp_path: Path) -> None:
+    notes = _render_notes(tmp_path)
+    assert f"port-forward service/{RELEASE}-nexus-mesh-gateway 8080:8080" in notes
+    assert f"get secret {RELEASE}-nexus-mesh-jwt" in notes
+    assert f"nexus status --namespace {NAMESPACE} --release {RELEASE}" in notes
+    assert f"helm test {RELEASE}" in notes
+    assert 'kafka.bootstrapServers is the placeholder "kafka:9092"' in notes
+
+    dev = _render_notes(
+        tmp_path / "dev",
+        "-f",
+        str(CHART / "ci" / "everything-values.yaml"),
+        "--set",
+        "auth.mode=none",
+    )
+    assert "wss://" not in dev and "ws://mesh.example.com/ws/{campaign}/{user}" in dev
+    assert "WARNING: auth.mode=none" in dev
+    assert f"Role {RELEASE}-nexus-mesh-operator" in dev
+    assert "DEVELOPMENT: Kafka runs in the release" in dev
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=SCENARIO_IDS)
+def test_every_nexus_variable_a_container_gets_is_a_real_setting(case: Scenario) -> None:
+    from nexus_mesh.operator.roundtrip import TOKEN_ENV
+
+    for doc in render(case):
+        if doc["kind"] not in WORKLOAD_KINDS:
+            continue
+        for container in pod_spec(doc)["containers"]:
+            for name in env_of(container):
+                if name.startswith("NEXUS_") and name != TOKEN_ENV:
+                    field = name.removeprefix("NEXUS_").lower()
+                    assert field in NexusSettings.model_fields, (doc["metadata"]["name"], name)
