@@ -1533,9 +1533,9 @@ def render_section(result: ChaosResult, command: str) -> str:
         "notice; when the killed broker is also the active KRaft controller, electing a new "
         "controller comes first (about 2 s), and the new controller's session timer for the "
         "dead broker starts only then. Subscribers whose gateway was also killed during the "
-        "outage wait a few seconds more: their resume, like every new session, waits in the "
-        "gateway for the partition's offsets, which are unavailable until the leaders are "
-        "elected.",
+        "outage wait several seconds longer: the surviving gateway admits sessions one at a "
+        "time, each looking up its partition's offsets in Kafka, which cannot answer until "
+        "the leaders are elected.",
     ]
     lines += ["", "Timeline (seconds after the traffic started):", "", "```"]
     lines += [f"{at - result.traffic_at:+7.1f}  {text}" for at, text in result.timeline]

@@ -178,37 +178,57 @@ class Dispatcher:
         Registration and the welcome happen in one step of the event loop, so the first live
         event the connection receives is exactly the one after its welcome position. With a
         valid ``since`` the welcome position is ``since`` and the returned :class:`CatchUp`
-        names the gap to replay before the live frames held meanwhile.
+        names the gap to replay before the live frames held meanwhile. Raises
+        :class:`KafkaUnavailableError` when Kafka cannot tell whether ``since`` is still
+        readable: the client must retry, not be told its events are gone.
         """
         tp = TopicPartition(
             self._topics.clients, self.partition_of(connection.identity.campaign_id)
         )
+        await self._hold(tp)
+        try:
+            resumable = since is not None and await self._resumable(tp, since)
+        except BaseException:
+            await self._release(tp)
+            raise
+        # No await from here on: the position, the welcome and the registration are one step.
+        current = self.position(tp.partition)
+        job: CatchUp | None = None
+        if since is not None and resumable:
+            if (since.offset, since.system) != (current.offset, current.system):
+                job = CatchUp(
+                    connection=connection,
+                    clients=tp,
+                    system=tuple(self._system),
+                    since=since,
+                    clients_target=current.offset,
+                    system_targets=current.system,
+                )
+                connection.begin_catch_up()
+            welcome(since, True)
+        else:
+            welcome(current, False)
+        self._hub.add(connection)
+        self._update_gauges()
+        return job
+
+    async def _hold(self, tp: TopicPartition) -> None:
+        """Count one more connection on ``tp``, assigning it from its end offset if new."""
         async with self._lock:
             if tp not in self._next:
                 ends = await self._consumer.end_offsets([tp])
                 self._next[tp] = ends[tp]
                 self._reassign()
-            resumable = since is not None and await self._resumable(tp, since)
-            current = self.position(tp.partition)
-            job: CatchUp | None = None
-            if since is not None and resumable:
-                if (since.offset, since.system) != (current.offset, current.system):
-                    job = CatchUp(
-                        connection=connection,
-                        clients=tp,
-                        system=tuple(self._system),
-                        since=since,
-                        clients_target=current.offset,
-                        system_targets=current.system,
-                    )
-                    connection.begin_catch_up()
-                welcome(since, True)
-            else:
-                welcome(current, False)
             self._refs[tp.partition] += 1
-            self._hub.add(connection)
+
+    async def _release(self, tp: TopicPartition) -> None:
+        async with self._lock:
+            self._refs[tp.partition] -= 1
+            if self._refs[tp.partition] <= 0:
+                del self._refs[tp.partition]
+                self._next.pop(tp, None)
+                self._reassign()
             self._update_gauges()
-            return job
 
     async def _resumable(self, tp: TopicPartition, since: Position) -> bool:
         """Whether ``since`` can be honoured: same topic layout, still within retention."""
@@ -223,8 +243,8 @@ class Dispatcher:
         try:
             firsts = await self._consumer.beginning_offsets(partitions)
             ends = await self._consumer.end_offsets(partitions)
-        except KafkaError:
-            return False
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"cannot check a resume position: {exc}") from exc
         if any(not firsts[p] <= wanted[p] <= ends[p] for p in partitions):
             return False
         # A position from a pod that had read further than this one: wait (briefly) until
@@ -232,24 +252,17 @@ class Dispatcher:
         deadline = asyncio.get_running_loop().time() + 5.0
         while any(self._next[p] < wanted[p] for p in partitions):
             if asyncio.get_running_loop().time() > deadline:
-                return False
+                raise KafkaUnavailableError("delivery has not reached the resume position yet")
             await asyncio.sleep(0.02)
         return True
 
     async def leave(self, connection: Connection) -> None:
-        tp = TopicPartition(
-            self._topics.clients, self.partition_of(connection.identity.campaign_id)
+        if self._hub.get(connection.id) is not connection:
+            return  # never registered: a failed join released its own hold
+        self._hub.remove(connection)
+        await self._release(
+            TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
         )
-        async with self._lock:
-            if self._hub.get(connection.id) is not connection:
-                return
-            self._hub.remove(connection)
-            self._refs[tp.partition] -= 1
-            if self._refs[tp.partition] <= 0:
-                del self._refs[tp.partition]
-                self._next.pop(tp, None)
-                self._reassign()
-            self._update_gauges()
 
     def position(self, partition: int) -> Position:
         tp = TopicPartition(self._topics.clients, partition)

@@ -16,7 +16,7 @@ import pytest
 
 from kafka_tail import TopicTail
 from mesh_processes import Mesh
-from nexus_mesh.client import MeshClient, MeshError
+from nexus_mesh.client import MeshClient, MeshConnectError, MeshError
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
@@ -55,15 +55,23 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
     mesh = Mesh(bootstrap=bootstrap, prefix="outage", workdir=tmp_path)
     mesh.env_overrides["NEXUS_CLIENTS_PARTITIONS"] = "2"
     try:
-        gateway = mesh.gateway(NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="3")
+        gateway = mesh.gateway(
+            NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="3", NEXUS_KAFKA_REQUEST_TIMEOUT_MS="4000"
+        )
         assert gateway.url and gateway.admin_url
         admin = gateway.admin_url
         acked: list[str] = []
         async with await MeshClient.connect(
             gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
         ) as client:
-            acked.append((await client.emit("chat.message", {"text": "before"})).event_id)
-            assert (await client.next_event(timeout=15)).payload["text"] == "before"
+            # A second client leaves after "before" and comes back during and after the outage.
+            async with await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="u2", token=mesh.token("u2", ["A"])
+            ) as leaver:
+                acked.append((await client.emit("chat.message", {"text": "before"})).event_id)
+                assert (await client.next_event(timeout=15)).payload["text"] == "before"
+                assert (await leaver.next_event(timeout=15)).payload["text"] == "before"
+                left_at = leaver.position
 
             await asyncio.to_thread(cluster.stop)
             began = time.monotonic()
@@ -78,6 +86,19 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
                 return ready(admin) == 503
 
             await eventually(not_ready, timeout=30, what="/readyz to report the outage")
+            # Kafka cannot say whether the position is still readable: the answer is "retry"
+            # (a close before the welcome), never recovered=false with events skipped.
+            with pytest.raises(MeshConnectError) as resume_refused:
+                async with await MeshClient.connect(
+                    gateway.url,
+                    campaign_id="A",
+                    user_id="u2",
+                    token=mesh.token("u2", ["A"]),
+                    since=left_at,
+                    connect_timeout=30,
+                ):
+                    pass
+            assert resume_refused.value.retriable
             assert not client.closed, "the gateway keeps its connections through an outage"
 
             await asyncio.to_thread(cluster.start, nodes=1, port=0)
@@ -96,6 +117,16 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
             acked.append(after.event_id)
             texts = [(await client.next_event(timeout=30)).payload["text"] for _ in range(2)]
             assert texts == ["during", "after"]
+            async with await MeshClient.connect(
+                gateway.url,
+                campaign_id="A",
+                user_id="u2",
+                token=mesh.token("u2", ["A"]),
+                since=left_at,
+            ) as back:
+                assert back.welcome["recovered"] is True
+                missed = [(await back.next_event(timeout=30)).payload["text"] for _ in range(2)]
+                assert missed == ["during", "after"]
 
         topic = TopicNames(prefix="outage").clients
         async with TopicTail(settings, topic, 2) as tail:
