@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -18,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.localkafka.cluster import free_port
+from nexus_testkit import eventually
 
 NEXUS = [sys.executable, "-m", "nexus_mesh.cli"]
 
@@ -147,7 +149,14 @@ async def test_three_node_cluster_survives_a_broker_crash(
         await admin.create_topics(
             [NewTopic(topic, 1, 3, topic_configs={"min.insync.replicas": "2"})]
         )
-        described = await admin.describe_topics([topic])
+
+        async def described_with_leader() -> list[Any] | None:
+            # Metadata of a new topic reaches every broker a moment after the create.
+            found = await admin.describe_topics([topic])
+            partitions = found[0]["partitions"] if found else []
+            return found if partitions and partitions[0]["leader"] >= 0 else None
+
+        described = await eventually(described_with_leader, what="the new topic's metadata")
     finally:
         await admin.close()
     assert sorted(described[0]["partitions"][0]["replicas"]) == [1, 2, 3]
