@@ -1,0 +1,112 @@
+"""What a local cluster is made of, and how to recognise its processes later.
+
+The cluster's layout (ids, ports) and the processes it started are kept in a state file in
+its directory, so another ``nexus kafka`` invocation finds them again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+STATE_FILE = "cluster.json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "nexus-mesh" / "kafka"
+
+
+@dataclass(kw_only=True)
+class NodeState:
+    node_id: int
+    broker_port: int
+    controller_port: int
+    pid: int | None = None
+    # The kernel's start time of ``pid``: together they name one process, so a reused pid
+    # left in a stale state file never makes ``stop`` kill a stranger.
+    started: int | None = None
+
+    def directory(self, home: Path) -> Path:
+        return home / f"node-{self.node_id}"
+
+    def config_path(self, home: Path) -> Path:
+        return self.directory(home) / "server.properties"
+
+    def log_path(self, home: Path) -> Path:
+        return self.directory(home) / "broker.log"
+
+
+@dataclass(kw_only=True)
+class ClusterState:
+    cluster_id: str
+    version: str
+    nodes: list[NodeState] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{LOOPBACK}:{n.broker_port}" for n in self.nodes)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def load(cls, text: str) -> ClusterState:
+        raw = json.loads(text)
+        return cls(
+            cluster_id=raw["cluster_id"],
+            version=raw["version"],
+            nodes=[NodeState(**node) for node in raw["nodes"]],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStatus:
+    node_id: int
+    bootstrap: str
+    pid: int | None
+    running: bool
+    log_path: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterStatus:
+    home: Path
+    bootstrap_servers: str | None
+    nodes: tuple[NodeStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        return any(node.running for node in self.nodes)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks since boot."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it do not.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
