@@ -2,23 +2,26 @@
 
 Starts its own single-node Kafka (or uses ``NEXUS_KAFKA_BOOTSTRAP_SERVERS``), creates the
 topics under a fresh prefix, and runs one gateway and one search service as the real
-``python -m nexus_mesh.cli gateway`` / ``service search`` processes on 127.0.0.1. Then:
+``python -m nexus_mesh.cli gateway`` / ``service search`` processes on 127.0.0.1, with
+tracing off (``--otel`` keeps the environment's ``OTEL_*``). Then:
 
 1. Search round trip: an open-loop generator sends ``search`` requests at ``--rate`` per
    second, spread round-robin over ``--connections`` MeshClient sessions in ``--campaigns``
    campaigns, and times each ``client.request`` from send to reply. ``--runs`` measured
-   windows of ``--seconds`` each follow one ``--warmup`` window.
-2. Fan-out: ``--subscribers`` raw WebSocket sessions join one campaign; the bench produces
-   ``--events`` ``campaign.updated`` records to ``<prefix>.clients`` as fast as Kafka takes
-   them and waits until every subscriber has every event. deliveries/s is
-   events x subscribers / (first publish -> last subscriber got the last event). Every
-   subscriber checks it got each event exactly once and in order. ``--runs`` times.
+   windows of ``--seconds`` each follow one ``--warmup`` window; then one shorter run at each
+   of ``--knee-rates`` shows how the latency moves with the rate.
+2. Fan-out: ``--subscribers`` raw WebSocket sessions join one campaign. Burst runs produce
+   ``--events`` ``campaign.updated`` records to ``<prefix>.clients`` at once; deliveries/s is
+   deliveries received / (first publish -> last subscriber got the last event). Paced runs
+   produce ``--paced-rate`` events/s for ``--paced-seconds`` and report the per-delivery
+   latency. Every subscriber checks it got each event exactly once and in order.
 
-CPU seconds of the gateway, the search service, the broker and the bench itself are read from
-/proc over each measured window, to show which process limits the rate. Writes the
-"Main flow (issue 4)" section of docs/benchmarks.md (``--no-doc`` to skip) and prints it.
+CPU seconds of the gateway, the search service, the broker, the bench itself and the rest of
+the machine are read from /proc over each measured window, to show which process limits the
+rate and whether something else disturbed the run. Writes the "Main flow (issue 4)" section
+of docs/benchmarks.md (``--no-doc`` to skip) and prints it. About two minutes:
 
-    .venv/bin/python -m bench.mainflow_bench [--runs 3] [--seconds 15] [--events 200]
+    .venv/bin/python -m bench.mainflow_bench [--runs 3] [--seconds 15] [--events 1000]
 
 Bounded: every wait has a deadline, and every process started here is stopped at the end.
 """
@@ -755,10 +758,15 @@ class FanoutRun:
         return used / self.received * 1e6
 
     def summary(self) -> str:
+        latency = (
+            f"latency p50 {self.lat(50):.0f} ms p99 {self.lat(99):.0f} ms, "
+            if self.offered_events_per_s
+            else ""
+        )
         return (
             f"{self.rate:,.0f} deliveries/s ({self.received:,}/{self.deliveries:,} in "
-            f"{self.last_s:.2f} s), latency p50 {self.lat(50):.0f} ms p99 {self.lat(99):.0f} ms, "
-            f"lost {self.lost}, dup {self.dups}, out of order {self.disorder}; cores: gateway "
+            f"{self.last_s:.2f} s), {latency}lost {self.lost}, dup {self.dups}, "
+            f"out of order {self.disorder}; cores: gateway "
             f"{fmt(self.cpu.cores('gateway'))}, bench client {fmt(self.cpu.cores(CLIENT))}, "
             f"{OTHER} {fmt(self.cpu.cores(OTHER))}"
         )
@@ -1012,6 +1020,12 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 CLIENT = "bench client"
 
 
+def round_sig(value: float, digits: int = 2) -> float:
+    if not value or math.isnan(value) or math.isinf(value):
+        return math.nan
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -1227,29 +1241,46 @@ def notes(
             f"{fmt(back, '.1f')} ms from there to the client. The gateway used "
             f"{fmt(gateway)} cores, the search service {fmt(service)}."
         )
-        queued = [
+        if knee:
+            points = [(rate, to_service, ack, achieved)]
+            points += [
+                (
+                    r.offered_rate,
+                    percentile(sorted(r.to_service_ms), 50),
+                    r.produce_ms,
+                    r.achieved_rate,
+                )
+                for r in knee
+            ]
+            lines.append(
+                "- The part before the service's reply grows with the rate while the "
+                "gateway's write does not: "
+                + ", ".join(
+                    f"{r:g}/s: {t:.1f} ms (write {fmt(w, '.1f')} ms, {a:.0f} replies/s)"
+                    for r, t, w, a in sorted(points)
+                )
+                + f" ({rate:g}/s: medians of the runs)."
+            )
+        waits = [
             r
             for r in [*search, *knee]
-            if percentile(sorted(r.to_service_ms), 50) > max(50.0, 5 * r.produce_ms)
+            if percentile(sorted(r.to_service_ms), 50) > 4 * max(r.produce_ms, 1.0)
         ]
-        if queued:
-            worst = max(queued, key=lambda r: percentile(sorted(r.to_service_ms), 50))
+        if waits:
+            worst = max(waits, key=lambda r: percentile(sorted(r.to_service_ms), 50))
             svc = worst.cpu.cores("search service") if worst.cpu else None
-            where = f"run {worst.label}" if worst in search else f"the run at {worst.label}"
             lines.append(
-                f"- Requests queued before the search service: in {where} "
-                f"({worst.offered_rate:g}/s offered, {worst.achieved_rate:.0f} replies/s) the "
-                f"p50 to the service's reply was "
-                f"{percentile(sorted(worst.to_service_ms), 50):.0f} ms while the gateway's "
-                f"write took {fmt(worst.produce_ms, '.1f')} ms and the service used "
-                f"{fmt(svc)} cores: it waits rather than computes. The service SDK handles "
-                "a partition's records one after another and awaits each reply's acks=all "
-                "write before the next (`nexus_mesh/service/runner.py`, `Runner._partition`), "
-                "then waits for the whole batch and a commit before fetching again "
-                "(`Runner._consume`): a partition serves at most about 1 / (write latency) "
-                "requests/s, and the busiest partition (see the hashing above) sets the limit. "
-                "The write latency depends on how busy the machine is, hence the spread "
-                "between runs."
+                f"- Where requests wait: in the search service, which used only {fmt(svc)} "
+                f"cores at {worst.offered_rate:g}/s (to service p50 "
+                f"{percentile(sorted(worst.to_service_ms), 50):.0f} ms): it waits rather than "
+                "computes. The service SDK handles a partition's records one after another "
+                "and awaits each reply's acks=all write before the next "
+                "(`nexus_mesh/service/runner.py`, `Runner._partition`), then waits for the "
+                "whole batch and a commit before fetching again (`Runner._consume`). A "
+                "partition therefore serves at most about 1 / (write + handling time) "
+                "requests/s, and the busiest partition (see the hashing above) sets the "
+                "limit; the write time grows when the machine is busy, which is when this "
+                "round trip degrades first."
             )
     if burst:
         gw = median([(r.cpu.cores("gateway") or math.nan) for r in burst])
@@ -1269,7 +1300,7 @@ def notes(
             f"the bench client {fmt(client)}; {busier} was busier. Per delivery the gateway "
             f"spent {fmt(us_gw, '.1f')} µs of CPU and the client {fmt(us_client, '.1f')} µs: "
             f"{cost}. With a core to itself the gateway would write about "
-            f"{fmt(1e6 / us_gw if us_gw > 0 else math.nan, ',.0f')} deliveries/s at this cost "
+            f"{fmt(round_sig(1e6 / us_gw), ',.0f')} deliveries/s at this cost "
             "per delivery (a burst lets it write many queued frames per wake-up; the paced runs "
             "show the cost when events trickle in)."
         )
@@ -1277,9 +1308,24 @@ def notes(
         us_gw = median([r.cpu_us_per_delivery("gateway") for r in paced])
         p99 = median([r.lat(99) for r in paced])
         offered = (paced[0].offered_events_per_s or 0) * paced[0].subscribers
+        gw = median([(r.cpu.cores("gateway") or math.nan) for r in paced])
+        client = median([(r.cpu.cores(CLIENT) or math.nan) for r in paced])
+        achieved = median([r.rate for r in paced])
+        per_event_ms = us_gw * paced[0].subscribers / 1000
         lines.append(
-            f"- Fan-out paced at {offered:,.0f} deliveries/s: median p99 latency "
-            f"{fmt(p99, '.0f')} ms, gateway {fmt(us_gw, '.1f')} µs of CPU per delivery."
+            f"- Fan-out paced at {offered:,.0f} deliveries/s offered ({achieved:,.0f} "
+            f"achieved): the gateway used {fmt(gw)} cores, {fmt(us_gw, '.1f')} µs per "
+            f"delivery, more than in a burst because each event now wakes every "
+            f"connection's writer for one frame and one socket write; the client used "
+            f"{fmt(client)} cores. Median p99 latency {fmt(p99, '.0f')} ms (p50 "
+            f"{fmt(median([r.lat(50) for r in paced]), '.0f')} ms); one event's fan-out costs "
+            f"the gateway about {fmt(per_event_ms, '.1f')} ms of CPU. "
+            + (
+                f"At {fmt(gw)} of a core busy the events queue behind each other: the latency "
+                "is waiting for CPU, not for Kafka or the network."
+                if gw > 0.7
+                else "The gateway had CPU to spare at this rate."
+            )
         )
     return lines
 
