@@ -21,14 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import avro.io
 import orjson
 from fastavro import schemaless_reader, schemaless_writer
 
+from bench.harness.machine import cpu_model, versions
 from nexus_mesh.codec import Codec
 from nexus_mesh.codec.framing import HEADER_SIZE, header
 from nexus_mesh.envelope import Envelope, Metadata
@@ -47,7 +46,7 @@ METADATA = Metadata(
     traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     attributes={"client": "web/1.4.2"},
 )
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "chat.message": {"text": "See you at the kick-off at 10:00!", "reply_to": None},
     "search.completed": {
         "query": "kafka avro",
@@ -120,7 +119,7 @@ def bare_fastavro(registry: Registry, type_name: str, record: dict[str, Any]) ->
         schemaless_writer(inner, payload, record["payload"])
         outer = io.BytesIO()
         schemaless_writer(outer, envelope, {**record, "payload": inner.getvalue()})
-        decoded = schemaless_reader(io.BytesIO(outer.getvalue()), envelope, None)
+        decoded: Any = schemaless_reader(io.BytesIO(outer.getvalue()), envelope, None)
         return schemaless_reader(io.BytesIO(decoded["payload"]), payload, None)
 
     return round_trip
@@ -190,16 +189,9 @@ def run_case(registry: Registry, codec: Codec, type_name: str, args: argparse.Na
 
 
 def machine() -> str:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     return (
-        f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}, "
-        f"fastavro {version('fastavro')}, avro {version('avro')}, orjson {version('orjson')}"
+        f"nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, "
+        f"{versions('fastavro', 'avro', 'orjson')}"
     )
 
 

@@ -40,6 +40,18 @@ from nexus_mesh.localkafka.state import (
 __all__ = ["AlreadyRunningError", "ClusterStatus", "LocalKafka", "free_port"]
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of 16 bytes) that never starts with '-'.
+
+    The storage tool's argument parser would read a leading '-' as an option, which is why
+    Kafka's own ``random-uuid`` also draws again in that case.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalKafka:
     """Start, inspect and stop the local cluster kept in ``home``."""
 
@@ -144,7 +156,7 @@ class LocalKafka:
         return state.bootstrap_servers
 
     def _new_state(self, nodes: int, port: int) -> ClusterState:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         node_states = []
         for index in range(nodes):
             broker_port = port + index if port else free_port()

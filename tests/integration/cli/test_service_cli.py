@@ -17,6 +17,7 @@ from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
@@ -30,6 +31,10 @@ async def test_search_service_process(settings: NexusSettings, tmp_path: Path) -
     env.update(
         NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
         NEXUS_TOPIC_PREFIX=settings.topic_prefix,
+        # Loopback and a free port: tests never listen beyond 127.0.0.1 or collide.
+        NEXUS_SERVICE_METRICS_HOST="127.0.0.1",
+        NEXUS_SERVICE_METRICS_PORT=str(free_port()),
+        OTEL_SDK_DISABLED="true",
     )
     log_path = tmp_path / "search.log"
     with log_path.open("wb") as log:

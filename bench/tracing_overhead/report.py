@@ -1,0 +1,140 @@
+"""The "Tracing overhead (issue 6)" section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bench.harness.machine import versions
+from bench.tracing_overhead.mesh import MODES
+from bench.tracing_overhead.workload import Run
+
+BEGIN_MARK = "<!-- tracing-overhead:begin -->"
+END_MARK = "<!-- tracing-overhead:end -->"
+
+
+def section(
+    runs: list[Run],
+    args: argparse.Namespace,
+    command: str,
+    costs: tuple[float, float],
+    load0: float,
+) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load1 = os.getloadavg()[0]
+    lines = [
+        BEGIN_MARK,
+        "## Tracing overhead (issue 6)",
+        "",
+        "Client interactions per second through one gateway and one search service, with every",
+        "trace sampled and exported (`OTEL_TRACES_SAMPLER=always_on`, OTLP/HTTP to a receiver",
+        "that decodes each `ExportTraceServiceRequest`) against tracing switched off",
+        "(`OTEL_SDK_DISABLED=true`). Each run starts fresh gateway and search processes;",
+        "traced and untraced runs alternate, the first mode swapped each round. Closed loop:",
+        f"{args.clients} sessions, one campaign each, each waiting for its answer before the",
+        f"next; {args.warmup:g} s warm-up, then {args.seconds:g} s measured per run. `search` is",
+        "a `search` request answered by the search service (six spans per round trip, in two",
+        "processes); `emit` is a `chat.message` until its ack (four spans, all in the gateway:",
+        "ws receive, send, and the delivery back to the campaign).",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, {versions('opentelemetry-sdk')}, "
+        f"broker, gateway, service and load generator all on this machine. Date: {now} "
+        f"(load average {load0:.1f} at the start, {load1:.1f} at the end).",
+        "",
+        f"One span, measured in the bench's process before the runs: {costs[0]:.0f} us to "
+        f"create and end a producer span with the mesh's attributes, {costs[1]:.0f} us to "
+        "encode it as OTLP protobuf (done on the batch processor's thread, under the GIL).",
+        "",
+        "| workload | untraced median /s | traced (100%) median /s | traced / untraced | spans "
+        "per interaction | sampled 10% median /s | sampled / untraced |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    runs_lines = []
+    for workload in args.workloads:
+        by_mode = {m: [r for r in runs if r.workload == workload and r.mode == m] for m in MODES}
+        medians = {m: statistics.median(r.rate for r in rs) for m, rs in by_mode.items() if rs}
+        if "traced" not in medians or "untraced" not in medians:
+            continue
+        on = by_mode["traced"]
+        per = sum(r.spans for r in on) / max(1, sum(r.done for r in on))
+        off = medians["untraced"]
+        sampled = medians.get("sampled")
+        lines.append(
+            f"| {workload} | {off:,.0f} | {medians['traced']:,.0f} | "
+            f"**{medians['traced'] / off:.2f}** | {per:.1f} | "
+            + (f"{sampled:,.0f} | **{sampled / off:.2f}** |" if sampled else "- | - |")
+        )
+        for mode, rs in by_mode.items():
+            if rs:
+                rates = ", ".join(f"{r.rate:,.0f}" for r in rs)
+                runs_lines.append(f"- {workload}, {mode}: {rates} /s")
+    lines += [
+        "",
+        "CPU per interaction (median over the runs, from /proc): the cost that does not",
+        "depend on what else shares the machine. Capacity vs untraced is the untraced CPU of",
+        "the busiest process over this mode's: the throughput ratio to expect once that",
+        "process saturates its core.",
+        "",
+        "| workload | mode | gateway CPU us | search service CPU us | capacity vs untraced |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for workload in args.workloads:
+        base = None
+        for mode in ("untraced", *[m for m in MODES if m != "untraced"]):
+            rs = [r for r in runs if r.workload == workload and r.mode == mode]
+            if not rs:
+                continue
+            gateway = statistics.median(r.cpu_us(0) for r in rs)
+            service = statistics.median(r.cpu_us(1) for r in rs)
+            # The busiest process bounds the rate once the machine is saturated.
+            busiest = max(gateway, service)
+            base = base or busiest
+            lines.append(
+                f"| {workload} | {mode} | {gateway:,.0f} | {service:,.0f} | "
+                f"**{base / busiest:.2f}** |"
+            )
+    lines += ["", *cost_notes(runs, args.workloads)]
+    lines += ["", "Every run, in the order of rounds:", "", *runs_lines]
+    lines += [
+        "",
+        "Target: traced >= 0.8 of untraced. Spans per interaction counts what the receiver got",
+        "during the traced runs (the warm-up's spans included, so it reads a little high); it",
+        "shows nothing was dropped. With tracing off, spans are not even created: the",
+        "components check `Telemetry.enabled` first, and context still passes through, so a",
+        "client's `traceparent` reaches the services untouched.",
+        END_MARK,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cost_notes(runs: list[Run], workloads: Sequence[str]) -> list[str]:
+    """Where tracing's CPU goes, from the medians: creating spans vs exporting them."""
+    notes = []
+    for workload in workloads:
+        cpu: dict[str, float] = {}
+        for mode in MODES:
+            rs = [r for r in runs if r.workload == workload and r.mode == mode]
+            if rs:
+                cpu[mode] = statistics.median(r.cpu_us(0) + r.cpu_us(1) for r in rs)
+        if not {"traced", "untraced"} <= cpu.keys():
+            continue
+        text = (
+            f"- {workload}: 100% tracing adds {cpu['traced'] - cpu['untraced']:,.0f} us of CPU "
+            f"per interaction (gateway + service, {cpu['untraced']:,.0f} us untraced)"
+        )
+        if "unexported" in cpu:
+            text += (
+                f": {cpu['unexported'] - cpu['untraced']:,.0f} us creating and ending the "
+                f"spans, {cpu['traced'] - cpu['unexported']:,.0f} us exporting them"
+            )
+        notes.append(text + ".")
+    return notes

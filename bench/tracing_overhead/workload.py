@@ -1,0 +1,111 @@
+"""The measured runs: closed-loop ``search`` or ``emit`` traffic over many sessions against a
+fresh mesh per run, modes alternating, with the CPU the gateway and the service used."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import aiohttp
+
+from bench.harness.procstat import cpu_seconds
+from bench.tracing_overhead.mesh import MODES, Bench
+from nexus_mesh.client import MeshClient
+
+QUERIES = ("password reset", "invoice", "refund policy", "two-step verification", "ticket")
+
+
+@dataclass
+class Run:
+    workload: str
+    mode: str
+    round: int
+    done: int
+    seconds: float
+    spans: int = 0
+    cpu: tuple[float, float] = (0.0, 0.0)
+    """CPU seconds of the gateway and of the search service over the measured window."""
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
+
+    def cpu_us(self, which: int) -> float:
+        """CPU microseconds per interaction of the gateway (0) or the service (1)."""
+        return self.cpu[which] / max(1, self.done) * 1e6
+
+
+async def load(
+    url: str, workload: str, clients: int, warmup: float, seconds: float, pids: list[int]
+) -> tuple[int, tuple[float, float]]:
+    """Closed-loop traffic: interactions completed in the measured window, and the CPU
+    seconds the gateway and the service used meanwhile."""
+    counting = False
+    done = 0
+    stop = asyncio.Event()
+
+    async def one(session: aiohttp.ClientSession, index: int) -> None:
+        nonlocal done
+        campaign = f"c{index}"
+        async with MeshClient.connect(
+            url, campaign_id=campaign, user_id=f"u{index}", session=session
+        ) as client:
+            turn = 0
+            while not stop.is_set():
+                turn += 1
+                if workload == "search":
+                    reply = await client.request("search", {"query": QUERIES[turn % len(QUERIES)]})
+                    assert reply.type == "search.completed", reply
+                else:
+                    await client.emit("chat.message", {"text": f"message {turn}"})
+                if counting:
+                    done += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        tasks = [asyncio.create_task(one(session, i)) for i in range(clients)]
+        try:
+            await asyncio.sleep(warmup)
+            before = [cpu_seconds(pid) or 0.0 for pid in pids]
+            counting = True
+            await asyncio.sleep(seconds)
+            counting = False
+            after = [cpu_seconds(pid) or 0.0 for pid in pids]
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*tasks, return_exceptions=True)
+    return done, (after[0] - before[0], after[1] - before[1])
+
+
+async def measure(args: argparse.Namespace, bench: Bench) -> list[Run]:
+    runs: list[Run] = []
+    for round_ in range(args.rounds):
+        for workload in args.workloads:
+            modes = [m for m in MODES if m in args.modes]
+            order = modes if round_ % 2 == 0 else tuple(reversed(modes))
+            for mode in order:
+                url = await bench.start_mesh(mode)
+                spans_before = bench.receiver.spans
+                pids = [child.pid for child in bench.children]
+                try:
+                    done, cpu = await load(
+                        url, workload, args.clients, args.warmup, args.seconds, pids
+                    )
+                finally:
+                    # Stopping flushes the exporters: the spans of the window are all in.
+                    await asyncio.to_thread(bench.stop_mesh)
+                run = Run(workload, mode, round_, done, args.seconds, cpu=cpu)
+                run.spans = bench.receiver.spans - spans_before
+                runs.append(run)
+                print(
+                    f"round {round_} {workload:6} {mode:8} {run.rate:8.1f}/s"
+                    f"  gateway {run.cpu_us(0):5.0f} us, service {run.cpu_us(1):5.0f} us CPU"
+                    + (f"  ({run.spans} spans)" if mode != "untraced" else ""),
+                    flush=True,
+                )
+    return runs
