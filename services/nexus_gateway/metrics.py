@@ -72,7 +72,7 @@ class GatewayMetrics:
         # handed to the client's socket: what a client waits beyond the producer's write.
         self.delivery_latency = Histogram(
             "nexus_gateway_delivery_latency_seconds",
-            "Kafka record timestamp to the event frame's socket write, per live delivery",
+            "Kafka record timestamp to the socket write of its last target, per delivered record",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
