@@ -20,7 +20,8 @@ from nexus_mesh.client.frames import (
     MeshError,
     new_event_id,
 )
-from nexus_mesh.client.session import AuthVia, Connecting, MeshClient
+from nexus_mesh.client.session import Connecting, MeshClient
+from nexus_mesh.client.target import AuthVia
 
 __all__ = [
     "RESUMABLE_CLOSE_CODES",

@@ -22,24 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType
-from yarl import URL
 
 from nexus_mesh.client.frames import (
     ACK,
     ERROR,
     PROTOCOL_PREFIX,
-    WELCOME,
     Ack,
     Event,
     MeshClosedError,
@@ -49,97 +45,10 @@ from nexus_mesh.client.frames import (
     new_event_id,
     parse_frame,
 )
+from nexus_mesh.client.inbox import Inbox
+from nexus_mesh.client.target import AuthVia, Target, handshake
 
 log = logging.getLogger(__name__)
-
-AuthVia = Literal["header", "subprotocol", "query"]
-_T = TypeVar("_T")
-
-
-class _End(enum.Enum):
-    END = enum.auto()
-
-
-class _Inbox(Generic[_T]):
-    """A bounded queue that readers can tell has ended, even when it was full at the end."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._queue: asyncio.Queue[_T | _End] = asyncio.Queue(maxsize)
-        self._ended = False
-
-    async def put(self, item: _T) -> None:
-        await self._queue.put(item)
-
-    def put_dropping_oldest(self, item: _T) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(item)
-
-    def end(self) -> None:
-        self._ended = True
-        # A full queue has no waiting getter; its reader sees `_ended` once it has drained.
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(_End.END)
-
-    async def get(self) -> _T | None:
-        if self._ended and self._queue.empty():
-            return None
-        item = await self._queue.get()
-        if isinstance(item, _End):
-            # Put the marker back so every other waiting getter wakes up too.
-            self._queue.put_nowait(item)
-            return None
-        return item
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """Everything needed to open (or reopen) a session."""
-
-    base_url: str
-    campaign_id: str
-    user_id: str
-    token: str | None = field(repr=False)
-    since: str | None
-    session: aiohttp.ClientSession | None
-    auth_via: AuthVia
-    connect_timeout: float
-    max_queued_events: int
-    max_msg_size: int
-    heartbeat: float | None
-    # On resume, the previous connection's id: the gateway keeps it, so replies addressed
-    # to the old connection (a request still in flight) reach the new one.
-    connection_id: str | None = None
-
-    def url(self) -> URL:
-        base = URL(self.base_url)
-        scheme = {"http": "ws", "https": "wss"}.get(base.scheme, base.scheme)
-        path = "/".join(
-            (
-                base.path.rstrip("/"),
-                "ws",
-                quote(self.campaign_id, safe="@:"),
-                quote(self.user_id, safe="@:"),
-            )
-        )
-        query: dict[str, str] = {}
-        if self.since is not None:
-            query["since"] = self.since
-            if self.connection_id is not None:
-                query["connection_id"] = self.connection_id
-        if self.token is not None and self.auth_via == "query":
-            query["token"] = self.token
-        return base.with_scheme(scheme).with_path(path, encoded=True).with_query(query)
-
-    def headers(self) -> dict[str, str]:
-        if self.token is not None and self.auth_via == "header":
-            return {"Authorization": f"Bearer {self.token}"}
-        return {}
-
-    def protocols(self) -> tuple[str, ...]:
-        if self.token is not None and self.auth_via == "subprotocol":
-            return (f"bearer.{self.token}",)
-        return ()
 
 
 class Connecting:
@@ -172,7 +81,7 @@ class MeshClient:
     def __init__(
         self,
         *,
-        target: _Target,
+        target: Target,
         ws: aiohttp.ClientWebSocketResponse,
         session: aiohttp.ClientSession,
         owns_session: bool,
@@ -186,8 +95,8 @@ class MeshClient:
         self._position = _position_of(welcome)
         self._answers: dict[str, deque[asyncio.Future[Event]]] = {}
         self._replies: dict[str, asyncio.Future[Event]] = {}
-        self._events: _Inbox[Event] = _Inbox(target.max_queued_events)
-        self._protocol: _Inbox[Event] = _Inbox(1_000)
+        self._events: Inbox[Event] = Inbox(target.max_queued_events)
+        self._protocol: Inbox[Event] = Inbox(1_000)
         self._closed = False
         self._close_code: int | None = None
         self._close_reason = ""
@@ -222,7 +131,7 @@ class MeshClient:
         ``auth_via`` picks where ``token`` goes: the ``Authorization: Bearer`` header, the
         ``bearer.<token>`` subprotocol (as browsers send it) or ``?token=``.
         """
-        target = _Target(
+        target = Target(
             base_url=base_url,
             campaign_id=campaign_id,
             user_id=user_id,
@@ -243,11 +152,11 @@ class MeshClient:
         return Connecting(lambda: MeshClient._open(target))
 
     @classmethod
-    async def _open(cls, target: _Target) -> MeshClient:
+    async def _open(cls, target: Target) -> MeshClient:
         session = target.session or aiohttp.ClientSession()
         try:
             async with asyncio.timeout(target.connect_timeout):
-                ws, welcome = await _handshake(session, target)
+                ws, welcome = await handshake(session, target)
         except TimeoutError:
             await _close_owned(session, target)
             raise MeshConnectError(
@@ -540,39 +449,7 @@ class MeshClient:
         await self.close()
 
 
-async def _handshake(
-    session: aiohttp.ClientSession, target: _Target
-) -> tuple[aiohttp.ClientWebSocketResponse, Event]:
-    try:
-        ws = await session.ws_connect(
-            target.url(),
-            headers=target.headers(),
-            protocols=target.protocols(),
-            max_msg_size=target.max_msg_size,
-            heartbeat=target.heartbeat,
-        )
-    except aiohttp.WSServerHandshakeError as exc:
-        raise MeshConnectError(None, exc.message, status=exc.status) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise MeshConnectError(None, str(exc) or type(exc).__name__) from exc
-    try:
-        message = await ws.receive()
-        if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            reason = message.extra if isinstance(message.extra, str) else ""
-            raise MeshConnectError(ws.close_code or 1006, reason or "closed before the welcome")
-        try:
-            welcome = parse_frame(message.data)
-        except ValueError as exc:
-            raise MeshConnectError(None, f"bad first frame: {exc}") from None
-        if welcome.type != WELCOME:
-            raise MeshConnectError(None, f"expected nexus.welcome, got {welcome.type}")
-    except BaseException:
-        await ws.close()
-        raise
-    return ws, welcome
-
-
-async def _close_owned(session: aiohttp.ClientSession, target: _Target) -> None:
+async def _close_owned(session: aiohttp.ClientSession, target: Target) -> None:
     if target.session is None:
         await session.close()
 
