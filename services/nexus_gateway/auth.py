@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
+from nexus_gateway.jwt_keys import (
+    PrivateKey,
+    PublicKey,
+    check_algorithm,
+    check_asymmetric_key,
+    hmac_key,
+    is_asymmetric,
+    load_private_key,
+    load_public_key,
+)
 from nexus_mesh.errors import ConfigurationError, NexusError
 from nexus_mesh.settings import NexusSettings
 
@@ -33,28 +40,6 @@ SUBPROTOCOL_PREFIX: Final = "bearer."
 
 # Far above any real token, far below what would make decoding it a cost worth attacking.
 _MAX_TOKEN_CHARS: Final = 8192
-# RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
-_HMAC_MIN_BYTES: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
-_RSA_MIN_BITS: Final = 2048
-_EC_CURVES: Final = {
-    "ES256": "secp256r1",
-    "ES256K": "secp256k1",
-    "ES384": "secp384r1",
-    "ES512": "secp521r1",
-    "ES521": "secp521r1",
-}
-# The JOSE algorithms verified with a public key; the rest of PyJWT's list is HMAC or "none".
-_ASYMMETRIC_PREFIXES: Final = ("RS", "PS", "ES", "EdDSA")
-
-_PublicKey = (
-    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-)
-_PrivateKey = (
-    rsa.RSAPrivateKey
-    | ec.EllipticCurvePrivateKey
-    | ed25519.Ed25519PrivateKey
-    | ed448.Ed448PrivateKey
-)
 _Fail = Callable[[int, str], "AuthError"]
 
 
@@ -93,92 +78,6 @@ class AuthError(NexusError):
         self.token_subprotocol = token_subprotocol
 
 
-def _is_asymmetric(algorithm: str) -> bool:
-    return algorithm.startswith(_ASYMMETRIC_PREFIXES)
-
-
-def _algorithm(name: str, variable: str) -> Any:
-    # "none" would accept unsigned tokens; it is never a valid choice here.
-    if name == "none":
-        raise ConfigurationError(f"{variable}: the 'none' algorithm is not allowed")
-    try:
-        return jwt.get_algorithm_by_name(name)
-    except NotImplementedError:
-        raise ConfigurationError(f"{variable}: unknown JWT algorithm {name!r}") from None
-
-
-def _hmac_key(algorithm: str, secret: str, variable: str) -> bytes:
-    key = secret.encode()
-    minimum = _HMAC_MIN_BYTES.get(algorithm, 32)
-    if len(key) < minimum:
-        raise ConfigurationError(
-            f"{variable} is {len(key)} bytes; {algorithm} needs at least {minimum} "
-            "(RFC 7518 section 3.2), e.g. `openssl rand -base64 48`"
-        )
-    return key
-
-
-def _fits(algorithm: str, key: _PublicKey | _PrivateKey) -> bool:
-    # Checked here, not left to PyJWT, whose key-type and curve checks vary between releases.
-    if algorithm.startswith(("RS", "PS")):
-        return isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey)
-    if algorithm.startswith("ES"):
-        return (
-            isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
-            and _EC_CURVES.get(algorithm) == key.curve.name
-        )
-    return isinstance(
-        key,
-        ed25519.Ed25519PublicKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PublicKey
-        | ed448.Ed448PrivateKey,
-    )
-
-
-def _check_asymmetric_key(algorithm: str, key: _PublicKey | _PrivateKey, variable: str) -> None:
-    if not _fits(algorithm, key):
-        raise ConfigurationError(
-            f"{variable} is a {_key_kind(key)} key, which cannot be used with {algorithm}"
-        )
-    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey) and key.key_size < _RSA_MIN_BITS:
-        raise ConfigurationError(
-            f"{variable} is a {key.key_size}-bit RSA key; use at least {_RSA_MIN_BITS} bits"
-        )
-
-
-def _key_kind(key: _PublicKey | _PrivateKey) -> str:
-    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
-        return "RSA"
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        return f"EC {key.curve.name}"
-    return "Edwards-curve"
-
-
-def _load_public_key(pem: str) -> _PublicKey:
-    # .env files often carry a PEM on one line with literal "\n" escapes.
-    if "\n" not in pem and "\\n" in pem:
-        pem = pem.replace("\\n", "\n")
-    data = pem.strip().encode()
-    if b"PRIVATE KEY-----" in data:
-        raise ConfigurationError(
-            "NEXUS_JWT_PUBLIC_KEY holds a private key; give the gateway only the public key"
-        )
-    try:
-        if b"-----BEGIN CERTIFICATE-----" in data:
-            key: Any = x509.load_pem_x509_certificate(data).public_key()
-        else:
-            key = load_pem_public_key(data)
-    except ValueError:
-        raise ConfigurationError(
-            "NEXUS_JWT_PUBLIC_KEY is not a PEM public key (-----BEGIN PUBLIC KEY-----) "
-            "or certificate"
-        ) from None
-    if not isinstance(key, _PublicKey):
-        raise ConfigurationError("NEXUS_JWT_PUBLIC_KEY is not an RSA, EC or Edwards-curve key")
-    return key
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is not None:
@@ -202,7 +101,7 @@ class Authenticator:
         self._leeway_s = leeway_s
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
-        self._keys: dict[str, bytes | _PublicKey] = {}
+        self._keys: dict[str, bytes | PublicKey] = {}
         if not self.disabled:
             self._keys = self._verification_keys(settings)
 
@@ -211,31 +110,31 @@ class Authenticator:
         return tuple(self._keys)
 
     @staticmethod
-    def _verification_keys(settings: NexusSettings) -> dict[str, bytes | _PublicKey]:
+    def _verification_keys(settings: NexusSettings) -> dict[str, bytes | PublicKey]:
         if not settings.jwt_algorithms:
             raise ConfigurationError("NEXUS_JWT_ALGORITHMS must list at least one algorithm")
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
         pem = settings.jwt_public_key.get_secret_value() if settings.jwt_public_key else ""
-        public_key = _load_public_key(pem) if pem.strip() else None
+        public_key = load_public_key(pem) if pem.strip() else None
         # One key per algorithm, fixed here: a token's header chooses among the configured
         # algorithms but can never make an HMAC check run with the public key as its secret.
-        keys: dict[str, bytes | _PublicKey] = {}
+        keys: dict[str, bytes | PublicKey] = {}
         for name in settings.jwt_algorithms:
-            _algorithm(name, "NEXUS_JWT_ALGORITHMS")
-            if _is_asymmetric(name):
+            check_algorithm(name, "NEXUS_JWT_ALGORITHMS")
+            if is_asymmetric(name):
                 if public_key is None:
                     raise ConfigurationError(
                         f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs "
                         "NEXUS_JWT_PUBLIC_KEY (PEM)"
                     )
-                _check_asymmetric_key(name, public_key, "NEXUS_JWT_PUBLIC_KEY")
+                check_asymmetric_key(name, public_key, "NEXUS_JWT_PUBLIC_KEY")
                 keys[name] = public_key
             else:
                 if not secret:
                     raise ConfigurationError(
                         f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs NEXUS_JWT_SECRET"
                     )
-                keys[name] = _hmac_key(name, secret, "NEXUS_JWT_SECRET")
+                keys[name] = hmac_key(name, secret, "NEXUS_JWT_SECRET")
         return keys
 
     def startup_warning(self) -> str | None:
@@ -407,19 +306,6 @@ class Authenticator:
         return frozenset(value)
 
 
-def _load_private_key(pem: str) -> _PrivateKey:
-    try:
-        key = load_pem_private_key(pem.strip().encode(), password=None)
-    except (ValueError, TypeError):
-        # TypeError: the key is encrypted; a dev command has no way to ask for the passphrase.
-        raise ConfigurationError(
-            "the private key is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)"
-        ) from None
-    if not isinstance(key, _PrivateKey):
-        raise ConfigurationError("the private key is not an RSA, EC or Edwards-curve key")
-    return key
-
-
 def issue_token(
     *,
     secret_or_key: str,
@@ -440,15 +326,15 @@ def issue_token(
         raise ConfigurationError("the token needs a user id")
     if ttl_s <= 0:
         raise ConfigurationError(f"the token lifetime must be positive, not {ttl_s} s")
-    _algorithm(algorithm, "the algorithm")
-    key: bytes | _PrivateKey
-    if _is_asymmetric(algorithm):
-        key = _load_private_key(secret_or_key)
-        _check_asymmetric_key(algorithm, key, "the private key")
+    check_algorithm(algorithm, "the algorithm")
+    key: bytes | PrivateKey
+    if is_asymmetric(algorithm):
+        key = load_private_key(secret_or_key)
+        check_asymmetric_key(algorithm, key, "the private key")
     else:
         if not secret_or_key:
             raise ConfigurationError(f"{algorithm} needs a secret")
-        key = _hmac_key(algorithm, secret_or_key, "the secret")
+        key = hmac_key(algorithm, secret_or_key, "the secret")
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "sub": user_id,
