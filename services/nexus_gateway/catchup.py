@@ -25,6 +25,7 @@ from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 
 log = logging.getLogger(__name__)
+REPLAY_FETCH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +60,19 @@ class CatchUpReader:
 
     async def replay(self, job: CatchUp) -> None:
         """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""
-        async with self._slots, asyncio.timeout(self._timeout_s):
+        # The deadline covers the wait for a slot too: a queue of resumes must not hold a
+        # client's live frames back indefinitely.
+        async with asyncio.timeout(self._timeout_s), self._slots:
             consumer = AIOKafkaConsumer(
                 **client_kwargs(self._settings),
                 client_id=f"{self._client_id}-catchup",
                 group_id=None,
                 enable_auto_commit=False,
+                # Never jump: a position that left the log meanwhile is an error (the client
+                # resumes again and is told recovered=false), not a silent skip to the end.
+                auto_offset_reset="none",
+                # Small fetches, so one batch never overflows the connection's outbox.
+                max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
             )
             await consumer.start()
             try:
@@ -85,7 +93,13 @@ class CatchUpReader:
             consumer.seek(tp, progress[tp])
         connection = job.connection
         while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=500)
+            # Let the client take what was queued before reading more: the replay must fit
+            # the same outbox bound as live delivery instead of tripping its 4008.
+            while connection.queued_bytes > connection.max_buffer_bytes // 2:
+                if connection.closing:
+                    return
+                await asyncio.sleep(0.01)
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
             for tp, records in batches.items():
                 for record in records:
                     if tp not in pending or record.offset >= targets[tp]:

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 from nexus_gateway.protocol import CloseCode
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +32,7 @@ class Identity:
 
 class Connection:
     __slots__ = (
+        "_abort",
         "_catching_up",
         "_closing",
         "_held",
@@ -53,8 +55,10 @@ class Connection:
         max_buffer_bytes: int,
         on_slow: Callable[[Connection], None] | None = None,
         on_written: Callable[[float], None] | None = None,
+        abort: Callable[[], None] | None = None,
     ) -> None:
         self.identity = identity
+        self._abort = abort
         self.ws = ws
         self.max_buffer_bytes = max_buffer_bytes
         # Each frame travels with the wall-clock time its event entered Kafka (0: not a live
@@ -170,5 +174,13 @@ class Connection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=message.encode()[:120])
+        try:
+            # A peer that stopped reading never lets the close frame out: give up on the
+            # polite close after a while and drop the TCP connection.
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.ws.close(code=code, message=message.encode()[:120])
+        except TimeoutError:
+            if self._abort is not None:
+                self._abort()
+        except Exception:  # noqa: S110 - the peer is gone already; nothing left to tell it
+            pass

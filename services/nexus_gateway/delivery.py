@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -192,6 +194,11 @@ class Dispatcher:
             await self._release(tp)
             raise
         # No await from here on: the position, the welcome and the registration are one step.
+        if self._hub.get(connection.id) is not None:
+            # Two resumes raced for one connection id; the later one gets a fresh id.
+            connection.identity = dataclasses.replace(
+                connection.identity, connection_id=uuid.uuid4().hex
+            )
         current = self.position(tp.partition)
         job: CatchUp | None = None
         if since is not None and resumable:
@@ -309,7 +316,15 @@ class Dispatcher:
                     if expected is None or record.offset < expected:
                         continue  # dropped meanwhile, or fetched before a re-seek
                     self._next[tp] = record.offset + 1
-                    self._deliver(tp, record)
+                    try:
+                        self._deliver(tp, record)
+                    except Exception:
+                        # One record that cannot be delivered must not stop delivery for
+                        # every client of this pod; it is logged, counted and skipped.
+                        self._metrics.undecodable.inc()
+                        log.exception(
+                            "could not deliver %s-%s@%s", tp.topic, tp.partition, record.offset
+                        )
 
     def _deliver(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         began = time.time_ns() if self._telemetry.enabled else None

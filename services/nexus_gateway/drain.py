@@ -38,6 +38,8 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
         await connection.flush(max(0.0, deadline - time.monotonic()))
         await connection.close(CloseCode.GOING_AWAY, "gateway draining: reconnect and resume")
 
+    # Connections that were still joining when the drain began are registered by now.
+    connections.extend(c for c in gateway.hub if c not in connections)
     await asyncio.gather(*(close(c) for c in connections), return_exceptions=True)
     log.info("drained in %.2f s", time.monotonic() - began)
     gateway.draining.set()

@@ -16,10 +16,11 @@ def routes_to(meta: Metadata, identity: Identity) -> bool:
     """Whether the client-bound event with ``meta`` is for the connection ``identity``."""
     if meta.campaign_id != identity.campaign_id:
         return False
+    if meta.user_id and meta.user_id != identity.user_id:
+        # Checked even when a connection is named: a connection id is not a credential.
+        return False
     if meta.connection_id:
         return meta.connection_id == identity.connection_id
-    if meta.user_id:
-        return meta.user_id == identity.user_id
     return True
 
 
@@ -80,7 +81,11 @@ class ConnectionHub:
         """The routing rule of section 6 for one client-bound event."""
         if connection_id:
             target = self._by_id.get(connection_id)
-            if target is not None and target.identity.campaign_id == campaign_id:
+            if (
+                target is not None
+                and target.identity.campaign_id == campaign_id
+                and (not user_id or target.identity.user_id == user_id)
+            ):
                 return [target]
             return []
         if user_id:

@@ -11,6 +11,7 @@ trace starts at the client.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
+log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _MAX_ATTRIBUTES = 32
@@ -220,7 +222,11 @@ class Ingress:
                 "Kafka did not confirm the write in time: retry with the same event_id",
                 event_id,
             ) from exc
-        except KafkaUnavailableError as exc:
+        except Exception as exc:
+            # Kafka refused it, or something unforeseen (an encoding bug): either way it is
+            # not written, the id is freed for a retry and the client still gets its answer.
+            if not isinstance(exc, KafkaUnavailableError):
+                log.exception("writing client event %s failed", event_id)
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -71,6 +72,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         ),
         ws=ws,
         max_buffer_bytes=settings.gateway_client_buffer_bytes,
+        abort=_aborter(request),
         on_slow=lambda _c: gateway.metrics.slow_closes.inc(),
         on_written=gateway.metrics.delivery_latency.observe,
     )
@@ -167,3 +169,12 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
         await connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume")
         return
     connection.end_catch_up()
+
+
+def _aborter(request: web.Request) -> Callable[[], None]:
+    def abort() -> None:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+
+    return abort

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import aiohttp
+import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
@@ -166,3 +168,35 @@ async def test_a_reply_to_a_dropped_connection_reaches_its_resumption(
     assert resumed.welcome["recovered"] is True
     assert position is not None
     assert (await resumed.next_event(timeout=15)).payload["status"] == "reply-to-old"
+
+
+async def test_another_user_cannot_take_over_a_connection_id(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """Connection ids travel in events (sender attributes): they are not credentials."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    victim = await open_client(stack, mesh, gateway.url)
+    victim_id = victim.connection_id
+    position = victim.position
+    await victim.close()
+    await publisher.publish(
+        "campaign.updated",
+        {"status": "private-for-u1", "updated_at": 1},
+        campaign_id="A",
+        user_id="u1",
+        connection_id=victim_id,
+    )
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    thief = await stack.enter_async_context(
+        session.ws_connect(
+            f"{gateway.url}/ws/A/u2",
+            params={"since": position or "", "connection_id": victim_id},
+            headers={"Authorization": f"Bearer {mesh.token('u2', ['A'])}"},
+        )
+    )
+    welcome = orjson.loads((await thief.receive(timeout=15)).data)
+    assert welcome["type"] == "nexus.welcome"
+    await publish_seq(publisher, 0, 1)
+    first = orjson.loads((await thief.receive(timeout=15)).data)
+    assert first["payload"]["status"] == "seq-0", "the private reply was not delivered"

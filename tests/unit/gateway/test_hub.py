@@ -45,3 +45,12 @@ def test_a_users_second_connection_does_not_evict_the_first() -> None:
     assert hub.remove(first) is True
     assert hub.campaign_count == 0
     assert len(hub) == 0
+
+
+def test_a_connection_id_is_not_enough_to_receive_another_users_event() -> None:
+    hub = ConnectionHub()
+    mallory = conn("c1", "A", "mallory")
+    hub.add(mallory)
+    assert hub.targets(campaign_id="A", user_id="alice", connection_id="c1") == []
+    assert hub.targets(campaign_id="A", user_id=None, connection_id="c1") == [mallory]
+    assert hub.targets(campaign_id="A", user_id="mallory", connection_id="c1") == [mallory]
