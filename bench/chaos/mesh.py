@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bench.chaos.config import ChaosConfig
 from bench.chaos.counters import Timeline
@@ -133,13 +134,21 @@ class ChaosMesh:
     async def leaders(self) -> dict[int, int]:
         """The leader broker of each ``<prefix>.clients`` partition."""
         assert self.settings is not None
-        admin = AIOKafkaAdminClient(**client_kwargs(self.settings))
-        await admin.start()
-        try:
-            described = await admin.describe_topics([TopicNames(prefix=self.prefix).clients])
-        finally:
-            await admin.close()
-        return {int(p["partition"]): int(p["leader"]) for p in described[0]["partitions"]}
+        deadline = time.monotonic() + 60
+        while True:
+            admin = AIOKafkaAdminClient(**client_kwargs(self.settings))
+            try:
+                await admin.start()
+                described = await admin.describe_topics([TopicNames(prefix=self.prefix).clients])
+                return {int(p["partition"]): int(p["leader"]) for p in described[0]["partitions"]}
+            except KafkaError:
+                # Right after a broker restart the admin client may pick a node that is not
+                # ready yet; the question is only for the report, so ask again.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+            finally:
+                await admin.close()
 
     def fencing(self, broker: int, killed: datetime) -> tuple[float | None, bool]:
         """Read the surviving nodes' logs: seconds from the kill until the controller fenced
