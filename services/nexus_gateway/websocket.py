@@ -66,7 +66,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     since = _since(request)
     connection = Connection(
         identity=Identity(
-            connection_id=_connection_id(request, gateway, resuming=since is not None),
+            connection_id=await _take_connection_id(
+                request, gateway, campaign_id, user_id, resuming=since is not None
+            ),
             campaign_id=campaign_id,
             user_id=user_id,
         ),
@@ -124,7 +126,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         if replay is not None:
             replay.cancel()
         await gateway.dispatcher.leave(connection)
-        gateway.flows.forget_connection(connection.id)
+        if not connection.replaced:
+            gateway.flows.forget_connection(connection.id)
         if not ws.closed:
             await connection.flush(timeout=2.0)
         if ws.close_code is None:
@@ -145,17 +148,36 @@ def _since(request: web.Request) -> Position | None:
         return Position(partitions=0, partition=0, offset=0, system=())
 
 
-def _connection_id(request: web.Request, gateway: Gateway, *, resuming: bool) -> str:
-    """A resumed connection keeps its id, so replies addressed to it still reach it."""
+async def _take_connection_id(
+    request: web.Request, gateway: Gateway, campaign_id: str, user_id: str, *, resuming: bool
+) -> str:
+    """A resumed connection keeps its id, so replies addressed to it still reach it.
+
+    When the old connection still looks alive here (its socket died half-open and nobody
+    noticed yet), the same user's resume takes it over: the old one is closed, and its
+    pending requests (their replies and timeouts) go to the new one. Another user naming the
+    id gets a fresh one (and routing checks the user as well).
+    """
     previous = request.query.get("connection_id")
-    if (
-        resuming
-        and previous
-        and _PATH_ID_RE.fullmatch(previous)
-        and gateway.hub.get(previous) is None
-    ):
+    if not (resuming and previous and _PATH_ID_RE.fullmatch(previous)):
+        return new_event_id()
+    old = gateway.hub.get(previous)
+    if old is None:
         return previous
-    return new_event_id()
+    if (old.identity.campaign_id, old.identity.user_id) != (campaign_id, user_id):
+        return new_event_id()
+    old.replaced = True
+    await gateway.dispatcher.leave(old)
+    closing = asyncio.create_task(
+        old.close(CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
+    )
+    _background.add(closing)
+    closing.add_done_callback(_background.discard)
+    return previous
+
+
+# Tasks nobody awaits must still be referenced until they finish.
+_background: set[asyncio.Task[None]] = set()
 
 
 async def _replay(gateway: Gateway, job: CatchUp) -> None:

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
 from mesh_processes import Mesh
-from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.client import Event, MeshClient, MeshClosedError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
@@ -200,3 +200,28 @@ async def test_another_user_cannot_take_over_a_connection_id(
     await publish_seq(publisher, 0, 1)
     first = orjson.loads((await thief.receive(timeout=15)).data)
     assert first["payload"]["status"] == "seq-0", "the private reply was not delivered"
+
+
+async def test_a_resume_takes_over_its_half_open_predecessor(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """The old socket still looks alive to the gateway (as after a silent network drop):
+    the same user's resume replaces it, keeps its id, and gets what is addressed to it."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    old = await open_client(stack, mesh, gateway.url)
+    old_id = old.connection_id
+    resumed = await stack.enter_async_context(old.resume())
+    assert resumed.connection_id == old_id
+    assert resumed.welcome["recovered"] is True
+    with contextlib.suppress(MeshClosedError):
+        await old.next_event(timeout=15)
+    assert old.close_code == 1001, "the predecessor is closed, not left receiving"
+    await publisher.publish(
+        "campaign.updated",
+        {"status": "reply-to-old-id", "updated_at": 2},
+        campaign_id="A",
+        user_id="u1",
+        connection_id=old_id,
+    )
+    assert (await resumed.next_event(timeout=15)).payload["status"] == "reply-to-old-id"
