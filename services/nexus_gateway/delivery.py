@@ -156,13 +156,6 @@ class Dispatcher:
                 self._reachable = False
             await asyncio.sleep(interval_s)
 
-    @property
-    def clients_partitions(self) -> int:
-        return self._clients_partitions
-
-    def assigned(self) -> set[TopicPartition]:
-        return set(self._next)
-
     # -- joining and leaving --------------------------------------------------------------
 
     def partition_of(self, campaign_id: str) -> int:
@@ -363,9 +356,10 @@ class Dispatcher:
     def _broadcast(
         self, envelope: Envelope, record: ConsumerRecord[bytes, bytes], began: int | None
     ) -> None:
+        # Hashed once per campaign, not once per connection: a broadcast reaches everyone.
         by_partition: dict[int, list[Connection]] = defaultdict(list)
-        for connection in self._hub:
-            by_partition[self.partition_of(connection.identity.campaign_id)].append(connection)
+        for campaign_id in self._hub.campaigns():
+            by_partition[self.partition_of(campaign_id)].extend(self._hub.in_campaign(campaign_id))
         if not by_partition:
             return
         with self._process_span(record, envelope, began):
