@@ -4,7 +4,7 @@
     .venv/bin/python -m bench NAME [ARGS...]   # run one, e.g. ``bench codec --rounds 3``
     .venv/bin/python -m bench all [--write-docs]
 
-``all`` runs the short ones, ``codec`` and then ``mainflow`` (about three minutes together),
+``all`` runs the short ones, ``codec`` and then ``mainflow`` (about four minutes together),
 each in its own process (the codec bench pins itself to one core, which a child process would
 inherit). It prints their results; the main-flow section of docs/benchmarks.md is rewritten
 only with ``--write-docs``. ``tracing`` and ``chaos`` are long and run only by name.
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 # name -> (module run by ``python -m``, module whose docstring describes it, how long it
 # takes, whether ``all`` runs it)
 BENCHES: dict[str, tuple[str, str, str, bool]] = {
-    "codec": ("bench.codec_bench", "bench.codec_bench", "about 1 minute", True),
+    "codec": ("bench.codec_bench", "bench.codec_bench", "about 2 minutes", True),
     "mainflow": ("bench.mainflow_bench", "bench.mainflow", "about 2 minutes", True),
     "tracing": (
         "bench.tracing_overhead_bench",

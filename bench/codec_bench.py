@@ -1,10 +1,12 @@
 """Envelope encode+decode round trips per second on one core.
 
-Three implementations of the same work, measured in the same run and interleaved round by
-round so that they see the same machine: the mesh's codec (fastavro), orjson of the same
-envelope as JSON, and the reference ``avro`` package with the same single-object framing
-(its bytes are checked to equal the codec's). Prints a Markdown section for
-``docs/benchmarks.md``.
+Implementations of the same work, measured in the same run and interleaved round by round
+so that they see the same machine: the mesh's codec (schema-compiled encoders/decoders), the
+previous fastavro-based path of the same codec (``BinaryCodec(registry, compiled=False)``),
+the four bare fastavro calls a round trip needs, orjson of the same envelope as JSON, and the
+reference ``avro`` package with the same single-object framing. The bytes of the compiled
+codec, of the fastavro path and of the reference are checked to be identical. Prints a
+Markdown section for ``docs/benchmarks.md``.
 
     .venv/bin/python -m bench.codec_bench [--rounds 7] [--seconds 1.0]
 """
@@ -29,6 +31,7 @@ from fastavro import schemaless_reader, schemaless_writer
 
 from bench.harness.machine import cpu_model, versions
 from nexus_mesh.codec import Codec
+from nexus_mesh.codec.binary import BinaryCodec
 from nexus_mesh.codec.framing import HEADER_SIZE, header
 from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.registry import Registry, load_registry
@@ -148,10 +151,17 @@ def rate(work: Callable[[], object], seconds: float) -> float:
             return calls / elapsed
 
 
+COMPILED = "nexus codec (compiled): encode+decode"
+PREVIOUS = "previous codec (fastavro path): encode+decode"
+
+
 def run_case(registry: Registry, codec: Codec, type_name: str, args: argparse.Namespace) -> str:
     envelope = Envelope(type=type_name, payload=CASES[type_name], metadata=METADATA)
+    assert {type_name, "nexus.envelope"} <= codec.compiled, "the case must run compiled"
+    previous = BinaryCodec(registry, compiled=False)
     value = codec.encode(envelope)
-    assert codec.decode(value) == envelope
+    assert value == previous.encode(envelope), "both paths must write the same bytes"
+    assert codec.decode(value) == envelope == previous.decode(value)
     reference = ReferenceAvro(registry, type_name)
     record = as_dict(envelope)
     assert reference.encode(record) == value, "the reference must write the codec's bytes"
@@ -159,10 +169,13 @@ def run_case(registry: Registry, codec: Codec, type_name: str, args: argparse.Na
     floor = bare_fastavro(registry, type_name, record)
 
     workloads: dict[str, Callable[[], object]] = {
-        "nexus codec (fastavro): encode+decode": lambda: codec.decode(codec.encode(envelope)),
-        "nexus codec (fastavro): encode only": lambda: codec.encode(envelope),
-        "nexus codec (fastavro): decode only": lambda: codec.decode(value),
-        "fastavro calls alone (floor: no checks, no dataclasses)": floor,
+        COMPILED: lambda: codec.decode(codec.encode(envelope)),
+        "nexus codec (compiled): encode only": lambda: codec.encode(envelope),
+        "nexus codec (compiled): decode only": lambda: codec.decode(value),
+        PREVIOUS: lambda: previous.decode(previous.encode(envelope)),
+        "previous codec (fastavro path): encode only": lambda: previous.encode(envelope),
+        "previous codec (fastavro path): decode only": lambda: previous.decode(value),
+        "fastavro calls alone (floor of any fastavro-based codec)": floor,
         "orjson, same envelope as JSON: dumps+loads": lambda: orjson.loads(orjson.dumps(record)),
         "reference avro package: encode+decode": lambda: reference.decode(reference.encode(record)),
     }
@@ -173,17 +186,19 @@ def run_case(registry: Registry, codec: Codec, type_name: str, args: argparse.Na
             seconds = args.seconds / 5 if name.startswith("reference") else args.seconds
             results[name].rates.append(rate(work, seconds))
 
-    base = results["nexus codec (fastavro): encode+decode"].median
+    base = results[COMPILED].median
+    old = results[PREVIOUS].median
     lines = [
         f"`{type_name}`: Avro record value {len(value)} bytes, JSON {len(json_value)} bytes.",
         "",
-        "| implementation | median ops/s | min | max | vs codec round trip |",
-        "|---|---:|---:|---:|---:|",
+        "| implementation | median ops/s | min | max | vs compiled round trip "
+        "| vs fastavro-path round trip |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for result in results.values():
         lines.append(
             f"| {result.name} | {result.median:,.0f} | {min(result.rates):,.0f} | "
-            f"{max(result.rates):,.0f} | {result.median / base:.2f}x |"
+            f"{max(result.rates):,.0f} | {result.median / base:.2f}x | {result.median / old:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -193,6 +208,11 @@ def machine() -> str:
         f"nproc {os.cpu_count()}, CPU {cpu_model()}, Python {platform.python_version()}, "
         f"{versions('fastavro', 'avro', 'orjson')}"
     )
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.seconds:g} s per workload (reference avro: {args.seconds / 5:g} s).  "
     )
     print(f"Machine: {machine()}.  ")
-    print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.")
+    print(f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_average()}.")
     for section in sections:
         print()
         print(section)

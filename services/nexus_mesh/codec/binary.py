@@ -1,155 +1,166 @@
 """Envelope <-> Kafka record value: single-object envelope, single-object payload inside.
 
-Everything that depends only on the registry (parsed schemas, frame headers, which writer
-fingerprint resolves to which reader) is computed once in the constructor; encode and decode
-are dictionary look-ups plus two fastavro calls each.
+Everything that depends only on the registry is prepared in the constructor: the newest
+envelope and payload schemas compiled into specialised functions (:mod:`compiled`), and
+fastavro readers for older versions and for any schema the compiler leaves alone
+(:mod:`fastavro_path`). Encode and decode are then a dictionary look-up and a call per level,
+whichever path serves the schema.
 """
 
 from __future__ import annotations
 
-from io import BytesIO
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
-from fastavro import schemaless_reader, schemaless_writer
-
+from nexus_mesh.codec import fastavro_path
+from nexus_mesh.codec.avro_model import UnsupportedSchemaError
+from nexus_mesh.codec.checks import SchemaMismatchError
+from nexus_mesh.codec.compiled import (
+    EnvelopeReader,
+    EnvelopeWriter,
+    PayloadReader,
+    PayloadWriter,
+    compile_envelope,
+    compile_payload,
+    encoded_string,
+)
 from nexus_mesh.codec.framing import HEADER_SIZE, fingerprint_of, header
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.codec.wire import describe
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError, PayloadInvalidError, UnknownSchemaError, UnknownTypeError
-from nexus_mesh.registry.model import Registry, SchemaVersion
+from nexus_mesh.registry.model import ENVELOPE_SUBJECT, Registry
 
-# (what the bytes are, fastavro writer schema, fastavro reader schema or None when the
-# writer is the newest version and no resolution is needed)
-_ReadPlan = tuple[SchemaVersion, Any, Any]
-
-
-def _read_plans(versions: tuple[SchemaVersion, ...]) -> dict[bytes, _ReadPlan]:
-    newest = versions[-1]
-    return {v.fingerprint: (v, v.parsed, None if v is newest else newest.parsed) for v in versions}
-
-
-def _read(data: Any, plan: _ReadPlan, what: str) -> Any:
-    buffer = BytesIO(data)
-    buffer.seek(HEADER_SIZE)
-    version, writer, reader = plan
-    try:
-        value = schemaless_reader(buffer, writer, reader)
-    # Untrusted bytes make fastavro raise whatever its reader hits (EOFError, ValueError,
-    # UnicodeDecodeError, IndexError, ...); none of it is a bug of ours, all of it is "corrupt".
-    except Exception as exc:
-        raise CodecError(
-            f"malformed {what} ({version.label}): {type(exc).__name__}: {exc}"
-        ) from exc
-    if buffer.tell() != len(data):
-        raise CodecError(
-            f"malformed {what} ({version.label}): {len(data) - buffer.tell()} bytes after the end"
-        )
-    return value
+_T = TypeVar("_T")
+_new_envelope = object.__new__
 
 
 class BinaryCodec:
-    """Avro encode/decode of envelopes against one registry."""
+    """Avro encode/decode of envelopes against one registry.
+
+    ``compiled=False`` keeps every schema on fastavro (the previous implementation, kept
+    for comparison and as the reference in tests).
+    """
 
     __slots__ = (
-        "_envelope_header",
-        "_envelope_plans",
-        "_envelope_schema",
-        "_payload_plans",
+        "_envelope_readers",
+        "_payload_readers",
         "_payload_writers",
+        "_write_envelope",
+        "compiled",
     )
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, compiled: bool = True) -> None:
+        done: set[str] = set()
         envelope = registry.envelope_versions
-        self._envelope_header = header(envelope[-1].fingerprint)
-        self._envelope_schema = envelope[-1].parsed
-        self._envelope_plans = _read_plans(envelope)
-        self._payload_writers: dict[str, tuple[bytes, Any]] = {}
-        self._payload_plans: dict[bytes, _ReadPlan] = {}
+        newest = envelope[-1]
+        types = {event.name.encode(): event.name for event in registry.types()}
+        fast_envelope = _compile(partial(compile_envelope, newest, types)) if compiled else None
+        self._write_envelope: EnvelopeWriter = (
+            fast_envelope.write if fast_envelope else fastavro_path.envelope_writer(newest)
+        )
+        # Keyed by the whole single-object header, so one look-up checks the magic too.
+        self._envelope_readers: dict[bytes, tuple[str, EnvelopeReader]] = {
+            header(v.fingerprint): (v.label, fastavro_path.envelope_reader(v, newest))
+            for v in envelope
+        }
+        if fast_envelope:
+            self._envelope_readers[header(newest.fingerprint)] = (newest.label, fast_envelope.read)
+            done.add(ENVELOPE_SUBJECT)
+        self._payload_writers: dict[str, tuple[PayloadWriter, bytes]] = {}
+        self._payload_readers: dict[bytes, tuple[str, str, PayloadReader]] = {}
         for event in registry.types():
             versions = registry.versions(event.name)
-            self._payload_writers[event.name] = (
-                header(versions[-1].fingerprint),
-                versions[-1].parsed,
-            )
-            self._payload_plans.update(_read_plans(versions))
+            latest = versions[-1]
+            for version in versions:
+                self._payload_readers[header(version.fingerprint)] = (
+                    version.subject,
+                    version.label,
+                    fastavro_path.payload_reader(version, latest),
+                )
+            fast = _compile(partial(compile_payload, latest)) if compiled else None
+            if fast:
+                self._payload_readers[header(latest.fingerprint)] = (
+                    latest.subject,
+                    latest.label,
+                    fast.read,
+                )
+                done.add(event.name)
+            write = fast.write if fast else fastavro_path.payload_writer(latest)
+            self._payload_writers[event.name] = (write, encoded_string(event.name))
+        self.compiled = frozenset(done)
+        """Subjects (event types, ``nexus.envelope``) whose newest version runs compiled."""
 
     def encode(self, envelope: Envelope) -> bytes:
         """The record value: newest envelope schema around the type's newest payload schema."""
+        type_name = envelope.type
         try:
-            payload_header, payload_schema = self._payload_writers[envelope.type]
+            write, type_field = self._payload_writers[type_name]
         except KeyError:
-            raise UnknownTypeError(f"unknown event type {envelope.type!r}") from None
-        buffer = BytesIO()
-        buffer.write(payload_header)
+            raise UnknownTypeError(f"unknown event type {type_name!r}") from None
         try:
-            # A field the schema lacks is a mistake to report, not data to drop (fastavro's
-            # strict_allow_default; its "strict" would also refuse fields left to defaults).
-            schemaless_writer(buffer, payload_schema, envelope.payload, strict_allow_default=True)
+            payload = write(envelope.payload)
+        except SchemaMismatchError as exc:
+            raise PayloadInvalidError(
+                f"{type_name} payload does not match its schema: {exc}"
+            ) from None
         except Exception as exc:  # fastavro reports a mismatch as one of several types
             raise PayloadInvalidError(
-                f"{envelope.type} payload does not match its schema: {type(exc).__name__}: {exc}"
+                f"{type_name} payload does not match its schema: {type(exc).__name__}: {exc}"
             ) from exc
-        meta = envelope.metadata
-        record = {
-            "type": envelope.type,
-            "payload": buffer.getvalue(),
-            "metadata": {
-                "event_id": meta.event_id,
-                "campaign_id": meta.campaign_id,
-                "source": meta.source,
-                "time": meta.time,
-                "correlation_id": meta.correlation_id,
-                "user_id": meta.user_id,
-                "connection_id": meta.connection_id,
-                "traceparent": meta.traceparent,
-                "tracestate": meta.tracestate,
-                "attributes": meta.attributes,
-            },
-        }
-        buffer = BytesIO()
-        buffer.write(self._envelope_header)
         try:
-            schemaless_writer(buffer, self._envelope_schema, record)
+            return self._write_envelope(type_name, type_field, payload, envelope.metadata)
+        except SchemaMismatchError as exc:
+            raise CodecError(f"cannot encode {type_name} envelope metadata: {exc}") from None
         except Exception as exc:
             raise CodecError(
-                f"cannot encode {envelope.type} envelope metadata: {type(exc).__name__}: {exc}"
+                f"cannot encode {type_name} envelope metadata: {type(exc).__name__}: {exc}"
             ) from exc
-        return buffer.getvalue()
 
     def decode(self, data: bytes) -> Envelope:
         """The envelope in a record value; CodecError for anything that is not one."""
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise CodecError(f"expected bytes, got {type(data).__name__}")
-        fingerprint = fingerprint_of(data, "envelope")
-        plan = self._envelope_plans.get(fingerprint)
-        if plan is None:
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise CodecError(f"expected bytes, got {type(data).__name__}")
+            data = bytes(data)
+        found = self._envelope_readers.get(data[:HEADER_SIZE])
+        if found is None:
+            fingerprint = fingerprint_of(data, "envelope")
             raise UnknownSchemaError(
                 f"envelope written with unknown schema fingerprint {fingerprint.hex()}"
             )
-        record = _read(data, plan, "envelope")
-        type_name = record["type"]
-        payload = record["payload"]
-        fingerprint = fingerprint_of(payload, f"{type_name} payload")
-        plan = self._payload_plans.get(fingerprint)
-        if plan is None:
+        label, read_envelope = found
+        # Untrusted bytes make a reader raise whatever it hits (IndexError, ValueError,
+        # UnicodeDecodeError, ...); none of it is a bug of ours, all of it is "corrupt".
+        try:
+            type_name, buffer, start, end, metadata = read_envelope(data)
+        except Exception as exc:
+            raise CodecError(f"malformed envelope ({label}): {describe(exc)}") from exc
+        plan = self._payload_readers.get(buffer[start : start + HEADER_SIZE])
+        if plan is None or end - start < HEADER_SIZE:
+            fingerprint = fingerprint_of(buffer[start:end], f"{type_name} payload")
             raise UnknownSchemaError(
                 f"{type_name} payload written with unknown schema fingerprint {fingerprint.hex()}"
             )
-        if plan[0].subject != type_name:
-            raise CodecError(f"envelope says {type_name!r} but its payload is {plan[0].label}")
-        meta = record["metadata"]
-        return Envelope(
-            type=type_name,
-            payload=_read(payload, plan, f"{type_name} payload"),
-            metadata=Metadata(
-                event_id=meta["event_id"],
-                campaign_id=meta["campaign_id"],
-                source=meta["source"],
-                time=meta["time"],
-                correlation_id=meta["correlation_id"],
-                user_id=meta["user_id"],
-                connection_id=meta["connection_id"],
-                traceparent=meta["traceparent"],
-                tracestate=meta["tracestate"],
-                attributes=meta["attributes"],
-            ),
-        )
+        subject, label, read_payload = plan
+        if subject != type_name:
+            raise CodecError(f"envelope says {type_name!r} but its payload is {label}")
+        try:
+            payload = read_payload(buffer, start + HEADER_SIZE, end)
+        except Exception as exc:
+            raise CodecError(f"malformed {type_name} payload ({label}): {describe(exc)}") from exc
+        # Filling the slots of a bare instance costs a third of the keyword __init__, and
+        # decode builds one envelope per Kafka record (the gateway's hot path).
+        envelope = _new_envelope(Envelope)
+        envelope.type = type_name
+        envelope.payload = payload
+        envelope.metadata = metadata
+        return envelope
+
+
+def _compile(build: Callable[[], _T]) -> _T | None:
+    """``build()``, or None when the schema uses Avro the generators leave to fastavro."""
+    try:
+        return build()
+    except UnsupportedSchemaError:
+        return None
