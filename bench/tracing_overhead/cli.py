@@ -23,7 +23,6 @@ from nexus_mesh.localkafka.cluster import free_port
 
 async def run(args: argparse.Namespace, command: str) -> str:
     load0 = os.getloadavg()[0]
-    costs = span_costs()
     receiver = Receiver()
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/traces", receiver.export)
@@ -32,6 +31,8 @@ async def run(args: argparse.Namespace, command: str) -> str:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     receiver.url = f"http://127.0.0.1:{port}"
+    costs = await asyncio.to_thread(span_costs, receiver.url)
+    receiver.spans = receiver.requests = 0
     with tempfile.TemporaryDirectory(prefix="nexus-otel-bench-") as tmp:
         bench = Bench(workdir=Path(tmp), receiver=receiver)
         try:
@@ -61,12 +62,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="traced: 100%% sampled and exported; untraced: OTEL_SDK_DISABLED; sampled: 10%% "
         "parent-based; unexported: 100%% sampled, no exporter (the spans' own cost)",
     )
+    parser.add_argument(
+        "--paced",
+        nargs="*",
+        default=[],
+        metavar="WORKLOAD=RATE",
+        help="after the saturating runs, traced and untraced runs offering RATE interactions "
+        "per second in all: the CPU per interaction then compares like with like",
+    )
     parser.add_argument("--no-doc", action="store_true", help="print only")
     return parser.parse_args(argv)
 
 
+def _paced(specs: Sequence[str]) -> dict[str, float]:
+    paced: dict[str, float] = {}
+    for spec in specs:
+        workload, _, rate = spec.partition("=")
+        if workload not in ("search", "emit") or not rate.replace(".", "", 1).isdigit():
+            raise SystemExit(f"--paced {spec!r}: expected search=RATE or emit=RATE")
+        paced[workload] = float(rate)
+    return paced
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    args.paced = _paced(args.paced)
     command = ".venv/bin/python -m bench.tracing_overhead_bench " + " ".join(
         sys.argv[1:] if argv is None else argv
     )

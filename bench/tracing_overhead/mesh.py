@@ -27,7 +27,7 @@ from bench.harness.processes import (
     wait_ready,
 )
 
-MODES = ("traced", "untraced", "sampled", "unexported")
+MODES = ("traced", "untraced", "sampled", "unexported", "sdk-export")
 
 
 @dataclass
@@ -88,6 +88,8 @@ class Bench:
         )
         if mode == "unexported":
             env["OTEL_TRACES_EXPORTER"] = "none"
+        if mode == "sdk-export":
+            env["NEXUS_OTLP_PIPELINE"] = "sdk"
         if mode == "sampled":
             env.update(
                 OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import Status, StatusCode
 
 from nexus_gateway import health
 from nexus_gateway.auth import Authenticator
@@ -31,7 +32,9 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_mesh.tracing import Telemetry
+from nexus_mesh.tracing import Telemetry, context_from_traceparent
+from nexus_mesh.tracing.propagation import trace_fields
+from nexus_mesh.tracing.spans import OUTCOME, ws_send_span
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -61,7 +64,7 @@ def build_gateway(
     holder: dict[str, Gateway] = {}
 
     def on_timeout(request: PendingRequest) -> None:
-        _send_timeout(holder["gateway"], request)
+        _send_timeout(holder["gateway"], request, telemetry)
 
     def on_delivered(envelope: Envelope, targets: list[Connection]) -> None:
         correlation = envelope.metadata.correlation_id
@@ -119,8 +122,13 @@ def build_gateway(
     return gateway
 
 
-def _send_timeout(gateway: Gateway, request: PendingRequest) -> None:
-    """Answer a request nobody replied to with its flow's timeout event (section 3)."""
+def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> None:
+    """Answer a request nobody replied to with its flow's timeout event (section 3).
+
+    The event is delivered under a ``ws send`` span that is a child of the request's
+    ``ws receive``, marked as an error, so the trace of a request that timed out shows where
+    it ended; its metadata names that span, as any event's names the span that made it.
+    """
     connection = gateway.hub.get(request.connection_id)
     if connection is None:
         return
@@ -138,15 +146,45 @@ def _send_timeout(gateway: Gateway, request: PendingRequest) -> None:
             correlation_id=request.correlation_id,
             user_id=ident.user_id,
             connection_id=ident.connection_id,
+            traceparent=request.traceparent,
+            tracestate=request.tracestate,
         ),
     )
+    if not telemetry.enabled:
+        _deliver_timeout(gateway, connection, envelope)
+        return
+    meta = envelope.metadata
+    with ws_send_span(
+        telemetry.tracer,
+        event_type=envelope.type,
+        campaign_id=meta.campaign_id,
+        event_id=meta.event_id,
+        targets=1,
+        connection_id=connection.id,
+        parent=context_from_traceparent(request.traceparent, request.tracestate),
+    ) as span:
+        fields = trace_fields(span)
+        if fields is not None:
+            meta.traceparent, meta.tracestate = fields
+        if span.is_recording():
+            span.set_attribute(OUTCOME, "timeout")
+            span.set_status(
+                Status(StatusCode.ERROR, f"no {flow.request} reply within {flow.timeout_ms} ms")
+            )
+        _deliver_timeout(gateway, connection, envelope)
+
+
+def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> None:
+    gateway.metrics.flow_timeouts.labels(envelope.type).inc()
+    ident = connection.identity
     position = gateway.dispatcher.position(gateway.dispatcher.partition_of(ident.campaign_id))
     frame = event_frame(
-        envelope, gateway.codec.payload_to_json(envelope.type, payload), position.encode()
+        envelope,
+        gateway.codec.payload_to_json(envelope.type, envelope.payload),
+        position.encode(),
     )
     if connection.send(frame):
         gateway.metrics.events_out.labels(envelope.type).inc()
-    gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
 
 
 def _timeout_payload(gateway: Gateway, type_: str, request: PendingRequest) -> dict[str, object]:

@@ -20,6 +20,10 @@ class PendingRequest:
     correlation_id: str
     flow: Flow
     request_payload: dict[str, object]
+    traceparent: str | None = None
+    """The request's ``ws receive`` span (or the client's context when tracing is off): the
+    timeout event joins the request's trace instead of starting a trace of its own."""
+    tracestate: str | None = None
 
 
 class FlowTracker:

@@ -47,6 +47,7 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent
+from nexus_mesh.tracing.propagation import trace_fields
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
 log = logging.getLogger(__name__)
@@ -201,13 +202,18 @@ class Ingress:
         envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
         pending = self._idempotency.begin(key)
         if target.flow is not None:
-            assert envelope.metadata.correlation_id is not None
+            meta = envelope.metadata
+            assert meta.correlation_id is not None
+            context = trace_fields(trace.get_current_span())
+            traceparent, tracestate = context or (meta.traceparent, meta.tracestate)
             self._flows.track(
                 PendingRequest(
                     connection_id=ident.connection_id,
-                    correlation_id=envelope.metadata.correlation_id,
+                    correlation_id=meta.correlation_id,
                     flow=target.flow,
                     request_payload=payload,
+                    traceparent=traceparent,
+                    tracestate=tracestate,
                 )
             )
         began = time.perf_counter()

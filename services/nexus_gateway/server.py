@@ -36,7 +36,9 @@ async def serve(
     """Serve until ``stop`` (or a signal); tracing from ``OTEL_*`` unless ``telemetry`` is
     given, flushed on the way out."""
     owned = telemetry is None
-    telemetry = telemetry or setup_telemetry("nexus-gateway", instance=settings.gateway_instance)
+    telemetry = telemetry or setup_telemetry(
+        "nexus-gateway", instance=settings.gateway_instance, otlp_pipeline=settings.otlp_pipeline
+    )
     gateway = build_gateway(settings, telemetry=telemetry)
     app = create_app(settings, gateway=gateway)
     runner = web.AppRunner(

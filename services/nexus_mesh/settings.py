@@ -106,6 +106,11 @@ class NexusSettings(BaseSettings):
     # JSON lines (with trace and span ids) for log pipelines; text for a terminal.
     log_format: Literal["json", "text"] = "json"
 
+    # How OTLP spans leave the process (the OTEL_* variables say where to and how many).
+    otlp_pipeline: Literal["native", "sdk"] = "native"
+    """native: fastotel encodes and sends on a thread that does not hold the GIL; sdk: the
+    OpenTelemetry SDK's BatchSpanProcessor and OTLP exporter."""
+
     # A service process's Prometheus endpoint (the gateway serves /metrics on its own port).
     service_metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped on the pod's interface
     service_metrics_port: int = Field(default=9464, ge=0, le=65535)

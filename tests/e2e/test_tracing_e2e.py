@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import orjson
 import pytest
 
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
+from nexus_mesh.settings import default_schemas_dir
 from nexus_testkit import eventually
 from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
@@ -185,3 +189,40 @@ async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver
     assert span.events == ("exception",)
     # Refused before Kafka: the trace has no producer span.
     assert [s.name for s in receiver.trace(trace_id)] == ["ws receive"]
+
+
+async def test_a_gateway_made_timeout_joins_the_request_trace(
+    mesh: Mesh, receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """No search service runs: the timeout event the gateway makes itself is delivered under
+    a ``ws send`` span in the request's trace, marked as an error, and its metadata names
+    that span so the client can find the trace."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(default_schemas_dir(), schemas)
+    manifest = orjson.loads((schemas / "manifest.json").read_bytes())
+    manifest["flows"]["search"]["timeout_ms"] = 300
+    (schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas), **traced_env(receiver))
+    assert gateway.url
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="dave", token=mesh.token("dave", ["acme"])
+    ) as client:
+        reply = await client.request(
+            "search", {"query": "jazz"}, traceparent=f"00-{trace_id}-{client_span}-01", timeout=10
+        )
+    assert reply.type == "search.timeout"
+    assert trace_id_of(reply.metadata["traceparent"]) == trace_id
+
+    async def both() -> tuple[ReceivedSpan, ReceivedSpan] | None:
+        receive, send = receiver.named(trace_id, "ws receive"), receiver.named(trace_id, "ws send")
+        return (receive[0], send[0]) if receive and send else None
+
+    receive, delivered = await eventually(both, what="the timed-out request's spans")
+    assert receive.parent_span_id == client_span
+    assert delivered.parent_span_id == receive.span_id
+    assert reply.metadata["traceparent"].split("-")[2] == delivered.span_id
+    assert delivered.status == "ERROR"
+    assert delivered.attributes["nexus.outcome"] == "timeout"
+    assert delivered.attributes["nexus.event.type"] == "search.timeout"
+    assert delivered.attributes["nexus.delivery.targets"] == 1

@@ -246,6 +246,7 @@ NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 OTEL_EXPORTER_OTLP_PROTOCOL: {{ .Values.otel.protocol | quote }}
+NEXUS_OTLP_PIPELINE: {{ .Values.otel.pipeline | quote }}
 OTEL_TRACES_EXPORTER: {{ .Values.otel.tracesExporter | quote }}
 OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
 OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}

@@ -243,7 +243,9 @@ class Service:
         """
         settings = settings or load_settings()
         owned = telemetry is None
-        telemetry = telemetry or setup_telemetry(f"nexus-{self.name}")
+        telemetry = telemetry or setup_telemetry(
+            f"nexus-{self.name}", otlp_pipeline=settings.otlp_pipeline
+        )
         server: MetricsServer | None = None
         try:
             server = self._serve_metrics(settings)

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
+from fastotel import OTLPSpanProcessor
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -54,6 +55,7 @@ _RATIO_SAMPLERS = {
 # project does not install (and which the default port 4318 of the endpoint would not speak).
 _DEFAULT_OTLP_PROTOCOL = "http/protobuf"
 _OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
+_PIPELINE_VARIABLE = "NEXUS_OTLP_PIPELINE"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -92,7 +94,9 @@ class Telemetry:
             self.tracer_provider.shutdown()
 
 
-def setup_telemetry(service_name: str, *, instance: str | None = None) -> Telemetry:
+def setup_telemetry(
+    service_name: str, *, instance: str | None = None, otlp_pipeline: str | None = None
+) -> Telemetry:
     """Build this process's :class:`Telemetry` from ``OTEL_*``; the caller shuts it down.
 
     ``service_name`` is the default of ``service.name``: ``OTEL_SERVICE_NAME`` or a
@@ -103,13 +107,12 @@ def setup_telemetry(service_name: str, *, instance: str | None = None) -> Teleme
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return Telemetry()
     sampler = sampler_from(env)
-    exporters = span_exporters(env)
+    processors = span_processors(env, pipeline=otlp_pipeline)
     provider = TracerProvider(
         sampler=sampler, resource=build_resource(service_name, instance=instance)
     )
-    for exporter in exporters:
-        # Batching keeps export off the event loop: spans are handed to a worker thread.
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    for processor in processors:
+        provider.add_span_processor(processor)
     telemetry = Telemetry(provider)
     telemetry._owned = True
     return telemetry
@@ -184,29 +187,58 @@ def sampler_from(env: Mapping[str, str]) -> Sampler:
     return _RATIO_SAMPLERS[name](ratio)
 
 
+def span_processors(env: Mapping[str, str], *, pipeline: str | None = None) -> list[SpanProcessor]:
+    """One batching processor per exporter ``OTEL_TRACES_EXPORTER`` names.
+
+    OTLP over HTTP/protobuf goes through fastotel unless ``NEXUS_OTLP_PIPELINE=sdk``: the
+    SDK's batch processor encodes protobuf on a Python thread that holds the GIL, which cost
+    the gateway more CPU per span than creating the span did (docs/benchmarks.md, tracing
+    overhead); fastotel batches, encodes and sends on a native thread without it, and reads
+    the same ``OTEL_EXPORTER_OTLP_*``/``OTEL_BSP_*`` variables. ``pipeline`` is the validated
+    setting (``NexusSettings.otlp_pipeline``); without it the variable is read here.
+    """
+    if pipeline is None:
+        pipeline = env.get(_PIPELINE_VARIABLE, "native").strip().lower() or "native"
+    if pipeline not in ("native", "sdk"):
+        raise ConfigurationError(f"{_PIPELINE_VARIABLE}={pipeline!r}: use native or sdk")
+    processors: list[SpanProcessor] = []
+    for name in _exporter_names(env):
+        if pipeline == "native" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":
+            processors.append(OTLPSpanProcessor())
+        else:
+            # Batching keeps export off the event loop: spans go to a worker thread.
+            processors.append(BatchSpanProcessor(_exporter(name, env)))
+    return processors
+
+
 def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
-    """The exporters ``OTEL_TRACES_EXPORTER`` names (default ``otlp``; ``none`` for none)."""
+    """The SDK exporters ``OTEL_TRACES_EXPORTER`` names (default ``otlp``; ``none`` for none)."""
+    return [_exporter(name, env) for name in _exporter_names(env)]
+
+
+def _exporter_names(env: Mapping[str, str]) -> list[str]:
     names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    names = [n for n in names if n]
-    if not names or names == ["none"]:
-        return []
-    return [_exporter(name, env) for name in names if name != "none"]
+    return [n for n in names if n and n != "none"]
+
+
+def _otlp_protocol(env: Mapping[str, str]) -> str:
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or _DEFAULT_OTLP_PROTOCOL
+    ).strip()
+    if protocol not in _OTLP_ENTRY_POINTS:
+        raise ConfigurationError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf (or grpc with "
+            "opentelemetry-exporter-otlp-proto-grpc installed)"
+        )
+    return protocol
 
 
 def _exporter(name: str, env: Mapping[str, str]) -> SpanExporter:
     entry_point = name
     if name == "otlp":
-        protocol = (
-            env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-            or _DEFAULT_OTLP_PROTOCOL
-        ).strip()
-        if protocol not in _OTLP_ENTRY_POINTS:
-            raise ConfigurationError(
-                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: use http/protobuf (or grpc with "
-                "opentelemetry-exporter-otlp-proto-grpc installed)"
-            )
-        entry_point = _OTLP_ENTRY_POINTS[protocol]
+        entry_point = _OTLP_ENTRY_POINTS[_otlp_protocol(env)]
     found = entry_points(group=_EXPORTER_GROUP, name=entry_point)
     if not found:
         available = sorted({ep.name for ep in entry_points(group=_EXPORTER_GROUP)})

@@ -195,13 +195,18 @@ def ws_send_span(
     event_id: str,
     targets: int,
     connection_id: str | None = None,
+    parent: Context | None = None,
 ) -> AbstractContextManager[Span]:
-    """Handing one event's frame to its target connections (a one-way push: PRODUCER)."""
+    """Handing one event's frame to its target connections (a one-way push: PRODUCER).
+
+    The parent is the current span (the consumer span of the record being delivered) unless
+    ``parent`` names another, as for an event the gateway makes itself.
+    """
     attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
     attributes[NETWORK_PROTOCOL] = "websocket"
     attributes[TARGETS] = targets
     _put(attributes, CONNECTION, connection_id)
-    return _Current(tracer, WS_SEND, kind=SpanKind.PRODUCER, attributes=attributes)
+    return _Current(tracer, WS_SEND, context=parent, kind=SpanKind.PRODUCER, attributes=attributes)
 
 
 def record_error(span: Span, error: BaseException, *, error_type: str | None = None) -> None:

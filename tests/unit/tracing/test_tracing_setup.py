@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from fastotel import OTLPSpanProcessor
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from nexus_mesh.errors import ConfigurationError
@@ -16,7 +19,7 @@ from nexus_mesh.tracing import (
     setup_telemetry,
     span_exporters,
 )
-from nexus_mesh.tracing.setup import kubernetes_attributes
+from nexus_mesh.tracing.setup import kubernetes_attributes, span_processors
 
 
 def test_default_telemetry_is_a_no_op() -> None:
@@ -48,6 +51,45 @@ def test_exporter_list_none_and_console() -> None:
 def test_zipkin_exporter_is_installed() -> None:
     (zipkin,) = span_exporters({"OTEL_TRACES_EXPORTER": "zipkin_json"})
     assert type(zipkin).__module__.startswith("opentelemetry.exporter.zipkin")
+
+
+def test_otlp_goes_through_the_native_pipeline_by_default() -> None:
+    (processor,) = span_processors({})
+    assert isinstance(processor, OTLPSpanProcessor)
+    processor.shutdown()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"NEXUS_OTLP_PIPELINE": "sdk"},
+        {"NEXUS_OTLP_PIPELINE": " SDK "},
+        {"OTEL_TRACES_EXPORTER": "zipkin_json"},
+        {"OTEL_TRACES_EXPORTER": "console"},
+    ],
+)
+def test_the_sdk_batch_processor_for_everything_else(env: dict[str, str]) -> None:
+    """The escape hatch, and exporters fastotel does not replace."""
+    (processor,) = span_processors(env)
+    assert isinstance(processor, BatchSpanProcessor)
+    processor.shutdown()
+
+
+def test_no_processor_without_exporters() -> None:
+    assert span_processors({"OTEL_TRACES_EXPORTER": "none"}) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"NEXUS_OTLP_PIPELINE": "rust"}, "NEXUS_OTLP_PIPELINE='rust': use native or sdk"),
+        ({"OTEL_TRACES_EXPORTER": "jaegerr"}, "OTEL_TRACES_EXPORTER='jaegerr'"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ],
+)
+def test_unusable_pipelines_fail_at_start(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(complaint)):
+        span_processors(env)
 
 
 @pytest.mark.parametrize(
