@@ -2,9 +2,9 @@
 
 The generated code tests the exact type inline (``type(v) is str``) and calls these only
 when that fails: for subclasses and other types fastavro's validator accepts (an int for a
-double, a bytearray for bytes, any mapping for a record), and to build the error. The union
-branch tests are the validator's own rules, so the compiled writer picks the branch fastavro
-picks.
+double, a bytearray for bytes or fixed, any mapping for a record), and to build the error.
+The union branch tests are the validator's own rules (those of its compiled validator, the
+one fastavro runs), so the compiled writer picks the branch fastavro picks.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ def unencodable(parts: tuple[PathPart, ...], exc: UnicodeEncodeError) -> SchemaM
     return SchemaMismatchError(parts, f"not encodable as UTF-8: {exc}")
 
 
+def unconvertible(parts: tuple[PathPart, ...], logical: str, exc: Exception) -> SchemaMismatchError:
+    """fastavro's converter for the logical type ``logical`` refused the value."""
+    return SchemaMismatchError(parts, f"cannot convert to {logical}: {type(exc).__name__}: {exc}")
+
+
 def as_bytes(value: Any, parts: tuple[PathPart, ...]) -> bytes:
     if not isinstance(value, bytes | bytearray):
         raise mismatch(parts, "bytes", value)
@@ -87,8 +92,11 @@ def as_bytes(value: Any, parts: tuple[PathPart, ...]) -> bytes:
 
 
 def as_fixed(value: Any, parts: tuple[PathPart, ...], size: int) -> bytes:
-    if not isinstance(value, bytes) or len(value) != size:
-        shown = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
+    """``value`` as bytes if it is a fixed of ``size``: bytes or a bytearray, as fastavro's
+    (compiled) validator takes it, and as its decimal converter returns a fixed decimal."""
+    if not isinstance(value, bytes | bytearray) or len(value) != size:
+        sized = isinstance(value, bytes | bytearray)
+        shown = f"{len(value)} bytes" if sized else type(value).__name__
         raise SchemaMismatchError(parts, f"expected fixed of {size} bytes, got {shown}")
     return bytes(value)
 

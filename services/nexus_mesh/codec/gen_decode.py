@@ -34,6 +34,8 @@ NAMESPACE: dict[str, object] = {
     "_unpack_float": wire.unpack_float,
     "_past_end": wire.past_end,
     "_bad_index": wire.bad_index,
+    "_read_index": wire.read_index,
+    "_bad_union": wire.bad_union,
     "_MalformedError": wire.MalformedError,
     "_trailing": wire.trailing,
 }
@@ -155,14 +157,17 @@ class Decoder:
     def _union(self, node: Union, target: str) -> None:
         src = self.src
         src.line("b = d[p]")
-        src.line("p += 1")
+        with src.block("if b & 0x80:"):
+            src.line("b, p = _read_index(d, p)")
+        with src.block("else:"):
+            src.line("p += 1")
         keyword = "if"
         for index, branch in enumerate(node.branches):
             with src.block(f"{keyword} b == {index << 1}:"):
                 self.value(branch, target)
             keyword = "elif"
         with src.block("else:"):
-            src.line("raise _bad_index('union', b, p - 1)")
+            src.line("raise _bad_union(b, p)")
 
     def _blocks(self, target: str, empty: str, item: Callable[[], None]) -> None:
         """Arrays and maps: blocks of items up to an empty block. Every item consumes at

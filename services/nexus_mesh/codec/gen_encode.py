@@ -44,13 +44,13 @@ NAMESPACE: dict[str, object] = {
     "_as_bytes": checks.as_bytes,
     "_as_fixed": checks.as_fixed,
     "_unencodable": checks.unencodable,
+    "_unconvertible": checks.unconvertible,
     "_bad_symbol": checks.bad_symbol,
     "_check_array": checks.check_array,
     "_check_map": checks.check_map,
     "_record_values": checks.record_values,
     "_mismatch": checks.mismatch,
     "_no_branch": checks.no_branch,
-    "_SchemaMismatchError": checks.SchemaMismatchError,
     "_is_int": checks.is_int,
     "_is_long": checks.is_long,
     "_is_real": checks.is_real,
@@ -140,8 +140,9 @@ class Encoder:
         with src.block("try:"):
             src.line(f"{var} = {prepare}({var}, {schema})")
         with src.block("except Exception as exc:"):
-            problem = f"f'cannot convert to {logical.key}: {{type(exc).__name__}}: {{exc}}'"
-            src.line(f"raise _SchemaMismatchError({tuple_of(path)}, {problem}) from None")
+            # The key comes from the schema's logicalType: a literal, never code.
+            key = literal(logical.key)
+            src.line(f"raise _unconvertible({tuple_of(path)}, {key}, exc) from None")
 
     def _primitive(self, kind: str, var: str, path: Path) -> None:
         src, where = self.src, tuple_of(path)
@@ -252,7 +253,7 @@ class Encoder:
             symbols = self.src.const(frozenset(node.symbols), "symbols")
             return f"(isinstance({var}, str) and {var} in {symbols})"
         if isinstance(node, Fixed):
-            return f"(isinstance({var}, bytes) and len({var}) == {node.size})"
+            return f"(isinstance({var}, _bytes_like) and len({var}) == {node.size})"
         if not isinstance(node, Primitive):
             raise AssertionError("the model admits only simple branches here")
         return {

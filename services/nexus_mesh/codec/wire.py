@@ -167,6 +167,13 @@ def read_int(data: bytes, position: int) -> tuple[int, int]:
     return value, after
 
 
+def read_index(data: bytes, position: int) -> tuple[int, int]:
+    """A union index written in more than one byte (not minimal, still valid Avro: fastavro
+    and Java read it), given back zigzagged as the generated code compares one-byte ones."""
+    value, after = read_long(data, position)
+    return (value << 1) ^ (value >> 63), after
+
+
 def read_length(data: bytes, position: int) -> tuple[int, int]:
     value, after = read_long(data, position)
     if value < 0:
@@ -197,6 +204,11 @@ def past_end(what: str, size: int, position: int, end: int) -> MalformedError:
 
 def bad_index(what: str, index: int, position: int) -> MalformedError:
     return MalformedError(f"{what} index {index} at offset {position} is out of range")
+
+
+def bad_union(zigzag: int, after: int) -> MalformedError:
+    index = (zigzag >> 1) ^ -(zigzag & 1)
+    return MalformedError(f"union index {index} before offset {after} is out of range")
 
 
 def trailing(position: int, end: int) -> MalformedError:

@@ -156,7 +156,7 @@ def test_bad_union_and_enum_indexes_are_codec_errors(codecs: tuple[Codec, Binary
     codec, _ = codecs
     chat = codec.encode(Envelope(type="chat.message", payload={"text": "x"}, metadata=metadata()))
     assert chat.count(b"\x02x\x00") == 1  # text "x", then the reply_to null branch
-    with pytest.raises(CodecError, match="union index 4"):
+    with pytest.raises(CodecError, match="union index 2 "):
         codec.decode(chat.replace(b"\x02x\x00", b"\x02x\x04"))
     notice = codec.encode(
         Envelope(type="system.notice", payload={"text": "x"}, metadata=metadata())
