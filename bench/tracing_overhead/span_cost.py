@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import Tracer
@@ -13,14 +15,31 @@ from opentelemetry.trace import Tracer
 
 @dataclass(frozen=True, kw_only=True)
 class SpanCosts:
-    """Microseconds of CPU per span, all threads of this process counted."""
+    """Microseconds of CPU per span."""
 
     create: float
     """Create and end a producer span with the mesh's attributes, no processor."""
     sdk_encode: float
     """OTLP-encode it as the SDK's batch processor does, on a Python thread under the GIL."""
     native_export: float
-    """Create, end and export it through fastotel (its native thread included)."""
+    """Create, end and hand it to fastotel, on the thread that made it."""
+    native_thread: float
+    """fastotel's own thread: batching, encoding and sending it."""
+    native_thread_resolution: float
+    """One clock tick spread over the spans: ``native_thread`` 0 means less than this."""
+
+
+def _native_thread_ticks() -> int:
+    """Clock ticks fastotel's export thread has used (Linux: /proc/self/task)."""
+    ticks = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == "fastotel-export":
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return ticks
 
 
 def _spans(tracer: Tracer, count: int) -> None:
@@ -39,13 +58,14 @@ def _spans(tracer: Tracer, count: int) -> None:
 
 
 def _cpu_per_span(processor: SpanProcessor | None, count: int) -> float:
+    """CPU of this thread per span; the receiver answers on another (the event loop's)."""
     provider = TracerProvider()
     if processor is not None:
         provider.add_span_processor(processor)
-    began = time.process_time()
+    began = time.thread_time()
     _spans(provider.get_tracer("bench"), count)
+    spent = time.thread_time() - began
     provider.force_flush()
-    spent = time.process_time() - began
     provider.shutdown()
     return spent / count * 1e6
 
@@ -67,9 +87,17 @@ def span_costs(endpoint: str, count: int = 5_000) -> SpanCosts:
 
     create = _cpu_per_span(None, count)
     _cpu_per_span(SimpleSpanProcessor(Keep()), count)
-    began = time.process_time()
+    began = time.thread_time()
     for start in range(0, count, 512):
         encode_spans(kept[start : start + 512]).SerializePartialToString()
-    sdk_encode = (time.process_time() - began) / count * 1e6
+    sdk_encode = (time.thread_time() - began) / count * 1e6
+    ticks = _native_thread_ticks()
     native = _cpu_per_span(OTLPSpanProcessor(endpoint=f"{endpoint}/v1/traces"), count)
-    return SpanCosts(create=create, sdk_encode=sdk_encode, native_export=native)
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    return SpanCosts(
+        create=create,
+        sdk_encode=sdk_encode,
+        native_export=native,
+        native_thread=(_native_thread_ticks() - ticks) * tick_us / count,
+        native_thread_resolution=tick_us / count,
+    )
