@@ -147,6 +147,9 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if lt (int .Values.gateway.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
 {{- end }}
+{{- if and .Values.otel.enabled (ge (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
+{{- fail (printf "otel.shutdownExportSeconds (%d) must be less than gateway.drain.marginSeconds (%d): exporting the last spans happens after the drain, inside the margin" (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
+{{- end }}
 {{- if gt (int (include "nexus-mesh.minInsyncReplicas" .)) (int (include "nexus-mesh.replicationFactor" .)) }}
 {{- fail (printf "topics.minInsyncReplicas (%s) must not exceed topics.replicationFactor (%s)" (include "nexus-mesh.minInsyncReplicas" .) (include "nexus-mesh.replicationFactor" .)) }}
 {{- end }}
@@ -247,6 +250,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 OTEL_EXPORTER_OTLP_PROTOCOL: {{ .Values.otel.protocol | quote }}
 NEXUS_OTLP_PIPELINE: {{ .Values.otel.pipeline | quote }}
+OTEL_BSP_EXPORT_TIMEOUT: {{ mul .Values.otel.shutdownExportSeconds 1000 | int64 | quote }}
 OTEL_TRACES_EXPORTER: {{ .Values.otel.tracesExporter | quote }}
 OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
 OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}

@@ -237,6 +237,14 @@ def test_grace_period_covers_prestop_sleep_and_drain_with_margin(kube_version: s
     assert drain_values["marginSeconds"] > 0
 
 
+def test_queued_spans_are_exported_within_the_margin() -> None:
+    """A stopping process waits OTEL_BSP_EXPORT_TIMEOUT for its last spans after the drain:
+    that wait must end before the kubelet's SIGKILL, i.e. inside the margin."""
+    data = config_data(render())
+    margin = values()["gateway"]["drain"]["marginSeconds"]
+    assert 0 < int(data["OTEL_BSP_EXPORT_TIMEOUT"]) < margin * 1000
+
+
 def test_drain_timeout_default_matches_the_gateway() -> None:
     field = NexusSettings.model_fields.get("gateway_drain_timeout_s")
     gateway_default = field.default if field is not None else 20  # the gateway contract's

@@ -167,6 +167,11 @@ def test_helm_refuses_bad_values_files(
 
 CHART_CHECKS: list[tuple[str, dict[str, Any], str]] = [
     (
+        "span-export-outlasting-the-margin",
+        {"otel": {"shutdownExportSeconds": 5}},
+        "otel.shutdownExportSeconds (5) must be less than gateway.drain.marginSeconds (5)",
+    ),
+    (
         "grace-shorter-than-drain",
         {"gateway": {"terminationGracePeriodSeconds": 20}},
         "must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds",
