@@ -204,11 +204,21 @@ def span_processors(env: Mapping[str, str], *, pipeline: str | None = None) -> l
     processors: list[SpanProcessor] = []
     for name in _exporter_names(env):
         if pipeline == "native" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":
-            processors.append(OTLPSpanProcessor())
+            processors.append(_native_processor())
         else:
             # Batching keeps export off the event loop: spans go to a worker thread.
             processors.append(BatchSpanProcessor(_exporter(name, env)))
     return processors
+
+
+def _native_processor() -> OTLPSpanProcessor:
+    try:
+        # Reads OTEL_EXPORTER_OTLP_* and OTEL_BSP_* itself, as the SDK's exporter would.
+        return OTLPSpanProcessor()
+    except (ValueError, OSError) as exc:
+        # A batch setting out of range, an unreadable or empty TLS file: stop at start with
+        # the reason, like every other setting, rather than with a traceback.
+        raise ConfigurationError(f"OTLP export settings: {exc}") from exc
 
 
 def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:

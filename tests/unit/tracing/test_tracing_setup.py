@@ -191,3 +191,26 @@ def test_setup_builds_an_owned_provider(monkeypatch: pytest.MonkeyPatch) -> None
     telemetry.force_flush()
     telemetry.shutdown()
     telemetry.shutdown()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:4318",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem",
+            },
+            "No such file",
+        ),
+        ({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "5000"}, "max_export_batch_size"),
+    ],
+)
+def test_native_export_settings_it_cannot_honour_stop_the_start(
+    env: dict[str, str], complaint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fastotel reads these variables itself; a bad one is a one-line ConfigurationError."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=f"OTLP export settings: .*{complaint}"):
+        span_processors({})
