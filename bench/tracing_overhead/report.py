@@ -99,19 +99,9 @@ def section(
         "|---|---|---:|---:|---:|",
     ]
     for workload in args.workloads:
-        base = None
-        for mode in ("untraced", *[m for m in MODES if m != "untraced"]):
-            rs = [r for r in runs if r.workload == workload and r.mode == mode]
-            if not rs:
-                continue
-            gateway = statistics.median(r.cpu_us(0) for r in rs)
-            service = statistics.median(r.cpu_us(1) for r in rs)
-            # The busiest process bounds the rate once the machine is saturated.
-            busiest = max(gateway, service)
-            base = base or busiest
+        for mode, _runs, gateway, service, capacity in _capacities(runs, workload, MODES):
             lines.append(
-                f"| {workload} | {mode} | {gateway:,.0f} | {service:,.0f} | "
-                f"**{base / busiest:.2f}** |"
+                f"| {workload} | {mode} | {gateway:,.0f} | {service:,.0f} | **{capacity:.2f}** |"
             )
     lines += ["", *cost_notes(runs, args.workloads)]
     lines += paced_lines(paced)
@@ -171,21 +161,33 @@ def paced_lines(paced: list[Run]) -> list[str]:
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for workload in sorted({r.workload for r in paced}):
-        base = None
-        for mode in ("untraced", "traced"):
-            rs = [r for r in paced if r.workload == workload and r.mode == mode]
-            if not rs:
-                continue
-            gateway = statistics.median(r.cpu_us(0) for r in rs)
-            service = statistics.median(r.cpu_us(1) for r in rs)
-            busiest = max(gateway, service)
-            base = base or busiest
+        for mode, rs, gateway, service, capacity in _capacities(paced, workload, MODES):
             lines.append(
                 f"| {workload} | {rs[0].offered:,.0f} | {mode} | "
                 f"{statistics.median(r.rate for r in rs):,.0f} | {gateway:,.0f} | "
-                f"{service:,.0f} | **{base / busiest:.2f}** |"
+                f"{service:,.0f} | **{capacity:.2f}** |"
             )
     return lines
+
+
+def _capacities(
+    runs: list[Run], workload: str, modes: Sequence[str]
+) -> list[tuple[str, list[Run], float, float, float]]:
+    """Per mode (untraced first): its runs, median gateway and service CPU per interaction,
+    and the untraced CPU of the busiest process over this mode's."""
+    rows: list[tuple[str, list[Run], float, float, float]] = []
+    base = None
+    for mode in ("untraced", *[m for m in modes if m != "untraced"]):
+        rs = [r for r in runs if r.workload == workload and r.mode == mode]
+        if not rs:
+            continue
+        gateway = statistics.median(r.cpu_us(0) for r in rs)
+        service = statistics.median(r.cpu_us(1) for r in rs)
+        # The busiest process bounds the rate once the machine is saturated.
+        busiest = max(gateway, service)
+        base = base or busiest
+        rows.append((mode, rs, gateway, service, base / busiest))
+    return rows
 
 
 def verdict(runs: list[Run], workloads: Sequence[str]) -> list[str]:
