@@ -79,15 +79,9 @@ class Decoder:
     def span(self, what: str) -> None:
         """Leave ``p`` at the first byte of a length-prefixed value and ``e`` after its last,
         checked against ``end``; the one-byte length (even, below 0x80) inline."""
-        src = self.src
-        src.line("b = d[p]")
-        with src.block("if b & 0x81:"):
-            src.line("p, e = _read_span(d, p)")
-        with src.block("else:"):
-            src.line("p += 1")
-            src.line("e = p + (b >> 1)")
-        with src.block("if e > end:"):
-            src.line(f"raise _past_end({literal(what)}, e - p, p, end)")
+        self._varint("0x81", "p, e = _read_span(d, p)", "p += 1", "e = p + (b >> 1)")
+        with self.src.block("if e > end:"):
+            self.src.line(f"raise _past_end({literal(what)}, e - p, p, end)")
 
     def string(self, target: str) -> None:
         self.span("string")
@@ -102,14 +96,22 @@ class Decoder:
         src.line(f"{target} = d[p:e]")
         src.line("p = e")
 
-    def _long(self, target: str, reader: str) -> None:
+    def _varint(self, mask: str, slow: str, *fast: str) -> None:
+        """A varint read: ``b = d[p]``; when ``b & mask`` is clear (0x80: one byte; 0x81: one
+        byte and not negative) the ``fast`` lines decode it inline, else ``slow`` calls into
+        :mod:`wire`."""
         src = self.src
         src.line("b = d[p]")
-        with src.block("if b & 0x80:"):
-            src.line(f"{target}, p = {reader}(d, p)")
+        with src.block(f"if b & {mask}:"):
+            src.line(slow)
         with src.block("else:"):
-            src.line(f"{target} = (b >> 1) ^ -(b & 1)")
-            src.line("p += 1")
+            for line in fast:
+                src.line(line)
+
+    def _long(self, target: str, reader: str) -> None:
+        self._varint(
+            "0x80", f"{target}, p = {reader}(d, p)", f"{target} = (b >> 1) ^ -(b & 1)", "p += 1"
+        )
 
     def _primitive(self, kind: str, target: str) -> None:
         src = self.src
@@ -144,23 +146,14 @@ class Decoder:
     def _enum(self, node: Enum, target: str) -> None:
         src = self.src
         index = src.var("i")
-        src.line("b = d[p]")
-        with src.block("if b & 0x81:"):
-            src.line(f"{index}, p = _read_long(d, p)")
-        with src.block("else:"):
-            src.line(f"{index} = b >> 1")
-            src.line("p += 1")
+        self._varint("0x81", f"{index}, p = _read_long(d, p)", f"{index} = b >> 1", "p += 1")
         with src.block(f"if not 0 <= {index} < {len(node.symbols)}:"):
             src.line(f"raise _bad_index('enum', {index}, p)")
         src.line(f"{target} = {src.const(node.symbols, 'symbols')}[{index}]")
 
     def _union(self, node: Union, target: str) -> None:
         src = self.src
-        src.line("b = d[p]")
-        with src.block("if b & 0x80:"):
-            src.line("b, p = _read_index(d, p)")
-        with src.block("else:"):
-            src.line("p += 1")
+        self._varint("0x80", "b, p = _read_index(d, p)", "p += 1")
         keyword = "if"
         for index, branch in enumerate(node.branches):
             with src.block(f"{keyword} b == {index << 1}:"):
@@ -177,12 +170,7 @@ class Decoder:
         count = src.var("c")
         src.line(f"{target} = {empty}")
         with src.block("while True:"):
-            src.line("b = d[p]")
-            with src.block("if b & 0x81:"):
-                src.line(f"{count}, p = _read_count(d, p)")
-            with src.block("else:"):
-                src.line(f"{count} = b >> 1")
-                src.line("p += 1")
+            self._varint("0x81", f"{count}, p = _read_count(d, p)", f"{count} = b >> 1", "p += 1")
             with src.block(f"if not {count}:"):
                 src.line("break")
             with src.block(f"if {count} > end - p:"):

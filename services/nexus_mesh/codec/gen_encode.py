@@ -15,6 +15,9 @@ variables in scope, so the happy path pays nothing for good messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from nexus_mesh.codec import checks, wire
 from nexus_mesh.codec.avro_model import (
     Array,
@@ -126,10 +129,14 @@ class Encoder:
         self._sized(encoded, size)
 
     def _sized(self, var: str, size: str) -> None:
+        self._length_prefix(var, size)
+        self.src.line(f"out.append({var})")
+
+    def _length_prefix(self, var: str, size: str) -> None:
+        """Append the length of ``var`` (a string's bytes, or a block's item count)."""
         src = self.src
         src.line(f"{size} = len({var})")
         src.line(f"out.append(_LENGTHS[{size}] if {size} < {_LENGTH_TABLE} else _length({size}))")
-        src.line(f"out.append({var})")
 
     def _logical(self, logical: Logical | None, var: str, path: Path) -> None:
         if logical is None:
@@ -195,35 +202,34 @@ class Encoder:
         with src.block("except (KeyError, TypeError):"):
             src.line(f"raise _bad_symbol({tuple_of(path)}, {var}, {symbols}) from None")
 
-    def _count(self, var: str) -> None:
-        size = self.src.var("n")
-        self.src.line(f"{size} = len({var})")
-        self.src.line(
-            f"out.append(_LENGTHS[{size}] if {size} < {_LENGTH_TABLE} else _length({size}))"
-        )
+    @contextmanager
+    def _blocks(self, var: str) -> Iterator[None]:
+        """Arrays and maps: one block of all the items in ``var`` (when there are any; the
+        lines emitted inside write them), then the empty block that ends them."""
+        src = self.src
+        with src.block(f"if {var}:"):
+            self._length_prefix(var, src.var("n"))
+            yield
+        src.line("out.append(b'\\x00')")
 
     def _array(self, node: Array, var: str, path: Path, in_union: bool) -> None:
         src = self.src
         with src.block(f"if type({var}) is not list:"):
             src.line(f"_check_array({var}, {tuple_of(path)}, {literal(in_union)})")
-        with src.block(f"if {var}:"):
-            self._count(var)
+        with self._blocks(var):
             index, item = src.var("i"), src.var("v")
             with src.block(f"for {index}, {item} in enumerate({var}):"):
                 self.value(node.items, item, (*path, index))
-        src.line("out.append(b'\\x00')")
 
     def _map(self, node: Map, var: str, path: Path) -> None:
         src, where = self.src, tuple_of(path)
         with src.block(f"if type({var}) is not dict:"):
             src.line(f"_check_map({var}, {where})")
-        with src.block(f"if {var}:"):
-            self._count(var)
+        with self._blocks(var):
             key, item = src.var("k"), src.var("v")
             with src.block(f"for {key}, {item} in {var}.items():"):
                 self.string(key, path, "string map key")
                 self.value(node.values, item, (*path, f"({key},)"))
-        src.line("out.append(b'\\x00')")
 
     def _union(self, node: Union, var: str, path: Path) -> None:
         src = self.src

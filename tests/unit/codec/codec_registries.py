@@ -30,6 +30,19 @@ def add_event(root: Path, name: str, schemas: dict[int, Any], topic: str = "clie
     write_json(root / "manifest.json", manifest)
 
 
+def add_envelope_v2(root: Path, metadata_field: dict[str, Any]) -> None:
+    """Envelope v2: metadata v2 is v1 plus ``metadata_field``, and envelope v2 carries it."""
+    meta = json.loads((root / "nexus/metadata.v1.avsc").read_text())
+    meta["fields"].append(metadata_field)
+    write_json(root / "nexus/metadata.v2.avsc", meta)
+    write_json(
+        root / "nexus/envelope.v2.avsc", json.loads((root / "nexus/envelope.v1.avsc").read_text())
+    )
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["envelope"]["versions"] = [1, 2]
+    write_json(root / "manifest.json", manifest)
+
+
 def metadata(**overrides: Any) -> Metadata:
     values: dict[str, Any] = {
         "event_id": "0190f7a2-1b2c-7d3e-8f40-123456789abc",
@@ -46,22 +59,49 @@ def metadata(**overrides: Any) -> Metadata:
     return Metadata(**values)
 
 
+# The fields both big test schemas (KITCHEN_SINK here, COMPILABLE in native_strategies)
+# start with: each primitive type, a fixed ("Digest") and an enum ("Color") that later fields
+# refer to by name, and an array.
+SIMPLE_FIELDS: list[dict[str, Any]] = [
+    {"name": "flag", "type": "boolean"},
+    {"name": "small", "type": "int"},
+    {"name": "big", "type": "long"},
+    {"name": "single", "type": "float"},
+    {"name": "real", "type": "double"},
+    {"name": "raw", "type": "bytes"},
+    {"name": "nothing", "type": "null"},
+    {"name": "digest", "type": {"type": "fixed", "name": "Digest", "size": 4}},
+    {"name": "color", "type": {"type": "enum", "name": "Color", "symbols": ["red", "blue"]}},
+    {"name": "tags", "type": {"type": "array", "items": "string"}},
+]
+
+# Logical-type fields (the last inside an optional union), in both schemas alike.
+LOGICAL_FIELDS: list[dict[str, Any]] = [
+    {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "at_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+    {"name": "local", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
+    {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    {"name": "clock", "type": {"type": "int", "logicalType": "time-millis"}},
+    {"name": "clock_us", "type": {"type": "long", "logicalType": "time-micros"}},
+    {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
+    {
+        "name": "price",
+        "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2},
+    },
+    {
+        "name": "maybe_at",
+        "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
+        "default": None,
+    },
+]
+
 # Every Avro type and every logical type the JSON conversion knows, in one payload.
 KITCHEN_SINK: dict[str, Any] = {
     "type": "record",
     "name": "Everything",
     "namespace": "test.sink",
     "fields": [
-        {"name": "flag", "type": "boolean"},
-        {"name": "small", "type": "int"},
-        {"name": "big", "type": "long"},
-        {"name": "single", "type": "float"},
-        {"name": "real", "type": "double"},
-        {"name": "raw", "type": "bytes"},
-        {"name": "nothing", "type": "null"},
-        {"name": "digest", "type": {"type": "fixed", "name": "Digest", "size": 4}},
-        {"name": "color", "type": {"type": "enum", "name": "Color", "symbols": ["red", "blue"]}},
-        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        *SIMPLE_FIELDS,
         {"name": "blobs", "type": {"type": "map", "values": ["null", "bytes"]}},
         {
             "name": "shape",
@@ -84,22 +124,7 @@ KITCHEN_SINK: dict[str, Any] = {
             ],
         },
         {"name": "other_digest", "type": ["null", "Digest"], "default": None},
-        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "at_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "local", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
-        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
-        {"name": "clock", "type": {"type": "int", "logicalType": "time-millis"}},
-        {"name": "clock_us", "type": {"type": "long", "logicalType": "time-micros"}},
-        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
-        {
-            "name": "price",
-            "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2},
-        },
-        {
-            "name": "maybe_at",
-            "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
-            "default": None,
-        },
+        *LOGICAL_FIELDS,
         {"name": "note", "type": "string", "default": "none"},
         {"name": "raw_default", "type": "bytes", "default": "\u00ff\u0001"},
     ],

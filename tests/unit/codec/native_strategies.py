@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from codec_registries import LOGICAL_FIELDS, SIMPLE_FIELDS
 from hypothesis import strategies as st
+from schema_walk import Domain, values_of
 
 from nexus_mesh.envelope import Metadata
 
@@ -63,37 +65,21 @@ def _logical(schema: dict[str, Any]) -> st.SearchStrategy[Any] | None:
     return None
 
 
+NATIVE = Domain(
+    primitives=_PRIMITIVES,
+    logical=_logical,
+    fixed=lambda size: st.binary(min_size=size, max_size=size),
+    map_keys=TEXT,
+    max_items=5,
+    max_entries=6,
+    omit_defaults=True,
+)
+
+
 def native_values(parsed: Any) -> st.SearchStrategy[Any]:
-    named = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
-    return _values(parsed, named)
-
-
-def _values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
-    if isinstance(schema, list):
-        return st.one_of(*(_values(branch, named) for branch in schema))
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return _PRIMITIVES[schema]
-        return _values(named[schema], named)
-    kind = schema["type"]
-    if "logicalType" in schema:
-        logical = _logical(schema)
-        if logical is not None:
-            return logical
-    if kind == "record":
-        # Fields with a default are sometimes left out: the writer must fill them in.
-        required = {f["name"]: _values(f["type"], named) for f in schema["fields"]}
-        optional = {f["name"]: required.pop(f["name"]) for f in schema["fields"] if "default" in f}
-        return st.fixed_dictionaries(required, optional=optional)
-    if kind == "enum":
-        return st.sampled_from(schema["symbols"])
-    if kind == "fixed":
-        return st.binary(min_size=schema["size"], max_size=schema["size"])
-    if kind == "array":
-        return st.lists(_values(schema["items"], named), max_size=5)
-    if kind == "map":
-        return st.dictionaries(TEXT, _values(schema["values"], named), max_size=6)
-    return _values(kind, named)
+    """Avro-native values of a fastavro-parsed schema; fields with a default sometimes left
+    out."""
+    return values_of(parsed, NATIVE)
 
 
 OPTIONAL_TEXT = st.none() | TEXT
@@ -118,16 +104,7 @@ COMPILABLE: dict[str, Any] = {
     "name": "Compilable",
     "namespace": "test.compiled",
     "fields": [
-        {"name": "flag", "type": "boolean"},
-        {"name": "small", "type": "int"},
-        {"name": "big", "type": "long"},
-        {"name": "single", "type": "float"},
-        {"name": "real", "type": "double"},
-        {"name": "raw", "type": "bytes"},
-        {"name": "nothing", "type": "null"},
-        {"name": "digest", "type": {"type": "fixed", "name": "Digest", "size": 4}},
-        {"name": "color", "type": {"type": "enum", "name": "Color", "symbols": ["red", "blue"]}},
-        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        *SIMPLE_FIELDS,
         {"name": "grid", "type": {"type": "array", "items": {"type": "array", "items": "int"}}},
         {"name": "blobs", "type": {"type": "map", "values": ["null", "bytes"]}},
         {"name": "scores", "type": {"type": "map", "values": "double"}, "default": {}},
@@ -153,22 +130,7 @@ COMPILABLE: dict[str, Any] = {
         {"name": "maybe_map", "type": [{"type": "map", "values": "string"}, "null"]},
         {"name": "any", "type": ["null", "boolean", "int", "long", "double", "string", "bytes"]},
         {"name": "word", "type": ["Color", "string"]},
-        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "at_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "local", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
-        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
-        {"name": "clock", "type": {"type": "int", "logicalType": "time-millis"}},
-        {"name": "clock_us", "type": {"type": "long", "logicalType": "time-micros"}},
-        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
-        {
-            "name": "price",
-            "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2},
-        },
-        {
-            "name": "maybe_at",
-            "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
-            "default": None,
-        },
+        *LOGICAL_FIELDS,
         {"name": "note", "type": "string", "default": "it's \"quoted\" \\ '''); import os #"},
         {"name": "unknown_logical", "type": {"type": "string", "logicalType": "not-known"}},
     ],

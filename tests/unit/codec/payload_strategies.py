@@ -13,6 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
+from schema_walk import Domain, values_of
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
 
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 _PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
@@ -23,7 +29,7 @@ _PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
     "float": st.floats(width=32, allow_nan=False, allow_infinity=False),
     "double": _FLOATS,
     "string": st.text(max_size=20),
-    "bytes": st.binary(max_size=20).map(lambda b: base64.b64encode(b).decode()),
+    "bytes": st.binary(max_size=20).map(_base64),
 }
 
 
@@ -70,34 +76,17 @@ def _logical(schema: dict[str, Any]) -> st.SearchStrategy[Any] | None:
     return None
 
 
+JSON = Domain(
+    primitives=_PRIMITIVES,
+    logical=_logical,
+    fixed=lambda size: st.binary(min_size=size, max_size=size).map(_base64),
+    map_keys=st.text(max_size=8),
+    max_items=4,
+    max_entries=4,
+    omit_defaults=False,
+)
+
+
 def json_values(parsed: Any) -> st.SearchStrategy[Any]:
     """Natural JSON values of a fastavro-parsed schema."""
-    return _values(parsed, parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {})
-
-
-def _values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
-    if isinstance(schema, list):
-        return st.one_of(*(_values(branch, named) for branch in schema))
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return _PRIMITIVES[schema]
-        return _values(named[schema], named)
-    kind = schema["type"]
-    if "logicalType" in schema:
-        logical = _logical(schema)
-        if logical is not None:
-            return logical
-    if kind == "record":
-        return st.fixed_dictionaries(
-            {f["name"]: _values(f["type"], named) for f in schema["fields"]}
-        )
-    if kind == "enum":
-        return st.sampled_from(schema["symbols"])
-    if kind == "fixed":
-        size = schema["size"]
-        return st.binary(min_size=size, max_size=size).map(lambda b: base64.b64encode(b).decode())
-    if kind == "array":
-        return st.lists(_values(schema["items"], named), max_size=4)
-    if kind == "map":
-        return st.dictionaries(st.text(max_size=8), _values(schema["values"], named), max_size=4)
-    return _values(kind, named)
+    return values_of(parsed, JSON)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from codec_registries import copy_real, metadata, write_json
+from codec_registries import add_envelope_v2, copy_real, metadata, write_json
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -29,15 +29,7 @@ def old_and_new(tmp_path: Path) -> tuple[Codec, Codec]:
     new = copy_real(tmp_path / "v2")
     _add_version(new, "chat.message", 2, {"name": "edited", "type": "boolean", "default": False})
     # The envelope evolves too: metadata v2 gains a field, envelope v2 carries it.
-    meta = json.loads((new / "nexus/metadata.v1.avsc").read_text())
-    meta["fields"].append({"name": "region", "type": ["null", "string"], "default": None})
-    write_json(new / "nexus/metadata.v2.avsc", meta)
-    write_json(
-        new / "nexus/envelope.v2.avsc", json.loads((new / "nexus/envelope.v1.avsc").read_text())
-    )
-    manifest = json.loads((new / "manifest.json").read_text())
-    manifest["envelope"]["versions"] = [1, 2]
-    write_json(new / "manifest.json", manifest)
+    add_envelope_v2(new, {"name": "region", "type": ["null", "string"], "default": None})
     return Codec(load_registry(old)), Codec(load_registry(new))
 
 

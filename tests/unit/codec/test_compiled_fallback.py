@@ -3,12 +3,11 @@ exotic schema file to the registry directory still works end to end."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from codec_registries import add_event, copy_real, metadata, write_json
+from codec_registries import add_envelope_v2, add_event, copy_real, metadata
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.codec.avro_model import UnsupportedSchemaError, model_of
@@ -84,15 +83,7 @@ def test_fallback_types_round_trip_with_fastavros_bytes(
 
 def test_an_envelope_that_cannot_be_compiled_falls_back(tmp_path: Path) -> None:
     root = copy_real(tmp_path / "schemas")
-    meta = json.loads((root / "nexus/metadata.v1.avsc").read_text())
-    meta["fields"].append({"name": "origin", "type": ["null", CIRCLE, SQUARE], "default": None})
-    write_json(root / "nexus/metadata.v2.avsc", meta)
-    write_json(
-        root / "nexus/envelope.v2.avsc", json.loads((root / "nexus/envelope.v1.avsc").read_text())
-    )
-    manifest = json.loads((root / "manifest.json").read_text())
-    manifest["envelope"]["versions"] = [1, 2]
-    write_json(root / "manifest.json", manifest)
+    add_envelope_v2(root, {"name": "origin", "type": ["null", CIRCLE, SQUARE], "default": None})
     old = Codec(load_registry(copy_real(tmp_path / "old")))
     codec = Codec(load_registry(root))
     assert "nexus.envelope" not in codec.compiled
@@ -108,15 +99,7 @@ def test_an_envelope_that_cannot_be_compiled_falls_back(tmp_path: Path) -> None:
 
 def test_a_newer_envelope_with_an_extra_field_is_compiled(tmp_path: Path) -> None:
     root = copy_real(tmp_path / "schemas")
-    meta = json.loads((root / "nexus/metadata.v1.avsc").read_text())
-    meta["fields"].append({"name": "region", "type": "string", "default": "eu-1"})
-    write_json(root / "nexus/metadata.v2.avsc", meta)
-    write_json(
-        root / "nexus/envelope.v2.avsc", json.loads((root / "nexus/envelope.v1.avsc").read_text())
-    )
-    manifest = json.loads((root / "manifest.json").read_text())
-    manifest["envelope"]["versions"] = [1, 2]
-    write_json(root / "manifest.json", manifest)
+    add_envelope_v2(root, {"name": "region", "type": "string", "default": "eu-1"})
     registry = load_registry(root)
     codec, oracle = Codec(registry), BinaryCodec(registry, compiled=False)
     assert "nexus.envelope" in codec.compiled

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from codec_registries import add_event, copy_real, metadata
+from mutations import mutations
 from native_strategies import COMPILABLE, compilable_example
 
 from nexus_mesh.codec import Codec
@@ -78,24 +79,9 @@ def test_mutated_records_raise_only_codec_errors_and_agree_with_fastavro(
     codecs: tuple[Codec, BinaryCodec],
 ) -> None:
     codec, oracle = codecs
-    rng = random.Random(20261126)
-    values = encoded(codec)
-    decoded = refused = 0
-    for _ in range(6000):
-        data = bytearray(rng.choice(values))
-        for _ in range(rng.randint(1, 3)):
-            position = rng.randrange(len(data))
-            action = rng.random()
-            if action < 0.6:
-                data[position] = rng.randrange(256)
-            elif action < 0.8:
-                del data[position]
-            else:
-                data.insert(position, rng.randrange(256))
-        if check(codec, oracle, bytes(data)):
-            decoded += 1
-        else:
-            refused += 1
+    mutated = mutations(encoded(codec), count=6000, most_edits=3, seed=20261126)
+    results = [check(codec, oracle, data) for data in mutated]
+    decoded, refused = results.count(True), results.count(False)
     assert refused > decoded > 0
 
 
