@@ -3,7 +3,9 @@
 A real local Kafka (unless ``NEXUS_KAFKA_BOOTSTRAP_SERVERS`` names one), its topics, a gateway
 serving the demo page and the search service, each as its own process, and a local Zipkin
 that shows the trace of every interaction (``--no-traces`` skips it). Ctrl-C stops all of it,
-including the broker when this command started it.
+including the broker when this command started it; so do SIGTERM and SIGHUP (a process
+manager, a closed terminal), which would otherwise end this process without cleaning up and
+leave the detached broker running.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="gateway port on 127.0.0.1")
     parser.add_argument("--kafka-data-dir", type=Path, default=None, help="local broker directory")
     parser.add_argument(
+        "--kafka-port", type=int, default=9092, help="local broker port on 127.0.0.1"
+    )
+    parser.add_argument(
         "--auth",
         action="store_true",
         help="keep JWT auth on (needs NEXUS_JWT_SECRET); by default dev disables it",
@@ -52,17 +57,22 @@ def _run(args: argparse.Namespace) -> int:
     from nexus_mesh.registry import load_registry
     from nexus_mesh.settings import load_settings
 
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     env = dict(os.environ)
     started_broker: LocalKafka | None = None
     if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
         local = LocalKafka(args.kafka_data_dir)
         try:
-            bootstrap = local.start(nodes=1, port=9092)
+            bootstrap = local.start(nodes=1, port=args.kafka_port)
             started_broker = local
             print(f"started Apache Kafka at {bootstrap} (data in {local.home})")
         except AlreadyRunningError as running:
             bootstrap = running.bootstrap_servers
             print(f"using the local Kafka already running at {bootstrap}")
+        except KeyboardInterrupt:
+            local.stop()  # interrupted while starting: nothing of it may stay behind
+            raise
         env["NEXUS_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     if not args.auth:
         env["NEXUS_AUTH"] = "none"
@@ -108,6 +118,11 @@ def _run(args: argparse.Namespace) -> int:
         if started_broker is not None:
             started_broker.stop()
             print("stopped the local Kafka")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # Taken like Ctrl-C, so that the same ``finally`` stops the children and the broker.
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin | None:

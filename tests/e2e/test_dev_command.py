@@ -1,0 +1,89 @@
+"""``nexus dev`` as a user runs it: its own broker, gateway, search service and demo page,
+and nothing left running after it is told to stop.
+
+It starts its own single-node broker (on a free port, in a temporary directory) besides the
+session's: what is under test is that broker's life cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from nexus_mesh.client import MeshClient
+from nexus_mesh.localkafka import LocalKafka
+from nexus_mesh.localkafka.cluster import free_port
+from nexus_testkit import eventually
+
+
+def _start_dev(port: int, home: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
+    env.update(
+        NEXUS_TOPIC_PREFIX=f"dev{uuid.uuid4().hex[:8]}",
+        NEXUS_SERVICE_METRICS_PORT="0",
+        NEXUS_GATEWAY_ADMIN_PORT=str(free_port()),
+    )
+    command = [sys.executable, "-m", "nexus_mesh.cli", "dev", "--port", str(port), "--no-traces"]
+    command += ["--kafka-port", str(free_port()), "--kafka-data-dir", str(home)]
+    with log_path.open("wb") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def dev_home(tmp_path: Path) -> Iterator[Path]:
+    home = tmp_path / "kafka"
+    try:
+        yield home
+    finally:
+        LocalKafka(home).stop()  # whatever the test left behind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
+    sig: signal.Signals, dev_home: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    dev = _start_dev(port, dev_home, tmp_path / "dev.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def ready() -> bool:
+                assert dev.poll() is None, (tmp_path / "dev.log").read_text()
+                try:
+                    async with http.get(f"{url}/readyz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
+            async with http.get(f"{url}/") as page:
+                assert page.status == 200
+                assert "text/html" in page.headers["Content-Type"]
+        async with MeshClient.connect(url, campaign_id="demo", user_id="me") as client:
+            reply = await client.request("search", {"query": "password reset"}, timeout=30)
+        assert reply.type == "search.completed"
+        assert reply.payload["hits"]
+        assert LocalKafka(dev_home).status().running
+
+        dev.send_signal(sig)
+        assert await asyncio.to_thread(dev.wait, 90) == 0, (tmp_path / "dev.log").read_text()
+        assert not LocalKafka(dev_home).status().running, "the broker dev started still runs"
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await http.get(f"{url}/healthz")  # the gateway process is gone too
+        assert "stopped the local Kafka" in (tmp_path / "dev.log").read_text()
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+            dev.wait()
