@@ -32,7 +32,7 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_mesh.tracing import Telemetry, context_from_traceparent
+from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.propagation import trace_fields
 from nexus_mesh.tracing.spans import OUTCOME, ws_send_span
 
@@ -161,7 +161,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
         event_id=meta.event_id,
         targets=1,
         connection_id=connection.id,
-        parent=context_from_traceparent(request.traceparent, request.tracestate),
+        parent=request.context,
     ) as span:
         fields = trace_fields(span)
         if fields is not None:

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentelemetry.context import Context
+
 from nexus_mesh.registry import Flow
 
 
@@ -20,9 +22,12 @@ class PendingRequest:
     correlation_id: str
     flow: Flow
     request_payload: dict[str, object]
+    context: Context | None = None
+    """Where the request was received (its ``ws receive`` span is current there): a timeout
+    event joins the request's trace instead of starting one of its own. Kept as it is, not
+    formatted: most requests are answered and never need it."""
     traceparent: str | None = None
-    """The request's ``ws receive`` span (or the client's context when tracing is off): the
-    timeout event joins the request's trace instead of starting a trace of its own."""
+    """The client's trace context, passed on when tracing is off."""
     tracestate: str | None = None
 
 

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span
@@ -47,7 +48,6 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent
-from nexus_mesh.tracing.propagation import trace_fields
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
 log = logging.getLogger(__name__)
@@ -204,16 +204,15 @@ class Ingress:
         if target.flow is not None:
             meta = envelope.metadata
             assert meta.correlation_id is not None
-            context = trace_fields(trace.get_current_span())
-            traceparent, tracestate = context or (meta.traceparent, meta.tracestate)
             self._flows.track(
                 PendingRequest(
                     connection_id=ident.connection_id,
                     correlation_id=meta.correlation_id,
                     flow=target.flow,
                     request_payload=payload,
-                    traceparent=traceparent,
-                    tracestate=tracestate,
+                    context=context_api.get_current() if self._telemetry.enabled else None,
+                    traceparent=meta.traceparent,
+                    tracestate=meta.tracestate,
                 )
             )
         began = time.perf_counter()
