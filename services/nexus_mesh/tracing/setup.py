@@ -55,7 +55,6 @@ _RATIO_SAMPLERS = {
 # project does not install (and which the default port 4318 of the endpoint would not speak).
 _DEFAULT_OTLP_PROTOCOL = "http/protobuf"
 _OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
-_PIPELINE_VARIABLE = "NEXUS_OTLP_PIPELINE"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -95,7 +94,7 @@ class Telemetry:
 
 
 def setup_telemetry(
-    service_name: str, *, instance: str | None = None, otlp_pipeline: str | None = None
+    service_name: str, *, instance: str | None = None, otlp_pipeline: str = "native"
 ) -> Telemetry:
     """Build this process's :class:`Telemetry` from ``OTEL_*``; the caller shuts it down.
 
@@ -187,20 +186,18 @@ def sampler_from(env: Mapping[str, str]) -> Sampler:
     return _RATIO_SAMPLERS[name](ratio)
 
 
-def span_processors(env: Mapping[str, str], *, pipeline: str | None = None) -> list[SpanProcessor]:
+def span_processors(env: Mapping[str, str], *, pipeline: str = "native") -> list[SpanProcessor]:
     """One batching processor per exporter ``OTEL_TRACES_EXPORTER`` names.
 
-    OTLP over HTTP/protobuf goes through fastotel unless ``NEXUS_OTLP_PIPELINE=sdk``: the
+    OTLP over HTTP/protobuf goes through fastotel unless ``pipeline`` is ``sdk``: the
     SDK's batch processor encodes protobuf on a Python thread that holds the GIL, which cost
     the gateway more CPU per span than creating the span did (docs/benchmarks.md, tracing
     overhead); fastotel batches, encodes and sends on a native thread without it, and reads
-    the same ``OTEL_EXPORTER_OTLP_*``/``OTEL_BSP_*`` variables. ``pipeline`` is the validated
-    setting (``NexusSettings.otlp_pipeline``); without it the variable is read here.
+    the same ``OTEL_EXPORTER_OTLP_*``/``OTEL_BSP_*`` variables. ``pipeline`` is the setting
+    ``NEXUS_OTLP_PIPELINE`` (``NexusSettings.otlp_pipeline``), read and checked with the rest.
     """
-    if pipeline is None:
-        pipeline = env.get(_PIPELINE_VARIABLE, "native").strip().lower() or "native"
     if pipeline not in ("native", "sdk"):
-        raise ConfigurationError(f"{_PIPELINE_VARIABLE}={pipeline!r}: use native or sdk")
+        raise ConfigurationError(f"NEXUS_OTLP_PIPELINE={pipeline!r}: use native or sdk")
     processors: list[SpanProcessor] = []
     for name in _exporter_names(env):
         if pipeline == "native" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":

@@ -36,8 +36,7 @@ async def test_pipeline_exports_the_mesh_spans(
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
         monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
-        monkeypatch.setenv("NEXUS_OTLP_PIPELINE", pipeline)
-        telemetry = setup_telemetry("nexus-gateway", instance="gw-1")
+        telemetry = setup_telemetry("nexus-gateway", instance="gw-1", otlp_pipeline=pipeline)
         with (
             ws_receive_span(
                 telemetry.tracer,

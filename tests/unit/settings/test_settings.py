@@ -35,6 +35,7 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXUS_TOPIC_PREFIX", "bad prefix!", "NEXUS_TOPIC_PREFIX"),
         ("NEXUS_KAFKA_BOOTSTRAP_SERVERS", "localhost", "NEXUS_KAFKA_BOOTSTRAP_SERVERS"),
         ("NEXUS_AUTH", "maybe", "NEXUS_AUTH"),
+        ("NEXUS_OTLP_PIPELINE", "rust", "NEXUS_OTLP_PIPELINE='rust'"),
         ("NEXUS_CLIENTS_RETENTION_MS", "1000", "NEXUS_CLIENTS_RETENTION_MS"),
     ],
 )
