@@ -56,7 +56,7 @@ class Connection:
         max_buffer_bytes: int,
         on_slow: Callable[[Connection], None] | None = None,
         on_written: Callable[[float], None] | None = None,
-        abort: Callable[[], None] | None = None,
+        abort: Callable[[bool], None] | None = None,
     ) -> None:
         self.identity = identity
         self._abort = abort
@@ -171,7 +171,7 @@ class Connection:
             await asyncio.sleep(0.01)
         return not self._outbox
 
-    async def close(self, code: int, message: str) -> None:
+    async def close(self, code: int, message: str, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
         self._closing = True
         if self._writer is not None:
             self._writer.cancel()
@@ -180,10 +180,14 @@ class Connection:
         try:
             # A peer that stopped reading never lets the close frame out: give up on the
             # polite close after a while and drop the TCP connection.
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            async with asyncio.timeout(timeout):
                 await self.ws.close(code=code, message=message.encode()[:120])
-        except TimeoutError:
-            if self._abort is not None:
-                self._abort()
-        except Exception:  # noqa: S110 - the peer is gone already; nothing left to tell it
-            pass
+        except Exception:
+            only_if_stuck = False
+        else:
+            # When the writer was cancelled mid-frame above, aiohttp's close returns at once
+            # and leaves the socket to close after its unsent bytes, which a peer that stopped
+            # reading never takes: its handler, and the gateway's shutdown, would wait on it.
+            only_if_stuck = True
+        if self._abort is not None:
+            self._abort(only_if_stuck)

@@ -3,7 +3,8 @@
 Order matters: readiness turns false first so load balancers stop sending connections; new
 client events are refused with a retryable ``unavailable``; writes already in flight finish
 (ack or error); what each client is owed is flushed; then every client is closed with 1001
-and resumes on another pod from its last position.
+and resumes on another pod from its last position. All of it, close handshakes included, within
+``NEXUS_GATEWAY_DRAIN_TIMEOUT_S``: the chart sizes the pod's grace period on that.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import time
 
-from nexus_gateway.connection import Connection
+from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection
 from nexus_gateway.protocol import CloseCode
 from nexus_gateway.state import Gateway
 
@@ -34,9 +35,17 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
     if not finished:
         log.warning("drain: client events still in flight after %.1f s", timeout_s / 2)
 
+    # The close handshake is part of the budget: a peer that never answers the close frame
+    # would otherwise hold the pod past the drain, into the kubelet's SIGKILL.
+    flush_until = deadline - min(CLOSE_TIMEOUT_S, timeout_s / 4)
+
     async def close(connection: Connection) -> None:
-        await connection.flush(max(0.0, deadline - time.monotonic()))
-        await connection.close(CloseCode.GOING_AWAY, "gateway draining: reconnect and resume")
+        await connection.flush(max(0.0, flush_until - time.monotonic()))
+        await connection.close(
+            CloseCode.GOING_AWAY,
+            "gateway draining: reconnect and resume",
+            timeout=max(0.1, deadline - time.monotonic()),
+        )
 
     # Connections that were still joining when the drain began are registered by now.
     connections.extend(c for c in gateway.hub if c not in connections)

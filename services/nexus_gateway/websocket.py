@@ -193,10 +193,15 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
     connection.end_catch_up()
 
 
-def _aborter(request: web.Request) -> Callable[[], None]:
-    def abort() -> None:
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
+def _aborter(request: web.Request) -> Callable[[bool], None]:
+    """Drop the TCP connection (with ``True``: only if bytes are still waiting to be sent)."""
+    # Taken now: once aiohttp gave up on a close it may have detached the transport from the
+    # request.
+    transport = request.transport
+
+    def abort(only_if_stuck: bool) -> None:
+        if transport is None or (only_if_stuck and not transport.get_write_buffer_size()):
+            return
+        transport.abort()
 
     return abort

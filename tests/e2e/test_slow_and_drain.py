@@ -165,3 +165,54 @@ async def test_sigterm_answers_in_flight_events_then_closes_1001(mesh: Mesh) -> 
         assert client.close_code == 1001
     assert gateway.process.wait(timeout=20) == 0
     assert time.monotonic() - began < 15
+
+
+async def test_drain_ends_within_its_timeout_when_a_client_stopped_reading(
+    mesh: Mesh, publisher: Publisher
+) -> None:
+    """A phone that went to sleep with megabytes owed: its socket is full, so the flush cannot
+    finish and the close frame cannot even be written. The drain must still end within
+    NEXUS_GATEWAY_DRAIN_TIMEOUT_S (the chart sizes the grace period on it) rather than wait
+    the close handshake's own timeout on top."""
+    drain_s = 3.0
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_DRAIN_TIMEOUT_S=str(drain_s),
+        NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(256 * 1024 * 1024),  # no 4008 before the drain
+    )
+    assert gateway.url
+    blob = "x" * 16_000
+    total = 1_500  # ~24 MB: more than the loopback socket buffers hold
+    async with AsyncExitStack() as stack:
+        fast = await stack.enter_async_context(
+            await MeshClient.connect(
+                gateway.url, campaign_id="A", user_id="fast", token=mesh.token("fast", ["A"])
+            )
+        )
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        stalled = await stack.enter_async_context(
+            session.ws_connect(
+                gateway.url + "/ws/A/asleep",
+                headers={"Authorization": f"Bearer {mesh.token('asleep', ['A'])}"},
+                max_msg_size=0,
+                autoclose=False,
+                autoping=False,
+            )
+        )
+        assert orjson.loads((await stalled.receive()).data)["type"] == "nexus.welcome"
+        # From here on `stalled` reads nothing.
+        for n in range(total):
+            await publisher.publish(
+                "campaign.updated",
+                {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
+                campaign_id="A",
+            )
+        # Fan-out queues each event for every connection at once: once the reading client
+        # has the last one, the stalled one is owed everything its socket did not take.
+        for _ in range(total):
+            await fast.next_event(timeout=30)
+        began = time.monotonic()
+        os.kill(gateway.process.pid, signal.SIGTERM)
+        code = await asyncio.to_thread(gateway.process.wait, 60)
+        elapsed = time.monotonic() - began
+    assert code == 0
+    assert elapsed < drain_s + 2.0, f"stopped {elapsed:.1f} s after SIGTERM"

@@ -130,6 +130,40 @@ Kafka and topic settings.
 {{- default (include "nexus-mesh.componentName" (list . "jwt")) .Values.auth.jwt.existingSecret }}
 {{- end }}
 
+{{/*
+When the topic Job runs. Before the release's objects (pre-install/pre-upgrade) whenever it can:
+`helm install --wait`, `--atomic`, Flux and Argo CD wait for ready gateways before they run
+post-* hooks, and a gateway is not ready until its topics exist. Only a Kafka or a Secret that
+the release itself makes forces post-* (they do not exist before it).
+*/}}
+{{- define "nexus-mesh.topicsHooks" -}}
+{{- if .Values.topicsJob.hooks }}
+{{- join "," .Values.topicsJob.hooks }}
+{{- else if or .Values.devKafka.enabled (and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret)) }}
+{{- "post-install,post-upgrade" }}
+{{- else }}
+{{- "pre-install,pre-upgrade" }}
+{{- end }}
+{{- end }}
+
+{{- define "nexus-mesh.topicsJobIsPreHook" -}}
+{{- if contains "pre-" (include "nexus-mesh.topicsHooks" .) }}true{{ end }}
+{{- end }}
+
+{{/*
+A fingerprint of the secrets in values, so that changing one rolls the pods. Pod annotations
+are readable by anyone who may list pods: a plain hash would let them test password guesses
+offline, so this is sprig's derivePassword (scrypt, N=32768), slow to test guesses against.
+*/}}
+{{- define "nexus-mesh.secretsFingerprint" -}}
+{{- derivePassword 1 "long" (toJson .secrets) .root.Release.Namespace (printf "%s/nexus-mesh-rollout" .root.Release.Name) }}
+{{- end }}
+
+{{/* Whether spans are made: on, and somewhere to send them (see otel.enabled). */}}
+{{- define "nexus-mesh.tracing" -}}
+{{- if and .Values.otel.enabled (or (ne .Values.otel.tracesExporter "otlp") (include "nexus-mesh.otelEndpoint" .)) }}true{{ end }}
+{{- end }}
+
 {{- define "nexus-mesh.otelEndpoint" -}}
 {{- if .Values.otel.endpoint }}
 {{- .Values.otel.endpoint }}
@@ -147,7 +181,7 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if lt (int .Values.gateway.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
 {{- end }}
-{{- if and .Values.otel.enabled (ge (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
+{{- if and (include "nexus-mesh.tracing" .) (ge (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
 {{- fail (printf "otel.shutdownExportSeconds (%d) must be less than gateway.drain.marginSeconds (%d): exporting the last spans happens after the drain, inside the margin" (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
 {{- end }}
 {{- if gt (int (include "nexus-mesh.minInsyncReplicas" .)) (int (include "nexus-mesh.replicationFactor" .)) }}
@@ -174,7 +208,7 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
 {{- fail "kafka.tls.keyKey needs kafka.tls.certKey" }}
 {{- end }}
-{{- $preHooks := or (has "pre-install" .Values.topicsJob.hooks) (has "pre-upgrade" .Values.topicsJob.hooks) }}
+{{- $preHooks := include "nexus-mesh.topicsJobIsPreHook" . }}
 {{- if and .Values.topicsJob.enabled $preHooks .Values.devKafka.enabled }}
 {{- fail "topicsJob.hooks: pre-install/pre-upgrade cannot reach devKafka, which only exists after install; use post-install,post-upgrade" }}
 {{- end }}
@@ -186,6 +220,54 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- end }}
 {{- if and .Values.gateway.autoscaling.enabled (lt (int .Values.gateway.autoscaling.maxReplicas) (int .Values.gateway.autoscaling.minReplicas)) }}
 {{- fail "gateway.autoscaling.maxReplicas must be at least minReplicas" }}
+{{- end }}
+{{- include "nexus-mesh.validateAuth" . }}
+{{- include "nexus-mesh.validatePdb" . }}
+{{- if and .Values.kafka.tls.existingSecret (not .Values.devKafka.enabled) (not (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL"))) }}
+{{- fail (printf "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL, not %s: the mesh would connect without TLS" .Values.kafka.securityProtocol) }}
+{{- end }}
+{{- end }}
+
+{{/* What the gateway refuses at start (nexus_gateway.auth), refused here at render instead. */}}
+{{- define "nexus-mesh.validateAuth" -}}
+{{- $jwt := .Values.auth.jwt }}
+{{- if and (eq .Values.auth.mode "jwt") (not $jwt.existingSecret) }}
+{{- $minimum := dict "HS256" 32 "HS384" 48 "HS512" 64 }}
+{{- range .Values.auth.algorithms }}
+{{- if hasPrefix "HS" . }}
+{{- if and $jwt.publicKey (not $jwt.secret) }}
+{{- fail (printf "auth.algorithms has %s, which needs auth.jwt.secret (a secret is generated only when neither secret nor publicKey is set); drop %s or set the secret" . .) }}
+{{- end }}
+{{- if and $jwt.secret (lt (len $jwt.secret) (int (get $minimum .))) }}
+{{- fail (printf "auth.jwt.secret is %d bytes; %s needs at least %d (RFC 7518 section 3.2)" (len $jwt.secret) . (int (get $minimum .))) }}
+{{- end }}
+{{- else if not $jwt.publicKey }}
+{{- fail (printf "auth.algorithms has %s, which needs auth.jwt.publicKey (PEM) or auth.jwt.existingSecret" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A budget that allows no eviction at all blocks every node drain forever. */}}
+{{- define "nexus-mesh.validatePdb" -}}
+{{- $pdb := .Values.gateway.pdb }}
+{{- if $pdb.enabled }}
+{{- $replicas := ternary .Values.gateway.autoscaling.minReplicas .Values.gateway.replicaCount .Values.gateway.autoscaling.enabled | int }}
+{{- if not (kindIs "invalid" $pdb.minAvailable) }}
+{{- $min := toString $pdb.minAvailable }}
+{{- $required := int $min }}
+{{- if hasSuffix "%" $min }}
+{{- /* The disruption controller rounds a percentage of minAvailable up. */}}
+{{- $required = div (add (mul (int (trimSuffix "%" $min)) $replicas) 99) 100 }}
+{{- end }}
+{{- if ge (int $required) $replicas }}
+{{- fail (printf "gateway.pdb.minAvailable (%s) leaves no gateway evictable with %d replica(s): node drains would hang; lower it or use maxUnavailable" $min $replicas) }}
+{{- end }}
+{{- else if not (kindIs "invalid" $pdb.maxUnavailable) }}
+{{- if has (toString $pdb.maxUnavailable) (list "0" "0%") }}
+{{- fail "gateway.pdb.maxUnavailable 0 allows no eviction: node drains would hang; use 1 or more" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -244,7 +326,7 @@ NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxE
 NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
 NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
 NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
-{{- if .Values.otel.enabled }}
+{{- if include "nexus-mesh.tracing" . }}
 {{- with (include "nexus-mesh.otelEndpoint" .) }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}

@@ -167,3 +167,28 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 def values() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
     return loaded
+
+
+def render_notes(tmp_path: Path, *extra: str) -> str:
+    """NOTES.txt as `helm install` prints it: `helm template` leaves NOTES out, so a copy of the
+    chart renders it through `tpl` into a ConfigMap."""
+    chart = tmp_path / "nexus-mesh"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "NOTES.txt").rename(chart / "notes-source.txt")
+    (chart / "templates" / "notes-check.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
+        '  notes: {{ tpl (.Files.Get "notes-source.txt") . | toJson }}\n'
+    )
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        NAMESPACE,
+        "--show-only",
+        "templates/notes-check.yaml",
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr
+    notes: str = yaml.safe_load(result.stdout)["data"]["notes"]
+    return notes

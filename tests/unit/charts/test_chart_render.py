@@ -11,13 +11,11 @@ skipped explicitly; the tests below check their content instead.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 from helm_chart import (
     CHART,
     CRD_KINDS,
@@ -32,6 +30,7 @@ from helm_chart import (
     pod_spec,
     render,
     render_fails,
+    render_notes,
     run_helm,
     values,
 )
@@ -240,7 +239,7 @@ def test_grace_period_covers_prestop_sleep_and_drain_with_margin(kube_version: s
 def test_queued_spans_are_exported_within_the_margin() -> None:
     """A stopping process waits OTEL_BSP_EXPORT_TIMEOUT for its last spans after the drain:
     that wait must end before the kubelet's SIGKILL, i.e. inside the margin."""
-    data = config_data(render())
+    data = config_data(render(set_values=("otel.endpoint=http://collector:4318",)))
     margin = values()["gateway"]["drain"]["marginSeconds"]
     assert 0 < int(data["OTEL_BSP_EXPORT_TIMEOUT"]) < margin * 1000
 
@@ -605,7 +604,9 @@ def test_topics_job_is_a_hook_running_nexus_topics_ensure() -> None:
     docs = render()
     job = find(docs, "Job")
     annotations = job["metadata"]["annotations"]
-    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    # Before the release's objects, so that `helm install --wait` does not wait for gateways
+    # that wait for their topics (tests/unit/charts/test_chart_guards.py has the other cases).
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
     (container,) = pod_spec(job)["containers"]
     assert container["args"] == ["topics", "ensure"]
@@ -673,40 +674,15 @@ def test_search_service_deployment() -> None:
 # -- NOTES.txt ------------------------------------------------------------------------------------
 
 
-def _render_notes(tmp_path: Path, *extra: str) -> str:
-    """NOTES.txt as `helm install` prints it: `helm template` leaves NOTES out, so a copy of the
-    chart renders it through `tpl` into a ConfigMap."""
-    chart = tmp_path / "nexus-mesh"
-    shutil.copytree(CHART, chart)
-    (chart / "templates" / "NOTES.txt").rename(chart / "notes-source.txt")
-    (chart / "templates" / "notes-check.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
-        '  notes: {{ tpl (.Files.Get "notes-source.txt") . | toJson }}\n'
-    )
-    result = run_helm(
-        "template",
-        RELEASE,
-        str(chart),
-        "--namespace",
-        NAMESPACE,
-        "--show-only",
-        "templates/notes-check.yaml",
-        *extra,
-    )
-    assert result.returncode == 0, result.stderr
-    notes: str = yaml.safe_load(result.stdout)["data"]["notes"]
-    return notes
-
-
 def test_notes_tell_how_to_connect_authenticate_and_operate(tmp_path: Path) -> None:
-    notes = _render_notes(tmp_path)
+    notes = render_notes(tmp_path)
     assert f"port-forward service/{RELEASE}-nexus-mesh-gateway 8080:8080" in notes
     assert f"get secret {RELEASE}-nexus-mesh-jwt" in notes
     assert f"nexus status --namespace {NAMESPACE} --release {RELEASE}" in notes
     assert f"helm test {RELEASE}" in notes
     assert 'kafka.bootstrapServers is the placeholder "kafka:9092"' in notes
 
-    dev = _render_notes(
+    dev = render_notes(
         tmp_path / "dev",
         "-f",
         str(CHART / "ci" / "everything-values.yaml"),

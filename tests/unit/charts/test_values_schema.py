@@ -168,7 +168,7 @@ def test_helm_refuses_bad_values_files(
 CHART_CHECKS: list[tuple[str, dict[str, Any], str]] = [
     (
         "span-export-outlasting-the-margin",
-        {"otel": {"shutdownExportSeconds": 5}},
+        {"otel": {"shutdownExportSeconds": 5, "endpoint": "http://collector:4318"}},
         "otel.shutdownExportSeconds (5) must be less than gateway.drain.marginSeconds (5)",
     ),
     (

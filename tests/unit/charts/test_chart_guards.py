@@ -1,0 +1,283 @@
+"""charts/nexus-mesh: values that render but would fail on a real cluster are refused at render
+time, and the install works with the way people actually install (``--wait``, GitOps).
+
+No cluster runs here (see helm_chart.py): the Helm behaviour each test relies on is stated in
+its docstring, and the gateway checks the chart mirrors are the gateway's own (nexus_gateway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helm_chart import (
+    CHART,
+    RELEASE,
+    env_of,
+    find,
+    pod_spec,
+    render,
+    render_fails,
+    render_notes,
+)
+
+HOOK = "helm.sh/hook"
+
+
+def _job(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(docs, "Job", f"{RELEASE}-nexus-mesh-topics")
+
+
+def _release_objects(docs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(kind, name) of what Helm creates as the release proper, after pre-install hooks."""
+    return {
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if HOOK not in d["metadata"].get("annotations", {})
+    }
+
+
+def _references(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """(kind, name) of every object a pod spec needs to exist before its pod can start."""
+    found: set[tuple[str, str]] = set()
+    if "serviceAccountName" in spec:
+        found.add(("ServiceAccount", spec["serviceAccountName"]))
+    for volume in spec.get("volumes", []):
+        if "secret" in volume:
+            found.add(("Secret", volume["secret"]["secretName"]))
+        if "configMap" in volume:
+            found.add(("ConfigMap", volume["configMap"]["name"]))
+    for container in spec["containers"]:
+        for source in container.get("envFrom", []):
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if key in source:
+                    found.add((kind, source[key]["name"]))
+        for value in env_of(container).values():
+            if isinstance(value, dict):
+                for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                    if key in value:
+                        found.add((kind, value[key]["name"]))
+    return found
+
+
+# -- the topic Job and `helm install --wait` ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "set_values",
+    [(), ("kafka.securityProtocol=SSL", "kafka.tls.existingSecret=kafka-ca")],
+    ids=["default", "external-tls"],
+)
+def test_topics_exist_before_the_gateways_so_install_wait_finishes(
+    set_values: tuple[str, ...],
+) -> None:
+    """With ``--wait`` (and ``--atomic``, Flux, Argo CD) Helm runs post-install hooks only once
+    every Deployment is ready, and a gateway is not ready until its topics exist: a post-install
+    topic Job would never run. So the Job is a pre-install hook, and a pre-install pod may only
+    reference objects that exist before the release (Helm creates the release's own after the
+    pre-install hooks): not the chart's ServiceAccount, ConfigMap or Secrets."""
+    docs = render(set_values=set_values)
+    job = _job(docs)
+    assert job["metadata"]["annotations"][HOOK] == "pre-install,pre-upgrade"
+    missing = _references(pod_spec(job)) & _release_objects(docs)
+    assert not missing, f"the pre-install Job needs objects made after it: {missing}"
+    assert pod_spec(job)["automountServiceAccountToken"] is False
+
+
+def test_a_kafka_or_secret_the_release_makes_moves_the_job_after_it() -> None:
+    dev = _job(render(set_values=("devKafka.enabled=true",)))
+    assert dev["metadata"]["annotations"][HOOK] == "post-install,post-upgrade"
+    sasl = _job(
+        render(
+            set_values=(
+                "kafka.securityProtocol=SASL_PLAINTEXT",
+                "kafka.sasl.mechanism=PLAIN",
+                "kafka.sasl.username=mesh",
+                "kafka.sasl.password=not-a-real-password",
+            )
+        )
+    )
+    assert sasl["metadata"]["annotations"][HOOK] == "post-install,post-upgrade"
+    chosen = _job(render(set_values=("topicsJob.hooks={post-install}",)))
+    assert chosen["metadata"]["annotations"][HOOK] == "post-install"
+
+
+def test_an_existing_service_account_is_used_by_the_pre_install_job() -> None:
+    docs = render(set_values=("serviceAccount.create=false", "serviceAccount.name=mesh-runner"))
+    assert pod_spec(_job(docs))["serviceAccountName"] == "mesh-runner"
+
+
+# -- secrets in pod annotations -------------------------------------------------------------------
+
+
+def _secrets_annotation(*set_values: str) -> str:
+    deployment = find(render(set_values=set_values), "Deployment", f"{RELEASE}-nexus-mesh-gateway")
+    return str(deployment["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"])
+
+
+def test_changing_a_secret_rolls_the_pods_without_exposing_a_fast_hash_of_it() -> None:
+    """Whoever may list pods reads their annotations; a SHA-256 of the values would let them
+    test password guesses at billions per second. The fingerprint is scrypt-derived."""
+    secret = "s" * 40
+    first = _secrets_annotation(f"auth.jwt.secret={secret}")
+    assert first == _secrets_annotation(f"auth.jwt.secret={secret}"), "stable across renders"
+    assert first != _secrets_annotation(f"auth.jwt.secret={'t' * 40}"), "a new secret rolls"
+    assert not re.fullmatch(r"[0-9a-f]{32,128}", first)
+    assert secret not in first
+    assert hashlib.sha256(secret.encode()).hexdigest() not in first
+
+
+# -- settings the gateway would refuse at start ---------------------------------------------------
+
+
+PEM = (
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtest\n"
+    "-----END PUBLIC KEY-----\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("set_values", "message"),
+    [
+        (
+            ("auth.algorithms={RS256}",),
+            "auth.algorithms has RS256, which needs auth.jwt.publicKey",
+        ),
+        (
+            ("auth.algorithms={HS512}", f"auth.jwt.secret={'x' * 40}"),
+            "auth.jwt.secret is 40 bytes; HS512 needs at least 64",
+        ),
+        (
+            ("auth.algorithms={HS384}", f"auth.jwt.secret={'x' * 40}"),
+            "auth.jwt.secret is 40 bytes; HS384 needs at least 48",
+        ),
+        (
+            (f"auth.jwt.publicKey={PEM}", "tests.enabled=false"),
+            "auth.algorithms has HS256, which needs auth.jwt.secret",
+        ),
+        (("otel.tracesSamplerArg=2",), "tracesSamplerArg"),
+        (("otel.tracesSamplerArg=1.5",), "tracesSamplerArg"),
+        (
+            ("kafka.tls.existingSecret=kafka-ca",),
+            "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL",
+        ),
+    ],
+    ids=[
+        "rs256-without-key",
+        "hs512-short",
+        "hs384-short",
+        "hs256-with-only-a-public-key",
+        "sampler-ratio-2",
+        "sampler-ratio-1.5",
+        "tls-files-without-tls",
+    ],
+)
+def test_settings_the_pods_would_crash_on_are_refused(
+    set_values: tuple[str, ...], message: str
+) -> None:
+    args = [arg for item in set_values for arg in ("--set", item)]
+    assert message in render_fails(*args)
+
+
+def test_matching_keys_and_ratios_render() -> None:
+    render(set_values=("auth.algorithms={HS384}", f"auth.jwt.secret={'x' * 48}"))
+    render(set_values=("auth.algorithms={HS512}",))  # the generated secret has 64 bytes
+    render(set_values=("otel.tracesSamplerArg=0.25",))
+    render(set_values=("otel.tracesSamplerArg=1",))
+
+
+# -- disruption budgets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "set_values",
+    [
+        ("gateway.replicaCount=1", "gateway.pdb.minAvailable=1"),
+        ("gateway.pdb.minAvailable=2",),
+        ("gateway.replicaCount=1", "gateway.pdb.minAvailable=50%"),
+        ("gateway.pdb.maxUnavailable=0",),
+        (
+            "gateway.autoscaling.enabled=true",
+            "gateway.autoscaling.minReplicas=2",
+            "gateway.pdb.minAvailable=100%",
+        ),
+    ],
+    ids=["one-of-one", "two-of-two", "half-of-one", "none-unavailable", "all-of-min"],
+)
+def test_a_budget_that_blocks_every_node_drain_is_refused(set_values: tuple[str, ...]) -> None:
+    """Such a PodDisruptionBudget allows zero disruptions: `kubectl drain` waits forever."""
+    args = [arg for item in set_values for arg in ("--set", item)]
+    error = render_fails(*args)
+    assert "node drains would hang" in error
+
+
+def test_a_budget_that_leaves_room_renders() -> None:
+    for set_values in (
+        ("gateway.pdb.minAvailable=1",),
+        ("gateway.pdb.minAvailable=50%",),
+        ("gateway.autoscaling.enabled=true", "gateway.autoscaling.minReplicas=3"),
+    ):
+        docs = render(set_values=set_values)
+        assert find(docs, "PodDisruptionBudget")
+
+
+# -- other values that gave objects the API server rejects -----------------------------------------
+
+
+def test_recreate_strategy_drops_the_rolling_update_block() -> None:
+    """The API server rejects rollingUpdate with type Recreate ("Forbidden")."""
+    docs = render(set_values=("gateway.strategy.type=Recreate",))
+    strategy = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")["spec"]["strategy"]
+    assert strategy == {"type": "Recreate"}
+
+
+# -- tracing by default --------------------------------------------------------------------------
+
+
+def test_tracing_waits_for_an_endpoint_and_notes_say_so(tmp_path: Path) -> None:
+    """Without a collector the spans would go to localhost:4318, where nothing listens, and
+    still cost their CPU: tracing stays off until otel.endpoint is set."""
+    config = find(render(), "ConfigMap", f"{RELEASE}-nexus-mesh-config")["data"]
+    assert config["OTEL_SDK_DISABLED"] == "true"
+    assert "OTEL_TRACES_EXPORTER" not in config
+    assert "Tracing is off: set otel.endpoint" in render_notes(tmp_path / "off")
+    on = find(
+        render(set_values=("otel.endpoint=http://collector.observability:4318",)),
+        "ConfigMap",
+        f"{RELEASE}-nexus-mesh-config",
+    )["data"]
+    assert "OTEL_SDK_DISABLED" not in on
+    assert on["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector.observability:4318"
+    assert on["OTEL_TRACES_EXPORTER"] == "otlp"
+
+
+# -- NOTES.txt commands work as printed ----------------------------------------------------------
+
+
+def test_notes_commands_carry_the_admin_port_and_token_claims(tmp_path: Path) -> None:
+    notes = render_notes(
+        tmp_path / "custom",
+        "--set",
+        "gateway.adminPort=9000",
+        "-f",
+        str(CHART / "ci" / "jwt-public-key-values.yaml"),
+    )
+    assert re.search(r"nexus status --namespace \S+ --release \S+ --admin-port 9000", notes)
+    assert re.search(r"nexus drain POD --namespace \S+ --admin-port 9000", notes)
+    assert '--audience "nexus-mesh" --issuer "https://auth.example.com/"' in notes
+    default = render_notes(tmp_path / "default")
+    assert "--admin-port" not in default and "--audience" not in default
+
+
+def test_notes_warn_when_campaign_hashing_meets_another_ingress_controller(
+    tmp_path: Path,
+) -> None:
+    notes = render_notes(
+        tmp_path / "traefik", "--set", "ingress.enabled=true", "--set", "ingress.className=traefik"
+    )
+    assert "set ingress.campaignHashing.enabled=false" in notes
+    nginx = render_notes(tmp_path / "nginx", "--set", "ingress.enabled=true")
+    assert "campaignHashing.enabled=false" not in nginx
