@@ -157,7 +157,7 @@ class Ingress:
             raise ClientEventError(
                 ErrorCode.TOO_LARGE,
                 f"event of {size} bytes exceeds the limit of {self._max_event_bytes} bytes",
-                _event_id_of(raw),
+                claimed_event_id(raw),
             )
         frame = _parse(raw)
         metadata = frame.get("metadata") or {}
@@ -341,22 +341,31 @@ def _parse(raw: str | bytes) -> dict[str, Any]:
     unknown = set(frame) - {"type", "payload", "metadata"}
     if unknown:
         raise ClientEventError(
-            ErrorCode.BAD_FRAME, f"unexpected fields in frame: {', '.join(sorted(unknown))}"
+            ErrorCode.BAD_FRAME,
+            f"unexpected fields in frame: {', '.join(sorted(unknown))}",
+            _claimed_event_id(frame),
         )
     if "type" not in frame:
-        raise ClientEventError(ErrorCode.BAD_FRAME, "frame has no type")
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame has no type", _claimed_event_id(frame))
     metadata = frame.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise ClientEventError(ErrorCode.BAD_FRAME, "metadata must be an object")
     return frame
 
 
-def _event_id_of(raw: str | bytes) -> str | None:
-    """The event id of a refused frame, when it has a valid one, so the client can match."""
+def claimed_event_id(raw: str | bytes) -> str | None:
+    """The event id of a refused frame (binary, too large, malformed) when it names a valid
+    one, so the client can match the error to what it sent."""
     try:
-        return _client_id(_parse(raw).get("metadata") or {}, "event_id")
-    except ClientEventError:
+        return _claimed_event_id(orjson.loads(raw))
+    except orjson.JSONDecodeError:
         return None
+
+
+def _claimed_event_id(frame: object) -> str | None:
+    metadata = frame.get("metadata") if isinstance(frame, dict) else None
+    value = metadata.get("event_id") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and _ID_RE.fullmatch(value) else None
 
 
 def _client_id(metadata: dict[str, Any], name: str, event_id: str | None = None) -> str | None:

@@ -5,6 +5,7 @@ Protocol frames (``nexus.*``) are built here as bytes, ready for ``send_frame``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from enum import IntEnum, StrEnum
@@ -48,6 +49,25 @@ class ClientEventError(Exception):
 
 def new_event_id() -> str:
     return uuid.uuid4().hex
+
+
+def _owner_tag(campaign_id: str, user_id: str) -> str:
+    digest = hashlib.blake2b(f"{campaign_id}\x00{user_id}".encode(), digest_size=6)
+    return digest.hexdigest()
+
+
+def new_connection_id(campaign_id: str, user_id: str) -> str:
+    """32 hex characters: a tag of the owner (campaign, user), then 80 random bits.
+
+    Resuming with ``?connection_id=`` keeps the id across pods, where no gateway knows who had
+    it: the tag lets any pod refuse an id that belonged to someone else, who would otherwise
+    receive the events addressed to that connection.
+    """
+    return _owner_tag(campaign_id, user_id) + uuid.uuid4().hex[:20]
+
+
+def owns_connection_id(connection_id: str, campaign_id: str, user_id: str) -> bool:
+    return len(connection_id) == 32 and connection_id.startswith(_owner_tag(campaign_id, user_id))
 
 
 def now_ms() -> int:

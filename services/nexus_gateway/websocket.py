@@ -12,13 +12,15 @@ from aiohttp import WSMsgType, web
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection, Identity
+from nexus_gateway.ingress import claimed_event_id
 from nexus_gateway.limits import TokenBucket
 from nexus_gateway.protocol import (
     ClientEventError,
     CloseCode,
     ErrorCode,
     error_frame,
-    new_event_id,
+    new_connection_id,
+    owns_connection_id,
     welcome_frame,
 )
 from nexus_gateway.state import GATEWAY, Gateway
@@ -117,7 +119,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 gateway.metrics.errors.labels(str(ErrorCode.BAD_FRAME)).inc()
                 connection.send_direct(
                     error_frame(
-                        ClientEventError(ErrorCode.BAD_FRAME, "frames must be JSON text frames")
+                        ClientEventError(
+                            ErrorCode.BAD_FRAME,
+                            "frames must be JSON text frames",
+                            claimed_event_id(message.data),
+                        )
                     )
                 )
             elif message.type is WSMsgType.ERROR:
@@ -155,17 +161,18 @@ async def _take_connection_id(
 
     When the old connection still looks alive here (its socket died half-open and nobody
     noticed yet), the same user's resume takes it over: the old one is closed, and its
-    pending requests (their replies and timeouts) go to the new one. Another user naming the
-    id gets a fresh one (and routing checks the user as well).
+    pending requests (their replies and timeouts) go to the new one. An id that is not this
+    user's in this campaign (its owner tag says so, on any pod) gets a fresh one.
     """
     previous = request.query.get("connection_id")
-    if not (resuming and previous and _PATH_ID_RE.fullmatch(previous)):
-        return new_event_id()
+    fresh = new_connection_id(campaign_id, user_id)
+    if not (resuming and previous and owns_connection_id(previous, campaign_id, user_id)):
+        return fresh
     old = gateway.hub.get(previous)
     if old is None:
         return previous
     if (old.identity.campaign_id, old.identity.user_id) != (campaign_id, user_id):
-        return new_event_id()
+        return fresh
     old.replaced = True
     await gateway.dispatcher.leave(old)
     closing = asyncio.create_task(

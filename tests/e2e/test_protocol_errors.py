@@ -59,6 +59,17 @@ async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
         ("{not json", "bad_frame"),
         ("[1, 2]", "bad_frame"),
         ({"payload": {}}, "bad_frame"),
+        # Refused before it is read as an event, yet naming its id: the answer names it too.
+        ({"payload": {}, "metadata": {"event_id": rid()}}, "bad_frame"),
+        (
+            {
+                "type": "chat.message",
+                "payload": {"text": "x"},
+                "metadata": {"event_id": rid()},
+                "extra": 1,
+            },
+            "bad_frame",
+        ),
         (
             {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_id": "bad id!"}},
             "bad_frame",
@@ -119,6 +130,16 @@ async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
     await client.send_raw(b"\x00\x01binary", binary=True)
     binary_answer = await client.next_protocol_frame(timeout=10)
     assert binary_answer.payload["code"] == "bad_frame"
+    binary_id = rid()
+    await client.send_raw(
+        orjson.dumps(
+            {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_id": binary_id}}
+        ),
+        binary=True,
+    )
+    binary_event_answer = await client.next_protocol_frame(timeout=10)
+    assert binary_event_answer.payload["code"] == "bad_frame"
+    assert binary_event_answer.payload["event_id"] == binary_id
 
     # The rate limit: the burst is spent, so events are refused as retryable.
     limited: list[MeshError] = []

@@ -173,7 +173,8 @@ async def test_a_reply_to_a_dropped_connection_reaches_its_resumption(
 async def test_another_user_cannot_take_over_a_connection_id(
     mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
 ) -> None:
-    """Connection ids travel in events (sender attributes): they are not credentials."""
+    """Connection ids travel in events (sender attributes): they are not credentials. Once
+    the victim's socket is gone no pod knows who had the id; the id itself names its owner."""
     gateway = mesh.gateway()
     assert gateway.url
     victim = await open_client(stack, mesh, gateway.url)
@@ -187,6 +188,13 @@ async def test_another_user_cannot_take_over_a_connection_id(
         user_id="u1",
         connection_id=victim_id,
     )
+    # Addressed by connection alone, as any producer may address it.
+    await publisher.publish(
+        "campaign.updated",
+        {"status": "private-for-the-connection", "updated_at": 1},
+        campaign_id="A",
+        connection_id=victim_id,
+    )
     session = await stack.enter_async_context(aiohttp.ClientSession())
     thief = await stack.enter_async_context(
         session.ws_connect(
@@ -197,6 +205,7 @@ async def test_another_user_cannot_take_over_a_connection_id(
     )
     welcome = orjson.loads((await thief.receive(timeout=15)).data)
     assert welcome["type"] == "nexus.welcome"
+    assert welcome["payload"]["connection_id"] != victim_id
     await publish_seq(publisher, 0, 1)
     first = orjson.loads((await thief.receive(timeout=15)).data)
     assert first["payload"]["status"] == "seq-0", "the private reply was not delivered"

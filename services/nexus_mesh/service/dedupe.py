@@ -5,17 +5,21 @@ rebalance, or when a producer retried. Remembering recent ``event_id``s turns th
 cases into no-ops. The window is bounded both in entries and in age, so a busy service's
 memory stays flat; a duplicate older than the window is handled again, which is why handlers
 should still be idempotent where it matters.
+
+The key is whatever the caller makes it: the runner scopes an ``event_id`` by campaign and user,
+as the gateway's idempotency does, because clients choose their own ids ("1", "2", ...) and one
+tenant's id must not silence another's request.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 
 class SeenEvents:
-    """A window of recent event ids, bounded in size (oldest out first) and in age."""
+    """A window of recent event keys, bounded in size (oldest out first) and in age."""
 
     def __init__(
         self,
@@ -32,22 +36,22 @@ class SeenEvents:
         self._ttl_s = ttl_s
         self._clock = clock
         # Insertion order is expiry order, because every entry lives for the same ttl.
-        self._expires: OrderedDict[str, float] = OrderedDict()
+        self._expires: OrderedDict[Hashable, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._expires)
 
-    def __contains__(self, event_id: object) -> bool:
-        if not isinstance(event_id, str):
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, Hashable):
             return False
         self._expire(self._clock())
-        return event_id in self._expires
+        return key in self._expires
 
-    def add(self, event_id: str) -> None:
+    def add(self, key: Hashable) -> None:
         now = self._clock()
         self._expire(now)
-        self._expires.pop(event_id, None)
-        self._expires[event_id] = now + self._ttl_s
+        self._expires.pop(key, None)
+        self._expires[key] = now + self._ttl_s
         while len(self._expires) > self._max_entries:
             self._expires.popitem(last=False)
 

@@ -235,8 +235,11 @@ class Runner:
             await self._dead_letter(record, failure, reason="undecodable")
             return "dead_lettered"
         origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
-        event_id = envelope.metadata.event_id
-        if event_id in self._seen:
+        meta = envelope.metadata
+        event_id = meta.event_id
+        # Scoped as the gateway scopes idempotency: ids are unique per sender, not globally.
+        seen_key = (meta.campaign_id, meta.user_id or "", event_id)
+        if seen_key in self._seen:
             self.stats.duplicates += 1
             self.metrics.duplicates.labels(self._name).inc()
             self._log.debug("skipping duplicate %s %s", envelope.type, event_id)
@@ -269,7 +272,7 @@ class Runner:
                 time.perf_counter() - began
             )
         # Dead-lettered counts as dealt with: a second copy would only repeat the failure.
-        self._seen.add(event_id)
+        self._seen.add(seen_key)
         return outcome
 
     async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:

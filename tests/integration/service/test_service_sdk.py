@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -265,6 +265,31 @@ async def test_the_same_event_id_is_handled_once(mesh: Mesh) -> None:
     assert handled.count(twice.metadata.event_id) == 1
     assert len([e for e in mesh.replies(clients) if e.payload["query"] == "again"]) == 1
     assert service.stats.duplicates == 1
+
+
+async def test_the_same_event_id_from_another_campaign_is_not_a_duplicate(mesh: Mesh) -> None:
+    """Clients pick their own event ids ("1", "2", ...): ids are unique per sender, as the
+    gateway scopes them. Another tenant's "1" is a new request, not a repeat to drop."""
+    handled: list[str] = []
+    service = toy_service(handled)
+    first = mesh.request("tenant one", campaign_id="camp-one")
+    second = mesh.request("tenant two", campaign_id="camp-two")
+    second = replace(second, metadata=replace(second.metadata, event_id=first.metadata.event_id))
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        running(service, mesh.settings),
+    ):
+        await mesh.send(first)
+        await mesh.send(second)
+
+        def answered() -> set[str]:
+            return {str(e.payload["query"]) for e in mesh.replies(clients)}
+
+        async def both_answered() -> bool:
+            return answered() >= {"tenant one", "tenant two"}
+
+        await eventually(both_answered, what="a reply to each tenant")
+    assert service.stats.duplicates == 0
 
 
 async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None:
