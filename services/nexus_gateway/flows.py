@@ -3,6 +3,11 @@
 A request (e.g. ``search`` -> ``search.requested``) waits, keyed by connection and
 correlation id, until a reply type of its flow is routed to that connection; after the flow's
 ``timeout_ms`` the connection gets the flow's timeout event instead (DESIGN.md section 3).
+
+A waiting request outlives its socket: a client that reconnects here with its connection id
+(``?since=...&connection_id=...``) still gets the timeout. One that is away when the timer
+fires misses it, and when it resends the request (same ``event_id``, answered from the first
+write) the wait starts again, so every request still ends in a reply or a timeout.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class PendingRequest:
 class FlowTracker:
     def __init__(self, on_timeout: Callable[[PendingRequest], None]) -> None:
         self._on_timeout = on_timeout
-        # connection id -> correlation id -> timer: a closing connection drops its own.
+        # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
 
     def __len__(self) -> int:
@@ -69,9 +74,8 @@ class FlowTracker:
             del self._pending[connection_id]
         return handle
 
-    def forget_connection(self, connection_id: str) -> None:
-        for handle in self._pending.pop(connection_id, {}).values():
-            handle.cancel()
+    def is_pending(self, connection_id: str, correlation_id: str) -> bool:
+        return correlation_id in self._pending.get(connection_id, {})
 
     def cancel_all(self) -> None:
         for timers in self._pending.values():

@@ -132,8 +132,6 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         if replay is not None:
             replay.cancel()
         await gateway.dispatcher.leave(connection)
-        if not connection.replaced:
-            gateway.flows.forget_connection(connection.id)
         if not ws.closed:
             await connection.flush(timeout=2.0)
         if ws.close_code is None:

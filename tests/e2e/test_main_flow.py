@@ -105,6 +105,47 @@ async def test_request_without_reply_gets_a_gateway_timeout(
     assert 0.25 < time.monotonic() - began < 5
 
 
+async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
+    mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
+) -> None:
+    """No search service runs. The client drops while its request waits and resumes on the
+    same gateway: the timeout still reaches it. Then it stays away past the wait, comes back
+    and resends the request (same event_id, answered from the first write): the wait starts
+    again, so the request still ends in a timeout rather than in silence."""
+    mesh_schemas = _schemas_copy(tmp_path)
+    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
+    manifest["flows"]["search"]["timeout_ms"] = 1500
+    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
+    assert gateway.url and gateway.admin_url
+    stats_url = gateway.admin_url + "/stats"
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    await client.emit("search", {"query": "jazz"}, event_id="req-1")
+    await client.close()
+    resumed = await stack.enter_async_context(client.resume())
+    timeout = await resumed.next_event(timeout=10)
+    assert (timeout.type, timeout.correlation_id) == ("search.timeout", "req-1")
+
+    await resumed.emit("search", {"query": "blues"}, event_id="req-2")
+    await resumed.close()
+
+    async def no_request_waits() -> bool:
+        stats = orjson.loads(await asyncio.to_thread(_read, stats_url))
+        return bool(stats["pending_requests"] == 0)
+
+    await eventually(no_request_waits, what="req-2's wait to end while its client is away")
+    back = await stack.enter_async_context(resumed.resume())
+    ack = await back.emit("search", {"query": "blues"}, event_id="req-2")
+    assert ack.duplicate
+    again = await back.next_event(timeout=10)
+    assert (again.type, again.correlation_id) == ("search.timeout", "req-2")
+
+
+def _read(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())
+
+
 def _schemas_copy(tmp_path: Any) -> Any:
     import shutil
 
