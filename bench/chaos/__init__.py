@@ -25,8 +25,9 @@ last position, on the other gateway first; after a gateway is back, its own clie
 How a client emits so that no event is written twice (the gateway's idempotency window lives
 in one gateway's memory, and a crashed gateway takes it along):
 
-- ``unavailable`` (retryable) or no answer in time, on a socket that is still open: resend on
-  the same socket; that gateway answers a resend of an in-doubt write from the first write.
+- ``unavailable`` or ``unconfirmed`` (retryable) or no answer in time, on a socket that is
+  still open: resend on the same socket; that gateway answers a resend of an in-doubt write
+  from the first write.
 - sent on a socket that then closed without an answer: the event is *in doubt* (it may have
   landed). The client does not resend it blindly on the next gateway. Its next event acts as
   a probe: once that probe is acknowledged at offset ``o``, the client waits until its own

@@ -162,7 +162,7 @@ def render_section(result: ChaosResult, command: str) -> str:
         "`broker.session.timeout.ms`, 9 s by default). Then the partitions it led get new "
         "leaders, the others shrink their in-sync set to the 2 live brokers (still "
         "`min.insync.replicas`), producers refresh metadata, and the writes that had been "
-        "answered `unavailable` are resent with the same event id (the gateway answers them "
+        "answered `unconfirmed` are resent with the same event id (the gateway answers them "
         "from the first write). So the pause is the fencing time plus 1-2 s for clients to "
         "notice; when the killed broker is also the active KRaft controller, electing a new "
         "controller comes first (about 2 s), and the new controller's session timer for the "

@@ -184,8 +184,9 @@ class Ingress:
                 record = await asyncio.wait_for(asyncio.shield(earlier), self._answer_timeout_s)
             except TimeoutError:
                 raise ClientEventError(
-                    ErrorCode.UNAVAILABLE,
-                    "an earlier write of this event_id is still unconfirmed: retry later",
+                    ErrorCode.UNCONFIRMED,
+                    "an earlier write of this event_id is still unconfirmed and may still be "
+                    "written: resend the same event_id later to learn its outcome",
                     event_id,
                 ) from None
             except KafkaUnavailableError:
@@ -225,8 +226,9 @@ class Ingress:
             # is answered from this write instead of writing a second record.
             self._idempotency.settle_later(key, pending, exc.delivery)
             raise ClientEventError(
-                ErrorCode.UNAVAILABLE,
-                "Kafka did not confirm the write in time: retry with the same event_id",
+                ErrorCode.UNCONFIRMED,
+                "Kafka has not confirmed the write in time and it may still be written: resend "
+                "the same event_id to learn its outcome (never a new id: that writes twice)",
                 event_id,
             ) from exc
         except Exception as exc:

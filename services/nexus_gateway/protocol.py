@@ -24,9 +24,12 @@ class ErrorCode(StrEnum):
     SCHEMA_INVALID = "schema_invalid"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    # Not a rejection: Kafka took the write but has not confirmed it, and an idempotent
+    # producer keeps retrying, so it may still land. Every other code means "not written".
+    UNCONFIRMED = "unconfirmed"
 
 
-RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE})
+RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNCONFIRMED})
 
 
 class CloseCode(IntEnum):

@@ -77,7 +77,9 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
             began = time.monotonic()
             with pytest.raises(MeshError) as caught:
                 await client.emit("chat.message", {"text": "during"}, timeout=30)
-            assert caught.value.code == "unavailable"
+            # Kafka took the write but cannot confirm it: it may land once the broker is back,
+            # so the answer says "unconfirmed", not a rejection ("unavailable").
+            assert caught.value.code == "unconfirmed"
             assert caught.value.retryable is True
             assert time.monotonic() - began < 10, "the answer comes within a bounded time"
             refused_id = caught.value.event_id
