@@ -146,6 +146,13 @@ class Authenticator:
             "user in its path, for every campaign. Use this only for local development."
         )
 
+    def valid_until(self, principal: Principal) -> float | None:
+        """When (epoch seconds) an open connection of ``principal`` stops being authorized:
+        its token's ``exp`` with the same leeway as at the handshake; None without ``exp``."""
+        if self.disabled or principal.expires_at is None:
+            return None
+        return principal.expires_at + self._leeway_s
+
     @staticmethod
     def extract_token(
         headers: Mapping[str, str], query: Mapping[str, str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -99,6 +100,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
     replay: asyncio.Task[None] | None = None
     bucket = TokenBucket(rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst)
+    expiry = _close_at_expiry(gateway, connection, gateway.authenticator.valid_until(principal))
     try:
         try:
             catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
@@ -116,19 +118,24 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 )
                 connection.send_direct(answer)
             elif message.type is WSMsgType.BINARY:
-                gateway.metrics.errors.labels(str(ErrorCode.BAD_FRAME)).inc()
-                connection.send_direct(
-                    error_frame(
-                        ClientEventError(
-                            ErrorCode.BAD_FRAME,
-                            "frames must be JSON text frames",
-                            claimed_event_id(message.data),
-                        )
+                # Refused unread, yet each is a frame to answer: the rate limit counts it.
+                if bucket.take():
+                    refusal = ClientEventError(
+                        ErrorCode.BAD_FRAME,
+                        "frames must be JSON text frames",
+                        claimed_event_id(message.data),
                     )
-                )
+                else:
+                    refusal = ClientEventError(
+                        ErrorCode.RATE_LIMITED, "too many events: slow down and retry"
+                    )
+                gateway.metrics.errors.labels(str(refusal.code)).inc()
+                connection.send_direct(error_frame(refusal))
             elif message.type is WSMsgType.ERROR:
                 break
     finally:
+        if expiry is not None:
+            expiry.cancel()
         if replay is not None:
             replay.cancel()
         await gateway.dispatcher.leave(connection)
@@ -179,6 +186,28 @@ async def _take_connection_id(
     _background.add(closing)
     closing.add_done_callback(_background.discard)
     return previous
+
+
+def _close_at_expiry(
+    gateway: Gateway, connection: Connection, valid_until: float | None
+) -> asyncio.TimerHandle | None:
+    """A token is checked at the handshake only; without this a connection would outlive its
+    token (and a revoked user's access) for as long as the socket stays up."""
+    if valid_until is None:
+        return None
+
+    def expire() -> None:
+        gateway.metrics.auth_failures.labels(str(int(CloseCode.UNAUTHORIZED))).inc()
+        closing = asyncio.create_task(
+            connection.close(
+                CloseCode.UNAUTHORIZED, "token expired: reconnect with a new token and resume"
+            )
+        )
+        _background.add(closing)
+        closing.add_done_callback(_background.discard)
+
+    delay = max(0.0, valid_until - time.time())
+    return asyncio.get_running_loop().call_later(delay, expire)
 
 
 # Tasks nobody awaits must still be referenced until they finish.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mesh_processes import JWT_SECRET, Mesh
 from nexus_gateway.auth import issue_token
-from nexus_mesh.client import MeshClient, MeshConnectError
+from nexus_mesh.client import MeshClient, MeshClosedError, MeshConnectError
 
 
 @pytest.fixture
@@ -60,3 +62,17 @@ async def test_valid_token_in_each_place_is_accepted(mesh: Mesh, url: str, auth_
         assert client.welcome["user_id"] == "u1"
         ack = await client.emit("chat.message", {"text": "hello"})
         assert ack.topic.endswith(".clients")
+
+
+async def test_a_connection_is_closed_4001_when_its_token_expires(url: str) -> None:
+    """The token is checked at the handshake; the connection must not outlive it. Issued so
+    that it expires (with the gateway's 10 s leeway) about two seconds after connecting."""
+    token = issue_token(
+        secret_or_key=JWT_SECRET, user_id="u1", campaigns=["A"], ttl_s=1, now=time.time() - 9
+    )
+    async with await MeshClient.connect(url, campaign_id="A", user_id="u1", token=token) as client:
+        began = time.monotonic()
+        with pytest.raises(MeshClosedError):
+            await client.next_event(timeout=20)
+        assert client.close_code == 4001
+        assert time.monotonic() - began < 10

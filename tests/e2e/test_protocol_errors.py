@@ -235,3 +235,13 @@ async def _emit_marker(mesh: Mesh, url: str) -> str:
 
 async def _has(tail: TopicTail, event_id: str) -> bool:
     return bool(tail.with_header("ce_id", event_id))
+
+
+async def test_binary_frames_count_against_the_rate_limit(client: MeshClient) -> None:
+    """Each refused frame still costs an answer: a flood of binary frames is limited too."""
+    codes = []
+    for _ in range(45):  # the fixture's burst is 40
+        await client.send_raw(b"\x00binary", binary=True)
+        codes.append((await client.next_protocol_frame(timeout=10)).payload["code"])
+    assert set(codes) == {"bad_frame", "rate_limited"}
+    assert codes.index("rate_limited") > 0
