@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nexus_gateway.connection import Connection
 from nexus_gateway.hub import routes_to
@@ -85,35 +86,44 @@ class CatchUpReader:
         targets.update(zip(job.system, job.system_targets, strict=True))
         progress = {job.clients: job.since.offset}
         progress.update(zip(job.system, job.since.system, strict=True))
-        pending = {tp for tp in targets if progress[tp] < targets[tp]}
-        if not pending:
+        fetching = {tp for tp in targets if progress[tp] < targets[tp]}
+        if not fetching:
             return
-        consumer.assign(list(pending))
-        for tp in pending:
+        consumer.assign(list(fetching))
+        for tp in fetching:
             consumer.seek(tp, progress[tp])
+        # Fetched, not yet sent. The campaign's partition and the system partitions are merged
+        # by record time, so the replay interleaves them as live delivery did, instead of one
+        # partition's whole gap after the other's.
+        held: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {
+            tp: deque() for tp in fetching
+        }
         connection = job.connection
-        while pending:
-            # Let the client take what was queued before reading more: the replay must fit
-            # the same outbox bound as live delivery instead of tripping its 4008.
-            while connection.queued_bytes > connection.max_buffer_bytes // 2:
-                if connection.closing:
-                    return
-                await asyncio.sleep(0.01)
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=500)
-            for tp, records in batches.items():
-                for record in records:
-                    if tp not in pending or record.offset >= targets[tp]:
-                        break
-                    progress[tp] = record.offset + 1
-                    frame = self._frame(job, tp, record.value, progress)
-                    if frame is not None and not connection.send_direct(frame):
-                        return  # closed as slow or gone: it resumes again later
-            for tp in list(pending):
-                # Control records (transaction markers) occupy offsets without a record, so
-                # progress is judged by the fetch position, not only by records seen.
-                if progress[tp] >= targets[tp] or await consumer.position(tp) >= targets[tp]:
-                    progress[tp] = targets[tp]
-                    pending.discard(tp)
+        while fetching or any(held.values()):
+            # Only the partitions with nothing held need more: the merge waits for them.
+            wanted = [tp for tp in fetching if not held[tp]]
+            if wanted:
+                # Let the client take what was queued before reading more: the replay must
+                # fit the same outbox bound as live delivery instead of tripping its 4008.
+                while connection.queued_bytes > connection.max_buffer_bytes // 2:
+                    if connection.closing:
+                        return
+                    await asyncio.sleep(0.01)
+                batches = await consumer.getmany(*wanted, timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    held[tp].extend(r for r in records if r.offset < targets[tp])
+                for tp in wanted:
+                    # Control records (transaction markers) occupy offsets without a record,
+                    # so the end is judged by the fetch position, not only by records seen.
+                    if await consumer.position(tp) >= targets[tp]:
+                        fetching.discard(tp)
+            while all(held[tp] for tp in fetching) and any(held.values()):
+                tp = min((t for t in held if held[t]), key=lambda t: held[t][0].timestamp)
+                record = held[tp].popleft()
+                progress[tp] = record.offset + 1
+                frame = self._frame(job, tp, record.value, progress)
+                if frame is not None and not connection.send_direct(frame):
+                    return  # closed as slow or gone: it resumes again later
 
     def _frame(
         self,

@@ -146,6 +146,27 @@ async def test_positions_that_cannot_be_honoured_say_so(
     assert seq(await expired.next_event(timeout=15)) == 5
 
 
+async def test_a_replay_interleaves_broadcasts_where_they_happened(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """Campaign events and broadcasts live in different partitions; a client that resumes
+    gets them in the order they were written (as live delivery shows them), not one
+    partition's gap after the other's."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    first = await open_client(stack, mesh, gateway.url)
+    position = first.position
+    await first.close()
+    await publish_seq(publisher, 0, 3)
+    await publisher.broadcast("system.notice", {"level": "info", "text": "between"})
+    await publish_seq(publisher, 3, 3)
+    resumed = await open_client(stack, mesh, gateway.url, since=position)
+    assert resumed.welcome["recovered"] is True
+    replayed = [await resumed.next_event(timeout=15) for _ in range(7)]
+    order = [e.payload["text"] if e.type == "system.notice" else seq(e) for e in replayed]
+    assert order == [0, 1, 2, "between", 3, 4, 5]
+
+
 async def test_a_reply_to_a_dropped_connection_reaches_its_resumption(
     mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
 ) -> None:
