@@ -41,6 +41,7 @@ from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.errors import (
     KafkaUnavailableError,
     PayloadInvalidError,
+    TopicMissingError,
     UnknownTypeError,
     WriteInDoubtError,
 )
@@ -189,8 +190,8 @@ class Ingress:
                     "written: resend the same event_id later to learn its outcome",
                     event_id,
                 ) from None
-            except KafkaUnavailableError:
-                pass  # the first try failed for certain: this resend writes
+            except Exception:  # noqa: S110 - the first try failed for certain: this one writes
+                pass
             else:
                 if target.flow is not None:
                     self._rearm(connection, target.flow, metadata, event_id, payload)
@@ -232,18 +233,22 @@ class Ingress:
                 event_id,
             ) from exc
         except Exception as exc:
-            # Kafka refused it, or something unforeseen (an encoding bug): either way it is
-            # not written, the id is freed for a retry and the client still gets its answer.
-            if not isinstance(exc, KafkaUnavailableError):
+            # Kafka refused it, its topic is missing, or something unforeseen (an encoding
+            # bug): either way it is not written, the id is freed for a retry and the client
+            # still gets its answer.
+            message = "Kafka is unavailable: retry with the same event_id"
+            if isinstance(exc, TopicMissingError):
+                # An operator's job (`nexus topics ensure`), said once per event, no traceback.
+                log.error("client event %s refused: %s", event_id, exc)
+                message = (
+                    f"{target.type} cannot be accepted yet (its topic is missing): retry later"
+                )
+            elif not isinstance(exc, KafkaUnavailableError):
                 log.exception("writing client event %s failed", event_id)
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
-            raise ClientEventError(
-                ErrorCode.UNAVAILABLE,
-                "Kafka is unavailable: retry with the same event_id",
-                event_id,
-            ) from exc
+            raise ClientEventError(ErrorCode.UNAVAILABLE, message, event_id) from exc
         self._metrics.produce_latency.observe(time.perf_counter() - began)
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         if not pending.done():

@@ -19,6 +19,21 @@ class ConfigurationError(NexusError):
     """A setting, file or command-line value is invalid; fix it and start again."""
 
 
+class TopicMissingError(ConfigurationError):
+    """Topics the mesh needs do not exist yet.
+
+    Producing never creates a topic (DESIGN.md section 4): a broker would give it its own
+    partition count and retention, which ``nexus topics ensure`` could then never fix. So
+    retrying is pointless until that command has run.
+    """
+
+    def __init__(self, *topics: str) -> None:
+        names = ", ".join(topics)
+        subject = f"topic {names} does" if len(topics) == 1 else f"topics {names} do"
+        super().__init__(f"{subject} not exist: run `nexus topics ensure` first")
+        self.topics = topics
+
+
 class LocalKafkaError(NexusError):
     """The local development broker could not be resolved, started, found or stopped."""
 

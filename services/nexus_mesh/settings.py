@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from nexus_mesh.errors import ConfigurationError
 
 ENV_PREFIX = "NEXUS_"
+DEFAULT_TOPIC_PREFIX = "nexus"
 _TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
 _DAY_MS = 24 * 60 * 60 * 1000
 
@@ -53,7 +54,7 @@ class NexusSettings(BaseSettings):
     kafka_request_timeout_ms: int = Field(default=15_000, ge=1_000)
 
     # Topics (DESIGN.md section 4)
-    topic_prefix: str = "nexus"
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_min_insync_replicas: int = Field(default=1, ge=1)
     clients_partitions: int = Field(default=12, ge=1)

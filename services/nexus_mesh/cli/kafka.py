@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from nexus_mesh.localkafka import DEFAULT_KAFKA_VERSION, AlreadyRunningError, LocalKafka
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535; 0: any free)")
+    return value
+
+
+def _node_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    # A zero or negative wait would start the broker only to kill it as too slow.
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -26,19 +59,38 @@ def register(subparsers: Any) -> None:
         return parser
 
     start = with_home(actions.add_parser("start", help="start the broker(s) and wait for them"))
-    start.add_argument("--port", type=int, default=9092, help="first broker port (0: any free)")
-    start.add_argument("--nodes", type=int, default=1, help="brokers in the cluster (e.g. 3)")
+    start.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="first broker port (0: any free; default: the recorded ports, else 9092)",
+    )
+    start.add_argument(
+        "--nodes",
+        type=_node_count,
+        default=None,
+        help="brokers in the cluster, e.g. 3 (default: the recorded count, else 1)",
+    )
     start.add_argument("--version", default=DEFAULT_KAFKA_VERSION, help="Apache Kafka version")
-    start.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for it")
+    start.add_argument("--timeout", type=_seconds, default=90.0, help="seconds to wait for it")
     start.set_defaults(handler=_start)
     stop = with_home(actions.add_parser("stop", help="stop what `start` started"))
     stop.set_defaults(handler=_stop)
-    status = with_home(actions.add_parser("status", help="show the brokers and their log files"))
+    status = with_home(
+        actions.add_parser(
+            "status",
+            help="show the brokers and their log files "
+            "(exit 1 when a node is down, 3 when none runs)",
+        )
+    )
     status.set_defaults(handler=_status)
 
 
 def _start(args: argparse.Namespace) -> int:
     local = LocalKafka(args.data_dir, version=args.version)
+    # Which nodes of a partly running cluster this start brings back, to say so.
+    before = local.status()
+    restarting = before.stopped_nodes if before.running else ()
     began = time.monotonic()
     try:
         bootstrap = local.start(nodes=args.nodes, port=args.port, timeout=args.timeout)
@@ -47,10 +99,18 @@ def _start(args: argparse.Namespace) -> int:
         print(exc.bootstrap_servers)
         return 0
     elapsed = time.monotonic() - began
-    print(
-        f"Apache Kafka {args.version}: {args.nodes} node(s) ready in {elapsed:.1f} s",
-        file=sys.stderr,
-    )
+    if restarting:
+        print(
+            f"restarted node(s) {_ids(restarting)} of the running cluster; "
+            f"{len(before.nodes)} node(s) ready in {elapsed:.1f} s",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"Apache Kafka {args.version}: {len(local.status().nodes)} node(s) ready "
+            f"in {elapsed:.1f} s",
+            file=sys.stderr,
+        )
     print(f"data and logs: {local.home}", file=sys.stderr)
     print(bootstrap)
     return 0
@@ -67,6 +127,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    """Exit 0 when every node runs, 3 when none does, 1 when some died (a degraded cluster)."""
     local = LocalKafka(args.data_dir)
     status = local.status()
     if not status.nodes:
@@ -77,4 +138,19 @@ def _status(args: argparse.Namespace) -> int:
         state = f"running (pid {node.pid})" if node.running else "stopped"
         print(f"node {node.node_id}: {node.bootstrap} {state}; log {node.log_path}")
     print(f"bootstrap servers: {status.bootstrap_servers}")
-    return 0 if status.running else 3
+    if not status.running:
+        return 3
+    if status.stopped_nodes:
+        data_dir = f" --data-dir {shlex.quote(str(args.data_dir))}" if args.data_dir else ""
+        command = f"nexus kafka start{data_dir}"
+        print(
+            f"nexus: node(s) {_ids(status.stopped_nodes)} of {len(status.nodes)} stopped; "
+            f"`{command}` starts them again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _ids(node_ids: tuple[int, ...]) -> str:
+    return ", ".join(map(str, node_ids))

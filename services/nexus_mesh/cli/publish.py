@@ -2,13 +2,18 @@
 
 Prints ``topic partition offset event_id`` once Kafka acknowledged the write. Nothing is sent
 when the type is unknown or the payload does not match its schema; the message names the
-offending field.
+offending field. Nor when the topic does not exist: creating it is `nexus topics ensure`'s job.
+
+Any failure prints the event_id that was tried: the write may have landed (Kafka not
+answering in time does not mean it lost the record), and ``--event-id`` sends the retry
+under the same id, which consumers deduplicate by (DESIGN.md section 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +23,8 @@ if TYPE_CHECKING:
 
 
 _DEFAULT_SOURCE = "nexus-cli"
+# The event ids the gateway accepts from clients: one id that works on either path.
+_EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +41,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--user", help="target user id (metadata.user_id)")
     parser.add_argument("--connection", help="target connection id (metadata.connection_id)")
     parser.add_argument("--correlation", help="correlation id (metadata.correlation_id)")
+    parser.add_argument(
+        "--event-id",
+        help="metadata.event_id (default: a new one); pass the id a failed attempt printed "
+        "to retry it without consumers handling the event twice",
+    )
     parser.add_argument(
         "--attribute",
         action="append",
@@ -93,24 +105,49 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
 
 def _publish(args: argparse.Namespace) -> int:
     from nexus_mesh.envelope import BROADCAST_CAMPAIGN
-    from nexus_mesh.errors import ConfigurationError, PayloadInvalidError, UnknownTypeError
+    from nexus_mesh.errors import (
+        ConfigurationError,
+        NexusError,
+        PayloadInvalidError,
+        UnknownTypeError,
+    )
+    from nexus_mesh.service.publisher import new_event_id
 
-    campaign = args.campaign or (BROADCAST_CAMPAIGN if args.broadcast else None)
-    if not campaign:
-        raise ConfigurationError("--campaign is required (or --broadcast)")
-    payload = _payload(args)
-    attributes = _attributes(args.attribute)
+    if args.event_id is not None and not _EVENT_ID_RE.fullmatch(args.event_id):
+        raise ConfigurationError(
+            f"--event-id {args.event_id!r}: use 1 to 128 letters, digits, '.', '_', ':' or '-'"
+        )
+    # Chosen before anything can fail, so that every failure can name it.
+    event_id: str = args.event_id or new_event_id()
+    retry = f"event_id {event_id}; to retry it, pass --event-id {event_id}"
     try:
-        published = asyncio.run(_send(args, campaign, payload, attributes))
+        campaign = args.campaign or (BROADCAST_CAMPAIGN if args.broadcast else None)
+        if not campaign:
+            raise ConfigurationError("--campaign is required (or --broadcast)")
+        payload = _payload(args)
+        attributes = _attributes(args.attribute)
+        published = asyncio.run(_send(args, event_id, campaign, payload, attributes))
     except (UnknownTypeError, PayloadInvalidError) as exc:
-        print(f"nexus publish: {args.type}: {exc}", file=sys.stderr)
+        print(f"nexus publish: {args.type}: {exc} ({retry})", file=sys.stderr)
         return 1
+    except NexusError as exc:
+        print(f"nexus publish: {exc} ({retry})", file=sys.stderr)
+        # The exit statuses of `nexus` itself: 2 for what the user must fix first.
+        return 2 if isinstance(exc, ConfigurationError) else 1
+    except BaseException:
+        # A bug or Ctrl-C, possibly mid-write: the traceback follows, the id must not be lost.
+        print(f"nexus publish: failed ({retry})", file=sys.stderr)
+        raise
     print(f"{published.topic} {published.partition} {published.offset} {published.event_id}")
     return 0
 
 
 async def _send(
-    args: argparse.Namespace, campaign: str, payload: dict[str, Any], attributes: dict[str, str]
+    args: argparse.Namespace,
+    event_id: str,
+    campaign: str,
+    payload: dict[str, Any],
+    attributes: dict[str, str],
 ) -> Published:
     from nexus_mesh.codec import Codec
     from nexus_mesh.kafka.producer import EnvelopeProducer
@@ -138,10 +175,12 @@ async def _send(
         connection_id=args.connection,
         correlation_id=args.correlation,
         attributes=attributes,
+        event_id=event_id,
     )
     producer = EnvelopeProducer(settings=settings, codec=codec, client_id="nexus-publish")
-    await producer.start()
     try:
+        # Stopped even when start fails, or the failure ends in an "Unclosed" warning.
+        await producer.start()
         written = await producer.send(envelope, topic=topic)
     finally:
         await producer.stop()

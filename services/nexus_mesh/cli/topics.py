@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from nexus_mesh.kafka.topics import ensure_topics
@@ -14,7 +15,9 @@ def register(subparsers: Any) -> None:
     topics = subparsers.add_parser("topics", help="manage the mesh's Kafka topics")
     actions = topics.add_subparsers(dest="action", metavar="ACTION", required=True)
     ensure = actions.add_parser(
-        "ensure", help="create missing topics; fail on partition counts that differ"
+        "ensure",
+        help="create missing topics; fail on partition counts that differ and on a clients "
+        "topic keeping less than 24 h; warn on other retention or min ISR differences",
     )
     ensure.set_defaults(handler=_ensure)
 
@@ -29,4 +32,7 @@ def _ensure(args: argparse.Namespace) -> int:
         print(f"created {name}")
     for name in report.existing:
         print(f"exists  {name}")
+    # stderr, like every other diagnostic: stdout stays the list of topics.
+    for warning in report.warnings:
+        print(f"nexus: warning: {warning}", file=sys.stderr)
     return 0

@@ -4,6 +4,9 @@ Every write is a ``send <topic>`` producer span (DESIGN.md section 8). Its paren
 current span (a gateway's ``ws receive``, a service's ``process``), else the trace context the
 envelope already carries; the envelope then goes out naming the producer span as the parent,
 in its ``metadata.traceparent`` and in the record's headers alike.
+
+A write goes only to a topic the cluster already has (see :mod:`nexus_mesh.kafka.known_topics`):
+otherwise the producer's own metadata request would let the broker create it.
 """
 
 from __future__ import annotations
@@ -22,10 +25,16 @@ from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, WriteInDoubtError
 from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.known_topics import KnownTopics
 from nexus_mesh.kafka.records import Headers, header, record_headers, record_key
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata, trace_fields
 from nexus_mesh.tracing.spans import send_span, written
+
+# How stale a listing of the cluster's topics may be to answer a write to a topic it lacked:
+# bounds the metadata requests a stream of events for a missing topic costs, and how late a
+# running process notices a topic that `nexus topics ensure` has just created.
+_MISSING_TOPIC_RECHECK_S = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +70,7 @@ class EnvelopeProducer:
             enable_idempotence=True,
             linger_ms=linger_ms,
         )
+        self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
 
     async def start(self) -> None:
         """Connect; safe to call again after a failed or successful start."""
@@ -80,6 +90,9 @@ class EnvelopeProducer:
         self, envelope: Envelope, *, topic: str, extra_headers: Headers | None = None
     ) -> Written:
         """Write ``envelope`` and wait for acks=all; raise a retriable error if Kafka can't.
+
+        Raises :class:`~nexus_mesh.errors.TopicMissingError` (not retriable) at once when the
+        cluster has no ``topic``; nothing is written then.
 
         With tracing on, the record carries a copy of ``envelope`` whose trace context names
         the producer span; ``envelope`` itself is left as it was.
@@ -144,6 +157,7 @@ class EnvelopeProducer:
         try:
             # One deadline covers waiting for metadata, buffer space and the acks.
             async with asyncio.timeout(self._send_timeout_s):
+                await self._topics.require(topic)
                 pending = await self._producer.send(topic, value=value, key=key, headers=headers)
                 metadata = await asyncio.shield(pending)
         except TimeoutError as exc:
@@ -158,6 +172,16 @@ class EnvelopeProducer:
         except KafkaError as exc:
             raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
         return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
+
+    async def _list_topics(self) -> set[str]:
+        # A request for all topics names none, so the broker creates none: unlike the
+        # producer's own metadata request for the topic it is about to write to.
+        try:
+            cluster = await self._producer.client.fetch_all_metadata()
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"cannot list Kafka topics: {exc}") from exc
+        topics: set[str] = cluster.topics()
+        return topics
 
 
 def _in_span() -> bool:

@@ -3,6 +3,9 @@
 Creating topics is an explicit command, never a side effect of producing. An existing topic
 whose partition count differs from the configuration is reported, never "fixed": adding
 partitions moves campaigns to other partitions and breaks ordering and resume positions.
+Existing topics' retention and ``min.insync.replicas`` are read too: a ``<prefix>.clients``
+keeping less than 24 h is refused (it is the recovery log clients resume from), any other
+difference from the configuration is a warning, and nothing is altered.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from nexus_mesh.errors import KafkaUnavailableError, TopicConfigError
 from nexus_mesh.kafka.connection import client_kwargs
@@ -53,6 +57,9 @@ class TopicSpec:
 class EnsureReport:
     created: tuple[str, ...]
     existing: tuple[str, ...]
+    # Existing topics configured otherwise than the settings say: worth an operator's look,
+    # not a reason to fail (see _check_configs).
+    warnings: tuple[str, ...] = ()
 
 
 def planned_topics(settings: NexusSettings, domains: Iterable[str]) -> list[TopicSpec]:
@@ -83,8 +90,13 @@ def planned_topics(settings: NexusSettings, domains: Iterable[str]) -> list[Topi
 
 
 async def ensure_topics(settings: NexusSettings, domains: Iterable[str]) -> EnsureReport:
-    """Create the missing topics; fail on an existing topic with other partition counts."""
+    """Create the missing topics; check the existing ones against the configuration.
+
+    Raises :class:`TopicConfigError` when an existing topic has another partition count or
+    is ``<prefix>.clients`` keeping less than 24 h; other differences become ``warnings``.
+    """
     specs = planned_topics(settings, domains)
+    names = TopicNames(prefix=settings.topic_prefix)
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     try:
         try:
@@ -112,11 +124,14 @@ async def ensure_topics(settings: NexusSettings, domains: Iterable[str]) -> Ensu
         # A topic may exist although the broker we asked did not list it yet (another
         # `ensure` raced us, or metadata lagged): its partitions are checked like any other.
         present = [s for s in specs if s.name not in created]
+        warnings: list[str] = []
         if present:
             await _check_partitions(admin, present)
+            warnings = await _check_configs(admin, present, clients=names.clients)
         return EnsureReport(
             created=tuple(s.name for s in specs if s.name in created),
             existing=tuple(s.name for s in present),
+            warnings=tuple(warnings),
         )
     finally:
         await admin.close()
@@ -158,3 +173,106 @@ async def _check_partitions(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) 
             "existing topics differ from the configuration (left unchanged: changing "
             "partitions moves campaigns between partitions): " + "; ".join(mismatched)
         )
+
+
+# DESIGN.md section 4: clients resume from <prefix>.clients, so it must keep a day at least.
+MIN_CLIENTS_RETENTION_MS = 24 * 60 * 60 * 1000
+_CHECKED_CONFIGS = ("retention.ms", "min.insync.replicas")
+_UNKNOWN_TOPIC = 3
+
+
+async def _check_configs(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, clients: str
+) -> list[str]:
+    """Compare existing topics' retention and min ISR with ``specs``; return the warnings.
+
+    Raises :class:`TopicConfigError` for a ``clients`` topic keeping less than 24 h. Nothing
+    is altered: a retention an operator chose may be deliberate, and the command must stay
+    safe to run on every deploy.
+    """
+    configs, unreadable = await _describe_configs(admin, [s.name for s in specs])
+    warnings = [
+        f"{name}: cannot read its configuration (Kafka error {code}); "
+        "retention.ms and min.insync.replicas not checked"
+        for name, code in unreadable.items()
+    ]
+    for spec in specs:
+        actual = configs.get(spec.name)
+        if actual is None:
+            continue
+        retention = actual.get("retention.ms")
+        if spec.name == clients and retention is not None and _too_short(retention):
+            wanted = spec.config["retention.ms"]
+            raise TopicConfigError(
+                f"{spec.name} has retention.ms={retention} ({_duration(retention)}): the "
+                "client recovery log must keep at least 24 h (left unchanged; raise it, e.g. "
+                f"kafka-configs.sh --alter --entity-type topics --entity-name {spec.name} "
+                f"--add-config retention.ms={wanted}, and run ensure again)"
+            )
+        for key in _CHECKED_CONFIGS:
+            value, wanted = actual.get(key), spec.config[key]
+            if value is not None and value != wanted:
+                warnings.append(
+                    f"{spec.name}: {key} is {_shown(key, value)}, configuration says "
+                    f"{_shown(key, wanted)} (left unchanged)"
+                )
+    return warnings
+
+
+async def _describe_configs(
+    admin: AIOKafkaAdminClient, topics: list[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """The checked configs of each topic, and the error code of each topic without them."""
+    configs: dict[str, dict[str, str]] = {}
+    errors: dict[str, int] = {}
+    pending = list(topics)
+    for _attempt in range(50):
+        resources = [
+            ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(_CHECKED_CONFIGS))
+            for name in pending
+        ]
+        for response in await admin.describe_configs(resources):
+            for resource in response.to_object()["resources"]:
+                name, code = resource["resource_name"], resource["error_code"]
+                if code:
+                    errors[name] = code
+                    continue
+                errors.pop(name, None)
+                configs[name] = {
+                    entry["config_names"]: entry["config_value"]
+                    for entry in resource["config_entries"]
+                    if entry["config_value"] is not None
+                }
+        pending = [name for name, code in errors.items() if code == _UNKNOWN_TOPIC]
+        if not pending:
+            break
+        # The broker answering may not have the topic yet (created by a racing `ensure`).
+        await asyncio.sleep(0.1)
+    return configs, errors
+
+
+def _too_short(retention_ms: str) -> bool:
+    # -1 keeps records forever; anything unparsable is the broker's business, not ours.
+    try:
+        value = int(retention_ms)
+    except ValueError:
+        return False
+    return value != -1 and value < MIN_CLIENTS_RETENTION_MS
+
+
+def _shown(key: str, value: str) -> str:
+    return f"{value} ({_duration(value)})" if key == "retention.ms" else value
+
+
+def _duration(retention_ms: str) -> str:
+    """``retention.ms`` for a human: 86400000 -> "1 d", -1 -> "forever"."""
+    try:
+        ms = int(retention_ms)
+    except ValueError:
+        return "unknown"
+    if ms < 0:
+        return "forever"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms / size:g} {unit}"
+    return f"{ms} ms"

@@ -11,11 +11,13 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import os
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from nexus_mesh.errors import LocalKafkaError
@@ -39,6 +41,8 @@ from nexus_mesh.localkafka.state import (
 
 __all__ = ["AlreadyRunningError", "ClusterStatus", "LocalKafka", "free_port"]
 
+_MAX_PORT = 65535
+
 
 def new_cluster_id() -> str:
     """A random KRaft cluster id (base64url of 16 bytes) that never starts with '-'.
@@ -53,7 +57,13 @@ def new_cluster_id() -> str:
 
 
 class LocalKafka:
-    """Start, inspect and stop the local cluster kept in ``home``."""
+    """Start, inspect and stop the local cluster kept in ``home``.
+
+    ``broker_properties`` override the nodes' ``server.properties`` (written at each start):
+    tests use it to run a broker configured like a stock one, e.g. with
+    ``auto.create.topics.enable=true``. Listener, node and directory settings are the
+    cluster's own and cannot be overridden.
+    """
 
     def __init__(
         self,
@@ -61,10 +71,17 @@ class LocalKafka:
         *,
         version: str = DEFAULT_KAFKA_VERSION,
         heap: str = "512m",
+        broker_properties: Mapping[str, str] | None = None,
     ) -> None:
         self.home = (home or default_home()).resolve()
         self.version = version
         self.heap = heap
+        self.broker_properties = dict(broker_properties or {})
+        reserved = sorted(set(self.broker_properties) & _RESERVED_PROPERTIES)
+        if reserved:
+            raise LocalKafkaError(
+                f"broker properties {', '.join(reserved)} are set by the local cluster itself"
+            )
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- state ---------------------------------------------------------------------------
@@ -113,32 +130,40 @@ class LocalKafka:
 
     # -- start ---------------------------------------------------------------------------
 
-    def start(self, *, nodes: int = 1, port: int = 9092, timeout: float = 90.0) -> str:
+    def start(
+        self, *, nodes: int | None = None, port: int | None = None, timeout: float = 90.0
+    ) -> str:
         """Start the cluster (formatting it the first time) and return its bootstrap servers.
 
         ``port`` is the first broker's port (the others follow it); 0 picks free ports.
-        Raises :class:`LocalKafkaError` when it is already running, a port is taken, the
-        download fails or the brokers do not answer within ``timeout`` seconds.
+        ``nodes`` and ``port`` default to the layout this directory already holds (so a
+        cluster first started on free ports starts again on the same ones), else to one node
+        on 9092. Nodes of a partly running cluster that died are started again, and only
+        those. Raises :class:`AlreadyRunningError` when every node runs, and
+        :class:`LocalKafkaError` on invalid arguments, a taken port, a failed download or
+        brokers that do not answer within ``timeout`` seconds.
         """
-        if nodes < 1:
-            raise LocalKafkaError("--nodes must be at least 1")
+        _check_arguments(nodes, port, timeout)
         state = self._read_state()
-        if state is not None and any(self._is_ours(n) for n in state.nodes):
-            raise AlreadyRunningError(state.bootstrap_servers)
+        if state is not None:
+            running = [n for n in state.nodes if self._is_ours(n)]
+            if running and len(running) == len(state.nodes):
+                raise AlreadyRunningError(state.bootstrap_servers)
+            if running:
+                self._check_same_layout(state, nodes, port)
+                return self._start_stopped_nodes(state, timeout)
         distribution = resolve_kafka(self.version)
         if state is None or not self._formatted(state):
-            state = self._new_state(nodes, port)
-        elif len(state.nodes) != nodes or (port and state.nodes[0].broker_port != port):
-            raise LocalKafkaError(
-                f"{self.home} holds a {len(state.nodes)}-node cluster on port "
-                f"{state.nodes[0].broker_port}; pass another --data-dir or remove that directory"
-            )
-        for node in state.nodes:
-            for taken in (node.broker_port, node.controller_port):
-                if not port_is_free(taken):
-                    raise LocalKafkaError(
-                        f"port {taken} on {LOOPBACK} is taken: pass --port or stop what uses it"
-                    )
+            # Nothing was ever stored with that layout: it may change freely.
+            node_count = 1 if nodes is None else nodes
+            first_port = 9092 if port is None else port
+            _check_port_range(node_count, first_port)
+            state = self._new_state(node_count, first_port)
+            recorded = False
+        else:
+            self._check_same_layout(state, nodes, port)
+            recorded = True
+        self._check_ports_free(state.nodes, recorded=recorded)
         self.home.mkdir(parents=True, exist_ok=True)
         for node in state.nodes:
             self._write_config(state, node)
@@ -154,6 +179,56 @@ class LocalKafka:
             self.stop()
             raise
         return state.bootstrap_servers
+
+    def _start_stopped_nodes(self, state: ClusterState, timeout: float) -> str:
+        """Start the nodes of a running cluster that died, with the layout they had.
+
+        The survivors keep serving: a node that fails to come back is stopped again, the
+        others are left alone.
+        """
+        stopped = [n for n in state.nodes if not self._is_ours(n)]
+        self._check_ports_free(stopped, recorded=True)
+        # The version the cluster was formatted with, which its survivors run.
+        distribution = resolve_kafka(state.version)
+        for node in stopped:
+            self._spawn(distribution, node)
+        self._write_state(state)
+        try:
+            self._wait_ready(state, timeout)
+        except LocalKafkaError:
+            self._stop_nodes(state, stopped, timeout=30.0)
+            raise
+        return state.bootstrap_servers
+
+    def _check_same_layout(self, state: ClusterState, nodes: int | None, port: int | None) -> None:
+        """Refuse an explicit --nodes or --port the stored cluster cannot honour.
+
+        Its node ids and controller ports are part of the formatted KRaft quorum; port 0
+        ("any free port") and no port at all accept the recorded ones.
+        """
+        if (nodes is not None and nodes != len(state.nodes)) or (
+            port and port != state.nodes[0].broker_port
+        ):
+            raise LocalKafkaError(
+                f"{self.home} holds a {len(state.nodes)}-node cluster on "
+                f"{state.bootstrap_servers}: start it without --nodes and --port, pass another "
+                "--data-dir, or remove that directory"
+            )
+
+    def _check_ports_free(self, nodes: list[NodeState], *, recorded: bool) -> None:
+        for node in nodes:
+            for taken in (node.broker_port, node.controller_port):
+                if port_is_free(taken):
+                    continue
+                if recorded:
+                    # The stored cluster cannot move to other ports, so --port is no way out.
+                    raise LocalKafkaError(
+                        f"port {taken} on {LOOPBACK}, recorded for node {node.node_id} in "
+                        f"{self.home}, is taken: stop what uses it, or pass another --data-dir"
+                    )
+                raise LocalKafkaError(
+                    f"port {taken} on {LOOPBACK} is taken: pass --port or stop what uses it"
+                )
 
     def _new_state(self, nodes: int, port: int) -> ClusterState:
         cluster_id = new_cluster_id()
@@ -202,6 +277,7 @@ class LocalKafka:
             "share.coordinator.state.topic.min.isr": internal_isr,
             "group.initial.rebalance.delay.ms": 0,
             "controlled.shutdown.enable": "true",
+            **self.broker_properties,
         }
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
         node.config_path(self.home).write_text(text)
@@ -289,12 +365,10 @@ class LocalKafka:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LocalKafkaError(
-                    f"brokers did not answer within {timeout:.0f} s; "
+                    f"brokers did not answer within {timeout:g} s; "
                     f"see {self.home}/node-*/broker.log"
                 )
-            if asyncio.run(_brokers_answering(state.bootstrap_servers, min(remaining, 5.0))) >= len(
-                state.nodes
-            ):
+            if asyncio.run(_every_node_answers(state, min(remaining, 5.0))):
                 return
             time.sleep(0.2)
 
@@ -337,7 +411,12 @@ class LocalKafka:
         state = self._read_state()
         if state is None:
             return []
-        running = [node for node in state.nodes if self._is_ours(node)]
+        return self._stop_nodes(state, state.nodes, timeout=timeout)
+
+    def _stop_nodes(
+        self, state: ClusterState, nodes: list[NodeState], *, timeout: float
+    ) -> list[int]:
+        running = [node for node in nodes if self._is_ours(node)]
         for node in running:
             assert node.pid is not None
             with contextlib.suppress(ProcessLookupError):
@@ -345,7 +424,7 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         for node in running:
             self._reap(node, timeout=max(0.1, deadline - time.monotonic()))
-        for node in state.nodes:
+        for node in nodes:
             node.pid = node.started = None
         self._write_state(state)
         return [node.node_id for node in running]
@@ -380,15 +459,37 @@ class AlreadyRunningError(LocalKafkaError):
         self.bootstrap_servers = bootstrap_servers
 
 
-async def _brokers_answering(bootstrap: str, timeout: float) -> int:
-    """How many brokers a metadata request reports (0 when none answers)."""
-    from aiokafka.admin import AIOKafkaAdminClient
+async def _every_node_answers(state: ClusterState, timeout: float) -> bool:
+    """True when each node answers on its own port and sees the whole cluster.
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    # Refused connections are expected while the broker boots; aiokafka logs each as ERROR.
+    Asking one address for the broker count is not enough: a killed broker stays in the
+    cluster's metadata until the controller fences it (seconds later), so right after a
+    crash the survivors still count it, and a restarted node would look ready before it is.
+    """
+    # Refused connections are expected while a broker boots; aiokafka logs each as ERROR.
+    # Quieted here, once, not in each concurrent probe: restoring the level from several
+    # overlapping probes would leave it at whatever one of them saw.
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
+    try:
+        counts = await asyncio.gather(
+            *(_brokers_answering(f"{LOOPBACK}:{node.broker_port}", timeout) for node in state.nodes)
+        )
+    finally:
+        quiet.setLevel(level)
+    return all(count >= len(state.nodes) for count in counts)
+
+
+async def _brokers_answering(bootstrap: str, timeout: float) -> int:
+    """How many brokers a metadata request reports (0 when none answers).
+
+    The admin client bootstraps from ``bootstrap`` alone, so a non-zero count also means
+    that very address answered.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout)
         described = await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -398,7 +499,44 @@ async def _brokers_answering(bootstrap: str, timeout: float) -> int:
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
-        quiet.setLevel(level)
+
+
+# Overriding these would break how nodes find each other, where they keep data, or what
+# ``status`` and ``stop`` expect: they stay the cluster's own.
+_RESERVED_PROPERTIES = frozenset(
+    {
+        "process.roles",
+        "node.id",
+        "controller.quorum.voters",
+        "listeners",
+        "advertised.listeners",
+        "controller.listener.names",
+        "inter.broker.listener.name",
+        "listener.security.protocol.map",
+        "log.dirs",
+    }
+)
+
+
+def _check_arguments(nodes: int | None, port: int | None, timeout: float) -> None:
+    """Refuse values no cluster can start with before anything is downloaded or spawned."""
+    if nodes is not None and nodes < 1:
+        raise LocalKafkaError(f"--nodes must be at least 1, not {nodes}")
+    if port is not None and not 0 <= port <= _MAX_PORT:
+        raise LocalKafkaError(f"--port must be 0-{_MAX_PORT} (0: any free port), not {port}")
+    # Not only > 0: NaN compares false with everything and would never time out.
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise LocalKafkaError(f"--timeout must be a positive number of seconds, not {timeout}")
+
+
+def _check_port_range(nodes: int, port: int) -> None:
+    """Brokers take ``port`` .. ``port + nodes - 1``: all of them must be real ports."""
+    last = port + nodes - 1
+    if port and last > _MAX_PORT:
+        raise LocalKafkaError(
+            f"--port {port} with --nodes {nodes} needs ports up to {last}, above {_MAX_PORT}: "
+            f"pass --port {_MAX_PORT - nodes + 1} or lower, or --port 0 for any free ports"
+        )
 
 
 def _tail(path: Path, lines: int = 3) -> str:

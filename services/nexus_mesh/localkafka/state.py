@@ -98,7 +98,13 @@ class ClusterStatus:
 
     @property
     def running(self) -> bool:
+        """True when at least one node runs (see ``stopped_nodes`` for the others)."""
         return any(node.running for node in self.nodes)
+
+    @property
+    def stopped_nodes(self) -> tuple[int, ...]:
+        """Ids of the nodes that do not run: all of them once stopped, some after a crash."""
+        return tuple(node.node_id for node in self.nodes if not node.running)
 
 
 def process_start_ticks(pid: int) -> int | None:

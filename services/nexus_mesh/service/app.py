@@ -12,9 +12,10 @@
 
     service.run_forever()  # settings from NEXUS_*; stops on SIGTERM/SIGINT
 
-Each service is a consumer group, ``nexus.<name>`` unless configured otherwise, on its domain
-topic ``<prefix>.<domain>``: its instances share the domain's partitions, and a campaign's
-events reach one instance, in order (DESIGN.md section 7).
+Each service is a consumer group, ``<prefix>.<name>`` unless configured otherwise, on its
+domain topic ``<prefix>.<domain>``: its instances share the domain's partitions, and a
+campaign's events reach one instance, in order (DESIGN.md section 7). The group carries the
+topic prefix so that meshes with different prefixes on one cluster never share a group.
 
 :meth:`Service.run` is a process's entry point, so it owns the process's telemetry: it
 builds tracing from ``OTEL_*`` and serves the Prometheus metrics on
@@ -36,7 +37,7 @@ from aiokafka.errors import KafkaError
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import is_event_type
-from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
+from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
@@ -47,7 +48,7 @@ from nexus_mesh.service.dlq import DeadLetters
 from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.service.runner import Handler, Runner, ServiceStats
-from nexus_mesh.settings import NexusSettings, load_settings
+from nexus_mesh.settings import DEFAULT_TOPIC_PREFIX, NexusSettings, load_settings
 from nexus_mesh.tracing import Telemetry, setup_telemetry
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -73,11 +74,14 @@ class Service:
         self._ready = asyncio.Event()
         self._stats = ServiceStats()
         self._telemetry = Telemetry()
+        self._topic_prefix = DEFAULT_TOPIC_PREFIX
         self.metrics = ServiceMetrics(service=name)
 
     @property
     def group_id(self) -> str:
-        return self.config.group_id or f"nexus.{self.name}"
+        """``ServiceConfig.group_id``, else ``<prefix>.<name>`` with the topic prefix of the
+        last :meth:`start` (the default prefix before one)."""
+        return self.config.group_id or f"{self._topic_prefix}.{self.name}"
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
@@ -149,6 +153,7 @@ class Service:
         codec = Codec(registry)
         topics = TopicNames(prefix=settings.topic_prefix)
         self._telemetry = telemetry or Telemetry()
+        self._topic_prefix = settings.topic_prefix
         self._starting = True
         try:
             producer, consumer = await self._connect(settings, codec, topics)
@@ -210,7 +215,12 @@ class Service:
                 await consumer.start()
             except KafkaError as exc:
                 raise KafkaUnavailableError(f"consumer cannot reach Kafka: {exc}") from exc
-            await _require_topics(consumer, [topics.domain(self.domain), topics.dlq])
+            # The domain topic to consume, and the topics every service writes to: replies
+            # go to clients, failures to the DLQ. Finding one missing at the first reply
+            # would dead-letter that request, or leave its dead letter nowhere to go.
+            await _require_topics(
+                consumer, [topics.domain(self.domain), topics.clients, topics.dlq]
+            )
         except BaseException:
             if consumer is not None:
                 await consumer.stop()
@@ -305,13 +315,12 @@ class Service:
 
 
 async def _require_topics(consumer: AIOKafkaConsumer, names: list[str]) -> None:
-    # Subscribing to a missing topic would wait forever in silence; say what to run instead.
+    # Subscribing to a missing topic would wait forever in silence, or make a broker with
+    # auto.create.topics.enable create it unconfigured; say what to run instead.
     try:
         existing = await consumer.topics()
     except KafkaError as exc:
         raise KafkaUnavailableError(f"cannot list topics: {exc}") from exc
     missing = [name for name in names if name not in existing]
     if missing:
-        raise ConfigurationError(
-            f"missing topics {', '.join(missing)}: run `nexus topics ensure` first"
-        )
+        raise TopicMissingError(*missing)

@@ -15,7 +15,8 @@ class ServiceConfig:
     """
 
     group_id: str | None = None
-    """Consumer group; ``nexus.<service name>`` when None. Instances sharing it share work."""
+    """Consumer group; ``<topic prefix>.<service name>`` when None. Instances sharing it
+    share work."""
 
     max_records: int = 100
     poll_timeout_ms: int = 500

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,5 +163,63 @@ async def test_invalid_input_is_refused_and_nothing_is_written(
     run = await nexus(settings, "publish", *args)
     assert run.status != 0
     assert complaint in run.stderr
+    assert retry_id(run) is not None, run.stderr
     assert run.stdout == ""
+    assert await records_in(settings, topics) == 0
+
+
+def retry_id(run: Run) -> str | None:
+    """The event id a failed ``nexus publish`` says to pass again with ``--event-id``."""
+    named = re.search(r"\(event_id (\S+); to retry it, pass --event-id \1\)", run.stderr)
+    return named.group(1) if named else None
+
+
+async def test_a_missing_topic_fails_at_once_with_one_line(settings: NexusSettings) -> None:
+    clients = TopicNames(prefix=settings.topic_prefix).clients
+    began = time.monotonic()
+    run = await nexus(
+        settings, "publish", "chat.message", "--campaign", "c1", "--payload", '{"text": "hi"}'
+    )
+    # Well before the 10 s a write may wait for Kafka: nothing is waited for when the
+    # topic does not exist (the margin is for starting the process on a busy machine).
+    assert time.monotonic() - began < 8
+    assert run.status != 0
+    assert run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert f"topic {clients} does not exist: run `nexus topics ensure` first" in line
+    assert retry_id(run) is not None
+
+
+async def test_a_retry_reuses_the_event_id_it_is_given(
+    settings: NexusSettings, topics: TopicNames
+) -> None:
+    run = await nexus(
+        settings,
+        "publish",
+        "chat.message",
+        "--campaign",
+        "camp-3",
+        "--event-id",
+        "retry-1",
+        "--payload",
+        '{"text": "again"}',
+    )
+    assert run.status == 0, run.stderr
+    assert run.stdout.split()[3] == "retry-1"
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
+        (record,) = await eventually(
+            lambda: _with_id(clients, "retry-1"), what="the record with the given id"
+        )
+    assert codec.decode(record.value).metadata.event_id == "retry-1"
+
+
+async def test_an_event_id_the_gateway_would_refuse_is_refused(
+    settings: NexusSettings, topics: TopicNames
+) -> None:
+    run = await nexus(
+        settings, "publish", "chat.message", "--campaign", "c", "--event-id", "two words"
+    )
+    assert run.status != 0
+    assert "--event-id 'two words'" in run.stderr
     assert await records_in(settings, topics) == 0

@@ -60,6 +60,22 @@ def test_start_status_stop_from_a_shell(tmp_path: Path) -> None:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the broker still listens after stop"
 
 
+def test_restart_without_port_reuses_the_ports_port_zero_picked(tmp_path: Path) -> None:
+    home = tmp_path / "kafka"
+    first = nexus("kafka", "start", "--port", "0", "--data-dir", str(home))
+    try:
+        assert first.returncode == 0, first.stderr
+        bootstrap = first.stdout.strip().splitlines()[-1]
+        assert nexus("kafka", "stop", "--data-dir", str(home)).returncode == 0
+
+        again = nexus("kafka", "start", "--data-dir", str(home))
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip().splitlines()[-1] == bootstrap
+        assert nexus("kafka", "status", "--data-dir", str(home)).returncode == 0
+    finally:
+        nexus("kafka", "stop", "--data-dir", str(home))
+
+
 def test_stop_leaves_other_processes_alone(tmp_path: Path) -> None:
     """A stale state file naming some other live process must not get that process killed."""
     home = tmp_path / "kafka"
@@ -199,3 +215,42 @@ async def test_three_node_cluster_survives_a_broker_crash(
     assert values == [f"before-{i}".encode() for i in range(3)] + [
         f"after-{i}".encode() for i in range(3)
     ]
+
+
+async def _answers_alone(address: str, brokers: int) -> bool:
+    """True when ``address`` itself answers a metadata request listing ``brokers`` brokers."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=address, request_timeout_ms=5000)
+    try:
+        # Bootstrapping from this one address fails unless that very broker answers.
+        await asyncio.wait_for(admin.start(), 10)
+        described = await asyncio.wait_for(admin.describe_cluster(), 10)
+    finally:
+        await admin.close()
+    return len(described["brokers"]) == brokers
+
+
+@pytest.mark.slow
+async def test_start_brings_back_the_dead_node_of_a_running_cluster(
+    three_nodes: tuple[LocalKafka, str],
+) -> None:
+    cluster, bootstrap = three_nodes
+    home = str(cluster.home)
+    await asyncio.to_thread(cluster.kill_node, 2)
+
+    degraded = await asyncio.to_thread(nexus, "kafka", "status", "--data-dir", home)
+    assert degraded.returncode != 0
+    assert "node 2: " in degraded.stdout and " stopped;" in degraded.stdout
+    assert f"node(s) 2 of 3 stopped; `nexus kafka start --data-dir {home}`" in degraded.stderr
+
+    # No --port and no --nodes: the cluster was started on free ports, and they are reused.
+    started = await asyncio.to_thread(nexus, "kafka", "start", "--data-dir", home)
+    assert started.returncode == 0, started.stderr
+    assert "restarted node(s) 2" in started.stderr
+    assert started.stdout.strip().splitlines()[-1] == bootstrap
+    # `start` returns once the node answers: asked right away, with no retry.
+    node_2 = next(n for n in cluster.status().nodes if n.node_id == 2)
+    assert await _answers_alone(node_2.bootstrap, brokers=3)
+
+    healthy = await asyncio.to_thread(nexus, "kafka", "status", "--data-dir", home)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "stopped" not in healthy.stdout

@@ -313,7 +313,7 @@ async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None
             return second
 
         await eventually(later_handled, what="the new request")
-        assert service.group_id == "nexus.toy"
+        assert service.group_id == f"{mesh.settings.topic_prefix}.toy"
     assert second == [later.metadata.event_id]
 
 

@@ -1,0 +1,142 @@
+"""``nexus topics ensure`` as a process against the test broker: it checks existing topics'
+retention and min ISR, refuses a client recovery log keeping less than 24 h, and never alters
+a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_testkit import eventually
+
+HOUR_MS = 3_600_000
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def ensure(bootstrap: str, prefix: str) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    env.update(
+        NEXUS_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        NEXUS_TOPIC_PREFIX=prefix,
+        # One partition each: the configuration these tests' own topics are created with.
+        NEXUS_CLIENTS_PARTITIONS="1",
+        NEXUS_DOMAIN_PARTITIONS="1",
+        NEXUS_DLQ_PARTITIONS="1",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nexus_mesh.cli",
+        "topics",
+        "ensure",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+@pytest.fixture
+async def admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def topic_config(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    (response,) = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic, {"retention.ms": None})]
+    )
+    (resource,) = response.to_object()["resources"]
+    return {e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+
+
+async def test_clients_topic_keeping_less_than_a_day_is_refused(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    clients = TopicNames(prefix=topic_prefix).clients
+    await admin.create_topics(
+        [NewTopic(clients, 1, 1, topic_configs={"retention.ms": str(HOUR_MS)})]
+    )
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status != 0
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(
+        f"nexus: error: {clients} has retention.ms=3600000 (1 h): the client recovery log "
+        "must keep at least 24 h"
+    )
+    assert await topic_config(admin, clients) == {"retention.ms": str(HOUR_MS)}
+
+
+async def test_clients_topic_kept_forever_is_accepted_with_a_warning(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    clients = TopicNames(prefix=topic_prefix).clients
+    await admin.create_topics([NewTopic(clients, 1, 1, topic_configs={"retention.ms": "-1"})])
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status == 0, run.stderr
+    assert f"exists  {clients}" in run.stdout.splitlines()
+    assert run.stderr.strip().splitlines() == [
+        f"nexus: warning: {clients}: retention.ms is -1 (forever), configuration says "
+        "604800000 (7 d) (left unchanged)"
+    ]
+
+
+async def test_drifted_retention_and_min_isr_are_warnings_not_failures(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    first = await ensure(kafka_bootstrap, topic_prefix)
+    assert first.status == 0, first.stderr
+    system = TopicNames(prefix=topic_prefix).system
+    await admin.alter_configs(
+        [
+            ConfigResource(
+                ConfigResourceType.TOPIC,
+                system,
+                {"retention.ms": str(HOUR_MS), "min.insync.replicas": "2"},
+            )
+        ]
+    )
+
+    # The next ensure must find the change, whichever broker it asks.
+    await eventually(lambda: _has_retention(admin, system, HOUR_MS), what="the altered retention")
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status == 0, run.stderr
+    assert "created" not in run.stdout
+    # Only the drifted topic is reported: the others match the configuration.
+    assert run.stderr.strip().splitlines() == [
+        f"nexus: warning: {system}: retention.ms is 3600000 (1 h), configuration says "
+        "86400000 (1 d) (left unchanged)",
+        f"nexus: warning: {system}: min.insync.replicas is 2, configuration says 1 "
+        "(left unchanged)",
+    ]
+    assert await topic_config(admin, system) == {"retention.ms": str(HOUR_MS)}
+
+
+async def _has_retention(admin: AIOKafkaAdminClient, topic: str, retention_ms: int) -> bool:
+    return (await topic_config(admin, topic)).get("retention.ms") == str(retention_ms)
