@@ -7,8 +7,12 @@ that names the environment variable to fix.
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import re
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -180,9 +184,37 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(lines)
 
 
+# NEXUS_ variables that are read outside the settings (download caches, operator commands).
+OTHER_VARIABLES = frozenset(
+    {"NEXUS_KAFKA_CACHE_DIR", "NEXUS_ZIPKIN_CACHE_DIR", "NEXUS_TEST_TOKEN", "NEXUS_RELEASE"}
+)
+_warned: set[str] = set()
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``NEXUS_*`` variables nothing reads, each with the setting it most likely meant.
+
+    pydantic-settings ignores them, so a typo (``NEXUS_KAFKA_BOOTSTRAP_SERVER``) would
+    silently leave the default in force.
+    """
+    known = {ENV_PREFIX + name.upper() for name in NexusSettings.model_fields} | OTHER_VARIABLES
+    found = []
+    for name in sorted(environ):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+            found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
+
+
 def load_settings(**overrides: object) -> NexusSettings:
-    """Read the environment; raise :class:`ConfigurationError` naming each bad variable."""
+    """Read the environment; raise :class:`ConfigurationError` naming each bad variable, and
+    warn (once per process) about ``NEXUS_*`` variables that are no setting."""
     try:
-        return NexusSettings(**overrides)  # type: ignore[arg-type]
+        settings = NexusSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+    unknown = [name for name in unknown_variables(os.environ) if name not in _warned]
+    if unknown:
+        _warned.update(unknown)
+        logging.getLogger(__name__).warning("ignoring unknown variable(s): %s", ", ".join(unknown))
+    return settings

@@ -120,7 +120,7 @@ def assert_round_trip(spans: dict[str, ReceivedSpan], prefix: str) -> None:
         assert attributes["nexus.event.type"] == event_type
         assert attributes["nexus.campaign.id"] == "acme"
         assert span.status != "ERROR"
-    assert processed.attributes["messaging.consumer.group.name"] == "nexus.search"
+    assert processed.attributes["messaging.consumer.group.name"] == f"{prefix}.search"
     assert processed.attributes["nexus.outcome"] == "handled"
     # The service consumed exactly the record the gateway wrote, and vice versa.
     for sent, consumed in [(request_sent, processed), (reply_sent, reply_consumed)]:

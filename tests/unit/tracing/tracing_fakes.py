@@ -33,9 +33,30 @@ class _Metadata:
 
 
 @dataclass
+class _Cluster:
+    names: set[str]
+
+    def topics(self) -> set[str]:
+        return set(self.names)
+
+
+@dataclass
+class _Client:
+    """What the mesh's producer asks aiokafka's client: which topics exist."""
+
+    topics: set[str]
+
+    async def fetch_all_metadata(self) -> _Cluster:
+        return _Cluster(self.topics)
+
+
+@dataclass
 class FakeKafkaProducer:
     sent: list[Sent] = field(default_factory=list)
     fail_with: Exception | None = None
+    client: _Client = field(
+        default_factory=lambda: _Client({"t.search", "t.dlq", "t.clients", "t.system"})
+    )
 
     async def send(
         self, topic: str, *, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
