@@ -2,8 +2,14 @@
 
 Each line carries the ``trace_id``/``span_id`` of the span current where it was logged, so a
 log line leads to its trace and a trace to its log lines. Credentials never reach the output:
-JWTs, bearer tokens and ``token=``/``secret=``/``password=`` values are masked in the message
-and in exception text, whatever the code that logged them passed in.
+JWTs, bearer tokens, passwords in URLs and the values of secret-named keys (``token``,
+``NEXUS_JWT_SECRET``, ``sasl_plain_password``, ``api_key``...) are masked in the message, in
+``extra=`` fields (nested ones too) and in exception text, however they were written:
+``key=value``, ``key: value``, quoted, as JSON or as a Python ``repr``.
+
+A broker outage makes aiokafka log the same few errors many times a second per connection;
+:class:`RepeatFilter` lets the first of each through and then one per window, with a count of
+what it held back.
 """
 
 from __future__ import annotations
@@ -11,8 +17,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 import traceback
-from datetime import UTC, datetime
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 from typing import Any, Literal
 
 import orjson
@@ -21,15 +33,46 @@ from opentelemetry import trace
 LogFormat = Literal["json", "text"]
 MASK = "***"
 
+# A key whose value is a credential: it ends in one of these words, so ``NEXUS_JWT_SECRET``,
+# ``sasl_plain_password``, ``refresh_token``, ``clientSecret`` and ``X-Api-Key`` are, while
+# ``tokens``, ``token_type``, ``secret_name`` and ``max_tokens`` (counts and names) are not.
+# ``pwd`` is left out on purpose: ``PWD=`` is the working directory.
+_CREDENTIAL_NAME = r"[\w.-]*?(?:token|secret|passw(?:or)?d|passphrase|api[_-]?key)"
+_CREDENTIAL_NAME_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
+
 _SECRETS = re.compile(
-    r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # a JWT, whatever surrounds it
-    # an Authorization value, the bearer.<jwt> subprotocol, ?token= and friends
-    r"|(?P<name>bearer[ .]|(?:access_|id_)?token=|secret=|passw(?:or)?d=)[^&\s'\",;]+",
+    r"(?P<jwt>eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)"  # a JWT, whatever surrounds it
+    # an Authorization value and the bearer.<jwt> WebSocket subprotocol, but not the next
+    # key=value pair after a "token_type=bearer"
+    r"|(?P<bearer>bearer[ .])(?![\w.-]*=[^=&\s'\",;])[^&\s'\",;]+"
+    # scheme://user:password@host
+    r"|(?P<userinfo>://[^/\s:@'\"]+:)[^/\s@'\"]+(?=@)"
+    # A secret-named key, then = or : (after the key's closing quote in JSON and reprs). Only a
+    # key bound to a value counts, so "password reset requested" keeps its words. The lookbehind
+    # makes the key start where its identifier starts (and keeps the scan linear).
+    rf"|(?P<key>(?<![\w.-]){_CREDENTIAL_NAME}(?:\\*[\"'])?[ \t]*[=:][ \t]*)"
+    r"(?:"
+    # a quoted value, backslash escapes included, as repr() and JSON write them: the whole
+    # value goes, spaces and all; b'...' is a repr()'d bytes value
+    r"(?P<open>b?(?P<quote>[\"']))(?:\\[\s\S]|(?!(?P=quote))[^\\])*(?P=quote)"
+    # a value quoted with escaped quotes: JSON inside a JSON string, or a repr() of one
+    r"|(?P<escaped>\\+[\"'])[\s\S]*?(?P=escaped)"
+    # a quote that never closes (a line cut short): the rest of the line
+    r"|(?P<unclosed>\\*b?[\"'])[^\n]*"
+    # a bare value
+    r"|[^&\s'\",;]+"
+    r")",
     re.IGNORECASE,
 )
 
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is kept.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+# Values that orjson writes itself and that cannot hold a credential; anything else that is
+# not a container is written as its (masked) str().
+_PLAIN = (bool, int, float, datetime, date, time_of_day, uuid.UUID)
+# Nested deeper than this (a container holding itself, say), a value is written as masked text.
+_MAX_DEPTH = 8
 
 
 def redact(text: str) -> str:
@@ -38,7 +81,62 @@ def redact(text: str) -> str:
 
 
 def _mask(match: re.Match[str]) -> str:
-    return (match.group("name") or "") + MASK
+    if match.group("jwt"):
+        return MASK
+    for prefix in ("bearer", "userinfo"):
+        if match.group(prefix):
+            return match.group(prefix) + MASK
+    # Keep the key and the quotes so the line still reads (and parses) as it was written.
+    key = match.group("key")
+    if match.group("open"):
+        return key + match.group("open") + MASK + match.group("quote")
+    if match.group("escaped"):
+        return key + match.group("escaped") + MASK + match.group("escaped")
+    return key + (match.group("unclosed") or "") + MASK
+
+
+def _is_secret_key(key: object) -> bool:
+    """Whether a field called ``key`` holds a credential (``password``, ``access_token``...)."""
+    return isinstance(key, str) and _CREDENTIAL_NAME_RE.fullmatch(key) is not None
+
+
+def _redact_fields(fields: Mapping[Any, Any], depth: int = 0) -> dict[str, Any]:
+    """``fields`` for the JSON line: a secret-named key's value is masked whatever its type."""
+    return {
+        # orjson takes str keys only; an int key used to lose the whole line
+        str(key): MASK if _is_secret_key(key) else _redact_value(value, depth + 1)
+        for key, value in fields.items()
+    }
+
+
+def _redact_value(value: object, depth: int) -> object:
+    """``value`` for the JSON line, its credentials masked: containers walked, text redacted."""
+    if value is None or isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if depth < _MAX_DEPTH:
+        if isinstance(value, Mapping):
+            return _redact_fields(value, depth)
+        if isinstance(value, list | tuple | set | frozenset):
+            return [_redact_value(item, depth + 1) for item in value]
+    # Any other object (a dataclass, a settings object, bytes) as the text its repr()/str()
+    # shows, where its credentials are found like anywhere else.
+    return redact(str(value))
+
+
+def _masked_args(record: logging.LogRecord) -> logging.LogRecord:
+    """``record``, or a copy whose ``%(password)s``-style arguments are masked.
+
+    A value substituted by name loses its key in the message text, where :func:`redact` could
+    no longer tell it is a credential.
+    """
+    args = record.args
+    if not isinstance(args, Mapping) or not any(_is_secret_key(key) for key in args):
+        return record
+    masked = logging.makeLogRecord(record.__dict__)
+    masked.args = {key: MASK if _is_secret_key(key) else value for key, value in args.items()}
+    return masked
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,7 +153,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": redact(_masked_args(record).getMessage()),
         }
         if self._service:
             line["service"] = self._service
@@ -63,9 +161,12 @@ class JsonFormatter(logging.Formatter):
         if span_context.is_valid:
             line["trace_id"] = f"{span_context.trace_id:032x}"
             line["span_id"] = f"{span_context.span_id:016x}"
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = redact(value) if isinstance(value, str) else value
+        extra = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")
+        }
+        line.update(_redact_fields(extra))
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = redact("".join(traceback.format_exception(*record.exc_info)))
         elif record.exc_text:
@@ -77,11 +178,82 @@ class RedactingFormatter(logging.Formatter):
     """The human-readable format, with the same masking and the trace id when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = redact(super().format(record))
+        text = redact(super().format(_masked_args(record)))
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
             text += f" [trace {span_context.trace_id:032x}]"
         return text
+
+
+class _Template:
+    """What :class:`RepeatFilter` knows of one message template."""
+
+    __slots__ = ("since", "suppressed")
+
+    def __init__(self, since: float) -> None:
+        self.since = since  # when the last record of this template was let through
+        self.suppressed = 0  # records held back since then
+
+
+class RepeatFilter(logging.Filter):
+    """Let one record per message template through per ``window_s``, counting the others.
+
+    A template is the logger name and the unformatted message (``"Unable connect to node with
+    id %s: %s"``), so a broker outage's hundreds of lines a second collapse to one per window
+    per kind of error while any new kind still shows at once. The first record let through after
+    a window in which records were held back says how many: its message ends in
+    ``(repeated N times in the last S s)`` and it carries ``repeated=N`` (a JSON field).
+
+    Only records from the logger ``name`` and its children are limited (as
+    :class:`logging.Filter` matches names); others pass untouched. At most ``max_templates`` are
+    remembered, the least recently seen forgotten first, so memory stays bounded whatever is
+    logged. Counts are reported by the next record of the same template: held-back records that
+    are never followed by one stay uncounted, which needs no timer thread.
+    """
+
+    def __init__(
+        self,
+        name: str = "",
+        *,
+        window_s: float = 30.0,
+        max_templates: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(name)
+        self.window_s = window_s
+        self.max_templates = max_templates
+        self._clock = clock
+        self._templates: OrderedDict[tuple[str, str], _Template] = OrderedDict()
+        # Handler.handle() calls filters outside the handler's lock, and aiokafka's loggers may
+        # be used from more than one thread.
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not super().filter(record):
+            return True  # not one of ours
+        template = record.msg if isinstance(record.msg, str) else str(record.msg)
+        key = (record.name, template)
+        now = self._clock()
+        with self._lock:
+            seen = self._templates.get(key)
+            if seen is None:
+                self._templates[key] = _Template(now)
+                if len(self._templates) > self.max_templates:
+                    self._templates.popitem(last=False)
+                return True
+            self._templates.move_to_end(key)
+            if now - seen.since < self.window_s:
+                seen.suppressed += 1
+                return False
+            suppressed, elapsed = seen.suppressed, now - seen.since
+            seen.since, seen.suppressed = now, 0
+        if suppressed:
+            # Appended to the template, not the formatted text, so every formatter shows it;
+            # it holds no "%", so formatting with the record's args is unaffected.
+            times = "time" if suppressed == 1 else "times"
+            record.msg = f"{template} (repeated {suppressed} {times} in the last {elapsed:.0f} s)"
+            record.repeated = suppressed
+        return True
 
 
 def configure_logging(
@@ -93,6 +265,9 @@ def configure_logging(
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # On the handler, not the "aiokafka" logger: a logger's filters see only records logged on
+    # that very logger, and aiokafka logs on its modules' loggers (aiokafka.client, ...).
+    handler.addFilter(RepeatFilter("aiokafka"))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
