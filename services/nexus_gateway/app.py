@@ -248,8 +248,10 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await starter
         gateway.flows.cancel_all()
-        await gateway.dispatcher.stop()
-        await gateway.producer.stop()
+        try:
+            await gateway.dispatcher.stop()
+        finally:
+            await gateway.producer.stop()
 
 
 async def _start_kafka(gateway: Gateway, *, first_backoff_s: float = 0.5) -> None:

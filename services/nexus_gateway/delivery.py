@@ -36,7 +36,7 @@ from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError, KafkaUnavailableError
-from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
@@ -129,7 +129,7 @@ class Dispatcher:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._consumer.stop()
+        await stop_quietly(self._consumer.stop())
 
     @property
     def healthy(self) -> bool:

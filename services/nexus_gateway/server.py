@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -71,9 +72,11 @@ async def serve(
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        await runner.cleanup()
-        if admin is not None:
-            await admin.cleanup()
-        if owned:
-            # Exporting the last spans may wait on the network: not on the loop.
-            await asyncio.to_thread(telemetry.shutdown)
+        # Each step runs even when one before it fails: the last spans are exported anyway.
+        async with contextlib.AsyncExitStack() as cleanup:
+            if owned:
+                # Exporting the last spans may wait on the network: not on the loop.
+                cleanup.push_async_callback(asyncio.to_thread, telemetry.shutdown)
+            if admin is not None:
+                cleanup.push_async_callback(admin.cleanup)
+            cleanup.push_async_callback(runner.cleanup)

@@ -1,8 +1,11 @@
-"""Client keyword arguments (bootstrap, TLS, SASL) for every aiokafka client, from settings."""
+"""Client keyword arguments (bootstrap, TLS, SASL) for every aiokafka client, from settings,
+and stopping a client cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Awaitable
 from typing import Any
 
 from nexus_mesh.settings import NexusSettings
@@ -31,3 +34,16 @@ def client_kwargs(settings: NexusSettings) -> dict[str, Any]:
         if settings.kafka_sasl_password is not None:
             kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     return kwargs
+
+
+async def stop_quietly(stopping: Awaitable[None]) -> None:
+    """Await a client's ``stop()``, which aiokafka lets end in ``CancelledError`` when a fetch
+    it cancels was backing off from an unreachable broker (the consumer's fetcher awaits its
+    own cancelled task). Only a cancellation of the caller itself goes on; the stray one
+    would abort the rest of a shutdown (the producer's stop, the last spans' export)."""
+    try:
+        await stopping
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
