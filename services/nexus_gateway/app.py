@@ -34,7 +34,7 @@ from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.propagation import trace_fields
-from nexus_mesh.tracing.spans import OUTCOME, ws_send_span
+from nexus_mesh.tracing.spans import ERROR_TYPE, OUTCOME, SENT, ws_send_span
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -166,15 +166,17 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
         fields = trace_fields(span)
         if fields is not None:
             meta.traceparent, meta.tracestate = fields
+        sent = _deliver_timeout(gateway, connection, envelope)
         if span.is_recording():
-            span.set_attribute(OUTCOME, "timeout")
+            # As every failed span: status, error.type ("timeout", the semantic conventions'
+            # value for it) and whether the event reached the socket's queue.
+            span.set_attributes({OUTCOME: "timeout", ERROR_TYPE: "timeout", SENT: int(sent)})
             span.set_status(
                 Status(StatusCode.ERROR, f"no {flow.request} reply within {flow.timeout_ms} ms")
             )
-        _deliver_timeout(gateway, connection, envelope)
 
 
-def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> None:
+def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> bool:
     gateway.metrics.flow_timeouts.labels(envelope.type).inc()
     ident = connection.identity
     position = gateway.dispatcher.position(gateway.dispatcher.partition_of(ident.campaign_id))
@@ -183,8 +185,10 @@ def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelop
         gateway.codec.payload_to_json(envelope.type, envelope.payload),
         position.encode(),
     )
-    if connection.send(frame):
-        gateway.metrics.events_out.labels(envelope.type).inc()
+    if not connection.send(frame):
+        return False
+    gateway.metrics.events_out.labels(envelope.type).inc()
+    return True
 
 
 def _timeout_payload(gateway: Gateway, type_: str, request: PendingRequest) -> dict[str, object]:

@@ -152,7 +152,9 @@ class Dispatcher:
                 raise
             except Exception as exc:
                 if self._reachable:
-                    log.warning("Kafka unreachable from the delivery consumer: %s", exc)
+                    # A timeout's text is empty: say what it means.
+                    reason = str(exc) or f"no answer within {timeout_s:g} s"
+                    log.warning("Kafka unreachable from the delivery consumer: %s", reason)
                 self._reachable = False
             await asyncio.sleep(interval_s)
 

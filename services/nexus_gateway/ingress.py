@@ -163,14 +163,21 @@ class Ingress:
         frame = _parse(raw)
         metadata = frame.get("metadata") or {}
         event_id = _client_id(metadata, "event_id") or new_event_id()
+        span = trace.get_current_span()
+        claimed_type = frame["type"]
+        # Before any refusal, so a refused event's span still says what it was.
+        span.set_attributes(
+            {
+                EVENT_TYPE: claimed_type[:128] if isinstance(claimed_type, str) else "",
+                MESSAGING_MESSAGE_ID: event_id,
+            }
+        )
         if not allowed:
             raise ClientEventError(
                 ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
             )
         target = self._target(frame["type"], event_id)
-        trace.get_current_span().set_attributes(
-            {EVENT_TYPE: target.type, MESSAGING_MESSAGE_ID: event_id}
-        )
+        span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
         if not self._accepting():
             raise ClientEventError(

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from nexus_mesh.prometheus import ConsumerLagCollector
 
@@ -16,6 +24,10 @@ class GatewayMetrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        # process_open_fds above all: every WebSocket holds one, and the limit is per pod.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.connections = Gauge("nexus_gateway_connections", "Open client connections", registry=r)
         self.campaigns = Gauge(
             "nexus_gateway_campaigns", "Campaigns with a connection on this pod", registry=r
@@ -44,6 +56,11 @@ class GatewayMetrics:
         )
         self.auth_failures = Counter(
             "nexus_gateway_auth_failures", "Refused connections by close code", ["code"], registry=r
+        )
+        self.token_expiries = Counter(
+            "nexus_gateway_token_expiry_closes",
+            "Open connections closed with 4001 because their token expired",
+            registry=r,
         )
         self.undecodable = Counter(
             "nexus_gateway_undecodable_records",

@@ -197,7 +197,7 @@ def _close_at_expiry(
         return None
 
     def expire() -> None:
-        gateway.metrics.auth_failures.labels(str(int(CloseCode.UNAUTHORIZED))).inc()
+        gateway.metrics.token_expiries.inc()
         closing = asyncio.create_task(
             connection.close(
                 CloseCode.UNAUTHORIZED, "token expired: reconnect with a new token and resume"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import urllib.request
 
 import pytest
 
@@ -76,3 +78,12 @@ async def test_a_connection_is_closed_4001_when_its_token_expires(url: str) -> N
             await client.next_event(timeout=20)
         assert client.close_code == 4001
         assert time.monotonic() - began < 10
+    # Counted as an expiry, not as a refused (possibly hostile) connection.
+    metrics = await asyncio.to_thread(_get, url + "/metrics")
+    assert "nexus_gateway_token_expiry_closes_total 1.0" in metrics
+    assert 'nexus_gateway_auth_failures_total{code="4001"}' not in metrics
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())

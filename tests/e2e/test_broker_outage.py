@@ -174,5 +174,6 @@ async def test_a_gateway_stopped_during_an_outage_exits_cleanly(
         assert code == 0, log[-3000:]
         assert "Traceback" not in log, log[-3000:]
         assert "Unclosed AIOKafka" not in log
+        assert "Kafka unreachable from the delivery consumer: no answer within" in log
     finally:
         mesh.close()

@@ -89,6 +89,9 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     assert value(gw, "nexus_gateway_delivery_latency_seconds_count") >= 4
     assert value(gw, "nexus_gateway_resumes_total", recovered="true") == 1
     assert "nexus_gateway_slow_consumer_closes_total" in names(gw)
+    assert "nexus_gateway_token_expiry_closes_total" in names(gw)
+    # The process itself: each WebSocket holds a file descriptor.
+    assert value(during, "process_open_fds") > 0
     assert "nexus_gateway_consumer_lag" in names(during)
     lags = [v for (name, _), v in during.items() if name == "nexus_gateway_consumer_lag"]
     assert lags and all(lag >= 0 for lag in lags)

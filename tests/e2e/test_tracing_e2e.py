@@ -114,6 +114,7 @@ def assert_round_trip(spans: dict[str, ReceivedSpan], prefix: str) -> None:
         assert attributes["messaging.system"] == "kafka"
         assert attributes["messaging.destination.name"] == topic
         assert attributes["messaging.operation.type"] == operation
+        assert attributes["messaging.operation.name"] == operation
         assert attributes["messaging.kafka.message.key"] == "acme"
         assert attributes["messaging.destination.partition.id"].isdigit()
         assert isinstance(attributes["messaging.kafka.offset"], int)
@@ -129,6 +130,8 @@ def assert_round_trip(spans: dict[str, ReceivedSpan], prefix: str) -> None:
     assert receive.attributes["nexus.event.type"] == "search.requested"
     assert receive.attributes["nexus.campaign.id"] == "acme"
     assert delivered.attributes["nexus.delivery.targets"] == 1
+    assert delivered.attributes["nexus.delivery.sent"] == 1
+    assert delivered.attributes["error.type"] == "timeout"
     assert delivered.attributes["nexus.delivery.sent"] == 1
 
 
@@ -169,7 +172,7 @@ async def test_a_client_traceparent_starts_the_trace_at_the_client(
 async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver) -> None:
     gateway = await traced_mesh(mesh, receiver)
     assert gateway.url
-    trace_id = secrets.token_hex(16)
+    trace_id, forbidden_trace = secrets.token_hex(16), secrets.token_hex(16)
     async with MeshClient.connect(
         gateway.url, campaign_id="acme", user_id="carol", token=mesh.token("carol", ["acme"])
     ) as client:
@@ -177,7 +180,14 @@ async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver
             await client.emit(
                 "search", {"no_query": 1}, traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01"
             )
+        with pytest.raises(MeshError) as forbidden:
+            await client.emit(
+                "search.completed",
+                {"query": "x", "hits": []},
+                traceparent=f"00-{forbidden_trace}-{secrets.token_hex(8)}-01",
+            )
     assert refused.value.code == "schema_invalid"
+    assert forbidden.value.code == "forbidden_type"
 
     async def receive_span() -> ReceivedSpan | None:
         spans = receiver.named(trace_id, "ws receive")
@@ -189,6 +199,15 @@ async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver
     assert span.events == ("exception",)
     # Refused before Kafka: the trace has no producer span.
     assert [s.name for s in receiver.trace(trace_id)] == ["ws receive"]
+
+    async def forbidden_span() -> ReceivedSpan | None:
+        spans = receiver.named(forbidden_trace, "ws receive")
+        return spans[0] if spans else None
+
+    # Refused before it was resolved to a target, it still says what it claimed to be.
+    span = await eventually(forbidden_span, what="the forbidden event's ws receive span")
+    assert span.attributes["error.type"] == "forbidden_type"
+    assert span.attributes["nexus.event.type"] == "search.completed"
 
 
 async def test_a_gateway_made_timeout_joins_the_request_trace(

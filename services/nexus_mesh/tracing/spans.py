@@ -3,10 +3,11 @@
 ``ws receive`` (gateway, per client event) -> ``send <topic>`` (producer) -> ``process
 <topic>`` (service) -> ``send <prefix>.clients`` (reply) -> ``process <prefix>.clients``
 (gateway) -> ``ws send``. Kafka spans follow the OpenTelemetry messaging conventions as
-shipped in ``opentelemetry-semantic-conventions`` 0.5x: ``messaging.operation.type`` rather
-than the older ``messaging.operation``, the partition as the string
-``messaging.destination.partition.id`` and ``messaging.kafka.offset`` rather than the
-deprecated ``messaging.kafka.destination.partition``/``messaging.kafka.message.offset``.
+shipped in ``opentelemetry-semantic-conventions`` 0.5x: ``messaging.operation.type`` (with
+the required ``messaging.operation.name``) rather than the older ``messaging.operation``, the
+partition as the string ``messaging.destination.partition.id`` and ``messaging.kafka.offset``
+rather than the deprecated ``messaging.kafka.destination.partition`` /
+``messaging.kafka.message.offset``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MESSAGING_PARTITION = "messaging.destination.partition.id"
 MESSAGING_OFFSET = "messaging.kafka.offset"
 MESSAGING_KEY = "messaging.kafka.message.key"
 MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
 MESSAGING_MESSAGE_ID = "messaging.message.id"
 MESSAGING_CONSUMER_GROUP = "messaging.consumer.group.name"
 ERROR_TYPE = "error.type"
@@ -108,7 +110,7 @@ def send_span(
     """The producer span of one record; current while the write is in flight."""
     attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
     attributes[MESSAGING_SYSTEM] = KAFKA
-    attributes[MESSAGING_OPERATION_TYPE] = "send"
+    attributes[MESSAGING_OPERATION_TYPE] = attributes[MESSAGING_OPERATION_NAME] = "send"
     attributes[MESSAGING_DESTINATION] = topic
     _put(attributes, MESSAGING_KEY, key)
     return _Current(
@@ -145,7 +147,7 @@ def process_span(
     """
     attributes = event_attributes(event_type=event_type, campaign_id=campaign_id, event_id=event_id)
     attributes[MESSAGING_SYSTEM] = KAFKA
-    attributes[MESSAGING_OPERATION_TYPE] = "process"
+    attributes[MESSAGING_OPERATION_TYPE] = attributes[MESSAGING_OPERATION_NAME] = "process"
     attributes[MESSAGING_DESTINATION] = topic
     attributes[MESSAGING_PARTITION] = str(partition)
     attributes[MESSAGING_OFFSET] = offset

@@ -40,6 +40,7 @@ async def test_send_span_attributes_and_stamped_context(spans: Spans) -> None:
     assert dict(span.attributes or {}) == {
         "messaging.system": "kafka",
         "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
         "messaging.destination.name": "t.search",
         "messaging.destination.partition.id": str(written.partition),
         "messaging.kafka.offset": written.offset,

@@ -102,6 +102,7 @@ async def test_process_span_and_reply_chain(spans: Spans) -> None:
     assert attributes == {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
         "messaging.destination.name": "t.search",
         "messaging.destination.partition.id": "1",
         "messaging.kafka.offset": 41,
