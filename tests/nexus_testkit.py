@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -40,3 +43,29 @@ def wait_until(
             return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+@dataclass(frozen=True)
+class CliRun:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def run_nexus(*args: str, env: Mapping[str, str], timeout_s: float = 60) -> CliRun:
+    """Run the real ``nexus`` CLI in a child process with only ``env``'s NEXUS_* settings
+    (the test runner's own NEXUS_* variables are left out) and wait for it to end."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    environ.update(env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nexus_mesh.cli",
+        *args,
+        env=environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+    assert process.returncode is not None
+    return CliRun(process.returncode, stdout.decode(), stderr.decode())

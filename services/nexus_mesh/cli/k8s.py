@@ -12,27 +12,9 @@ import argparse
 import os
 from typing import Any
 
+from nexus_mesh.cli.argtypes import fixed_port, seconds
+
 DEFAULT_RELEASE_ENV = "NEXUS_RELEASE"
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +29,7 @@ def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument(
         "--admin-port",
-        type=_port,
+        type=fixed_port,
         default=DEFAULT_ADMIN_PORT,
         help=f"the gateways' admin port, the chart's gateway.adminPort (default: "
         f"{DEFAULT_ADMIN_PORT})",
@@ -84,7 +66,7 @@ def register(subparsers: Any) -> None:
     drain.add_argument("pod", metavar="POD", help="the gateway pod's name")
     drain.add_argument(
         "--wait",
-        type=_seconds,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="then wait up to SECONDS until the pod holds no connection (default: don't wait)",

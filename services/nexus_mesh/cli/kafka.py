@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from nexus_mesh.cli.argtypes import at_least_one, port, positive_seconds
 from nexus_mesh.localkafka import DEFAULT_KAFKA_VERSION, AlreadyRunningError, LocalKafka
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535; 0: any free)")
-    return value
-
-
-def _node_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    # A zero or negative wait would start the broker only to kill it as too slow.
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -61,18 +30,20 @@ def register(subparsers: Any) -> None:
     start = with_home(actions.add_parser("start", help="start the broker(s) and wait for them"))
     start.add_argument(
         "--port",
-        type=_port,
+        type=port,
         default=None,
         help="first broker port (0: any free; default: the recorded ports, else 9092)",
     )
     start.add_argument(
         "--nodes",
-        type=_node_count,
+        type=at_least_one,
         default=None,
         help="brokers in the cluster, e.g. 3 (default: the recorded count, else 1)",
     )
     start.add_argument("--version", default=DEFAULT_KAFKA_VERSION, help="Apache Kafka version")
-    start.add_argument("--timeout", type=_seconds, default=90.0, help="seconds to wait for it")
+    start.add_argument(
+        "--timeout", type=positive_seconds, default=90.0, help="seconds to wait for it"
+    )
     start.set_defaults(handler=_start)
     stop = with_home(actions.add_parser("stop", help="stop what `start` started"))
     stop.set_defaults(handler=_stop)

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,34 +16,17 @@ from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import CliRun, eventually, run_nexus
 
 
-@dataclass
-class Run:
-    status: int
-    stdout: str
-    stderr: str
-
-
-async def nexus(settings: NexusSettings, *args: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
-    env.update(
-        NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        NEXUS_TOPIC_PREFIX=settings.topic_prefix,
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "nexus_mesh.cli",
+async def nexus(settings: NexusSettings, *args: str) -> CliRun:
+    return await run_nexus(
         *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={
+            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "NEXUS_TOPIC_PREFIX": settings.topic_prefix,
+        },
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, stdout.decode(), stderr.decode())
 
 
 @pytest.fixture
@@ -168,7 +147,7 @@ async def test_invalid_input_is_refused_and_nothing_is_written(
     assert await records_in(settings, topics) == 0
 
 
-def retry_id(run: Run) -> str | None:
+def retry_id(run: CliRun) -> str | None:
     """The event id a failed ``nexus publish`` says to pass again with ``--event-id``."""
     named = re.search(r"\(event_id (\S+); to retry it, pass --event-id \1\)", run.stderr)
     return named.group(1) if named else None

@@ -4,52 +4,31 @@ a topic."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from nexus_mesh.kafka.topics import TopicNames
-from nexus_testkit import eventually
+from nexus_testkit import CliRun, eventually, run_nexus
 
 HOUR_MS = 3_600_000
 
 
-@dataclass
-class Run:
-    status: int
-    stdout: str
-    stderr: str
-
-
-async def ensure(bootstrap: str, prefix: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
-    env.update(
-        NEXUS_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        NEXUS_TOPIC_PREFIX=prefix,
-        # One partition each: the configuration these tests' own topics are created with.
-        NEXUS_CLIENTS_PARTITIONS="1",
-        NEXUS_DOMAIN_PARTITIONS="1",
-        NEXUS_DLQ_PARTITIONS="1",
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "nexus_mesh.cli",
+async def ensure(bootstrap: str, prefix: str) -> CliRun:
+    return await run_nexus(
         "topics",
         "ensure",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={
+            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "NEXUS_TOPIC_PREFIX": prefix,
+            # One partition each: the configuration these tests' own topics are created with.
+            "NEXUS_CLIENTS_PARTITIONS": "1",
+            "NEXUS_DOMAIN_PARTITIONS": "1",
+            "NEXUS_DLQ_PARTITIONS": "1",
+        },
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, stdout.decode(), stderr.decode())
 
 
 @pytest.fixture

@@ -9,12 +9,9 @@ that off, so this module starts a second one configured as Kafka ships.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +29,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import CliRun, eventually, run_nexus
 
 SEND_TIMEOUT_S = 10.0
 
@@ -170,34 +167,17 @@ async def test_the_gateway_refuses_an_event_whose_topic_is_missing(
     assert topics.domain("search") not in await _topics(settings.kafka_bootstrap_servers)
 
 
-@dataclass
-class Run:
-    status: int
-    stdout: str
-    stderr: str
-
-
-async def nexus(settings: NexusSettings, *args: str) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
-    env.update(
-        NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        NEXUS_TOPIC_PREFIX=settings.topic_prefix,
-        NEXUS_CLIENTS_PARTITIONS=str(settings.clients_partitions),
-        NEXUS_DOMAIN_PARTITIONS=str(settings.domain_partitions),
-        NEXUS_DLQ_PARTITIONS=str(settings.dlq_partitions),
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "nexus_mesh.cli",
+async def nexus(settings: NexusSettings, *args: str) -> CliRun:
+    return await run_nexus(
         *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={
+            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "NEXUS_TOPIC_PREFIX": settings.topic_prefix,
+            "NEXUS_CLIENTS_PARTITIONS": str(settings.clients_partitions),
+            "NEXUS_DOMAIN_PARTITIONS": str(settings.domain_partitions),
+            "NEXUS_DLQ_PARTITIONS": str(settings.dlq_partitions),
+        },
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Run(process.returncode, stdout.decode(), stderr.decode())
 
 
 def chat_message(settings: NexusSettings) -> Envelope:
