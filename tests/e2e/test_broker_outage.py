@@ -144,7 +144,7 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
         mesh.close()
 
 
-async def test_a_gateway_stopped_during_an_outage_exits_cleanly(
+async def test_a_gateway_and_a_service_stopped_during_an_outage_exit_cleanly(
     own_kafka: tuple[LocalKafka, str], tmp_path: Path
 ) -> None:
     """Pods are rescheduled while Kafka is down too. aiokafka's consumer stop can end in a
@@ -156,6 +156,7 @@ async def test_a_gateway_stopped_during_an_outage_exits_cleanly(
     mesh = Mesh(bootstrap=bootstrap, prefix="down", workdir=tmp_path)
     try:
         gateway = mesh.gateway()
+        search = mesh.service("search")
         assert gateway.url and gateway.admin_url
         admin = gateway.admin_url
         # A client makes the delivery consumer fetch (its campaign's partition is assigned).
@@ -169,11 +170,17 @@ async def test_a_gateway_stopped_during_an_outage_exits_cleanly(
 
             await eventually(not_ready, timeout=30, what="/readyz to report the outage")
             gateway.process.terminate()
+            search.process.terminate()
             code = await asyncio.to_thread(gateway.process.wait, 60)
+            search_code = await asyncio.to_thread(search.process.wait, 60)
         log = gateway.log()
         assert code == 0, log[-3000:]
         assert "Traceback" not in log, log[-3000:]
         assert "Unclosed AIOKafka" not in log
         assert "Kafka unreachable from the delivery consumer: no answer within" in log
+        search_log = search.log()
+        assert search_code == 0, search_log[-3000:]
+        assert "Traceback" not in search_log, search_log[-3000:]
+        assert "Unclosed AIOKafka" not in search_log
     finally:
         mesh.close()

@@ -106,7 +106,13 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
         value(svc, "nexus_service_events_out_total", service="search", type="search.completed") == 3
     )
     assert (
-        value(svc, "nexus_service_handle_seconds_count", service="search", type="search.requested")
+        value(
+            svc,
+            "nexus_service_handle_seconds_count",
+            service="search",
+            type="search.requested",
+            outcome="handled",
+        )
         == 3
     )
     lags = [v for (name, _), v in svc.items() if name == "nexus_service_consumer_lag"]

@@ -18,8 +18,10 @@ campaign's events reach one instance, in order (DESIGN.md section 7). The group 
 topic prefix so that meshes with different prefixes on one cluster never share a group.
 
 :meth:`Service.run` is a process's entry point, so it owns the process's telemetry: it
-builds tracing from ``OTEL_*`` and serves the Prometheus metrics on
-``NEXUS_SERVICE_METRICS_PORT``. :meth:`Service.start` only uses the telemetry it is given.
+sets up logging from ``NEXUS_LOG_FORMAT``/``NEXUS_LOG_LEVEL`` (as ``nexus service`` does,
+unless logging was set up before), builds tracing from ``OTEL_*`` and serves the Prometheus
+metrics on ``NEXUS_SERVICE_METRICS_PORT``. :meth:`Service.start` only uses the telemetry it
+is given.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from aiokafka.errors import KafkaError
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import is_event_type
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError, TopicMissingError
-from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.logs import configure_logging
 from nexus_mesh.prometheus import MetricsServer, serve_metrics
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service.config import ServiceConfig
@@ -174,7 +177,9 @@ class Service:
                 source=self.name,
                 metrics=self.metrics,
             ),
-            dead_letters=DeadLetters(producer=producer, topic=topics.dlq, service=self.name),
+            dead_letters=DeadLetters(
+                producer=producer, topic=topics.dlq, service=self.name, metrics=self.metrics
+            ),
             log=self.log,
             group_id=self.group_id,
             telemetry=self._telemetry,
@@ -223,7 +228,7 @@ class Service:
             )
         except BaseException:
             if consumer is not None:
-                await consumer.stop()
+                await stop_quietly(consumer.stop())
             await producer.stop()
             raise
         return producer, consumer
@@ -239,8 +244,10 @@ class Service:
             self._stats = runner.stats
             self._ready = asyncio.Event()
             self._runner = self._consumer = self._producer = None
-            await consumer.stop()
-            await producer.stop()
+            try:
+                await stop_quietly(consumer.stop())
+            finally:
+                await producer.stop()
         self.log.info("service %s stopped", self.name)
 
     async def run(
@@ -248,10 +255,13 @@ class Service:
     ) -> None:
         """Run until SIGTERM/SIGINT (graceful stop) or a fatal error (raised).
 
-        Without ``telemetry``, tracing comes from ``OTEL_*`` (service name ``nexus-<name>``
-        unless ``OTEL_SERVICE_NAME`` says otherwise) and is flushed when the service stops.
+        Logs go to stderr as the settings say (JSON lines naming ``nexus-<name>`` by default)
+        unless the process set up logging before. Without ``telemetry``, tracing comes from
+        ``OTEL_*`` (service name ``nexus-<name>`` unless ``OTEL_SERVICE_NAME`` says otherwise)
+        and is flushed when the service stops.
         """
         settings = settings or load_settings()
+        self._configure_logging(settings)
         owned = telemetry is None
         telemetry = telemetry or setup_telemetry(
             f"nexus-{self.name}", otlp_pipeline=settings.otlp_pipeline
@@ -266,6 +276,15 @@ class Service:
             if owned:
                 # Exporting what is still queued may block on the network: not on the loop.
                 await asyncio.to_thread(telemetry.shutdown)
+
+    def _configure_logging(self, settings: NexusSettings) -> None:
+        # configure_logging replaces the root logger's handlers with its own. A process that
+        # already has handlers chose its logging (`nexus service` calls configure_logging
+        # before it gets here, an application may have its own): replacing them would undo
+        # that choice, so, like logging.basicConfig, only a process without any is set up.
+        if logging.getLogger().handlers:
+            return
+        configure_logging(settings.log_level, fmt=settings.log_format, service=f"nexus-{self.name}")
 
     def _serve_metrics(self, settings: NexusSettings) -> MetricsServer | None:
         if not settings.service_metrics_port:

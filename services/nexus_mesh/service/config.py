@@ -31,6 +31,10 @@ class ServiceConfig:
     dedupe_ttl_s: float = 3600.0
     stop_timeout_s: float = 10.0
     send_timeout_s: float = 10.0
+    lag_interval_s: float = 5.0
+    """How often the end offsets of the assigned partitions are read for
+    ``nexus_service_consumer_lag``, so the lag keeps growing while a handler is stuck (a
+    scrape never waits for Kafka; it reports the last reading)."""
 
     def __post_init__(self) -> None:
         if self.max_records < 1:
@@ -41,3 +45,5 @@ class ServiceConfig:
             raise ValueError("retry_attempts must be at least 1")
         if self.handler_timeout_s is not None and self.handler_timeout_s <= 0:
             raise ValueError("handler_timeout_s must be positive (or None for no limit)")
+        if self.lag_interval_s <= 0:
+            raise ValueError("lag_interval_s must be positive")

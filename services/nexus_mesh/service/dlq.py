@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.records import Headers
+from nexus_mesh.service.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +85,13 @@ class DeadLetters:
         topic: str,
         service: str,
         max_backoff_s: float = 5.0,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._producer = producer
         self._topic = topic
         self._service = service
         self._max_backoff_s = max_backoff_s
+        self._metrics = metrics
 
     @property
     def topic(self) -> str:
@@ -97,8 +101,9 @@ class DeadLetters:
         headers = dead_letter_headers(record, error, service=self._service)
         backoff = 0.1
         while True:
+            began = time.perf_counter()
             try:
-                return await self._producer.send_raw(
+                written = await self._producer.send_raw(
                     topic=self._topic,
                     key=record.key,
                     # A tombstone (no value) is kept as an empty value: the DLQ is not
@@ -115,5 +120,13 @@ class DeadLetters:
                     exc,
                     backoff,
                 )
+            else:
+                # The attempt Kafka acknowledged, as for any other write; the failed ones
+                # before it are the warnings above.
+                if self._metrics is not None:
+                    self._metrics.produce_latency.labels(self._service).observe(
+                        time.perf_counter() - began
+                    )
+                return written
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)

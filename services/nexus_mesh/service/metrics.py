@@ -1,15 +1,36 @@
 """A service's Prometheus metrics, in a registry of its own (one per :class:`Service`, so
-several services can run in one process, as the tests do)."""
+several services can run in one process, as the tests do).
+
+The registry also carries the process's own metrics (``process_*``: open fds, memory, CPU,
+start time; ``python_*``: version, garbage collection): the endpoint is the only one a service
+process serves, so without them a leak or a restart loop would be invisible to Prometheus.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from nexus_mesh.prometheus import ConsumerLagCollector
 
 _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
+# The buckets of nexus_gateway_produce_latency_seconds: the same writes to the same cluster,
+# so the gateway's and the services' histograms can be compared and aggregated bucket by bucket.
+_PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+# The values of nexus_service_handle_seconds{outcome}: what became of a record a handler took.
+HANDLED = "handled"
+FAILED = "failed"  # raised (after its retries): the record went to the DLQ
+TIMED_OUT = "timed_out"  # raised TimeoutError, handler_timeout_s included: to the DLQ too
 
 
 @dataclass(kw_only=True)
@@ -57,9 +78,17 @@ class ServiceMetrics:
         )
         self.handle_seconds = Histogram(
             "nexus_service_handle_seconds",
-            "Time from a record's arrival to its handler finishing",
-            [*labels, "type"],
+            "Time from a record's arrival to its handler finishing, by outcome "
+            "(handled, failed, timed_out; the last two were dead-lettered)",
+            [*labels, "type", "outcome"],
             buckets=_HANDLE_BUCKETS,
+            registry=r,
+        )
+        self.produce_latency = Histogram(
+            "nexus_service_produce_latency_seconds",
+            "Event and dead-letter write latency until Kafka acknowledged (acks=all)",
+            labels,
+            buckets=_PRODUCE_BUCKETS,
             registry=r,
         )
         self.assigned_partitions = Gauge(
@@ -70,6 +99,12 @@ class ServiceMetrics:
         )
         self.lag = ConsumerLagCollector(
             "nexus_service_consumer_lag",
-            "Records on an assigned partition not yet consumed by this instance",
+            "Records on an assigned partition after the group's committed offset "
+            "(high watermark - committed; - log start while nothing is committed)",
         )
         r.register(self.lag)
+        # They read process-wide state at each scrape, so several services in one process
+        # each serving them report the same process, as they should.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)

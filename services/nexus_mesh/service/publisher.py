@@ -129,8 +129,12 @@ class Publisher:
     async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
         """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast)."""
         topic = self.events.topic_of(envelope.type, broadcast=broadcast)
+        began = time.perf_counter()
         written = await self._producer.send(envelope, topic=topic)
         if self._metrics is not None:
+            # Acknowledged writes only, as the gateway counts them; a failed one raises to
+            # the handler, and ends up in handle_seconds{outcome="failed"} or a retry.
+            self._metrics.produce_latency.labels(self._source).observe(time.perf_counter() - began)
             self._metrics.events_out.labels(self._source, envelope.type).inc()
         return Published(
             event_id=envelope.metadata.event_id,

@@ -10,11 +10,22 @@ Each record a handler is meant for is one ``process <topic>`` consumer span, the
 the span that produced it (its ``traceparent`` header, else its metadata), so the handler's
 replies join the trace of the request. Records of types this service does not handle get no
 span: every service of a domain sees them, and only the one that handles them matters.
+
+Consumer lag (``nexus_service_consumer_lag``) is counted from the group's committed offset,
+not from the consumer's fetch position: the fetcher reads ahead of the handlers (a batch of
+``max_records``, plus a buffered fetch), so a handler stuck on the first record of a backlog
+would show the whole backlog as consumed. The committed offset is where the group resumes if
+this instance dies, so what lies after it is exactly the work still to do, and it is the
+number ``kafka-consumer-groups --describe`` shows. A partition nothing was ever committed on
+starts from its log start offset (``auto_offset_reset="earliest"``), so that is its base.
+The end offsets are read every ``lag_interval_s`` besides every fetch, because a stuck batch
+stops the fetches, and with them the high watermarks the consumer would report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,11 +39,12 @@ from opentelemetry import trace
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
+from nexus_mesh.prometheus import LagSample
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
 from nexus_mesh.service.dlq import DeadLetters, FailedRecord
-from nexus_mesh.service.metrics import ServiceMetrics
+from nexus_mesh.service.metrics import FAILED, HANDLED, TIMED_OUT, ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
@@ -40,6 +52,10 @@ from nexus_mesh.tracing.spans import OUTCOME, record_error
 
 Handler = Callable[[Envelope, Context], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+# Reading offsets is a request or two to the partition leaders; one that hangs (a leader
+# being elected) is given up on and retried at the next interval, keeping the last reading.
+_OFFSETS_TIMEOUT_S = 10.0
 
 
 @dataclass(kw_only=True, slots=True)
@@ -60,6 +76,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # The last chance to commit as owner; the next owner starts from these offsets.
         await self._runner.commit(only=set(revoked))
+        self._runner.revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._runner.assigned(frozenset(assigned))
@@ -96,13 +113,23 @@ class Runner:
         self._log = log
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
         self._uncommitted: dict[TopicPartition, int] = {}
-        self._next: dict[TopicPartition, int] = {}
+        # What lag() reports, per owned partition. The metrics thread reads them while the
+        # loop writes them: each is replaced whole, never changed in place, so a scrape sees
+        # one consistent version of each without a lock.
+        self._owned: frozenset[TopicPartition] = frozenset()
+        self._ends: Mapping[TopicPartition, int] = {}  # high watermark, newest reading
+        self._committed: Mapping[TopicPartition, int] = {}  # the group's committed offset
+        self._starts: Mapping[TopicPartition, int] = {}  # log start, where nothing is committed
+        # Bumped by each rebalance, so a reading taken before it is not applied after it.
+        self._generation = 0
+        self._read_offsets_now = asyncio.Event()
         self._telemetry = telemetry or Telemetry()
         self.metrics = metrics or ServiceMetrics(service=name)
         self.metrics.lag.track(self.lag)
         self._stopping = False
         self._idle = False
         self._task: asyncio.Task[None] | None = None
+        self._offsets_task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.stats = ServiceStats()
 
@@ -113,6 +140,9 @@ class Runner:
     def start(self) -> None:
         self._consumer.subscribe([self._topic], listener=_Listener(self))
         self._task = asyncio.create_task(self._consume(), name=f"nexus-service-{self._name}")
+        self._offsets_task = asyncio.create_task(
+            self._watch_offsets(), name=f"nexus-service-{self._name}-offsets"
+        )
 
     async def stop(self) -> None:
         """Finish the record in hand, commit, and return; waits at most ``stop_timeout_s``."""
@@ -126,12 +156,21 @@ class Runner:
                 self._log.warning("a handler outlived the stop timeout; cancelling it")
                 task.cancel()
                 await asyncio.wait({task})
+        offsets_task = self._offsets_task
+        if offsets_task is not None:
+            offsets_task.cancel()
+            await asyncio.wait({offsets_task})
         await self.commit()
+        # A stopped instance consumes nothing: no lag of its own to report any more.
+        self.revoked(self._owned)
 
     def assigned(self, partitions: frozenset[TopicPartition]) -> None:
+        self._generation += 1
+        self._owned = partitions
         self.stats.assigned = partitions
         self.metrics.assigned_partitions.labels(self._name).set(len(partitions))
-        self._next = {tp: offset for tp, offset in self._next.items() if tp in partitions}
+        # From assignment on, not from the first record: read where each partition stands.
+        self._read_offsets_now.set()
         self._log.info(
             "service %s %s: partitions %s",
             self._name,
@@ -140,13 +179,29 @@ class Runner:
         )
         self.ready.set()
 
-    def lag(self) -> list[tuple[str, int, int]]:
-        """Per assigned partition: records past the last one this instance consumed."""
+    def revoked(self, partitions: frozenset[TopicPartition]) -> None:
+        self._generation += 1
+        owned = self._owned - partitions
+        self._owned = owned
+        self._ends = _only(self._ends, owned)
+        self._committed = _only(self._committed, owned)
+        self._starts = _only(self._starts, owned)
+        self.stats.assigned = owned
+        self.metrics.assigned_partitions.labels(self._name).set(len(owned))
+
+    def lag(self) -> list[LagSample]:
+        """Per assigned partition: records after the group's committed offset (module doc).
+
+        Called on the metrics server's thread: it only reads what the loop last stored.
+        A partition is left out until its offsets were first read, moments after assignment.
+        """
+        ends, committed, starts = self._ends, self._committed, self._starts
         samples = []
-        for tp, next_offset in list(self._next.items()):
-            highwater = self._consumer.highwater(tp)
-            if highwater is not None:
-                samples.append((tp.topic, tp.partition, highwater - next_offset))
+        for tp in sorted(self._owned):
+            end = ends.get(tp)
+            base = committed.get(tp, starts.get(tp))
+            if end is not None and base is not None:
+                samples.append((tp.topic, tp.partition, end - base))
         return samples
 
     async def commit(self, only: set[TopicPartition] | None = None) -> None:
@@ -168,6 +223,68 @@ class Runner:
         for tp, offset in offsets.items():
             if self._uncommitted.get(tp) == offset:
                 del self._uncommitted[tp]
+        owned = self._owned
+        self._committed = {
+            **self._committed,
+            **{tp: offset for tp, offset in offsets.items() if tp in owned},
+        }
+
+    async def _watch_offsets(self) -> None:
+        """Read the offsets lag() needs at assignment and every ``lag_interval_s``."""
+        failing = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.lag_interval_s):
+                    await self._read_offsets_now.wait()
+            self._read_offsets_now.clear()
+            try:
+                async with asyncio.timeout(_OFFSETS_TIMEOUT_S):
+                    await self._read_offsets()
+            except Exception as exc:
+                # The lag keeps its last reading meanwhile; a broker outage is logged once
+                # (the consume loop says more), not every interval.
+                if not failing:
+                    self._log.warning(
+                        "cannot read offsets for the consumer lag; retrying every %.1f s: %r",
+                        self._config.lag_interval_s,
+                        exc,
+                    )
+                failing = True
+            else:
+                failing = False
+
+    async def _read_offsets(self) -> None:
+        generation, owned = self._generation, self._owned
+        if not owned:
+            return
+        partitions = sorted(owned)
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
+        # The group's commit is fetched once per assignment (a previous owner's); after that
+        # this instance's own commits keep it current.
+        unknown = [tp for tp in partitions if tp not in self._committed]
+        found = await asyncio.gather(*(self._consumer.committed(tp) for tp in unknown))
+        committed = {
+            tp: offset for tp, offset in zip(unknown, found, strict=True) if offset is not None
+        }
+        never = [tp for tp in unknown if tp not in committed]
+        starts: dict[TopicPartition, int] = (
+            await self._consumer.beginning_offsets(never) if never else {}
+        )
+        if generation != self._generation:
+            return  # a rebalance happened meanwhile: these may be another assignment's
+        # A commit of ours that landed meanwhile is newer than what the broker answered.
+        self._committed = {**committed, **self._committed}
+        self._starts = starts
+        self._note_ends(ends)
+
+    def _note_ends(self, ends: Mapping[TopicPartition, int]) -> None:
+        # High watermarks only grow, and two sources report them (a fetch, or a reading):
+        # the larger is the newer.
+        newest = dict(self._ends)
+        for tp, end in ends.items():
+            if tp in self._owned:
+                newest[tp] = max(end, newest.get(tp, end))
+        self._ends = newest
 
     async def _consume(self) -> None:
         backoff = 0.1
@@ -187,6 +304,14 @@ class Runner:
                 continue
             self._idle = False
             backoff = 0.1
+            # Each fetch brought the high watermarks of its partitions: fresher than the last
+            # reading while the instance keeps up.
+            fetched = {}
+            for tp in self._owned & self._consumer.assignment():
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    fetched[tp] = highwater
+            self._note_ends(fetched)
             if not batches:
                 continue
             async with asyncio.TaskGroup() as group:
@@ -199,7 +324,7 @@ class Runner:
             if self._stopping:
                 return
             await self._record(record)
-            self._uncommitted[tp] = self._next[tp] = record.offset + 1
+            self._uncommitted[tp] = record.offset + 1
 
     async def _record(self, record: Record) -> None:
         began = time.perf_counter()
@@ -262,18 +387,24 @@ class Runner:
         try:
             await self._call(handler, envelope, context)
         except Exception as exc:
+            # Timed before the dead letter is written: the handler's time, as for a success.
+            # A failing handler is the one an operator most needs to see the time of.
+            self._observe(envelope, began, TIMED_OUT if isinstance(exc, TimeoutError) else FAILED)
             record_error(trace.get_current_span(), exc)
             await self._dead_letter(record, exc, reason="handler")
             outcome = "dead_lettered"
         else:
+            self._observe(envelope, began, HANDLED)
             self.stats.handled += 1
             self.metrics.handled.labels(self._name, envelope.type).inc()
-            self.metrics.handle_seconds.labels(self._name, envelope.type).observe(
-                time.perf_counter() - began
-            )
         # Dead-lettered counts as dealt with: a second copy would only repeat the failure.
         self._seen.add(seen_key)
         return outcome
+
+    def _observe(self, envelope: Envelope, began: float, outcome: str) -> None:
+        self.metrics.handle_seconds.labels(self._name, envelope.type, outcome).observe(
+            time.perf_counter() - began
+        )
 
     async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
         attempts = self._config.retry_attempts
@@ -321,3 +452,9 @@ class Runner:
         await self._dead_letters.write(failed, error)
         self.stats.dead_lettered += 1
         self.metrics.dead_letters.labels(self._name, reason).inc()
+
+
+def _only(
+    offsets: Mapping[TopicPartition, int], partitions: frozenset[TopicPartition]
+) -> dict[TopicPartition, int]:
+    return {tp: offset for tp, offset in offsets.items() if tp in partitions}

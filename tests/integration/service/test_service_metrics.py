@@ -1,0 +1,259 @@
+"""What an operator scrapes from a service's ``/metrics`` while it runs against a real broker:
+consumer lag per assigned partition, handler timings per outcome, write latency."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.registry import load_registry
+from nexus_mesh.service import Context, Service, ServiceConfig
+from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry
+from nexus_testkit import eventually
+
+# A short lag interval so a backlog shows within a test's patience, not within minutes.
+FAST = ServiceConfig(
+    poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0, lag_interval_s=0.2
+)
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+class Requests:
+    """Plays the gateway: writes ``search.requested`` events to the domain topic."""
+
+    def __init__(self, settings: NexusSettings, producer: EnvelopeProducer, codec: Codec) -> None:
+        self.settings = settings
+        self.topics = TopicNames(prefix=settings.topic_prefix)
+        self._producer = producer
+        self._codec = codec
+
+    async def send(self, query: str, *, campaign_id: str = "camp-1") -> None:
+        envelope = Envelope(
+            type="search.requested",
+            payload=self._codec.payload_from_json("search.requested", {"query": query}),
+            metadata=Metadata(
+                event_id=uuid.uuid4().hex,
+                campaign_id=campaign_id,
+                source="test-gateway",
+                time=1_700_000_000_000,
+                connection_id="conn-1",
+            ),
+        )
+        await self._producer.send(envelope, topic=self.topics.domain("search"))
+
+    def campaign_on(self, partition: int) -> str:
+        """A campaign whose events land on ``partition`` of the domain topic."""
+        partitions = self.settings.domain_partitions
+        return next(
+            campaign
+            for campaign in (f"camp-{i}" for i in range(1000))
+            if campaign_partition(campaign, partitions) == partition
+        )
+
+
+@pytest.fixture
+async def requests(settings: NexusSettings) -> AsyncIterator[Requests]:
+    await ensure_topics(settings, ["search"])
+    codec = Codec(load_registry(settings.schemas_dir))
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
+    await producer.start()
+    try:
+        yield Requests(settings, producer, codec)
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def serving(service: Service, settings: NexusSettings) -> AsyncIterator[str]:
+    """``service.run`` as a service process runs it, ``/metrics`` on a free loopback port;
+    yields the base URL once the group has assigned the instance its partitions."""
+    port = free_port()
+    settings = settings.model_copy(
+        update={"service_metrics_host": "127.0.0.1", "service_metrics_port": port}
+    )
+    task = asyncio.create_task(service.run(settings, telemetry=Telemetry()))
+    try:
+
+        async def ready() -> bool:
+            if task.done():
+                task.result()  # a failed start fails the test with its own error
+            return service.running and service.ready.is_set()
+
+        await eventually(ready, timeout=30, what=f"service {service.name} ready")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await service.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def scrape(url: str) -> Samples:
+    def get() -> str:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    text = await asyncio.to_thread(get)
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def lags(samples: Samples, topic: str) -> dict[int, float]:
+    """``nexus_service_consumer_lag`` by partition of ``topic``."""
+    found = {}
+    for (name, labels), lag in samples.items():
+        if name == "nexus_service_consumer_lag":
+            label = dict(labels)
+            assert label["topic"] == topic
+            found[int(label["partition"])] = lag
+    return found
+
+
+def quiet_service() -> Service:
+    service = Service(name="lagging", domain="search", config=FAST)
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        """Never called: these tests write nothing for it."""
+
+    return service
+
+
+async def test_lag_counts_the_backlog_behind_a_stuck_handler(requests: Requests) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+    service = Service(name="lagging", domain="search", config=replace(FAST, handler_timeout_s=None))
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        if event.payload["query"] == "stuck":
+            entered.set()
+            await release.wait()
+        handled.append(event.metadata.event_id)
+
+    topic = requests.topics.domain("search")
+    stuck_on, other = requests.campaign_on(0), requests.campaign_on(1)
+    async with serving(service, requests.settings) as url:
+
+        async def lag_is(expected: dict[int, float]) -> dict[int, float] | None:
+            found = lags(await scrape(url), topic)
+            return found if found == expected else None
+
+        # Nothing was ever written: a series per assigned partition all the same, at zero.
+        await eventually(lambda: lag_is({0: 0, 1: 0}), what="a zero lag per partition")
+
+        await requests.send("stuck", campaign_id=stuck_on)
+        await eventually(_is_set(entered), what="the handler to get stuck")
+        # The record in hand is not dealt with yet: it still counts.
+        await eventually(lambda: lag_is({0: 1, 1: 0}), what="the stuck record as lag")
+
+        for i in range(5):
+            await requests.send(f"behind-{i}", campaign_id=stuck_on)
+        for i in range(3):
+            await requests.send(f"other-{i}", campaign_id=other)
+        # The instance reads nothing while its batch is stuck; the backlog must still show,
+        # on the stuck partition and on the one waiting behind it.
+        await eventually(lambda: lag_is({0: 6, 1: 3}), what="the backlog growing")
+
+        release.set()
+        await eventually(lambda: lag_is({0: 0, 1: 0}), what="the backlog worked off")
+        assert len(handled) == 9
+
+
+def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return event.is_set()
+
+    return probe
+
+
+async def test_lag_series_follow_the_assignment(requests: Requests) -> None:
+    topic = requests.topics.domain("search")
+    async with serving(quiet_service(), requests.settings) as first:
+
+        async def partitions(url: str) -> set[int]:
+            return set(lags(await scrape(url), topic))
+
+        async def owns_all() -> bool:
+            return await partitions(first) == {0, 1}
+
+        await eventually(owns_all, what="both partitions' lag on the only instance")
+
+        async with serving(quiet_service(), requests.settings) as second:
+
+            async def split() -> tuple[set[int], set[int]] | None:
+                mine, theirs = await partitions(first), await partitions(second)
+                return (mine, theirs) if len(mine) == len(theirs) == 1 else None
+
+            mine, theirs = await eventually(split, what="one partition's lag on each instance")
+            # A revoked partition's series is gone, not left frozen at its last value.
+            assert mine | theirs == {0, 1}
+            for url in (first, second):
+                samples = await scrape(url)
+                assert value(samples, "nexus_service_assigned_partitions", service="lagging") == 1
+
+        await eventually(owns_all, what="both partitions back once the second left")
+
+
+async def test_every_handler_outcome_is_timed_and_every_write_too(requests: Requests) -> None:
+    config = replace(FAST, handler_timeout_s=0.5, retry_attempts=1)
+    service = Service(name="timed", domain="search", config=config)
+    never = asyncio.Event()
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        query = event.payload["query"]
+        if query == "boom":
+            raise RuntimeError("the handler failed on purpose")
+        if query == "slow":
+            await never.wait()  # cut off by handler_timeout_s
+        await ctx.reply("search.completed", {"query": query, "hits": []})
+
+    async with serving(service, requests.settings) as url:
+        for query in ("fine", "boom", "slow"):
+            await requests.send(query)
+
+        async def settled() -> Samples | None:
+            # Counted once each dead letter is written, so everything before it is on record.
+            found = await scrape(url)
+            dead = value(found, "nexus_service_dlq_total", service="timed", reason="handler")
+            return found if dead == 2 else None
+
+        samples = await eventually(settled, what="both dead letters counted")
+
+    def handle(outcome: str, suffix: str = "count") -> float | None:
+        return value(
+            samples,
+            f"nexus_service_handle_seconds_{suffix}",
+            service="timed",
+            type="search.requested",
+            outcome=outcome,
+        )
+
+    assert (handle("handled"), handle("failed"), handle("timed_out")) == (1, 1, 1)
+    # The timed-out one is on record with the time it held its partition up.
+    assert (handle("timed_out", "sum") or 0) >= 0.5
+    # The reply and both dead letters waited for Kafka's acknowledgement.
+    latency = "nexus_service_produce_latency_seconds"
+    assert value(samples, f"{latency}_count", service="timed") == 3
+    assert (value(samples, f"{latency}_sum", service="timed") or 0) > 0
