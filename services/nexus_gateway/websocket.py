@@ -51,6 +51,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         )
     except AuthError as denied:
         gateway.metrics.auth_failures.labels(str(denied.close_code)).inc()
+        # The reason is public and never holds the token: what an operator needs to answer
+        # "why is this client refused?".
+        log.info(
+            "refused %s/%s with %d: %s", campaign_id, user_id, denied.close_code, denied.reason
+        )
         # Close codes exist only after the handshake, so accept it, then close with the code.
         ws = web.WebSocketResponse(
             protocols=[denied.token_subprotocol] if denied.token_subprotocol else ()

@@ -11,6 +11,7 @@ import pytest
 from mesh_processes import JWT_SECRET, Mesh
 from nexus_gateway.auth import issue_token
 from nexus_mesh.client import MeshClient, MeshClosedError, MeshConnectError
+from nexus_testkit import eventually
 
 
 @pytest.fixture
@@ -87,3 +88,17 @@ async def test_a_connection_is_closed_4001_when_its_token_expires(url: str) -> N
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return str(response.read().decode())
+
+
+async def test_a_refusal_is_logged_with_its_reason_and_never_the_token(mesh: Mesh) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    forged = issue_token(secret_or_key="f" * 64, user_id="u1", campaigns=["A"], ttl_s=600)
+    assert await refused(gateway.url, token=forged) == 4001
+
+    async def in_log() -> bool:
+        return "refused A/u1 with 4001" in gateway.log()
+
+    await eventually(in_log, what="the refusal in the gateway's log")
+    assert forged not in gateway.log()
+    assert forged.split(".")[2] not in gateway.log(), "not even the signature"
