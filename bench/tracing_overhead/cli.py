@@ -70,6 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="after the saturating runs, traced and untraced runs offering RATE interactions "
         "per second in all: the CPU per interaction then compares like with like",
     )
+    parser.add_argument(
+        "--no-warmup-round",
+        dest="warmup_round",
+        action="store_false",
+        help="skip the first round of every workload and mode that is run and thrown away",
+    )
     parser.add_argument("--no-doc", action="store_true", help="print only")
     return parser.parse_args(argv)
 

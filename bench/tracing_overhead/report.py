@@ -39,7 +39,13 @@ def section(
         "(`OTEL_SDK_DISABLED=true`). Each run starts fresh gateway and search processes;",
         "traced and untraced runs alternate, the first mode swapped each round. Closed loop:",
         f"{args.clients} sessions, one campaign each, each waiting for its answer before the",
-        f"next; {args.warmup:g} s warm-up, then {args.seconds:g} s measured per run. `search` is",
+        f"next; {args.warmup:g} s warm-up, then {args.seconds:g} s measured per run"
+        + (
+            ", after a first round of every workload and mode that is thrown away (on a fresh"
+            " broker the first runs were 15-40% slower in every mode). `search` is"
+            if args.warmup_round
+            else ". `search` is"
+        ),
         "a `search` request answered by the search service (six spans per round trip, in two",
         "processes); `emit` is a `chat.message` until its ack (four spans, all in the gateway:",
         "ws receive, send, and the delivery back to the campaign).",

@@ -110,6 +110,10 @@ async def measure(args: argparse.Namespace, bench: Bench) -> list[Run]:
     plan: list[tuple[int, str, str, float | None]] = []
     modes = [m for m in MODES if m in args.modes]
     paced_modes = [m for m in modes if m in ("traced", "untraced")]
+    # Round -1 is measured and thrown away: the first runs on a fresh broker were 15-40%
+    # slower in every mode, which would decide the median of whichever mode went first.
+    for workload in args.workloads if args.warmup_round else ():
+        plan += [(-1, workload, mode, None) for mode in modes]
     for round_ in range(args.rounds):
         for workload in args.workloads:
             order = modes if round_ % 2 == 0 else list(reversed(modes))
@@ -131,9 +135,11 @@ async def measure(args: argparse.Namespace, bench: Bench) -> list[Run]:
             await asyncio.to_thread(bench.stop_mesh)
         run = Run(workload, mode, round_, done, args.seconds, cpu=cpu, offered=rate)
         run.spans = bench.receiver.spans - spans_before
-        runs.append(run)
+        if round_ >= 0:
+            runs.append(run)
         print(
-            f"round {round_} {workload:6} {mode:10} "
+            ("warm-up " if round_ < 0 else f"round {round_} ")
+            + f"{workload:6} {mode:10} "
             + (f"paced {rate:6.0f}/s " if rate else "")
             + f"{run.rate:8.1f}/s"
             f"  gateway {run.cpu_us(0):5.0f} us, service {run.cpu_us(1):5.0f} us CPU"
