@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nexus_mesh.prometheus import ConsumerLagCollector
+from nexus_mesh.prometheus import ConsumerLagCollector, register_process_metrics
 
 
 @dataclass(kw_only=True)
@@ -25,9 +17,7 @@ class GatewayMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         # process_open_fds above all: every WebSocket holds one, and the limit is per pod.
-        ProcessCollector(registry=r)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)
+        register_process_metrics(r)
         self.connections = Gauge("nexus_gateway_connections", "Open client connections", registry=r)
         self.campaigns = Gauge(
             "nexus_gateway_campaigns", "Campaigns with a connection on this pod", registry=r

@@ -12,7 +12,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -77,3 +83,12 @@ def serve_metrics(registry: CollectorRegistry, *, host: str, port: int) -> Metri
     """Serve ``registry`` in Prometheus text format at ``http://host:port/metrics``."""
     server, thread = start_http_server(port, addr=host, registry=registry)
     return MetricsServer(server, thread)
+
+
+def register_process_metrics(registry: CollectorRegistry) -> None:
+    """The process's own metrics (``process_*``: open fds, memory, CPU, start time;
+    ``python_*``: version, garbage collection) on a registry of the mesh's own, which the
+    default registry's collectors never reach."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -42,6 +43,28 @@ def http_status(url: str) -> int:
         return error.code
 
 
+async def reader_and_stalled(
+    stack: AsyncExitStack, mesh: Mesh, url: str, user: str, **ws_options: Any
+) -> tuple[MeshClient, aiohttp.ClientWebSocketResponse]:
+    """A client of campaign A that reads everything, and a raw socket ``user`` of A that the
+    test stops reading from whenever it likes (its welcome is left unread)."""
+    fast = await stack.enter_async_context(
+        await MeshClient.connect(
+            url, campaign_id="A", user_id="fast", token=mesh.token("fast", ["A"])
+        )
+    )
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    stalled = await stack.enter_async_context(
+        session.ws_connect(
+            f"{url}/ws/A/{user}",
+            headers={"Authorization": f"Bearer {mesh.token(user, ['A'])}"},
+            max_msg_size=0,
+            **ws_options,
+        )
+    )
+    return fast, stalled
+
+
 async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
     mesh: Mesh, publisher: Publisher
 ) -> None:
@@ -52,19 +75,7 @@ async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
     blob = "x" * 16_000
     total = 3_200  # ~50 MB through the campaign
     async with AsyncExitStack() as stack:
-        fast = await stack.enter_async_context(
-            await MeshClient.connect(
-                gateway.url, campaign_id="A", user_id="fast", token=mesh.token("fast", ["A"])
-            )
-        )
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        stalled = await stack.enter_async_context(
-            session.ws_connect(
-                gateway.url + "/ws/A/slow",
-                headers={"Authorization": f"Bearer {token}"},
-                max_msg_size=0,
-            )
-        )
+        fast, stalled = await reader_and_stalled(stack, mesh, gateway.url, "slow")
         welcome = orjson.loads((await stalled.receive()).data)
         start_position = welcome["payload"]["position"]
         rss_before = rss_kib(gateway.process.pid)
@@ -183,20 +194,8 @@ async def test_drain_ends_within_its_timeout_when_a_client_stopped_reading(
     blob = "x" * 16_000
     total = 1_500  # ~24 MB: more than the loopback socket buffers hold
     async with AsyncExitStack() as stack:
-        fast = await stack.enter_async_context(
-            await MeshClient.connect(
-                gateway.url, campaign_id="A", user_id="fast", token=mesh.token("fast", ["A"])
-            )
-        )
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        stalled = await stack.enter_async_context(
-            session.ws_connect(
-                gateway.url + "/ws/A/asleep",
-                headers={"Authorization": f"Bearer {mesh.token('asleep', ['A'])}"},
-                max_msg_size=0,
-                autoclose=False,
-                autoping=False,
-            )
+        fast, stalled = await reader_and_stalled(
+            stack, mesh, gateway.url, "asleep", autoclose=False, autoping=False
         )
         assert orjson.loads((await stalled.receive()).data)["type"] == "nexus.welcome"
         # From here on `stalled` reads nothing.

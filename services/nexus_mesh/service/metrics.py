@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nexus_mesh.prometheus import ConsumerLagCollector
+from nexus_mesh.prometheus import ConsumerLagCollector, register_process_metrics
 
 _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
 # The buckets of nexus_gateway_produce_latency_seconds: the same writes to the same cluster,
@@ -105,6 +97,4 @@ class ServiceMetrics:
         r.register(self.lag)
         # They read process-wide state at each scrape, so several services in one process
         # each serving them report the same process, as they should.
-        ProcessCollector(registry=r)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)
+        register_process_metrics(r)
