@@ -63,14 +63,17 @@ def build_gateway(
     )
     holder: dict[str, Gateway] = {}
 
-    def on_timeout(request: PendingRequest) -> None:
-        _send_timeout(holder["gateway"], request, telemetry)
+    def on_timeout(request: PendingRequest) -> bool:
+        return _send_timeout(holder["gateway"], request, telemetry)
 
     def on_delivered(envelope: Envelope, targets: list[Connection]) -> None:
-        correlation = envelope.metadata.correlation_id
-        if correlation and registry.flow_for_reply(envelope.type) is not None:
-            for connection in targets:
-                flows.resolve(connection.id, correlation)
+        # Called for every routed record, replayed ones too, with or without a connection
+        # here: a reply names its requester, which may be away or about to resume.
+        meta = envelope.metadata
+        if meta.correlation_id and registry.flow_for_reply(envelope.type) is not None:
+            requesters = {meta.connection_id} if meta.connection_id else {t.id for t in targets}
+            for connection_id in requesters:
+                flows.resolve(connection_id, meta.correlation_id)
 
     flows = FlowTracker(on_timeout)
     dispatcher = Dispatcher(
@@ -114,7 +117,11 @@ def build_gateway(
         producer=producer,
         dispatcher=dispatcher,
         catch_up=CatchUpReader(
-            settings=settings, codec=codec, metrics=metrics, client_id=client_id
+            settings=settings,
+            codec=codec,
+            metrics=metrics,
+            client_id=client_id,
+            on_delivered=on_delivered,
         ),
         ingress=ingress,
     )
@@ -122,8 +129,9 @@ def build_gateway(
     return gateway
 
 
-def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> None:
-    """Answer a request nobody replied to with its flow's timeout event (section 3).
+def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> bool:
+    """Answer a request nobody replied to with its flow's timeout event (section 3); False
+    when its connection is not on this pod.
 
     The event is delivered under a ``ws send`` span that is a child of the request's
     ``ws receive``, marked as an error, so the trace of a request that timed out shows where
@@ -131,7 +139,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
     """
     connection = gateway.hub.get(request.connection_id)
     if connection is None:
-        return
+        return False
     flow = request.flow
     payload = _timeout_payload(gateway, flow.timeout_type, request)
     ident = connection.identity
@@ -152,7 +160,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
     )
     if not telemetry.enabled:
         _deliver_timeout(gateway, connection, envelope)
-        return
+        return True
     meta = envelope.metadata
     with ws_send_span(
         telemetry.tracer,
@@ -174,6 +182,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
             span.set_status(
                 Status(StatusCode.ERROR, f"no {flow.request} reply within {flow.timeout_ms} ms")
             )
+    return True
 
 
 def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> bool:

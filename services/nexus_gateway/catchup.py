@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nexus_gateway.connection import Connection
-from nexus_gateway.hub import routes_to
+from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
@@ -51,7 +51,11 @@ class CatchUpReader:
         client_id: str,
         max_parallel: int = 4,
         timeout_s: float = 60.0,
+        on_delivered: DeliveredHook | None = None,
     ) -> None:
+        """``on_delivered`` sees every replayed event, as the live path's hook does: a
+        replayed reply answers its request."""
+        self._on_delivered = on_delivered
         self._settings = settings
         self._codec = codec
         self._metrics = metrics
@@ -95,8 +99,10 @@ class CatchUpReader:
         # Fetched, not yet sent. The campaign's partition and the system partitions are merged
         # by record time, so the replay interleaves them as live delivery did, instead of one
         # partition's whole gap after the other's.
+        # In a fixed order (the campaign's partition first): records of one millisecond then
+        # come out the same way in every process, not in a set's hash order.
         held: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {
-            tp: deque() for tp in fetching
+            tp: deque() for tp in targets if tp in fetching
         }
         connection = job.connection
         while fetching or any(held.values()):
@@ -141,6 +147,8 @@ class CatchUpReader:
             return None
         if tp == job.clients and not routes_to(envelope.metadata, job.connection.identity):
             return None
+        if self._on_delivered is not None:
+            self._on_delivered(envelope, [job.connection])
         position = Position(
             partitions=job.since.partitions,
             partition=job.clients.partition,

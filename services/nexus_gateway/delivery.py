@@ -30,7 +30,7 @@ from opentelemetry.trace import INVALID_SPAN, Span
 
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
-from nexus_gateway.hub import ConnectionHub
+from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
@@ -48,7 +48,6 @@ from nexus_mesh.tracing.spans import SENT, record_error, ws_send_span
 log = logging.getLogger(__name__)
 
 FETCH_BYTES_PER_PARTITION = 256 * 1024
-DeliveredHook = Callable[[Envelope, list[Connection]], None]
 
 
 class Dispatcher:
@@ -346,6 +345,10 @@ class Dispatcher:
             campaign_id=meta.campaign_id, user_id=meta.user_id, connection_id=meta.connection_id
         )
         if not targets:
+            # Nobody here to write to, but a reply still answers its requester's wait (the
+            # requester may be away and resume later, possibly here).
+            if self._on_delivered is not None:
+                self._on_delivered(envelope, targets)
             return
         with self._process_span(record, envelope, began):
             frame = event_frame(

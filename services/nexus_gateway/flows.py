@@ -6,13 +6,16 @@ correlation id, until a reply type of its flow is routed to that connection; aft
 
 A waiting request outlives its socket: a client that reconnects here with its connection id
 (``?since=...&connection_id=...``) still gets the timeout. One that is away when the timer
-fires misses it, and when it resends the request (same ``event_id``, answered from the first
-write) the wait starts again, so every request still ends in a reply or a timeout.
+fires misses it; the request is remembered as missed, and when the client resends it (same
+``event_id``, answered from the first write) the wait starts again. A reply ends the wait
+however it reaches the client (live, or replayed on resume) and forgets a missed timeout,
+so a request ends in its reply or in a timeout, not in both.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,11 +39,18 @@ class PendingRequest:
     tracestate: str | None = None
 
 
+# Missed timeouts remembered for a resend; beyond this many the oldest are forgotten (their
+# resend is then acked without a new wait, as before waits outlived their sockets).
+MAX_MISSED = 10_000
+
+
 class FlowTracker:
-    def __init__(self, on_timeout: Callable[[PendingRequest], None]) -> None:
+    def __init__(self, on_timeout: Callable[[PendingRequest], bool]) -> None:
+        """``on_timeout`` delivers the timeout event; False when the connection is not here."""
         self._on_timeout = on_timeout
         # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
+        self._missed: OrderedDict[tuple[str, str], PendingRequest] = OrderedDict()
 
     def __len__(self) -> int:
         return sum(len(timers) for timers in self._pending.values())
@@ -55,14 +65,28 @@ class FlowTracker:
         )
 
     def _expire(self, request: PendingRequest) -> None:
-        if self._pop(request.connection_id, request.correlation_id) is not None:
-            self._on_timeout(request)
+        if self._pop(request.connection_id, request.correlation_id) is None:
+            return
+        if not self._on_timeout(request):
+            self._missed[(request.connection_id, request.correlation_id)] = request
+            while len(self._missed) > MAX_MISSED:
+                self._missed.popitem(last=False)
 
     def resolve(self, connection_id: str, correlation_id: str) -> bool:
+        """A reply reached (or is on its way to) the connection: the request is answered."""
+        self._missed.pop((connection_id, correlation_id), None)
         handle = self._pop(connection_id, correlation_id)
         if handle is None:
             return False
         handle.cancel()
+        return True
+
+    def rearm(self, connection_id: str, correlation_id: str) -> bool:
+        """Wait again for a request whose timeout fired while its client was away."""
+        request = self._missed.pop((connection_id, correlation_id), None)
+        if request is None:
+            return False
+        self.track(request)
         return True
 
     def _pop(self, connection_id: str, correlation_id: str) -> asyncio.TimerHandle | None:
@@ -74,11 +98,9 @@ class FlowTracker:
             del self._pending[connection_id]
         return handle
 
-    def is_pending(self, connection_id: str, correlation_id: str) -> bool:
-        return correlation_id in self._pending.get(connection_id, {})
-
     def cancel_all(self) -> None:
         for timers in self._pending.values():
             for handle in timers.values():
                 handle.cancel()
         self._pending.clear()
+        self._missed.clear()

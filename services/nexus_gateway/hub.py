@@ -6,10 +6,13 @@ by, the live one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from nexus_gateway.connection import Connection, Identity
-from nexus_mesh.envelope import Metadata
+from nexus_mesh.envelope import Envelope, Metadata
+
+# Told of every routed record (live or replayed) and the connections it went to here.
+DeliveredHook = Callable[[Envelope, list[Connection]], None]
 
 
 def routes_to(meta: Metadata, identity: Identity) -> bool:

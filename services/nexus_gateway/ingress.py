@@ -47,7 +47,7 @@ from nexus_mesh.errors import (
 )
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.registry import ClientTarget, Flow, Registry
+from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
@@ -201,7 +201,12 @@ class Ingress:
                 pass
             else:
                 if target.flow is not None:
-                    self._rearm(connection, target.flow, metadata, event_id, payload)
+                    # The client resent a request it still waits for: if its timeout fired
+                    # while it was away, the wait starts again.
+                    self._flows.rearm(
+                        ident.connection_id,
+                        _client_id(metadata, "correlation_id", event_id) or event_id,
+                    )
                 self._metrics.acks.inc()
                 return ack_frame(
                     event_id=event_id,
@@ -288,30 +293,6 @@ class Ingress:
             raise ClientEventError(ErrorCode.SCHEMA_INVALID, str(exc), event_id) from None
         except UnknownTypeError as exc:
             raise ClientEventError(ErrorCode.UNKNOWN_TYPE, str(exc), event_id) from None
-
-    def _rearm(
-        self,
-        connection: Connection,
-        flow: Flow,
-        metadata: dict[str, Any],
-        event_id: str,
-        payload: dict[str, Any],
-    ) -> None:
-        """A resent request whose wait ended unseen (its timeout fired while the client was
-        away) waits again, so the client still gets a reply or a timeout."""
-        correlation_id = _client_id(metadata, "correlation_id", event_id) or event_id
-        connection_id = connection.identity.connection_id
-        if self._flows.is_pending(connection_id, correlation_id):
-            return
-        self._flows.track(
-            PendingRequest(
-                connection_id=connection_id,
-                correlation_id=correlation_id,
-                flow=flow,
-                request_payload=payload,
-                context=context_api.get_current() if self._telemetry.enabled else None,
-            )
-        )
 
     def _stamp(
         self,

@@ -6,6 +6,7 @@ Protocol frames (``nexus.*``) are built here as bytes, ready for ``send_frame``.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from enum import IntEnum, StrEnum
@@ -69,8 +70,14 @@ def new_connection_id(campaign_id: str, user_id: str) -> str:
     return _owner_tag(campaign_id, user_id) + uuid.uuid4().hex[:20]
 
 
+_CONNECTION_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
 def owns_connection_id(connection_id: str, campaign_id: str, user_id: str) -> bool:
-    return len(connection_id) == 32 and connection_id.startswith(_owner_tag(campaign_id, user_id))
+    # The whole id is checked, not only its tag: it goes into frames, headers and log lines.
+    return _CONNECTION_ID_RE.fullmatch(connection_id) is not None and connection_id.startswith(
+        _owner_tag(campaign_id, user_id)
+    )
 
 
 def now_ms() -> int:

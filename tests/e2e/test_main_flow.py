@@ -7,6 +7,7 @@ must be the next thing the connection sees, since Kafka keeps one campaign in or
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -16,10 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
+from kafka_tail import TopicTail
 from mesh_processes import Mesh
 from nexus_mesh.client import Event, MeshClient
 from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
 
 
@@ -139,6 +143,56 @@ async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     assert ack.duplicate
     again = await back.next_event(timeout=10)
     assert (again.type, again.correlation_id) == ("search.timeout", "req-2")
+
+
+async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
+    mesh: Mesh, stack: AsyncExitStack, tmp_path: Any, settings: NexusSettings
+) -> None:
+    """The reply comes while its client is away and reaches it in the replay on resume: the
+    request is answered, so no timeout may follow, and resending it (the ack was in doubt)
+    must not start a new wait either."""
+    mesh_schemas = _schemas_copy(tmp_path)
+    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
+    manifest["flows"]["search"]["timeout_ms"] = 3000
+    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
+    search = mesh.service("search", NEXUS_SCHEMAS_DIR=str(mesh_schemas))
+    assert gateway.url and gateway.admin_url
+    stats_url = gateway.admin_url + "/stats"
+
+    async def pending() -> int:
+        return int(orjson.loads(await asyncio.to_thread(_read, stats_url))["pending_requests"])
+
+    topics = TopicNames(prefix=settings.topic_prefix)
+    tail = await stack.enter_async_context(
+        TopicTail(settings, topics.clients, settings.clients_partitions)
+    )
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    search.process.send_signal(signal.SIGSTOP)  # the reply must come while alice is away
+    try:
+        await client.emit("search", {"query": "jazz"}, event_id="asked-once")
+        await client.close()
+    finally:
+        search.process.send_signal(signal.SIGCONT)
+
+    async def reply_written() -> bool:
+        return any(dict(r.headers).get("ce_type") == b"search.completed" for r in tail.records)
+
+    await eventually(reply_written, what="the reply in Kafka while alice is away")
+    back = await stack.enter_async_context(client.resume())
+    reply = await back.next_event(timeout=10)
+    assert (reply.type, reply.correlation_id) == ("search.completed", "asked-once")
+
+    async def answered() -> bool:
+        return await pending() == 0
+
+    await eventually(answered, what="the replayed reply to end the wait")
+    resent = await back.emit("search", {"query": "jazz"}, event_id="asked-once")
+    assert resent.duplicate
+    assert await pending() == 0, "an answered request does not wait again"
+    marker = await back.emit("chat.message", {"text": "marker"})
+    while (event := await back.next_event(timeout=10)).event_id != marker.event_id:
+        assert event.type != "search.timeout", "a timeout after the reply"
 
 
 def _read(url: str) -> bytes:
