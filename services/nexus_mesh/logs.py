@@ -30,18 +30,30 @@ from typing import Any, Literal
 import orjson
 from opentelemetry import trace
 
+from nexus_mesh.settings import report_unknown_variables
+
 LogFormat = Literal["json", "text"]
 MASK = "***"
 
 # A key whose value is a credential: it ends in one of these words, so ``NEXUS_JWT_SECRET``,
 # ``sasl_plain_password``, ``refresh_token``, ``clientSecret`` and ``X-Api-Key`` are, while
-# ``tokens``, ``token_type``, ``secret_name`` and ``max_tokens`` (counts and names) are not.
+# ``tokens``, ``token_type``, ``secret_name`` and ``max_tokens`` (counts and names) are not;
+# of the ``*_key`` names only those of credentials (``secret_key``, ``aws_secret_access_key``,
+# ``private_key``), not ``partition_key`` or ``message_key``.
 # ``pwd`` is left out on purpose: ``PWD=`` is the working directory.
-_CREDENTIAL_NAME = r"[\w.-]*?(?:token|secret|passw(?:or)?d|passphrase|api[_-]?key)"
+_CREDENTIAL_NAME = (
+    r"[\w.-]*?(?:token|secret|passw(?:or)?d|passphrase|(?:api|private|secret|access|signing)"
+    r"[_-]?key)"
+)
 _CREDENTIAL_NAME_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
 _SECRETS = re.compile(
-    r"(?P<jwt>eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)"  # a JWT, whatever surrounds it
+    # a JWT, whatever surrounds it; it starts where a token character does not precede it, so
+    # a long run of "eyJ" is tried once, not from each of its positions (quadratic)
+    r"(?P<jwt>(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)"
+    # an Authorization header's credentials, whatever their scheme (Basic, Digest, ...)
+    r"|(?P<authz>(?<![\w.-])authorization(?:\\*[\"'])?[ \t]*[=:][ \t]*(?:\\*[\"'])?"
+    r"(?:[a-z]+[ \t]+)?)[^&\s'\",;]+"
     # an Authorization value and the bearer.<jwt> WebSocket subprotocol, but not the next
     # key=value pair after a "token_type=bearer"
     r"|(?P<bearer>bearer[ .])(?![\w.-]*=[^=&\s'\",;])[^&\s'\",;]+"
@@ -83,7 +95,7 @@ def redact(text: str) -> str:
 def _mask(match: re.Match[str]) -> str:
     if match.group("jwt"):
         return MASK
-    for prefix in ("bearer", "userinfo"):
+    for prefix in ("authz", "bearer", "userinfo"):
         if match.group(prefix):
             return match.group(prefix) + MASK
     # Keep the key and the quotes so the line still reads (and parses) as it was written.
@@ -268,6 +280,8 @@ def configure_logging(
     # On the handler, not the "aiokafka" logger: a logger's filters see only records logged on
     # that very logger, and aiokafka logs on its modules' loggers (aiokafka.client, ...).
     handler.addFilter(RepeatFilter("aiokafka"))
+    # Refused handshakes are one line each, and anyone can make them: a flood is held back.
+    handler.addFilter(RepeatFilter("nexus_gateway.websocket"))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -275,3 +289,5 @@ def configure_logging(
     root.setLevel(level)
     # aiokafka is chatty at INFO about every (re)connection.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Settings are read before logging is set up: what they found unknown is told now.
+    report_unknown_variables()

@@ -189,6 +189,7 @@ OTHER_VARIABLES = frozenset(
     {"NEXUS_KAFKA_CACHE_DIR", "NEXUS_ZIPKIN_CACHE_DIR", "NEXUS_TEST_TOKEN", "NEXUS_RELEASE"}
 )
 _warned: set[str] = set()
+_pending: list[str] = []
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -214,7 +215,16 @@ def load_settings(**overrides: object) -> NexusSettings:
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
     unknown = [name for name in unknown_variables(os.environ) if name not in _warned]
-    if unknown:
-        _warned.update(unknown)
-        logging.getLogger(__name__).warning("ignoring unknown variable(s): %s", ", ".join(unknown))
+    _warned.update(unknown)
+    _pending.extend(unknown)
+    if logging.getLogger().handlers:
+        report_unknown_variables()
     return settings
+
+
+def report_unknown_variables() -> None:
+    """Log the unknown variables found so far. Settings are read before logging is set up;
+    ``configure_logging`` calls this, so the warning comes out in the process's format."""
+    if _pending:
+        logging.getLogger(__name__).warning("ignoring unknown variable(s): %s", ", ".join(_pending))
+        _pending.clear()

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from nexus_mesh.errors import ConfigurationError, NexusError
+from nexus_mesh.settings import report_unknown_variables
 
 _COMMAND_MODULES = (
     "dev",
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        # A command that never set up logging still says which variables it ignored.
+        report_unknown_variables()
     return status
 
 

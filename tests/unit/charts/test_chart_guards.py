@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helm_chart import (
     CHART,
+    NAMESPACE,
     RELEASE,
     env_of,
     find,
@@ -22,6 +24,7 @@ from helm_chart import (
     render,
     render_fails,
     render_notes,
+    run_helm,
 )
 
 HOOK = "helm.sh/hook"
@@ -103,6 +106,15 @@ def test_a_kafka_or_secret_the_release_makes_moves_the_job_after_it() -> None:
     assert sasl["metadata"]["annotations"][HOOK] == "post-install,post-upgrade"
     chosen = _job(render(set_values=("topicsJob.hooks={post-install}",)))
     assert chosen["metadata"]["annotations"][HOOK] == "post-install"
+
+
+def test_from_the_first_upgrade_on_the_job_runs_as_the_release_s_account() -> None:
+    """Before install the chart's ServiceAccount does not exist yet; on an upgrade it does,
+    and its annotations (e.g. a cloud workload identity) then apply to the Job too."""
+    result = run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--is-upgrade")
+    assert result.returncode == 0, result.stderr
+    jobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "Job"]
+    assert pod_spec(jobs[0])["serviceAccountName"] == f"{RELEASE}-nexus-mesh"
 
 
 def test_an_existing_service_account_is_used_by_the_pre_install_job() -> None:
@@ -281,3 +293,12 @@ def test_notes_warn_when_campaign_hashing_meets_another_ingress_controller(
     assert "set ingress.campaignHashing.enabled=false" in notes
     nginx = render_notes(tmp_path / "nginx", "--set", "ingress.enabled=true")
     assert "campaignHashing.enabled=false" not in nginx
+    # No class named: the cluster's default, possibly ingress-nginx; nothing to warn about.
+    default = render_notes(
+        tmp_path / "default-class",
+        "--set",
+        "ingress.enabled=true",
+        "--set",
+        "ingress.className=",
+    )
+    assert "campaignHashing.enabled=false" not in default

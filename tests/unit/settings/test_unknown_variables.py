@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
 
+from nexus_mesh.logs import configure_logging
 from nexus_mesh.settings import load_settings, unknown_variables
 
 
@@ -37,3 +39,26 @@ def test_loading_the_settings_warns_once(
     assert warnings == [
         "ignoring unknown variable(s): NEXUS_GATEWAY_PROT (did you mean NEXUS_GATEWAY_PORT?)"
     ]
+
+
+def test_before_logging_is_set_up_the_warning_waits_for_its_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Settings are read before logging is configured: the warning must come out as one of
+    the process's JSON lines, not as a bare text line in between."""
+    monkeypatch.setenv("NEXUS_GATEWAY_HOTS", "0.0.0.0")
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers.clear()
+    try:
+        load_settings()
+        assert capsys.readouterr().err == ""
+        configure_logging("INFO", fmt="json", service="nexus-test")
+        lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    (warning,) = [line for line in lines if "unknown variable" in line["message"]]
+    assert warning["level"] == "WARNING"
+    assert warning["service"] == "nexus-test"
+    assert "NEXUS_GATEWAY_HOTS (did you mean NEXUS_GATEWAY_HOST?)" in warning["message"]
