@@ -4,9 +4,10 @@ Prints ``topic partition offset event_id`` once Kafka acknowledged the write. No
 when the type is unknown or the payload does not match its schema; the message names the
 offending field. Nor when the topic does not exist: creating it is `nexus topics ensure`'s job.
 
-Any failure prints the event_id that was tried: the write may have landed (Kafka not
+A failure that may have written the record prints the event_id that was tried (Kafka not
 answering in time does not mean it lost the record), and ``--event-id`` sends the retry
-under the same id, which consumers deduplicate by (DESIGN.md section 2).
+under the same id, by which services deduplicate (DESIGN.md section 2). Events bound for
+clients are not deduplicated on the way: a retry of one that had landed is delivered twice.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--event-id",
         help="metadata.event_id (default: a new one); pass the id a failed attempt printed "
-        "to retry it without consumers handling the event twice",
+        "to retry it without services handling the event twice (clients get a retried "
+        "event again if the first attempt had landed)",
     )
     parser.add_argument(
         "--attribute",
@@ -109,6 +111,7 @@ def _publish(args: argparse.Namespace) -> int:
         ConfigurationError,
         NexusError,
         PayloadInvalidError,
+        TopicMissingError,
         UnknownTypeError,
     )
     from nexus_mesh.service.publisher import new_event_id
@@ -128,10 +131,15 @@ def _publish(args: argparse.Namespace) -> int:
         attributes = _attributes(args.attribute)
         published = asyncio.run(_send(args, event_id, campaign, payload, attributes))
     except (UnknownTypeError, PayloadInvalidError) as exc:
-        print(f"nexus publish: {args.type}: {exc} ({retry})", file=sys.stderr)
+        # Refused before anything was sent: a retry of the same input cannot help.
+        print(f"nexus publish: {args.type}: {exc}", file=sys.stderr)
         return 1
     except NexusError as exc:
-        print(f"nexus publish: {exc} ({retry})", file=sys.stderr)
+        # Bad input is refused before anything is sent: retrying it as it is cannot help.
+        # Everything else (a missing topic, Kafka not answering) is worth retrying as the same
+        # event.
+        bad_input = isinstance(exc, ConfigurationError) and not isinstance(exc, TopicMissingError)
+        print(f"nexus publish: {exc}" + ("" if bad_input else f" ({retry})"), file=sys.stderr)
         # The exit statuses of `nexus` itself: 2 for what the user must fix first.
         return 2 if isinstance(exc, ConfigurationError) else 1
     except BaseException:
