@@ -48,6 +48,9 @@ def build_gateway(
 ) -> Gateway:
     """The gateway's parts; ``telemetry`` traces them (default: no tracing)."""
     telemetry = telemetry or Telemetry()
+    # First, as it refuses a bad key configuration: before any Kafka client exists that a
+    # failed start would leave unclosed (aiokafka then logs errors about them at exit).
+    authenticator = Authenticator(settings)
     registry = registry or load_registry(settings.schemas_dir)
     codec = Codec(registry)
     metrics = GatewayMetrics()
@@ -110,7 +113,7 @@ def build_gateway(
         settings=settings,
         registry=registry,
         codec=codec,
-        authenticator=Authenticator(settings),
+        authenticator=authenticator,
         metrics=metrics,
         hub=hub,
         flows=flows,

@@ -27,10 +27,12 @@ def free_port() -> int:
         return port
 
 
-def run_gateway(*, port: int, admin_port: int) -> subprocess.CompletedProcess[str]:
+def run_gateway(
+    *, port: int, admin_port: int, auth: str = "none"
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
     env.update(
-        NEXUS_AUTH="none",
+        NEXUS_AUTH=auth,
         NEXUS_GATEWAY_HOST="127.0.0.1",
         NEXUS_GATEWAY_PORT=str(port),
         NEXUS_GATEWAY_ADMIN_PORT=str(admin_port),
@@ -74,4 +76,14 @@ def test_admin_port_equal_to_the_port_is_refused() -> None:
     assert result.stderr.splitlines() == [
         f"nexus: NEXUS_GATEWAY_ADMIN_PORT={port}: the same port as NEXUS_GATEWAY_PORT; "
         "the admin listener needs its own (0 turns it off)"
+    ]
+
+
+def test_auth_without_a_key_is_one_line_and_leaves_nothing_open() -> None:
+    """Refused before any Kafka client exists: aiokafka used to add errors about unclosed
+    clients after the one line that matters."""
+    result = run_gateway(port=free_port(), admin_port=0, auth="jwt")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "nexus: NEXUS_AUTH=jwt with HS256 in NEXUS_JWT_ALGORITHMS needs NEXUS_JWT_SECRET"
     ]
