@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from kafka_tail import TopicTail
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
@@ -20,6 +19,7 @@ from nexus_mesh.settings import NexusSettings
 from nexus_search.catalog import Document
 from nexus_search.service import build_service
 from nexus_testkit import eventually
+from search_requests import search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100)
 
@@ -34,19 +34,8 @@ class SearchClient:
         self.replies: TopicTail = TopicTail(settings, self.topics.clients, 4)
 
     async def ask(self, campaign_id: str = "camp-1", **payload: Any) -> Envelope:
-        event_id = uuid.uuid4().hex
-        request = Envelope(
-            type="search.requested",
-            payload=self.codec.payload_from_json("search.requested", payload),
-            metadata=Metadata(
-                event_id=event_id,
-                campaign_id=campaign_id,
-                source="test-gateway",
-                time=1_700_000_000_000,
-                user_id="alice",
-                connection_id="conn-1",
-            ),
-        )
+        request = search_request(self.codec, payload, campaign_id=campaign_id, user_id="alice")
+        event_id = request.metadata.event_id
         await self.producer.send(request, topic=self.topics.domain("search"))
 
         async def reply() -> list[Envelope]:

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 from kafka_tail import TopicTail
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
-from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
+from search_requests import search_request, service_env
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
@@ -51,16 +48,8 @@ async def run_service(
     codec = Codec(load_registry(settings.schemas_dir))
     path = tmp_path / "greeter.py"
     path.write_text(SERVICE.format(secret=SECRET) + script)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
-    env.update(
-        NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        NEXUS_TOPIC_PREFIX=settings.topic_prefix,
-        NEXUS_SERVICE_METRICS_HOST="127.0.0.1",
-        NEXUS_SERVICE_METRICS_PORT=str(free_port()),
-        # Spans are made (log lines inside one carry its ids) but sent nowhere.
-        OTEL_TRACES_EXPORTER="none",
-        **env_extra,
-    )
+    # Spans are made (log lines inside one carry its ids) but sent nowhere.
+    env = service_env(settings, OTEL_TRACES_EXPORTER="none", **env_extra)
     log_path = tmp_path / "greeter.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -70,20 +59,8 @@ async def run_service(
     try:
         await producer.start()
         async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
-            event_id = uuid.uuid4().hex
-            request = Envelope(
-                type="search.requested",
-                payload=codec.payload_from_json("search.requested", {"query": "hello"}),
-                metadata=Metadata(
-                    event_id=event_id,
-                    campaign_id="camp-1",
-                    source="test-gateway",
-                    time=1_700_000_000_000,
-                    user_id="alice",
-                    connection_id="conn-1",
-                    traceparent=TRACEPARENT,
-                ),
-            )
+            request = search_request(codec, "hello", user_id="alice", traceparent=TRACEPARENT)
+            event_id = request.metadata.event_id
             # Written before the service is ready: it starts from the beginning of the topic.
             await producer.send(request, topic=topics.domain("search"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -14,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
@@ -24,6 +23,7 @@ from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_testkit import eventually
+from search_requests import search_request
 
 # A short lag interval so a backlog shows within a test's patience, not within minutes.
 FAST = ServiceConfig(
@@ -43,17 +43,7 @@ class Requests:
         self._codec = codec
 
     async def send(self, query: str, *, campaign_id: str = "camp-1") -> None:
-        envelope = Envelope(
-            type="search.requested",
-            payload=self._codec.payload_from_json("search.requested", {"query": query}),
-            metadata=Metadata(
-                event_id=uuid.uuid4().hex,
-                campaign_id=campaign_id,
-                source="test-gateway",
-                time=1_700_000_000_000,
-                connection_id="conn-1",
-            ),
-        )
+        envelope = search_request(self._codec, query, campaign_id=campaign_id)
         await self._producer.send(envelope, topic=self.topics.domain("search"))
 
     def campaign_on(self, partition: int) -> str:

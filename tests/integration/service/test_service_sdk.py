@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -13,7 +12,7 @@ import pytest
 from kafka_tail import TopicTail
 from nexus_mesh import errors
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
@@ -23,6 +22,7 @@ from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
+from search_requests import search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 FAST = ServiceConfig(poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0)
@@ -44,20 +44,16 @@ class Mesh:
         event_id: str | None = None,
         correlation_id: str | None = None,
     ) -> Envelope:
-        return Envelope(
-            type="search.requested",
-            payload=self.codec.payload_from_json("search.requested", {"query": query}),
-            metadata=Metadata(
-                event_id=event_id or uuid.uuid4().hex,
-                campaign_id=campaign_id,
-                source="test-gateway",
-                time=1_700_000_000_000,
-                correlation_id=correlation_id,
-                user_id="alice",
-                connection_id="conn-42",
-                traceparent=TRACEPARENT,
-                tracestate="vendor=1",
-            ),
+        return search_request(
+            self.codec,
+            query,
+            event_id=event_id,
+            campaign_id=campaign_id,
+            connection_id="conn-42",
+            correlation_id=correlation_id,
+            user_id="alice",
+            traceparent=TRACEPARENT,
+            tracestate="vendor=1",
         )
 
     async def send(self, envelope: Envelope) -> Written:

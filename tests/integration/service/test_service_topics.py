@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +10,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
@@ -20,6 +19,7 @@ from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
+from search_requests import search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100, stop_timeout_s=5.0)
 
@@ -95,18 +95,8 @@ async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Se
 
 async def send_request(settings: NexusSettings) -> str:
     codec = Codec(load_registry(settings.schemas_dir))
-    event_id = uuid.uuid4().hex
-    request = Envelope(
-        type="search.requested",
-        payload=codec.payload_from_json("search.requested", {"query": "jazz"}),
-        metadata=Metadata(
-            event_id=event_id,
-            campaign_id="camp-1",
-            source="test-gateway",
-            time=1_700_000_000_000,
-            connection_id="conn-1",
-        ),
-    )
+    request = search_request(codec, "jazz")
+    event_id = request.metadata.event_id
     producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
     await producer.start()
     try:

@@ -1,0 +1,53 @@
+"""What a gateway writes for a client's search, for tests that stand in for the gateway, and
+the environment of a service process run by a test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.settings import NexusSettings
+
+
+def search_request(
+    codec: Codec,
+    payload: dict[str, Any] | str,
+    *,
+    event_id: str | None = None,
+    campaign_id: str = "camp-1",
+    connection_id: str = "conn-1",
+    **metadata: Any,
+) -> Envelope:
+    """``search.requested`` as the gateway stamps it; ``payload`` a query or the whole payload."""
+    body = {"query": payload} if isinstance(payload, str) else payload
+    return Envelope(
+        type="search.requested",
+        payload=codec.payload_from_json("search.requested", body),
+        metadata=Metadata(
+            event_id=event_id or uuid.uuid4().hex,
+            campaign_id=campaign_id,
+            source="test-gateway",
+            time=1_700_000_000_000,
+            connection_id=connection_id,
+            **metadata,
+        ),
+    )
+
+
+def service_env(settings: NexusSettings, **extra: str) -> dict[str, str]:
+    """A service process's environment: this test's broker and prefix, its metrics on a free
+    loopback port, none of the runner's own NEXUS_*/OTEL_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
+    env.update(
+        NEXUS_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+        NEXUS_TOPIC_PREFIX=settings.topic_prefix,
+        # Loopback and a free port: tests never listen beyond 127.0.0.1 or collide.
+        NEXUS_SERVICE_METRICS_HOST="127.0.0.1",
+        NEXUS_SERVICE_METRICS_PORT=str(free_port()),
+        **extra,
+    )
+    return env
