@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from nexus_mesh.localkafka.cluster import free_port
+
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:
@@ -18,13 +20,6 @@ def taken_port() -> Iterator[int]:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         yield holder.getsockname()[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def run_gateway(
