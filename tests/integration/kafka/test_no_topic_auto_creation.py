@@ -35,7 +35,9 @@ SEND_TIMEOUT_S = 10.0
 
 
 @pytest.fixture(scope="module")
-def auto_creating_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's broker, configured like a stock one: it creates any topic asked for.
+    The suite's ``settings`` fixture points at it in place of the session's broker."""
     cluster = LocalKafka(
         tmp_path_factory.mktemp("kafka-auto-create"),
         broker_properties={"auto.create.topics.enable": "true"},
@@ -49,18 +51,6 @@ def auto_creating_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield bootstrap
     finally:
         cluster.stop()
-
-
-@pytest.fixture
-def settings(auto_creating_kafka: str, topic_prefix: str) -> NexusSettings:
-    return NexusSettings(
-        kafka_bootstrap_servers=auto_creating_kafka,
-        topic_prefix=topic_prefix,
-        clients_partitions=4,
-        domain_partitions=2,
-        dlq_partitions=1,
-        auth="none",
-    )
 
 
 @pytest.fixture
