@@ -17,7 +17,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from search_requests import search_request, service_env
+from service_kit import search_request, service_env
 
 
 async def test_search_service_process(settings: NexusSettings, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from nexus_mesh.settings import NexusSettings
 from nexus_search.catalog import Document
 from nexus_search.service import build_service
 from nexus_testkit import eventually
-from search_requests import search_request
+from service_kit import search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100)
 

@@ -17,7 +17,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from search_requests import search_request, service_env
+from service_kit import search_request, service_env
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"

@@ -23,7 +23,7 @@ from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_testkit import eventually
-from search_requests import search_request
+from service_kit import search_request
 
 # A short lag interval so a backlog shows within a test's patience, not within minutes.
 FAST = ServiceConfig(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 import pytest
@@ -22,7 +20,7 @@ from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from search_requests import search_request
+from service_kit import running, search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 FAST = ServiceConfig(poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0)
@@ -96,16 +94,6 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
         await ctx.reply("search.completed", {"query": query, "hits": []})
 
     return service
-
-
-@asynccontextmanager
-async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Service]:
-    await service.start(settings)
-    try:
-        await asyncio.wait_for(service.ready.wait(), 30)
-        yield service
-    finally:
-        await service.stop()
 
 
 def replies_to(mesh: Mesh, tail: TopicTail, correlation_id: str) -> Callable[[], object]:

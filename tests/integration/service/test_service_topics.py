@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -19,7 +15,7 @@ from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from search_requests import search_request
+from service_kit import running, search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100, stop_timeout_s=5.0)
 
@@ -63,6 +59,8 @@ async def test_meshes_with_other_prefixes_on_one_cluster_use_their_own_groups(
 ) -> None:
     other = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}b"})
     handled: dict[str, list[str]] = {settings.topic_prefix: [], other.topic_prefix: []}
+    for mesh in (settings, other):
+        await ensure_topics(mesh, ["search"])
     async with (
         running(echo_service(handled[settings.topic_prefix]), settings) as first,
         running(echo_service(handled[other.topic_prefix]), other) as second,
@@ -80,17 +78,6 @@ async def test_meshes_with_other_prefixes_on_one_cluster_use_their_own_groups(
     for mesh in (settings, other):
         committed = await committed_topics(mesh, f"{mesh.topic_prefix}.echo")
         assert committed == {TopicNames(prefix=mesh.topic_prefix).domain("search")}
-
-
-@asynccontextmanager
-async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Service]:
-    await ensure_topics(settings, ["search"])
-    await service.start(settings)
-    try:
-        await asyncio.wait_for(service.ready.wait(), 30)
-        yield service
-    finally:
-        await service.stop()
 
 
 async def send_request(settings: NexusSettings) -> str:

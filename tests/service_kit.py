@@ -1,15 +1,19 @@
-"""What a gateway writes for a client's search, for tests that stand in for the gateway, and
-the environment of a service process run by a test."""
+"""For tests of services: the search request a gateway would write, a service running in the
+test's process, and the environment of one run as its own process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.service import Service
 from nexus_mesh.settings import NexusSettings
 
 
@@ -51,3 +55,14 @@ def service_env(settings: NexusSettings, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+@asynccontextmanager
+async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Service]:
+    """``service`` started in this process and ready (its group joined), stopped after."""
+    await service.start(settings)
+    try:
+        await asyncio.wait_for(service.ready.wait(), 30)
+        yield service
+    finally:
+        await service.stop()
