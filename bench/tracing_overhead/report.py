@@ -42,7 +42,7 @@ def section(
         f"next; {args.warmup:g} s warm-up, then {args.seconds:g} s measured per run"
         + (
             ", after a first round of every workload and mode that is thrown away (on a fresh"
-            " broker the first runs were 15-40% slower in every mode). `search` is"
+            " broker the first runs of an invocation were 9-45% slower). `search` is"
             if args.warmup_round
             else ". `search` is"
         ),

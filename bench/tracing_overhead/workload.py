@@ -110,8 +110,8 @@ async def measure(args: argparse.Namespace, bench: Bench) -> list[Run]:
     plan: list[tuple[int, str, str, float | None]] = []
     modes = [m for m in MODES if m in args.modes]
     paced_modes = [m for m in modes if m in ("traced", "untraced")]
-    # Round -1 is measured and thrown away: the first runs on a fresh broker were 15-40%
-    # slower in every mode, which would decide the median of whichever mode went first.
+    # Round -1 is measured and thrown away: the first runs on a fresh broker were 9-45%
+    # slower (whatever the mode), which would decide the median of whichever mode went first.
     for workload in args.workloads if args.warmup_round else ():
         plan += [(-1, workload, mode, None) for mode in modes]
     for round_ in range(args.rounds):
