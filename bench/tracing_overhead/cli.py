@@ -59,8 +59,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="+",
         choices=MODES,
         default=["traced", "untraced", "sampled"],
-        help="traced: 100%% sampled and exported; untraced: OTEL_SDK_DISABLED; sampled: 10%% "
-        "parent-based; unexported: 100%% sampled, no exporter (the spans' own cost)",
+        help="traced: 100%% sampled and exported (lean spans, fastotel); untraced: "
+        "OTEL_SDK_DISABLED; sampled: 10%% parent-based; unexported: 100%% sampled, no exporter "
+        "(the spans' own cost); sdk-spans: the SDK's spans, fastotel; sdk-export: the SDK's "
+        "spans and batch processor",
     )
     parser.add_argument(
         "--paced",

@@ -27,7 +27,7 @@ from bench.harness.processes import (
     wait_ready,
 )
 
-MODES = ("traced", "untraced", "sampled", "unexported", "sdk-export")
+MODES = ("traced", "untraced", "sampled", "unexported", "sdk-spans", "sdk-export")
 
 
 @dataclass
@@ -90,6 +90,8 @@ class Bench:
             env["OTEL_TRACES_EXPORTER"] = "none"
         if mode == "sdk-export":
             env["NEXUS_OTLP_PIPELINE"] = "sdk"
+        if mode == "sdk-spans":
+            env["NEXUS_OTLP_PIPELINE"] = "sdk-spans"
         if mode == "sampled":
             env.update(
                 OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1"

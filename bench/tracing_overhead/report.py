@@ -59,21 +59,26 @@ def section(
         f"broker, gateway, service and load generator all on this machine. Date: {now} "
         f"(load average {load0:.1f} at the start, {load1:.1f} at the end).",
         "",
-        "Export: OTLP/HTTP protobuf through fastotel's `OTLPSpanProcessor` (the mesh's",
-        "default; batching, encoding and sending on a native thread that does not hold the",
-        "GIL). `sdk-export` is the same with `NEXUS_OTLP_PIPELINE=sdk`: the SDK's",
-        "`BatchSpanProcessor` with `OTLPSpanExporter`, encoding on a Python thread.",
+        "Traced modes, by `NEXUS_OTLP_PIPELINE`: `traced` is the default, `native`: the",
+        "mesh's lean spans (`nexus_mesh.tracing.lean`), exported as OTLP/HTTP protobuf by",
+        "fastotel's `OTLPSpanProcessor` (batching, encoding and sending on a native thread",
+        "that does not hold the GIL). `sdk-spans` is the OpenTelemetry SDK's own spans with",
+        "the same fastotel export (the default before lean spans). `sdk-export` is",
+        "`NEXUS_OTLP_PIPELINE=sdk`: the SDK's spans, `BatchSpanProcessor` and",
+        "`OTLPSpanExporter`, encoding on a Python thread.",
         "",
         "One span, measured in the bench's process before the runs (a tight loop, so warmer",
-        "caches than in a busy gateway): the thread that makes the span spends",
-        f"{costs.create:.0f} us creating and ending a producer span with the mesh's attributes "
-        f"and no processor, {costs.native_export:.0f} us when it is handed to fastotel, whose "
-        f"own thread then spends {_native_thread(costs)} on it; the SDK's batch processor "
+        "caches than in a busy gateway): the thread that makes a producer span with the",
+        f"mesh's attributes spends {costs.lean_create:.1f} us creating and ending a lean span "
+        f"({costs.lean_export:.1f} us with fastotel's hand-off) against {costs.create:.0f} us "
+        f"for the SDK's span ({costs.native_export:.0f} us with the hand-off); fastotel's own "
+        f"thread then spends {_native_thread(costs)} on it; the SDK's batch processor "
         f"would spend {costs.sdk_encode:.0f} us more OTLP-encoding it, under the GIL.",
         "",
         "| workload | untraced median /s | traced (100%) median /s | traced / untraced | spans "
-        "per interaction | sampled 10% median /s | sampled / untraced |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "per interaction | sampled 10% median /s | sampled / untraced | SDK spans (100%) "
+        "median /s | SDK spans / untraced |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     runs_lines = []
     for workload in args.workloads:
@@ -85,10 +90,12 @@ def section(
         per = sum(r.spans for r in on) / max(1, sum(r.done for r in on))
         off = medians["untraced"]
         sampled = medians.get("sampled")
+        sdk_spans = medians.get("sdk-spans")
         lines.append(
             f"| {workload} | {off:,.0f} | {medians['traced']:,.0f} | "
             f"**{medians['traced'] / off:.2f}** | {per:.1f} | "
             + (f"{sampled:,.0f} | **{sampled / off:.2f}** |" if sampled else "- | - |")
+            + (f" {sdk_spans:,.0f} | **{sdk_spans / off:.2f}** |" if sdk_spans else " - | - |")
         )
         for mode, rs in by_mode.items():
             if rs:

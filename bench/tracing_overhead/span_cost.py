@@ -18,11 +18,15 @@ class SpanCosts:
     """Microseconds of CPU per span."""
 
     create: float
-    """Create and end a producer span with the mesh's attributes, no processor."""
+    """Create and end a producer span with the mesh's attributes, no processor (SDK span)."""
+    lean_create: float
+    """The same with the mesh's lean span (``NEXUS_OTLP_PIPELINE=native``)."""
+    lean_export: float
+    """Create and end a lean span and hand it to fastotel, on the thread that made it."""
     sdk_encode: float
     """OTLP-encode it as the SDK's batch processor does, on a Python thread under the GIL."""
     native_export: float
-    """Create, end and hand it to fastotel, on the thread that made it."""
+    """Create and end an SDK span and hand it to fastotel, on the thread that made it."""
     native_thread: float
     """fastotel's own thread: batching, encoding and sending it."""
     native_thread_resolution: float
@@ -57,11 +61,25 @@ def _spans(tracer: Tracer, count: int) -> None:
             written(span, partition=1, offset=offset)
 
 
-def _cpu_per_span(processor: SpanProcessor | None, count: int) -> float:
+def _cpu_per_span(processor: SpanProcessor | None, count: int, *, lean: bool = False) -> float:
     """CPU of this thread per span; the receiver answers on another (the event loop's)."""
-    provider = TracerProvider()
-    if processor is not None:
-        provider.add_span_processor(processor)
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
+
+    provider: TracerProvider | LeanTracerProvider
+    if lean:
+        provider = LeanTracerProvider(
+            sampler=ALWAYS_ON,
+            follow_parent=True,
+            resource=Resource.create(),
+            processor=processor or DiscardSpans(),
+        )
+    else:
+        provider = TracerProvider()
+        if processor is not None:
+            provider.add_span_processor(processor)
     began = time.thread_time()
     _spans(provider.get_tracer("bench"), count)
     spent = time.thread_time() - began
@@ -93,11 +111,18 @@ def span_costs(endpoint: str, count: int = 5_000) -> SpanCosts:
     sdk_encode = (time.thread_time() - began) / count * 1e6
     ticks = _native_thread_ticks()
     native = _cpu_per_span(OTLPSpanProcessor(endpoint=f"{endpoint}/v1/traces"), count)
+    native_ticks = _native_thread_ticks() - ticks
+    lean_create = _cpu_per_span(None, count, lean=True)
+    lean_export = _cpu_per_span(
+        OTLPSpanProcessor(endpoint=f"{endpoint}/v1/traces"), count, lean=True
+    )
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
     return SpanCosts(
         create=create,
+        lean_create=lean_create,
+        lean_export=lean_export,
         sdk_encode=sdk_encode,
         native_export=native,
-        native_thread=(_native_thread_ticks() - ticks) * tick_us / count,
+        native_thread=native_ticks * tick_us / count,
         native_thread_resolution=tick_us / count,
     )

@@ -112,9 +112,10 @@ class NexusSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
 
     # How OTLP spans leave the process (the OTEL_* variables say where to and how many).
-    otlp_pipeline: Literal["native", "sdk"] = "native"
-    """native: fastotel encodes and sends on a thread that does not hold the GIL; sdk: the
-    OpenTelemetry SDK's BatchSpanProcessor and OTLP exporter."""
+    otlp_pipeline: Literal["native", "sdk-spans", "sdk"] = "native"
+    """native: the mesh's lean spans, and fastotel encodes and sends them on a thread that
+    does not hold the GIL; sdk-spans: the OpenTelemetry SDK's spans, sent by fastotel; sdk:
+    the SDK's spans, BatchSpanProcessor and OTLP exporter."""
 
     # A service process's Prometheus endpoint (the gateway serves /metrics on its own port).
     service_metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped on the pod's interface

@@ -31,30 +31,32 @@ from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
     ParentBased,
-    ParentBasedTraceIdRatio,
     Sampler,
     TraceIdRatioBased,
 )
 
 from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
 
 INSTRUMENTATION_SCOPE = "nexus_mesh"
 SERVICE_NAMESPACE = "nexus-mesh"
 _EXPORTER_GROUP = "opentelemetry_traces_exporter"
-_FIXED_SAMPLERS: dict[str, Sampler] = {
-    "always_on": ALWAYS_ON,
-    "always_off": ALWAYS_OFF,
-    "parentbased_always_on": ParentBased(ALWAYS_ON),
-    "parentbased_always_off": ParentBased(ALWAYS_OFF),
+# Each sampler name: what decides a root span, and whether a child follows its parent's
+# decision instead (ParentBased with its default delegates).
+_FIXED_SAMPLERS: dict[str, tuple[Sampler, bool]] = {
+    "always_on": (ALWAYS_ON, False),
+    "always_off": (ALWAYS_OFF, False),
+    "parentbased_always_on": (ALWAYS_ON, True),
+    "parentbased_always_off": (ALWAYS_OFF, True),
 }
-_RATIO_SAMPLERS = {
-    "traceidratio": TraceIdRatioBased,
-    "parentbased_traceidratio": ParentBasedTraceIdRatio,
-}
+_RATIO_SAMPLERS = {"traceidratio": False, "parentbased_traceidratio": True}
 # The spec's default OTLP protocol; the Python SDK alone still defaults to gRPC, which this
 # project does not install (and which the default port 4318 of the endpoint would not speak).
 _DEFAULT_OTLP_PROTOCOL = "http/protobuf"
 _OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_grpc"}
+# native: the mesh's lean spans, exported by fastotel; sdk-spans: the SDK's spans, exported by
+# fastotel; sdk: the SDK's spans, batch processor and OTLP exporter.
+OTLP_PIPELINES = ("native", "sdk-spans", "sdk")
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -83,12 +85,12 @@ class Telemetry:
         self._owned = False
 
     def force_flush(self, timeout_s: float = 5.0) -> None:
-        if isinstance(self.tracer_provider, TracerProvider):
+        if isinstance(self.tracer_provider, (TracerProvider, LeanTracerProvider)):
             self.tracer_provider.force_flush(int(timeout_s * 1000))
 
     def shutdown(self) -> None:
         """Export what is still queued and stop the exporters (only of a provider we built)."""
-        if self._owned and isinstance(self.tracer_provider, TracerProvider):
+        if self._owned and isinstance(self.tracer_provider, (TracerProvider, LeanTracerProvider)):
             self._owned = False
             self.tracer_provider.shutdown()
 
@@ -105,13 +107,27 @@ def setup_telemetry(
     env = os.environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return Telemetry()
-    sampler = sampler_from(env)
+    root, follow_parent = sampler_parts(env)
     processors = span_processors(env, pipeline=otlp_pipeline)
-    provider = TracerProvider(
-        sampler=sampler, resource=build_resource(service_name, instance=instance)
-    )
-    for processor in processors:
-        provider.add_span_processor(processor)
+    resource = build_resource(service_name, instance=instance)
+    provider: trace.TracerProvider
+    if otlp_pipeline == "native" and (
+        not processors or (len(processors) == 1 and isinstance(processors[0], OTLPSpanProcessor))
+    ):
+        # fastotel reads a finished span's fields and nothing else: the lean span serves it
+        # at a fraction of the SDK span's cost (nexus_mesh.tracing.lean).
+        provider = LeanTracerProvider(
+            sampler=root,
+            follow_parent=follow_parent,
+            resource=resource,
+            processor=processors[0] if processors else DiscardSpans(),
+        )
+    else:
+        provider = TracerProvider(
+            sampler=ParentBased(root) if follow_parent else root, resource=resource
+        )
+        for processor in processors:
+            provider.add_span_processor(processor)
     telemetry = Telemetry(provider)
     telemetry._owned = True
     return telemetry
@@ -170,6 +186,13 @@ def kubernetes_attributes(environ: Mapping[str, str]) -> dict[str, str]:
 
 def sampler_from(env: Mapping[str, str]) -> Sampler:
     """The sampler ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` name."""
+    root, follow_parent = sampler_parts(env)
+    return ParentBased(root) if follow_parent else root
+
+
+def sampler_parts(env: Mapping[str, str]) -> tuple[Sampler, bool]:
+    """What ``OTEL_TRACES_SAMPLER`` makes decide root spans, and whether children follow their
+    parent's decision (the ``parentbased_*`` samplers) rather than asking it too."""
     name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
     if name in _FIXED_SAMPLERS:
         return _FIXED_SAMPLERS[name]
@@ -183,7 +206,7 @@ def sampler_from(env: Mapping[str, str]) -> Sampler:
         ratio = -1.0
     if not 0.0 <= ratio <= 1.0:
         raise ConfigurationError(f"OTEL_TRACES_SAMPLER_ARG={arg!r}: a sampling ratio from 0 to 1")
-    return _RATIO_SAMPLERS[name](ratio)
+    return TraceIdRatioBased(ratio), _RATIO_SAMPLERS[name]
 
 
 def span_processors(env: Mapping[str, str], *, pipeline: str = "native") -> list[SpanProcessor]:
@@ -194,13 +217,17 @@ def span_processors(env: Mapping[str, str], *, pipeline: str = "native") -> list
     the gateway more CPU per span than creating the span did (docs/benchmarks.md, tracing
     overhead); fastotel batches, encodes and sends on a native thread without it, and reads
     the same ``OTEL_EXPORTER_OTLP_*``/``OTEL_BSP_*`` variables. ``pipeline`` is the setting
-    ``NEXUS_OTLP_PIPELINE`` (``NexusSettings.otlp_pipeline``), read and checked with the rest.
+    ``NEXUS_OTLP_PIPELINE`` (``NexusSettings.otlp_pipeline``), read and checked with the rest;
+    with ``native`` (the default) and fastotel as the only exporter the spans themselves are
+    the mesh's lean ones (:func:`setup_telemetry`).
     """
-    if pipeline not in ("native", "sdk"):
-        raise ConfigurationError(f"NEXUS_OTLP_PIPELINE={pipeline!r}: use native or sdk")
+    if pipeline not in OTLP_PIPELINES:
+        raise ConfigurationError(
+            f"NEXUS_OTLP_PIPELINE={pipeline!r}: use {', '.join(OTLP_PIPELINES)}"
+        )
     processors: list[SpanProcessor] = []
     for name in _exporter_names(env):
-        if pipeline == "native" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":
+        if pipeline != "sdk" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":
             processors.append(_native_processor())
         else:
             # Batching keeps export off the event loop: spans go to a worker thread.

@@ -1,8 +1,9 @@
-"""Both OTLP pipelines deliver the same spans to a real OTLP/HTTP receiver.
+"""Every OTLP pipeline delivers the same spans to a real OTLP/HTTP receiver.
 
-``native`` (the default) is fastotel's processor, ``sdk`` the SDK's batch processor with
-its OTLP exporter (``NEXUS_OTLP_PIPELINE=sdk``); an operator switching between them must
-see the same trace: names, parent, kind, attributes, status, exception event, resource.
+``native`` (the default) is the mesh's lean spans through fastotel's processor,
+``sdk-spans`` the SDK's spans through fastotel, ``sdk`` the SDK's spans, batch processor
+and OTLP exporter (``NEXUS_OTLP_PIPELINE``); an operator switching between them must see
+the same trace: names, parent, kind, attributes, status, exception event, resource.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from nexus_mesh.tracing import setup_telemetry
-from nexus_mesh.tracing.spans import record_error, send_span, ws_receive_span
+from nexus_mesh.tracing.spans import record_error, send_span, written, ws_receive_span
 from nexus_testkit import eventually
 from otlp_receiver import ReceivedSpan, otlp_receiver
 
@@ -27,7 +28,7 @@ def _client_context(trace_id: str, span_id: str) -> Context:
     return set_span_in_context(NonRecordingSpan(remote))
 
 
-@pytest.mark.parametrize("pipeline", ["native", "sdk"])
+@pytest.mark.parametrize("pipeline", ["native", "sdk-spans", "sdk"])
 async def test_pipeline_exports_the_mesh_spans(
     pipeline: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,3 +75,61 @@ async def test_pipeline_exports_the_mesh_spans(
     assert send.status == "ERROR"
     assert send.events == ("exception",)
     assert receive.status != "ERROR"
+
+
+async def _one_interaction(pipeline: str, monkeypatch: pytest.MonkeyPatch) -> list[ReceivedSpan]:
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    async with otlp_receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+        telemetry = setup_telemetry("nexus-gateway", instance="gw-1", otlp_pipeline=pipeline)
+        with ws_receive_span(
+            telemetry.tracer,
+            connection_id="c1",
+            campaign_id="acme",
+            parent=_client_context(trace_id, client_span),
+        ) as received:
+            received.set_attribute("nexus.event.type", "search.requested")
+            with send_span(
+                telemetry.tracer,
+                topic="nexus.search",
+                key="acme",
+                event_type="search.requested",
+                event_id="e1",
+                campaign_id="acme",
+            ) as sent:
+                written(sent, partition=3, offset=41)
+            try:
+                raise ValueError("payload failed its schema")
+            except ValueError as error:
+                record_error(received, error, error_type="invalid_payload")
+        await asyncio.to_thread(telemetry.shutdown)
+
+        async def both() -> list[ReceivedSpan] | None:
+            spans = receiver.trace(trace_id)
+            return spans if len(spans) == 2 else None
+
+        spans = await eventually(both, what=f"the interaction's spans through {pipeline}")
+    by_name = {span.name: span for span in spans}
+    assert by_name["send nexus.search"].parent_span_id == by_name["ws receive"].span_id
+    assert by_name["ws receive"].parent_span_id == client_span
+    return sorted(spans, key=lambda span: span.name)
+
+
+async def test_lean_spans_export_what_the_sdk_spans_export(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``native`` against ``sdk-spans``: the same calls, the same exporter, only the span
+    implementation differs; the collector must not be able to tell them apart."""
+
+    def seen(span: ReceivedSpan) -> tuple[object, ...]:
+        return (span.service, span.name, span.kind, span.attributes, span.status, span.events)
+
+    lean = await _one_interaction("native", monkeypatch)
+    sdk = await _one_interaction("sdk-spans", monkeypatch)
+    assert [seen(span) for span in lean] == [seen(span) for span in sdk]
+    send, receive = lean  # by name
+    assert send.attributes["messaging.kafka.offset"] == 41
+    assert send.attributes["messaging.destination.partition.id"] == "3"
+    assert receive.events == ("exception",) and receive.status == "ERROR"
+    assert receive.attributes["error.type"] == "invalid_payload"

@@ -8,8 +8,9 @@ import pytest
 from tracing_fakes import Spans
 
 
-@pytest.fixture
-def spans() -> Iterator[Spans]:
-    recorded = Spans()
+@pytest.fixture(params=["sdk", "lean"])
+def spans(request: pytest.FixtureRequest) -> Iterator[Spans]:
+    """Every test of the mesh's spans runs on the SDK's spans and on the lean ones."""
+    recorded = Spans(request.param)
     yield recorded
     recorded.telemetry.tracer_provider.shutdown()  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from nexus_mesh.tracing import (
     setup_telemetry,
     span_exporters,
 )
+from nexus_mesh.tracing.lean import LeanTracerProvider
 from nexus_mesh.tracing.setup import kubernetes_attributes, span_processors
 
 
@@ -80,7 +81,8 @@ def test_no_processor_without_exporters() -> None:
 
 def test_an_unknown_pipeline_fails_at_start() -> None:
     with pytest.raises(
-        ConfigurationError, match=re.escape("NEXUS_OTLP_PIPELINE='rust': use native or sdk")
+        ConfigurationError,
+        match=re.escape("NEXUS_OTLP_PIPELINE='rust': use native, sdk-spans, sdk"),
     ):
         span_processors({}, pipeline="rust")
 
@@ -178,11 +180,28 @@ def test_kubernetes_pod_and_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     assert attributes["k8s.namespace.name"] == "mesh"
 
 
-def test_setup_builds_an_owned_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    telemetry = setup_telemetry("nexus-test", instance="i-1")
-    assert isinstance(telemetry.tracer_provider, TracerProvider)
-    assert telemetry.tracer_provider.resource.attributes["service.instance.id"] == "i-1"
+@pytest.mark.parametrize(
+    ("exporters", "pipeline", "provider_type"),
+    [
+        ("none", "native", LeanTracerProvider),
+        ("otlp", "native", LeanTracerProvider),
+        ("otlp", "sdk-spans", TracerProvider),
+        ("otlp", "sdk", TracerProvider),
+        # Exporters that read more than a finished span's fields get the SDK's spans.
+        ("console", "native", TracerProvider),
+        ("otlp,console", "native", TracerProvider),
+    ],
+)
+def test_setup_builds_an_owned_provider(
+    exporters: str, pipeline: str, provider_type: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", exporters)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    telemetry = setup_telemetry("nexus-test", instance="i-1", otlp_pipeline=pipeline)
+    provider = telemetry.tracer_provider
+    assert isinstance(provider, provider_type)
+    assert isinstance(provider, (TracerProvider, LeanTracerProvider))
+    assert provider.resource.attributes["service.instance.id"] == "i-1"
     telemetry.force_flush()
     telemetry.shutdown()
     telemetry.shutdown()  # idempotent

@@ -1,0 +1,504 @@
+"""A span that costs a fifth of the SDK's, for processes whose spans all go to fastotel.
+
+The SDK's ``Span`` validates and copies every attribute into a locked ``BoundedAttributes``,
+asks a ``ParentBased`` sampler for each child, and copies itself into a ``ReadableSpan`` when
+it ends: ~25 us per span on this project's machines, against ~175 us of gateway work for a
+whole client emit that makes four spans (docs/benchmarks.md, tracing overhead). A
+:class:`LeanSpan` keeps its attributes in a plain dict, follows its parent's sampling decision
+as ``ParentBased`` with its default delegates would, and is itself what the processor reads:
+fastotel's ``OTLPSpanProcessor`` copies the finished span's fields into Rust and needs nothing
+more than the ``ReadableSpan`` attributes.
+
+What the SDK guarantees and a reader of the trace would notice is kept: the sampler decides
+every root (and every span when it is not parent-based), ids come from the SDK's
+``RandomIdGenerator``, the ``OTEL_SPAN_*``/``OTEL_ATTRIBUTE_*`` limits apply, any attribute
+the mesh does not set itself goes through the SDK's own ``BoundedAttributes`` (cleaning,
+truncation, eviction), an ended span ignores further changes, and status and exceptions
+follow the SDK's rules. tests/unit/tracing/test_lean_spans.py runs each of these against
+both. It serves only processors that read spans as ``ReadableSpan`` duck types and need no
+``on_start``: :func:`nexus_mesh.tracing.setup.setup_telemetry` uses it when fastotel is the
+only exporter, and the SDK's ``TracerProvider`` otherwise (``NEXUS_OTLP_PIPELINE=sdk-spans``
+or ``sdk`` included).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import MappingProxyType, TracebackType
+from typing import Any, Protocol, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, SpanLimits
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, Sampler
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import Attributes, AttributeValue
+
+_logger = logging.getLogger(__name__)
+_UNSET = Status(StatusCode.UNSET)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_NO_STATE = trace.TraceState()
+_NONE_DROPPED = (0, 0, 0)
+_SCALARS = frozenset((str, bool, int, float))
+
+
+class EndedSpanProcessor(Protocol):
+    """What a :class:`LeanTracerProvider` hands finished spans to (fastotel's processor)."""
+
+    def on_end(self, span: Any) -> None: ...  # reads it as a ReadableSpan
+    def force_flush(self, timeout_millis: int = 30000) -> bool: ...
+    def shutdown(self) -> None: ...
+
+
+class _Limits:
+    """The SDK's span limits (read from ``OTEL_*`` once per provider).
+
+    Attributes the mesh sets itself (scalars, within the count, no length limit) go straight
+    into a dict; anything else goes through the SDK's ``BoundedAttributes``, so that cleaning,
+    truncation and eviction (the oldest goes first) are the SDK's own.
+    """
+
+    __slots__ = ("attributes", "event_attributes", "events", "length", "link_attributes", "links")
+
+    def __init__(self, limits: SpanLimits) -> None:
+        self.attributes = limits.max_span_attributes
+        self.events = limits.max_events
+        self.links = limits.max_links
+        self.event_attributes = limits.max_event_attributes
+        self.link_attributes = limits.max_link_attributes
+        self.length = limits.max_attribute_length
+
+    def span_attributes(
+        self, attributes: Mapping[str, object] | None, kept: dict[str, AttributeValue] | None = None
+    ) -> tuple[dict[str, AttributeValue], int]:
+        """``kept`` (already clean) updated with ``attributes``, and how many were dropped."""
+        if not attributes:
+            return ({} if kept is None else kept), 0
+        if (
+            self.length is None
+            and set(map(type, attributes.values())) <= _SCALARS
+            and (
+                self.attributes is None
+                or len(attributes) + (0 if kept is None else len(kept)) <= self.attributes
+            )
+        ):
+            if kept is None:
+                return dict(attributes), 0  # type: ignore[arg-type]
+            kept.update(attributes)  # type: ignore[arg-type]
+            return kept, 0
+        bounded = BoundedAttributes(
+            self.attributes, kept, immutable=False, max_value_len=self.length
+        )
+        bounded.update(attributes)  # type: ignore[arg-type]
+        return dict(bounded), bounded.dropped
+
+    def frozen(self, attributes: Attributes, count: int | None) -> BoundedAttributes:
+        """An event's or link's attributes, as the SDK keeps them."""
+        return BoundedAttributes(count, attributes, immutable=True, max_value_len=self.length)
+
+
+_Item = TypeVar("_Item")
+
+
+def _appended(
+    items: tuple[_Item, ...], item: _Item, limit: int | None
+) -> tuple[tuple[_Item, ...], int]:
+    """``items`` with ``item`` last, the oldest dropped beyond ``limit`` (as the SDK's
+    ``BoundedList``); also how many were dropped."""
+    if limit is None or len(items) < limit:
+        return (*items, item), 0
+    if limit == 0:
+        return (), 1
+    return (*items[len(items) - limit + 1 :], item), 1
+
+
+def _is_valid_link(context: SpanContext, attributes: Attributes) -> bool:
+    # As the SDK: an invalid context is still worth a link when it carries something.
+    return bool(context.is_valid or attributes or context.trace_state)
+
+
+class LeanSpan(trace.Span):
+    """A recording span; read as a ``ReadableSpan`` by the processor once it has ended."""
+
+    __slots__ = (
+        "_attributes",
+        "_dropped",
+        "_events",
+        "_exception_flags",
+        "_links",
+        "_tracer",
+        "context",
+        "end_time",
+        "kind",
+        "name",
+        "parent",
+        "start_time",
+        "status",
+    )
+
+    # Positional, and what every span of a tracer shares read through it: a span is made
+    # several times per client event, and each keyword or slot filled costs.
+    def __init__(
+        self,
+        name: str,
+        context: SpanContext,
+        parent: SpanContext | None,
+        kind: SpanKind,
+        attributes: dict[str, AttributeValue],
+        links: tuple[Link, ...],
+        start_time: int,
+        tracer: LeanTracer,
+        exception_flags: tuple[bool, bool],
+    ) -> None:
+        self.name = name
+        self.context = context
+        self.parent = parent
+        self.kind = kind
+        self._attributes = attributes
+        self._links = links
+        self._events: tuple[Event, ...] = ()
+        self.start_time = start_time
+        self.end_time: int | None = None
+        self.status = _UNSET
+        self._tracer = tracer
+        self._exception_flags = exception_flags  # record the exception, set the status
+        self._dropped = _NONE_DROPPED  # attributes, events, links
+
+    # -- what the processor reads (ReadableSpan) ------------------------------------------
+
+    @property
+    def attributes(self) -> Mapping[str, AttributeValue]:
+        return MappingProxyType(self._attributes)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self._events
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        return self._links
+
+    @property
+    def resource(self) -> Resource:
+        return self._tracer.resource
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        return self._tracer.scope
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+    def _drop(self, attributes: int = 0, events: int = 0, links: int = 0) -> None:
+        before = self._dropped
+        self._dropped = (before[0] + attributes, before[1] + events, before[2] + links)
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def get_span_context(self) -> SpanContext:
+        return self.context
+
+    def is_recording(self) -> bool:
+        return self.end_time is None
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self.set_attributes({key: value})
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        if self.end_time is not None:
+            _logger.warning("Tried calling set_attributes on an ended span.")
+            return
+        self._attributes, dropped = self._tracer.limits.span_attributes(
+            attributes, self._attributes
+        )
+        if dropped:
+            self._drop(attributes=dropped)
+
+    def add_event(
+        self, name: str, attributes: Attributes = None, timestamp: int | None = None
+    ) -> None:
+        if self.end_time is not None:
+            _logger.warning("Tried calling add_event on an ended span.")
+            return
+        limits = self._tracer.limits
+        event = Event(
+            name, limits.frozen(attributes, limits.event_attributes), timestamp or time.time_ns()
+        )
+        self._events, dropped = _appended(self._events, event, limits.events)
+        if dropped:
+            self._drop(events=dropped)
+
+    def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
+        if self.end_time is not None:
+            _logger.warning("Tried calling add_link on an ended span.")
+            return
+        if not _is_valid_link(context, attributes):
+            return
+        limits = self._tracer.limits
+        link = Link(context, limits.frozen(attributes, limits.link_attributes))
+        self._links, dropped = _appended(self._links, link, limits.links)
+        if dropped:
+            self._drop(links=dropped)
+
+    def update_name(self, name: str) -> None:
+        if self.end_time is None:
+            self.name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if self.end_time is not None:
+            _logger.warning("Tried calling set_status on an ended span.")
+            return
+        if self.status.status_code is StatusCode.OK:
+            return  # OK is final
+        if isinstance(status, StatusCode):
+            status = Status(status, description)
+        if status.status_code is not StatusCode.UNSET:
+            self.status = status
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        module = type(exception).__module__
+        qualname = type(exception).__qualname__
+        event: dict[str, AttributeValue] = {
+            "exception.type": f"{module}.{qualname}" if module != "builtins" else qualname,
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        event.update(attributes or {})
+        self.add_event("exception", event, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        # No lock, unlike the SDK's span: a span is made, changed and ended by one task.
+        if self.end_time is not None:
+            _logger.warning("Calling end() on an ended span.")
+            return
+        self.end_time = end_time if end_time is not None else time.time_ns()
+        self._tracer.processor.on_end(self)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if exc_val is not None and self.end_time is None:
+            record_exception, set_status = self._exception_flags
+            if record_exception:
+                self.record_exception(exc_val, escaped=True)
+            if set_status:
+                self.set_status(Status(StatusCode.ERROR, f"{type(exc_val).__name__}: {exc_val}"))
+        super().__exit__(exc_type, exc_val, exc_tb)
+
+
+class LeanTracer(trace.Tracer):
+    __slots__ = (
+        "constant",
+        "follow_parent",
+        "ids",
+        "limits",
+        "processor",
+        "resource",
+        "sampler",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        *,
+        sampler: Sampler,
+        follow_parent: bool,
+        resource: Resource,
+        scope: InstrumentationScope,
+        processor: EndedSpanProcessor,
+        limits: _Limits,
+    ) -> None:
+        self.sampler = sampler
+        self.constant = True if sampler is ALWAYS_ON else False if sampler is ALWAYS_OFF else None
+        self.follow_parent = follow_parent
+        self.resource = resource
+        self.scope = scope
+        self.processor = processor
+        self.limits = limits
+        self.ids = RandomIdGenerator()
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        link_list = tuple(links) if links else ()
+        if parent is not None and parent.is_valid:
+            trace_id = parent.trace_id
+            state = parent.trace_state
+        else:
+            parent = None
+            trace_id = self.ids.generate_trace_id()
+            state = _NO_STATE
+        if parent is not None and self.follow_parent:
+            # ParentBased with its default delegates: the parent's flag decides.
+            sampled = parent.trace_flags.sampled
+        elif self.constant is not None:
+            sampled = self.constant  # ALWAYS_ON/ALWAYS_OFF decide without looking
+        else:
+            result = self.sampler.should_sample(
+                context, trace_id, name, kind, attributes, link_list
+            )
+            # Only our samplers run here, and none answers RECORD_ONLY (recorded, never
+            # exported): anything but a sample is a non-recording span.
+            sampled = result.decision is Decision.RECORD_AND_SAMPLE
+            state = result.trace_state or state
+            attributes = result.attributes  # the SDK's span takes the sampler's set
+        span_context = SpanContext(
+            trace_id,
+            self.ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=_SAMPLED if sampled else _NOT_SAMPLED,
+            trace_state=state,
+        )
+        if not sampled:
+            return trace.NonRecordingSpan(span_context)
+        limits = self.limits
+        kept, dropped = limits.span_attributes(attributes)
+        kept_links: tuple[Link, ...] = ()
+        if links:
+            valid = [link for link in links if _is_valid_link(link.context, link.attributes)]
+            kept_links = tuple(
+                valid if limits.links is None else valid[len(valid) - limits.links :]
+            )
+        span = LeanSpan(
+            name,
+            span_context,
+            parent,
+            kind,
+            kept,
+            kept_links,
+            start_time or time.time_ns(),
+            self,
+            (record_exception, set_status_on_exception),
+        )
+        if dropped or len(kept_links) != len(link_list):
+            span._drop(attributes=dropped, links=len(link_list) - len(kept_links))
+        return span
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+        with trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class DiscardSpans:
+    """The processor of a provider with no exporter (``OTEL_TRACES_EXPORTER=none``): spans
+    still carry context to Kafka and the logs, and go nowhere."""
+
+    def on_end(self, span: Any) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        return None
+
+
+class LeanTracerProvider(trace.TracerProvider):
+    """Tracers making :class:`LeanSpan`; ``follow_parent`` makes ``sampler`` decide roots only,
+    as ``ParentBased(sampler)`` would."""
+
+    def __init__(
+        self,
+        *,
+        sampler: Sampler,
+        follow_parent: bool,
+        resource: Resource,
+        processor: EndedSpanProcessor,
+    ) -> None:
+        self.sampler = sampler
+        self.follow_parent = follow_parent
+        self.resource = resource
+        self.processor = processor
+        self._limits = _Limits(SpanLimits())
+        self._shutdown = threading.Event()
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes = None,
+    ) -> trace.Tracer:
+        return LeanTracer(
+            sampler=self.sampler,
+            follow_parent=self.follow_parent,
+            resource=self.resource,
+            scope=InstrumentationScope(
+                instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+            ),
+            processor=self.processor,
+            limits=self._limits,
+        )
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.processor.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        if not self._shutdown.is_set():
+            self._shutdown.set()
+            self.processor.shutdown()

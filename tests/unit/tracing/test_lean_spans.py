@@ -1,0 +1,304 @@
+"""The lean span behaves as the SDK's span does wherever a trace reader would notice.
+
+Each case runs the same calls through the SDK's ``TracerProvider`` and the mesh's
+``LeanTracerProvider`` (what ``NEXUS_OTLP_PIPELINE=native`` runs) and compares what their
+processors receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+from tracing_fakes import Spans
+
+from nexus_mesh.tracing import context_from_traceparent
+from nexus_mesh.tracing.lean import LeanTracerProvider
+from nexus_mesh.tracing.setup import sampler_parts
+
+TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
+PARENT_ID = 0xB7AD6B7169203331
+
+
+def _remote(*, sampled: bool, state: str = "") -> Any:
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    parent = SpanContext(
+        TRACE_ID,
+        PARENT_ID,
+        is_remote=True,
+        trace_flags=flags,
+        trace_state=TraceState.from_header([state]) if state else TraceState(),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+@pytest.fixture(params=["sdk", "lean"])
+def both(request: pytest.FixtureRequest) -> Iterator[Spans]:
+    spans = Spans(request.param)
+    yield spans
+    spans.telemetry.tracer_provider.shutdown()  # type: ignore[attr-defined]
+
+
+def _tracer(spans: Spans) -> trace.Tracer:
+    return spans.telemetry.tracer
+
+
+def test_children_share_the_trace_and_name_their_parent(both: Spans) -> None:
+    tracer = _tracer(both)
+    with tracer.start_as_current_span("root", kind=SpanKind.SERVER) as root:
+        with tracer.start_as_current_span("child", kind=SpanKind.PRODUCER) as child:
+            assert trace.get_current_span() is child
+        assert trace.get_current_span() is root
+    finished = {s.name: s for s in both.finished()}
+    assert finished["root"].parent is None
+    assert finished["child"].parent == finished["root"].context
+    assert finished["child"].context.trace_id == finished["root"].context.trace_id
+    assert finished["child"].context.span_id != finished["root"].context.span_id
+    assert finished["child"].kind is SpanKind.PRODUCER
+    assert finished["root"].start_time <= finished["child"].start_time
+    assert finished["child"].end_time <= finished["root"].end_time  # type: ignore[operator]
+
+
+def test_a_remote_parent_is_kept_with_its_trace_state(both: Spans) -> None:
+    with _tracer(both).start_as_current_span("child", context=_remote(sampled=True, state="v=1")):
+        pass
+    (span,) = both.finished()
+    assert span.context.trace_id == TRACE_ID
+    assert span.parent is not None
+    assert (span.parent.span_id, span.parent.is_remote) == (PARENT_ID, True)
+    assert span.context.trace_state.to_header() == "v=1"
+    assert not span.context.is_remote
+
+
+@pytest.mark.parametrize(
+    ("sampler", "parent", "recorded"),
+    [
+        ("parentbased_always_on", None, True),
+        ("parentbased_always_on", False, False),
+        ("parentbased_always_off", None, False),
+        ("parentbased_always_off", True, True),
+        ("always_off", True, False),
+        ("always_on", False, True),
+        ("traceidratio", True, False),  # ratio 0, and it does not follow parents
+        ("parentbased_traceidratio", True, True),
+        ("parentbased_traceidratio", None, False),
+    ],
+)
+def test_sampling_decisions_match_the_sdk(
+    sampler: str, parent: bool | None, recorded: bool
+) -> None:
+    """Every ``OTEL_TRACES_SAMPLER`` as the SDK decides it, with and without a parent."""
+    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": "0"}
+    root, follow_parent = sampler_parts(env)
+    kept: list[Any] = []
+    processor = type(
+        "Keep",
+        (),
+        {
+            "on_end": lambda self, span: kept.append(span),
+            "force_flush": lambda self, timeout_millis=0: True,
+            "shutdown": lambda self: None,
+        },
+    )()
+    provider = LeanTracerProvider(
+        sampler=root,
+        follow_parent=follow_parent,
+        resource=Resource.create(),
+        processor=processor,
+    )
+    context = None if parent is None else _remote(sampled=parent)
+    with provider.get_tracer("t").start_as_current_span("s", context=context) as span:
+        assert span.is_recording() is recorded
+        assert span.get_span_context().trace_flags.sampled is recorded
+        if parent is not None:  # context still flows when not recorded
+            assert span.get_span_context().trace_id == TRACE_ID
+    assert len(kept) == int(recorded)
+
+
+def _exported(kind: str, calls: Callable[[trace.Tracer], None]) -> list[Any]:
+    """What a processor receives of the spans ``calls`` makes, field by field."""
+    spans = Spans(kind)
+    calls(spans.telemetry.tracer)
+    return [
+        (
+            span.name,
+            dict(span.attributes or {}),
+            span.dropped_attributes,
+            [(e.name, dict(e.attributes or {})) for e in span.events],
+            span.dropped_events,
+            [(link.context.span_id, dict(link.attributes or {})) for link in span.links],
+            span.dropped_links,
+            (span.status.status_code, span.status.description),
+        )
+        for span in spans.finished()
+    ]
+
+
+def test_any_attribute_value_is_cleaned_as_the_sdk_cleans_it() -> None:
+    class Custom:
+        pass
+
+    def calls(tracer: trace.Tracer) -> None:
+        with tracer.start_as_current_span("s", attributes={"ok": 1, "list": [1, 2]}) as span:
+            span.set_attribute("nested", {"a": [1, "b"]})  # type: ignore[arg-type]
+            span.set_attribute("mixed", [1, "a"])  # type: ignore[list-item]
+            span.set_attribute("raw", b"\x00")  # type: ignore[arg-type]
+            span.set_attribute("custom", Custom())  # type: ignore[arg-type]
+            span.set_attributes({"flag": True, "ratio": 0.5, "names": ["a", "b"]})
+            span.set_attribute("ok", 2)  # replaces
+
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    attributes = lean[0][1]
+    assert attributes["ok"] == 2 and attributes["names"] == ("a", "b")
+    assert attributes["custom"] is None  # neither a known type nor a plain str()
+
+
+def test_span_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2")
+    monkeypatch.setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4")
+    monkeypatch.setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "1")
+    monkeypatch.setenv("OTEL_SPAN_LINK_COUNT_LIMIT", "1")
+    monkeypatch.setenv("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "1")
+    other = SpanContext(TRACE_ID, PARENT_ID, is_remote=True, trace_flags=TraceFlags(1))
+
+    def calls(tracer: trace.Tracer) -> None:
+        links = [Link(other, {"n": 1}), Link(other, {"n": 2})]
+        with tracer.start_as_current_span(
+            "s", attributes={"a": "abcdefgh", "b": 2}, links=links
+        ) as span:
+            span.set_attribute("c", 3)  # over the count: the oldest goes
+            span.set_attribute("b", 5)
+            span.add_event("one", {"x": 1})
+            span.add_event("two", {"x": 1, "y": "long value"})  # over the limits
+            span.add_link(other, {"n": 3})
+
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    (_, attributes, dropped, events, dropped_events, links, dropped_links, _) = lean[0]
+    assert (attributes, dropped) == ({"c": 3, "b": 5}, 1)
+    assert (events, dropped_events) == ([("two", {"y": "long"})], 1)
+    assert (links, dropped_links) == ([(PARENT_ID, {"n": 3})], 2)
+
+
+def test_status_rules(both: Spans) -> None:
+    tracer = _tracer(both)
+    with tracer.start_as_current_span("ok") as ok:
+        ok.set_status(Status(StatusCode.OK))
+        ok.set_status(Status(StatusCode.ERROR, "late"))  # OK is final
+    with tracer.start_as_current_span("error") as error:
+        error.set_status(StatusCode.ERROR, "broken")
+        error.set_status(Status(StatusCode.UNSET))  # UNSET never overrides
+    finished = {s.name: s.status for s in both.finished()}
+    assert finished["ok"].status_code is StatusCode.OK
+    assert (finished["error"].status_code, finished["error"].description) == (
+        StatusCode.ERROR,
+        "broken",
+    )
+
+
+class _Broken(Exception):  # noqa: N818 - a test's own failure
+    pass
+
+
+def test_an_escaping_exception_is_recorded_as_the_sdk_records_it(both: Spans) -> None:
+    with (
+        pytest.raises(_Broken),
+        _tracer(both).start_as_current_span("s"),
+    ):
+        raise _Broken("it broke")
+    (span,) = both.finished()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "_Broken: it broke"
+    (event,) = span.events
+    attributes = dict(event.attributes or {})
+    assert event.name == "exception"
+    assert attributes["exception.type"] == f"{__name__}._Broken"
+    assert attributes["exception.message"] == "it broke"
+    # As the SDK records it through start_as_current_span (use_span says nothing of escaping).
+    assert attributes["exception.escaped"] == "False"
+    assert "raise _Broken" in str(attributes["exception.stacktrace"])
+
+
+def test_exception_recording_can_be_turned_off(both: Spans) -> None:
+    with (
+        pytest.raises(_Broken),
+        _tracer(both).start_as_current_span(
+            "s", record_exception=False, set_status_on_exception=False
+        ),
+    ):
+        raise _Broken("quiet")
+    (span,) = both.finished()
+    assert span.events == ()
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_an_ended_span_ignores_changes_and_ends_once(both: Spans) -> None:
+    span = _tracer(both).start_span("s", attributes={"a": 1})
+    span.end()
+    span.set_attribute("b", 2)
+    span.add_event("late")
+    span.set_status(StatusCode.ERROR)
+    span.update_name("renamed")
+    span.end()
+    (finished,) = both.finished()
+    assert (finished.name, dict(finished.attributes or {})) == ("s", {"a": 1})
+    assert finished.events == ()
+    assert finished.status.status_code is StatusCode.UNSET
+    assert not span.is_recording()
+
+
+def test_links_are_kept(both: Spans) -> None:
+    linked = SpanContext(TRACE_ID, PARENT_ID, is_remote=True, trace_flags=TraceFlags(1))
+    with _tracer(both).start_as_current_span("batch", links=[Link(linked, {"n": 1})]) as span:
+        span.add_link(linked, {"n": 2})
+    (finished,) = both.finished()
+    assert [(link.context.span_id, dict(link.attributes or {})) for link in finished.links] == [
+        (PARENT_ID, {"n": 1}),
+        (PARENT_ID, {"n": 2}),
+    ]
+
+
+def test_a_client_traceparent_is_the_parent(both: Spans) -> None:
+    """What the gateway does with a client's ``metadata.traceparent``."""
+    context = context_from_traceparent(f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01")
+    with _tracer(both).start_as_current_span("ws receive", context=context):
+        pass
+    (span,) = both.finished()
+    assert span.context.trace_id == TRACE_ID
+    assert span.parent is not None and span.parent.span_id == PARENT_ID
+
+
+def test_flush_and_shutdown_reach_the_processor() -> None:
+    calls: list[str] = []
+    processor = type(
+        "Seen",
+        (),
+        {
+            "on_end": lambda self, span: calls.append("end"),
+            "force_flush": lambda self, timeout_millis=0: calls.append("flush") or True,
+            "shutdown": lambda self: calls.append("shutdown"),
+        },
+    )()
+    provider = LeanTracerProvider(
+        sampler=ALWAYS_ON, follow_parent=True, resource=Resource.create(), processor=processor
+    )
+    provider.get_tracer("t").start_span("s").end()
+    assert provider.force_flush()
+    provider.shutdown()
+    provider.shutdown()
+    assert calls == ["end", "flush", "shutdown"]
