@@ -263,8 +263,7 @@ class Ingress:
             raise ClientEventError(ErrorCode.UNAVAILABLE, message, event_id) from exc
         self._metrics.produce_latency.observe(time.perf_counter() - began)
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
-        if not pending.done():
-            pending.set_result(record)
+        self._idempotency.settle(key, pending, record)
         self._metrics.events_in.labels(envelope.type).inc()
         self._metrics.acks.inc()
         return ack_frame(

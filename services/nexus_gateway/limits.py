@@ -40,6 +40,8 @@ class AckRecord:
 
 
 IdempotencyKey = tuple[str, str, str]  # campaign, user, event_id
+# A write in flight, or the (topic, partition, offset) of a confirmed one.
+_Entry = asyncio.Future[AckRecord] | tuple[str, int, int]
 
 
 class IdempotencyWindow:
@@ -49,14 +51,17 @@ class IdempotencyWindow:
     resend racing the original waits for it instead of writing twice. Entries leave after
     ``window_s`` or when more than ``max_entries`` are held; beyond that window, services
     deduplicate by ``event_id`` (DESIGN.md section 7).
+
+    A settled entry is kept as a tuple of strings and numbers, which the garbage collector
+    stops tracking: a full window (100,000 entries by default) would otherwise add some
+    400,000 objects to every full collection, each a pause of the whole gateway
+    (docs/benchmarks.md, idempotency window).
     """
 
     def __init__(self, *, window_s: float, max_entries: int) -> None:
         self._window_s = window_s
         self._max_entries = max_entries
-        self._entries: OrderedDict[IdempotencyKey, tuple[float, asyncio.Future[AckRecord]]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[IdempotencyKey, tuple[float, _Entry]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -64,7 +69,24 @@ class IdempotencyWindow:
     def lookup(self, key: IdempotencyKey) -> asyncio.Future[AckRecord] | None:
         self._expire()
         entry = self._entries.get(key)
-        return entry[1] if entry is not None else None
+        if entry is None:
+            return None
+        value = entry[1]
+        if isinstance(value, asyncio.Future):
+            return value
+        done: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
+        done.set_result(AckRecord(*value))
+        return done
+
+    def settle(
+        self, key: IdempotencyKey, future: asyncio.Future[AckRecord], record: AckRecord
+    ) -> None:
+        """The write of ``key`` is confirmed: answer whoever waits, keep only the ack."""
+        if not future.done():
+            future.set_result(record)
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is future:
+            self._entries[key] = (entry[0], (record.topic, record.partition, record.offset))
 
     def begin(self, key: IdempotencyKey) -> asyncio.Future[AckRecord]:
         future: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
@@ -99,9 +121,8 @@ class IdempotencyWindow:
                 self.fail(key, future, error)
             else:
                 meta = done.result()
-                future.set_result(
-                    AckRecord(topic=meta.topic, partition=meta.partition, offset=meta.offset)
-                )
+                record = AckRecord(topic=meta.topic, partition=meta.partition, offset=meta.offset)
+                self.settle(key, future, record)
 
         delivery.add_done_callback(settled)
 

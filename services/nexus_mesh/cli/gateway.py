@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from nexus_gateway.server import serve
+    from nexus_mesh.cli.heap import freeze_startup_heap
     from nexus_mesh.logs import configure_logging
     from nexus_mesh.settings import load_settings
 
@@ -35,6 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     # Before anything connects to Kafka or exports a span: a port in use is a setting to fix,
     # and nothing started for a gateway that cannot listen should linger or log.
     asyncio.run(_check_listeners(settings))
+    freeze_startup_heap()
     try:
         asyncio.run(serve(settings))
     except OSError as exc:

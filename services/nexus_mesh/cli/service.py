@@ -24,11 +24,13 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import importlib
 
+    from nexus_mesh.cli.heap import freeze_startup_heap
     from nexus_mesh.logs import configure_logging
     from nexus_mesh.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level, fmt=settings.log_format, service=f"nexus-{args.name}")
     module = importlib.import_module(SERVICES[args.name])
+    freeze_startup_heap()
     asyncio.run(module.run(settings))
     return 0

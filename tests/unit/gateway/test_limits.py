@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -53,3 +54,29 @@ async def test_entries_expire_after_the_window() -> None:
     while window.lookup(("c", "u", "e1")) is not None:
         assert asyncio.get_running_loop().time() < deadline, "entry never expired"
         await asyncio.sleep(0.01)
+
+
+async def test_a_confirmed_write_is_answered_after_it_settles() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    future = window.begin(key)
+    waiting = asyncio.ensure_future(asyncio.shield(future))  # a resend racing the first
+    window.settle(key, future, AckRecord(topic="t", partition=2, offset=9))
+    assert await waiting == AckRecord(topic="t", partition=2, offset=9)
+    earlier = window.lookup(key)
+    assert earlier is not None
+    assert await earlier == AckRecord(topic="t", partition=2, offset=9)
+
+
+async def test_a_full_window_gives_the_garbage_collector_nothing_to_walk() -> None:
+    """Full collections pause the whole gateway for as long as they walk tracked objects:
+    confirmed entries must not add to them (docs/benchmarks.md, idempotency window)."""
+    window = IdempotencyWindow(window_s=60, max_entries=20_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    for index in range(20_000):
+        key = ("camp", "alice", f"event-{index}")
+        window.settle(key, window.begin(key), AckRecord(topic="t", partition=0, offset=index))
+    gc.collect()
+    assert len(window) == 20_000
+    assert len(gc.get_objects()) - before < 1_000
