@@ -91,7 +91,7 @@ def section(results: dict[str, list[tuple[float, int]]], args: argparse.Namespac
         BEGIN_MARK,
         "## Idempotency window and garbage-collection pauses",
         command.strip(),
-        describe(()),
+        describe(("aiohttp", "aiokafka")),
     )
     lines += [
         "",
