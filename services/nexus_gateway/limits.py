@@ -40,8 +40,9 @@ class AckRecord:
 
 
 IdempotencyKey = tuple[str, str, str]  # campaign, user, event_id
-# A write in flight, or the (topic, partition, offset) of a confirmed one.
-_Entry = asyncio.Future[AckRecord] | tuple[str, int, int]
+# (time, future) of a write in flight, or (time, topic, partition, offset) of a confirmed
+# one: flat, so that one collection is enough for the collector to stop tracking it.
+_Entry = tuple[float, asyncio.Future[AckRecord]] | tuple[float, str, int, int]
 
 
 class IdempotencyWindow:
@@ -61,7 +62,7 @@ class IdempotencyWindow:
     def __init__(self, *, window_s: float, max_entries: int) -> None:
         self._window_s = window_s
         self._max_entries = max_entries
-        self._entries: OrderedDict[IdempotencyKey, tuple[float, _Entry]] = OrderedDict()
+        self._entries: OrderedDict[IdempotencyKey, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -71,11 +72,10 @@ class IdempotencyWindow:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        value = entry[1]
-        if isinstance(value, asyncio.Future):
-            return value
+        if len(entry) == 2:
+            return entry[1]
         done: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
-        done.set_result(AckRecord(*value))
+        done.set_result(AckRecord(*entry[1:]))
         return done
 
     def settle(
@@ -86,7 +86,7 @@ class IdempotencyWindow:
             future.set_result(record)
         entry = self._entries.get(key)
         if entry is not None and entry[1] is future:
-            self._entries[key] = (entry[0], (record.topic, record.partition, record.offset))
+            self._entries[key] = (entry[0], record.topic, record.partition, record.offset)
 
     def begin(self, key: IdempotencyKey) -> asyncio.Future[AckRecord]:
         future: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
@@ -129,7 +129,7 @@ class IdempotencyWindow:
     def _expire(self) -> None:
         horizon = time.monotonic() - self._window_s
         while self._entries:
-            stamp, _ = next(iter(self._entries.values()))
+            stamp = next(iter(self._entries.values()))[0]
             if stamp >= horizon:
                 break
             self._entries.popitem(last=False)

@@ -29,7 +29,6 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol
 
@@ -41,14 +40,22 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from nexus_mesh.tracing.span_limits import Limits, appended, is_valid_link
 
 _logger = logging.getLogger(__name__)
 _UNSET = Status(StatusCode.UNSET)
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+# (sampled, random trace id) -> the span's W3C trace flags, as the SDK sets them.
+_FLAGS = {
+    (sampled, random): TraceFlags(
+        (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+        | (TraceFlags.RANDOM_TRACE_ID if random else 0)
+    )
+    for sampled in (False, True)
+    for random in (False, True)
+}
 _NO_STATE = trace.TraceState()
 _NONE_DROPPED = (0, 0, 0)
 
@@ -175,7 +182,9 @@ class LeanSpan(trace.Span):
             return
         limits = self._tracer.limits
         event = Event(
-            name, limits.frozen(attributes, limits.event_attributes), timestamp or time.time_ns()
+            name,
+            limits.frozen(attributes, limits.event_attributes),
+            time.time_ns() if timestamp is None else timestamp,
         )
         self._events, dropped = appended(self._events, event, limits.events)
         if dropped:
@@ -256,6 +265,7 @@ class LeanTracer(trace.Tracer):
         "ids",
         "limits",
         "processor",
+        "random_ids",
         "resource",
         "sampler",
         "scope",
@@ -279,6 +289,7 @@ class LeanTracer(trace.Tracer):
         self.processor = processor
         self.limits = limits
         self.ids = RandomIdGenerator()
+        self.random_ids = self.ids.is_trace_id_random()  # W3C flag 0x02 on new traces
 
     def start_span(
         self,
@@ -296,10 +307,12 @@ class LeanTracer(trace.Tracer):
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id
             state = parent.trace_state
+            random_id = parent.trace_flags.random_trace_id
         else:
             parent = None
             trace_id = self.ids.generate_trace_id()
             state = _NO_STATE
+            random_id = self.random_ids
         if parent is not None and self.follow_parent:
             # ParentBased with its default delegates: the parent's flag decides.
             sampled = parent.trace_flags.sampled
@@ -318,19 +331,14 @@ class LeanTracer(trace.Tracer):
             trace_id,
             self.ids.generate_span_id(),
             is_remote=False,
-            trace_flags=_SAMPLED if sampled else _NOT_SAMPLED,
+            trace_flags=_FLAGS[sampled, random_id],
             trace_state=state,
         )
         if not sampled:
             return trace.NonRecordingSpan(span_context)
         limits = self.limits
         kept, dropped = limits.span_attributes(attributes)
-        kept_links: tuple[Link, ...] = ()
-        if links:
-            valid = [link for link in links if is_valid_link(link.context, link.attributes)]
-            kept_links = tuple(
-                valid if limits.links is None else valid[len(valid) - limits.links :]
-            )
+        kept_links, dropped_links = limits.links_of(link_list) if link_list else ((), 0)
         span = LeanSpan(
             name,
             span_context,
@@ -338,16 +346,18 @@ class LeanTracer(trace.Tracer):
             kind,
             kept,
             kept_links,
-            start_time or time.time_ns(),
+            time.time_ns() if start_time is None else start_time,
             self,
             (record_exception, set_status_on_exception),
         )
-        if dropped or len(kept_links) != len(link_list):
-            span._drop(attributes=dropped, links=len(link_list) - len(kept_links))
+        if dropped or dropped_links:
+            span._drop(attributes=dropped, links=dropped_links)
         return span
 
-    @contextmanager
-    def start_as_current_span(  # type: ignore[override]
+    # The API's own decorator (private, and what the SDK uses): unlike contextlib's, a span
+    # it decorates an ``async def`` with lasts as long as the coroutine runs.
+    @_agnosticcontextmanager
+    def start_as_current_span(
         self,
         name: str,
         context: Context | None = None,

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import SpanLimits
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import Link, SpanContext
 from opentelemetry.util.types import Attributes, AttributeValue
 
 _SCALARS = frozenset((str, bool, int, float))
+_STR = {str}
 
 
 class Limits:
@@ -22,25 +23,39 @@ class Limits:
     truncation and eviction (the oldest goes first) are the SDK's own.
     """
 
-    __slots__ = ("attributes", "event_attributes", "events", "length", "link_attributes", "links")
+    __slots__ = (
+        "attributes",
+        "event_attributes",
+        "events",
+        "length",
+        "link_attributes",
+        "links",
+        "span_length",
+    )
 
     def __init__(self, limits: SpanLimits) -> None:
         self.attributes = limits.max_span_attributes
+        self.span_length = limits.max_span_attribute_length
         self.events = limits.max_events
         self.links = limits.max_links
         self.event_attributes = limits.max_event_attributes
         self.link_attributes = limits.max_link_attributes
-        self.length = limits.max_attribute_length
+        self.length = limits.max_attribute_length  # of events' and links' attributes
 
     def span_attributes(
         self, attributes: Mapping[str, object] | None, kept: dict[str, AttributeValue] | None = None
     ) -> tuple[dict[str, AttributeValue], int]:
-        """``kept`` (already clean) updated with ``attributes``, and how many were dropped."""
+        """``kept`` (already clean) updated with ``attributes``, and how many were dropped.
+
+        As the SDK: a key set again moves to the end (the oldest goes first over the count).
+        """
         if not attributes:
             return ({} if kept is None else kept), 0
         if (
-            self.length is None
+            self.span_length is None
             and set(map(type, attributes.values())) <= _SCALARS
+            and set(map(type, attributes)) == _STR
+            and "" not in attributes
             and (
                 self.attributes is None
                 or len(attributes) + (0 if kept is None else len(kept)) <= self.attributes
@@ -48,10 +63,12 @@ class Limits:
         ):
             if kept is None:
                 return dict(attributes), 0  # type: ignore[arg-type]
+            for key in kept.keys() & attributes.keys():
+                del kept[key]
             kept.update(attributes)  # type: ignore[arg-type]
             return kept, 0
         bounded = BoundedAttributes(
-            self.attributes, kept, immutable=False, max_value_len=self.length
+            self.attributes, kept, immutable=False, max_value_len=self.span_length
         )
         bounded.update(attributes)  # type: ignore[arg-type]
         return dict(bounded), bounded.dropped
@@ -59,6 +76,18 @@ class Limits:
     def frozen(self, attributes: Attributes, count: int | None) -> BoundedAttributes:
         """An event's or link's attributes, as the SDK keeps them."""
         return BoundedAttributes(count, attributes, immutable=True, max_value_len=self.length)
+
+    def links_of(self, links: Sequence[Link | None]) -> tuple[tuple[Link, ...], int]:
+        """The links a span starts with, as the SDK keeps them: the valid ones, their
+        attributes bounded, the last ``links`` of them; also how many were dropped."""
+        valid = [
+            Link(link.context, self.frozen(link.attributes, self.link_attributes))
+            for link in links
+            if link and is_valid_link(link.context, link.attributes)
+        ]
+        if self.links is None or len(valid) <= self.links:
+            return tuple(valid), 0
+        return tuple(valid[len(valid) - self.links :]), len(valid) - self.links
 
 
 _Item = TypeVar("_Item")

@@ -7,6 +7,7 @@ processors receive.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +27,7 @@ from opentelemetry.trace import (
 )
 from tracing_fakes import Spans
 
-from nexus_mesh.tracing import context_from_traceparent
+from nexus_mesh.tracing import context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.lean import LeanTracerProvider
 from nexus_mesh.tracing.setup import sampler_parts
 
@@ -136,7 +137,7 @@ def _exported(kind: str, calls: Callable[[trace.Tracer], None]) -> list[Any]:
     return [
         (
             span.name,
-            dict(span.attributes or {}),
+            list((span.attributes or {}).items()),  # in order: eviction drops the oldest
             span.dropped_attributes,
             [(e.name, dict(e.attributes or {})) for e in span.events],
             span.dropped_events,
@@ -163,7 +164,7 @@ def test_any_attribute_value_is_cleaned_as_the_sdk_cleans_it() -> None:
 
     sdk, lean = _exported("sdk", calls), _exported("lean", calls)
     assert lean == sdk
-    attributes = lean[0][1]
+    attributes = dict(lean[0][1])
     assert attributes["ok"] == 2 and attributes["names"] == ("a", "b")
     assert attributes["custom"] is None  # neither a known type nor a plain str()
 
@@ -190,7 +191,7 @@ def test_span_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     sdk, lean = _exported("sdk", calls), _exported("lean", calls)
     assert lean == sdk
     (_, attributes, dropped, events, dropped_events, links, dropped_links, _) = lean[0]
-    assert (attributes, dropped) == ({"c": 3, "b": 5}, 1)
+    assert (dict(attributes), dropped) == ({"c": 3, "b": 5}, 1)
     assert (events, dropped_events) == ([("two", {"y": "long"})], 1)
     assert (links, dropped_links) == ([(PARENT_ID, {"n": 3})], 2)
 
@@ -302,3 +303,68 @@ def test_flush_and_shutdown_reach_the_processor() -> None:
     provider.shutdown()
     provider.shutdown()
     assert calls == ["end", "flush", "shutdown"]
+
+
+def test_odd_keys_links_and_times_as_the_sdk_has_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edge cases a caller of the API can produce: empty and non-string keys, a key set
+    again under a count limit, links as a generator, invalid or missing links, limits on
+    link attributes and on span attribute length, zero timestamps."""
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3")
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4")
+    monkeypatch.setenv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "1")
+    other = SpanContext(TRACE_ID, PARENT_ID, is_remote=True, trace_flags=TraceFlags(1))
+    invalid = SpanContext(0, 0, is_remote=False)
+
+    def calls(tracer: trace.Tracer) -> None:
+        links = (link for link in [Link(other, {"a": 1, "b": 2}), None, Link(invalid)])
+        span = tracer.start_span("s", links=links, start_time=0)  # type: ignore[arg-type]
+        span.set_attributes({"": 1, 7: "seven", "a": "abcdefgh"})  # type: ignore[dict-item]
+        span.set_attribute("b", 2)
+        span.set_attribute("a", "again")  # moves to the end
+        span.set_attribute("c", 3)  # evicts the oldest
+        span.add_event("zero", timestamp=0)
+        span.end(end_time=10)
+
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    (_, attributes, _, events, _, links, dropped_links, _) = lean[0]
+    assert [key for key, _ in attributes] == ["b", "a", "c"]
+    assert dict(attributes)["a"] == "agai"
+    assert links == [(PARENT_ID, {"b": 2})] and dropped_links == 0
+    assert events == [("zero", {})]
+
+
+def test_trace_flags_as_the_sdk_sets_them() -> None:
+    """W3C flags reach Kafka headers and metadata.traceparent: the random-trace-id flag
+    (0x02) of a new trace, or the parent's, must survive as the SDK keeps it."""
+    flags = {}
+    for kind in ("sdk", "lean"):
+        tracer = Spans(kind).telemetry.tracer
+        remote = trace.set_span_in_context(
+            NonRecordingSpan(
+                SpanContext(TRACE_ID, PARENT_ID, is_remote=True, trace_flags=TraceFlags(3))
+            )
+        )
+        root = tracer.start_span("root")
+        child = tracer.start_span("child", context=remote)
+        flags[kind] = (
+            format_traceparent(root.get_span_context())[-2:],
+            format_traceparent(child.get_span_context())[-2:],
+        )
+    assert flags["lean"] == flags["sdk"] == ("03", "03")
+
+
+async def test_an_async_function_decorated_with_a_span(both: Spans) -> None:
+    tracer = _tracer(both)
+
+    @tracer.start_as_current_span("work")
+    async def work() -> None:
+        await asyncio.sleep(0)
+        assert trace.get_current_span().is_recording()
+        raise _Broken("late")
+
+    with pytest.raises(_Broken):
+        await work()
+    (span,) = both.finished()
+    assert span.status.status_code is StatusCode.ERROR
+    assert [event.name for event in span.events] == ["exception"]
