@@ -25,7 +25,6 @@ or ``sdk`` included).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -419,7 +418,7 @@ class LeanTracerProvider(trace.TracerProvider):
         self.resource = resource
         self.processor = processor
         self._limits = Limits(SpanLimits())
-        self._shutdown = threading.Event()
+        self._stopped = False
 
     def get_tracer(
         self,
@@ -443,6 +442,6 @@ class LeanTracerProvider(trace.TracerProvider):
         return self.processor.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
-        if not self._shutdown.is_set():
-            self._shutdown.set()
+        if not self._stopped:
+            self._stopped = True
             self.processor.shutdown()

@@ -57,6 +57,8 @@ _OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_gr
 # native: the mesh's lean spans, exported by fastotel; sdk-spans: the SDK's spans, exported by
 # fastotel; sdk: the SDK's spans, batch processor and OTLP exporter.
 OTLP_PIPELINES = ("native", "sdk-spans", "sdk")
+# The providers setup_telemetry builds: the ones with something to flush and shut down.
+_BUILT_PROVIDERS = (TracerProvider, LeanTracerProvider)
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -85,12 +87,12 @@ class Telemetry:
         self._owned = False
 
     def force_flush(self, timeout_s: float = 5.0) -> None:
-        if isinstance(self.tracer_provider, (TracerProvider, LeanTracerProvider)):
+        if isinstance(self.tracer_provider, _BUILT_PROVIDERS):
             self.tracer_provider.force_flush(int(timeout_s * 1000))
 
     def shutdown(self) -> None:
         """Export what is still queued and stop the exporters (only of a provider we built)."""
-        if self._owned and isinstance(self.tracer_provider, (TracerProvider, LeanTracerProvider)):
+        if self._owned and isinstance(self.tracer_provider, _BUILT_PROVIDERS):
             self._owned = False
             self.tracer_provider.shutdown()
 
@@ -123,9 +125,7 @@ def setup_telemetry(
             processor=processors[0] if processors else DiscardSpans(),
         )
     else:
-        provider = TracerProvider(
-            sampler=ParentBased(root) if follow_parent else root, resource=resource
-        )
+        provider = TracerProvider(sampler=_sdk_sampler(root, follow_parent), resource=resource)
         for processor in processors:
             provider.add_span_processor(processor)
     telemetry = Telemetry(provider)
@@ -186,7 +186,10 @@ def kubernetes_attributes(environ: Mapping[str, str]) -> dict[str, str]:
 
 def sampler_from(env: Mapping[str, str]) -> Sampler:
     """The sampler ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` name."""
-    root, follow_parent = sampler_parts(env)
+    return _sdk_sampler(*sampler_parts(env))
+
+
+def _sdk_sampler(root: Sampler, follow_parent: bool) -> Sampler:
     return ParentBased(root) if follow_parent else root
 
 

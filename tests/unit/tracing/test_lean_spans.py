@@ -8,7 +8,7 @@ processors receive.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from opentelemetry.trace import (
     TraceFlags,
     TraceState,
 )
-from tracing_fakes import Spans
+from tracing_fakes import Kept, Spans
 
 from nexus_mesh.tracing import context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.lean import LeanTracerProvider
@@ -47,24 +47,17 @@ def _remote(*, sampled: bool, state: str = "") -> Any:
     return trace.set_span_in_context(NonRecordingSpan(parent))
 
 
-@pytest.fixture(params=["sdk", "lean"])
-def both(request: pytest.FixtureRequest) -> Iterator[Spans]:
-    spans = Spans(request.param)
-    yield spans
-    spans.telemetry.tracer_provider.shutdown()  # type: ignore[attr-defined]
-
-
 def _tracer(spans: Spans) -> trace.Tracer:
     return spans.telemetry.tracer
 
 
-def test_children_share_the_trace_and_name_their_parent(both: Spans) -> None:
-    tracer = _tracer(both)
+def test_children_share_the_trace_and_name_their_parent(spans: Spans) -> None:
+    tracer = _tracer(spans)
     with tracer.start_as_current_span("root", kind=SpanKind.SERVER) as root:
         with tracer.start_as_current_span("child", kind=SpanKind.PRODUCER) as child:
             assert trace.get_current_span() is child
         assert trace.get_current_span() is root
-    finished = {s.name: s for s in both.finished()}
+    finished = {s.name: s for s in spans.finished()}
     assert finished["root"].parent is None
     assert finished["child"].parent == finished["root"].context
     assert finished["child"].context.trace_id == finished["root"].context.trace_id
@@ -74,10 +67,10 @@ def test_children_share_the_trace_and_name_their_parent(both: Spans) -> None:
     assert finished["child"].end_time <= finished["root"].end_time  # type: ignore[operator]
 
 
-def test_a_remote_parent_is_kept_with_its_trace_state(both: Spans) -> None:
-    with _tracer(both).start_as_current_span("child", context=_remote(sampled=True, state="v=1")):
+def test_a_remote_parent_is_kept_with_its_trace_state(spans: Spans) -> None:
+    with _tracer(spans).start_as_current_span("child", context=_remote(sampled=True, state="v=1")):
         pass
-    (span,) = both.finished()
+    (span,) = spans.finished()
     assert span.context.trace_id == TRACE_ID
     assert span.parent is not None
     assert (span.parent.span_id, span.parent.is_remote) == (PARENT_ID, True)
@@ -105,21 +98,9 @@ def test_sampling_decisions_match_the_sdk(
     """Every ``OTEL_TRACES_SAMPLER`` as the SDK decides it, with and without a parent."""
     env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": "0"}
     root, follow_parent = sampler_parts(env)
-    kept: list[Any] = []
-    processor = type(
-        "Keep",
-        (),
-        {
-            "on_end": lambda self, span: kept.append(span),
-            "force_flush": lambda self, timeout_millis=0: True,
-            "shutdown": lambda self: None,
-        },
-    )()
+    kept = Kept()
     provider = LeanTracerProvider(
-        sampler=root,
-        follow_parent=follow_parent,
-        resource=Resource.create(),
-        processor=processor,
+        sampler=root, follow_parent=follow_parent, resource=Resource.create(), processor=kept
     )
     context = None if parent is None else _remote(sampled=parent)
     with provider.get_tracer("t").start_as_current_span("s", context=context) as span:
@@ -127,7 +108,7 @@ def test_sampling_decisions_match_the_sdk(
         assert span.get_span_context().trace_flags.sampled is recorded
         if parent is not None:  # context still flows when not recorded
             assert span.get_span_context().trace_id == TRACE_ID
-    assert len(kept) == int(recorded)
+    assert len(kept.spans) == int(recorded)
 
 
 def _exported(kind: str, calls: Callable[[trace.Tracer], None]) -> list[Any]:
@@ -196,15 +177,15 @@ def test_span_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert (links, dropped_links) == ([(PARENT_ID, {"n": 3})], 2)
 
 
-def test_status_rules(both: Spans) -> None:
-    tracer = _tracer(both)
+def test_status_rules(spans: Spans) -> None:
+    tracer = _tracer(spans)
     with tracer.start_as_current_span("ok") as ok:
         ok.set_status(Status(StatusCode.OK))
         ok.set_status(Status(StatusCode.ERROR, "late"))  # OK is final
     with tracer.start_as_current_span("error") as error:
         error.set_status(StatusCode.ERROR, "broken")
         error.set_status(Status(StatusCode.UNSET))  # UNSET never overrides
-    finished = {s.name: s.status for s in both.finished()}
+    finished = {s.name: s.status for s in spans.finished()}
     assert finished["ok"].status_code is StatusCode.OK
     assert (finished["error"].status_code, finished["error"].description) == (
         StatusCode.ERROR,
@@ -216,13 +197,13 @@ class _Broken(Exception):  # noqa: N818 - a test's own failure
     pass
 
 
-def test_an_escaping_exception_is_recorded_as_the_sdk_records_it(both: Spans) -> None:
+def test_an_escaping_exception_is_recorded_as_the_sdk_records_it(spans: Spans) -> None:
     with (
         pytest.raises(_Broken),
-        _tracer(both).start_as_current_span("s"),
+        _tracer(spans).start_as_current_span("s"),
     ):
         raise _Broken("it broke")
-    (span,) = both.finished()
+    (span,) = spans.finished()
     assert span.status.status_code is StatusCode.ERROR
     assert span.status.description == "_Broken: it broke"
     (event,) = span.events
@@ -235,74 +216,65 @@ def test_an_escaping_exception_is_recorded_as_the_sdk_records_it(both: Spans) ->
     assert "raise _Broken" in str(attributes["exception.stacktrace"])
 
 
-def test_exception_recording_can_be_turned_off(both: Spans) -> None:
+def test_exception_recording_can_be_turned_off(spans: Spans) -> None:
     with (
         pytest.raises(_Broken),
-        _tracer(both).start_as_current_span(
+        _tracer(spans).start_as_current_span(
             "s", record_exception=False, set_status_on_exception=False
         ),
     ):
         raise _Broken("quiet")
-    (span,) = both.finished()
+    (span,) = spans.finished()
     assert span.events == ()
     assert span.status.status_code is StatusCode.UNSET
 
 
-def test_an_ended_span_ignores_changes_and_ends_once(both: Spans) -> None:
-    span = _tracer(both).start_span("s", attributes={"a": 1})
+def test_an_ended_span_ignores_changes_and_ends_once(spans: Spans) -> None:
+    span = _tracer(spans).start_span("s", attributes={"a": 1})
     span.end()
     span.set_attribute("b", 2)
     span.add_event("late")
     span.set_status(StatusCode.ERROR)
     span.update_name("renamed")
     span.end()
-    (finished,) = both.finished()
+    (finished,) = spans.finished()
     assert (finished.name, dict(finished.attributes or {})) == ("s", {"a": 1})
     assert finished.events == ()
     assert finished.status.status_code is StatusCode.UNSET
     assert not span.is_recording()
 
 
-def test_links_are_kept(both: Spans) -> None:
+def test_links_are_kept(spans: Spans) -> None:
     linked = SpanContext(TRACE_ID, PARENT_ID, is_remote=True, trace_flags=TraceFlags(1))
-    with _tracer(both).start_as_current_span("batch", links=[Link(linked, {"n": 1})]) as span:
+    with _tracer(spans).start_as_current_span("batch", links=[Link(linked, {"n": 1})]) as span:
         span.add_link(linked, {"n": 2})
-    (finished,) = both.finished()
+    (finished,) = spans.finished()
     assert [(link.context.span_id, dict(link.attributes or {})) for link in finished.links] == [
         (PARENT_ID, {"n": 1}),
         (PARENT_ID, {"n": 2}),
     ]
 
 
-def test_a_client_traceparent_is_the_parent(both: Spans) -> None:
+def test_a_client_traceparent_is_the_parent(spans: Spans) -> None:
     """What the gateway does with a client's ``metadata.traceparent``."""
     context = context_from_traceparent(f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01")
-    with _tracer(both).start_as_current_span("ws receive", context=context):
+    with _tracer(spans).start_as_current_span("ws receive", context=context):
         pass
-    (span,) = both.finished()
+    (span,) = spans.finished()
     assert span.context.trace_id == TRACE_ID
     assert span.parent is not None and span.parent.span_id == PARENT_ID
 
 
 def test_flush_and_shutdown_reach_the_processor() -> None:
-    calls: list[str] = []
-    processor = type(
-        "Seen",
-        (),
-        {
-            "on_end": lambda self, span: calls.append("end"),
-            "force_flush": lambda self, timeout_millis=0: calls.append("flush") or True,
-            "shutdown": lambda self: calls.append("shutdown"),
-        },
-    )()
+    kept = Kept()
     provider = LeanTracerProvider(
-        sampler=ALWAYS_ON, follow_parent=True, resource=Resource.create(), processor=processor
+        sampler=ALWAYS_ON, follow_parent=True, resource=Resource.create(), processor=kept
     )
     provider.get_tracer("t").start_span("s").end()
     assert provider.force_flush()
     provider.shutdown()
     provider.shutdown()
-    assert calls == ["end", "flush", "shutdown"]
+    assert kept.calls == ["end", "flush", "shutdown"]
 
 
 def test_odd_keys_links_and_times_as_the_sdk_has_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -354,8 +326,8 @@ def test_trace_flags_as_the_sdk_sets_them() -> None:
     assert flags["lean"] == flags["sdk"] == ("03", "03")
 
 
-async def test_an_async_function_decorated_with_a_span(both: Spans) -> None:
-    tracer = _tracer(both)
+async def test_an_async_function_decorated_with_a_span(spans: Spans) -> None:
+    tracer = _tracer(spans)
 
     @tracer.start_as_current_span("work")
     async def work() -> None:
@@ -365,6 +337,6 @@ async def test_an_async_function_decorated_with_a_span(both: Spans) -> None:
 
     with pytest.raises(_Broken):
         await work()
-    (span,) = both.finished()
+    (span,) = spans.finished()
     assert span.status.status_code is StatusCode.ERROR
     assert [event.name for event in span.events] == ["exception"]

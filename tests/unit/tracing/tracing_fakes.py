@@ -86,19 +86,23 @@ def fake_producer(codec: Codec, telemetry: Telemetry) -> tuple[EnvelopeProducer,
 
 
 class Kept:
-    """A lean provider's processor that keeps what ends, as the in-memory exporter does."""
+    """A lean provider's processor that keeps what ends, as the in-memory exporter does, and
+    the calls it got."""
 
     def __init__(self) -> None:
         self.spans: list[LeanSpan] = []
+        self.calls: list[str] = []
 
     def on_end(self, span: LeanSpan) -> None:
         self.spans.append(span)
+        self.calls.append("end")
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.calls.append("flush")
         return True
 
     def shutdown(self) -> None:
-        return None
+        self.calls.append("shutdown")
 
 
 class Spans:
