@@ -21,7 +21,7 @@ from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
 from nexus_mesh.errors import CodecError
-from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 
@@ -83,7 +83,7 @@ class CatchUpReader:
             try:
                 await self._read(consumer, job)
             finally:
-                await consumer.stop()
+                await stop_quietly(consumer.stop())
 
     async def _read(self, consumer: AIOKafkaConsumer, job: CatchUp) -> None:
         targets = {job.clients: job.clients_target}

@@ -37,7 +37,7 @@ from nexus_gateway.protocol import (
     now_ms,
 )
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import CLIENT_ID_RE, Envelope, Metadata
 from nexus_mesh.errors import (
     KafkaUnavailableError,
     PayloadInvalidError,
@@ -52,7 +52,6 @@ from nexus_mesh.tracing import Telemetry, context_from_traceparent
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
 log = logging.getLogger(__name__)
-_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _MAX_ATTRIBUTES = 32
 _MAX_ATTRIBUTE_KEY = 64
@@ -122,6 +121,18 @@ class Ingress:
             if self._inflight == 0:
                 self._idle.set()
 
+    def refuse_binary(self, data: bytes, *, allowed: bool) -> bytes:
+        """Answer a binary frame, refused unread; ``allowed`` as for :meth:`handle`: each is
+        a frame to answer, so the rate limit counts it."""
+        if allowed:
+            error = ClientEventError(
+                ErrorCode.BAD_FRAME, "frames must be JSON text frames", claimed_event_id(data)
+            )
+        else:
+            error = _rate_limited(None)
+        self._metrics.errors.labels(str(error.code)).inc()
+        return error_frame(error)
+
     def _receive_span(
         self, connection: Connection, raw: str | bytes
     ) -> AbstractContextManager[Span]:
@@ -173,9 +184,7 @@ class Ingress:
             }
         )
         if not allowed:
-            raise ClientEventError(
-                ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
-            )
+            raise _rate_limited(event_id)
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
@@ -351,6 +360,12 @@ class Ingress:
         return self._topics.domain(topic)
 
 
+def _rate_limited(event_id: str | None) -> ClientEventError:
+    return ClientEventError(
+        ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
+    )
+
+
 def _parse(raw: str | bytes) -> dict[str, Any]:
     try:
         frame = orjson.loads(raw)
@@ -385,14 +400,14 @@ def claimed_event_id(raw: str | bytes) -> str | None:
 def _claimed_event_id(frame: object) -> str | None:
     metadata = frame.get("metadata") if isinstance(frame, dict) else None
     value = metadata.get("event_id") if isinstance(metadata, dict) else None
-    return value if isinstance(value, str) and _ID_RE.fullmatch(value) else None
+    return value if isinstance(value, str) and CLIENT_ID_RE.fullmatch(value) else None
 
 
 def _client_id(metadata: dict[str, Any], name: str, event_id: str | None = None) -> str | None:
     value = metadata.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
         raise ClientEventError(
             ErrorCode.BAD_FRAME,
             f"metadata.{name} must be 1-128 characters of letters, digits and ._:-",

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nexus_mesh.prometheus import ConsumerLagCollector, register_process_metrics
+from nexus_mesh.prometheus import (
+    PRODUCE_LATENCY_BUCKETS,
+    ConsumerLagCollector,
+    register_process_metrics,
+)
 
 
 @dataclass(kw_only=True)
@@ -72,7 +76,7 @@ class GatewayMetrics:
         self.produce_latency = Histogram(
             "nexus_gateway_produce_latency_seconds",
             "Client event write latency until Kafka acknowledged (acks=all)",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=PRODUCE_LATENCY_BUCKETS,
             registry=r,
         )
         # From the Kafka record's timestamp (when its producer wrote it) to the frame being

@@ -13,13 +13,9 @@ from aiohttp import WSMsgType, web
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection, Identity
-from nexus_gateway.ingress import claimed_event_id
 from nexus_gateway.limits import TokenBucket
 from nexus_gateway.protocol import (
-    ClientEventError,
     CloseCode,
-    ErrorCode,
-    error_frame,
     new_connection_id,
     owns_connection_id,
     welcome_frame,
@@ -123,19 +119,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 )
                 connection.send_direct(answer)
             elif message.type is WSMsgType.BINARY:
-                # Refused unread, yet each is a frame to answer: the rate limit counts it.
-                if bucket.take():
-                    refusal = ClientEventError(
-                        ErrorCode.BAD_FRAME,
-                        "frames must be JSON text frames",
-                        claimed_event_id(message.data),
-                    )
-                else:
-                    refusal = ClientEventError(
-                        ErrorCode.RATE_LIMITED, "too many events: slow down and retry"
-                    )
-                gateway.metrics.errors.labels(str(refusal.code)).inc()
-                connection.send_direct(error_frame(refusal))
+                connection.send_direct(
+                    gateway.ingress.refuse_binary(message.data, allowed=bucket.take())
+                )
             elif message.type is WSMsgType.ERROR:
                 break
     finally:
@@ -185,11 +171,7 @@ async def _take_connection_id(
         return fresh
     old.replaced = True
     await gateway.dispatcher.leave(old)
-    closing = asyncio.create_task(
-        old.close(CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
-    )
-    _background.add(closing)
-    closing.add_done_callback(_background.discard)
+    _close_in_background(old, CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
     return previous
 
 
@@ -203,13 +185,11 @@ def _close_at_expiry(
 
     def expire() -> None:
         gateway.metrics.token_expiries.inc()
-        closing = asyncio.create_task(
-            connection.close(
-                CloseCode.UNAUTHORIZED, "token expired: reconnect with a new token and resume"
-            )
+        _close_in_background(
+            connection,
+            CloseCode.UNAUTHORIZED,
+            "token expired: reconnect with a new token and resume",
         )
-        _background.add(closing)
-        closing.add_done_callback(_background.discard)
 
     delay = max(0.0, valid_until - time.time())
     return asyncio.get_running_loop().call_later(delay, expire)
@@ -217,6 +197,13 @@ def _close_at_expiry(
 
 # Tasks nobody awaits must still be referenced until they finish.
 _background: set[asyncio.Task[None]] = set()
+
+
+def _close_in_background(connection: Connection, code: int, message: str) -> None:
+    """Close ``connection`` without waiting for its close handshake."""
+    closing = asyncio.create_task(connection.close(code, message))
+    _background.add(closing)
+    closing.add_done_callback(_background.discard)
 
 
 async def _replay(gateway: Gateway, job: CatchUp) -> None:

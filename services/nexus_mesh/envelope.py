@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+# A client-chosen event_id or correlation_id, as the gateway accepts it (and `nexus publish`).
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 PROTOCOL_PREFIX = "nexus."
 BROADCAST_CAMPAIGN = "*"
 

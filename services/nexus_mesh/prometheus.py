@@ -1,8 +1,8 @@
 """Prometheus pieces shared by the gateway and the services.
 
-Consumer lag is computed when Prometheus scrapes, not on the delivery path: the consumer
-already knows each partition's high watermark from its last fetch, so a scrape costs a
-subtraction per assigned partition and the hot path pays nothing.
+Consumer lag is computed when Prometheus scrapes, not on the delivery path: a scrape asks
+its source (the gateway's next offsets, a service's committed offsets, each against the
+high watermarks it already knows) and the hot path pays nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 LagSample = tuple[str, int, int]
 LagSource = Callable[[], Iterable[LagSample]]
 
+# The buckets of every ``*_produce_latency_seconds`` (the gateway's and the services'): the
+# same writes to the same cluster, so their histograms compare and aggregate bucket by bucket.
+PRODUCE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
 
 class ConsumerLagCollector(Collector):
-    """``<name>{topic, partition}``: high watermark minus the next offset to consume."""
+    """``<name>{topic, partition}``: the records of each assigned partition its source counts
+    as not yet done (the gateway: not yet read; a service: not yet committed)."""
 
     def __init__(self, name: str, documentation: str) -> None:
         self._name = name

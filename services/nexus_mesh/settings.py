@@ -189,6 +189,11 @@ def _describe(error: ValidationError) -> str:
 OTHER_VARIABLES = frozenset(
     {"NEXUS_KAFKA_CACHE_DIR", "NEXUS_ZIPKIN_CACHE_DIR", "NEXUS_TEST_TOKEN", "NEXUS_RELEASE"}
 )
+_KNOWN_VARIABLES = (
+    frozenset(ENV_PREFIX + name.upper() for name in NexusSettings.model_fields) | OTHER_VARIABLES
+)
+# Sorted, so that of equally close matches the suggestion is always the same one.
+_SUGGESTIONS = sorted(_KNOWN_VARIABLES)
 _warned: set[str] = set()
 _pending: list[str] = []
 
@@ -199,11 +204,11 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     pydantic-settings ignores them, so a typo (``NEXUS_KAFKA_BOOTSTRAP_SERVER``) would
     silently leave the default in force.
     """
-    known = {ENV_PREFIX + name.upper() for name in NexusSettings.model_fields} | OTHER_VARIABLES
     found = []
     for name in sorted(environ):
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
-            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in _KNOWN_VARIABLES:
+            close = difflib.get_close_matches(upper, _SUGGESTIONS, n=1, cutoff=0.8)
             found.append(f"{name} (did you mean {close[0]}?)" if close else name)
     return found
 

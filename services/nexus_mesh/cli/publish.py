@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
 
 
 _DEFAULT_SOURCE = "nexus-cli"
-# The event ids the gateway accepts from clients: one id that works on either path.
-_EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def register(subparsers: Any) -> None:
@@ -106,7 +103,7 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from nexus_mesh.envelope import BROADCAST_CAMPAIGN
+    from nexus_mesh.envelope import BROADCAST_CAMPAIGN, CLIENT_ID_RE
     from nexus_mesh.errors import (
         ConfigurationError,
         NexusError,
@@ -116,7 +113,7 @@ def _publish(args: argparse.Namespace) -> int:
     )
     from nexus_mesh.service.publisher import new_event_id
 
-    if args.event_id is not None and not _EVENT_ID_RE.fullmatch(args.event_id):
+    if args.event_id is not None and not CLIENT_ID_RE.fullmatch(args.event_id):
         raise ConfigurationError(
             f"--event-id {args.event_id!r}: use 1 to 128 letters, digits, '.', '_', ':' or '-'"
         )

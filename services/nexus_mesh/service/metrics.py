@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nexus_mesh.prometheus import ConsumerLagCollector, register_process_metrics
+from nexus_mesh.prometheus import (
+    PRODUCE_LATENCY_BUCKETS,
+    ConsumerLagCollector,
+    register_process_metrics,
+)
 
 _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
-# The buckets of nexus_gateway_produce_latency_seconds: the same writes to the same cluster,
-# so the gateway's and the services' histograms can be compared and aggregated bucket by bucket.
-_PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 # The values of nexus_service_handle_seconds{outcome}: what became of a record a handler took.
 HANDLED = "handled"
@@ -80,7 +81,7 @@ class ServiceMetrics:
             "nexus_service_produce_latency_seconds",
             "Event and dead-letter write latency until Kafka acknowledged (acks=all)",
             labels,
-            buckets=_PRODUCE_BUCKETS,
+            buckets=PRODUCE_LATENCY_BUCKETS,
             registry=r,
         )
         self.assigned_partitions = Gauge(

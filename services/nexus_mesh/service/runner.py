@@ -165,10 +165,7 @@ class Runner:
         self.revoked(self._owned)
 
     def assigned(self, partitions: frozenset[TopicPartition]) -> None:
-        self._generation += 1
-        self._owned = partitions
-        self.stats.assigned = partitions
-        self.metrics.assigned_partitions.labels(self._name).set(len(partitions))
+        self._own(partitions)
         # From assignment on, not from the first record: read where each partition stands.
         self._read_offsets_now.set()
         self._log.info(
@@ -180,14 +177,17 @@ class Runner:
         self.ready.set()
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
-        self._generation += 1
         owned = self._owned - partitions
-        self._owned = owned
+        self._own(owned)
         self._ends = _only(self._ends, owned)
         self._committed = _only(self._committed, owned)
         self._starts = _only(self._starts, owned)
-        self.stats.assigned = owned
-        self.metrics.assigned_partitions.labels(self._name).set(len(owned))
+
+    def _own(self, partitions: frozenset[TopicPartition]) -> None:
+        self._generation += 1
+        self._owned = partitions
+        self.stats.assigned = partitions
+        self.metrics.assigned_partitions.labels(self._name).set(len(partitions))
 
     def lag(self) -> list[LagSample]:
         """Per assigned partition: records after the group's committed offset (module doc).
@@ -223,11 +223,7 @@ class Runner:
         for tp, offset in offsets.items():
             if self._uncommitted.get(tp) == offset:
                 del self._uncommitted[tp]
-        owned = self._owned
-        self._committed = {
-            **self._committed,
-            **{tp: offset for tp, offset in offsets.items() if tp in owned},
-        }
+        self._committed = {**self._committed, **_only(offsets, self._owned)}
 
     async def _watch_offsets(self) -> None:
         """Read the offsets lag() needs at assignment and every ``lag_interval_s``."""
