@@ -94,10 +94,7 @@ async def test_request_without_reply_gets_a_gateway_timeout(
     mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
 ) -> None:
     """No search service runs: the gateway answers the flow's timeout event itself."""
-    mesh_schemas = _schemas_copy(tmp_path)
-    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
-    manifest["flows"]["search"]["timeout_ms"] = 300
-    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    mesh_schemas = _schemas_with_search_timeout(tmp_path, 300)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url
     client = await connect(stack, mesh, gateway.url, "acme", "alice")
@@ -116,13 +113,10 @@ async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     same gateway: the timeout still reaches it. Then it stays away past the wait, comes back
     and resends the request (same event_id, answered from the first write): the wait starts
     again, so the request still ends in a timeout rather than in silence."""
-    mesh_schemas = _schemas_copy(tmp_path)
-    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
-    manifest["flows"]["search"]["timeout_ms"] = 1500
-    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    mesh_schemas = _schemas_with_search_timeout(tmp_path, 1500)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url and gateway.admin_url
-    stats_url = gateway.admin_url + "/stats"
+    admin_url = gateway.admin_url
     client = await connect(stack, mesh, gateway.url, "acme", "alice")
     await client.emit("search", {"query": "jazz"}, event_id="req-1")
     await client.close()
@@ -134,8 +128,7 @@ async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     await resumed.close()
 
     async def no_request_waits() -> bool:
-        stats = orjson.loads(await asyncio.to_thread(_read, stats_url))
-        return bool(stats["pending_requests"] == 0)
+        return bool((await asyncio.to_thread(stats, admin_url))["pending_requests"] == 0)
 
     await eventually(no_request_waits, what="req-2's wait to end while its client is away")
     back = await stack.enter_async_context(resumed.resume())
@@ -151,17 +144,14 @@ async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
     """The reply comes while its client is away and reaches it in the replay on resume: the
     request is answered, so no timeout may follow, and resending it (the ack was in doubt)
     must not start a new wait either."""
-    mesh_schemas = _schemas_copy(tmp_path)
-    manifest = orjson.loads((mesh_schemas / "manifest.json").read_text())
-    manifest["flows"]["search"]["timeout_ms"] = 3000
-    (mesh_schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    mesh_schemas = _schemas_with_search_timeout(tmp_path, 3000)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     search = mesh.service("search", NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url and gateway.admin_url
-    stats_url = gateway.admin_url + "/stats"
+    admin_url = gateway.admin_url
 
     async def pending() -> int:
-        return int(orjson.loads(await asyncio.to_thread(_read, stats_url))["pending_requests"])
+        return int((await asyncio.to_thread(stats, admin_url))["pending_requests"])
 
     topics = TopicNames(prefix=settings.topic_prefix)
     tail = await stack.enter_async_context(
@@ -195,18 +185,17 @@ async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
         assert event.type != "search.timeout", "a timeout after the reply"
 
 
-def _read(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return bytes(response.read())
-
-
-def _schemas_copy(tmp_path: Any) -> Any:
+def _schemas_with_search_timeout(tmp_path: Any, timeout_ms: int) -> Any:
+    """A copy of the schemas whose search flow times out after ``timeout_ms``."""
     import shutil
 
     from nexus_mesh.settings import default_schemas_dir
 
     target = tmp_path / "schemas"
     shutil.copytree(default_schemas_dir(), target)
+    manifest = orjson.loads((target / "manifest.json").read_text())
+    manifest["flows"]["search"]["timeout_ms"] = timeout_ms
+    (target / "manifest.json").write_bytes(orjson.dumps(manifest))
     return target
 
 

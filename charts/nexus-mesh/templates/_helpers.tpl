@@ -122,6 +122,11 @@ Kafka and topic settings.
 {{- if and (not .Values.devKafka.enabled) (hasPrefix "SASL" .Values.kafka.securityProtocol) }}true{{ end }}
 {{- end }}
 
+{{/* Whether the chart makes the SASL password Secret (rather than using existingSecret). */}}
+{{- define "nexus-mesh.kafkaSecretCreated" -}}
+{{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret) }}true{{ end }}
+{{- end }}
+
 {{- define "nexus-mesh.kafkaTlsMounted" -}}
 {{- if and (not .Values.devKafka.enabled) .Values.kafka.tls.existingSecret (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL")) }}true{{ end }}
 {{- end }}
@@ -139,7 +144,7 @@ the release itself makes forces post-* (they do not exist before it).
 {{- define "nexus-mesh.topicsHooks" -}}
 {{- if .Values.topicsJob.hooks }}
 {{- join "," .Values.topicsJob.hooks }}
-{{- else if or .Values.devKafka.enabled (and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret)) }}
+{{- else if or .Values.devKafka.enabled (include "nexus-mesh.kafkaSecretCreated" .) }}
 {{- "post-install,post-upgrade" }}
 {{- else }}
 {{- "pre-install,pre-upgrade" }}
@@ -202,7 +207,7 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.username) }}
 {{- fail (printf "kafka.securityProtocol=%s needs kafka.sasl.username" .Values.kafka.securityProtocol) }}
 {{- end }}
-{{- if and (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret) (not .Values.kafka.sasl.password) }}
+{{- if and (include "nexus-mesh.kafkaSecretCreated" .) (not .Values.kafka.sasl.password) }}
 {{- fail "SASL needs kafka.sasl.password or kafka.sasl.existingSecret" }}
 {{- end }}
 {{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
@@ -212,7 +217,7 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and .Values.topicsJob.enabled $preHooks .Values.devKafka.enabled }}
 {{- fail "topicsJob.hooks: pre-install/pre-upgrade cannot reach devKafka, which only exists after install; use post-install,post-upgrade" }}
 {{- end }}
-{{- if and .Values.topicsJob.enabled $preHooks (include "nexus-mesh.kafkaUsesSasl" .) (not .Values.kafka.sasl.existingSecret) }}
+{{- if and .Values.topicsJob.enabled $preHooks (include "nexus-mesh.kafkaSecretCreated" .) }}
 {{- fail "topicsJob.hooks: a pre-install/pre-upgrade Job runs before the chart's Secrets exist; put the SASL password in kafka.sasl.existingSecret" }}
 {{- end }}
 {{- if and .Values.tests.enabled (eq .Values.auth.mode "jwt") .Values.auth.jwt.publicKey (not .Values.auth.jwt.secret) (not .Values.auth.jwt.existingSecret) (not .Values.tests.tokenSecret.name) }}
@@ -223,7 +228,7 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- end }}
 {{- include "nexus-mesh.validateAuth" . }}
 {{- include "nexus-mesh.validatePdb" . }}
-{{- if and .Values.kafka.tls.existingSecret (not .Values.devKafka.enabled) (not (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL"))) }}
+{{- if and .Values.kafka.tls.existingSecret (not .Values.devKafka.enabled) (not (include "nexus-mesh.kafkaTlsMounted" .)) }}
 {{- fail (printf "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL, not %s: the mesh would connect without TLS" .Values.kafka.securityProtocol) }}
 {{- end }}
 {{- end }}

@@ -109,22 +109,29 @@ def _render_text(extra: tuple[str, ...], kube_version: str, release: str) -> str
     return result.stdout
 
 
+def set_args(set_values: tuple[str, ...]) -> list[str]:
+    """A ``--set`` flag for each ``key=value``."""
+    return [arg for item in set_values for arg in ("--set", item)]
+
+
 def render(
     scenario: Scenario | None = None,
     *,
     kube_version: str = KUBE_VERSIONS[-1],
     release: str = RELEASE,
     set_values: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """The manifests ``helm template`` renders (hooks and tests included), parsed."""
-    extra = [*(scenario.args() if scenario else [])]
-    for item in set_values:
-        extra += ["--set", item]
-    text = _render_text(tuple(extra), kube_version, release)
+    """The manifests ``helm template`` renders (hooks and tests included), parsed; ``flags``
+    are further ``helm template`` flags (e.g. ``--is-upgrade``)."""
+    extra = (*(scenario.args() if scenario else []), *set_args(set_values), *flags)
+    text = _render_text(extra, kube_version, release)
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def render_fails(*extra: str, kube_version: str = KUBE_VERSIONS[-1]) -> str:
+def render_fails(
+    *extra: str, kube_version: str = KUBE_VERSIONS[-1], set_values: tuple[str, ...] = ()
+) -> str:
     """Render expecting helm to refuse; returns its error output."""
     result = run_helm(
         "template",
@@ -135,6 +142,7 @@ def render_fails(*extra: str, kube_version: str = KUBE_VERSIONS[-1]) -> str:
         "--kube-version",
         kube_version,
         *extra,
+        *set_args(set_values),
     )
     assert result.returncode != 0, f"helm template {' '.join(extra)} unexpectedly succeeded"
     return result.stderr
@@ -146,6 +154,15 @@ def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict
     ]
     assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
     return matches[0]
+
+
+def gateway_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")
+
+
+def config_data(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The data of the ConfigMap every mesh container reads its settings from."""
+    return find(docs, "ConfigMap", f"{RELEASE}-nexus-mesh-config")["data"]  # type: ignore[no-any-return]
 
 
 def find_all(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

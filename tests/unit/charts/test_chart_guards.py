@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from helm_chart import (
     CHART,
-    NAMESPACE,
     RELEASE,
+    config_data,
     env_of,
     find,
+    gateway_deployment,
     pod_spec,
     render,
     render_fails,
     render_notes,
-    run_helm,
 )
 
 HOOK = "helm.sh/hook"
@@ -111,10 +110,8 @@ def test_a_kafka_or_secret_the_release_makes_moves_the_job_after_it() -> None:
 def test_from_the_first_upgrade_on_the_job_runs_as_the_release_s_account() -> None:
     """Before install the chart's ServiceAccount does not exist yet; on an upgrade it does,
     and its annotations (e.g. a cloud workload identity) then apply to the Job too."""
-    result = run_helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--is-upgrade")
-    assert result.returncode == 0, result.stderr
-    jobs = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "Job"]
-    assert pod_spec(jobs[0])["serviceAccountName"] == f"{RELEASE}-nexus-mesh"
+    job = _job(render(flags=("--is-upgrade",)))
+    assert pod_spec(job)["serviceAccountName"] == f"{RELEASE}-nexus-mesh"
 
 
 def test_an_existing_service_account_is_used_by_the_pre_install_job() -> None:
@@ -126,7 +123,7 @@ def test_an_existing_service_account_is_used_by_the_pre_install_job() -> None:
 
 
 def _secrets_annotation(*set_values: str) -> str:
-    deployment = find(render(set_values=set_values), "Deployment", f"{RELEASE}-nexus-mesh-gateway")
+    deployment = gateway_deployment(render(set_values=set_values))
     return str(deployment["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"])
 
 
@@ -190,8 +187,7 @@ PEM = (
 def test_settings_the_pods_would_crash_on_are_refused(
     set_values: tuple[str, ...], message: str
 ) -> None:
-    args = [arg for item in set_values for arg in ("--set", item)]
-    assert message in render_fails(*args)
+    assert message in render_fails(set_values=set_values)
 
 
 def test_matching_keys_and_ratios_render() -> None:
@@ -221,8 +217,7 @@ def test_matching_keys_and_ratios_render() -> None:
 )
 def test_a_budget_that_blocks_every_node_drain_is_refused(set_values: tuple[str, ...]) -> None:
     """Such a PodDisruptionBudget allows zero disruptions: `kubectl drain` waits forever."""
-    args = [arg for item in set_values for arg in ("--set", item)]
-    error = render_fails(*args)
+    error = render_fails(set_values=set_values)
     assert "node drains would hang" in error
 
 
@@ -242,7 +237,7 @@ def test_a_budget_that_leaves_room_renders() -> None:
 def test_recreate_strategy_drops_the_rolling_update_block() -> None:
     """The API server rejects rollingUpdate with type Recreate ("Forbidden")."""
     docs = render(set_values=("gateway.strategy.type=Recreate",))
-    strategy = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")["spec"]["strategy"]
+    strategy = gateway_deployment(docs)["spec"]["strategy"]
     assert strategy == {"type": "Recreate"}
 
 
@@ -252,15 +247,11 @@ def test_recreate_strategy_drops_the_rolling_update_block() -> None:
 def test_tracing_waits_for_an_endpoint_and_notes_say_so(tmp_path: Path) -> None:
     """Without a collector the spans would go to localhost:4318, where nothing listens, and
     still cost their CPU: tracing stays off until otel.endpoint is set."""
-    config = find(render(), "ConfigMap", f"{RELEASE}-nexus-mesh-config")["data"]
+    config = config_data(render())
     assert config["OTEL_SDK_DISABLED"] == "true"
     assert "OTEL_TRACES_EXPORTER" not in config
     assert "Tracing is off: set otel.endpoint" in render_notes(tmp_path / "off")
-    on = find(
-        render(set_values=("otel.endpoint=http://collector.observability:4318",)),
-        "ConfigMap",
-        f"{RELEASE}-nexus-mesh-config",
-    )["data"]
+    on = config_data(render(set_values=("otel.endpoint=http://collector.observability:4318",)))
     assert "OTEL_SDK_DISABLED" not in on
     assert on["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector.observability:4318"
     assert on["OTEL_TRACES_EXPORTER"] == "otlp"

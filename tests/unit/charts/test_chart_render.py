@@ -24,9 +24,11 @@ from helm_chart import (
     RELEASE,
     SCENARIOS,
     Scenario,
+    config_data,
     env_of,
     find,
     find_all,
+    gateway_deployment,
     pod_spec,
     render,
     render_fails,
@@ -46,17 +48,9 @@ def scenario(name: str) -> Scenario:
     return BY_NAME[name]
 
 
-def gateway_deployment(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    return find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")
-
-
 def gateway_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = pod_spec(gateway_deployment(docs))["containers"]
     return container  # type: ignore[no-any-return]
-
-
-def config_data(docs: list[dict[str, Any]]) -> dict[str, str]:
-    return find(docs, "ConfigMap", f"{RELEASE}-nexus-mesh-config")["data"]  # type: ignore[no-any-return]
 
 
 # -- lint and strict validation ---------------------------------------------------------------
@@ -679,6 +673,7 @@ def test_notes_tell_how_to_connect_authenticate_and_operate(tmp_path: Path) -> N
     assert f"port-forward service/{RELEASE}-nexus-mesh-gateway 8080:8080" in notes
     assert f"get secret {RELEASE}-nexus-mesh-jwt" in notes
     assert f"nexus status --namespace {NAMESPACE} --release {RELEASE}" in notes
+    assert "\n\nOperate the gateways" in notes, "a blank line after the token section"
     assert f"helm test {RELEASE}" in notes
     assert 'kafka.bootstrapServers is the placeholder "kafka:9092"' in notes
 
