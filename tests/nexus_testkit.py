@@ -8,7 +8,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from nexus_mesh.settings import NexusSettings
 
 T = TypeVar("T")
 
@@ -69,3 +72,17 @@ async def run_nexus(*args: str, env: Mapping[str, str], timeout_s: float = 60) -
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None
     return CliRun(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def run_nexus_on(settings: NexusSettings, *args: str) -> CliRun:
+    """``run_nexus`` against the cluster, prefix and partition counts of ``settings``."""
+    return await run_nexus(
+        *args,
+        env={
+            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "NEXUS_TOPIC_PREFIX": settings.topic_prefix,
+            "NEXUS_CLIENTS_PARTITIONS": str(settings.clients_partitions),
+            "NEXUS_DOMAIN_PARTITIONS": str(settings.domain_partitions),
+            "NEXUS_DLQ_PARTITIONS": str(settings.dlq_partitions),
+        },
+    )

@@ -16,17 +16,7 @@ from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import CliRun, eventually, run_nexus
-
-
-async def nexus(settings: NexusSettings, *args: str) -> CliRun:
-    return await run_nexus(
-        *args,
-        env={
-            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "NEXUS_TOPIC_PREFIX": settings.topic_prefix,
-        },
-    )
+from nexus_testkit import CliRun, eventually, run_nexus_on
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ async def test_publish_writes_one_envelope_keyed_by_campaign(
 ) -> None:
     codec = Codec(load_registry(settings.schemas_dir))
     async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
-        run = await nexus(
+        run = await run_nexus_on(
             settings,
             "publish",
             "chat.message",
@@ -82,7 +72,7 @@ async def test_requests_go_to_their_domain_and_broadcasts_to_system(
 ) -> None:
     payload_file = tmp_path / "request.json"
     payload_file.write_text('{"query": "password", "limit": 3}')
-    request = await nexus(
+    request = await run_nexus_on(
         settings,
         "publish",
         "search.requested",
@@ -93,7 +83,7 @@ async def test_requests_go_to_their_domain_and_broadcasts_to_system(
         "--payload-file",
         str(payload_file),
     )
-    notice = await nexus(
+    notice = await run_nexus_on(
         settings, "publish", "system.notice", "--broadcast", "--payload", '{"text": "hi"}'
     )
     assert request.status == 0, request.stderr
@@ -139,7 +129,7 @@ async def records_in(settings: NexusSettings, topics: TopicNames) -> int:
 async def test_invalid_input_is_refused_and_nothing_is_written(
     settings: NexusSettings, topics: TopicNames, args: list[str], complaint: str
 ) -> None:
-    run = await nexus(settings, "publish", *args)
+    run = await run_nexus_on(settings, "publish", *args)
     assert run.status != 0
     assert complaint in run.stderr
     assert retry_id(run) is None, "nothing was sent: no retry to offer"
@@ -156,7 +146,7 @@ def retry_id(run: CliRun) -> str | None:
 async def test_a_missing_topic_fails_at_once_with_one_line(settings: NexusSettings) -> None:
     clients = TopicNames(prefix=settings.topic_prefix).clients
     began = time.monotonic()
-    run = await nexus(
+    run = await run_nexus_on(
         settings, "publish", "chat.message", "--campaign", "c1", "--payload", '{"text": "hi"}'
     )
     # Well before the 10 s a write may wait for Kafka: nothing is waited for when the
@@ -172,7 +162,7 @@ async def test_a_missing_topic_fails_at_once_with_one_line(settings: NexusSettin
 async def test_a_retry_reuses_the_event_id_it_is_given(
     settings: NexusSettings, topics: TopicNames
 ) -> None:
-    run = await nexus(
+    run = await run_nexus_on(
         settings,
         "publish",
         "chat.message",
@@ -196,7 +186,7 @@ async def test_a_retry_reuses_the_event_id_it_is_given(
 async def test_an_event_id_the_gateway_would_refuse_is_refused(
     settings: NexusSettings, topics: TopicNames
 ) -> None:
-    run = await nexus(
+    run = await run_nexus_on(
         settings, "publish", "chat.message", "--campaign", "c", "--event-id", "two words"
     )
     assert run.status != 0

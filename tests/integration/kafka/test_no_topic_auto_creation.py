@@ -29,7 +29,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import CliRun, eventually, run_nexus
+from nexus_testkit import eventually, run_nexus_on
 
 SEND_TIMEOUT_S = 10.0
 
@@ -106,18 +106,18 @@ async def test_nexus_publish_before_topics_ensure_leaves_the_topics_to_it(
     topics = TopicNames(prefix=settings.topic_prefix)
     publish = ("publish", "chat.message", "--campaign", "c1", "--payload", '{"text": "hi"}')
 
-    refused = await nexus(settings, *publish)
+    refused = await run_nexus_on(settings, *publish)
     assert refused.status != 0
     assert refused.stdout == ""
     (line,) = refused.stderr.splitlines()
     assert f"topic {topics.clients} does not exist: run `nexus topics ensure` first" in line
     event_id = line.rsplit("--event-id ", 1)[1].rstrip(")")
 
-    ensured = await nexus(settings, "topics", "ensure")
+    ensured = await run_nexus_on(settings, "topics", "ensure")
     assert ensured.status == 0, ensured.stderr
     assert await _partition_count(settings, topics.clients) == settings.clients_partitions
 
-    retried = await nexus(settings, *publish, "--event-id", event_id)
+    retried = await run_nexus_on(settings, *publish, "--event-id", event_id)
     assert retried.status == 0, retried.stderr
     assert retried.stdout.split()[0] == topics.clients
     assert retried.stdout.split()[3] == event_id
@@ -155,19 +155,6 @@ async def test_the_gateway_refuses_an_event_whose_topic_is_missing(
     assert refused.value.event_id == event_id
     assert ack.topic == topics.clients
     assert topics.domain("search") not in await _topics(settings.kafka_bootstrap_servers)
-
-
-async def nexus(settings: NexusSettings, *args: str) -> CliRun:
-    return await run_nexus(
-        *args,
-        env={
-            "NEXUS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "NEXUS_TOPIC_PREFIX": settings.topic_prefix,
-            "NEXUS_CLIENTS_PARTITIONS": str(settings.clients_partitions),
-            "NEXUS_DOMAIN_PARTITIONS": str(settings.domain_partitions),
-            "NEXUS_DLQ_PARTITIONS": str(settings.dlq_partitions),
-        },
-    )
 
 
 def chat_message(settings: NexusSettings) -> Envelope:
