@@ -12,6 +12,7 @@ from typing import Any
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.service import Service
 from nexus_mesh.settings import NexusSettings
@@ -66,3 +67,16 @@ async def running(service: Service, settings: NexusSettings) -> AsyncIterator[Se
         yield service
     finally:
         await service.stop()
+
+
+@asynccontextmanager
+async def gateway_producer(
+    settings: NexusSettings, codec: Codec
+) -> AsyncIterator[EnvelopeProducer]:
+    """A started producer writing as the gateway does, stopped at the end."""
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

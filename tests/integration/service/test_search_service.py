@@ -19,7 +19,7 @@ from nexus_mesh.settings import NexusSettings
 from nexus_search.catalog import Document
 from nexus_search.service import build_service
 from nexus_testkit import eventually
-from service_kit import search_request
+from service_kit import gateway_producer, search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100)
 
@@ -50,14 +50,10 @@ class SearchClient:
 async def client(settings: NexusSettings) -> AsyncIterator[SearchClient]:
     await ensure_topics(settings, ["search"])
     codec = Codec(load_registry(settings.schemas_dir))
-    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
-    await producer.start()
-    client = SearchClient(settings, producer, codec)
-    try:
+    async with gateway_producer(settings, codec) as producer:
+        client = SearchClient(settings, producer, codec)
         async with client.replies:
             yield client
-    finally:
-        await producer.stop()
 
 
 async def start(service: Service, settings: NexusSettings) -> Service:

@@ -23,7 +23,7 @@ from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_testkit import eventually
-from service_kit import search_request
+from service_kit import gateway_producer, search_request
 
 # A short lag interval so a backlog shows within a test's patience, not within minutes.
 FAST = ServiceConfig(
@@ -60,12 +60,8 @@ class Requests:
 async def requests(settings: NexusSettings) -> AsyncIterator[Requests]:
     await ensure_topics(settings, ["search"])
     codec = Codec(load_registry(settings.schemas_dir))
-    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
-    await producer.start()
-    try:
+    async with gateway_producer(settings, codec) as producer:
         yield Requests(settings, producer, codec)
-    finally:
-        await producer.stop()
 
 
 @asynccontextmanager

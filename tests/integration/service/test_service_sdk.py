@@ -20,7 +20,7 @@ from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from service_kit import running, search_request
+from service_kit import gateway_producer, running, search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 FAST = ServiceConfig(poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0)
@@ -66,12 +66,8 @@ async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
     await ensure_topics(settings, ["search"])
     registry = load_registry(settings.schemas_dir)
     codec = Codec(registry)
-    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test-gateway")
-    await producer.start()
-    try:
+    async with gateway_producer(settings, codec) as producer:
         yield Mesh(settings, registry, codec, producer, TopicNames(prefix=settings.topic_prefix))
-    finally:
-        await producer.stop()
 
 
 def toy_service(handled: list[str], *, name: str = "toy") -> Service:
