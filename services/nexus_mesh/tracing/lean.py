@@ -57,6 +57,19 @@ _FLAGS = {
 }
 _NO_STATE = trace.TraceState()
 _NONE_DROPPED = (0, 0, 0)
+_CALLER_RECORDS = (False, False)  # record_exception, set_status_on_exception
+_SPAN_CONTEXT_NEW = tuple.__new__
+
+
+def _span_context(
+    trace_id: int, span_id: int, flags: TraceFlags, state: trace.TraceState
+) -> SpanContext:
+    """A local ``SpanContext`` made without ``SpanContext.__new__``'s checks, which a span
+    made several times per client event need not repeat: both ids come from
+    ``RandomIdGenerator``, never 0 nor out of range, so the context is valid (the fields in
+    the API's order; tests/unit/tracing/test_lean_spans.py compares it with the checked one).
+    """
+    return _SPAN_CONTEXT_NEW(SpanContext, (trace_id, span_id, False, flags, state, True))
 
 
 class EndedSpanProcessor(Protocol):
@@ -161,11 +174,23 @@ class LeanSpan(trace.Span):
         return self.end_time is None
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
+        if self.end_time is None and self._tracer.limits.put(self._attributes, key, value):
+            return
         self.set_attributes({key: value})
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         if self.end_time is not None:
             _logger.warning("Tried calling set_attributes on an ended span.")
+            return
+        # Plain values in order while they need no cleaning (what the mesh sets after the
+        # start); the rest, in order, as the SDK keeps them.
+        put = self._tracer.limits.put
+        items = iter(attributes.items())
+        for key, value in items:
+            if not put(self._attributes, key, value):
+                attributes = {key: value, **dict(items)}
+                break
+        else:
             return
         self._attributes, dropped = self._tracer.limits.span_attributes(
             attributes, self._attributes
@@ -301,8 +326,43 @@ class LeanTracer(trace.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> trace.Span:
+        return self._start(
+            name,
+            context,
+            kind,
+            attributes,
+            tuple(links) if links else (),
+            start_time,
+            (record_exception, set_status_on_exception),
+            False,
+        )
+
+    def start_own(
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: dict[str, AttributeValue],
+        start_time: int | None,
+    ) -> trace.Span:
+        """``start_span`` for the mesh's own spans (``nexus_mesh.tracing.spans``): their
+        attributes are built from non-empty string keys and scalar values, so within the
+        limits they are kept without a check of each; no links; the caller records
+        exceptions."""
+        return self._start(name, context, kind, attributes, (), start_time, _CALLER_RECORDS, True)
+
+    def _start(
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: Attributes,
+        links: tuple[Link, ...],
+        start_time: int | None,
+        exception_flags: tuple[bool, bool],
+        own: bool,
+    ) -> trace.Span:
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
-        link_list = tuple(links) if links else ()
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id
             state = parent.trace_state
@@ -318,26 +378,25 @@ class LeanTracer(trace.Tracer):
         elif self.constant is not None:
             sampled = self.constant  # ALWAYS_ON/ALWAYS_OFF decide without looking
         else:
-            result = self.sampler.should_sample(
-                context, trace_id, name, kind, attributes, link_list
-            )
+            result = self.sampler.should_sample(context, trace_id, name, kind, attributes, links)
             # Only our samplers run here, and none answers RECORD_ONLY (recorded, never
             # exported): anything but a sample is a non-recording span.
             sampled = result.decision is Decision.RECORD_AND_SAMPLE
             state = result.trace_state or state
+            if result.attributes is not attributes:
+                own = False
             attributes = result.attributes  # the SDK's span takes the sampler's set
-        span_context = SpanContext(
-            trace_id,
-            self.ids.generate_span_id(),
-            is_remote=False,
-            trace_flags=_FLAGS[sampled, random_id],
-            trace_state=state,
+        span_context = _span_context(
+            trace_id, self.ids.generate_span_id(), _FLAGS[sampled, random_id], state
         )
         if not sampled:
             return trace.NonRecordingSpan(span_context)
         limits = self.limits
-        kept, dropped = limits.span_attributes(attributes)
-        kept_links, dropped_links = limits.links_of(link_list) if link_list else ((), 0)
+        if own and limits.own(attributes):  # type: ignore[arg-type]
+            kept, dropped = dict(attributes), 0  # type: ignore[arg-type]
+        else:
+            kept, dropped = limits.span_attributes(attributes)
+        kept_links, dropped_links = limits.links_of(links) if links else ((), 0)
         span = LeanSpan(
             name,
             span_context,
@@ -347,7 +406,7 @@ class LeanTracer(trace.Tracer):
             kept_links,
             time.time_ns() if start_time is None else start_time,
             self,
-            (record_exception, set_status_on_exception),
+            exception_flags,
         )
         if dropped or dropped_links:
             span._drop(attributes=dropped, links=dropped_links)

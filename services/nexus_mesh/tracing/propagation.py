@@ -8,10 +8,12 @@ against the design must always find W3C values there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from nexus_mesh.envelope import Metadata
@@ -19,6 +21,10 @@ from nexus_mesh.envelope import Metadata
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 _PROPAGATOR = TraceContextTextMapPropagator()
+# The form every W3C-conforming producer writes today (version 00, lowercase hex, nothing
+# after the flags); anything else is left to the propagator.
+_VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_EMPTY = Context()
 
 
 def context_from_traceparent(
@@ -28,6 +34,18 @@ def context_from_traceparent(
     or malformed."""
     if not traceparent:
         return None
+    if tracestate is None:
+        # The propagator's own rules for this form, without its general parse: a record
+        # consumed by the gateway costs one of these per delivery.
+        match = _VERSION_00.fullmatch(traceparent)
+        if match is not None:
+            trace_id, span_id = int(match[1], 16), int(match[2], 16)
+            if not (trace_id and span_id):
+                return None
+            remote = SpanContext(
+                trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16))
+            )
+            return trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY)
     carrier = {TRACEPARENT: traceparent}
     if tracestate:
         carrier[TRACESTATE] = tracestate
@@ -53,9 +71,10 @@ def context_from_metadata(metadata: Metadata) -> Context | None:
 
 
 def format_traceparent(span_context: trace.SpanContext) -> str:
-    return (
-        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-        f"-{int(span_context.trace_flags):02x}"
+    return "00-%032x-%016x-%02x" % (  # noqa: UP031 - a third faster than the f-string here
+        span_context.trace_id,
+        span_context.span_id,
+        span_context.trace_flags,
     )
 
 

@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 
 from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.tracing.handoff import BatchedHandOff
 from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
 
 INSTRUMENTATION_SCOPE = "nexus_mesh"
@@ -59,6 +60,7 @@ _OTLP_ENTRY_POINTS = {"http/protobuf": "otlp_proto_http", "grpc": "otlp_proto_gr
 OTLP_PIPELINES = ("native", "sdk-spans", "sdk")
 # The providers setup_telemetry builds: the ones with something to flush and shut down.
 _BUILT_PROVIDERS = (TracerProvider, LeanTracerProvider)
+_DEFAULT_QUEUE_SIZE = 2048  # OTEL_BSP_MAX_QUEUE_SIZE's default
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -117,12 +119,17 @@ def setup_telemetry(
         not processors or (len(processors) == 1 and isinstance(processors[0], OTLPSpanProcessor))
     ):
         # fastotel reads a finished span's fields and nothing else: the lean span serves it
-        # at a fraction of the SDK span's cost (nexus_mesh.tracing.lean).
+        # at a fraction of the SDK span's cost (nexus_mesh.tracing.lean), handed over in
+        # batches off the event loop (nexus_mesh.tracing.handoff).
         provider = LeanTracerProvider(
             sampler=root,
             follow_parent=follow_parent,
             resource=resource,
-            processor=processors[0] if processors else DiscardSpans(),
+            processor=(
+                BatchedHandOff(processors[0], max_queue_size=_max_queue_size(env))
+                if processors
+                else DiscardSpans()
+            ),
         )
     else:
         provider = TracerProvider(sampler=_sdk_sampler(root, follow_parent), resource=resource)
@@ -236,6 +243,14 @@ def span_processors(env: Mapping[str, str], *, pipeline: str = "native") -> list
             # Batching keeps export off the event loop: spans go to a worker thread.
             processors.append(BatchSpanProcessor(_exporter(name, env)))
     return processors
+
+
+def _max_queue_size(env: Mapping[str, str]) -> int:
+    # fastotel has already refused a value out of range (_native_processor).
+    try:
+        return max(1, int(env.get("OTEL_BSP_MAX_QUEUE_SIZE", "") or _DEFAULT_QUEUE_SIZE))
+    except ValueError:
+        return _DEFAULT_QUEUE_SIZE
 
 
 def _native_processor() -> OTLPSpanProcessor:

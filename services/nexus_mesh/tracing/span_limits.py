@@ -73,6 +73,29 @@ class Limits:
         bounded.update(attributes)  # type: ignore[arg-type]
         return dict(bounded), bounded.dropped
 
+    def put(self, kept: dict[str, AttributeValue], key: str, value: object) -> bool:
+        """Set one attribute in ``kept`` when it needs none of the SDK's cleaning, truncation
+        or eviction (a key set again moves last, as the SDK has it); False leaves it to
+        :meth:`span_attributes`."""
+        if (
+            self.span_length is None
+            and type(value) in _SCALARS
+            and type(key) is str
+            and key
+            and (key in kept or self.attributes is None or len(kept) < self.attributes)
+        ):
+            kept.pop(key, None)
+            kept[key] = value  # type: ignore[assignment]
+            return True
+        return False
+
+    def own(self, attributes: dict[str, AttributeValue]) -> bool:
+        """Whether attributes the mesh built itself (non-empty string keys, scalar values,
+        see ``nexus_mesh.tracing.spans``) can be kept as they are, with no check of each."""
+        return self.span_length is None and (
+            self.attributes is None or len(attributes) <= self.attributes
+        )
+
     def frozen(self, attributes: Attributes, count: int | None) -> BoundedAttributes:
         """An event's or link's attributes, as the SDK keeps them."""
         return BoundedAttributes(count, attributes, immutable=True, max_value_len=self.length)

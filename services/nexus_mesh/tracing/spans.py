@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
+
+from nexus_mesh.tracing.lean import LeanTracer
 
 MESSAGING_SYSTEM = "messaging.system"
 MESSAGING_DESTINATION = "messaging.destination.name"
@@ -53,17 +54,31 @@ class _Current(AbstractContextManager[Span]):
     """A new span, current while the block runs, ended after it.
 
     Hand-written rather than ``start_as_current_span``: that nests two generator-based
-    context managers per span, a cost every client event pays several times over. An
-    escaping exception gets ``error.type`` as well as the exception event; a cancelled task
-    is a shutdown, not a failure, so its span keeps an unset status.
+    context managers per span, a cost every client event pays several times over. A lean
+    tracer takes the span's attributes as the helpers below build them (non-empty string
+    keys, scalar values) without a check of each. An escaping exception gets ``error.type``
+    as well as the exception event; a cancelled task is a shutdown, not a failure, so its
+    span keeps an unset status.
     """
 
     __slots__ = ("_span", "_token")
 
-    def __init__(self, tracer: trace.Tracer, name: str, **options: Any) -> None:
-        self._span = tracer.start_span(
-            name, record_exception=False, set_status_on_exception=False, **options
-        )
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: Attributes,
+        start_time: int | None = None,
+        links: Sequence[Link] = (),
+    ) -> None:
+        if type(tracer) is LeanTracer and not links:
+            self._span = tracer.start_own(name, context, kind, attributes, start_time)
+        else:
+            self._span = tracer.start_span(
+                name, context, kind, attributes, links or None, start_time, False, False
+            )
         self._token: object = None
 
     def __enter__(self) -> Span:
@@ -113,9 +128,7 @@ def send_span(
     attributes[MESSAGING_OPERATION_TYPE] = attributes[MESSAGING_OPERATION_NAME] = "send"
     attributes[MESSAGING_DESTINATION] = topic
     _put(attributes, MESSAGING_KEY, key)
-    return _Current(
-        tracer, f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
-    )
+    return _Current(tracer, f"send {topic}", parent, SpanKind.PRODUCER, attributes)
 
 
 def written(span: Span, *, partition: int, offset: int) -> None:
@@ -154,13 +167,7 @@ def process_span(
     _put(attributes, MESSAGING_KEY, key)
     _put(attributes, MESSAGING_CONSUMER_GROUP, consumer_group)
     return _Current(
-        tracer,
-        f"process {topic}",
-        context=parent,
-        kind=SpanKind.CONSUMER,
-        attributes=attributes,
-        links=links or None,
-        start_time=start_time,
+        tracer, f"process {topic}", parent, SpanKind.CONSUMER, attributes, start_time, links
     )
 
 
@@ -179,14 +186,7 @@ def ws_receive_span(
     """
     attributes: Attributes = {NETWORK_PROTOCOL: "websocket", CONNECTION: connection_id}
     _put(attributes, CAMPAIGN, campaign_id)
-    return _Current(
-        tracer,
-        WS_RECEIVE,
-        context=parent,
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        start_time=start_time,
-    )
+    return _Current(tracer, WS_RECEIVE, parent, SpanKind.SERVER, attributes, start_time)
 
 
 def ws_send_span(
@@ -208,7 +208,7 @@ def ws_send_span(
     attributes[NETWORK_PROTOCOL] = "websocket"
     attributes[TARGETS] = targets
     _put(attributes, CONNECTION, connection_id)
-    return _Current(tracer, WS_SEND, context=parent, kind=SpanKind.PRODUCER, attributes=attributes)
+    return _Current(tracer, WS_SEND, parent, SpanKind.PRODUCER, attributes)
 
 
 def record_error(span: Span, error: BaseException, *, error_type: str | None = None) -> None:

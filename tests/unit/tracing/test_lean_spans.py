@@ -28,8 +28,16 @@ from opentelemetry.trace import (
 from tracing_fakes import Kept, Spans
 
 from nexus_mesh.tracing import context_from_traceparent, format_traceparent
-from nexus_mesh.tracing.lean import LeanTracerProvider
+from nexus_mesh.tracing.lean import LeanTracerProvider, _span_context
 from nexus_mesh.tracing.setup import sampler_parts
+from nexus_mesh.tracing.spans import (
+    EVENT_TYPE,
+    MESSAGING_MESSAGE_ID,
+    process_span,
+    send_span,
+    written,
+    ws_receive_span,
+)
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 PARENT_ID = 0xB7AD6B7169203331
@@ -340,3 +348,82 @@ async def test_an_async_function_decorated_with_a_span(spans: Spans) -> None:
     (span,) = spans.finished()
     assert span.status.status_code is StatusCode.ERROR
     assert [event.name for event in span.events] == ["exception"]
+
+
+def test_the_mesh_span_helpers_under_limits_as_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mesh's own spans skip the lean tracer's check of each attribute; under limits
+    from the environment they must still come out as the SDK's (truncated, evicted)."""
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "4")
+
+    def calls(tracer: trace.Tracer) -> None:
+        with ws_receive_span(tracer, connection_id="conn-1", campaign_id="campaign-1") as span:
+            span.set_attributes({EVENT_TYPE: "chat.message", MESSAGING_MESSAGE_ID: "e1"})
+            with send_span(
+                tracer,
+                topic="nexus.chat",
+                key="campaign-1",
+                event_type="chat.message",
+                event_id="e1",
+                campaign_id="campaign-1",
+            ) as sent:
+                written(sent, partition=3, offset=42)
+        with process_span(  # nothing set after the start
+            tracer,
+            topic="nexus.clients",
+            partition=3,
+            offset=42,
+            key="campaign-1",
+            event_type="chat.message",
+            event_id="e1",
+            campaign_id="campaign-1",
+        ):
+            pass
+
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    assert [dropped for (_, _, dropped, *_) in lean] == [6, 1, 6]
+    monkeypatch.delenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "5")
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    assert all(len(str(value)) <= 5 for (_, attributes, *_) in lean for _, value in attributes)
+
+
+def test_plain_and_odd_values_set_together_keep_the_sdk_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Plain values are set without the SDK's cleaning; mixed with values that need it, the
+    order (which decides what a count limit evicts) must stay the SDK's."""
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3")
+
+    def calls(tracer: trace.Tracer) -> None:
+        span = tracer.start_span("s", attributes={"a": 1})
+        span.set_attributes({"b": 2, "list": [1, 2], "c": "x"})  # plain, odd, plain
+        span.set_attributes({"a": 3, "d": 4.5})  # a re-set key moves last; d evicts
+        span.set_attribute("e", True)
+        span.end()
+
+    sdk, lean = _exported("sdk", calls), _exported("lean", calls)
+    assert lean == sdk
+    (_, attributes, dropped, *_) = lean[0]
+    assert [key for key, _ in attributes] == ["a", "d", "e"] and dropped == 4
+
+
+def test_a_local_span_context_is_the_checked_one() -> None:
+    """The lean tracer builds its contexts without SpanContext's checks: every field, and
+    what the API derives from them, must equal the checked constructor's."""
+    state = TraceState.from_header(["vendor=value"])
+    for flags in (TraceFlags(0), TraceFlags(1), TraceFlags(3)):
+        made = _span_context(TRACE_ID, PARENT_ID, flags, state)
+        checked = SpanContext(
+            TRACE_ID, PARENT_ID, is_remote=False, trace_flags=flags, trace_state=state
+        )
+        assert made == checked
+        assert (made.trace_id, made.span_id, made.is_remote, made.trace_flags) == (
+            checked.trace_id,
+            checked.span_id,
+            checked.is_remote,
+            checked.trace_flags,
+        )
+        assert made.is_valid and made.trace_state is checked.trace_state
+        assert format_traceparent(made) == format_traceparent(checked)

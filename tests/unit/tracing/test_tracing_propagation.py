@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from nexus_mesh.envelope import Metadata
 from nexus_mesh.tracing import (
@@ -65,3 +66,38 @@ def test_attribute_names_are_the_current_semantic_conventions() -> None:
     assert spans.MESSAGING_MESSAGE_ID == semconv.MESSAGING_MESSAGE_ID
     assert spans.MESSAGING_CONSUMER_GROUP == semconv.MESSAGING_CONSUMER_GROUP_NAME
     assert semconv.MessagingSystemValues.KAFKA.value == spans.KAFKA
+
+
+def test_every_traceparent_is_read_as_the_w3c_propagator_reads_it() -> None:
+    """The common version-00 form is parsed without the propagator; whatever the form, the
+    parent must be the one OpenTelemetry's W3C propagator extracts (or none when it finds
+    none)."""
+    trace_id, span_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    zeros32, zeros16 = "0" * 32, "0" * 16
+    values = [f"00-{trace_id}-{span_id}-{flags}" for flags in ("00", "01", "02", "03", "ff")] + [
+        f"00-{zeros32}-{span_id}-01",
+        f"00-{trace_id}-{zeros16}-01",
+        f"00-{trace_id.upper()}-{span_id}-01",
+        f"ff-{trace_id}-{span_id}-01",
+        f"01-{trace_id}-{span_id}-01-future",
+        f"00-{trace_id}-{span_id}-01-extra",
+        f" 00-{trace_id}-{span_id}-01 ",
+        f"00-{trace_id}-{span_id}-1",
+        f"00-{trace_id[:-1]}-{span_id}-01",
+    ]
+    propagator = TraceContextTextMapPropagator()
+    for value in values:
+        for state in (None, "vendor=abc"):
+            carrier = {"traceparent": value, **({"tracestate": state} if state else {})}
+            expected = _span_context(propagator.extract(carrier))
+            found = context_from_traceparent(value, state)
+            if not expected.is_valid:
+                assert found is None, value
+                continue
+            assert found is not None, value
+            got = _span_context(found)
+            assert (got, got.trace_state.to_header()) == (
+                expected,
+                expected.trace_state.to_header(),
+            ), value
+            assert got.is_remote and format_traceparent(got) == format_traceparent(expected)

@@ -19,7 +19,8 @@ from nexus_mesh.tracing import (
     setup_telemetry,
     span_exporters,
 )
-from nexus_mesh.tracing.lean import LeanTracerProvider
+from nexus_mesh.tracing.handoff import BatchedHandOff
+from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
 from nexus_mesh.tracing.setup import kubernetes_attributes, span_processors
 
 
@@ -228,3 +229,25 @@ def test_native_export_settings_it_cannot_honour_stop_the_start(
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=f"OTLP export settings: .*{complaint}"):
         span_processors({})
+
+
+def test_the_native_pipeline_hands_spans_to_fastotel_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lean spans reach fastotel through the batched hand-off, whose queue is as long as
+    ``OTEL_BSP_MAX_QUEUE_SIZE`` says (fastotel's own queue); without an exporter nothing
+    is queued at all."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "3000")
+    telemetry = setup_telemetry("nexus-test", otlp_pipeline="native")
+    provider = telemetry.tracer_provider
+    assert isinstance(provider, LeanTracerProvider)
+    handoff = provider.processor
+    assert isinstance(handoff, BatchedHandOff)
+    assert isinstance(handoff._processor, OTLPSpanProcessor)
+    assert handoff._max_queue_size == 3000
+    telemetry.shutdown()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    quiet = setup_telemetry("nexus-test", otlp_pipeline="native").tracer_provider
+    assert isinstance(quiet, LeanTracerProvider)
+    assert isinstance(quiet.processor, DiscardSpans)

@@ -1,0 +1,137 @@
+"""Finished spans queued on the event loop and handed to the exporting processor in batches.
+
+The processor here is a recorder standing in for fastotel's (which exports over the network:
+tests/integration/tracing/test_otlp_pipelines.py runs the real one through the hand-off to a
+real OTLP receiver).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+from nexus_mesh.tracing.handoff import BatchedHandOff
+
+DEADLINE = 10.0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.spans: list[object] = []
+        self.calls: list[str] = []
+        self.threads: set[str] = set()
+        self.arrived = threading.Condition()
+
+    def on_end(self, span: object) -> None:
+        with self.arrived:
+            self.spans.append(span)
+            self.threads.add(threading.current_thread().name)
+            self.arrived.notify_all()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.calls.append(f"flush {len(self.spans)}")
+        return True
+
+    def shutdown(self) -> None:
+        self.calls.append(f"shutdown {len(self.spans)}")
+
+    def wait_for(self, count: int) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.spans) >= count, timeout=DEADLINE)
+
+
+def test_a_few_spans_reach_the_processor_within_the_delay_without_a_flush() -> None:
+    recorder = Recorder()
+    handoff = BatchedHandOff(recorder, max_queue_size=100, batch=50, delay=0.05)
+    try:
+        began = time.monotonic()
+        handoff.on_end("one")
+        handoff.on_end("two")
+        assert recorder.spans == []  # queued: the caller paid for an append only
+        assert recorder.wait_for(2)
+        assert time.monotonic() - began < 5.0
+        assert recorder.spans == ["one", "two"]
+        assert recorder.threads == {"nexus-span-handoff"}
+        assert recorder.calls == []
+    finally:
+        handoff.shutdown()
+
+
+def test_a_full_batch_is_handed_over_without_waiting_for_the_delay() -> None:
+    recorder = Recorder()
+    handoff = BatchedHandOff(recorder, max_queue_size=1000, batch=10, delay=600.0)
+    try:
+        for number in range(10):
+            handoff.on_end(number)
+        assert recorder.wait_for(10), "a full batch waited for the 600 s delay"
+        assert recorder.spans == list(range(10))
+    finally:
+        handoff.shutdown()
+
+
+def test_flush_hands_over_what_waits_before_flushing_the_processor() -> None:
+    recorder = Recorder()
+    handoff = BatchedHandOff(recorder, max_queue_size=100, batch=50, delay=600.0)
+    try:
+        for number in range(3):
+            handoff.on_end(number)
+        assert handoff.force_flush(1000)
+        assert recorder.calls == ["flush 3"]
+    finally:
+        handoff.shutdown()
+
+
+def test_a_full_queue_drops_and_counts_spans_and_keeps_serving() -> None:
+    recorder = Recorder()
+    handoff = BatchedHandOff(recorder, max_queue_size=3, batch=50, delay=600.0)
+    try:
+        for number in range(5):
+            handoff.on_end(number)
+        assert handoff.dropped == 2
+        handoff.force_flush()
+        assert recorder.spans == [0, 1, 2]
+        handoff.on_end(5)  # room again
+        handoff.force_flush()
+        assert recorder.spans == [0, 1, 2, 5] and handoff.dropped == 2
+    finally:
+        handoff.shutdown()
+
+
+def test_shutdown_hands_over_stops_the_thread_and_refuses_later_spans() -> None:
+    recorder = Recorder()
+    handoff = BatchedHandOff(recorder, max_queue_size=100, batch=50, delay=600.0)
+    handoff.on_end("last")
+    handoff.shutdown()
+    handoff.shutdown()
+    assert recorder.calls == ["shutdown 1"]
+    assert not any(thread.name == "nexus-span-handoff" for thread in threading.enumerate())
+    handoff.on_end("late")
+    assert recorder.spans == ["last"] and handoff.dropped == 1
+
+
+def test_spans_still_queued_at_exit_are_handed_over() -> None:
+    """A process that exits without shutting its provider down (as with the SDK's provider,
+    fastotel then exports what it holds): the queue must reach the processor first."""
+    program = textwrap.dedent(
+        """
+        from nexus_mesh.tracing.handoff import BatchedHandOff
+
+        class Printer:
+            def on_end(self, span):
+                print("handed", span, flush=True)
+            def force_flush(self, timeout_millis=30000):
+                return True
+            def shutdown(self):
+                pass
+
+        handoff = BatchedHandOff(Printer(), max_queue_size=100, batch=50, delay=600.0)
+        handoff.on_end("queued-at-exit")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["handed queued-at-exit"]
