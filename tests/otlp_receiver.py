@@ -47,6 +47,8 @@ class OtlpReceiver:
     url: str = ""
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
+    exported: list[tuple[dict[str, Any], str, ProtoSpan]] = field(default_factory=list)
+    """Every span as decoded, with its resource's attributes and its scope's name."""
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.trace_id == trace_id]
@@ -65,6 +67,7 @@ class OtlpReceiver:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     self.spans.append(_received(str(resource.get("service.name")), span))
+                    self.exported.append((resource, scope_spans.scope.name, span))
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(),
             content_type="application/x-protobuf",

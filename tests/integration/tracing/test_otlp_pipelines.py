@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 import pytest
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
 
 from nexus_mesh.tracing import setup_telemetry
 from nexus_mesh.tracing.spans import record_error, send_span, written, ws_receive_span
@@ -23,24 +31,38 @@ from otlp_receiver import ReceivedSpan, otlp_receiver
 
 def _client_context(trace_id: str, span_id: str) -> Context:
     remote = SpanContext(
-        int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(1)
+        int(trace_id, 16),
+        int(span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(1),
+        trace_state=TraceState.from_header(["vendor=client"]),
     )
     return set_span_in_context(NonRecordingSpan(remote))
 
 
 async def _one_interaction(pipeline: str, monkeypatch: pytest.MonkeyPatch) -> list[ReceivedSpan]:
+    spans, _ = await _exported(pipeline, monkeypatch)
+    return spans
+
+
+async def _exported(
+    pipeline: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[ReceivedSpan], list[tuple[dict[str, Any], str, ProtoSpan]]]:
+    """One interaction's spans through ``pipeline``: as read, and as decoded (by name)."""
     trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
     async with otlp_receiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
         telemetry = setup_telemetry("nexus-gateway", instance="gw-1", otlp_pipeline=pipeline)
         with ws_receive_span(
-            telemetry.tracer,
+            telemetry.tracer,  # a remote parent with a trace state
             connection_id="c1",
             campaign_id="acme",
             parent=_client_context(trace_id, client_span),
         ) as received:
             received.set_attribute("nexus.event.type", "search.requested")
+            received.set_attribute("nexus.sizes", [3, 5])
+            received.add_event("frame parsed", {"bytes": 512})
             with send_span(
                 telemetry.tracer,
                 topic="nexus.search",
@@ -61,10 +83,14 @@ async def _one_interaction(pipeline: str, monkeypatch: pytest.MonkeyPatch) -> li
             return spans if len(spans) == 2 else None
 
         spans = await eventually(both, what=f"the interaction's spans through {pipeline}")
+        decoded = sorted(
+            (found for found in receiver.exported if found[2].trace_id.hex() == trace_id),
+            key=lambda found: found[2].name,
+        )
     by_name = {span.name: span for span in spans}
     assert by_name["send nexus.search"].parent_span_id == by_name["ws receive"].span_id
     assert by_name["ws receive"].parent_span_id == client_span
-    return sorted(spans, key=lambda span: span.name)
+    return sorted(spans, key=lambda span: span.name), decoded
 
 
 async def test_lean_spans_export_what_the_sdk_spans_export(
@@ -82,8 +108,40 @@ async def test_lean_spans_export_what_the_sdk_spans_export(
     send, receive = lean  # by name
     assert send.attributes["messaging.kafka.offset"] == 41
     assert send.attributes["messaging.destination.partition.id"] == "3"
-    assert receive.events == ("exception",) and receive.status == "ERROR"
+    assert receive.events == ("frame parsed", "exception") and receive.status == "ERROR"
     assert receive.attributes["error.type"] == "invalid_payload"
+
+
+async def test_lean_spans_decode_exactly_as_the_sdk_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``native`` against ``sdk-spans``, field by field as a collector decodes them (ids and
+    times aside, which differ between two interactions): resource, scope, kind, flags with
+    the remote-parent bit, trace state, attributes, events with their attributes, status,
+    dropped counts."""
+
+    def comparable(found: tuple[dict[str, Any], str, ProtoSpan]) -> tuple[object, ...]:
+        resource, scope, span = found
+        copy = ProtoSpan()
+        copy.CopyFrom(span)
+        for name in ("trace_id", "span_id", "parent_span_id"):
+            copy.ClearField(name)  # type: ignore[arg-type]
+        copy.start_time_unix_nano = copy.end_time_unix_nano = 0
+        for event in copy.events:
+            event.time_unix_nano = 0
+        return resource, scope, copy.SerializeToString(deterministic=True)
+
+    _, lean = await _exported("native", monkeypatch)
+    _, sdk = await _exported("sdk-spans", monkeypatch)
+    assert [comparable(found) for found in lean] == [comparable(found) for found in sdk]
+    assert len(lean) == 2
+    receive = lean[1][2]
+    assert receive.trace_state == "vendor=client" and receive.flags & 0x100  # has is_remote
+    assert [event.name for event in receive.events] == ["frame parsed", "exception"]
+    for decoded in (lean, sdk):
+        send, received = decoded[0][2], decoded[1][2]  # by name
+        assert send.parent_span_id == received.span_id
+        assert send.end_time_unix_nano >= send.start_time_unix_nano > 0
 
 
 @pytest.mark.parametrize("pipeline", ["native", "sdk-spans", "sdk"])
@@ -98,5 +156,5 @@ async def test_pipeline_exports_the_mesh_spans(
     assert send.attributes["messaging.kafka.message.key"] == "acme"
     assert receive.attributes["error.type"] == "invalid_payload"
     assert receive.status == "ERROR"
-    assert receive.events == ("exception",)
+    assert receive.events == ("frame parsed", "exception")
     assert send.status != "ERROR"
