@@ -9,7 +9,10 @@ the same trace: names, parent, kind, attributes, status, exception event, resour
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -158,3 +161,30 @@ async def test_pipeline_exports_the_mesh_spans(
     assert receive.status == "ERROR"
     assert receive.events == ("frame parsed", "exception")
     assert send.status != "ERROR"
+
+
+@pytest.mark.parametrize("pipeline", ["native", "sdk-spans"])
+async def test_a_process_exiting_without_shutdown_still_exports(pipeline: str) -> None:
+    """An application that embeds the mesh and never calls ``Telemetry.shutdown()``: as with
+    the SDK's provider, the spans it ended are exported at exit."""
+    program = textwrap.dedent(
+        f"""
+        from nexus_mesh.tracing import setup_telemetry
+        from nexus_mesh.tracing.spans import send_span
+
+        telemetry = setup_telemetry("nexus-exiting", otlp_pipeline={pipeline!r})
+        with send_span(
+            telemetry.tracer, topic="t.search", key="acme", event_type="search.requested",
+            event_id="e1", campaign_id="acme",
+        ):
+            pass
+        """
+    )
+    async with otlp_receiver() as receiver:
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        env.pop("OTEL_SDK_DISABLED", None)
+        process = await asyncio.create_subprocess_exec(sys.executable, "-c", program, env=env)
+        assert await asyncio.wait_for(process.wait(), timeout=60) == 0
+        assert [(span.service, span.name) for span in receiver.spans] == [
+            ("nexus-exiting", "send t.search")
+        ]

@@ -50,7 +50,6 @@ def test_a_few_spans_reach_the_processor_within_the_delay_without_a_flush() -> N
         began = time.monotonic()
         handoff.on_end("one")
         handoff.on_end("two")
-        assert recorder.spans == []  # queued: the caller paid for an append only
         assert recorder.wait_for(2)
         assert time.monotonic() - began < 5.0
         assert recorder.spans == ["one", "two"]
@@ -107,14 +106,15 @@ def test_shutdown_hands_over_stops_the_thread_and_refuses_later_spans() -> None:
     handoff.shutdown()
     handoff.shutdown()
     assert recorder.calls == ["shutdown 1"]
-    assert not any(thread.name == "nexus-span-handoff" for thread in threading.enumerate())
+    assert not handoff._thread.is_alive()
     handoff.on_end("late")
     assert recorder.spans == ["last"] and handoff.dropped == 1
 
 
-def test_spans_still_queued_at_exit_are_handed_over() -> None:
-    """A process that exits without shutting its provider down (as with the SDK's provider,
-    fastotel then exports what it holds): the queue must reach the processor first."""
+def test_a_process_exiting_without_shutdown_still_hands_over_and_shuts_down() -> None:
+    """As the SDK's provider does at exit: the queue reaches the processor, which is then
+    shut down (fastotel exports what it holds then; tests/integration/tracing/
+    test_otlp_pipelines.py checks that end to end)."""
     program = textwrap.dedent(
         """
         from nexus_mesh.tracing.handoff import BatchedHandOff
@@ -125,7 +125,7 @@ def test_spans_still_queued_at_exit_are_handed_over() -> None:
             def force_flush(self, timeout_millis=30000):
                 return True
             def shutdown(self):
-                pass
+                print("shut down", flush=True)
 
         handoff = BatchedHandOff(Printer(), max_queue_size=100, batch=50, delay=600.0)
         handoff.on_end("queued-at-exit")
@@ -134,4 +134,55 @@ def test_spans_still_queued_at_exit_are_handed_over() -> None:
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
     )
-    assert done.stdout.splitlines() == ["handed queued-at-exit"]
+    assert done.stdout.splitlines() == ["handed queued-at-exit", "shut down"]
+
+
+def test_a_flush_waits_for_the_batch_being_handed_over() -> None:
+    """A span the thread has taken but not yet handed over ended before the flush: the
+    flush must not pass it, and spans reach the processor in the order they ended."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(Recorder):
+        def on_end(self, span: object) -> None:
+            if span == 0:
+                entered.set()
+                release.wait(DEADLINE)
+            super().on_end(span)
+
+    slow = Slow()
+    handoff = BatchedHandOff(slow, max_queue_size=100, batch=1, delay=600.0)
+    try:
+        handoff.on_end(0)  # a full batch: the thread takes it and blocks in on_end
+        assert entered.wait(DEADLINE)
+        handoff.on_end(1)
+        handoff.on_end(2)
+        flusher = threading.Thread(target=handoff.force_flush)
+        flusher.start()
+        flusher.join(timeout=0.2)
+        assert flusher.is_alive(), "the flush returned with span 0 not handed over"
+        release.set()
+        flusher.join(DEADLINE)
+        assert slow.calls == ["flush 3"] and slow.spans == [0, 1, 2]
+    finally:
+        release.set()
+        handoff.shutdown()
+
+
+def test_a_failing_processor_costs_its_span_not_the_hand_off() -> None:
+    class Failing(Recorder):
+        def on_end(self, span: object) -> None:
+            if span == "bad":
+                raise RuntimeError("processor bug")
+            super().on_end(span)
+
+    failing = Failing()
+    handoff = BatchedHandOff(failing, max_queue_size=100, batch=2, delay=0.05)
+    try:
+        handoff.on_end("bad")
+        handoff.on_end("good")
+        assert failing.wait_for(1)
+        handoff.on_end("later")
+        assert failing.wait_for(2), "the hand-off thread died with the processor's error"
+        assert failing.spans == ["good", "later"] and handoff.dropped == 1
+    finally:
+        handoff.shutdown()
