@@ -60,8 +60,8 @@ def section(
         f"(load average {load0:.1f} at the start, {load1:.1f} at the end).",
         "",
         "Traced modes, by `NEXUS_OTLP_PIPELINE`: `traced` is the default, `native`: the",
-        "mesh's lean spans (`nexus_mesh.tracing.lean`), queued as they end and handed in",
-        "batches, by a thread of their own (`nexus_mesh.tracing.handoff`), to fastotel's",
+        "mesh's lean spans (`nexus_mesh.tracing.lean`), queued as they end and handed 256 at",
+        "a time (`nexus_mesh.tracing.handoff`) to fastotel's",
         "`OTLPSpanProcessor`, which exports them as OTLP/HTTP protobuf (batching, encoding and",
         "sending on a native thread that does not hold the GIL). `sdk-spans` is the",
         "OpenTelemetry SDK's own spans, each handed to fastotel as it ends (the default before",
@@ -72,8 +72,8 @@ def section(
         "One span, measured in the bench's process before the runs (a tight loop, so warmer",
         "caches than in a busy gateway): the thread that makes a producer span with the",
         f"mesh's attributes spends {costs.lean_create:.1f} us creating and ending a lean span "
-        f"({costs.lean_export:.1f} us with fastotel's copy of it, which the hand-off thread "
-        f"pays in the default pipeline) against {costs.create:.0f} us "
+        f"({costs.lean_export:.1f} us with fastotel's copy of it, handed over one span at a "
+        f"time) against {costs.create:.0f} us "
         f"for the SDK's span ({costs.native_export:.0f} us with the hand-off); fastotel's own "
         f"thread then spends {_native_thread(costs)} on it; the SDK's batch processor "
         f"would spend {costs.sdk_encode:.0f} us more OTLP-encoding it, under the GIL.",

@@ -59,14 +59,16 @@ def test_a_few_spans_reach_the_processor_within_the_delay_without_a_flush() -> N
         handoff.shutdown()
 
 
-def test_a_full_batch_is_handed_over_without_waiting_for_the_delay() -> None:
+def test_the_span_that_fills_a_batch_hands_it_over_at_once() -> None:
     recorder = Recorder()
     handoff = BatchedHandOff(recorder, max_queue_size=1000, batch=10, delay=600.0)
     try:
-        for number in range(10):
+        for number in range(9):
             handoff.on_end(number)
-        assert recorder.wait_for(10), "a full batch waited for the 600 s delay"
+        assert recorder.spans == []  # the delay is 600 s
+        handoff.on_end(9)
         assert recorder.spans == list(range(10))
+        assert recorder.threads == {threading.current_thread().name}
     finally:
         handoff.shutdown()
 
@@ -139,7 +141,8 @@ def test_a_process_exiting_without_shutdown_still_hands_over_and_shuts_down() ->
 
 def test_a_flush_waits_for_the_batch_being_handed_over() -> None:
     """A span the thread has taken but not yet handed over ended before the flush: the
-    flush must not pass it, and spans reach the processor in the order they ended."""
+    flush must not pass it, and spans reach the processor in the order they ended. A full
+    batch meanwhile must not make the span's own thread (the event loop) wait."""
     entered, release = threading.Event(), threading.Event()
 
     class Slow(Recorder):
@@ -150,19 +153,21 @@ def test_a_flush_waits_for_the_batch_being_handed_over() -> None:
             super().on_end(span)
 
     slow = Slow()
-    handoff = BatchedHandOff(slow, max_queue_size=100, batch=1, delay=600.0)
+    handoff = BatchedHandOff(slow, max_queue_size=100, batch=3, delay=0.01)
     try:
-        handoff.on_end(0)  # a full batch: the thread takes it and blocks in on_end
+        handoff.on_end(0)  # the thread takes it within its delay and blocks in on_end
         assert entered.wait(DEADLINE)
-        handoff.on_end(1)
-        handoff.on_end(2)
+        began = time.monotonic()
+        for number in (1, 2, 3):  # a full batch: handed over by the running hand-over
+            handoff.on_end(number)
+        assert time.monotonic() - began < DEADLINE / 2, "on_end waited for the hand-over"
         flusher = threading.Thread(target=handoff.force_flush)
         flusher.start()
         flusher.join(timeout=0.2)
         assert flusher.is_alive(), "the flush returned with span 0 not handed over"
         release.set()
         flusher.join(DEADLINE)
-        assert slow.calls == ["flush 3"] and slow.spans == [0, 1, 2]
+        assert slow.calls == ["flush 4"] and slow.spans == [0, 1, 2, 3]
     finally:
         release.set()
         handoff.shutdown()
