@@ -4,10 +4,10 @@ fastotel's ``on_end`` copies a span into Rust and wakes its export thread. Calle
 span as each ends, a traced gateway spent ~13 us per span on it under emit load; handed over
 256 at a time, ~7 us, the waking paid once per batch (docs/benchmarks.md, tracing overhead).
 :class:`BatchedHandOff` makes ``on_end`` an append to a queue. The span that fills a batch
-hands the batch over on the thread that ended it (the event loop: a thread of its own cost
-it 4% more throughput in the same runs, the GIL passed back and forth); a daemon thread
-hands over what is left ``delay`` seconds later, so a quiet process still exports within
-``delay`` of fastotel's own schedule.
+hands the batch over on the thread that ended it, the event loop (handing batches over on a
+thread of their own gave 4% less throughput in the same runs: the GIL passed back and
+forth); a daemon thread hands over what is left ``delay`` seconds later, so a quiet process
+still exports within ``delay`` of fastotel's own schedule.
 """
 
 from __future__ import annotations
