@@ -360,7 +360,7 @@ class LeanTracer(trace.Tracer):
         links: tuple[Link, ...],
         start_time: int | None,
         exception_flags: tuple[bool, bool],
-        own: bool,
+        plain: bool,
     ) -> trace.Span:
         parent: SpanContext | None = trace.get_current_span(context).get_span_context()
         if parent is not None and parent.is_valid:
@@ -384,7 +384,7 @@ class LeanTracer(trace.Tracer):
             sampled = result.decision is Decision.RECORD_AND_SAMPLE
             state = result.trace_state or state
             if result.attributes is not attributes:
-                own = False
+                plain = False
             attributes = result.attributes  # the SDK's span takes the sampler's set
         span_context = _span_context(
             trace_id, self.ids.generate_span_id(), _FLAGS[sampled, random_id], state
@@ -392,10 +392,7 @@ class LeanTracer(trace.Tracer):
         if not sampled:
             return trace.NonRecordingSpan(span_context)
         limits = self.limits
-        if own and limits.own(attributes):  # type: ignore[arg-type]
-            kept, dropped = dict(attributes), 0  # type: ignore[arg-type]
-        else:
-            kept, dropped = limits.span_attributes(attributes)
+        kept, dropped = limits.span_attributes(attributes, plain=plain)
         kept_links, dropped_links = limits.links_of(links) if links else ((), 0)
         span = LeanSpan(
             name,

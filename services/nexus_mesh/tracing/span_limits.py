@@ -43,30 +43,36 @@ class Limits:
         self.length = limits.max_attribute_length  # of events' and links' attributes
 
     def span_attributes(
-        self, attributes: Mapping[str, object] | None, kept: dict[str, AttributeValue] | None = None
+        self,
+        attributes: Mapping[str, object] | None,
+        kept: dict[str, AttributeValue] | None = None,
+        *,
+        plain: bool = False,
     ) -> tuple[dict[str, AttributeValue], int]:
         """``kept`` (already clean) updated with ``attributes``, and how many were dropped.
 
         As the SDK: a key set again moves to the end (the oldest goes first over the count).
+        ``plain``: the caller built them from non-empty string keys and scalar values (the
+        mesh's own spans, ``nexus_mesh.tracing.spans``), so only the limits are looked at.
+        Single values set later go through :meth:`put` first, so ``kept`` arrives here only
+        with something to clean, truncate or evict.
         """
         if not attributes:
             return ({} if kept is None else kept), 0
         if (
-            self.span_length is None
-            and set(map(type, attributes.values())) <= _SCALARS
-            and set(map(type, attributes)) == _STR
-            and "" not in attributes
+            kept is None
+            and self.span_length is None
+            and (self.attributes is None or len(attributes) <= self.attributes)
             and (
-                self.attributes is None
-                or len(attributes) + (0 if kept is None else len(kept)) <= self.attributes
+                plain
+                or (
+                    set(map(type, attributes.values())) <= _SCALARS
+                    and set(map(type, attributes)) == _STR
+                    and "" not in attributes
+                )
             )
         ):
-            if kept is None:
-                return dict(attributes), 0  # type: ignore[arg-type]
-            for key in kept.keys() & attributes.keys():
-                del kept[key]
-            kept.update(attributes)  # type: ignore[arg-type]
-            return kept, 0
+            return dict(attributes), 0  # type: ignore[arg-type]
         bounded = BoundedAttributes(
             self.attributes, kept, immutable=False, max_value_len=self.span_length
         )
@@ -88,13 +94,6 @@ class Limits:
             kept[key] = value  # type: ignore[assignment]
             return True
         return False
-
-    def own(self, attributes: dict[str, AttributeValue]) -> bool:
-        """Whether attributes the mesh built itself (non-empty string keys, scalar values,
-        see ``nexus_mesh.tracing.spans``) can be kept as they are, with no check of each."""
-        return self.span_length is None and (
-            self.attributes is None or len(attributes) <= self.attributes
-        )
 
     def frozen(self, attributes: Attributes, count: int | None) -> BoundedAttributes:
         """An event's or link's attributes, as the SDK keeps them."""
