@@ -40,6 +40,10 @@ class ReceivedSpan:
     status: str
     events: tuple[str, ...]
     links: tuple[str, ...]
+    resource: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    scope: str = field(default="", compare=False, repr=False)
+    decoded: ProtoSpan = field(default_factory=ProtoSpan, compare=False, repr=False)
+    """The span as decoded, every field of it."""
 
 
 @dataclass
@@ -47,8 +51,6 @@ class OtlpReceiver:
     url: str = ""
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
-    exported: list[tuple[dict[str, Any], str, ProtoSpan]] = field(default_factory=list)
-    """Every span as decoded, with its resource's attributes and its scope's name."""
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.trace_id == trace_id]
@@ -66,17 +68,16 @@ class OtlpReceiver:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    self.spans.append(_received(str(resource.get("service.name")), span))
-                    self.exported.append((resource, scope_spans.scope.name, span))
+                    self.spans.append(_received(resource, scope_spans.scope.name, span))
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(),
             content_type="application/x-protobuf",
         )
 
 
-def _received(service: str, span: ProtoSpan) -> ReceivedSpan:
+def _received(resource: dict[str, Any], scope: str, span: ProtoSpan) -> ReceivedSpan:
     return ReceivedSpan(
-        service=service,
+        service=str(resource.get("service.name")),
         name=span.name,
         kind=ProtoSpan.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_"),
         trace_id=span.trace_id.hex(),
@@ -86,6 +87,9 @@ def _received(service: str, span: ProtoSpan) -> ReceivedSpan:
         status=Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_"),
         events=tuple(event.name for event in span.events),
         links=tuple(link.span_id.hex() for link in span.links),
+        resource=resource,
+        scope=scope,
+        decoded=span,
     )
 
 

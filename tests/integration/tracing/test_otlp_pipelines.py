@@ -13,7 +13,6 @@ import os
 import secrets
 import sys
 import textwrap
-from typing import Any
 
 import pytest
 from opentelemetry.context import Context
@@ -44,14 +43,7 @@ def _client_context(trace_id: str, span_id: str) -> Context:
 
 
 async def _one_interaction(pipeline: str, monkeypatch: pytest.MonkeyPatch) -> list[ReceivedSpan]:
-    spans, _ = await _exported(pipeline, monkeypatch)
-    return spans
-
-
-async def _exported(
-    pipeline: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[list[ReceivedSpan], list[tuple[dict[str, Any], str, ProtoSpan]]]:
-    """One interaction's spans through ``pipeline``: as read, and as decoded (by name)."""
+    """One interaction's spans through ``pipeline``, by name."""
     trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
     async with otlp_receiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
@@ -86,14 +78,10 @@ async def _exported(
             return spans if len(spans) == 2 else None
 
         spans = await eventually(both, what=f"the interaction's spans through {pipeline}")
-        decoded = sorted(
-            (found for found in receiver.exported if found[2].trace_id.hex() == trace_id),
-            key=lambda found: found[2].name,
-        )
     by_name = {span.name: span for span in spans}
     assert by_name["send nexus.search"].parent_span_id == by_name["ws receive"].span_id
     assert by_name["ws receive"].parent_span_id == client_span
-    return sorted(spans, key=lambda span: span.name), decoded
+    return sorted(spans, key=lambda span: span.name)
 
 
 async def test_lean_spans_export_what_the_sdk_spans_export(
@@ -123,28 +111,26 @@ async def test_lean_spans_decode_exactly_as_the_sdk_spans(
     the remote-parent bit, trace state, attributes, events with their attributes, status,
     dropped counts."""
 
-    def comparable(found: tuple[dict[str, Any], str, ProtoSpan]) -> tuple[object, ...]:
-        resource, scope, span = found
+    def comparable(span: ReceivedSpan) -> tuple[object, ...]:
         copy = ProtoSpan()
-        copy.CopyFrom(span)
+        copy.CopyFrom(span.decoded)
         for name in ("trace_id", "span_id", "parent_span_id"):
             copy.ClearField(name)  # type: ignore[arg-type]
         copy.start_time_unix_nano = copy.end_time_unix_nano = 0
         for event in copy.events:
             event.time_unix_nano = 0
-        return resource, scope, copy.SerializeToString(deterministic=True)
+        return span.resource, span.scope, copy.SerializeToString(deterministic=True)
 
-    _, lean = await _exported("native", monkeypatch)
-    _, sdk = await _exported("sdk-spans", monkeypatch)
-    assert [comparable(found) for found in lean] == [comparable(found) for found in sdk]
+    lean = await _one_interaction("native", monkeypatch)
+    sdk = await _one_interaction("sdk-spans", monkeypatch)
+    assert [comparable(span) for span in lean] == [comparable(span) for span in sdk]
     assert len(lean) == 2
-    receive = lean[1][2]
+    receive = lean[1].decoded
     assert receive.trace_state == "vendor=client" and receive.flags & 0x100  # has is_remote
     assert [event.name for event in receive.events] == ["frame parsed", "exception"]
-    for decoded in (lean, sdk):
-        send, received = decoded[0][2], decoded[1][2]  # by name
-        assert send.parent_span_id == received.span_id
-        assert send.end_time_unix_nano >= send.start_time_unix_nano > 0
+    for send, received in (lean, sdk):  # by name
+        assert send.decoded.parent_span_id == received.decoded.span_id
+        assert send.decoded.end_time_unix_nano >= send.decoded.start_time_unix_nano > 0
 
 
 @pytest.mark.parametrize("pipeline", ["native", "sdk-spans", "sdk"])
