@@ -12,7 +12,6 @@ otherwise the producer's own metadata request would let the broker create it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +114,7 @@ class EnvelopeProducer:
         ) as span:
             fields = trace_fields(span)
             if fields is not None and fields != (meta.traceparent, meta.tracestate):
-                traced = dataclasses.replace(meta, traceparent=fields[0], tracestate=fields[1])
-                envelope = dataclasses.replace(envelope, metadata=traced)
+                envelope = envelope.with_metadata(meta.with_trace_context(*fields))
             value, headers = self._encode(envelope, extra_headers)
             result = await self._write(topic, record_key(envelope), value, headers)
             written(span, partition=result.partition, offset=result.offset)

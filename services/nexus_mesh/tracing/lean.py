@@ -28,7 +28,7 @@ import logging
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Protocol
 
 from opentelemetry import trace
@@ -42,6 +42,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from nexus_mesh.tracing.propagation import valid_span_context
 from nexus_mesh.tracing.span_limits import Limits, appended, is_valid_link
 
 _logger = logging.getLogger(__name__)
@@ -56,20 +57,7 @@ _FLAGS = {
     for random in (False, True)
 }
 _NO_STATE = trace.TraceState()
-_NONE_DROPPED = (0, 0, 0)
 _CALLER_RECORDS = (False, False)  # record_exception, set_status_on_exception
-_SPAN_CONTEXT_NEW = tuple.__new__
-
-
-def _span_context(
-    trace_id: int, span_id: int, flags: TraceFlags, state: trace.TraceState
-) -> SpanContext:
-    """A local ``SpanContext`` made without ``SpanContext.__new__``'s checks, which a span
-    made several times per client event need not repeat: both ids come from
-    ``RandomIdGenerator``, never 0 nor out of range, so the context is valid (the fields in
-    the API's order; tests/unit/tracing/test_lean_spans.py compares it with the checked one).
-    """
-    return _SPAN_CONTEXT_NEW(SpanContext, (trace_id, span_id, False, flags, state, True))
 
 
 class EndedSpanProcessor(Protocol):
@@ -81,20 +69,29 @@ class EndedSpanProcessor(Protocol):
 
 
 class LeanSpan(trace.Span):
-    """A recording span; read as a ``ReadableSpan`` by the processor once it has ended."""
+    """A recording span; read as a ``ReadableSpan`` by the processor once it has ended.
+
+    What the processor reads are plain slots, not properties: fastotel reads a dozen of them
+    per span, on the event loop, and a property call each showed in its copy's cost.
+    ``attributes`` is the span's own dict, for processors to read, never to change.
+    """
 
     __slots__ = (
-        "_attributes",
-        "_dropped",
-        "_events",
         "_exception_flags",
-        "_links",
         "_tracer",
+        "attributes",
         "context",
+        "dropped_attributes",
+        "dropped_events",
+        "dropped_links",
         "end_time",
+        "events",
+        "instrumentation_scope",
         "kind",
+        "links",
         "name",
         "parent",
+        "resource",
         "start_time",
         "status",
     )
@@ -117,53 +114,17 @@ class LeanSpan(trace.Span):
         self.context = context
         self.parent = parent
         self.kind = kind
-        self._attributes = attributes
-        self._links = links
-        self._events: tuple[Event, ...] = ()
+        self.attributes = attributes
+        self.links = links
+        self.events: tuple[Event, ...] = ()
         self.start_time = start_time
         self.end_time: int | None = None
         self.status = _UNSET
         self._tracer = tracer
+        self.resource: Resource = tracer.resource
+        self.instrumentation_scope: InstrumentationScope = tracer.scope
         self._exception_flags = exception_flags  # record the exception, set the status
-        self._dropped = _NONE_DROPPED  # attributes, events, links
-
-    # -- what the processor reads (ReadableSpan) ------------------------------------------
-
-    @property
-    def attributes(self) -> Mapping[str, AttributeValue]:
-        return MappingProxyType(self._attributes)
-
-    @property
-    def events(self) -> tuple[Event, ...]:
-        return self._events
-
-    @property
-    def links(self) -> tuple[Link, ...]:
-        return self._links
-
-    @property
-    def resource(self) -> Resource:
-        return self._tracer.resource
-
-    @property
-    def instrumentation_scope(self) -> InstrumentationScope:
-        return self._tracer.scope
-
-    @property
-    def dropped_attributes(self) -> int:
-        return self._dropped[0]
-
-    @property
-    def dropped_events(self) -> int:
-        return self._dropped[1]
-
-    @property
-    def dropped_links(self) -> int:
-        return self._dropped[2]
-
-    def _drop(self, attributes: int = 0, events: int = 0, links: int = 0) -> None:
-        before = self._dropped
-        self._dropped = (before[0] + attributes, before[1] + events, before[2] + links)
+        self.dropped_attributes = self.dropped_events = self.dropped_links = 0
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -174,7 +135,7 @@ class LeanSpan(trace.Span):
         return self.end_time is None
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
-        if self.end_time is None and self._tracer.limits.put(self._attributes, key, value):
+        if self.end_time is None and self._tracer.limits.put(self.attributes, key, value):
             return
         self.set_attributes({key: value})
 
@@ -187,16 +148,13 @@ class LeanSpan(trace.Span):
         put = self._tracer.limits.put
         items = iter(attributes.items())
         for key, value in items:
-            if not put(self._attributes, key, value):
+            if not put(self.attributes, key, value):
                 attributes = {key: value, **dict(items)}
                 break
         else:
             return
-        self._attributes, dropped = self._tracer.limits.span_attributes(
-            attributes, self._attributes
-        )
-        if dropped:
-            self._drop(attributes=dropped)
+        self.attributes, dropped = self._tracer.limits.span_attributes(attributes, self.attributes)
+        self.dropped_attributes += dropped
 
     def add_event(
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
@@ -210,9 +168,8 @@ class LeanSpan(trace.Span):
             limits.frozen(attributes, limits.event_attributes),
             time.time_ns() if timestamp is None else timestamp,
         )
-        self._events, dropped = appended(self._events, event, limits.events)
-        if dropped:
-            self._drop(events=dropped)
+        self.events, dropped = appended(self.events, event, limits.events)
+        self.dropped_events += dropped
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         if self.end_time is not None:
@@ -222,9 +179,8 @@ class LeanSpan(trace.Span):
             return
         limits = self._tracer.limits
         link = Link(context, limits.frozen(attributes, limits.link_attributes))
-        self._links, dropped = appended(self._links, link, limits.links)
-        if dropped:
-            self._drop(links=dropped)
+        self.links, dropped = appended(self.links, link, limits.links)
+        self.dropped_links += dropped
 
     def update_name(self, name: str) -> None:
         if self.end_time is None:
@@ -386,8 +342,8 @@ class LeanTracer(trace.Tracer):
             if result.attributes is not attributes:
                 plain = False
             attributes = result.attributes  # the SDK's span takes the sampler's set
-        span_context = _span_context(
-            trace_id, self.ids.generate_span_id(), _FLAGS[sampled, random_id], state
+        span_context = valid_span_context(
+            trace_id, self.ids.generate_span_id(), False, _FLAGS[sampled, random_id], state
         )
         if not sampled:
             return trace.NonRecordingSpan(span_context)
@@ -406,7 +362,8 @@ class LeanTracer(trace.Tracer):
             exception_flags,
         )
         if dropped or dropped_links:
-            span._drop(attributes=dropped, links=dropped_links)
+            span.dropped_attributes = dropped
+            span.dropped_links = dropped_links
         return span
 
     # The API's own decorator (private, and what the SDK uses): unlike contextlib's, a span

@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 
 from nexus_mesh.envelope import Metadata
 
@@ -25,6 +26,18 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 # after the flags); anything else is left to the propagator.
 _VERSION_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _EMPTY = Context()
+_FLAGS = {f"{value:02x}": TraceFlags(value) for value in range(256)}
+_SPAN_CONTEXT_NEW = tuple.__new__
+
+
+def valid_span_context(
+    trace_id: int, span_id: int, remote: bool, flags: TraceFlags, state: TraceState
+) -> SpanContext:
+    """A ``SpanContext`` made without ``SpanContext.__new__``'s checks, for ids known to be
+    valid (non-zero, in range): those of ``RandomIdGenerator``, or parsed from 32 and 16 hex
+    digits and checked non-zero. Made several times per client event; the fields in the
+    API's order (tests/unit/tracing compare it with the checked one, local and remote)."""
+    return _SPAN_CONTEXT_NEW(SpanContext, (trace_id, span_id, remote, flags, state, True))
 
 
 def context_from_traceparent(
@@ -42,8 +55,8 @@ def context_from_traceparent(
             trace_id, span_id = int(match[1], 16), int(match[2], 16)
             if not (trace_id and span_id):
                 return None
-            remote = SpanContext(
-                trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16))
+            remote = valid_span_context(
+                trace_id, span_id, True, _FLAGS[match[3]], DEFAULT_TRACE_STATE
             )
             return trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY)
     carrier = {TRACEPARENT: traceparent}

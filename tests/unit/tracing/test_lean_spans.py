@@ -28,7 +28,8 @@ from opentelemetry.trace import (
 from tracing_fakes import Kept, Spans
 
 from nexus_mesh.tracing import context_from_traceparent, format_traceparent
-from nexus_mesh.tracing.lean import LeanTracerProvider, _span_context
+from nexus_mesh.tracing.lean import LeanTracerProvider
+from nexus_mesh.tracing.propagation import valid_span_context
 from nexus_mesh.tracing.setup import sampler_parts
 from nexus_mesh.tracing.spans import (
     EVENT_TYPE,
@@ -409,14 +410,16 @@ def test_plain_and_odd_values_set_together_keep_the_sdk_order(
     assert [key for key, _ in attributes] == ["a", "d", "e"] and dropped == 4
 
 
-def test_a_local_span_context_is_the_checked_one() -> None:
-    """The lean tracer builds its contexts without SpanContext's checks: every field, and
-    what the API derives from them, must equal the checked constructor's."""
+@pytest.mark.parametrize("remote", [False, True])
+def test_a_span_context_is_the_checked_one(remote: bool) -> None:
+    """The lean tracer (local) and the traceparent parser (remote) build contexts without
+    SpanContext's checks: every field, and what the API derives from them, must equal the
+    checked constructor's."""
     state = TraceState.from_header(["vendor=value"])
     for flags in (TraceFlags(0), TraceFlags(1), TraceFlags(3)):
-        made = _span_context(TRACE_ID, PARENT_ID, flags, state)
+        made = valid_span_context(TRACE_ID, PARENT_ID, remote, flags, state)
         checked = SpanContext(
-            TRACE_ID, PARENT_ID, is_remote=False, trace_flags=flags, trace_state=state
+            TRACE_ID, PARENT_ID, is_remote=remote, trace_flags=flags, trace_state=state
         )
         assert made == checked
         assert (made.trace_id, made.span_id, made.is_remote, made.trace_flags) == (
