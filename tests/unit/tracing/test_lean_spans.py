@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -313,6 +314,72 @@ def test_odd_keys_links_and_times_as_the_sdk_has_them(monkeypatch: pytest.Monkey
     assert dict(attributes)["a"] == "agai"
     assert links == [(PARENT_ID, {"b": 2})] and dropped_links == 0
     assert events == [("zero", {})]
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        "always_on",
+        "always_off",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "traceidratio",
+        "parentbased_traceidratio",
+    ],
+)
+@pytest.mark.parametrize("flags", [None, 0, 1, 2, 3])  # no parent, or the parent's flags
+def test_the_mesh_span_helpers_sample_as_the_sdk(sampler: str, flags: int | None) -> None:
+    """The helpers' spans take a shorter path through the lean tracer for a followed parent
+    and for a constant sampler's root: whatever the sampler and the parent's flags, the span
+    must be recorded or not, and carry the trace, flags, state and parent, as the SDK's."""
+    env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": "1"}
+    root, follow_parent = sampler_parts(env)
+    parent = None
+    if flags is not None:
+        parent = trace.set_span_in_context(
+            NonRecordingSpan(
+                SpanContext(
+                    TRACE_ID,
+                    PARENT_ID,
+                    is_remote=True,
+                    trace_flags=TraceFlags(flags),
+                    trace_state=TraceState.from_header(["v=1"]),
+                )
+            )
+        )
+    seen = {}
+    for kind in ("sdk", "lean"):
+        if kind == "lean":
+            provider: Any = LeanTracerProvider(
+                sampler=root,
+                follow_parent=follow_parent,
+                resource=Resource.create(),
+                processor=Kept(),
+            )
+        else:
+            provider = TracerProvider(sampler=ParentBased(root) if follow_parent else root)
+        tracer = provider.get_tracer("t")
+        with ws_receive_span(tracer, connection_id="c", campaign_id="k", parent=parent) as span:
+            context = span.get_span_context()
+            with ws_receive_span(tracer, connection_id="c", campaign_id="k") as child:
+                child_context = child.get_span_context()
+        seen[kind] = [
+            (
+                s.is_recording(),
+                c.trace_flags,
+                c.trace_state.to_header(),
+                c.is_remote,
+                c.trace_id == TRACE_ID,
+                getattr(s, "parent", None),
+            )
+            for s, c in ((span, context), (child, child_context))
+        ]
+        # The child names its parent when it is recorded; the SDK's and the lean one's own
+        # ids differ, so compare what they point at.
+        if seen[kind][1][5] is not None:
+            assert seen[kind][1][5].span_id == context.span_id
+        seen[kind] = [row[:5] for row in seen[kind]]
+    assert seen["lean"] == seen["sdk"]
 
 
 def test_trace_flags_as_the_sdk_sets_them() -> None:
