@@ -25,7 +25,6 @@ or ``sdk`` included).
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,9 +57,6 @@ _FLAGS = {
     for random in (False, True)
 }
 _NO_STATE = trace.TraceState()
-# What a child following its parent's sampling takes of the parent's flags.
-_INHERITED = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
-_CHILD_FLAGS = {bits: TraceFlags(bits) for bits in range(_INHERITED + 1)}
 _CALLER_RECORDS = (False, False)  # record_exception, set_status_on_exception
 
 
@@ -248,11 +244,9 @@ class LeanTracer(trace.Tracer):
         "follow_parent",
         "ids",
         "limits",
-        "plain_max",
         "processor",
         "random_ids",
         "resource",
-        "root_flags",
         "sampler",
         "scope",
     )
@@ -276,16 +270,6 @@ class LeanTracer(trace.Tracer):
         self.limits = limits
         self.ids = RandomIdGenerator()
         self.random_ids = self.ids.is_trace_id_random()  # W3C flag 0x02 on new traces
-        self.root_flags = _FLAGS[bool(self.constant), self.random_ids]  # with a constant sampler
-        # The most attributes of the mesh's own spans kept as they are: none over a value
-        # length limit (the value of each would have to be looked at).
-        self.plain_max = (
-            -1
-            if limits.span_length is not None
-            else sys.maxsize
-            if limits.attributes is None
-            else limits.attributes
-        )
 
     def start_span(
         self,
@@ -320,47 +304,8 @@ class LeanTracer(trace.Tracer):
         """``start_span`` for the mesh's own spans (``nexus_mesh.tracing.spans``): their
         attributes are built from non-empty string keys and scalar values, so within the
         limits they are kept without a check of each; no links; the caller records
-        exceptions.
-
-        The two cases every client event meets take a shorter path than :meth:`_start`, to
-        the same span: a valid parent with parent-based sampling, and a root with
-        ``always_on``/``always_off``. A ``SpanContext`` is a tuple (the API's
-        ``(trace_id, span_id, is_remote, trace_flags, trace_state, is_valid)``, which
-        :func:`valid_span_context` builds too), read here in one unpacking instead of a
-        property call per field; the span keeps the helper's fresh dict instead of a copy.
-        tests/unit/tracing/test_lean_spans.py compares both paths with the SDK.
-        """
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
-        if parent is not None and parent[5] and self.follow_parent:  # [5]: is_valid
-            trace_id, _, _, flags, state, _ = parent
-            flags = _CHILD_FLAGS[flags & _INHERITED]  # sampled and random-id bits, as _start
-        elif (parent is None or not parent[5]) and self.constant is not None:
-            parent, trace_id, state = None, self.ids.generate_trace_id(), _NO_STATE
-            flags = self.root_flags
-        else:
-            own = _CALLER_RECORDS
-            return self._start(name, context, kind, attributes, (), start_time, own, True)
-        span_id = self.ids.generate_span_id()
-        span_context = valid_span_context(trace_id, span_id, False, flags, state)
-        if not flags & TraceFlags.SAMPLED:
-            return trace.NonRecordingSpan(span_context)
-        if len(attributes) > self.plain_max:
-            kept, dropped = self.limits.span_attributes(attributes, plain=True)
-        else:
-            kept, dropped = attributes, 0
-        span = LeanSpan(
-            name,
-            span_context,
-            parent,
-            kind,
-            kept,
-            (),
-            time.time_ns() if start_time is None else start_time,
-            self,
-            _CALLER_RECORDS,
-        )
-        span.dropped_attributes = dropped
-        return span
+        exceptions."""
+        return self._start(name, context, kind, attributes, (), start_time, _CALLER_RECORDS, True)
 
     def _start(
         self,

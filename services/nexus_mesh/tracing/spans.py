@@ -62,7 +62,7 @@ class _Current(AbstractContextManager[Span]):
     span keeps an unset status.
     """
 
-    __slots__ = ("_ambient", "_span", "_token")
+    __slots__ = ("_span", "_token")
 
     def __init__(
         self,
@@ -74,13 +74,8 @@ class _Current(AbstractContextManager[Span]):
         start_time: int | None = None,
         links: Sequence[Link] = (),
     ) -> None:
-        # Read once for both the parent (unless one is given) and the context the span is
-        # made current in: always entered at once, in a ``with`` of the helpers below.
-        self._ambient = ambient = context_api.get_current()
         if type(tracer) is LeanTracer and not links:
-            self._span = tracer.start_own(
-                name, ambient if context is None else context, kind, attributes, start_time
-            )
+            self._span = tracer.start_own(name, context, kind, attributes, start_time)
         else:
             self._span = tracer.start_span(
                 name, context, kind, attributes, links or None, start_time, False, False
@@ -88,7 +83,7 @@ class _Current(AbstractContextManager[Span]):
         self._token: object = None
 
     def __enter__(self) -> Span:
-        self._token = context_api.attach(trace.set_span_in_context(self._span, self._ambient))
+        self._token = context_api.attach(trace.set_span_in_context(self._span))
         return self._span
 
     def __exit__(

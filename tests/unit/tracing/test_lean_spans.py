@@ -329,9 +329,9 @@ def test_odd_keys_links_and_times_as_the_sdk_has_them(monkeypatch: pytest.Monkey
 )
 @pytest.mark.parametrize("flags", [None, 0, 1, 2, 3])  # no parent, or the parent's flags
 def test_the_mesh_span_helpers_sample_as_the_sdk(sampler: str, flags: int | None) -> None:
-    """The helpers' spans take a shorter path through the lean tracer for a followed parent
-    and for a constant sampler's root: whatever the sampler and the parent's flags, the span
-    must be recorded or not, and carry the trace, flags, state and parent, as the SDK's."""
+    """The helpers' spans start through the lean tracer's ``start_own``, not ``start_span``:
+    whatever the sampler and the parent's flags, the span must be recorded or not, and
+    carry the trace, flags, state and parent, as the SDK's."""
     env = {"OTEL_TRACES_SAMPLER": sampler, "OTEL_TRACES_SAMPLER_ARG": "1"}
     root, follow_parent = sampler_parts(env)
     parent = None
