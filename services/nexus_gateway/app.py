@@ -125,6 +125,7 @@ def build_gateway(
             metrics=metrics,
             client_id=client_id,
             on_delivered=on_delivered,
+            telemetry=telemetry,
         ),
         ingress=ingress,
     )

@@ -20,10 +20,14 @@ from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry
+from nexus_mesh.tracing.records import record_span
+from nexus_mesh.tracing.spans import SENT, ws_send_span
 
 log = logging.getLogger(__name__)
 REPLAY_FETCH_BYTES = 64 * 1024
@@ -52,10 +56,14 @@ class CatchUpReader:
         max_parallel: int = 4,
         timeout_s: float = 60.0,
         on_delivered: DeliveredHook | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """``on_delivered`` sees every replayed event, as the live path's hook does: a
-        replayed reply answers its request."""
+        replayed reply answers its request. Each replayed event is traced as live delivery
+        traces it (``process <topic>`` under its producer span, then ``ws send``), so a reply
+        that reaches its client through a resume still ends its trace."""
         self._on_delivered = on_delivered
+        self._telemetry = telemetry or Telemetry()
         self._settings = settings
         self._codec = codec
         self._metrics = metrics
@@ -127,26 +135,51 @@ class CatchUpReader:
                 tp = min((t for t in held if held[t]), key=lambda t: held[t][0].timestamp)
                 record = held[tp].popleft()
                 progress[tp] = record.offset + 1
-                frame = self._frame(job, tp, record.value, progress)
-                if frame is not None and not connection.send_direct(frame):
+                if not self._replay_one(job, tp, record, progress):
                     return  # closed as slow or gone: it resumes again later
 
-    def _frame(
+    def _replay_one(
         self,
         job: CatchUp,
         tp: TopicPartition,
-        value: bytes | None,
+        record: ConsumerRecord[bytes, bytes],
         progress: dict[TopicPartition, int],
-    ) -> bytes | None:
-        if value is None:
-            return None
+    ) -> bool:
+        """Send ``record`` if it is for this connection; False once the connection refuses
+        frames (closing, or over its outbox bound)."""
+        if record.value is None:
+            return True
         try:
-            envelope = self._codec.decode(value)
+            envelope = self._codec.decode(record.value)
         except CodecError:
             self._metrics.undecodable.inc()
-            return None
+            return True
         if tp == job.clients and not routes_to(envelope.metadata, job.connection.identity):
-            return None
+            return True
+        if not self._telemetry.enabled:
+            sent = self._send(job, envelope, progress)
+        else:
+            tracer = self._telemetry.tracer
+            meta = envelope.metadata
+            with (
+                record_span(tracer, record, envelope),
+                ws_send_span(
+                    tracer,
+                    event_type=envelope.type,
+                    campaign_id=meta.campaign_id,
+                    event_id=meta.event_id,
+                    targets=1,
+                    connection_id=job.connection.id,
+                ) as span,
+            ):
+                sent = self._send(job, envelope, progress)
+                if span.is_recording():
+                    span.set_attribute(SENT, int(sent))
+        if sent:
+            self._metrics.events_out.labels(envelope.type).inc()
+        return sent
+
+    def _send(self, job: CatchUp, envelope: Envelope, progress: dict[TopicPartition, int]) -> bool:
         if self._on_delivered is not None:
             self._on_delivered(envelope, [job.connection])
         position = Position(
@@ -156,5 +189,4 @@ class CatchUpReader:
             system=tuple(progress[s] for s in job.system),
         )
         payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-        self._metrics.events_out.labels(envelope.type).inc()
-        return event_frame(envelope, payload, position.encode())
+        return job.connection.send_direct(event_frame(envelope, payload, position.encode()))

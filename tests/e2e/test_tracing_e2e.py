@@ -245,3 +245,59 @@ async def test_a_gateway_made_timeout_joins_the_request_trace(
     assert delivered.attributes["nexus.delivery.targets"] == 1
     assert delivered.attributes["nexus.delivery.sent"] == 1
     assert delivered.attributes["error.type"] == "timeout"
+
+
+async def test_an_event_replayed_to_a_resumed_connection_ends_its_trace(
+    mesh: Mesh, receiver: OtlpReceiver
+) -> None:
+    """An event its client missed while away reaches it in the replay of its resume; that
+    delivery is traced as a live one: ``process`` under the producer span, then ``ws send``
+    naming the resumed connection."""
+    gateway = mesh.gateway(**traced_env(receiver))
+    assert gateway.url
+    url = gateway.url
+
+    def connect(user: str, since: str | None = None) -> MeshClient:
+        return MeshClient.connect(
+            url, campaign_id="acme", user_id=user, token=mesh.token(user, ["acme"]), since=since
+        )
+
+    trace_id = secrets.token_hex(16)
+    async with connect("bob") as bob:
+        async with connect("alice") as alice:
+            await bob.emit("chat.message", {"text": "before"})
+            assert (await alice.next_event(timeout=15)).payload["text"] == "before"
+            position = alice.position
+        await bob.emit(
+            "chat.message",
+            {"text": "while away"},
+            traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01",
+        )
+        async with connect("alice", since=position) as again:
+            assert again.welcome["recovered"] is True
+            assert (await again.next_event(timeout=15)).payload["text"] == "while away"
+            resumed = again.welcome["connection_id"]
+
+    async def replayed() -> ReceivedSpan | None:
+        sends = [
+            span
+            for span in receiver.named(trace_id, "ws send")
+            if span.attributes.get("nexus.connection.id") == resumed
+        ]
+        return sends[0] if sends else None
+
+    delivered = await eventually(replayed, timeout=30, what="the replay's ws send span")
+    assert delivered.attributes["nexus.delivery.sent"] == 1
+    processed = one(
+        [
+            span
+            for span in receiver.named(trace_id, f"process {mesh.prefix}.clients")
+            if span.span_id == delivered.parent_span_id
+        ],
+        "process span above the replay's ws send",
+    )
+    sent = one(receiver.named(trace_id, f"send {mesh.prefix}.clients"), "producer span")
+    assert processed.parent_span_id == sent.span_id
+    assert (
+        processed.attributes["messaging.kafka.offset"] == sent.attributes["messaging.kafka.offset"]
+    )
