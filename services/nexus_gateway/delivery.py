@@ -107,6 +107,7 @@ class Dispatcher:
         for tp in self._system:
             self._next[tp] = ends[tp]
         self._reassign()
+        self._update_gauges()  # the system partitions are assigned before any client joins
         self._reachable = True
         self._task = asyncio.create_task(self._run(), name="gateway-delivery")
         self._watch_task = asyncio.create_task(self._watch(), name="gateway-broker-watch")

@@ -49,6 +49,9 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     svc_before = await scrape(search.url)
     prefix = settings.topic_prefix
     assert value(gw_before, "nexus_gateway_connections") == 0
+    # Before any client joins, the system topic's partitions are assigned and counted.
+    system = ("nexus_gateway_assigned_partitions", frozenset({("topic", f"{prefix}.system")}))
+    assert gw_before.get(system, 0.0) >= 1
     assert value(svc_before, "nexus_service_assigned_partitions", service="search") == 2
 
     async with MeshClient.connect(
@@ -102,6 +105,9 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
         {"service": "search", "type": "search.requested"},
     )
     assert value(svc, handled[0], **handled[1]) == 3
+    assert (
+        value(svc, "nexus_service_events_in_total", service="search", type="search.requested") == 3
+    )
     assert (
         value(svc, "nexus_service_events_out_total", service="search", type="search.completed") == 3
     )

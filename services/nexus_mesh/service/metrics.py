@@ -33,6 +33,13 @@ class ServiceMetrics:
 
     def __post_init__(self) -> None:
         r, labels = self.registry, ["service"]
+        self.events_in = Counter(
+            "nexus_service_events_in",
+            "Events read from the domain topic, by type, whatever became of them (handled, "
+            "duplicate, unhandled or dead-lettered; undecodable records count under dlq)",
+            [*labels, "type"],
+            registry=r,
+        )
         self.handled = Counter(
             "nexus_service_events_handled",
             "Events a handler finished without error",

@@ -355,6 +355,7 @@ class Runner:
             record_error(trace.get_current_span(), failure)
             await self._dead_letter(record, failure, reason="undecodable")
             return "dead_lettered"
+        self.metrics.events_in.labels(self._name, envelope.type).inc()
         origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
         meta = envelope.metadata
         event_id = meta.event_id
