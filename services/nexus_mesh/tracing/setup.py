@@ -196,6 +196,13 @@ def sampler_from(env: Mapping[str, str]) -> Sampler:
     return _sdk_sampler(*sampler_parts(env))
 
 
+def _setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """``env[name]``, or ``default`` when unset or empty: the OpenTelemetry specification
+    reads an empty variable as an unset one (a chart passing an empty value through must not
+    stop the pod, nor turn export off)."""
+    return env.get(name, "").strip() or default
+
+
 def _sdk_sampler(root: Sampler, follow_parent: bool) -> Sampler:
     return ParentBased(root) if follow_parent else root
 
@@ -203,13 +210,13 @@ def _sdk_sampler(root: Sampler, follow_parent: bool) -> Sampler:
 def sampler_parts(env: Mapping[str, str]) -> tuple[Sampler, bool]:
     """What ``OTEL_TRACES_SAMPLER`` makes decide root spans, and whether children follow their
     parent's decision (the ``parentbased_*`` samplers) rather than asking it too."""
-    name = env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    name = _setting(env, "OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
     if name in _FIXED_SAMPLERS:
         return _FIXED_SAMPLERS[name]
     if name not in _RATIO_SAMPLERS:
         known = sorted([*_FIXED_SAMPLERS, *_RATIO_SAMPLERS])
         raise ConfigurationError(f"OTEL_TRACES_SAMPLER={name!r}: use one of {', '.join(known)}")
-    arg = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    arg = _setting(env, "OTEL_TRACES_SAMPLER_ARG", "1.0")
     try:
         ratio = float(arg)
     except ValueError:
@@ -269,7 +276,7 @@ def span_exporters(env: Mapping[str, str]) -> list[SpanExporter]:
 
 
 def _exporter_names(env: Mapping[str, str]) -> list[str]:
-    names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    names = [n.strip().lower() for n in _setting(env, "OTEL_TRACES_EXPORTER", "otlp").split(",")]
     return [n for n in names if n and n != "none"]
 
 

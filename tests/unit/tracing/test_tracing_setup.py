@@ -115,6 +115,21 @@ def test_sampler_is_honoured() -> None:
     assert isinstance(sampler_from({"OTEL_TRACES_SAMPLER": "traceidratio"}), TraceIdRatioBased)
 
 
+def test_empty_settings_are_unset() -> None:
+    """The specification reads an empty variable as an unset one: a chart or a shell that
+    passes ``VAR=`` gets the defaults, not a pod stopped at start or spans thrown away."""
+    empty = {"OTEL_TRACES_SAMPLER": "", "OTEL_TRACES_SAMPLER_ARG": " ", "OTEL_TRACES_EXPORTER": ""}
+    assert sampler_from(empty).get_description() == sampler_from({}).get_description()
+    ratio = sampler_from({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": ""})
+    assert ratio.get_description() == TraceIdRatioBased(1.0).get_description()
+    (exporter,) = span_exporters(empty)
+    assert isinstance(exporter, OTLPSpanExporter)
+    exporter.shutdown()
+    (processor,) = span_processors(empty)
+    assert isinstance(processor, OTLPSpanProcessor)
+    processor.shutdown()
+
+
 @pytest.mark.parametrize(
     "env",
     [
