@@ -131,7 +131,6 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
     Tracing is never what stops ``nexus dev``: without a trace UI the mesh runs untraced.
     """
     from nexus_mesh.localzipkin import LocalZipkin, LocalZipkinError, cache_dir
-    from nexus_mesh.localzipkin import exporter_environment as zipkin_environment
 
     if args.traces is False:
         env.setdefault("OTEL_TRACES_EXPORTER", "none")
@@ -149,8 +148,19 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
         print(f"nexus dev: no trace UI ({exc}); running without traces", file=sys.stderr)
         env["OTEL_TRACES_EXPORTER"] = "none"
         return None
-    env.update(zipkin_environment(args.zipkin_port))
+    point_at_zipkin(env, args.zipkin_port)
     return zipkin
+
+
+def point_at_zipkin(env: dict[str, str], port: int) -> None:
+    """Export the children's spans to the local Zipkin on ``port``; a sampler the operator
+    set (``OTEL_TRACES_SAMPLER``) still decides, every trace otherwise."""
+    from nexus_mesh.localzipkin import exporter_environment
+
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip()
+    env.update(exporter_environment(port))
+    if sampler:
+        env["OTEL_TRACES_SAMPLER"] = sampler
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> None:
