@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from nexus_mesh.errors import ConfigurationError
 
@@ -64,7 +64,9 @@ class NexusSettings(BaseSettings):
     clients_partitions: int = Field(default=12, ge=1)
     clients_retention_ms: int = Field(default=7 * _DAY_MS, ge=_DAY_MS)
     system_partitions: int = Field(default=1, ge=1)
-    system_retention_ms: int = Field(default=_DAY_MS, ge=60_000)
+    # As long as the recovery log by default: a resume replays the broadcasts it missed too,
+    # and is answered recovered=false once those are gone (DESIGN.md section 5).
+    system_retention_ms: int = Field(default=7 * _DAY_MS, ge=60_000)
     domain_partitions: int = Field(default=6, ge=1)
     domain_retention_ms: int = Field(default=7 * _DAY_MS, ge=60_000)
     dlq_partitions: int = Field(default=3, ge=1)
@@ -220,6 +222,15 @@ def load_settings(**overrides: object) -> NexusSettings:
         settings = NexusSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+    except SettingsError as exc:
+        # A list or map setting that is not JSON fails before validation, naming only the
+        # field; the value itself stays out of the message (it may be a secret).
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{ENV_PREFIX}{field[1].upper()}" if field else "a NEXUS_* variable"
+        raise ConfigurationError(
+            f"{name}: not valid JSON; list and map settings are written as JSON, "
+            'e.g. NEXUS_JWT_ALGORITHMS=["RS256"]'
+        ) from None
     unknown = [name for name in unknown_variables(os.environ) if name not in _warned]
     _warned.update(unknown)
     _pending.extend(unknown)

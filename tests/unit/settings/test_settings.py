@@ -37,6 +37,8 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXUS_AUTH", "maybe", "NEXUS_AUTH"),
         ("NEXUS_OTLP_PIPELINE", "rust", "NEXUS_OTLP_PIPELINE='rust'"),
         ("NEXUS_CLIENTS_RETENTION_MS", "1000", "NEXUS_CLIENTS_RETENTION_MS"),
+        # A list setting written without JSON fails before validation: still named.
+        ("NEXUS_JWT_ALGORITHMS", "HS256", "NEXUS_JWT_ALGORITHMS: not valid JSON"),
     ],
 )
 def test_invalid_value_names_the_variable(
