@@ -439,6 +439,13 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
 {{- end }}
 
 {{/* Pod annotations that roll pods when their configuration changes. */}}
+{{/* A chart-made map (YAML text) with the user's map merged over it, so that each key appears
+once (a repeated key is invalid YAML to strict parsers, and the last one silently wins for
+the rest). Call with (list <chart map as YAML> <user map or nil>). */}}
+{{- define "nexus-mesh.mergedMap" -}}
+{{- toYaml (mergeOverwrite (fromYaml (index . 0)) (deepCopy ((index . 1) | default dict))) }}
+{{- end }}
+
 {{- define "nexus-mesh.configChecksum" -}}
 checksum/config: {{ include "nexus-mesh.configData" . | sha256sum }}
 {{- end }}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helm_chart import (
     CHART,
     RELEASE,
@@ -24,6 +25,7 @@ from helm_chart import (
     render,
     render_fails,
     render_notes,
+    run_helm,
 )
 
 HOOK = "helm.sh/hook"
@@ -293,3 +295,68 @@ def test_notes_warn_when_campaign_hashing_meets_another_ingress_controller(
         "ingress.className=",
     )
     assert "campaignHashing.enabled=false" not in default
+
+
+# -- user labels and annotations -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "commonLabels.app\\.kubernetes\\.io/instance",
+        "gateway.podLabels.app\\.kubernetes\\.io/component",
+        "search.podLabels.app\\.kubernetes\\.io/name",
+        "commonLabels.helm\\.sh/chart",
+    ],
+)
+def test_the_chart_s_own_labels_cannot_be_overridden(key: str) -> None:
+    """Selectors rely on them: an overridden instance label would leave the Deployment's
+    selector not matching its pods (refused by the API server) and the Service empty."""
+    assert "invalid propertyName" in render_fails(set_values=(f"{key}=x",))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader refusing a key given twice in one map, as strict parsers do (PyYAML's own
+    lets the last win, which would hide the repeat)."""
+
+
+def _no_repeats(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    repeated = {key for key in keys if keys.count(key) > 1}
+    assert not repeated, f"keys given twice: {repeated}"
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_repeats)
+
+
+def test_user_labels_and_annotations_merge_over_the_chart_s_each_key_once() -> None:
+    timeout = "nginx.ingress.kubernetes.io/proxy-read-timeout"
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--set",
+        "ingress.enabled=true",
+        "--set-string",
+        f"ingress.annotations.{timeout.replace('.', chr(92) + '.')}=100",
+        "--set",
+        "commonLabels.team=platform",
+        "--set",
+        "gateway.podLabels.team=gateway-team",
+        "--set",
+        "search.podAnnotations.note=kept",
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [doc for doc in yaml.load_all(result.stdout, Loader=_StrictLoader) if doc]
+    ingress = find(docs, "Ingress")
+    assert ingress["metadata"]["annotations"][timeout] == "100"  # the user's value wins
+    gateway = gateway_deployment(docs)
+    assert gateway["metadata"]["labels"]["team"] == "platform"
+    pod = gateway["spec"]["template"]["metadata"]
+    assert pod["labels"]["team"] == "gateway-team"  # podLabels over commonLabels
+    assert gateway["spec"]["selector"]["matchLabels"].items() <= pod["labels"].items()
+    assert pod["annotations"]["checksum/config"]  # the chart's own still there
+    search = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
+    annotations = search["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["note"] == "kept" and annotations["checksum/secrets"]
