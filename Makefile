@@ -37,6 +37,12 @@ test: lint typecheck schemas-check
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
