@@ -97,6 +97,7 @@ def load_registry(directory: Path) -> Registry:
             except SchemaFileError as exc:
                 problems.add(relative, str(exc))
         schemas[name] = tuple(versions)
+    _check_timeout_payloads(flows, schemas, problems)
     envelope = _envelope_versions(directory, manifest, files, problems)
     _check_fingerprints([*envelope, *(v for vs in schemas.values() for v in vs)], problems)
     if problems.items:
@@ -213,6 +214,48 @@ def _flows(
             timeout_type=entry.timeout,
         )
     return flows
+
+
+# Avro types a JSON number of milliseconds fills (directly, or as a branch of a union).
+_NUMBERS = frozenset({"int", "long", "float", "double"})
+
+
+def _takes_a_number(avro_type: Any) -> bool:
+    if isinstance(avro_type, list):
+        return any(_takes_a_number(branch) for branch in avro_type)
+    if isinstance(avro_type, dict):
+        return avro_type.get("type") in _NUMBERS
+    return avro_type in _NUMBERS
+
+
+def _check_timeout_payloads(
+    flows: dict[str, Flow],
+    schemas: dict[str, tuple[SchemaVersion, ...]],
+    problems: _Problems,
+) -> None:
+    """The gateway makes a flow's timeout event itself, from the fields its schema shares
+    with the request plus ``timeout_ms`` (``nexus_gateway.app``): any other field needs a
+    default, or the timeout would fail when it fires, with no client told."""
+    for name, flow in flows.items():
+        request, timeout = schemas.get(flow.request), schemas.get(flow.timeout_type)
+        if not request or not timeout:
+            continue  # already reported
+        shared = {field["name"] for field in request[-1].schema.get("fields", [])}
+        latest = timeout[-1]
+        for field in latest.schema.get("fields", []):
+            if field["name"] == "timeout_ms":
+                if not _takes_a_number(field["type"]):
+                    problems.add(
+                        latest.file,
+                        f"field 'timeout_ms' must take a number: flow {name!r} puts its "
+                        "timeout in milliseconds there",
+                    )
+            elif field["name"] not in shared and "default" not in field:
+                problems.add(
+                    latest.file,
+                    f"field {field['name']!r} needs a default: flow {name!r} fills its timeout "
+                    f"event only from {flow.request!r} fields and timeout_ms",
+                )
 
 
 def _expected_files(manifest: Manifest) -> set[str]:

@@ -273,3 +273,23 @@ def test_every_problem_is_listed_at_once(registry_dir: RegistryDir) -> None:
     files = " ".join(problems)
     for name in ("chat.message", "search.failed", "system.notice"):
         assert name in files
+
+
+def test_a_timeout_event_the_gateway_cannot_fill_is_rejected(registry_dir: RegistryDir) -> None:
+    """The gateway fills a flow's timeout event from the request's fields and ``timeout_ms``:
+    a field it cannot fill, without a default, would fail when the timeout fires."""
+    timeout = registry_dir.read("events/search.timeout/v1.avsc")
+    timeout["fields"] = [
+        {"name": "query", "type": ["null", "string"], "default": None},
+        {"name": "timeout_ms", "type": "string"},
+        {"name": "reason", "type": "string"},
+        {"name": "hint", "type": "string", "default": "retry later"},
+    ]
+    registry_dir.write("events/search.timeout/v1.avsc", timeout)
+    problems = problems_of(registry_dir.root)
+    assert problems == [
+        "events/search.timeout/v1.avsc: field 'timeout_ms' must take a number: flow 'search' "
+        "puts its timeout in milliseconds there",
+        "events/search.timeout/v1.avsc: field 'reason' needs a default: flow 'search' fills its "
+        "timeout event only from 'search.requested' fields and timeout_ms",
+    ]
