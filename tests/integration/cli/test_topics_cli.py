@@ -110,7 +110,7 @@ async def test_drifted_retention_and_min_isr_are_warnings_not_failures(
     # Only the drifted topic is reported: the others match the configuration.
     assert run.stderr.strip().splitlines() == [
         f"nexus: warning: {system}: retention.ms is 3600000 (1 h), configuration says "
-        "86400000 (1 d) (left unchanged)",
+        "604800000 (7 d) (left unchanged)",
         f"nexus: warning: {system}: min.insync.replicas is 2, configuration says 1 "
         "(left unchanged)",
     ]
