@@ -25,7 +25,7 @@ from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, WriteInDoubtError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.known_topics import KnownTopics
-from nexus_mesh.kafka.records import Headers, header, record_headers, record_key
+from nexus_mesh.kafka.records import Headers, RawHeaders, header, record_headers, record_key
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata, trace_fields
 from nexus_mesh.tracing.spans import send_span, written
@@ -128,7 +128,7 @@ class EnvelopeProducer:
         return value, headers
 
     async def send_raw(
-        self, *, topic: str, key: bytes | None, value: bytes, headers: Headers
+        self, *, topic: str, key: bytes | None, value: bytes, headers: RawHeaders
     ) -> Written:
         """Write prepared bytes as they are (a dead letter keeps the original headers, trace
         context included); traced as a producer span, but nothing is rewritten."""
@@ -149,7 +149,7 @@ class EnvelopeProducer:
             return result
 
     async def _write(
-        self, topic: str, key: bytes | None, value: bytes, headers: Headers
+        self, topic: str, key: bytes | None, value: bytes, headers: RawHeaders
     ) -> Written:
         pending: asyncio.Future[Any] | None = None
         try:

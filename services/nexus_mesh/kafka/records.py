@@ -6,12 +6,15 @@ decoding its value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from nexus_mesh.envelope import Envelope
 
 CONTENT_TYPE = "application/vnd.nexus.envelope+avro"
 Headers = list[tuple[str, bytes]]
+# Headers as Kafka allows them, a null value included (what a consumed record may carry).
+RawHeaders = Sequence[tuple[str, bytes | None]]
 
 
 def record_key(envelope: Envelope) -> bytes:

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.records import Headers
 from nexus_mesh.service.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ class FailedRecord:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Iterable[tuple[str, bytes]]
+    headers: Iterable[tuple[str, bytes | None]]
 
 
 def error_text(error: BaseException) -> str:
@@ -55,8 +54,13 @@ def error_type(error: BaseException) -> str:
     return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def dead_letter_headers(record: FailedRecord, error: BaseException, *, service: str) -> Headers:
-    headers: Headers = [(name, bytes(value)) for name, value in record.headers]
+def dead_letter_headers(
+    record: FailedRecord, error: BaseException, *, service: str
+) -> list[tuple[str, bytes | None]]:
+    # A null header value (Kafka allows one; aiokafka reads it as None) is kept null.
+    headers: list[tuple[str, bytes | None]] = [
+        (name, None if value is None else bytes(value)) for name, value in record.headers
+    ]
     headers.extend(
         [
             (ERROR_HEADER, error_text(error).encode()),

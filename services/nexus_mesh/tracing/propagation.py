@@ -68,7 +68,9 @@ def context_from_traceparent(
     return context
 
 
-def context_from_headers(headers: Iterable[tuple[str, bytes]] | None) -> Context | None:
+def context_from_headers(
+    headers: Iterable[tuple[str, bytes | None]] | None,
+) -> Context | None:
     """The parent carried by a record's ``traceparent``/``tracestate`` headers, or None."""
     traceparent = tracestate = None
     for name, value in headers or ():

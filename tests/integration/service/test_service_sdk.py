@@ -196,6 +196,8 @@ async def _records(tail: TopicTail) -> list[object]:
 
 
 async def test_undecodable_bytes_go_to_the_dlq(mesh: Mesh) -> None:
+    """Garbage values, one with a null header, are dead-lettered as they came, and the
+    service goes on to the next record."""
     garbage = [b"plain garbage", b"\xc3\x01" + b"\x00" * 8 + b"unknown fingerprint", b""]
     async with (
         TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
@@ -207,7 +209,8 @@ async def test_undecodable_bytes_go_to_the_dlq(mesh: Mesh) -> None:
                 topic=mesh.topics.domain("search"),
                 key=b"camp-1",
                 value=value,
-                headers=[("origin", b"fuzz")],
+                # A null header value, as a Java producer may write one.
+                headers=[("origin", b"fuzz"), ("nullable", None)],
             )
         after = mesh.request("after-garbage")
         await mesh.send(after)
@@ -222,6 +225,7 @@ async def test_undecodable_bytes_go_to_the_dlq(mesh: Mesh) -> None:
     assert [r.value for r in dlq.records] == garbage
     for dead in dlq.records:
         assert header(dead.headers, "origin") == "fuzz"
+        assert ("nullable", None) in list(dead.headers)  # kept null, not b"" nor a crash
         assert header(dead.headers, "nexus-error")
         module, _, name = (header(dead.headers, "nexus-error-type") or "").rpartition(".")
         assert module == "nexus_mesh.errors"
