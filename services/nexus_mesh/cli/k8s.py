@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from nexus_mesh.cli.argtypes import fixed_port, seconds
@@ -83,10 +84,14 @@ def _status(args: argparse.Namespace) -> int:
         pods = gateway_status(c, args.release, admin_port=args.admin_port)
         namespace = c.namespace
     if not pods:
+        # On stderr: with -o json, stdout stays a JSON document (an empty list) for scripts.
         print(
             f"no gateway pods of release {args.release!r} in namespace {namespace} "
-            f"(selector {_selector(args.release)}); check --release and --namespace"
+            f"(selector {_selector(args.release)}); check --release and --namespace",
+            file=sys.stderr,
         )
+        if args.output == "json":
+            print(render_status_json(pods))
         return 1
     print(render_status_json(pods) if args.output == "json" else render_status_table(pods))
     return 1 if any(pod.error for pod in pods) else 0

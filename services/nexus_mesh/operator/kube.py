@@ -77,6 +77,7 @@ def connect(
 
     The namespace is ``namespace``, else the context's namespace, else ``default``.
     """
+    import yaml
     from kubernetes import client, config
 
     paths = kubeconfig_paths(kubeconfig)
@@ -96,6 +97,12 @@ def connect(
             context_namespace = _context_namespace(spec, context)
         except config.ConfigException as exc:
             raise OperatorError(f"kubeconfig {spec}: {_one_line(str(exc))}") from None
+        except (yaml.YAMLError, OSError, ValueError, TypeError, AttributeError) as exc:
+            # Not YAML, unreadable, or YAML of the wrong shape (a list, a string): the client
+            # library lets these through as they come.
+            raise OperatorError(
+                f"kubeconfig {spec} cannot be read as a kubeconfig: {_one_line(str(exc))}"
+            ) from None
         default_namespace = context_namespace or "default"
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         try:

@@ -340,7 +340,7 @@ def test_status_reports_an_unreachable_pod_and_exits_1(
 def test_status_without_gateway_pods_says_which_selector_found_nothing(
     fake_api: FakeKubeApi, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = run(
+    status, out, err = run(
         capsys,
         "status",
         "--release",
@@ -352,8 +352,16 @@ def test_status_without_gateway_pods_says_which_selector_found_nothing(
     )
 
     assert status == 1
-    assert "no gateway pods of release 'nope' in namespace elsewhere" in out
+    assert out == ""
+    assert "no gateway pods of release 'nope' in namespace elsewhere" in err
     assert fake_api.requests[0][1] == "/api/v1/namespaces/elsewhere/pods"
+    # With -o json, stdout is still JSON for a script: no pods.
+    status, out, err = run(
+        capsys, "status", "--release", "nope", "--kubeconfig", str(kubeconfig), "-o", "json"
+    )
+    assert status == 1
+    assert json.loads(out) == []
+    assert "no gateway pods of release 'nope'" in err
 
 
 def test_status_rbac_denied_names_the_permissions_needed(
@@ -481,6 +489,29 @@ def test_an_explicit_missing_kubeconfig_is_named(
     assert err.strip() == f"nexus: error: no kubeconfig: {missing} does not exist"
 
 
+@pytest.mark.parametrize(
+    "content",
+    ["a: [unclosed\n", "- just\n- a list\n", "plain text\n"],
+    ids=["yaml", "list", "text"],
+)
+def test_an_unreadable_kubeconfig_is_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(content)
+
+    status, out, err = run(capsys, "status", "--kubeconfig", str(broken))
+
+    assert status == 1
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"nexus: error: kubeconfig {broken}")
+
+
 def test_kubeconfig_from_the_environment_and_context_without_namespace(
     fake_api: FakeKubeApi,
     kubeconfig: Path,
@@ -489,10 +520,10 @@ def test_kubeconfig_from_the_environment_and_context_without_namespace(
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
 
-    status, out, _ = run(capsys, "status", "--context", "bare")
+    status, _, err = run(capsys, "status", "--context", "bare")
 
     assert status == 1
-    assert "no gateway pods of release 'nexus-mesh' in namespace default" in out
+    assert "no gateway pods of release 'nexus-mesh' in namespace default" in err
 
 
 def test_an_unknown_context_is_a_clear_error(
