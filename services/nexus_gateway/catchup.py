@@ -119,7 +119,9 @@ class CatchUpReader:
             if wanted:
                 # Let the client take what was queued before reading more: the replay must
                 # fit the same outbox bound as live delivery instead of tripping its 4008.
-                while connection.queued_bytes > connection.max_buffer_bytes // 2:
+                # Only what the writer can drain counts here: the live frames held behind
+                # the replay leave after it, and waiting for them would wait forever.
+                while connection.outbox_bytes > connection.max_buffer_bytes // 2:
                     if connection.closing:
                         return
                     await asyncio.sleep(0.01)

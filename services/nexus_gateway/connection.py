@@ -36,6 +36,7 @@ class Connection:
         "_catching_up",
         "_closing",
         "_held",
+        "_held_bytes",
         "_on_slow",
         "_on_written",
         "_outbox",
@@ -71,6 +72,7 @@ class Connection:
         # While a resumed connection replays what it missed, live frames wait here so
         # the client sees one ordered stream; they count against the same byte bound.
         self._held: deque[tuple[bytes, float]] = deque()
+        self._held_bytes = 0
         self._catching_up = False
         self._ready = asyncio.Event()
         self._closing = False
@@ -85,6 +87,12 @@ class Connection:
     @property
     def queued_bytes(self) -> int:
         return self._queued_bytes
+
+    @property
+    def outbox_bytes(self) -> int:
+        """What the writer can hand to the socket now: the queue without the live frames held
+        behind a replay (those leave only once the replay ends)."""
+        return self._queued_bytes - self._held_bytes
 
     @property
     def closing(self) -> bool:
@@ -103,6 +111,7 @@ class Connection:
     def end_catch_up(self) -> None:
         """Release the live frames held during the replay, after it, in order."""
         self._catching_up = False
+        self._held_bytes = 0
         if self._held:
             self._outbox.extend(self._held)
             self._held.clear()
@@ -129,13 +138,15 @@ class Connection:
         self._queued_bytes += len(frame)
         if queue is self._outbox:
             self._ready.set()
+        else:
+            self._held_bytes += len(frame)
         return True
 
     def _slow(self) -> None:
         self._closing = True
         self._outbox.clear()
         self._held.clear()
-        self._queued_bytes = 0
+        self._queued_bytes = self._held_bytes = 0
         if self._on_slow is not None:
             self._on_slow(self)
         asyncio.get_running_loop().create_task(

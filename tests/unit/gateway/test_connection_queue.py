@@ -1,0 +1,42 @@
+"""A connection's queue while it replays what it missed: what counts against which bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nexus_gateway.connection import Connection, Identity
+
+
+def connection(max_buffer_bytes: int = 1024) -> Connection:
+    ws: Any = None  # nothing here reaches the socket: no writer is started
+    return Connection(
+        identity=Identity(connection_id="c1", campaign_id="k", user_id="u"),
+        ws=ws,
+        max_buffer_bytes=max_buffer_bytes,
+    )
+
+
+def test_live_frames_held_behind_a_replay_are_not_the_writer_s_to_drain() -> None:
+    """The replay waits for the writer to drain before reading more; the live frames held
+    behind it only leave once it ends, so they must not count in what it waits for (a
+    replay waiting on them waited until its timeout, and the client resumed into the same
+    wait again)."""
+    conn = connection()
+    conn.begin_catch_up()
+    for _ in range(6):
+        assert conn.send(b"x" * 100, 1.0)  # live, held behind the replay
+    assert conn.queued_bytes == 600  # more than half the bound, all of it held
+    assert conn.outbox_bytes == 0
+    assert conn.send_direct(b"r" * 50)  # a replayed frame: the writer's to drain
+    assert (conn.queued_bytes, conn.outbox_bytes) == (650, 50)
+    conn.end_catch_up()
+    assert (conn.queued_bytes, conn.outbox_bytes) == (650, 650)
+
+
+async def test_held_frames_still_count_against_the_connection_s_bound() -> None:
+    conn = connection()
+    conn.begin_catch_up()
+    assert conn.send(b"x" * 1000)
+    assert not conn.send(b"x" * 100)  # over 1024 with what is held: closed as slow (4008)
+    assert conn.closing
+    assert (conn.queued_bytes, conn.outbox_bytes) == (0, 0)
