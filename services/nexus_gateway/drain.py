@@ -48,7 +48,8 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
         )
 
     # Connections that were still joining when the drain began are registered by now.
-    connections.extend(c for c in gateway.hub if c not in connections)
+    known = {id(c) for c in connections}  # a set: the hub may hold tens of thousands
+    connections.extend(c for c in gateway.hub if id(c) not in known)
     await asyncio.gather(*(close(c) for c in connections), return_exceptions=True)
     log.info("drained in %.2f s", time.monotonic() - began)
     gateway.draining.set()

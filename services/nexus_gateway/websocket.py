@@ -110,6 +110,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             return ws
         if since is not None:
             gateway.metrics.resumes.labels("true" if resumed else "false").inc()
+        if not gateway.accepting:
+            # A drain began while this connection was joining (its Kafka offsets, its
+            # resume check), maybe after it listed the connections to close: leave as they do.
+            await connection.flush(timeout=2.0)
+            await connection.close(CloseCode.GOING_AWAY, "gateway draining: reconnect and resume")
+            return ws
         if catch_up is not None:
             replay = asyncio.create_task(_replay(gateway, catch_up), name=f"replay-{connection.id}")
         async for message in ws:
