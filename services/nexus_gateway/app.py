@@ -163,8 +163,7 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
         ),
     )
     if not telemetry.enabled:
-        _deliver_timeout(gateway, connection, envelope)
-        return True
+        return _deliver_timeout(gateway, connection, envelope)
     meta = envelope.metadata
     with ws_send_span(
         telemetry.tracer,
@@ -186,7 +185,9 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
             span.set_status(
                 Status(StatusCode.ERROR, f"no {flow.request} reply within {flow.timeout_ms} ms")
             )
-    return True
+    # Refused (the connection is closing, or this frame overflowed it): remembered as missed,
+    # so the client's resend after its resume waits again instead of hanging unanswered.
+    return sent
 
 
 def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> bool:

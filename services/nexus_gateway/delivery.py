@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -32,7 +31,7 @@ from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import event_frame
+from nexus_gateway.protocol import event_frame, new_connection_id
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError, KafkaUnavailableError
@@ -190,9 +189,11 @@ class Dispatcher:
             raise
         # No await from here on: the position, the welcome and the registration are one step.
         if self._hub.get(connection.id) is not None:
-            # Two resumes raced for one connection id; the later one gets a fresh id.
+            # Two resumes raced for one connection id; the later one gets a fresh id, owned
+            # like any other, so that it can resume with it in turn.
+            ident = connection.identity
             connection.identity = dataclasses.replace(
-                connection.identity, connection_id=uuid.uuid4().hex
+                ident, connection_id=new_connection_id(ident.campaign_id, ident.user_id)
             )
         current = self.position(tp.partition)
         job: CatchUp | None = None
