@@ -177,6 +177,11 @@ class Runner:
         self.ready.set()
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
+        # Committed just before if it could be; otherwise the next owner re-handles from the
+        # last commit. Kept, an old offset would be committed if the partition came back,
+        # moving the group's position backwards.
+        for tp in partitions:
+            self._uncommitted.pop(tp, None)
         owned = self._owned - partitions
         self._own(owned)
         self._ends = _only(self._ends, owned)
@@ -310,17 +315,23 @@ class Runner:
             self._note_ends(fetched)
             if not batches:
                 continue
+            generation = self._generation
             async with asyncio.TaskGroup() as group:
                 for tp, records in batches.items():
-                    group.create_task(self._partition(tp, records))
+                    group.create_task(self._partition(tp, records, generation))
             await self.commit()
 
-    async def _partition(self, tp: TopicPartition, records: list[Record]) -> None:
+    async def _partition(self, tp: TopicPartition, records: list[Record], generation: int) -> None:
         for record in records:
-            if self._stopping:
+            # A rebalance meanwhile (revocation and assignment both bump the generation)
+            # committed what was handled and may have given the partition to another
+            # instance, which starts from that commit: the rest of this batch is its own now,
+            # or comes back to this one from the commit; handling it here would do it twice.
+            if self._stopping or generation != self._generation:
                 return
             await self._record(record)
-            self._uncommitted[tp] = record.offset + 1
+            if generation == self._generation:
+                self._uncommitted[tp] = record.offset + 1
 
     async def _record(self, record: Record) -> None:
         began = time.perf_counter()
