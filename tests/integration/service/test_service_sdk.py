@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
@@ -345,3 +346,57 @@ async def test_handlers_must_match_the_domain(settings: NexusSettings) -> None:
 
     with pytest.raises(ConfigurationError, match="never arrive"):
         await service.start(settings)
+
+
+def slow_service(handled: list[str], *, seconds: float = 0.2) -> Service:
+    """Takes ``seconds`` per record, so a rebalance lands in the middle of a batch."""
+    service = Service(name="slow", domain="search", config=FAST)
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        handled.append(event.metadata.event_id)
+        await asyncio.sleep(seconds)
+
+    return service
+
+
+async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> None:
+    """A second instance joins while the first is in the middle of a batch on both
+    partitions. The partition that moves is handed over at the commit the first makes as it
+    is revoked; the first stops after the record in hand, so only that record may be handled
+    twice (at-least-once), not the rest of its batch, concurrently and out of order."""
+    first: list[str] = []
+    second: list[str] = []
+    campaigns = {
+        campaign_partition(f"camp-{i}", mesh.settings.domain_partitions): f"camp-{i}"
+        for i in range(20)
+    }
+    assert set(campaigns) == {0, 1}
+    requests = [
+        mesh.request(f"q{n}", campaign_id=campaign)
+        for n in range(30)
+        for campaign in campaigns.values()
+    ]
+    async with running(slow_service(first), mesh.settings) as a:
+
+        async def owns_both() -> bool:
+            return len(a.stats.assigned) == 2
+
+        await eventually(owns_both, what="the first instance owning both partitions")
+        for request in requests:
+            await mesh.send(request)
+
+        async def busy() -> bool:
+            return len(first) >= 4
+
+        await eventually(busy, what="the first instance in the middle of its batch")
+        async with running(slow_service(second), mesh.settings) as b:
+
+            async def all_handled() -> bool:
+                return set(first + second) == {r.metadata.event_id for r in requests}
+
+            await eventually(all_handled, timeout=60, what="every request handled")
+            assert len(b.stats.assigned) == 1  # the rebalance happened: one partition moved
+    twice = [event_id for event_id in set(first) if event_id in second or first.count(event_id) > 1]
+    assert second, "the second instance handled the partition it was given"
+    assert len(twice) <= 1, f"{len(twice)} records handled twice: {twice}"
