@@ -74,6 +74,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Batches stop first (after the record in hand), so that nothing is handled while
+        # the commit is on its way: what it does not cover would be handled again.
+        self._runner.stop_batches()
         # The last chance to commit as owner; the next owner starts from these offsets.
         await self._runner.commit(only=set(revoked))
         self._runner.revoked(frozenset(revoked))
@@ -175,6 +178,10 @@ class Runner:
             ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions)) or "none",
         )
         self.ready.set()
+
+    def stop_batches(self) -> None:
+        """Make the batches being handled stop after their record in hand (a rebalance)."""
+        self._generation += 1
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Committed just before if it could be; otherwise the next owner re-handles from the
@@ -323,10 +330,10 @@ class Runner:
 
     async def _partition(self, tp: TopicPartition, records: list[Record], generation: int) -> None:
         for record in records:
-            # A rebalance meanwhile (revocation and assignment both bump the generation)
-            # committed what was handled and may have given the partition to another
-            # instance, which starts from that commit: the rest of this batch is its own now,
-            # or comes back to this one from the commit; handling it here would do it twice.
+            # A rebalance began meanwhile (it moves the generation on before committing what
+            # was handled): the partition may go to another instance, which starts from that
+            # commit, or come back to this one from it; the rest of this batch is handled
+            # there, and handling it here too would do it twice.
             if self._stopping or generation != self._generation:
                 return
             await self._record(record)
