@@ -47,9 +47,9 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
             timeout=max(0.1, deadline - time.monotonic()),
         )
 
-    # Connections that were still joining when the drain began are registered by now.
-    known = {id(c) for c in connections}  # a set: the hub may hold tens of thousands
-    connections.extend(c for c in gateway.hub if id(c) not in known)
+    # Connections still joining when the drain began close themselves once registered
+    # (websocket_handler checks ``accepting`` after the join): closing them here as well would
+    # race that close.
     await asyncio.gather(*(close(c) for c in connections), return_exceptions=True)
     log.info("drained in %.2f s", time.monotonic() - began)
     gateway.draining.set()

@@ -112,7 +112,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             gateway.metrics.resumes.labels("true" if resumed else "false").inc()
         if not gateway.accepting:
             # A drain began while this connection was joining (its Kafka offsets, its
-            # resume check), maybe after it listed the connections to close: leave as they do.
+            # resume check): the drain listed the connections to close before this one was
+            # registered, so it leaves by itself, as they do.
             await connection.flush(timeout=2.0)
             await connection.close(CloseCode.GOING_AWAY, "gateway draining: reconnect and resume")
             return ws
