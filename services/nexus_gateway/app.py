@@ -135,7 +135,7 @@ def build_gateway(
 
 def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> bool:
     """Answer a request nobody replied to with its flow's timeout event (section 3); False
-    when its connection is not on this pod.
+    when its connection is not on this pod, or refused the frame.
 
     The event is delivered under a ``ws send`` span that is a child of the request's
     ``ws receive``, marked as an error, so the trace of a request that timed out shows where

@@ -46,7 +46,9 @@ MAX_MISSED = 10_000
 
 class FlowTracker:
     def __init__(self, on_timeout: Callable[[PendingRequest], bool]) -> None:
-        """``on_timeout`` delivers the timeout event; False when the connection is not here."""
+        """``on_timeout`` delivers the timeout event; False when the connection is not here or
+        refused the frame (closing, or over its bound): the request is then remembered as
+        missed, and a resend after the client's resume waits again."""
         self._on_timeout = on_timeout
         # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
