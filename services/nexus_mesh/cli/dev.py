@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,8 +136,7 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
     if args.traces is False:
         env.setdefault("OTEL_TRACES_EXPORTER", "none")
         return None
-    configured = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT")
-    if args.traces is None and any(name in env for name in configured):
+    if args.traces is None and traces_configured(env):
         print("traces: exported where the OTEL_* variables say")
         return None
     cache_dir().mkdir(parents=True, exist_ok=True)
@@ -150,6 +150,13 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
         return None
     point_at_zipkin(env, args.zipkin_port)
     return zipkin
+
+
+def traces_configured(env: Mapping[str, str]) -> bool:
+    """Whether the ``OTEL_*`` variables already say where spans go; an empty one does not,
+    as tracing setup reads it (the OpenTelemetry specification)."""
+    names = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    return any(env.get(name, "").strip() for name in names)
 
 
 def point_at_zipkin(env: dict[str, str], port: int) -> None:
