@@ -273,6 +273,10 @@ async def test_an_event_replayed_to_a_resumed_connection_ends_its_trace(
             {"text": "while away"},
             traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01",
         )
+        # Delivered here already (bob has his own copy): alice's resume must replay it, not
+        # receive it live.
+        texts = [(await bob.next_event(timeout=15)).payload["text"] for _ in range(2)]
+        assert texts == ["before", "while away"]
         async with connect("alice", since=position) as again:
             assert again.welcome["recovered"] is True
             assert (await again.next_event(timeout=15)).payload["text"] == "while away"
