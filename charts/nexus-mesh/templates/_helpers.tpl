@@ -54,7 +54,7 @@ app.kubernetes.io/part-of: {{ include "nexus-mesh.name" . }}
 {{/* The two stable labels selectors use. */}}
 {{- define "nexus-mesh.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "nexus-mesh.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/* Labels of a component's objects. Call with (list $ "gateway"). */}}
@@ -438,7 +438,6 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
 {{- end }}
 {{- end }}
 
-{{/* Pod annotations that roll pods when their configuration changes. */}}
 {{/* A chart-made map (YAML text) with the user's map merged over it, so that each key appears
 once (a repeated key is invalid YAML to strict parsers, and the last one silently wins for
 the rest). Call with (list <chart map as YAML> <user map or nil>). */}}
@@ -446,8 +445,9 @@ the rest). Call with (list <chart map as YAML> <user map or nil>). */}}
 {{- toYaml (mergeOverwrite (fromYaml (index . 0)) (deepCopy ((index . 1) | default dict))) }}
 {{- end }}
 
+{{/* Pod annotations that roll pods when their configuration changes. */}}
 {{- define "nexus-mesh.configChecksum" -}}
-checksum/config: {{ include "nexus-mesh.configData" . | sha256sum }}
+checksum/config: {{ include "nexus-mesh.configData" . | sha256sum | quote }}
 {{- end }}
 
 {{/* topologySpreadConstraints, filling in the component's labelSelector where missing. Call with (list $ "gateway" .Values.gateway.topologySpreadConstraints). */}}
