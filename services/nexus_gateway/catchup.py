@@ -19,6 +19,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
+from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError
@@ -27,7 +28,6 @@ from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
-from nexus_mesh.tracing.spans import SENT, ws_send_span
 
 log = logging.getLogger(__name__)
 REPLAY_FETCH_BYTES = 64 * 1024
@@ -162,21 +162,14 @@ class CatchUpReader:
             sent = self._send(job, envelope, progress)
         else:
             tracer = self._telemetry.tracer
-            meta = envelope.metadata
-            with (
-                record_span(tracer, record, envelope),
-                ws_send_span(
+            with record_span(tracer, record, envelope):
+                taken = send_traced(
                     tracer,
-                    event_type=envelope.type,
-                    campaign_id=meta.campaign_id,
-                    event_id=meta.event_id,
-                    targets=1,
-                    connection_id=job.connection.id,
-                ) as span,
-            ):
-                sent = self._send(job, envelope, progress)
-                if span.is_recording():
-                    span.set_attribute(SENT, int(sent))
+                    envelope,
+                    [job.connection],
+                    lambda: int(self._send(job, envelope, progress)),
+                )
+            sent = taken == 1
         if sent:
             self._metrics.events_out.labels(envelope.type).inc()
         return sent

@@ -32,6 +32,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame, new_connection_id
+from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError, KafkaUnavailableError
@@ -42,7 +43,7 @@ from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
-from nexus_mesh.tracing.spans import SENT, record_error, ws_send_span
+from nexus_mesh.tracing.spans import record_error
 
 log = logging.getLogger(__name__)
 
@@ -410,18 +411,12 @@ class Dispatcher:
         if not self._telemetry.enabled:
             sent = self._enqueue_all(frame, targets, born)
         else:
-            meta = envelope.metadata
-            with ws_send_span(
+            sent = send_traced(
                 self._telemetry.tracer,
-                event_type=envelope.type,
-                campaign_id=meta.campaign_id,
-                event_id=meta.event_id,
-                targets=len(targets),
-                connection_id=targets[0].id if len(targets) == 1 else None,
-            ) as span:
-                sent = self._enqueue_all(frame, targets, born)
-                if span.is_recording():
-                    span.set_attribute(SENT, sent)
+                envelope,
+                targets,
+                lambda: self._enqueue_all(frame, targets, born),
+            )
         if sent:
             self._metrics.events_out.labels(envelope.type).inc(sent)
         if self._on_delivered is not None:
