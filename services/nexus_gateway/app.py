@@ -208,12 +208,9 @@ def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelop
 def _timeout_payload(gateway: Gateway, type_: str, request: PendingRequest) -> dict[str, object]:
     """The timeout event carries what its schema shares with the request, plus the timeout."""
     codec = gateway.codec
-    fields = {f["name"] for f in gateway.registry.latest(type_).schema.get("fields", [])}
+    fields = (f["name"] for f in gateway.registry.latest(type_).schema.get("fields", []))
     request_json = codec.payload_to_json(request.flow.request, dict(request.request_payload))
-    candidate = {k: v for k, v in request_json.items() if k in fields}
-    if "timeout_ms" in fields:
-        candidate["timeout_ms"] = request.flow.timeout_ms
-    return codec.payload_from_json(type_, candidate)
+    return codec.payload_from_json(type_, request.flow.timeout_values(fields, request_json))
 
 
 def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> web.Application:

@@ -32,6 +32,7 @@ from nexus_mesh.registry.model import (
     CLIENTS_TOPIC,
     ENVELOPE_SUBJECT,
     SYSTEM_TOPIC,
+    TIMEOUT_MS_FIELD,
     EventType,
     Flow,
     Registry,
@@ -233,9 +234,9 @@ def _check_timeout_payloads(
     schemas: dict[str, tuple[SchemaVersion, ...]],
     problems: _Problems,
 ) -> None:
-    """The gateway makes a flow's timeout event itself, from the fields its schema shares
-    with the request plus ``timeout_ms`` (``nexus_gateway.app``): any other field needs a
-    default, or the timeout would fail when it fires, with no client told."""
+    """The gateway makes a flow's timeout event itself (:meth:`Flow.timeout_values`): a
+    field it cannot fill needs a default, or the timeout would fail when it fires, with no
+    client told."""
     for name, flow in flows.items():
         request, timeout = schemas.get(flow.request), schemas.get(flow.timeout_type)
         if not request or not timeout:
@@ -243,7 +244,7 @@ def _check_timeout_payloads(
         shared = {field["name"] for field in request[-1].schema.get("fields", [])}
         latest = timeout[-1]
         for field in latest.schema.get("fields", []):
-            if field["name"] == "timeout_ms":
+            if field["name"] == TIMEOUT_MS_FIELD:
                 if not _takes_a_number(field["type"]):
                     problems.add(
                         latest.file,

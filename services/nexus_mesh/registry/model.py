@@ -37,6 +37,10 @@ class EventType:
         return self.versions[-1]
 
 
+# The field of a flow's timeout event that gets the flow's timeout, when its schema has one.
+TIMEOUT_MS_FIELD = "timeout_ms"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Flow:
     """A client request answered by a service, or by the gateway's timeout event."""
@@ -46,6 +50,19 @@ class Flow:
     replies: tuple[str, ...]
     timeout_ms: int
     timeout_type: str
+
+    def timeout_values(
+        self, timeout_fields: Iterable[str], request_values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The timeout event's values, as the gateway makes it: the request's, for the
+        fields the timeout's schema has too, and the timeout in ``timeout_ms``. Any other
+        field of that schema must have a default (the registry loader refuses it otherwise).
+        """
+        fields = set(timeout_fields)
+        values = {name: value for name, value in request_values.items() if name in fields}
+        if TIMEOUT_MS_FIELD in fields:
+            values[TIMEOUT_MS_FIELD] = self.timeout_ms
+        return values
 
 
 @dataclass(frozen=True, kw_only=True)
