@@ -45,7 +45,6 @@ class Connection:
         "_writer",
         "identity",
         "max_buffer_bytes",
-        "replaced",
         "ws",
     )
 
@@ -61,8 +60,6 @@ class Connection:
     ) -> None:
         self.identity = identity
         self._abort = abort
-        # Taken over by a newer connection of the same user (which inherits its id).
-        self.replaced = False
         self.ws = ws
         self.max_buffer_bytes = max_buffer_bytes
         # Each frame travels with the wall-clock time its event entered Kafka (0: not a live

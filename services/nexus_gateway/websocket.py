@@ -176,7 +176,6 @@ async def _take_connection_id(
         return previous
     if (old.identity.campaign_id, old.identity.user_id) != (campaign_id, user_id):
         return fresh
-    old.replaced = True
     await gateway.dispatcher.leave(old)
     _close_in_background(old, CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
     return previous
