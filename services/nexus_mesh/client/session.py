@@ -98,6 +98,9 @@ class MeshClient:
         self._events: Inbox[Event] = Inbox(target.max_queued_events)
         self._protocol: Inbox[Event] = Inbox(1_000)
         self._closed = False
+        # Set when a send found the connection gone before the reader saw it end: from then
+        # on the session is closed for sending, whatever the reader has still to hand out.
+        self._lost = False
         self._close_code: int | None = None
         self._close_reason = ""
         self._local_close: int | None = None
@@ -202,7 +205,9 @@ class MeshClient:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        """True once the session ended, or a send found its connection gone (events received
+        before that are still handed out; ``close_code`` is known once they are)."""
+        return self._closed or self._lost
 
     @property
     def close_code(self) -> int | None:
@@ -315,11 +320,17 @@ class MeshClient:
         try:
             await self._ws.send_frame(data, opcode)
         except (ConnectionError, aiohttp.ClientError) as exc:
+            # aiohttp refuses at once, without yielding, once the transport is closing; a
+            # caller that retries while `closed` still said False would never let the reader
+            # run to notice the end, and would hold the event loop forever.
+            self._lost = True
             raise MeshClosedError(self._close_code or 1006, str(exc)) from exc
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise MeshClosedError(self._close_code or 1006, self._close_reason)
+        if self._closed or self._lost:
+            raise MeshClosedError(
+                self._close_code or 1006, self._close_reason or "the connection was lost"
+            )
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -409,17 +420,25 @@ class MeshClient:
         """End the session; everything still waiting fails with :class:`MeshClosedError`."""
         if self._local_close is None and not self._closed:
             self._local_close = code
+        caller_cancelled = False
         try:
             await self._ws.close(code=code, message=message.encode()[:120])
         finally:
             # The reader may be parked on a full events inbox rather than on the socket.
             if not self._reader.done():
                 self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._reader
+            except asyncio.CancelledError:
+                # The reader's own cancellation is ours to swallow; the caller's, arriving
+                # while we waited for the reader, is re-raised once the session is closed.
+                current = asyncio.current_task()
+                caller_cancelled = current is not None and current.cancelling() > 0
             self._finish(self._ws.close_code, "")
             if self._owns_session:
                 await self._session.close()
+        if caller_cancelled:
+            raise asyncio.CancelledError
 
     def _finish(self, ws_code: int | None, reason: str) -> None:
         if self._closed:

@@ -12,6 +12,7 @@ No test sleeps to synchronise: every step waits on a frame, a future or an async
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -164,6 +165,11 @@ class ScriptedPeer:
             # One event the client has not read yet, then the close instead of an answer.
             await send_text(ws, delivered("chat.message", {"last": True}, "p-last"))
             await ws.close(code=payload["code"], message=b"peer hangs up")
+        elif type_ == "test.drop":
+            # The TCP connection dropped under the session: no close frame, no answer.
+            transport = self.requests[-1].transport
+            assert transport is not None
+            transport.abort()
         elif type_ == "search":
             reply = delivered(
                 "search.completed",
@@ -361,6 +367,72 @@ async def test_pending_emit_fails_when_the_server_closes(peer: ScriptedPeer) -> 
             await client.next_event(timeout=5)
         with pytest.raises(MeshClosedError):
             await client.emit("chat.message", {"text": "too late"})
+
+
+async def test_a_send_on_a_dropped_connection_marks_the_session_closed(
+    peer: ScriptedPeer,
+) -> None:
+    """The chaos check once hung here: aiohttp refuses a send at once, without yielding, when
+    the transport is closing, and a caller retrying while ``closed`` still said False never
+    let the client's reader run to notice the drop. The poll below reads aiohttp's private
+    transport to reach that moment exactly: after the drop, before the reader has run."""
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        transport = client._ws._writer.transport
+        await client.send_raw(frame("test.drop", {}, event_id="drop-1"))
+        async with asyncio.timeout(5):
+            # Nothing signals the transport's state; one loop turn at a time finds the moment.
+            while not transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        codes: list[int | None] = []
+        for _ in range(100):
+            try:
+                await client.emit("chat.message", {"text": "retry"}, timeout=5)
+            except MeshClosedError as exc:
+                codes.append(exc.close_code)
+                if client.closed:
+                    break
+            else:
+                codes.append(None)
+        assert codes == [1006]
+        assert client.closed
+        # Once the reader ran, the session ended for receiving too.
+        with pytest.raises(MeshClosedError):
+            await client.next_event(timeout=5)
+        assert client.close_code == 1006
+
+
+async def test_close_keeps_the_callers_cancellation(peer: ScriptedPeer) -> None:
+    """A caller cancelled while ``close`` waits for the reader to end stays cancelled (the
+    chaos check's clean-up waited forever on a task that had swallowed its cancellation).
+    The reader is swapped for one that lingers after its cancellation, so the caller's
+    cancellation lands in exactly that wait."""
+    client = await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    )
+    lingering, release = asyncio.Event(), asyncio.Event()
+
+    async def lingering_reader() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            lingering.set()
+            await release.wait()
+
+    client._reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await client._reader
+    client._reader = asyncio.create_task(lingering_reader())
+    closer = asyncio.create_task(client.close())
+    async with asyncio.timeout(5):
+        await lingering.wait()
+    closer.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await closer
+    assert closer.cancelled()
+    assert client.closed
 
 
 async def test_events_iterator_ends_when_the_session_closes(peer: ScriptedPeer) -> None:
