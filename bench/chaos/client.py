@@ -127,14 +127,23 @@ class ChaosClient:
         self.connected.set()
 
     async def current(self) -> MeshClient:
+        """The open session, once there is one.
+
+        A session can end before the reader has taken note (and cleared ``connected``);
+        returning it would let the emitter fail on it again and again without ever waiting,
+        which holds the event loop and so keeps the reader from resuming.
+        """
         try:
             async with asyncio.timeout(RECONNECT_DEADLINE_S + 10):
-                await self.connected.wait()
+                while True:
+                    await self.connected.wait()
+                    if self.failed is not None or self.conn is None:
+                        raise ClientFailedError(self.failed or f"{self.tag}: no session")
+                    if not self.conn.closed:
+                        return self.conn
+                    self.connected.clear()  # the reader sets it again once it resumed
         except TimeoutError:
             raise ClientFailedError(f"{self.tag}: no session for too long") from None
-        if self.failed is not None or self.conn is None:
-            raise ClientFailedError(self.failed or f"{self.tag}: no session")
-        return self.conn
 
     async def read_loop(self) -> None:
         while True:
@@ -184,7 +193,7 @@ class ChaosClient:
         deadline = time.monotonic() + RECONNECT_DEADLINE_S
         backoff = 0.05
         last: Exception | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.run.closing:
             for index in order:
                 counters.reconnect_attempts += 1
                 try:
@@ -204,6 +213,8 @@ class ChaosClient:
                 return True
             await asyncio.sleep(backoff)
             backoff = min(1.0, backoff * 2)
+        if self.run.closing:
+            return False
         self.failed = f"{self.tag}: could not resume within {RECONNECT_DEADLINE_S:.0f} s: {last}"
         self.run.timeline.note(self.failed)
         self.connected.set()  # wake the emitter so it sees the failure
@@ -291,7 +302,11 @@ class ChaosClient:
             except (MeshClosedError, TimeoutError):
                 if conn.closed or conn is not self.conn:
                     return "doubt"
-                continue  # no answer on a live socket: resend there, the gateway dedupes
+                # No answer on a live socket: resend there, the gateway dedupes. The pause
+                # also guarantees the loop yields, whatever the exception's cause.
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+                continue
             counters.acks += 1
             if ack.duplicate:
                 counters.duplicate_acks += 1

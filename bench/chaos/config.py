@@ -13,6 +13,7 @@ RECONNECT_DEADLINE_S = 120.0
 PROBE_DEADLINE_S = 60.0
 SETTLE_DEADLINE_S = 90.0
 CATCH_UP_DEADLINE_S = 90.0
+CLEANUP_DEADLINE_S = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +33,8 @@ class ChaosConfig:
     kafka_heap: str = "384m"
     workdir: Path | None = None  # default: a temporary directory, removed afterwards
     quiet: bool = False
+    # The whole run, start to verdict; default: the schedule's end plus 15 minutes of room.
+    deadline_s: float | None = None
 
     def validate(self) -> None:
         if self.duration < 25:
@@ -40,6 +43,11 @@ class ChaosConfig:
             raise ValueError("need at least 1 campaign and 2 clients per campaign")
         if self.emit_interval_s <= 0 or self.publish_rate <= 0:
             raise ValueError("rates must be positive")
+        if self.deadline_s is not None and self.deadline_s <= Schedule.for_config(self).end:
+            raise ValueError("the deadline must leave room after the schedule's end")
+
+    def deadline(self) -> float:
+        return self.deadline_s or Schedule.for_config(self).end + 900
 
 
 @dataclass(frozen=True, kw_only=True)

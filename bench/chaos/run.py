@@ -14,7 +14,7 @@ import aiohttp
 
 from bench.chaos.checker import KafkaRecord, read_kafka, verify, wait_caught_up
 from bench.chaos.client import ChaosClient
-from bench.chaos.config import SETTLE_DEADLINE_S, ChaosConfig, Schedule
+from bench.chaos.config import CLEANUP_DEADLINE_S, SETTLE_DEADLINE_S, ChaosConfig, Schedule
 from bench.chaos.counters import Counters, Timeline
 from bench.chaos.faults import Faults
 from bench.chaos.mesh import ChaosMesh, GatewayProcess
@@ -203,27 +203,56 @@ class ChaosRun:
         finally:
             self.closing = True
             self.stop_emitting.set()
-            for task in (*workers, *readers):
-                task.cancel()
-            await asyncio.gather(*workers, *readers, return_exceptions=True)
-            await asyncio.gather(
-                *(c.conn.close() for c in self.clients if c.conn is not None),
-                return_exceptions=True,
-            )
-            if producer is not None:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+            try:
+                # Bounded on its own: this also runs once the run's deadline has fired.
+                async with asyncio.timeout(CLEANUP_DEADLINE_S):
+                    await self._stop_traffic([*workers, *readers], producer)
+            except TimeoutError:
+                self.timeline.note(f"clients not closed within {CLEANUP_DEADLINE_S:.0f} s")
+            finally:
+                await asyncio.to_thread(self.mesh.shutdown)
+
+    async def _stop_traffic(
+        self, tasks: list[asyncio.Task[None]], producer: EnvelopeProducer | None
+    ) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(
+            *(c.conn.close() for c in self.clients if c.conn is not None),
+            return_exceptions=True,
+        )
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+        if self.session is not None:
             await self.session.close()
-            await asyncio.to_thread(self.mesh.shutdown)
+
+
+class ChaosDeadlineError(TimeoutError):
+    """The run outlived its deadline; the message carries the timeline up to then."""
 
 
 async def run(config: ChaosConfig) -> ChaosResult:
     """Run the whole chaos check; the result says whether every guarantee held."""
     config.validate()
-    limit = Schedule.for_config(config).end + 900
-    async with asyncio.timeout(limit):
+    limit = config.deadline()
+    with contextlib.ExitStack() as stack:
         if config.workdir is not None:
             config.workdir.mkdir(parents=True, exist_ok=True)
-            return await ChaosRun(config, config.workdir).execute()
-        with tempfile.TemporaryDirectory(prefix="nexus-chaos-") as tmp:
-            return await ChaosRun(config, Path(tmp)).execute()
+            workdir = config.workdir
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nexus-chaos-")))
+        chaos = ChaosRun(config, workdir)
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                return await chaos.execute()
+        except TimeoutError as exc:
+            if not deadline.expired():
+                raise
+            # The traceback shows what the run was awaiting; the timeline, how far it got.
+            notes = "\n".join(f"  [{at:7.2f}s] {text}" for at, text in chaos.timeline.entries)
+            raise ChaosDeadlineError(
+                f"the chaos run did not finish within {limit:.0f} s; its timeline:\n{notes}"
+            ) from exc
