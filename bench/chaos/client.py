@@ -134,7 +134,7 @@ class ChaosClient:
         which holds the event loop and so keeps the reader from resuming.
         """
         try:
-            async with asyncio.timeout(RECONNECT_DEADLINE_S + 10):
+            async with asyncio.timeout(RECONNECT_DEADLINE_S + 30):
                 while True:
                     await self.connected.wait()
                     if self.failed is not None or self.conn is None:

@@ -209,8 +209,7 @@ class ChaosRun:
                     await self._stop_traffic([*workers, *readers], producer)
             except TimeoutError:
                 self.timeline.note(f"clients not closed within {CLEANUP_DEADLINE_S:.0f} s")
-            finally:
-                await asyncio.to_thread(self.mesh.shutdown)
+            # The mesh itself is stopped by `run`, outside the deadline.
 
     async def _stop_traffic(
         self, tasks: list[asyncio.Task[None]], producer: EnvelopeProducer | None
@@ -256,3 +255,7 @@ async def run(config: ChaosConfig) -> ChaosResult:
             raise ChaosDeadlineError(
                 f"the chaos run did not finish within {limit:.0f} s; its timeline:\n{notes}"
             ) from exc
+        finally:
+            # Awaited to the end whatever happened (each step is bounded), before the work
+            # directory holding the brokers' data can be removed.
+            await asyncio.to_thread(chaos.mesh.shutdown)

@@ -49,6 +49,8 @@ from nexus_mesh.client.inbox import Inbox
 from nexus_mesh.client.target import AuthVia, Target, handshake
 
 log = logging.getLogger(__name__)
+# How long a send that found the connection gone waits for the reader to see the end.
+LOST_READER_WAIT_S = 1.0
 
 
 class Connecting:
@@ -98,8 +100,8 @@ class MeshClient:
         self._events: Inbox[Event] = Inbox(target.max_queued_events)
         self._protocol: Inbox[Event] = Inbox(1_000)
         self._closed = False
-        # Set when a send found the connection gone before the reader saw it end: from then
-        # on the session is closed for sending, whatever the reader has still to hand out.
+        # Set when a send found the connection gone before the reader saw it end: nothing
+        # more is sent, and `closed` follows once the reader has handed out what it read.
         self._lost = False
         self._close_code: int | None = None
         self._close_reason = ""
@@ -205,9 +207,8 @@ class MeshClient:
 
     @property
     def closed(self) -> bool:
-        """True once the session ended, or a send found its connection gone (events received
-        before that are still handed out; ``close_code`` is known once they are)."""
-        return self._closed or self._lost
+        """True once the session ended: ``close_code`` and ``position`` are then final."""
+        return self._closed
 
     @property
     def close_code(self) -> int | None:
@@ -293,12 +294,12 @@ class MeshClient:
         """Send one arbitrary frame: text by default, even for bytes (which may be invalid
         UTF-8); ``binary=True`` sends a binary frame. Its answer reaches
         :meth:`next_protocol_frame`."""
-        self._check_open()
+        await self._check_open()
         raw = data.encode() if isinstance(data, str) else data
         await self._send(raw, WSMsgType.BINARY if binary else WSMsgType.TEXT)
 
     async def _exchange(self, event_id: str, frame: bytes) -> Ack:
-        self._check_open()
+        await self._check_open()
         answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         # Several sends of one event id each get one answer, matched in order.
         self._answers.setdefault(event_id, deque()).append(answer)
@@ -320,17 +321,28 @@ class MeshClient:
         try:
             await self._ws.send_frame(data, opcode)
         except (ConnectionError, aiohttp.ClientError) as exc:
-            # aiohttp refuses at once, without yielding, once the transport is closing; a
-            # caller that retries while `closed` still said False would never let the reader
-            # run to notice the end, and would hold the event loop forever.
             self._lost = True
+            await self._await_reader_end()
             raise MeshClosedError(self._close_code or 1006, str(exc)) from exc
 
-    def _check_open(self) -> None:
+    async def _check_open(self) -> None:
+        if self._lost:
+            await self._await_reader_end()
         if self._closed or self._lost:
             raise MeshClosedError(
                 self._close_code or 1006, self._close_reason or "the connection was lost"
             )
+
+    async def _await_reader_end(self) -> None:
+        """Give the reader (bounded) the time to see the connection's end.
+
+        aiohttp refuses a send at once, without yielding, once the transport is closing:
+        without this wait a caller retrying while ``closed`` was still False would never let
+        the reader run, and would hold the event loop forever. After it ``closed`` and
+        ``close_code`` are final, unless the reader is parked on a full events inbox.
+        """
+        if not self._reader.done():
+            await asyncio.wait({self._reader}, timeout=LOST_READER_WAIT_S)
 
     # -- receiving ----------------------------------------------------------------------
 
@@ -420,7 +432,6 @@ class MeshClient:
         """End the session; everything still waiting fails with :class:`MeshClosedError`."""
         if self._local_close is None and not self._closed:
             self._local_close = code
-        caller_cancelled = False
         try:
             await self._ws.close(code=code, message=message.encode()[:120])
         finally:
@@ -428,17 +439,13 @@ class MeshClient:
             if not self._reader.done():
                 self._reader.cancel()
             try:
-                await self._reader
-            except asyncio.CancelledError:
-                # The reader's own cancellation is ours to swallow; the caller's, arriving
-                # while we waited for the reader, is re-raised once the session is closed.
-                current = asyncio.current_task()
-                caller_cancelled = current is not None and current.cancelling() > 0
-            self._finish(self._ws.close_code, "")
-            if self._owns_session:
-                await self._session.close()
-        if caller_cancelled:
-            raise asyncio.CancelledError
+                # `wait`, not `await`: the reader's own cancellation is not raised here, so a
+                # CancelledError is always the caller's and goes on, after the clean-up.
+                await asyncio.wait({self._reader})
+            finally:
+                self._finish(self._ws.close_code, "")
+                if self._owns_session:
+                    await self._session.close()
 
     def _finish(self, ws_code: int | None, reason: str) -> None:
         if self._closed:

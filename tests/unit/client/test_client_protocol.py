@@ -404,10 +404,10 @@ async def test_a_send_on_a_dropped_connection_marks_the_session_closed(
 
 
 async def test_close_keeps_the_callers_cancellation(peer: ScriptedPeer) -> None:
-    """A caller cancelled while ``close`` waits for the reader to end stays cancelled (the
-    chaos check's clean-up waited forever on a task that had swallowed its cancellation).
-    The reader is swapped for one that lingers after its cancellation, so the caller's
-    cancellation lands in exactly that wait."""
+    """A caller cancelled while ``close`` waits for the reader to end stays cancelled (a
+    swallowed cancellation kept the chaos check's clean-up waiting on a task that went on).
+    The reader is swapped for one that lingers after its cancellation until released, so
+    the caller's cancellation lands in exactly that wait."""
     client = await MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     )
@@ -423,16 +423,19 @@ async def test_close_keeps_the_callers_cancellation(peer: ScriptedPeer) -> None:
     client._reader.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await client._reader
-    client._reader = asyncio.create_task(lingering_reader())
+    reader = client._reader = asyncio.create_task(lingering_reader())
     closer = asyncio.create_task(client.close())
     async with asyncio.timeout(5):
         await lingering.wait()
     closer.cancel()
-    release.set()
     with pytest.raises(asyncio.CancelledError):
         await closer
     assert closer.cancelled()
-    assert client.closed
+    # The caller left at once; the reader ends when it is done.
+    assert not reader.done()
+    release.set()
+    await asyncio.wait({reader}, timeout=5)
+    assert reader.cancelled()
 
 
 async def test_events_iterator_ends_when_the_session_closes(peer: ScriptedPeer) -> None:
