@@ -329,9 +329,8 @@ class MeshClient:
         if self._lost:
             await self._await_reader_end()
         if self._closed or self._lost:
-            raise MeshClosedError(
-                self._close_code or 1006, self._close_reason or "the connection was lost"
-            )
+            reason = self._close_reason or ("the connection was lost" if self._lost else "")
+            raise MeshClosedError(self._close_code or 1006, reason)
 
     async def _await_reader_end(self) -> None:
         """Give the reader (bounded) the time to see the connection's end.
