@@ -372,10 +372,11 @@ async def test_pending_emit_fails_when_the_server_closes(peer: ScriptedPeer) -> 
 async def test_a_send_on_a_dropped_connection_marks_the_session_closed(
     peer: ScriptedPeer,
 ) -> None:
-    """The chaos check once hung here: aiohttp refuses a send at once, without yielding, when
-    the transport is closing, and a caller retrying while ``closed`` still said False never
-    let the client's reader run to notice the drop. The poll below reads aiohttp's private
-    transport to reach that moment exactly: after the drop, before the reader has run."""
+    """The chaos check's hang in CI, as far as its output tells: aiohttp refuses a send at
+    once, without yielding, when the transport is closing, and a caller retrying while
+    ``closed`` still said False never let the client's reader run to notice the drop. The
+    poll below reads aiohttp's private transport to reach that moment exactly: after the
+    drop, before the reader has run."""
     async with MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     ) as client:
@@ -405,7 +406,8 @@ async def test_a_send_on_a_dropped_connection_marks_the_session_closed(
 
 async def test_close_keeps_the_callers_cancellation(peer: ScriptedPeer) -> None:
     """A caller cancelled while ``close`` waits for the reader to end stays cancelled (a
-    swallowed cancellation kept the chaos check's clean-up waiting on a task that went on).
+    swallowed cancellation could keep the chaos check's clean-up waiting on a task that went
+    on).
     The reader is swapped for one that lingers after its cancellation until released, so
     the caller's cancellation lands in exactly that wait."""
     client = await MeshClient.connect(
