@@ -1,6 +1,7 @@
 """A broker outage: retryable errors within a bounded time, no false acks, self-recovery.
 
-This test runs its own single-broker cluster, since it stops the broker mid-test.
+These tests run their own single-broker cluster (``own_kafka``), since they stop the broker
+mid-test.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import asyncio
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +22,6 @@ from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-
-
-@pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
-    cluster = LocalKafka(tmp_path / "kafka")
-    bootstrap = cluster.start(nodes=1, port=0)
-    try:
-        yield cluster, bootstrap
-    finally:
-        cluster.stop()
 
 
 def ready(url: str) -> int:

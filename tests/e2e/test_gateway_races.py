@@ -1,0 +1,288 @@
+"""Moments where two things happen at once on a real gateway, each forced to happen.
+
+A timeout that fires while its connection is being closed, two resumes of one connection id,
+a client that finishes joining after a drain began: each used to end in a client left
+waiting, an id it could not resume with, or a connection left open on a draining pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from mesh_processes import Mesh
+from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.client.frames import encode_event, parse_frame
+from nexus_mesh.kafka.topics import ensure_topics
+from nexus_mesh.localkafka import LocalKafka
+from nexus_mesh.registry import load_registry
+from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_testkit import eventually
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exits:
+        yield exits
+
+
+async def metric(url: str, name: str) -> float:
+    """The sum of a gateway metric's samples (all labels)."""
+
+    def get() -> str:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    text = await asyncio.to_thread(get)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+async def connections(admin_url: str) -> int:
+    def get() -> int:
+        with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
+            return int(orjson.loads(response.read())["connections"])
+
+    return await asyncio.to_thread(get)
+
+
+def schemas_with_search_timeout(tmp_path: Path, timeout_ms: int) -> Path:
+    import shutil
+
+    target = tmp_path / "schemas"
+    shutil.copytree(default_schemas_dir(), target)
+    manifest = orjson.loads((target / "manifest.json").read_text())
+    manifest["flows"]["search"]["timeout_ms"] = timeout_ms
+    (target / "manifest.json").write_bytes(orjson.dumps(manifest))
+    return target
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 15) -> Event:
+    message = await ws.receive(timeout=timeout)
+    assert message.type is aiohttp.WSMsgType.TEXT, (message.type, message.data, message.extra)
+    return parse_frame(message.data)
+
+
+async def test_a_timeout_its_closing_connection_refused_is_owed_again_after_the_resume(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack, tmp_path: Path
+) -> None:
+    """No search service runs. The client stops reading, so the gateway closes it as slow
+    (4008) and the close itself stalls: for up to 5 s the connection is still registered but
+    refuses every frame, and the request's timeout fires then. The client resumes and resends
+    the request (same event_id): it must get its timeout after a new wait. A gateway that took
+    the refused timeout for delivered acked the resend as a duplicate and never answered."""
+    timeout_ms = 3000
+    schemas = schemas_with_search_timeout(tmp_path, timeout_ms)
+    gateway = mesh.gateway(
+        NEXUS_SCHEMAS_DIR=str(schemas), NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024)
+    )
+    assert gateway.url and gateway.admin_url
+    url, token = gateway.url, mesh.token("slow", ["A"])
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    stalled = await session.ws_connect(
+        f"{url}/ws/A/slow", headers={"Authorization": f"Bearer {token}"}, max_msg_size=0
+    )
+    welcome = await receive(stalled)
+    connection_id = welcome.payload["connection_id"]
+    position = welcome.payload["position"]
+    await stalled.send_str(encode_event("search", {"query": "jazz"}, event_id="req-1").decode())
+    ack = await receive(stalled)
+    asked = time.monotonic()
+    assert (ack.type, ack.payload["event_id"]) == ("nexus.ack", "req-1"), ack.payload
+
+    # From here the client reads nothing: the campaign's events fill the socket, then the
+    # connection's outbox, and the gateway gives up on it as slow.
+    blob = "x" * 32_000
+    published = 0
+
+    async def flood() -> None:
+        nonlocal published
+        while True:
+            await asyncio.gather(
+                *(
+                    publisher.publish(
+                        "campaign.updated",
+                        {"status": "fill", "changes": {"blob": blob}, "updated_at": n},
+                        campaign_id="A",
+                    )
+                    for n in range(50)
+                )
+            )
+            published += 50
+
+    async def closed_as_slow() -> bool:
+        return await metric(url, "nexus_gateway_slow_consumer_closes_total") >= 1
+
+    filler = asyncio.create_task(flood())
+    try:
+        await eventually(closed_as_slow, timeout=timeout_ms / 1000, what="the 4008 close")
+    finally:
+        filler.cancel()
+        await asyncio.gather(filler, return_exceptions=True)
+    slow_after = time.monotonic() - asked
+    # The case under test needs the timer to fire while the stalled close holds the
+    # connection registered (5 s): it did if the connection is still counted afterwards.
+
+    async def timed_out() -> bool:
+        return await metric(url, "nexus_gateway_flow_timeouts_total") >= 1
+
+    await eventually(timed_out, timeout=10, what="the request's timeout to fire")
+    assert await connections(gateway.admin_url) == 1, (
+        f"the connection left before its timeout fired (slow close after {slow_after:.1f} s, "
+        f"{published} events published): the case was not set up"
+    )
+    await stalled.close()
+
+    async def gone() -> bool:
+        return await connections(gateway.admin_url) == 0
+
+    await eventually(gone, what="the stalled connection to leave")
+
+    resumed = await stack.enter_async_context(
+        session.ws_connect(
+            f"{url}/ws/A/slow",
+            params={"since": position, "connection_id": connection_id},
+            headers={"Authorization": f"Bearer {token}"},
+            max_msg_size=0,
+        )
+    )
+    rewelcome = await receive(resumed)
+    assert rewelcome.payload["connection_id"] == connection_id
+    assert rewelcome.payload["recovered"] is True
+    await resumed.send_str(encode_event("search", {"query": "jazz"}, event_id="req-1").decode())
+    deadline = time.monotonic() + timeout_ms / 1000 + 20
+    seen: list[str] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            frame = await receive(resumed, timeout=max(0.0, remaining))
+        except TimeoutError:
+            pytest.fail(f"the resent request was never answered; frames after it: {seen[-5:]}")
+        seen.append(frame.type)
+        if frame.type == "nexus.ack":
+            assert frame.payload["duplicate"] is True
+        if frame.type == "search.timeout":
+            assert frame.correlation_id == "req-1"
+            break
+
+
+async def test_the_loser_of_two_racing_resumes_gets_an_id_it_can_resume_with(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """Two resumes of one connection id pass the handshake together: one keeps the id, the
+    other gets a fresh one. That fresh id must be the user's like any other, so that a drop
+    and a resume keep it (and the replies addressed to it); an id without its owner tag was
+    refused on resume and replaced."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    token = mesh.token("u1", ["A"])
+    first = await MeshClient.connect(gateway.url, campaign_id="A", user_id="u1", token=token)
+    original = first.connection_id
+    await first.close()
+    # Something to replay, so each resume checks Kafka before it registers.
+    await publisher.publish("campaign.updated", {"status": "s", "updated_at": 1}, campaign_id="A")
+
+    for _attempt in range(5):
+        pair = await asyncio.gather(first.resume(), first.resume())
+        for client in pair:
+            stack.push_async_callback(client.close)
+        ids = {client.connection_id for client in pair}
+        if len(ids) == 2 and not any(client.closed for client in pair):
+            break
+        # The second resume came after the first had registered and took it over (a
+        # sequential resume, not the race): try again.
+        for client in pair:
+            await client.close()
+    else:
+        pytest.fail("five attempts never had two resumes race")
+
+    assert original in ids
+    loser = next(client for client in pair if client.connection_id != original)
+    fresh = loser.connection_id
+    await publisher.publish(
+        "campaign.updated",
+        {"status": "for-the-loser", "updated_at": 2},
+        campaign_id="A",
+        connection_id=fresh,
+    )
+    await loser.close()
+    again = await stack.enter_async_context(loser.resume())
+    assert again.connection_id == fresh, "the fresh id was not resumable"
+    # The reply addressed to the fresh id, written while it was away, reaches it.
+    while (await again.next_event(timeout=15)).payload["status"] != "for-the-loser":
+        pass
+
+
+async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """The broker is paused (SIGSTOP) while a client's join waits on Kafka for its partition's
+    end offset; the gateway starts draining meanwhile (POST /drain), and only then does the
+    broker go on. The drain listed its connections before this one registered, so it must
+    close itself: welcome, then 1001 with the drain's reason, promptly. A late joiner used
+    to stay connected to the draining pod, and a second close could drop it before its 1001
+    frame left."""
+    cluster, bootstrap = own_kafka
+    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="drain")
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    mesh = Mesh(bootstrap=bootstrap, prefix="drain", workdir=tmp_path)
+    broker = cluster.status().nodes[0].pid
+    assert broker is not None
+    paused = False
+    try:
+        gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="10")
+        assert gateway.url and gateway.admin_url
+        async with aiohttp.ClientSession() as session:
+            os.kill(broker, signal.SIGSTOP)
+            paused = True
+            joining = await session.ws_connect(
+                f"{gateway.url}/ws/A/late",
+                headers={"Authorization": f"Bearer {mesh.token('late', ['A'])}"},
+            )
+            drain = urllib.request.Request(gateway.admin_url + "/drain", method="POST")
+            status = await asyncio.to_thread(lambda: urllib.request.urlopen(drain, timeout=5))
+            assert status.status == 202
+
+            async def drain_done() -> bool:
+                return "drained in" in gateway.log()
+
+            await eventually(drain_done, what="the drain to finish with the broker paused")
+            os.kill(broker, signal.SIGCONT)
+            paused = False
+            resumed_at = time.monotonic()
+            frames: list[Any] = []
+            while True:
+                try:
+                    message = await joining.receive(timeout=15)
+                except TimeoutError:
+                    pytest.fail(f"the late joiner is still connected to a drained pod: {frames}")
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                frames.append(orjson.loads(message.data)["type"])
+            waited = time.monotonic() - resumed_at
+            assert frames == ["nexus.welcome"]
+            assert joining.close_code == 1001, (joining.close_code, message)
+            assert "draining" in (message.extra or "")
+            assert waited < 15, f"the late joiner was closed {waited:.1f} s after the join"
+        assert gateway.process.poll() is None, "a drain via /drain keeps the process up"
+    finally:
+        if paused:
+            os.kill(broker, signal.SIGCONT)
+        mesh.close()
