@@ -7,11 +7,13 @@ must be the next thing the connection sees, since Kafka keeps one campaign in or
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
 import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,8 +22,10 @@ import pytest
 from kafka_tail import TopicTail
 from mesh_processes import Mesh
 from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.codec.binary import BinaryCodec
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
@@ -321,3 +325,71 @@ async def test_concurrent_requests_are_answered_to_their_own_connection(
         assert reply.type == "search.completed"
         assert reply.payload["query"] == query
         assert reply.metadata["connection_id"] == client.connection_id
+
+
+async def test_the_record_names_the_connection_whatever_the_client_claims(
+    mesh: Mesh, stack: AsyncExitStack, settings: NexusSettings
+) -> None:
+    """DESIGN.md section 2: a client sets only event_id, correlation_id and attributes; the
+    gateway fills campaign, user, connection, source and time from the authenticated
+    connection and never trusts what the client sent in their place. Checked on the records
+    in Kafka, headers included, for a request (addressed back to its sender) and for a
+    campaign event (its sender named in attributes the client cannot forge)."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    topics = TopicNames(prefix=settings.topic_prefix)
+    search_tail = await stack.enter_async_context(
+        TopicTail(settings, topics.domain("search"), settings.domain_partitions)
+    )
+    clients_tail = await stack.enter_async_context(
+        TopicTail(settings, topics.clients, settings.clients_partitions)
+    )
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    forged = {
+        "campaign_id": "other",
+        "user_id": "mallory",
+        "connection_id": "0" * 32,
+        "source": "gateway/evil",
+        "time": 1,
+    }
+    for type_, payload, event_id in (
+        ("search", {"query": "jazz"}, "forged-search"),
+        ("chat.message", {"text": "hi"}, "forged-chat"),
+    ):
+        frame = {"type": type_, "payload": payload, "metadata": {"event_id": event_id, **forged}}
+        await client.send_raw(orjson.dumps(frame).decode())
+        answer = await client.next_protocol_frame(timeout=10)
+        assert (answer.type, answer.payload["event_id"]) == ("nexus.ack", event_id), answer
+
+    registry = load_registry(settings.schemas_dir)
+    codec = BinaryCodec(registry)
+    sent_at = time.time()
+
+    async def written(tail: TopicTail, event_id: str) -> Any:
+        found = tail.with_header("ce_id", event_id)
+        return found[0] if found else None
+
+    for tail, event_id in ((search_tail, "forged-search"), (clients_tail, "forged-chat")):
+        record = await eventually(
+            functools.partial(written, tail, event_id), what=f"{event_id} in Kafka"
+        )
+        meta = codec.decode(record.value).metadata
+        headers = dict(record.headers)
+        assert record.key == b"acme"
+        assert meta.campaign_id == "acme" and headers["nexus-campaign"] == b"acme"
+        assert meta.source.startswith("gateway/") and meta.source != "gateway/evil"
+        assert headers["ce_source"] == meta.source.encode()
+        assert abs(meta.time / 1000 - sent_at) < 60, "the gateway's clock, not the client's"
+        ce_time = datetime.fromisoformat(headers["ce_time"].decode())
+        assert abs(ce_time.timestamp() - meta.time / 1000) < 0.002
+        assert headers["content-type"] == b"application/vnd.nexus.envelope+avro"
+        if event_id == "forged-search":
+            # A request names its sender, so that the reply reaches it alone.
+            assert (meta.user_id, meta.connection_id) == ("alice", client.connection_id)
+            assert headers["nexus-user"] == b"alice"
+            assert headers["nexus-connection"] == client.connection_id.encode()
+        else:
+            # Delivered to the whole campaign: the sender travels in attributes.
+            assert (meta.user_id, meta.connection_id) == (None, None)
+            assert meta.attributes["nexus.sender_user_id"] == "alice"
+            assert meta.attributes["nexus.sender_connection_id"] == client.connection_id
