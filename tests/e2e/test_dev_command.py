@@ -25,14 +25,11 @@ from nexus_mesh.localkafka.cluster import free_port
 from nexus_testkit import eventually
 
 
-def _start_dev(port: int, home: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def _start_dev(port: int, admin_port: int, home: Path, log_path: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
-    env.update(
-        NEXUS_TOPIC_PREFIX=f"dev{uuid.uuid4().hex[:8]}",
-        NEXUS_SERVICE_METRICS_PORT="0",
-        NEXUS_GATEWAY_ADMIN_PORT=str(free_port()),
-    )
+    env.update(NEXUS_TOPIC_PREFIX=f"dev{uuid.uuid4().hex[:8]}", NEXUS_SERVICE_METRICS_PORT="0")
     command = [sys.executable, "-m", "nexus_mesh.cli", "dev", "--port", str(port), "--no-traces"]
+    command += ["--admin-port", str(admin_port)]
     command += ["--kafka-port", str(free_port()), "--kafka-data-dir", str(home)]
     with log_path.open("wb") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -52,8 +49,8 @@ def dev_home(tmp_path: Path) -> Iterator[Path]:
 async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
     sig: signal.Signals, dev_home: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    dev = _start_dev(port, dev_home, tmp_path / "dev.log")
+    port, admin_port = free_port(), free_port()
+    dev = _start_dev(port, admin_port, dev_home, tmp_path / "dev.log")
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -70,6 +67,8 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
             async with http.get(f"{url}/") as page:
                 assert page.status == 200
                 assert "text/html" in page.headers["Content-Type"]
+            async with http.get(f"http://127.0.0.1:{admin_port}/stats") as stats:
+                assert stats.status == 200, "the admin listener is where --admin-port says"
         async with MeshClient.connect(url, campaign_id="demo", user_id="me") as client:
             reply = await client.request("search", {"query": "password reset"}, timeout=30)
         assert reply.type == "search.completed"

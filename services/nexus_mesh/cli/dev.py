@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nexus_mesh.cli.argtypes import fixed_port, port
+
 if TYPE_CHECKING:
     from nexus_mesh.localzipkin import LocalZipkin
 
@@ -31,10 +33,21 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "dev", help="run broker, gateway, search service and demo page locally"
     )
-    parser.add_argument("--port", type=int, default=8080, help="gateway port on 127.0.0.1")
+    parser.add_argument("--port", type=fixed_port, default=8080, help="gateway port on 127.0.0.1")
+    parser.add_argument(
+        "--admin-port",
+        type=fixed_port,
+        default=None,
+        help="the gateway's admin port on 127.0.0.1: /metrics, /stats, /drain (default: "
+        "NEXUS_GATEWAY_ADMIN_PORT if set, else --port + 1)",
+    )
     parser.add_argument("--kafka-data-dir", type=Path, default=None, help="local broker directory")
     parser.add_argument(
-        "--kafka-port", type=int, default=9092, help="local broker port on 127.0.0.1"
+        "--kafka-port",
+        type=port,
+        default=None,
+        help="local broker port on 127.0.0.1 (default: the port the data directory's broker "
+        "was first started on, else 9092; 0: any free port)",
     )
     parser.add_argument(
         "--auth",
@@ -61,11 +74,13 @@ def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     env = dict(os.environ)
+    choose_admin_port(env, args.port, args.admin_port)  # before anything is started
     started_broker: LocalKafka | None = None
     if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
         local = LocalKafka(args.kafka_data_dir)
         try:
-            bootstrap = local.start(nodes=1, port=args.kafka_port)
+            # No layout forced on a directory that holds one: its recorded ports are reused.
+            bootstrap = local.start(port=args.kafka_port)
             started_broker = local
             print(f"started Apache Kafka at {bootstrap} (data in {local.home})")
         except AlreadyRunningError as running:
@@ -99,6 +114,9 @@ def _run(args: argparse.Namespace) -> int:
         url = f"http://127.0.0.1:{args.port}/"
         _wait_ready(url + "readyz", children, timeout=60)
         print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)", flush=True)
+        if settings.gateway_admin_port:
+            admin = f"http://127.0.0.1:{settings.gateway_admin_port}"
+            print(f"Gateway metrics and stats: {admin}/metrics  {admin}/stats", flush=True)
         if zipkin is not None:
             print(f"Traces of what you do there: {zipkin.ui_url}", flush=True)
         print(flush=True)
@@ -119,6 +137,24 @@ def _run(args: argparse.Namespace) -> int:
         if started_broker is not None:
             started_broker.stop()
             print("stopped the local Kafka")
+
+
+def choose_admin_port(env: dict[str, str], gateway_port: int, admin_port: int | None) -> None:
+    """The gateway's admin listener: ``--admin-port``, else what the environment says, else
+    next to the gateway's port, so that two ``nexus dev`` on different ports do not collide
+    on the settings' fixed default."""
+    from nexus_mesh.errors import ConfigurationError
+
+    if admin_port is None and env.get("NEXUS_GATEWAY_ADMIN_PORT", "").strip():
+        return
+    if admin_port is None:
+        admin_port = gateway_port + 1 if gateway_port < 65535 else gateway_port - 1
+    if admin_port == gateway_port:
+        raise ConfigurationError(
+            f"the admin port cannot be the gateway's port ({gateway_port}): pass another "
+            "--admin-port"
+        )
+    env["NEXUS_GATEWAY_ADMIN_PORT"] = str(admin_port)
 
 
 def _interrupt(signum: int, frame: object) -> None:

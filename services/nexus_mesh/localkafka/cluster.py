@@ -139,7 +139,8 @@ class LocalKafka:
         ``nodes`` and ``port`` default to the layout this directory already holds (so a
         cluster first started on free ports starts again on the same ones), else to one node
         on 9092. Nodes of a partly running cluster that died are started again, and only
-        those. Raises :class:`AlreadyRunningError` when every node runs, and
+        those. Raises :class:`AlreadyRunningError` when every node runs (with the layout
+        asked for, if any), and
         :class:`LocalKafkaError` on invalid arguments, a taken port, a failed download or
         brokers that do not answer within ``timeout`` seconds.
         """
@@ -147,10 +148,12 @@ class LocalKafka:
         state = self._read_state()
         if state is not None:
             running = [n for n in state.nodes if self._is_ours(n)]
-            if running and len(running) == len(state.nodes):
-                raise AlreadyRunningError(state.bootstrap_servers)
             if running:
+                # Before "already running": a caller asking for another layout must not be
+                # handed this cluster's bootstrap as if it were what they asked for.
                 self._check_same_layout(state, nodes, port)
+                if len(running) == len(state.nodes):
+                    raise AlreadyRunningError(state.bootstrap_servers)
                 return self._start_stopped_nodes(state, timeout)
         distribution = resolve_kafka(self.version)
         if state is None or not self._formatted(state):

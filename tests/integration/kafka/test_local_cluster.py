@@ -43,6 +43,12 @@ def test_start_status_stop_from_a_shell(tmp_path: Path) -> None:
         assert "already running" in again.stderr
         assert again.stdout.strip().splitlines()[-1] == f"127.0.0.1:{port}"
         assert len([n for n in LocalKafka(home).status().nodes if n.running]) == 1
+        # Another layout is not "already running": it is refused, naming what runs there.
+        for other in (["--nodes", "3"], ["--port", str(free_port())]):
+            refused = nexus("kafka", "start", *other, "--data-dir", str(home))
+            assert refused.returncode != 0, (other, refused.stdout)
+            assert f"1-node cluster on 127.0.0.1:{port}" in refused.stderr
+            assert refused.stdout == ""
 
         status = nexus("kafka", "status", "--data-dir", str(home))
         assert status.returncode == 0

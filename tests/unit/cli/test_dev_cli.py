@@ -1,8 +1,12 @@
-"""Where ``nexus dev`` sends the children's spans once its local Zipkin runs."""
+"""Where ``nexus dev`` sends the children's spans once its local Zipkin runs, and which
+admin port its gateway takes."""
 
 from __future__ import annotations
 
-from nexus_mesh.cli.dev import point_at_zipkin, traces_configured
+import pytest
+
+from nexus_mesh.cli.dev import choose_admin_port, point_at_zipkin, traces_configured
+from nexus_mesh.errors import ConfigurationError
 
 
 def test_spans_go_to_the_local_zipkin_every_trace_by_default() -> None:
@@ -26,3 +30,21 @@ def test_empty_otel_variables_do_not_count_as_a_trace_destination() -> None:
     assert not traces_configured({"OTEL_TRACES_EXPORTER": "", "OTEL_EXPORTER_OTLP_ENDPOINT": " "})
     assert traces_configured({"OTEL_TRACES_EXPORTER": "console"})
     assert traces_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+
+
+def test_the_admin_port_sits_next_to_the_gateway_unless_told_otherwise() -> None:
+    """Two ``nexus dev`` on different ports must not both claim the settings' fixed admin
+    port, nor may ``--port 8081`` collide with it."""
+    env: dict[str, str] = {}
+    choose_admin_port(env, 8081, None)
+    assert env["NEXUS_GATEWAY_ADMIN_PORT"] == "8082"
+    env = {"NEXUS_GATEWAY_ADMIN_PORT": "9100"}
+    choose_admin_port(env, 8080, None)
+    assert env["NEXUS_GATEWAY_ADMIN_PORT"] == "9100", "the operator's variable stands"
+    choose_admin_port(env, 8080, 9200)
+    assert env["NEXUS_GATEWAY_ADMIN_PORT"] == "9200", "the flag wins over the variable"
+    env = {}
+    choose_admin_port(env, 65535, None)
+    assert env["NEXUS_GATEWAY_ADMIN_PORT"] == "65534"
+    with pytest.raises(ConfigurationError, match="cannot be the gateway's port"):
+        choose_admin_port({}, 8080, 8080)
