@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tasks import cancel_and_wait
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.propagation import trace_fields
 from nexus_mesh.tracing.spans import ERROR_TYPE, OUTCOME, SENT, ws_send_span
@@ -259,9 +259,7 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         gateway.accepting = False
-        starter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starter
+        await cancel_and_wait(starter)
         gateway.flows.cancel_all()
         try:
             await gateway.dispatcher.stop()

@@ -8,7 +8,6 @@ is closed with 4008 and resumes from its last position, so it loses nothing and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from nexus_gateway.protocol import CloseCode
+from nexus_mesh.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
@@ -181,10 +181,7 @@ class Connection:
 
     async def close(self, code: int, message: str, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
         self._closing = True
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
+        await cancel_and_wait(self._writer)
         try:
             # A peer that stopped reading never lets the close frame out: give up on the
             # polite close after a while and drop the TCP connection.

@@ -15,7 +15,6 @@ sees it, and only the delivery matters to the interaction's trace.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -41,6 +40,7 @@ from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tasks import cancel_and_wait
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
 from nexus_mesh.tracing.spans import record_error
@@ -125,10 +125,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         for task in (self._watch_task, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         await stop_quietly(self._consumer.stop())
 
     @property

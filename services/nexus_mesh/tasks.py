@@ -1,0 +1,27 @@
+"""Stopping a background task without losing the caller's own cancellation.
+
+``task.cancel()`` then ``await task`` inside ``suppress(CancelledError)`` cannot tell the
+task's cancellation from a cancellation of the caller arriving during that wait, and swallows
+both: a shutdown that is itself being cancelled (a timeout around it, a second signal) would
+carry on as if nothing happened. ``asyncio.wait`` never raises the task's outcome, so any
+``CancelledError`` out of it is the caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` and return once it has ended; a failure of its own (an exception
+    other than its cancellation) is logged, not raised, as a background task's would be."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and (failure := task.exception()) is not None:
+        log.error("background task %s had failed", task.get_name(), exc_info=failure)

@@ -1,0 +1,73 @@
+"""Stopping a background task: the caller's own cancellation is never swallowed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from nexus_mesh.tasks import cancel_and_wait
+
+
+async def _lingers_after_cancel(released: asyncio.Event, started: asyncio.Event) -> None:
+    """A task that takes a while to finish once cancelled (it flushes something)."""
+    try:
+        started.set()
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        await released.wait()
+        raise
+
+
+async def test_the_task_has_ended_when_it_returns() -> None:
+    released, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_lingers_after_cancel(released, started))
+    await started.wait()
+    stopping = asyncio.create_task(cancel_and_wait(task))
+    await asyncio.wait({stopping}, timeout=0.05)
+    assert not stopping.done(), "it waits for the task's own clean-up"
+    released.set()
+    await stopping
+    assert task.cancelled()
+
+
+async def test_a_cancellation_of_the_caller_goes_on() -> None:
+    """With ``suppress(CancelledError)`` around ``await task`` the caller's cancellation,
+    arriving while the task cleans up, was taken for the task's and dropped: the caller
+    carried on as if it had not been cancelled."""
+    released, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_lingers_after_cancel(released, started))
+    await started.wait()
+    went_on = False
+
+    async def shutdown() -> None:
+        nonlocal went_on
+        await cancel_and_wait(task)
+        went_on = True
+
+    caller = asyncio.create_task(shutdown())
+    await asyncio.wait({caller}, timeout=0.05)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert not went_on
+    released.set()
+    await asyncio.wait({task})
+
+
+async def test_a_task_that_had_failed_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def fails() -> None:
+        raise RuntimeError("broken pipe to nowhere")
+
+    task = asyncio.create_task(fails(), name="doomed")
+    await asyncio.wait({task})
+    with caplog.at_level(logging.ERROR, logger="nexus_mesh.tasks"):
+        await cancel_and_wait(task)
+    assert "doomed" in caplog.text and "broken pipe to nowhere" in caplog.text
+
+
+async def test_no_task_is_nothing_to_stop() -> None:
+    await cancel_and_wait(None)
