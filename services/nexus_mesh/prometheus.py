@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -35,11 +35,16 @@ PRODUCE_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 class ConsumerLagCollector(Collector):
     """``<name>{topic, partition}``: the records of each assigned partition its source counts
-    as not yet done (the gateway: not yet read; a service: not yet committed)."""
+    as not yet done (the gateway: not yet read; a service: not yet committed). A service's
+    carries its ``service`` label too, as its other metrics do, so that alerts and dashboards
+    group them alike."""
 
-    def __init__(self, name: str, documentation: str) -> None:
+    def __init__(
+        self, name: str, documentation: str, *, const_labels: Mapping[str, str] | None = None
+    ) -> None:
         self._name = name
         self._documentation = documentation
+        self._const = dict(const_labels or {})
         self._source: LagSource | None = None
 
     def track(self, source: LagSource | None) -> None:
@@ -58,12 +63,14 @@ class ConsumerLagCollector(Collector):
             except Exception:  # a scrape must never fail because the consumer is restarting
                 log.debug("consumer lag unavailable", exc_info=True)
                 samples = []
+            const = list(self._const.values())
             for topic, partition, lag in samples:
-                family.add_metric([topic, str(partition)], max(lag, 0))
+                family.add_metric([*const, topic, str(partition)], max(lag, 0))
         yield family
 
     def _family(self) -> GaugeMetricFamily:
-        return GaugeMetricFamily(self._name, self._documentation, labels=["topic", "partition"])
+        labels = [*self._const, "topic", "partition"]
+        return GaugeMetricFamily(self._name, self._documentation, labels=labels)
 
 
 class MetricsServer:

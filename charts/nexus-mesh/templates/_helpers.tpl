@@ -226,6 +226,9 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and .Values.gateway.autoscaling.enabled (lt (int .Values.gateway.autoscaling.maxReplicas) (int .Values.gateway.autoscaling.minReplicas)) }}
 {{- fail "gateway.autoscaling.maxReplicas must be at least minReplicas" }}
 {{- end }}
+{{- if and .Values.prometheusRule.enabled (not .Values.serviceMonitor.enabled) }}
+{{- fail "prometheusRule: the gateway alerts read the series of this chart's ServiceMonitors (their job label); set serviceMonitor.enabled=true too" }}
+{{- end }}
 {{- include "nexus-mesh.validateAuth" . }}
 {{- include "nexus-mesh.validatePdb" . }}
 {{- if and .Values.kafka.tls.existingSecret (not .Values.devKafka.enabled) (not (include "nexus-mesh.kafkaTlsMounted" .)) }}

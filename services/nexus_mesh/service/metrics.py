@@ -101,6 +101,7 @@ class ServiceMetrics:
             "nexus_service_consumer_lag",
             "Records on an assigned partition after the group's committed offset "
             "(high watermark - committed; - log start while nothing is committed)",
+            const_labels={"service": self.service},
         )
         r.register(self.lag)
         # They read process-wide state at each scrape, so several services in one process

@@ -111,6 +111,7 @@ def lags(samples: Samples, topic: str) -> dict[int, float]:
         if name == "nexus_service_consumer_lag":
             label = dict(labels)
             assert label["topic"] == topic
+            assert label["service"] == "lagging"
             found[int(label["partition"])] = lag
     return found
 

@@ -28,7 +28,7 @@ KUBE_VERSIONS = ("1.29.0", "1.37.0")
 RELEASE = "prod"
 NAMESPACE = "mesh"
 # Kinds of CRDs: kubernetes-validate has no schema for them, so they are skipped explicitly.
-CRD_KINDS = frozenset({"ServiceMonitor"})
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
 HELM_TIMEOUT_S = 60
 
 
@@ -60,26 +60,32 @@ def _go_bin() -> Path | None:
 
 
 @cache
-def find_helm() -> str | None:
-    """``$(go env GOPATH)/bin/helm`` (where .ci/tools.sh installs it), else helm on PATH."""
+def find_go_tool(name: str) -> str | None:
+    """``$(go env GOPATH)/bin/<name>`` (where .ci/tools.sh installs it), else on PATH."""
     gobin = _go_bin()
-    if gobin is not None and (gobin / "helm").is_file():
-        return str(gobin / "helm")
-    return shutil.which("helm")
+    if gobin is not None and (gobin / name).is_file():
+        return str(gobin / name)
+    return shutil.which(name)
 
 
-def helm_or_skip() -> str:
-    """The helm binary; in CI (CI=true) a missing helm FAILS the test, locally it skips."""
-    helm = find_helm()
-    if helm is not None:
-        return helm
-    reason = (
-        "helm not found in $(go env GOPATH)/bin or on PATH; `source .ci/tools.sh` installs it "
-        "(go install helm.sh/helm/v3/cmd/helm)"
-    )
+def go_tool_or_skip(name: str) -> str:
+    """A tool .ci/tools.sh installs; in CI (CI=true) a missing one FAILS the test, locally it
+    skips."""
+    tool = find_go_tool(name)
+    if tool is not None:
+        return tool
+    reason = f"{name} not in $(go env GOPATH)/bin or on PATH; `source .ci/tools.sh` installs it"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def find_helm() -> str | None:
+    return find_go_tool("helm")
+
+
+def helm_or_skip() -> str:
+    return go_tool_or_skip("helm")
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess[str]:

@@ -555,6 +555,9 @@ def test_service_monitors_scrape_admin_and_metrics_ports_through_headless_servic
 
     search_monitor = find(docs, "ServiceMonitor", f"{RELEASE}-nexus-mesh-search")
     assert search_monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    # The services' metrics carry a `service` label of their own (search), which the
+    # target's `service` label would rename to exported_service.
+    assert search_monitor["spec"]["endpoints"][0]["honorLabels"] is True
     metrics = find(docs, "Service", f"{RELEASE}-nexus-mesh-search-metrics")
     assert metrics["spec"]["clusterIP"] == "None"
     assert search_monitor["spec"]["selector"]["matchLabels"].items() <= (

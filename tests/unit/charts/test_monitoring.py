@@ -1,0 +1,373 @@
+"""The chart's alerts and Grafana dashboard: valid for Prometheus, firing when they should,
+and about series the gateway and the services really export.
+
+The rules run in promtool (``check rules``, and ``test rules`` against synthetic series):
+Prometheus' own rule engine, not a model of it. A Prometheus server scraping real pods
+cannot run here (no Kubernetes), nor can Grafana: the series names are taken from the real
+metric objects, and the dashboard's queries go through promtool while its JSON is checked
+for what Grafana needs (data source variable, a layout without overlaps).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+from helm_chart import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    SCENARIOS,
+    Scenario,
+    find,
+    find_all,
+    go_tool_or_skip,
+    render,
+    render_fails,
+)
+
+from nexus_gateway.metrics import GatewayMetrics
+from nexus_mesh.service.metrics import ServiceMetrics
+
+GATEWAY_JOB = f"{RELEASE}-nexus-mesh-gateway-admin"
+SEARCH_JOB = f"{RELEASE}-nexus-mesh-search-metrics"
+DASHBOARD = CHART / "dashboards" / "nexus-mesh.json"
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [go_tool_or_skip("promtool"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def scenario(name: str) -> Scenario:
+    return next(case for case in SCENARIOS if case.name == name)
+
+
+def rule_groups() -> list[dict[str, Any]]:
+    rule = find(render(scenario("monitoring")), "PrometheusRule")
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for group in rule_groups() for r in group["rules"]}
+
+
+def exported_series() -> set[str]:
+    """The series names a gateway and a service expose, from their real metric objects (a
+    labelled metric with no child yet still describes its family)."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    names = set()
+    for registry in (GatewayMetrics().registry, ServiceMetrics(service="search").registry):
+        for family in registry.collect():
+            for suffix in suffixes.get(family.type, ("",)):
+                names.add(family.name + suffix)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    return set(re.findall(r"\b(nexus_[a-z_]+)\b", expr))
+
+
+def test_the_rules_are_valid_prometheus_rules(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule_groups()}))
+    checked = promtool("check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(alerts())} rules found" in checked.stdout
+
+
+def test_every_alert_names_series_the_mesh_exports_and_says_what_to_do() -> None:
+    exported = exported_series()
+    for name, rule in alerts().items():
+        unknown = metric_names(rule["expr"]) - exported
+        assert not unknown, f"{name} reads series nothing exports: {unknown}"
+        assert rule["labels"]["severity"] in {"info", "warning", "critical"}, name
+        assert rule["labels"]["team"] == "chat", "alertLabels reach every alert"
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+        if "nexus_gateway_" in rule["expr"] or "up{" in rule["expr"]:
+            assert f'namespace="{NAMESPACE}"' in rule["expr"], name
+
+
+def test_gateway_alerts_read_the_series_of_the_chart_s_service_monitor() -> None:
+    """Prometheus Operator names a target's job after the Service it found it through: the
+    alerts must use the headless admin Service's name, or they never fire."""
+    docs = render(scenario("monitoring"))
+    admin = find(docs, "Service", GATEWAY_JOB)
+    search_metrics = find(docs, "Service", SEARCH_JOB)
+    monitored = {
+        m["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for m in find_all(docs, "ServiceMonitor")
+    }
+    assert admin["metadata"]["labels"]["app.kubernetes.io/component"] in monitored
+    assert search_metrics["metadata"]["labels"]["app.kubernetes.io/component"] in monitored
+    rules = alerts()
+    assert f'job="{GATEWAY_JOB}"' in rules["NexusGatewayDown"]["expr"]
+    assert f'job="{SEARCH_JOB}"' in rules["NexusSearchServiceDown"]["expr"]
+
+
+def test_alerts_without_the_service_monitors_are_refused() -> None:
+    error = render_fails(set_values=("prometheusRule.enabled=true",))
+    assert "set serviceMonitor.enabled=true too" in error
+
+
+def _series(name: str, values: str, **labels: str) -> dict[str, str]:
+    body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{name}{{{body}}}", "values": values}
+
+
+def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None:
+    """promtool evaluates the rules minute by minute over synthetic series."""
+    gw = {"namespace": NAMESPACE, "job": GATEWAY_JOB}
+    pod = {**gw, "pod": "gw-0"}
+    svc = {"namespace": NAMESPACE, "service": "search"}
+    chat = {"team": "chat"}
+    tests = [
+        {
+            "name": "a pod down for 5 minutes, then all of them",
+            "interval": "1m",
+            "input_series": [
+                _series("up", "1 1 0 0 0 0 0 0 0 0 0", **gw, pod="gw-0"),
+                _series("up", "1 1 1 1 1 1 1 1 0 0 0 0 0 0 0", **gw, pod="gw-1"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "6m", "alertname": "NexusGatewayDown", "exp_alerts": []},
+                {
+                    "eval_time": "7m",
+                    "alertname": "NexusGatewayDown",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "warning", **chat, **gw, "pod": "gw-0"},
+                            "exp_annotations": {
+                                "summary": "Gateway pod gw-0 cannot be scraped",
+                                "description": "Prometheus has not reached the admin port of "
+                                "gw-0 for 5 minutes; its clients reconnect and resume on the "
+                                "other pods if it is gone.",
+                            },
+                        }
+                    ],
+                },
+                {"eval_time": "12m", "alertname": "NexusGatewaysAllDown", "exp_alerts": []},
+                {
+                    "eval_time": "13m",
+                    "alertname": "NexusGatewaysAllDown",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "critical", **chat},
+                            "exp_annotations": {
+                                "summary": f"No gateway of {RELEASE}-nexus-mesh answers",
+                                "description": "No gateway pod has been scraped for 5 "
+                                "minutes: clients cannot connect.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "Kafka refuses writes: unavailable answers for 5 minutes",
+            "interval": "1m",
+            "input_series": [
+                _series("nexus_gateway_errors_total", "0 0 6+6x12", **pod, code="unavailable"),
+                _series("nexus_gateway_errors_total", "0+60x14", **pod, code="schema_invalid"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "6m", "alertname": "NexusGatewayKafkaWritesFailing"},
+                {
+                    "eval_time": "9m",
+                    "alertname": "NexusGatewayKafkaWritesFailing",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "critical",
+                                **chat,
+                                "namespace": NAMESPACE,
+                                "pod": "gw-0",
+                            },
+                            "exp_annotations": {
+                                "summary": "Gateway gw-0 answers client events with unavailable",
+                                "description": "For 5 minutes gw-0 has failed to write client "
+                                "events to Kafka (100m/s answered unavailable or unconfirmed): "
+                                "check the brokers and the gateway's log.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "a pod behind on a partition for 5 minutes; a brief spike is no alert",
+            "interval": "1m",
+            "input_series": [
+                _series(
+                    "nexus_gateway_consumer_lag",
+                    "0 5000 0 0 0 0 0 0 0 0 0 0 0 0 0",
+                    **pod,
+                    topic="nexus.clients",
+                    partition="1",
+                ),
+                _series(
+                    "nexus_gateway_consumer_lag",
+                    "0 0 2000+0x12",
+                    **pod,
+                    topic="nexus.clients",
+                    partition="2",
+                ),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "6m", "alertname": "NexusGatewayConsumerLagHigh"},
+                {
+                    "eval_time": "8m",
+                    "alertname": "NexusGatewayConsumerLagHigh",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "warning",
+                                **chat,
+                                "namespace": NAMESPACE,
+                                "pod": "gw-0",
+                                "topic": "nexus.clients",
+                                "partition": "2",
+                            },
+                            "exp_annotations": {
+                                "summary": "Gateway gw-0 is behind on nexus.clients[2]",
+                                "description": "2000 records of partition 2 wait to be "
+                                "delivered by gw-0: its clients receive events late.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "a record dead-lettered; none while the counter stands still",
+            "interval": "1m",
+            "input_series": [
+                _series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "5m", "alertname": "NexusServiceDeadLetters"},
+                {
+                    "eval_time": "8m",
+                    "alertname": "NexusServiceDeadLetters",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "warning",
+                                **chat,
+                                "namespace": NAMESPACE,
+                                "service": "search",
+                                "reason": "handler",
+                            },
+                            "exp_annotations": {
+                                "summary": "Service search sends records to the DLQ",
+                                "description": "search wrote to the dead-letter topic in the "
+                                "last 10 minutes (1, reason handler): those requests got no "
+                                "reply. The error is in each record's headers.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "resumes that miss events",
+            "interval": "1m",
+            "input_series": [
+                _series("nexus_gateway_resumes_total", "0+10x30", **pod, recovered="true"),
+                _series("nexus_gateway_resumes_total", "0+5x30", **pod, recovered="false"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "15m", "alertname": "NexusGatewayResumesNotRecovered"},
+                {
+                    "eval_time": "17m",
+                    "alertname": "NexusGatewayResumesNotRecovered",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "warning", **chat, "namespace": NAMESPACE},
+                            "exp_annotations": {
+                                "summary": "Resuming clients miss events",
+                                "description": "33.33% of resumes were answered "
+                                "recovered=false: their position is older than the clients or "
+                                "system topic's retention, or from another topic layout.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+    ]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
+    spec = tmp_path / "tests.yaml"
+    spec.write_text(
+        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests})
+    )
+    tested = promtool("test", "rules", str(spec))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return loaded
+
+
+def test_the_dashboard_ships_whole_in_a_configmap_for_grafana_s_sidecar() -> None:
+    docs = render(scenario("monitoring"))
+    config = find(docs, "ConfigMap", f"{RELEASE}-nexus-mesh-dashboard")
+    assert config["metadata"]["namespace"] == "monitoring"
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config["metadata"]["annotations"] == {"grafana_folder": "Nexus Mesh"}
+    assert json.loads(config["data"]["nexus-mesh.json"]) == dashboard()
+    assert not [
+        d for d in render() if d["kind"] in {"PrometheusRule"} or "dashboard" in str(d["metadata"])
+    ], "both stay off by default"
+
+
+def _panels() -> list[dict[str, Any]]:
+    return [p for p in dashboard()["panels"] if p["type"] != "row"]
+
+
+def test_every_dashboard_query_is_valid_promql_on_exported_series(tmp_path: Path) -> None:
+    """Each panel query, with Grafana's variables given values, checked by promtool as a
+    recording rule; and every series it reads is one the mesh exports."""
+    exported = exported_series()
+    records = []
+    for panel in _panels():
+        for target in panel["targets"]:
+            expr = target["expr"]
+            assert not metric_names(expr) - exported, (panel["title"], expr)
+            concrete = expr.replace("$__rate_interval", "2m").replace("$namespace", NAMESPACE)
+            record = f"dashboard:panel_{panel['id']}_{target['refId']}"
+            records.append({"record": record, "expr": concrete})
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
+    checked = promtool("check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_dashboard_layout_and_variables_hold_together() -> None:
+    board = dashboard()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = board["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "panel ids are unique"
+    cells: set[tuple[int, int]] = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps another panel"
+                cells.add((x, y))
+        if panel["type"] == "row":
+            continue
+        assert panel["description"], panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            assert 'namespace="$namespace"' in target["expr"], panel["title"]
