@@ -169,11 +169,20 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ],
         },
         {
-            "name": "Kafka refuses writes: unavailable answers for 5 minutes",
+            "name": "Kafka refuses a pod's writes for 5 minutes; a blip is no page",
             "interval": "1m",
             "input_series": [
-                _series("nexus_gateway_errors_total", "0 0 6+6x12", **pod, code="unavailable"),
-                _series("nexus_gateway_errors_total", "0+60x14", **pod, code="schema_invalid"),
+                _series("nexus_gateway_acks_total", "0+60x20", **pod),
+                _series("nexus_gateway_errors_total", "0 0 30+30x12", **pod, code="unavailable"),
+                _series("nexus_gateway_acks_total", "0+60x20", **gw, pod="gw-1"),
+                _series(
+                    "nexus_gateway_errors_total",
+                    "0 0 300 300 300 300 300 300 300 300 300",
+                    **gw,
+                    pod="gw-1",
+                    code="unavailable",
+                ),
+                _series("nexus_gateway_errors_total", "0+60x20", **pod, code="schema_invalid"),
             ],
             "alert_rule_test": [
                 {"eval_time": "6m", "alertname": "NexusGatewayKafkaWritesFailing"},
@@ -189,10 +198,10 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                                 "pod": "gw-0",
                             },
                             "exp_annotations": {
-                                "summary": "Gateway gw-0 answers client events with unavailable",
-                                "description": "For 5 minutes gw-0 has failed to write client "
-                                "events to Kafka (100m/s answered unavailable or unconfirmed): "
-                                "check the brokers and the gateway's log.",
+                                "summary": "Gateway gw-0 cannot write client events to Kafka",
+                                "description": "For 5 minutes gw-0 has answered 20% of "
+                                "client events unavailable or unconfirmed: Kafka does not take "
+                                "its writes. Check the brokers and the gateway's log.",
                             },
                         }
                     ],
