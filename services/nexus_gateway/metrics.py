@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from nexus_gateway.protocol import CloseCode, ErrorCode
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
     ConsumerLagCollector,
@@ -92,3 +93,12 @@ class GatewayMetrics:
             "Records on an assigned partition not yet read by this pod (high watermark - next)",
         )
         r.register(self.consumer_lag)
+        # Every known label value starts at 0: a series that first appears at 1 has no
+        # increase() in Prometheus, and an alert on the first Kafka refusal or the first
+        # unrecovered resume would never fire.
+        for code in ErrorCode:
+            self.errors.labels(str(code))
+        for close_code in (CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN):
+            self.auth_failures.labels(str(int(close_code)))
+        for recovered in ("true", "false"):
+            self.resumes.labels(recovered)

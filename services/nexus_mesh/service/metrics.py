@@ -24,6 +24,10 @@ _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 HANDLED = "handled"
 FAILED = "failed"  # raised (after its retries): the record went to the DLQ
 TIMED_OUT = "timed_out"  # raised TimeoutError, handler_timeout_s included: to the DLQ too
+# Why a record was dead-lettered (the ``reason`` of ``nexus_service_dlq_total``).
+DLQ_UNDECODABLE = "undecodable"
+DLQ_HANDLER = "handler"
+DLQ_REASONS = (DLQ_UNDECODABLE, DLQ_HANDLER)
 
 
 @dataclass(kw_only=True)
@@ -104,6 +108,13 @@ class ServiceMetrics:
             const_labels={"service": self.service},
         )
         r.register(self.lag)
+        # Every known label value starts at 0: a series that first appears at 1 has no
+        # increase() in Prometheus, and an alert on a service's first dead letter would never
+        # fire. Types are known only once seen; these labels are fixed.
+        for reason in DLQ_REASONS:
+            self.dead_letters.labels(self.service, reason)
+        for metric in (self.duplicates, self.retries, self.produce_latency):
+            metric.labels(self.service)
         # They read process-wide state at each scrape, so several services in one process
         # each serving them report the same process, as they should.
         register_process_metrics(r)

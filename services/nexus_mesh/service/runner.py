@@ -44,7 +44,14 @@ from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
 from nexus_mesh.service.dlq import DeadLetters, FailedRecord
-from nexus_mesh.service.metrics import FAILED, HANDLED, TIMED_OUT, ServiceMetrics
+from nexus_mesh.service.metrics import (
+    DLQ_HANDLER,
+    DLQ_UNDECODABLE,
+    FAILED,
+    HANDLED,
+    TIMED_OUT,
+    ServiceMetrics,
+)
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
@@ -371,7 +378,7 @@ class Runner:
         if envelope is None:
             assert failure is not None
             record_error(trace.get_current_span(), failure)
-            await self._dead_letter(record, failure, reason="undecodable")
+            await self._dead_letter(record, failure, reason=DLQ_UNDECODABLE)
             return "dead_lettered"
         self.metrics.events_in.labels(self._name, envelope.type).inc()
         origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
@@ -406,7 +413,7 @@ class Runner:
             # A failing handler is the one an operator most needs to see the time of.
             self._observe(envelope, began, TIMED_OUT if isinstance(exc, TimeoutError) else FAILED)
             record_error(trace.get_current_span(), exc)
-            await self._dead_letter(record, exc, reason="handler")
+            await self._dead_letter(record, exc, reason=DLQ_HANDLER)
             outcome = "dead_lettered"
         else:
             self._observe(envelope, began, HANDLED)

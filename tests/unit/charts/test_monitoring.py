@@ -157,11 +157,13 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                     "alertname": "NexusGatewaysAllDown",
                     "exp_alerts": [
                         {
-                            "exp_labels": {"severity": "critical", **chat},
+                            "exp_labels": {"severity": "critical", **chat, **gw},
                             "exp_annotations": {
                                 "summary": f"No gateway of {RELEASE}-nexus-mesh answers",
-                                "description": "No gateway pod has been scraped for 5 "
-                                "minutes: clients cannot connect.",
+                                "description": "No gateway pod has answered a scrape for 5 "
+                                "minutes: clients cannot connect. If the pods run, Prometheus "
+                                "does not scrape them: check that it selects the "
+                                "ServiceMonitor's labels (serviceMonitor.labels).",
                             },
                         }
                     ],
@@ -182,7 +184,8 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                     pod="gw-1",
                     code="unavailable",
                 ),
-                _series("nexus_gateway_errors_total", "0+60x20", **pod, code="schema_invalid"),
+                # A client's own mistakes, many of them, hide nothing.
+                _series("nexus_gateway_errors_total", "0+600x20", **pod, code="rate_limited"),
             ],
             "alert_rule_test": [
                 {"eval_time": "6m", "alertname": "NexusGatewayKafkaWritesFailing"},
@@ -199,7 +202,7 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                             },
                             "exp_annotations": {
                                 "summary": "Gateway gw-0 cannot write client events to Kafka",
-                                "description": "For 5 minutes gw-0 has answered 20% of "
+                                "description": "For 5 minutes gw-0 has answered 33.33% of "
                                 "client events unavailable or unconfirmed: Kafka does not take "
                                 "its writes. Check the brokers and the gateway's log.",
                             },
@@ -284,6 +287,56 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ],
         },
         {
+            "name": "every request times out (its service is gone); one late reply is no alert",
+            "interval": "1m",
+            "input_series": [
+                _series(
+                    "nexus_gateway_flow_timeouts_total", "0+3x20", **pod, type="search.timeout"
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total",
+                    "0 0 1+0x18",
+                    **gw,
+                    pod="gw-1",
+                    type="other.timeout",
+                ),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "10m", "alertname": "NexusGatewayRequestsTimingOut"},
+                {
+                    "eval_time": "12m",
+                    "alertname": "NexusGatewayRequestsTimingOut",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "warning",
+                                **chat,
+                                "namespace": NAMESPACE,
+                                "type": "search.timeout",
+                            },
+                            "exp_annotations": {
+                                "summary": "Requests keep ending in search.timeout",
+                                "description": "For 10 minutes the gateways have answered "
+                                "requests with search.timeout (50m/s): the service that replies "
+                                "to them is down, scaled to zero, failing or far behind.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "few resumes, over a quarter unrecovered, are no alert",
+            "interval": "1m",
+            "input_series": [
+                _series("nexus_gateway_resumes_total", "0+0.25x40", **pod, recovered="true"),
+                _series("nexus_gateway_resumes_total", "0+0.1x40", **pod, recovered="false"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "35m", "alertname": "NexusGatewayResumesNotRecovered"},
+            ],
+        },
+        {
             "name": "resumes that miss events",
             "interval": "1m",
             "input_series": [
@@ -300,9 +353,10 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                             "exp_labels": {"severity": "warning", **chat, "namespace": NAMESPACE},
                             "exp_annotations": {
                                 "summary": "Resuming clients miss events",
-                                "description": "33.33% of resumes were answered "
-                                "recovered=false: their position is older than the clients or "
-                                "system topic's retention, or from another topic layout.",
+                                "description": "33.33% of resumes (of at least 10 in 15 "
+                                "minutes) were answered recovered=false: their position is older "
+                                "than the clients or system topic's retention, or from another "
+                                "topic layout.",
                             },
                         }
                     ],
@@ -331,10 +385,25 @@ def test_the_dashboard_ships_whole_in_a_configmap_for_grafana_s_sidecar() -> Non
     assert config["metadata"]["namespace"] == "monitoring"
     assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config["metadata"]["annotations"] == {"grafana_folder": "Nexus Mesh"}
-    assert json.loads(config["data"]["nexus-mesh.json"]) == dashboard()
+    shipped = json.loads(config["data"]["nexus-mesh.json"])
+    assert shipped["title"] == f"Nexus Mesh ({RELEASE})"
+    assert shipped.pop("uid") != dashboard().pop("uid")
+    other = find(
+        render(scenario("monitoring"), release="other"), "ConfigMap", "other-nexus-mesh-dashboard"
+    )
+    assert json.loads(other["data"]["nexus-mesh.json"])["uid"] != shipped_uid(config), (
+        "two releases feeding one Grafana keep their dashboards apart"
+    )
+    assert {k: v for k, v in shipped.items() if k != "title"} == {
+        k: v for k, v in dashboard().items() if k not in {"uid", "title"}
+    }
     assert not [
         d for d in render() if d["kind"] in {"PrometheusRule"} or "dashboard" in str(d["metadata"])
     ], "both stay off by default"
+
+
+def shipped_uid(config: dict[str, Any]) -> str:
+    return str(json.loads(config["data"]["nexus-mesh.json"])["uid"])
 
 
 def _panels() -> list[dict[str, Any]]:
