@@ -9,7 +9,9 @@ A waiting request outlives its socket: a client that reconnects here with its co
 fires misses it; the request is remembered as missed, and when the client resends it (same
 ``event_id``, answered from the first write) the wait starts again. A reply ends the wait
 however it reaches the client (live, or replayed on resume) and forgets a missed timeout,
-so a request ends in its reply or in a timeout, not in both.
+so no timeout follows a reply. A reply that comes after the timeout is still delivered (it
+is an event in the client's stream like any other): clients match answers on
+``correlation_id``.
 """
 
 from __future__ import annotations
