@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -86,3 +88,18 @@ async def run_nexus_on(settings: NexusSettings, *args: str) -> CliRun:
             "NEXUS_DLQ_PARTITIONS": str(settings.dlq_partitions),
         },
     )
+
+
+def schemas_with_flow_timeout(root: Path, timeout_ms: int, *, flow: str = "search") -> Path:
+    """A copy of the registry under ``root`` whose ``flow`` times out after ``timeout_ms``
+    (for a gateway started with ``NEXUS_SCHEMAS_DIR`` pointing at it)."""
+    import orjson
+
+    from nexus_mesh.settings import default_schemas_dir
+
+    target = root / "schemas"
+    shutil.copytree(default_schemas_dir(), target)
+    manifest = orjson.loads((target / "manifest.json").read_bytes())
+    manifest["flows"][flow]["timeout_ms"] = timeout_ms
+    (target / "manifest.json").write_bytes(orjson.dumps(manifest))
+    return target

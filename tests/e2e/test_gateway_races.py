@@ -29,8 +29,8 @@ from nexus_mesh.kafka.topics import ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
-from nexus_testkit import eventually
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually, schemas_with_flow_timeout
 
 
 @pytest.fixture
@@ -63,17 +63,6 @@ async def connections(admin_url: str) -> int:
     return await asyncio.to_thread(get)
 
 
-def schemas_with_search_timeout(tmp_path: Path, timeout_ms: int) -> Path:
-    import shutil
-
-    target = tmp_path / "schemas"
-    shutil.copytree(default_schemas_dir(), target)
-    manifest = orjson.loads((target / "manifest.json").read_text())
-    manifest["flows"]["search"]["timeout_ms"] = timeout_ms
-    (target / "manifest.json").write_bytes(orjson.dumps(manifest))
-    return target
-
-
 async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 15) -> Event:
     message = await ws.receive(timeout=timeout)
     assert message.type is aiohttp.WSMsgType.TEXT, (message.type, message.data, message.extra)
@@ -89,7 +78,7 @@ async def test_a_timeout_its_closing_connection_refused_is_owed_again_after_the_
     the request (same event_id): it must get its timeout after a new wait. A gateway that took
     the refused timeout for delivered acked the resend as a duplicate and never answered."""
     timeout_ms = 3000
-    schemas = schemas_with_search_timeout(tmp_path, timeout_ms)
+    schemas = schemas_with_flow_timeout(tmp_path, timeout_ms)
     gateway = mesh.gateway(
         NEXUS_SCHEMAS_DIR=str(schemas), NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024)
     )

@@ -28,7 +28,7 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import eventually, schemas_with_flow_timeout
 
 
 async def connect(
@@ -98,7 +98,7 @@ async def test_request_without_reply_gets_a_gateway_timeout(
     mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
 ) -> None:
     """No search service runs: the gateway answers the flow's timeout event itself."""
-    mesh_schemas = _schemas_with_search_timeout(tmp_path, 300)
+    mesh_schemas = schemas_with_flow_timeout(tmp_path, 300)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url
     client = await connect(stack, mesh, gateway.url, "acme", "alice")
@@ -117,7 +117,7 @@ async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     same gateway: the timeout still reaches it. Then it stays away past the wait, comes back
     and resends the request (same event_id, answered from the first write): the wait starts
     again, so the request still ends in a timeout rather than in silence."""
-    mesh_schemas = _schemas_with_search_timeout(tmp_path, 1500)
+    mesh_schemas = schemas_with_flow_timeout(tmp_path, 1500)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url and gateway.admin_url
     admin_url = gateway.admin_url
@@ -148,7 +148,7 @@ async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
     """The reply comes while its client is away and reaches it in the replay on resume: the
     request is answered, so no timeout may follow, and resending it (the ack was in doubt)
     must not start a new wait either."""
-    mesh_schemas = _schemas_with_search_timeout(tmp_path, 3000)
+    mesh_schemas = schemas_with_flow_timeout(tmp_path, 3000)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     search = mesh.service("search", NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url and gateway.admin_url
@@ -187,20 +187,6 @@ async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
     marker = await back.emit("chat.message", {"text": "marker"})
     while (event := await back.next_event(timeout=10)).event_id != marker.event_id:
         assert event.type != "search.timeout", "a timeout after the reply"
-
-
-def _schemas_with_search_timeout(tmp_path: Any, timeout_ms: int) -> Any:
-    """A copy of the schemas whose search flow times out after ``timeout_ms``."""
-    import shutil
-
-    from nexus_mesh.settings import default_schemas_dir
-
-    target = tmp_path / "schemas"
-    shutil.copytree(default_schemas_dir(), target)
-    manifest = orjson.loads((target / "manifest.json").read_text())
-    manifest["flows"]["search"]["timeout_ms"] = timeout_ms
-    (target / "manifest.json").write_bytes(orjson.dumps(manifest))
-    return target
 
 
 async def test_routing_across_two_gateways(

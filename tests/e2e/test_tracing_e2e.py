@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
-from nexus_mesh.settings import default_schemas_dir
-from nexus_testkit import eventually
+from nexus_testkit import eventually, schemas_with_flow_timeout
 from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
 
@@ -214,11 +211,7 @@ async def test_a_gateway_made_timeout_joins_the_request_trace(
     """No search service runs: the timeout event the gateway makes itself is delivered under
     a ``ws send`` span in the request's trace, marked as an error, and its metadata names
     that span so the client can find the trace."""
-    schemas = tmp_path / "schemas"
-    shutil.copytree(default_schemas_dir(), schemas)
-    manifest = orjson.loads((schemas / "manifest.json").read_bytes())
-    manifest["flows"]["search"]["timeout_ms"] = 300
-    (schemas / "manifest.json").write_bytes(orjson.dumps(manifest))
+    schemas = schemas_with_flow_timeout(tmp_path, 300)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas), **traced_env(receiver))
     assert gateway.url
     trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)

@@ -120,60 +120,64 @@ def _series(name: str, values: str, **labels: str) -> dict[str, str]:
     return {"series": f"{name}{{{body}}}", "values": values}
 
 
+def _case(name: str, series: list[dict[str, str]], *checks: dict[str, Any]) -> dict[str, Any]:
+    """A promtool test group: ``series`` sampled every minute, ``checks`` at given times."""
+    return {"name": name, "interval": "1m", "input_series": series, "alert_rule_test": list(checks)}
+
+
+def _quiet(alert: str, at: str) -> dict[str, Any]:
+    return {"eval_time": at, "alertname": alert}
+
+
+def _fires(
+    alert: str, at: str, labels: dict[str, str], summary: str, description: str
+) -> dict[str, Any]:
+    """``alert`` firing once at ``at``, with every label (the team label every alert gets
+    from alertLabels included) and its rendered annotations."""
+    expected = {
+        "exp_labels": {**labels, "team": "chat"},
+        "exp_annotations": {"summary": summary, "description": description},
+    }
+    return {"eval_time": at, "alertname": alert, "exp_alerts": [expected]}
+
+
 def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None:
     """promtool evaluates the rules minute by minute over synthetic series."""
     gw = {"namespace": NAMESPACE, "job": GATEWAY_JOB}
     pod = {**gw, "pod": "gw-0"}
-    svc = {"namespace": NAMESPACE, "service": "search"}
-    chat = {"team": "chat"}
+    ns = {"namespace": NAMESPACE}
+    svc = {**ns, "service": "search"}
+    warning, critical = {"severity": "warning"}, {"severity": "critical"}
     tests = [
-        {
-            "name": "a pod down for 5 minutes, then all of them",
-            "interval": "1m",
-            "input_series": [
+        _case(
+            "a pod down for 5 minutes, then all of them",
+            [
                 _series("up", "1 1 0 0 0 0 0 0 0 0 0", **gw, pod="gw-0"),
                 _series("up", "1 1 1 1 1 1 1 1 0 0 0 0 0 0 0", **gw, pod="gw-1"),
             ],
-            "alert_rule_test": [
-                {"eval_time": "6m", "alertname": "NexusGatewayDown", "exp_alerts": []},
-                {
-                    "eval_time": "7m",
-                    "alertname": "NexusGatewayDown",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {"severity": "warning", **chat, **gw, "pod": "gw-0"},
-                            "exp_annotations": {
-                                "summary": "Gateway pod gw-0 cannot be scraped",
-                                "description": "Prometheus has not reached the admin port of "
-                                "gw-0 for 5 minutes; its clients reconnect and resume on the "
-                                "other pods if it is gone.",
-                            },
-                        }
-                    ],
-                },
-                {"eval_time": "12m", "alertname": "NexusGatewaysAllDown", "exp_alerts": []},
-                {
-                    "eval_time": "13m",
-                    "alertname": "NexusGatewaysAllDown",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {"severity": "critical", **chat, **gw},
-                            "exp_annotations": {
-                                "summary": f"No gateway of {RELEASE}-nexus-mesh answers",
-                                "description": "No gateway pod has answered a scrape for 5 "
-                                "minutes: clients cannot connect. If the pods run, Prometheus "
-                                "does not scrape them: check that it selects the "
-                                "ServiceMonitor's labels (serviceMonitor.labels).",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "name": "Kafka refuses a pod's writes for 5 minutes; a blip is no page",
-            "interval": "1m",
-            "input_series": [
+            _quiet("NexusGatewayDown", "6m"),
+            _fires(
+                "NexusGatewayDown",
+                "7m",
+                {**warning, **gw, "pod": "gw-0"},
+                "Gateway pod gw-0 cannot be scraped",
+                "Prometheus has not reached the admin port of gw-0 for 5 minutes; its clients "
+                "reconnect and resume on the other pods if it is gone.",
+            ),
+            _quiet("NexusGatewaysAllDown", "12m"),
+            _fires(
+                "NexusGatewaysAllDown",
+                "13m",
+                {**critical, **gw},
+                f"No gateway of {RELEASE}-nexus-mesh answers",
+                "No gateway pod has answered a scrape for 5 minutes: clients cannot connect. If "
+                "the pods run, Prometheus does not scrape them: check that it selects the "
+                "ServiceMonitor's labels (serviceMonitor.labels).",
+            ),
+        ),
+        _case(
+            "Kafka refuses a pod's writes for 5 minutes; a blip is no page",
+            [
                 _series("nexus_gateway_acks_total", "0+60x20", **pod),
                 _series("nexus_gateway_errors_total", "0 0 30+30x12", **pod, code="unavailable"),
                 _series("nexus_gateway_acks_total", "0+60x20", **gw, pod="gw-1"),
@@ -187,34 +191,20 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 # A client's own mistakes, many of them, hide nothing.
                 _series("nexus_gateway_errors_total", "0+600x20", **pod, code="rate_limited"),
             ],
-            "alert_rule_test": [
-                {"eval_time": "6m", "alertname": "NexusGatewayKafkaWritesFailing"},
-                {
-                    "eval_time": "9m",
-                    "alertname": "NexusGatewayKafkaWritesFailing",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {
-                                "severity": "critical",
-                                **chat,
-                                "namespace": NAMESPACE,
-                                "pod": "gw-0",
-                            },
-                            "exp_annotations": {
-                                "summary": "Gateway gw-0 cannot write client events to Kafka",
-                                "description": "For 5 minutes gw-0 has answered 33.33% of "
-                                "client events unavailable or unconfirmed: Kafka does not take "
-                                "its writes. Check the brokers and the gateway's log.",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "name": "a pod behind on a partition for 5 minutes; a brief spike is no alert",
-            "interval": "1m",
-            "input_series": [
+            _quiet("NexusGatewayKafkaWritesFailing", "6m"),
+            _fires(
+                "NexusGatewayKafkaWritesFailing",
+                "9m",
+                {**critical, **ns, "pod": "gw-0"},
+                "Gateway gw-0 cannot write client events to Kafka",
+                "For 5 minutes gw-0 has answered 33.33% of client events unavailable or "
+                "unconfirmed: Kafka does not take its writes. Check the brokers and the "
+                "gateway's log.",
+            ),
+        ),
+        _case(
+            "a pod behind on a partition for 5 minutes; a brief spike is no alert",
+            [
                 _series(
                     "nexus_gateway_consumer_lag",
                     "0 5000 0 0 0 0 0 0 0 0 0 0 0 0 0",
@@ -230,66 +220,32 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                     partition="2",
                 ),
             ],
-            "alert_rule_test": [
-                {"eval_time": "6m", "alertname": "NexusGatewayConsumerLagHigh"},
-                {
-                    "eval_time": "8m",
-                    "alertname": "NexusGatewayConsumerLagHigh",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {
-                                "severity": "warning",
-                                **chat,
-                                "namespace": NAMESPACE,
-                                "pod": "gw-0",
-                                "topic": "nexus.clients",
-                                "partition": "2",
-                            },
-                            "exp_annotations": {
-                                "summary": "Gateway gw-0 is behind on nexus.clients[2]",
-                                "description": "2000 records of partition 2 wait to be "
-                                "delivered by gw-0: its clients receive events late.",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "name": "a record dead-lettered; none while the counter stands still",
-            "interval": "1m",
-            "input_series": [
-                _series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler"),
-            ],
-            "alert_rule_test": [
-                {"eval_time": "5m", "alertname": "NexusServiceDeadLetters"},
-                {
-                    "eval_time": "8m",
-                    "alertname": "NexusServiceDeadLetters",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {
-                                "severity": "warning",
-                                **chat,
-                                "namespace": NAMESPACE,
-                                "service": "search",
-                                "reason": "handler",
-                            },
-                            "exp_annotations": {
-                                "summary": "Service search sends records to the DLQ",
-                                "description": "search wrote to the dead-letter topic in the "
-                                "last 10 minutes (1, reason handler): those requests got no "
-                                "reply. The error is in each record's headers.",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "name": "every request times out (its service is gone); one late reply is no alert",
-            "interval": "1m",
-            "input_series": [
+            _quiet("NexusGatewayConsumerLagHigh", "6m"),
+            _fires(
+                "NexusGatewayConsumerLagHigh",
+                "8m",
+                {**warning, **ns, "pod": "gw-0", "topic": "nexus.clients", "partition": "2"},
+                "Gateway gw-0 is behind on nexus.clients[2]",
+                "2000 records of partition 2 wait to be delivered by gw-0: its clients receive "
+                "events late.",
+            ),
+        ),
+        _case(
+            "a record dead-lettered; none while the counter stands still",
+            [_series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler")],
+            _quiet("NexusServiceDeadLetters", "5m"),
+            _fires(
+                "NexusServiceDeadLetters",
+                "8m",
+                {**warning, **svc, "reason": "handler"},
+                "Service search sends records to the DLQ",
+                "search wrote to the dead-letter topic in the last 10 minutes (1, reason "
+                "handler): those requests got no reply. The error is in each record's headers.",
+            ),
+        ),
+        _case(
+            "every request times out (its service is gone); one late reply is no alert",
+            [
                 _series(
                     "nexus_gateway_flow_timeouts_total", "0+3x20", **pod, type="search.timeout"
                 ),
@@ -301,68 +257,42 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                     type="other.timeout",
                 ),
             ],
-            "alert_rule_test": [
-                {"eval_time": "10m", "alertname": "NexusGatewayRequestsTimingOut"},
-                {
-                    "eval_time": "12m",
-                    "alertname": "NexusGatewayRequestsTimingOut",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {
-                                "severity": "warning",
-                                **chat,
-                                "namespace": NAMESPACE,
-                                "type": "search.timeout",
-                            },
-                            "exp_annotations": {
-                                "summary": "Requests keep ending in search.timeout",
-                                "description": "For 10 minutes the gateways have answered "
-                                "requests with search.timeout (50m/s): the service that replies "
-                                "to them is down, scaled to zero, failing or far behind.",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
-        {
-            "name": "few resumes, over a quarter unrecovered, are no alert",
-            "interval": "1m",
-            "input_series": [
+            _quiet("NexusGatewayRequestsTimingOut", "10m"),
+            _fires(
+                "NexusGatewayRequestsTimingOut",
+                "12m",
+                {**warning, **ns, "type": "search.timeout"},
+                "Requests keep ending in search.timeout",
+                "For 10 minutes the gateways have answered requests with search.timeout "
+                "(50m/s): the service that replies to them is down, scaled to zero, failing or "
+                "far behind.",
+            ),
+        ),
+        _case(
+            "few resumes, over a quarter unrecovered, are no alert",
+            [
                 _series("nexus_gateway_resumes_total", "0+0.25x40", **pod, recovered="true"),
                 _series("nexus_gateway_resumes_total", "0+0.1x40", **pod, recovered="false"),
             ],
-            "alert_rule_test": [
-                {"eval_time": "35m", "alertname": "NexusGatewayResumesNotRecovered"},
-            ],
-        },
-        {
-            "name": "resumes that miss events",
-            "interval": "1m",
-            "input_series": [
+            _quiet("NexusGatewayResumesNotRecovered", "35m"),
+        ),
+        _case(
+            "resumes that miss events",
+            [
                 _series("nexus_gateway_resumes_total", "0+10x30", **pod, recovered="true"),
                 _series("nexus_gateway_resumes_total", "0+5x30", **pod, recovered="false"),
             ],
-            "alert_rule_test": [
-                {"eval_time": "15m", "alertname": "NexusGatewayResumesNotRecovered"},
-                {
-                    "eval_time": "17m",
-                    "alertname": "NexusGatewayResumesNotRecovered",
-                    "exp_alerts": [
-                        {
-                            "exp_labels": {"severity": "warning", **chat, "namespace": NAMESPACE},
-                            "exp_annotations": {
-                                "summary": "Resuming clients miss events",
-                                "description": "33.33% of resumes (of at least 10 in 15 "
-                                "minutes) were answered recovered=false: their position is older "
-                                "than the clients or system topic's retention, or from another "
-                                "topic layout.",
-                            },
-                        }
-                    ],
-                },
-            ],
-        },
+            _quiet("NexusGatewayResumesNotRecovered", "15m"),
+            _fires(
+                "NexusGatewayResumesNotRecovered",
+                "17m",
+                {**warning, **ns},
+                "Resuming clients miss events",
+                "33.33% of resumes (of at least 10 in 15 minutes) were answered recovered=false: "
+                "their position is older than the clients or system topic's retention, or from "
+                "another topic layout.",
+            ),
+        ),
     ]
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
