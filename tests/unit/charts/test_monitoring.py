@@ -28,6 +28,7 @@ from helm_chart import (
     go_tool_or_skip,
     render,
     render_fails,
+    render_notes,
 )
 
 from nexus_gateway.metrics import GatewayMetrics
@@ -379,3 +380,13 @@ def test_the_dashboard_layout_and_variables_hold_together() -> None:
         assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
         for target in panel["targets"]:
             assert 'namespace="$namespace"' in target["expr"], panel["title"]
+
+
+def test_the_notes_say_where_the_alerts_and_the_dashboard_are(tmp_path: Path) -> None:
+    notes = render_notes(tmp_path, "-f", str(CHART / "ci" / "monitoring-values.yaml"))
+    assert f"Alerts: PrometheusRule {RELEASE}-nexus-mesh in {NAMESPACE}" in notes
+    assert (
+        f'Dashboard: "Nexus Mesh ({RELEASE})", ConfigMap {RELEASE}-nexus-mesh-dashboard in '
+        "monitoring"
+    ) in notes
+    assert "Alerts:" not in render_notes(tmp_path / "default"), "nothing when they are off"
