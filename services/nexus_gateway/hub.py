@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from nexus_gateway.connection import Connection, Identity
+from nexus_gateway.departures import RecentDepartures
 from nexus_mesh.envelope import Envelope, Metadata
 
 # Told of every routed record (live or replayed) and the connections it went to here.
@@ -28,9 +29,11 @@ def routes_to(meta: Metadata, identity: Identity) -> bool:
 
 
 class ConnectionHub:
-    def __init__(self) -> None:
+    def __init__(self, departures: RecentDepartures | None = None) -> None:
         self._by_id: dict[str, Connection] = {}
         self._by_campaign: dict[str, dict[str, set[Connection]]] = {}
+        # Kept here so that every arrival and departure is recorded, whoever makes it.
+        self.departures = departures or RecentDepartures()
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -50,6 +53,7 @@ class ConnectionHub:
         self._by_id[ident.connection_id] = connection
         users = self._by_campaign.setdefault(ident.campaign_id, {})
         users.setdefault(ident.user_id, set()).add(connection)
+        self.departures.returned(ident.campaign_id, ident.user_id, ident.connection_id)
 
     def remove(self, connection: Connection) -> bool:
         """Forget ``connection``; True when it was its campaign's last one here."""
@@ -57,6 +61,7 @@ class ConnectionHub:
         if self._by_id.get(ident.connection_id) is not connection:
             return False
         del self._by_id[ident.connection_id]
+        self.departures.left(ident.campaign_id, ident.user_id, ident.connection_id)
         users = self._by_campaign.get(ident.campaign_id, {})
         mine = users.get(ident.user_id)
         if mine is not None:

@@ -160,7 +160,9 @@ def _since(request: web.Request) -> Position | None:
 async def _take_connection_id(
     request: web.Request, gateway: Gateway, campaign_id: str, user_id: str, *, resuming: bool
 ) -> str:
-    """A resumed connection keeps its id, so replies addressed to it still reach it.
+    """A resumed connection keeps its id, so replies addressed to it still reach it: the id it
+    names, or without one the id of the single connection of this user that left this pod
+    lately (:mod:`nexus_gateway.departures`).
 
     When the old connection still looks alive here (its socket died half-open and nobody
     noticed yet), the same user's resume takes it over: the old one is closed, and its
@@ -168,6 +170,9 @@ async def _take_connection_id(
     user's in this campaign (its owner tag says so, on any pod) gets a fresh one.
     """
     previous = request.query.get("connection_id")
+    if resuming and not previous:
+        # Only a position: the one connection of this user that left here, if there is one.
+        previous = gateway.hub.departures.sole(campaign_id, user_id)
     fresh = new_connection_id(campaign_id, user_id)
     if not (resuming and previous and owns_connection_id(previous, campaign_id, user_id)):
         return fresh

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -21,6 +23,7 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually, schemas_with_flow_timeout
 
 
 @pytest.fixture
@@ -257,3 +260,59 @@ async def test_a_resume_takes_over_its_half_open_predecessor(
         connection_id=old_id,
     )
     assert (await resumed.next_event(timeout=15)).payload["status"] == "reply-to-old-id"
+
+
+async def _connections(admin_url: str) -> int:
+    def get() -> int:
+        with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
+            return int(orjson.loads(response.read())["connections"])
+
+    return await asyncio.to_thread(get)
+
+
+async def test_a_resume_that_gives_only_its_position_keeps_its_requests(
+    mesh: Mesh, stack: AsyncExitStack, tmp_path: Path
+) -> None:
+    """DESIGN.md section 5 resumes with ``?since=`` alone. The gateway saw one connection of
+    this user leave, so that is the one resuming: it gets its id back, and with it the timeout
+    of the request it had sent (no search service runs). Before, it got a new id, and the
+    timeout, addressed to the old one, never reached it."""
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 3000)))
+    assert gateway.url and gateway.admin_url
+    admin_url = gateway.admin_url
+    client = await open_client(stack, mesh, gateway.url)
+    old_id, position = client.connection_id, client.position
+    await client.emit("search", {"query": "jazz"}, event_id="asked")
+    await client.close()
+
+    async def left() -> bool:
+        return await _connections(admin_url) == 0
+
+    await eventually(left, what="the dropped connection to leave the gateway")
+    resumed = await open_client(stack, mesh, gateway.url, since=position)
+    assert resumed.connection_id == old_id
+    timeout = await resumed.next_event(timeout=10)
+    assert (timeout.type, timeout.correlation_id) == ("search.timeout", "asked")
+
+
+async def test_a_position_alone_cannot_choose_between_two_dropped_connections(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    """Two of the user's connections dropped: which one resumes is unknowable from a position,
+    so the resume gets a new id rather than another tab's replies; naming the id still works."""
+    gateway = mesh.gateway()
+    assert gateway.url and gateway.admin_url
+    admin_url = gateway.admin_url
+    first = await open_client(stack, mesh, gateway.url)
+    second = await open_client(stack, mesh, gateway.url)
+    await first.close()
+    await second.close()
+
+    async def left() -> bool:
+        return await _connections(admin_url) == 0
+
+    await eventually(left, what="both connections to leave the gateway")
+    alone = await open_client(stack, mesh, gateway.url, since=second.position)
+    assert alone.connection_id not in {first.connection_id, second.connection_id}
+    named = await stack.enter_async_context(first.resume())
+    assert named.connection_id == first.connection_id
