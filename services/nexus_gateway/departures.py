@@ -41,10 +41,16 @@ class RecentDepartures:
 
     def left(self, campaign_id: str, user_id: str, connection_id: str) -> None:
         key = (campaign_id, user_id)
+        now = self._clock()
         ids = self._left.pop(key, {})
-        ids[connection_id] = self._clock()
+        ids[connection_id] = now
         self._left[key] = ids
-        while len(self._left) > self._max_users:
+        # Users are in the order they last left, so the expired ones are at the front.
+        oldest = now - self._memory_s
+        while self._left and (
+            len(self._left) > self._max_users
+            or max(next(iter(self._left.values())).values()) < oldest
+        ):
             self._left.popitem(last=False)
 
     def returned(self, campaign_id: str, user_id: str, connection_id: str) -> None:

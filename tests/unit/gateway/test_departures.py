@@ -45,6 +45,17 @@ def test_two_that_left_are_ambiguous_until_one_is_back() -> None:
     assert departures.sole("A", "alice") == "c2", "each is remembered from its own departure"
 
 
+def test_users_who_left_long_ago_are_forgotten_as_others_leave() -> None:
+    """Without a resume asking about them: a pod with many short visits must not keep them."""
+    clock = Clock()
+    departures = RecentDepartures(memory_s=600, clock=clock)
+    for n in range(50):
+        departures.left("A", f"u{n}", f"c{n}")
+    clock.now += 601
+    departures.left("A", "late", "c-late")
+    assert len(departures) == 1
+
+
 def test_the_memory_is_bounded_by_users_oldest_first() -> None:
     departures = RecentDepartures(max_users=2, clock=Clock())
     departures.left("A", "u1", "c1")
