@@ -5,8 +5,10 @@ addressed to the connection that asked (section 6), and a position cannot name i
 frames are the same bytes for every connection (section 7). A client that also passes
 ``connection_id`` (the client library does) keeps its id on any pod. One that passes only
 ``since`` keeps it too when this pod saw exactly one connection of that user in that campaign
-leave within :data:`MEMORY_S`: that is the connection it is resuming. With two or more the
-pod cannot tell which, and the resume gets a new id, as it does on another pod.
+leave within :data:`MEMORY_S` and holds none of theirs now: that is the connection it is
+resuming. With two or more, or one still registered (a half-open socket its heartbeat has
+not caught yet), the pod cannot tell which, and the resume gets a new id, as it does on
+another pod.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from collections.abc import Callable
 MEMORY_S = 600.0
 # Users remembered at most; the ones that left longest ago are forgotten first.
 MAX_USERS = 100_000
+# Ids kept per user: two decide between "exactly one" and "ambiguous", and any older one has
+# expired once the older of the two has.
+PER_USER = 2
 
 
 class RecentDepartures:
@@ -39,11 +44,19 @@ class RecentDepartures:
     def __len__(self) -> int:
         return len(self._left)
 
+    @property
+    def held(self) -> int:
+        """Connection ids remembered, all users together."""
+        return sum(len(ids) for ids in self._left.values())
+
     def left(self, campaign_id: str, user_id: str, connection_id: str) -> None:
         key = (campaign_id, user_id)
         now = self._clock()
         ids = self._left.pop(key, {})
+        ids.pop(connection_id, None)
         ids[connection_id] = now
+        while len(ids) > PER_USER:
+            del ids[next(iter(ids))]  # the earliest departure: dicts keep insertion order
         self._left[key] = ids
         # Users are in the order they last left, so the expired ones are at the front.
         oldest = now - self._memory_s

@@ -170,8 +170,9 @@ async def _take_connection_id(
     user's in this campaign (its owner tag says so, on any pod) gets a fresh one.
     """
     previous = request.query.get("connection_id")
-    if resuming and not previous:
-        # Only a position: the one connection of this user that left here, if there is one.
+    if resuming and not previous and not any(gateway.hub.of_user(campaign_id, user_id)):
+        # Only a position, and none of this user's connections here: the one that left here
+        # lately, if there is exactly one.
         previous = gateway.hub.departures.sole(campaign_id, user_id)
     fresh = new_connection_id(campaign_id, user_id)
     if not (resuming and previous and owns_connection_id(previous, campaign_id, user_id)):
@@ -182,6 +183,9 @@ async def _take_connection_id(
     if (old.identity.campaign_id, old.identity.user_id) != (campaign_id, user_id):
         return fresh
     await gateway.dispatcher.leave(old)
+    # Taken over, not gone: no position-only resume may claim the id before this one
+    # registers it.
+    gateway.hub.departures.returned(campaign_id, user_id, previous)
     _close_in_background(old, CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
     return previous
 

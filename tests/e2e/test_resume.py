@@ -316,3 +316,24 @@ async def test_a_position_alone_cannot_choose_between_two_dropped_connections(
     assert alone.connection_id not in {first.connection_id, second.connection_id}
     named = await stack.enter_async_context(first.resume())
     assert named.connection_id == first.connection_id
+
+
+async def test_a_position_alone_takes_no_id_while_the_user_has_a_connection_here(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    """One of the user's connections left, another is still here (a second tab, or a
+    half-open socket its heartbeat has not caught yet): a position-only resume could be
+    either's, so it gets a new id rather than the departed one's replies."""
+    gateway = mesh.gateway()
+    assert gateway.url and gateway.admin_url
+    admin_url = gateway.admin_url
+    departed = await open_client(stack, mesh, gateway.url)
+    await departed.close()
+
+    async def left() -> bool:
+        return await _connections(admin_url) == 0
+
+    await eventually(left, what="the first connection to leave the gateway")
+    await open_client(stack, mesh, gateway.url)  # stays connected
+    resumed = await open_client(stack, mesh, gateway.url, since=departed.position)
+    assert resumed.connection_id != departed.connection_id

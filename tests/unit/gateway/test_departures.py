@@ -56,6 +56,20 @@ def test_users_who_left_long_ago_are_forgotten_as_others_leave() -> None:
     assert len(departures) == 1
 
 
+def test_one_user_connecting_and_leaving_in_a_loop_holds_two_ids() -> None:
+    """Two ids decide between "exactly one" and "ambiguous": a client reconnecting in a loop
+    must not grow the memory with every connection."""
+    clock = Clock()
+    departures = RecentDepartures(memory_s=600, clock=clock)
+    for n in range(1000):
+        departures.left("A", "alice", f"c{n}")
+    assert departures.held == 2
+    assert departures.sole("A", "alice") is None
+    clock.now += 601
+    departures.left("A", "alice", "last")
+    assert departures.sole("A", "alice") == "last", "the older ones expired with the kept one"
+
+
 def test_the_memory_is_bounded_by_users_oldest_first() -> None:
     departures = RecentDepartures(max_users=2, clock=Clock())
     departures.left("A", "u1", "c1")
