@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +104,24 @@ def schemas_with_flow_timeout(root: Path, timeout_ms: int, *, flow: str = "searc
     manifest["flows"][flow]["timeout_ms"] = timeout_ms
     (target / "manifest.json").write_bytes(orjson.dumps(manifest))
     return target
+
+
+class ManualClock:
+    """Seconds a test moves by hand, for components that take their clock injected."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def gateway_connections(admin_url: str) -> int:
+    """How many client connections a gateway process holds (its admin ``/stats``)."""
+    import orjson
+
+    def get() -> int:
+        with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
+            return int(orjson.loads(response.read())["connections"])
+
+    return await asyncio.to_thread(get)

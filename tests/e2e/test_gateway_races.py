@@ -30,7 +30,7 @@ from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually, schemas_with_flow_timeout
+from nexus_testkit import eventually, gateway_connections, schemas_with_flow_timeout
 
 
 @pytest.fixture
@@ -53,14 +53,6 @@ async def metric(url: str, name: str) -> float:
         for sample in family.samples
         if sample.name == name
     )
-
-
-async def connections(admin_url: str) -> int:
-    def get() -> int:
-        with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
-            return int(orjson.loads(response.read())["connections"])
-
-    return await asyncio.to_thread(get)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 15) -> Event:
@@ -135,14 +127,14 @@ async def test_a_timeout_its_closing_connection_refused_is_owed_again_after_the_
         return await metric(url, "nexus_gateway_flow_timeouts_total") >= 1
 
     await eventually(timed_out, timeout=10, what="the request's timeout to fire")
-    assert await connections(gateway.admin_url) == 1, (
+    assert await gateway_connections(gateway.admin_url) == 1, (
         f"the connection left before its timeout fired (slow close after {slow_after:.1f} s, "
         f"{published} events published): the case was not set up"
     )
     await stalled.close()
 
     async def gone() -> bool:
-        return await connections(gateway.admin_url) == 0
+        return await gateway_connections(gateway.admin_url) == 0
 
     await eventually(gone, what="the stalled connection to leave")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,7 +22,7 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually, schemas_with_flow_timeout
+from nexus_testkit import eventually, gateway_connections, schemas_with_flow_timeout
 
 
 @pytest.fixture
@@ -262,14 +261,6 @@ async def test_a_resume_takes_over_its_half_open_predecessor(
     assert (await resumed.next_event(timeout=15)).payload["status"] == "reply-to-old-id"
 
 
-async def _connections(admin_url: str) -> int:
-    def get() -> int:
-        with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
-            return int(orjson.loads(response.read())["connections"])
-
-    return await asyncio.to_thread(get)
-
-
 async def test_a_resume_that_gives_only_its_position_keeps_its_requests(
     mesh: Mesh, stack: AsyncExitStack, tmp_path: Path
 ) -> None:
@@ -286,7 +277,7 @@ async def test_a_resume_that_gives_only_its_position_keeps_its_requests(
     await client.close()
 
     async def left() -> bool:
-        return await _connections(admin_url) == 0
+        return await gateway_connections(admin_url) == 0
 
     await eventually(left, what="the dropped connection to leave the gateway")
     resumed = await open_client(stack, mesh, gateway.url, since=position)
@@ -309,7 +300,7 @@ async def test_a_position_alone_cannot_choose_between_two_dropped_connections(
     await second.close()
 
     async def left() -> bool:
-        return await _connections(admin_url) == 0
+        return await gateway_connections(admin_url) == 0
 
     await eventually(left, what="both connections to leave the gateway")
     alone = await open_client(stack, mesh, gateway.url, since=second.position)
@@ -331,7 +322,7 @@ async def test_a_position_alone_takes_no_id_while_the_user_has_a_connection_here
     await departed.close()
 
     async def left() -> bool:
-        return await _connections(admin_url) == 0
+        return await gateway_connections(admin_url) == 0
 
     await eventually(left, what="the first connection to leave the gateway")
     await open_client(stack, mesh, gateway.url)  # stays connected

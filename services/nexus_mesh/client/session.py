@@ -47,6 +47,7 @@ from nexus_mesh.client.frames import (
 )
 from nexus_mesh.client.inbox import Inbox
 from nexus_mesh.client.target import AuthVia, Target, handshake
+from nexus_mesh.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 # How long a send that found the connection gone waits for the reader to see the end.
@@ -434,13 +435,10 @@ class MeshClient:
         try:
             await self._ws.close(code=code, message=message.encode()[:120])
         finally:
-            # The reader may be parked on a full events inbox rather than on the socket.
-            if not self._reader.done():
-                self._reader.cancel()
             try:
-                # `wait`, not `await`: the reader's own cancellation is not raised here, so a
-                # CancelledError is always the caller's and goes on, after the clean-up.
-                await asyncio.wait({self._reader})
+                # The reader may be parked on a full events inbox rather than on the socket; a
+                # CancelledError out of this is the caller's and goes on, after the clean-up.
+                await cancel_and_wait(self._reader)
             finally:
                 self._finish(self._ws.close_code, "")
                 if self._owns_session:

@@ -7,20 +7,11 @@ from typing import Any
 from nexus_gateway.connection import Connection, Identity
 from nexus_gateway.departures import RecentDepartures
 from nexus_gateway.hub import ConnectionHub
-
-
-class Clock:
-    """Seconds the test moves by hand (the departures' clock is injected for this)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from nexus_testkit import ManualClock
 
 
 def test_the_one_connection_that_left_is_the_one_resumed() -> None:
-    clock = Clock()
+    clock = ManualClock()
     departures = RecentDepartures(memory_s=600, clock=clock)
     assert departures.sole("A", "alice") is None
     departures.left("A", "alice", "c1")
@@ -33,7 +24,7 @@ def test_the_one_connection_that_left_is_the_one_resumed() -> None:
 
 
 def test_two_that_left_are_ambiguous_until_one_is_back() -> None:
-    clock = Clock()
+    clock = ManualClock()
     departures = RecentDepartures(memory_s=600, clock=clock)
     departures.left("A", "alice", "c1")
     clock.now += 10
@@ -47,7 +38,7 @@ def test_two_that_left_are_ambiguous_until_one_is_back() -> None:
 
 def test_users_who_left_long_ago_are_forgotten_as_others_leave() -> None:
     """Without a resume asking about them: a pod with many short visits must not keep them."""
-    clock = Clock()
+    clock = ManualClock()
     departures = RecentDepartures(memory_s=600, clock=clock)
     for n in range(50):
         departures.left("A", f"u{n}", f"c{n}")
@@ -59,7 +50,7 @@ def test_users_who_left_long_ago_are_forgotten_as_others_leave() -> None:
 def test_one_user_connecting_and_leaving_in_a_loop_holds_two_ids() -> None:
     """Two ids decide between "exactly one" and "ambiguous": a client reconnecting in a loop
     must not grow the memory with every connection."""
-    clock = Clock()
+    clock = ManualClock()
     departures = RecentDepartures(memory_s=600, clock=clock)
     for n in range(1000):
         departures.left("A", "alice", f"c{n}")
@@ -71,7 +62,7 @@ def test_one_user_connecting_and_leaving_in_a_loop_holds_two_ids() -> None:
 
 
 def test_the_memory_is_bounded_by_users_oldest_first() -> None:
-    departures = RecentDepartures(max_users=2, clock=Clock())
+    departures = RecentDepartures(max_users=2, clock=ManualClock())
     departures.left("A", "u1", "c1")
     departures.left("A", "u2", "c2")
     departures.left("A", "u1", "c3")  # u1 left again: now the most recent

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from nexus_mesh.service.dedupe import SeenEvents
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from nexus_testkit import ManualClock
 
 
 def test_remembers_within_the_ttl_and_forgets_after() -> None:
-    clock = Clock()
+    clock = ManualClock()
     seen = SeenEvents(max_entries=10, ttl_s=60, clock=clock)
     seen.add("a")
     clock.now += 59
@@ -27,7 +20,7 @@ def test_remembers_within_the_ttl_and_forgets_after() -> None:
 
 
 def test_oldest_go_first_when_full() -> None:
-    seen = SeenEvents(max_entries=3, ttl_s=60, clock=Clock())
+    seen = SeenEvents(max_entries=3, ttl_s=60, clock=ManualClock())
     for event_id in "abcd":
         seen.add(event_id)
     assert "a" not in seen
@@ -36,7 +29,7 @@ def test_oldest_go_first_when_full() -> None:
 
 
 def test_adding_again_refreshes_the_entry() -> None:
-    clock = Clock()
+    clock = ManualClock()
     seen = SeenEvents(max_entries=2, ttl_s=60, clock=clock)
     seen.add("a")
     clock.now += 30
