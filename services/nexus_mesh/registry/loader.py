@@ -155,6 +155,9 @@ def _event_types(manifest: Manifest, problems: _Problems) -> dict[str, EventType
             not _DOMAIN_RE.fullmatch(entry.topic) or entry.topic in _RESERVED_TOPICS
         ):
             problems.add(where, f"topic {entry.topic!r} is not a usable domain name")
+        if entry.topic == SYSTEM_TOPIC and "client" in entry.senders:
+            # Gateways hand the system topic to every connection of every campaign.
+            problems.add(where, "a system event cannot be sent by clients: it reaches everyone")
         if len(set(entry.senders)) != len(entry.senders):
             problems.add(where, "duplicate sender")
         if any(b <= a for a, b in zip(entry.versions, entry.versions[1:], strict=False)):

@@ -4,11 +4,18 @@ A reply carries the request's identity and trace so that it finds its way back: 
 ``correlation_id`` (the request's, or its ``event_id`` when it had none) resolves the
 gateway's pending flow, the ``connection_id`` routes it to the requesting connection only
 (DESIGN.md section 6), and ``traceparent``/``tracestate`` keep it in the same trace.
+
+The events a handler sends get ids derived from the event it handles, numbered in the order
+it sends them: a handler retried after a failure, or run again on a record redelivered after a
+crash, sends its n-th event under the same ``event_id`` as the first time, so whoever
+deduplicates by ``event_id`` (DESIGN.md section 2) drops the repeat. A handler that sends
+different events on another attempt gets the ids by position all the same.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +33,15 @@ class Origin:
     offset: int
 
 
+# Any fixed namespace would do; this one is the mesh's, so ids never collide with another
+# scheme's uuid5 of the same text.
+_EVENT_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:nexus-mesh:event-id")
+
+
 class Context:
     """Per-event helpers: :meth:`reply`, :meth:`publish` and :meth:`broadcast`."""
 
-    __slots__ = ("_publisher", "event", "log", "origin", "service")
+    __slots__ = ("_publisher", "_sent", "event", "log", "origin", "service")
 
     def __init__(
         self,
@@ -45,6 +57,22 @@ class Context:
         self.service = service
         self.log = log
         self._publisher = publisher
+        self._sent = 0
+
+    def attempt_started(self) -> None:
+        """Called by the runner before each attempt of the handler: a retry sends its events
+        under the ids the failed attempt used."""
+        self._sent = 0
+
+    def _next_event_id(self) -> str:
+        meta = self.event.metadata
+        self._sent += 1
+        # Scoped as the request's id is (campaign, user, id), and by service: two services
+        # handling one request must not send under the same ids.
+        name = "\x1f".join(
+            (self.service, meta.campaign_id, meta.user_id or "", meta.event_id, str(self._sent))
+        )
+        return uuid.uuid5(_EVENT_IDS, name).hex
 
     @property
     def campaign_id(self) -> str:
@@ -75,6 +103,7 @@ class Context:
             traceparent=meta.traceparent,
             tracestate=meta.tracestate,
             attributes=attributes,
+            event_id=self._next_event_id(),
         )
 
     async def publish(
@@ -100,6 +129,7 @@ class Context:
             traceparent=meta.traceparent,
             tracestate=meta.tracestate,
             attributes=attributes,
+            event_id=self._next_event_id(),
         )
 
     async def broadcast(
@@ -117,4 +147,5 @@ class Context:
             traceparent=meta.traceparent,
             tracestate=meta.tracestate,
             attributes=attributes,
+            event_id=self._next_event_id(),
         )

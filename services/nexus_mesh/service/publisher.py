@@ -3,7 +3,9 @@
 The topic of an event type comes from the manifest (``clients``, ``system`` or a domain), so
 adding an event type needs no code change here. Payloads are written as natural JSON-like
 dicts and converted and validated against the type's schema before anything is sent: an
-invalid payload raises :class:`~nexus_mesh.errors.PayloadInvalidError` and never reaches Kafka.
+invalid payload raises :class:`~nexus_mesh.errors.PayloadInvalidError` and never reaches Kafka,
+nor does a type the manifest does not let services send, nor a ``system`` type sent anywhere
+but as a broadcast (:class:`~nexus_mesh.errors.ConfigurationError`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.service.metrics import ServiceMetrics
+
+SERVICE_SENDER = "service"
 
 
 def new_event_id() -> str:
@@ -102,10 +106,33 @@ class EventFactory:
             ),
         )
 
+    def require_sender(self, event_type: str, sender: str) -> None:
+        """Raise ConfigurationError unless the manifest lists ``sender`` for ``event_type``."""
+        senders = self._registry.event(event_type).senders
+        if sender not in senders:
+            raise ConfigurationError(
+                f"{event_type} is sent by {' and '.join(sorted(senders))} only (senders in the "
+                f"manifest), not by a {sender}"
+            )
+
     def topic_of(self, event_type: str, *, broadcast: bool = False) -> str:
-        """The topic the manifest names for ``event_type``, or ``<prefix>.system``."""
-        topic = topic_for(self._topics, self._registry.event(event_type).topic, event_type)
-        return self._topics.system if broadcast else topic
+        """The topic the manifest names for ``event_type``, or ``<prefix>.system``.
+
+        A type whose topic is ``system`` is refused unless sent as a broadcast: gateways hand
+        everything on ``<prefix>.system`` to every connection, so its campaign and user would
+        be ignored, and an event meant for one user would reach every tenant.
+        """
+        manifest_topic = self._registry.event(event_type).topic
+        topic = topic_for(self._topics, manifest_topic, event_type)
+        if broadcast:
+            return self._topics.system
+        if manifest_topic == SYSTEM_TOPIC:
+            raise ConfigurationError(
+                f"{event_type} goes to every connection (topic system in the manifest): "
+                "send it as a broadcast (ctx.broadcast, Publisher.broadcast, nexus publish "
+                "--broadcast), not to a campaign or user"
+            )
+        return topic
 
 
 class Publisher:
@@ -127,7 +154,12 @@ class Publisher:
         self._metrics = metrics
 
     async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
-        """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast)."""
+        """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast).
+
+        Only types the manifest lets services send (``senders`` has ``service``): a service
+        that wrote a client's request or a gateway's timeout would impersonate them.
+        """
+        self.events.require_sender(envelope.type, SERVICE_SENDER)
         topic = self.events.topic_of(envelope.type, broadcast=broadcast)
         began = time.perf_counter()
         written = await self._producer.send(envelope, topic=topic)
@@ -155,8 +187,13 @@ class Publisher:
         traceparent: str | None = None,
         tracestate: str | None = None,
         attributes: Mapping[str, str] | None = None,
+        event_id: str | None = None,
     ) -> Published:
-        """Validate and write one event to the topic the manifest names for its type."""
+        """Validate and write one event to the topic the manifest names for its type.
+
+        ``event_id`` defaults to a new one; a caller retrying a write that may have landed
+        passes the id of the first attempt, by which services deduplicate.
+        """
         envelope = self.events.envelope(
             event_type,
             payload,
@@ -167,6 +204,7 @@ class Publisher:
             traceparent=traceparent,
             tracestate=tracestate,
             attributes=attributes,
+            event_id=event_id,
         )
         return await self.send(envelope)
 
@@ -178,6 +216,7 @@ class Publisher:
         traceparent: str | None = None,
         tracestate: str | None = None,
         attributes: Mapping[str, str] | None = None,
+        event_id: str | None = None,
     ) -> Published:
         """Validate and write one event to ``<prefix>.system``: every connection gets it."""
         envelope = self.events.envelope(
@@ -187,5 +226,6 @@ class Publisher:
             traceparent=traceparent,
             tracestate=tracestate,
             attributes=attributes,
+            event_id=event_id,
         )
         return await self.send(envelope, broadcast=True)

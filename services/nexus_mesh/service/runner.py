@@ -431,6 +431,7 @@ class Runner:
     async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
         attempts = self._config.retry_attempts
         for attempt in range(1, attempts + 1):
+            context.attempt_started()
             try:
                 async with asyncio.timeout(self._config.handler_timeout_s):
                     await handler(envelope, context)

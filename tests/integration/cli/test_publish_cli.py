@@ -124,6 +124,11 @@ async def records_in(settings: NexusSettings, topics: TopicNames) -> int:
         (["search.unheard_of", "--campaign", "c"], "unknown event type"),
         (["nexus.ack", "--campaign", "c"], "protocol event"),
         (["chat.message", "--payload", '{"text": "x"}'], "--campaign is required"),
+        # Gateways hand the system topic to everyone: a campaign or user would be ignored.
+        (
+            ["system.notice", "--campaign", "c", "--user", "u", "--payload", '{"text": "x"}'],
+            "send it as a broadcast",
+        ),
     ],
 )
 async def test_invalid_input_is_refused_and_nothing_is_written(

@@ -72,7 +72,9 @@ async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
 
 
 def toy_service(handled: list[str], *, name: str = "toy") -> Service:
-    """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error."""
+    """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error,
+    ``half-done`` too but after publishing; ``impersonate`` and ``leak`` send what a service
+    may not."""
     service = Service(name=name, domain="search", config=FAST)
     flaky_seen: set[str] = set()
 
@@ -88,6 +90,15 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
         if query == "announce":
             await ctx.broadcast("system.notice", {"text": "maintenance at noon"})
             await ctx.publish("chat.message", {"text": "to the campaign"})
+        if query == "impersonate":
+            await ctx.reply("search.timeout", {"timeout_ms": 1})  # the gateway's to send
+        if query == "leak":
+            await ctx.publish("system.notice", {"text": "for alice only"}, user_id="alice")
+        if query == "half-done":
+            await ctx.publish("chat.message", {"text": "before the failure"})
+            if event.metadata.event_id not in flaky_seen:
+                flaky_seen.add(event.metadata.event_id)
+                raise KafkaUnavailableError("transient, after one event went out")
         await ctx.reply("search.completed", {"query": query, "hits": []})
 
     return service
@@ -400,3 +411,76 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
     twice = [event_id for event_id in set(first) if event_id in second or first.count(event_id) > 1]
     assert second, "the second instance handled the partition it was given"
     assert len(twice) <= 1, f"{len(twice)} records handled twice: {twice}"
+
+
+async def test_a_retried_or_redelivered_handler_sends_under_the_same_ids(mesh: Mesh) -> None:
+    """A handler that published and then failed is retried, and a record redelivered to a
+    new instance (its dedupe memory empty, as after a crash) is handled again: the events it
+    sends again carry the ids of the first time, so whoever deduplicates by event_id (the
+    gateway's clients, other services) drops the copies."""
+    request = mesh.request("half-done")
+    async with TopicTail(mesh.settings, mesh.topics.clients, 4) as clients:
+        async with running(toy_service([]), mesh.settings):
+            await mesh.send(request)
+            await eventually(replies_to(mesh, clients, request.metadata.event_id), what="reply")
+        first = mesh.replies(clients)
+        async with running(toy_service([]), mesh.settings):
+            await mesh.send(request)  # the same record again
+
+            async def second_reply() -> bool:
+                replies = await replies_to(mesh, clients, request.metadata.event_id)()
+                assert isinstance(replies, list)
+                return len(replies) == 2
+
+            await eventually(second_reply, what="the redelivered request's reply")
+        everything = mesh.replies(clients)
+
+    chats = [e.metadata.event_id for e in first if e.type == "chat.message"]
+    assert len(chats) == 2, "published once per attempt: the first attempt failed after it"
+    assert chats[0] == chats[1]
+    by_type: dict[str, set[str]] = {}
+    for event in everything:
+        by_type.setdefault(event.type, set()).add(event.metadata.event_id)
+    assert by_type["chat.message"] == {chats[0]}
+    assert len(by_type["search.completed"]) == 1
+    assert len([e for e in everything if e.type == "search.completed"]) == 2
+    # Another service handling the same request sends under ids of its own.
+    assert request.metadata.event_id not in by_type["search.completed"] | {chats[0]}
+
+
+async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh) -> None:
+    """A gateway-only type, and a ``system`` type aimed at one user (gateways hand the
+    system topic to every connection), are refused before anything is written: the record
+    is dead-lettered with the reason, and no client sees either."""
+    service = toy_service([])
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.system, 1) as system,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+        running(service, mesh.settings),
+    ):
+        impersonate = mesh.request("impersonate")
+        leak = mesh.request("leak")
+        await mesh.send(impersonate)
+        await mesh.send(leak)
+        # Same campaign, so handled after both: once its broadcast is on the system topic,
+        # anything the two refused handlers had written would be there or on clients too.
+        announce = mesh.request("announce")
+        await mesh.send(announce)
+        await eventually(replies_to(mesh, clients, announce.metadata.event_id), what="marker")
+
+        async def two_dead() -> bool:
+            return len(dlq.records) == 2
+
+        await eventually(two_dead, what="both refused records dead-lettered")
+        (notice,) = await eventually(lambda: _decoded(mesh, system), what="the marker notice")
+
+    reasons = {header(r.headers, "ce_id"): header(r.headers, "nexus-error") for r in dlq.records}
+    assert "search.timeout is sent by gateway only" in str(reasons[impersonate.metadata.event_id])
+    assert "send it as a broadcast" in str(reasons[leak.metadata.event_id])
+    assert {header(r.headers, "nexus-error-type") for r in dlq.records} == {
+        "nexus_mesh.errors.ConfigurationError"
+    }
+    assert notice.payload["text"] == "maintenance at noon"
+    sent = {e.metadata.correlation_id for e in mesh.replies(clients)}
+    assert sent == {announce.metadata.event_id, None}  # its reply and its chat message only

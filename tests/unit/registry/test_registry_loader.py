@@ -293,3 +293,15 @@ def test_a_timeout_event_the_gateway_cannot_fill_is_rejected(registry_dir: Regis
         "events/search.timeout/v1.avsc: field 'reason' needs a default: flow 'search' fills its "
         "timeout event only from 'search.requested' fields and timeout_ms",
     ]
+
+
+def test_clients_cannot_be_allowed_to_send_a_system_event(registry_dir: RegistryDir) -> None:
+    """Gateways hand the system topic to every connection: a client-sendable system event
+    would let any client write to every tenant."""
+    registry_dir.edit_manifest(
+        lambda m: m["events"]["system.notice"].update(senders=["client", "service"])
+    )
+    assert problems_of(registry_dir.root) == [
+        "manifest.json: events['system.notice']: a system event cannot be sent by clients: it "
+        "reaches everyone"
+    ]
