@@ -278,11 +278,14 @@ class Authenticator:
                 return None
             # bool is an int in Python but not a NumericDate in JSON; Python's JSON parser
             # also yields NaN and infinity, and NaN would pass every comparison below.
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise fail(CLOSE_UNAUTHORIZED, f"token {name} claim is not a number")
+            try:
+                # An integer beyond a float's range raises here rather than reading as inf.
+                finite = math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
                 raise fail(CLOSE_UNAUTHORIZED, f"token {name} claim is not a number")
             return float(value)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from nexus_gateway.protocol import CloseCode
-from nexus_mesh.tasks import cancel_and_wait
+from nexus_mesh.tasks import cancel_and_wait, run_detached
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
@@ -146,7 +146,7 @@ class Connection:
         self._queued_bytes = self._held_bytes = 0
         if self._on_slow is not None:
             self._on_slow(self)
-        asyncio.get_running_loop().create_task(
+        run_detached(
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your position")
         )
 

@@ -214,22 +214,29 @@ class Dispatcher:
         return job
 
     async def _hold(self, tp: TopicPartition) -> None:
-        """Count one more connection on ``tp``, assigning it from its end offset if new."""
-        async with self._lock:
-            if tp not in self._next:
-                ends = await self._consumer.end_offsets([tp])
-                self._next[tp] = ends[tp]
-                self._reassign()
-            self._refs[tp.partition] += 1
+        """Count one more connection on ``tp``, assigning it from its end offset if new.
+
+        Only a new partition waits for Kafka, and only behind other new partitions (the
+        lock): a join to a partition already read here, and every leave, goes through at
+        once, even while Kafka keeps a first join waiting for its end offset.
+        """
+        if tp not in self._next:
+            async with self._lock:
+                if tp not in self._next:
+                    ends = await self._consumer.end_offsets([tp])
+                    self._next[tp] = ends[tp]
+                    self._reassign()
+        # No await between the check and the count: a leave cannot drop ``tp`` in between.
+        self._refs[tp.partition] += 1
 
     async def _release(self, tp: TopicPartition) -> None:
-        async with self._lock:
-            self._refs[tp.partition] -= 1
-            if self._refs[tp.partition] <= 0:
-                del self._refs[tp.partition]
-                self._next.pop(tp, None)
-                self._reassign()
-            self._update_gauges()
+        # No await: it never interleaves with another hold's check and count.
+        self._refs[tp.partition] -= 1
+        if self._refs[tp.partition] <= 0:
+            del self._refs[tp.partition]
+            self._next.pop(tp, None)
+            self._reassign()
+        self._update_gauges()
 
     async def _resumable(self, tp: TopicPartition, since: Position) -> bool:
         """Whether ``since`` can be honoured: same topic layout, still within retention."""

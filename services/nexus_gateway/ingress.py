@@ -116,6 +116,22 @@ class Ingress:
                     self._metrics.errors.labels(str(error.code)).inc()
                     record_error(span, error, error_type=str(error.code))
                     return error_frame(error)
+                except Exception as exc:
+                    # A bug must cost this event its answer, not the connection: closing it
+                    # would have the client reconnect and resend the same frame, in a loop.
+                    event_id = claimed_event_id(raw)
+                    log.exception(
+                        "failed on an event of connection %s (event_id %s)", connection.id, event_id
+                    )
+                    self._metrics.errors.labels(str(ErrorCode.INTERNAL)).inc()
+                    record_error(span, exc, error_type=str(ErrorCode.INTERNAL))
+                    return error_frame(
+                        ClientEventError(
+                            ErrorCode.INTERNAL,
+                            "the gateway failed on this event (logged): it was not acknowledged",
+                            event_id,
+                        )
+                    )
         finally:
             self._inflight -= 1
             if self._inflight == 0:
@@ -129,7 +145,7 @@ class Ingress:
                 ErrorCode.BAD_FRAME, "frames must be JSON text frames", claimed_event_id(data)
             )
         else:
-            error = _rate_limited(None)
+            error = _rate_limited(claimed_event_id(data))
         self._metrics.errors.labels(str(error.code)).inc()
         return error_frame(error)
 

@@ -28,6 +28,9 @@ class ErrorCode(StrEnum):
     # Not a rejection: Kafka took the write but has not confirmed it, and an idempotent
     # producer keeps retrying, so it may still land. Every other code means "not written".
     UNCONFIRMED = "unconfirmed"
+    # A fault of the gateway's own (logged with the event id), not of the event: it was not
+    # acknowledged, and resending it as it is would most likely fail the same way.
+    INTERNAL = "internal"
 
 
 RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNCONFIRMED})

@@ -22,8 +22,11 @@ from nexus_gateway.protocol import (
 )
 from nexus_gateway.state import GATEWAY, Gateway
 from nexus_mesh.position import Position
+from nexus_mesh.tasks import run_detached
 
 log = logging.getLogger(__name__)
+# How long an expired token's connection may take to hand out the answers it owes.
+EXPIRY_FLUSH_S = 2.0
 _PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
 
 
@@ -65,6 +68,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         max_msg_size=settings.gateway_max_frame_bytes,
         heartbeat=settings.gateway_heartbeat_s,
         compress=False,
+        # Text frames reach the ingress as bytes: invalid UTF-8 is then a bad_frame answer
+        # from the JSON parser, where aiohttp's decoding would close the socket with 1007.
+        decode_text=False,
     )
     await ws.prepare(request)
     since = _since(request)
@@ -107,6 +113,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
         except Exception as exc:
             log.warning("could not join connection %s: %s", connection.id, exc)
+            await connection.close(
+                CloseCode.GOING_AWAY, "could not join: Kafka unavailable, reconnect and resume"
+            )
             return ws
         if since is not None:
             gateway.metrics.resumes.labels("true" if resumed else "false").inc()
@@ -198,27 +207,25 @@ def _close_at_expiry(
     if valid_until is None:
         return None
 
+    async def close() -> None:
+        # Answers already queued (acks of events Kafka has) go out first: a client that
+        # lost them would resend those events after reconnecting.
+        await connection.flush(timeout=EXPIRY_FLUSH_S)
+        await connection.close(
+            CloseCode.UNAUTHORIZED, "token expired: reconnect with a new token and resume"
+        )
+
     def expire() -> None:
         gateway.metrics.token_expiries.inc()
-        _close_in_background(
-            connection,
-            CloseCode.UNAUTHORIZED,
-            "token expired: reconnect with a new token and resume",
-        )
+        run_detached(close(), name=f"expire-{connection.id}")
 
     delay = max(0.0, valid_until - time.time())
     return asyncio.get_running_loop().call_later(delay, expire)
 
 
-# Tasks nobody awaits must still be referenced until they finish.
-_background: set[asyncio.Task[None]] = set()
-
-
 def _close_in_background(connection: Connection, code: int, message: str) -> None:
     """Close ``connection`` without waiting for its close handshake."""
-    closing = asyncio.create_task(connection.close(code, message))
-    _background.add(closing)
-    closing.add_done_callback(_background.discard)
+    run_detached(connection.close(code, message), name=f"close-{connection.id}")
 
 
 async def _replay(gateway: Gateway, job: CatchUp) -> None:

@@ -1,4 +1,5 @@
-"""Stopping a background task without losing the caller's own cancellation.
+"""Background tasks: starting one nobody awaits, and stopping one without losing the
+caller's own cancellation.
 
 ``task.cancel()`` then ``await task`` inside ``suppress(CancelledError)`` cannot tell the
 task's cancellation from a cancellation of the caller arriving during that wait, and swallows
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -25,3 +27,15 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     await asyncio.wait({task})
     if not task.cancelled() and (failure := task.exception()) is not None:
         log.error("background task %s had failed", task.get_name(), exc_info=failure)
+
+
+# The event loop keeps only weak references to tasks: one nobody awaits could be collected
+# mid-way unless something holds it until it ends.
+_detached: set[asyncio.Task[Any]] = set()
+
+
+def run_detached(coro: Coroutine[Any, Any, None], *, name: str | None = None) -> None:
+    """Run ``coro`` as a task nobody awaits, kept alive until it ends."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    _detached.add(task)
+    task.add_done_callback(_detached.discard)

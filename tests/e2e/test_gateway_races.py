@@ -1,8 +1,9 @@
 """Moments where two things happen at once on a real gateway, each forced to happen.
 
 A timeout that fires while its connection is being closed, two resumes of one connection id,
-a client that finishes joining after a drain began: each used to end in a client left
-waiting, an id it could not resume with, or a connection left open on a draining pod.
+a client that finishes joining after a drain began, a join that Kafka keeps waiting while
+others join: each used to end in a client left waiting, an id it could not resume with, or a
+connection left open on a draining pod.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mesh_processes import Mesh
 from nexus_mesh.client import Event, MeshClient
 from nexus_mesh.client.frames import encode_event, parse_frame
+from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
@@ -265,6 +267,95 @@ async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
             assert "draining" in (message.extra or "")
             assert waited < 15, f"the late joiner was closed {waited:.1f} s after the join"
         assert gateway.process.poll() is None, "a drain via /drain keeps the process up"
+    finally:
+        if paused:
+            os.kill(broker, signal.SIGCONT)
+        mesh.close()
+
+
+async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """With the broker paused (SIGSTOP), a client joining a campaign whose partition this pod
+    does not read yet waits for Kafka (its partition's end offset); a client joining a
+    campaign whose partition it reads already needs nothing from Kafka and is welcomed at
+    once. It used to wait behind the first join, up to Kafka's request timeout."""
+    cluster, bootstrap = own_kafka
+    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="joins")
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    partitions = settings.clients_partitions
+    other = next(
+        f"B{i}"
+        for i in range(100)
+        if campaign_partition(f"B{i}", partitions) != (campaign_partition("A", partitions))
+    )
+    mesh = Mesh(bootstrap=bootstrap, prefix="joins", workdir=tmp_path)
+    broker = cluster.status().nodes[0].pid
+    assert broker is not None
+    paused = False
+    try:
+        gateway = mesh.gateway(NEXUS_KAFKA_REQUEST_TIMEOUT_MS="20000")
+        assert gateway.url
+
+        async def connect(session: aiohttp.ClientSession, campaign: str, user: str) -> Any:
+            return await session.ws_connect(
+                f"{gateway.url}/ws/{campaign}/{user}",
+                headers={"Authorization": f"Bearer {mesh.token(user, [campaign])}"},
+            )
+
+        async def welcome(ws: Any, timeout: float) -> str:
+            message = await ws.receive(timeout=timeout)
+            return str(orjson.loads(message.data)["type"])
+
+        async with aiohttp.ClientSession() as session:
+            first = await connect(session, "A", "first")
+            assert await welcome(first, 15) == "nexus.welcome"
+            os.kill(broker, signal.SIGSTOP)
+            paused = True
+            # Answered at the handshake, before the join; the join then waits on Kafka.
+            waiting = await connect(session, other, "waiting")
+            began = time.monotonic()
+            second = await connect(session, "A", "second")
+            assert await welcome(second, 10) == "nexus.welcome"
+            took = time.monotonic() - began
+            with pytest.raises(TimeoutError):
+                await waiting.receive(timeout=0.1)  # still waiting: Kafka is paused
+            os.kill(broker, signal.SIGCONT)
+            paused = False
+            assert await welcome(waiting, 30) == "nexus.welcome"
+        assert took < 5, f"a join needing nothing from Kafka waited {took:.1f} s"
+    finally:
+        if paused:
+            os.kill(broker, signal.SIGCONT)
+        mesh.close()
+
+
+async def test_a_join_kafka_cannot_answer_is_closed_with_its_reason(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """A join that Kafka does not answer within its request timeout (the broker paused) ends
+    in 1001 with a reason saying so, not a bare "bye": the client is to reconnect."""
+    cluster, bootstrap = own_kafka
+    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="nojoin")
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    mesh = Mesh(bootstrap=bootstrap, prefix="nojoin", workdir=tmp_path)
+    broker = cluster.status().nodes[0].pid
+    assert broker is not None
+    paused = False
+    try:
+        gateway = mesh.gateway(NEXUS_KAFKA_REQUEST_TIMEOUT_MS="2000")
+        assert gateway.url
+        async with aiohttp.ClientSession() as session:
+            os.kill(broker, signal.SIGSTOP)
+            paused = True
+            ws = await session.ws_connect(
+                f"{gateway.url}/ws/A/u1",
+                headers={"Authorization": f"Bearer {mesh.token('u1', ['A'])}"},
+            )
+            message = await ws.receive(timeout=30)
+        assert message.type is aiohttp.WSMsgType.CLOSE, message
+        assert ws.close_code == 1001
+        assert "Kafka unavailable" in (message.extra or ""), message.extra
     finally:
         if paused:
             os.kill(broker, signal.SIGCONT)

@@ -57,6 +57,9 @@ async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
 
     cases: list[tuple[Any, str]] = [
         ("{not json", "bad_frame"),
+        # A text frame that is not UTF-8: an answer, not a 1007 close of the connection.
+        (b'{"type": "chat.message", "payload": {"text": "\xff\xfe"}}', "bad_frame"),
+        (b"\xc3\x28", "bad_frame"),
         ("[1, 2]", "bad_frame"),
         ({"payload": {}}, "bad_frame"),
         # Refused before it is read as an event, yet naming its id: the answer names it too.
@@ -240,8 +243,12 @@ async def _has(tail: TopicTail, event_id: str) -> bool:
 async def test_binary_frames_count_against_the_rate_limit(client: MeshClient) -> None:
     """Each refused frame still costs an answer: a flood of binary frames is limited too."""
     codes = []
+    named = orjson.dumps({"type": "chat.message", "metadata": {"event_id": "bin-1"}})
     for _ in range(45):  # the fixture's burst is 40
-        await client.send_raw(b"\x00binary", binary=True)
-        codes.append((await client.next_protocol_frame(timeout=10)).payload["code"])
+        await client.send_raw(named, binary=True)
+        answer = (await client.next_protocol_frame(timeout=10)).payload
+        codes.append(answer["code"])
+        # Refused either way, the answer names the event the frame claimed to be.
+        assert answer["event_id"] == "bin-1"
     assert set(codes) == {"bad_frame", "rate_limited"}
     assert codes.index("rate_limited") > 0

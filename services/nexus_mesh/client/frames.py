@@ -80,7 +80,12 @@ class Ack:
 
 
 class MeshError(NexusError):
-    """The gateway refused an event with ``nexus.error``; the event never reached Kafka."""
+    """The gateway answered an event with ``nexus.error``.
+
+    The event was not written, except with code ``unconfirmed`` (``retryable``): Kafka took
+    the write without confirming it in time, so it may still land; resend it with the same
+    ``event_id`` to learn which.
+    """
 
     def __init__(
         self, code: str, message: str, *, retryable: bool = False, event_id: str | None = None

@@ -52,6 +52,9 @@ from nexus_mesh.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 # How long a send that found the connection gone waits for the reader to see the end.
 LOST_READER_WAIT_S = 1.0
+# emit's and request's default wait: longer than two of the gateway's default waits for Kafka
+# (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s), as a connection's events are answered in turn.
+ANSWER_TIMEOUT_S = 30.0
 
 
 class Connecting:
@@ -230,13 +233,17 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = ANSWER_TIMEOUT_S,
     ) -> Ack:
         """Send one event and return its ``nexus.ack``.
 
         Raises :class:`MeshError` on ``nexus.error``, :class:`MeshClosedError` when the session
         ends first, ``TimeoutError`` after ``timeout``. Sending again with the same
         ``event_id`` is safe: the gateway answers with the original ack, ``duplicate=True``.
+        The default ``timeout`` outlasts the gateway's own wait for Kafka (10 s by default,
+        one event of a connection at a time): a broker outage then ends in ``MeshError``
+        ``unconfirmed`` or ``unavailable``, which says what became of the event, rather than
+        in a bare ``TimeoutError``.
         """
         event_id = event_id or new_event_id()
         frame = encode_event(
@@ -259,7 +266,7 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
-        timeout: float = 15.0,
+        timeout: float = ANSWER_TIMEOUT_S,
     ) -> Event:
         """Send a request event and return the first delivered event correlated with it.
 

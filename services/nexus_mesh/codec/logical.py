@@ -83,7 +83,11 @@ def _timestamp(unit: int, aware: bool) -> LogicalForm:
             raise InvalidValueError(f"timestamp {value!r} needs a UTC offset or Z")
         if not aware and moment.tzinfo is not None:
             raise InvalidValueError(f"local timestamp {value!r} must not have a UTC offset")
-        return truncate(moment.astimezone(UTC) if aware else moment)
+        try:
+            return truncate(moment.astimezone(UTC) if aware else moment)
+        except OverflowError:
+            # "0001-01-01T00:00:00+01:00": a valid form whose UTC moment is before year 1.
+            raise InvalidValueError(f"timestamp {value!r} is out of range") from None
 
     def to_json(value: Any) -> str:
         if _is_int(value):

@@ -76,6 +76,12 @@ from nexus_mesh.errors import PayloadInvalidError, UnknownTypeError
             "payload.updated_at: timestamp '2024-05-01T12:00:00' needs a UTC offset or Z",
         ),
         (
+            # Well-formed, but an hour before year 1 in UTC: Python cannot hold it.
+            "campaign.updated",
+            {"status": "s", "updated_at": "0001-01-01T00:00:00+01:00"},
+            "payload.updated_at: timestamp '0001-01-01T00:00:00+01:00' is out of range",
+        ),
+        (
             "nexus.ack",
             {"event_id": "e", "topic": "t", "partition": 0, "offset": 2**63, "duplicate": False},
             "payload.offset: 9223372036854775808 is out of range for long (64-bit)",
