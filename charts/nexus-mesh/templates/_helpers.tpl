@@ -341,6 +341,17 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 OTEL_EXPORTER_OTLP_PROTOCOL: {{ .Values.otel.protocol | quote }}
 NEXUS_OTLP_PIPELINE: {{ .Values.otel.pipeline | quote }}
 OTEL_BSP_EXPORT_TIMEOUT: {{ mul .Values.otel.shutdownExportSeconds 1000 | int64 | quote }}
+{{- /*
+The SDK's batch processor (pipeline sdk, the zipkin exporter) ignores OTEL_BSP_EXPORT_TIMEOUT:
+its exporter's own timeout (seconds, 10 by default) bounds the last export instead.
+*/}}
+OTEL_EXPORTER_OTLP_TIMEOUT: {{ .Values.otel.shutdownExportSeconds | int64 | quote }}
+{{- if eq .Values.otel.tracesExporter "zipkin_json" }}
+OTEL_EXPORTER_ZIPKIN_TIMEOUT: {{ .Values.otel.shutdownExportSeconds | int64 | quote }}
+{{- with .Values.otel.endpoint }}
+OTEL_EXPORTER_ZIPKIN_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- end }}
 OTEL_TRACES_EXPORTER: {{ .Values.otel.tracesExporter | quote }}
 OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
 OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}

@@ -284,7 +284,8 @@ def test_notes_warn_when_campaign_hashing_meets_another_ingress_controller(
         tmp_path / "traefik", "--set", "ingress.enabled=true", "--set", "ingress.className=traefik"
     )
     assert "set ingress.campaignHashing.enabled=false" in notes
-    nginx = render_notes(tmp_path / "nginx", "--set", "ingress.enabled=true")
+    host = ("--set", "ingress.hosts={mesh.io}")  # no warning about sharing a server either
+    nginx = render_notes(tmp_path / "nginx", "--set", "ingress.enabled=true", *host)
     assert "campaignHashing.enabled=false" not in nginx
     # No class named: the cluster's default, possibly ingress-nginx; nothing to warn about.
     default = render_notes(
@@ -293,8 +294,27 @@ def test_notes_warn_when_campaign_hashing_meets_another_ingress_controller(
         "ingress.enabled=true",
         "--set",
         "ingress.className=",
+        *host,
     )
     assert "campaignHashing.enabled=false" not in default
+
+
+def test_notes_warn_when_campaign_hashing_shares_the_default_server(tmp_path: Path) -> None:
+    """Without a host, use-regex applies to every host-less Ingress of the controller."""
+    shared = render_notes(tmp_path / "no-host", "--set", "ingress.enabled=true")
+    assert "ingress.hosts is empty" in shared
+    own = render_notes(
+        tmp_path / "host", "--set", "ingress.enabled=true", "--set", "ingress.hosts={mesh.io}"
+    )
+    assert "ingress.hosts is empty" not in own
+    plain = render_notes(
+        tmp_path / "prefix",
+        "--set",
+        "ingress.enabled=true",
+        "--set",
+        "ingress.campaignHashing.enabled=false",
+    )
+    assert "ingress.hosts is empty" not in plain
 
 
 # -- user labels and annotations -------------------------------------------------------------------

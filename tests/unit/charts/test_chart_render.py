@@ -189,6 +189,17 @@ def test_gateway_probes_use_the_admin_port() -> None:
     assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 10
 
 
+def test_every_probe_setting_the_schema_accepts_is_rendered() -> None:
+    """A value the schema takes and the template drops would fail silently."""
+    probes = ("startup", "liveness", "readiness")
+    container = gateway_container(
+        render(set_values=tuple(f"gateway.probes.{p}.initialDelaySeconds=15" for p in probes))
+    )
+    for probe in probes:
+        assert container[f"{probe}Probe"]["initialDelaySeconds"] == 15, probe
+    assert "initialDelaySeconds" not in gateway_container(render())["readinessProbe"]
+
+
 def test_gateway_env_names_the_pod_and_its_namespace_for_traces() -> None:
     env = env_of(gateway_container(render()))
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -236,6 +247,19 @@ def test_queued_spans_are_exported_within_the_margin() -> None:
     data = config_data(render(set_values=("otel.endpoint=http://collector:4318",)))
     margin = values()["gateway"]["drain"]["marginSeconds"]
     assert 0 < int(data["OTEL_BSP_EXPORT_TIMEOUT"]) < margin * 1000
+    # The SDK's batch processor ignores that variable: its exporter's timeout (seconds) is
+    # what bounds the last export there.
+    assert 0 < float(data["OTEL_EXPORTER_OTLP_TIMEOUT"]) < margin
+    zipkin = config_data(
+        render(
+            set_values=(
+                "otel.tracesExporter=zipkin_json",
+                "otel.endpoint=http://zipkin:9411/api/v2/spans",
+            )
+        )
+    )
+    assert 0 < float(zipkin["OTEL_EXPORTER_ZIPKIN_TIMEOUT"]) < margin
+    assert zipkin["OTEL_EXPORTER_ZIPKIN_ENDPOINT"] == "http://zipkin:9411/api/v2/spans"
 
 
 def test_drain_timeout_default_matches_the_gateway() -> None:
