@@ -48,6 +48,8 @@ from nexus_mesh.tracing.spans import record_error
 log = logging.getLogger(__name__)
 
 FETCH_BYTES_PER_PARTITION = 256 * 1024
+# Campaigns whose misrouted records are logged (once each); past that, only counted.
+MISROUTED_LOGGED = 1000
 
 
 class Dispatcher:
@@ -84,6 +86,7 @@ class Dispatcher:
         self._next: dict[TopicPartition, int] = {}
         self._refs: dict[int, int] = defaultdict(int)
         self._lock = asyncio.Lock()
+        self._misrouted_campaigns: set[str] = set()
         self._consumer_started = False
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -347,7 +350,10 @@ class Dispatcher:
             return
         meta = envelope.metadata
         if self.partition_of(meta.campaign_id) != tp.partition:
-            return  # a campaign key that this partition does not own: never cross campaigns
+            # Never delivered: its campaign's clients read another partition, and positions
+            # would not hold. Said, since only a producer or a topic change puts it here.
+            self._misrouted(tp, record, meta.campaign_id)
+            return
         targets = self._hub.targets(
             campaign_id=meta.campaign_id, user_id=meta.user_id, connection_id=meta.connection_id
         )
@@ -364,6 +370,27 @@ class Dispatcher:
                 self.position(tp.partition).encode(),
             )
             self._fan_out(envelope, frame, targets, record.timestamp / 1000)
+
+    def _misrouted(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], campaign_id: str
+    ) -> None:
+        self._metrics.misrouted.inc()
+        if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or (
+            campaign_id in self._misrouted_campaigns
+        ):
+            return
+        self._misrouted_campaigns.add(campaign_id)
+        log.warning(
+            "skipping record %s-%s@%s: campaign %r belongs to partition %d of %d (the key's "
+            "murmur2 hash, as Kafka's default partitioner places it); its producer partitions "
+            "otherwise, or the topic's partition count changed (said once per campaign)",
+            tp.topic,
+            tp.partition,
+            record.offset,
+            campaign_id,
+            self.partition_of(campaign_id),
+            self._clients_partitions,
+        )
 
     def _broadcast(
         self, envelope: Envelope, record: ConsumerRecord[bytes, bytes], began: int | None

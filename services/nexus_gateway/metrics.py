@@ -62,6 +62,13 @@ class GatewayMetrics:
             "Client-bound records that failed to decode",
             registry=r,
         )
+        self.misrouted = Counter(
+            "nexus_gateway_misrouted_records",
+            "Client-bound records skipped because their campaign belongs to another partition "
+            "(a producer partitioning other than murmur2 on the campaign key, or a topic whose "
+            "partition count changed)",
+            registry=r,
+        )
         self.flow_timeouts = Counter(
             "nexus_gateway_flow_timeouts",
             "Requests answered by a gateway timeout event",

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+import uuid
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
@@ -145,3 +151,57 @@ async def test_dead_letters_are_counted(mesh: Mesh, settings: NexusSettings) -> 
         return value(samples, "nexus_service_dlq_total", service="search", reason="undecodable")
 
     assert await eventually(dead_lettered, what="the DLQ counter") == 1
+
+
+async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """A producer that partitions otherwise than Kafka's default (murmur2 of the campaign
+    key) puts a campaign's record where its clients do not read: the gateway reading that
+    partition for another campaign skips it, counts it and says so, once per campaign."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    partitions = settings.clients_partitions
+    stray = next(
+        f"A{i}"
+        for i in range(100)
+        if campaign_partition(f"A{i}", partitions) != campaign_partition("B", partitions)
+    )
+    codec = Codec(load_registry(settings.schemas_dir))
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+
+    def update(campaign: str, status: str) -> Envelope:
+        return Envelope(
+            type="campaign.updated",
+            payload=codec.payload_from_json(
+                "campaign.updated", {"status": status, "updated_at": 1}
+            ),
+            metadata=Metadata(
+                event_id=uuid.uuid4().hex, campaign_id=campaign, source="elsewhere", time=1
+            ),
+        )
+
+    async with MeshClient.connect(
+        gateway.url, campaign_id="B", user_id="bob", token=mesh.token("bob", ["B"])
+    ) as client:
+        producer = AIOKafkaProducer(**client_kwargs(settings))
+        await producer.start()
+        try:
+            for envelope in (update(stray, "misplaced"), update("B", "for-b")):
+                await producer.send_and_wait(
+                    topic,
+                    codec.encode(envelope),
+                    key=envelope.metadata.campaign_id.encode(),
+                    headers=record_headers(envelope),
+                    # Both on B's partition, as a producer hashing keys otherwise might.
+                    partition=campaign_partition("B", partitions),
+                )
+        finally:
+            await producer.stop()
+        received = await client.next_event(timeout=15)
+        # B's own record, after the stray one in the same partition: that one was skipped.
+        assert received.payload["status"] == "for-b"
+
+    samples = await scrape(gateway.url)
+    assert value(samples, "nexus_gateway_misrouted_records_total") == 1
+    assert f"campaign '{stray}' belongs to partition" in gateway.log()

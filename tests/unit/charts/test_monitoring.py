@@ -232,6 +232,36 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ),
         ),
         _case(
+            "a record on another campaign's partition, and an event the gateway failed on",
+            [
+                _series("nexus_gateway_misrouted_records_total", "0 0 0 0 0 2 2 2", **pod),
+                _series("nexus_gateway_errors_total", "0 0 0 1 1 1", **pod, code="internal"),
+                # Clients' own mistakes are not the gateway's fault.
+                _series("nexus_gateway_errors_total", "0+9x8", **pod, code="bad_frame"),
+            ],
+            _quiet("NexusGatewayMisroutedRecords", "4m"),
+            _fires(
+                "NexusGatewayMisroutedRecords",
+                "6m",
+                {**warning, **ns, "pod": "gw-0"},
+                "Records for clients sit on another campaign's partition",
+                "gw-0 skipped 2 records in 10 minutes whose campaign belongs to another "
+                "partition: their clients never get them. A producer partitions otherwise than "
+                "Kafka's default (murmur2 of the campaign key), or the clients topic's partition "
+                "count changed. The gateway's log names the campaigns.",
+            ),
+            _quiet("NexusGatewayInternalErrors", "2m"),
+            _fires(
+                "NexusGatewayInternalErrors",
+                "4m",
+                {**warning, **ns, "pod": "gw-0"},
+                "The gateway fails on client events",
+                "gw-0 answered 1 client events with code internal in 10 minutes: a fault of the "
+                "gateway's own, logged with each event's id and traceback. Those events were "
+                "not acknowledged.",
+            ),
+        ),
+        _case(
             "a record dead-lettered; none while the counter stands still",
             [_series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler")],
             _quiet("NexusServiceDeadLetters", "5m"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,9 @@ import pytest
 from registry_dirs import REAL_SCHEMAS, RegistryDir, record
 
 from nexus_mesh.cli import main
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.registry import load_registry
 
 CHAT_V1: dict[str, Any] = record(
     "ChatMessage",
@@ -20,6 +24,12 @@ CHAT_V1: dict[str, Any] = record(
 
 def check(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
     status = main(["schemas", "check", *map(str, args)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def lock(capsys: pytest.CaptureFixture[str], registry_dir: RegistryDir) -> tuple[int, str]:
+    status = main(["schemas", "lock", "--dir", str(registry_dir.root)])
     captured = capsys.readouterr()
     return status, captured.out + captured.err
 
@@ -56,6 +66,7 @@ def test_adding_a_field_with_a_default_is_compatible(
         *CHAT_V1["fields"],
         {"name": "edited", "type": "boolean", "default": False},
     )
+    assert lock(capsys, registry_dir)[0] == 0
     status, output = check(capsys, "--dir", registry_dir.root, "--against", REAL_SCHEMAS)
     assert (status, "schemas OK" in output) == (0, True)
 
@@ -64,6 +75,7 @@ def test_removing_a_field_that_had_a_default_is_compatible(
     capsys: pytest.CaptureFixture[str], registry_dir: RegistryDir
 ) -> None:
     with_chat_v2(registry_dir, {"name": "text", "type": "string"})
+    assert lock(capsys, registry_dir)[0] == 0
     status, _ = check(capsys, "--dir", registry_dir.root)
     assert status == 0
 
@@ -74,9 +86,16 @@ def test_adding_a_field_without_a_default_fails(
     with_chat_v2(registry_dir, *CHAT_V1["fields"], {"name": "lang", "type": "string"})
     status, output = check(capsys, "--dir", registry_dir.root)
     assert status == 1
-    assert "1 problem(s)" in output
+    assert "2 problem(s)" in output  # and v2 is not recorded in fingerprints.json
     assert "events/chat.message/v2.avsc: not backward compatible with v1" in output
     assert "reader_field_missing_default_value: lang" in output
+    # Nothing check refuses is recorded as published.
+    status, output = lock(capsys, registry_dir)
+    assert status == 1
+    assert "not backward compatible with v1" in output
+    assert (
+        "events/chat.message/v2.avsc" not in registry_dir.read("fingerprints.json")["fingerprints"]
+    )
 
 
 def test_removing_a_field_without_a_default_fails(
@@ -129,8 +148,18 @@ def test_a_published_version_edited_in_place_fails(
     status, output = check(capsys, "--dir", registry_dir.root, "--against", published.root)
     assert status == 1
     assert "events/search.requested/v1.avsc: published version changed in place" in output
-    # Without --against the same edit is a valid registry: only history reveals it.
-    assert check(capsys, "--dir", registry_dir.root)[0] == 0
+    # Without --against, the recorded fingerprint reveals the same edit.
+    status, output = check(capsys, "--dir", registry_dir.root)
+    assert status == 1
+    assert "1 problem(s)" in output
+    assert "events/search.requested/v1.avsc: published version changed in place" in output
+    assert "fingerprints.json has fe5f5e8d8559df3f" in output
+    # And lock does not paper over it.
+    before = (registry_dir.root / "fingerprints.json").read_text()
+    status, output = lock(capsys, registry_dir)
+    assert status == 1
+    assert "published version changed in place" in output
+    assert (registry_dir.root / "fingerprints.json").read_text() == before
 
 
 def test_doc_edits_to_a_published_version_are_allowed(
@@ -164,3 +193,53 @@ def test_an_invalid_registry_is_listed_not_raised(
     assert status == 1
     assert "events/chat.message/v1.avsc: bad Avro: invalid JSON" in output
     assert "unknown type 'x.y' as reply" in output
+
+
+def test_a_new_version_is_refused_until_locked_then_recorded_once(
+    capsys: pytest.CaptureFixture[str], registry_dir: RegistryDir
+) -> None:
+    with_chat_v2(
+        registry_dir, *CHAT_V1["fields"], {"name": "lang", "type": "string", "default": "en"}
+    )
+    status, output = check(capsys, "--dir", registry_dir.root)
+    assert status == 1
+    assert "events/chat.message/v2.avsc: not in fingerprints.json" in output
+    assert "nexus schemas lock" in output
+
+    status, output = lock(capsys, registry_dir)
+    assert status == 0
+    assert "recorded events/chat.message/v2.avsc" in output
+    recorded = registry_dir.read("fingerprints.json")["fingerprints"]
+    v2 = load_registry(registry_dir.root).versions("chat.message")[1]
+    assert recorded["events/chat.message/v2.avsc"] == v2.fingerprint.hex()
+    assert recorded["events/chat.message/v1.avsc"] == "13e3a1be2fcc6ac5"  # untouched
+    assert check(capsys, "--dir", registry_dir.root)[0] == 0
+    assert "no new version(s) recorded" in lock(capsys, registry_dir)[1]
+
+
+def test_the_recorded_fingerprints_are_those_records_carry() -> None:
+    """Each entry is the 8 bytes after C3 01 in a record written with that version."""
+    registry = load_registry(REAL_SCHEMAS)
+    codec = Codec(registry)
+    recorded = json.loads((REAL_SCHEMAS / "fingerprints.json").read_text())["fingerprints"]
+    envelope = Envelope(
+        type="chat.message",
+        payload=codec.payload_from_json("chat.message", {"text": "x"}),
+        metadata=Metadata(event_id="e", campaign_id="c", source="s", time=1),
+    )
+    encoded = codec.encode(envelope)
+    assert encoded[2:10].hex() == recorded["nexus/envelope.v1.avsc"]
+    payload_at = encoded.index(bytes.fromhex("c301"), 10)
+    assert (
+        encoded[payload_at + 2 : payload_at + 10].hex() == recorded["events/chat.message/v1.avsc"]
+    )
+
+
+def test_a_registry_without_fingerprints_is_told_how_to_start(
+    capsys: pytest.CaptureFixture[str], registry_dir: RegistryDir
+) -> None:
+    (registry_dir.root / "fingerprints.json").unlink()
+    status, output = check(capsys, "--dir", registry_dir.root)
+    assert (status, "fingerprints.json: missing" in output) == (1, True)
+    assert lock(capsys, registry_dir)[0] == 0
+    assert check(capsys, "--dir", registry_dir.root)[0] == 0
