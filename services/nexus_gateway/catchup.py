@@ -24,6 +24,7 @@ from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
+from nexus_mesh.kafka.records import CAMPAIGN_HEADER, header
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
@@ -55,6 +56,7 @@ class CatchUpReader:
         client_id: str,
         max_parallel: int = 4,
         timeout_s: float = 60.0,
+        stall_s: float = 15.0,
         on_delivered: DeliveredHook | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
@@ -70,6 +72,7 @@ class CatchUpReader:
         self._client_id = client_id
         self._slots = asyncio.Semaphore(max_parallel)
         self._timeout_s = timeout_s
+        self._stall_s = stall_s
 
     async def replay(self, job: CatchUp) -> None:
         """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""
@@ -121,8 +124,20 @@ class CatchUpReader:
                 # fit the same outbox bound as live delivery instead of tripping its 4008.
                 # Only what the writer can drain counts here: the live frames held behind
                 # the replay leave after it, and waiting for them would wait forever.
+                loop = asyncio.get_running_loop()
+                stalled_since = loop.time()
                 while connection.outbox_bytes > connection.max_buffer_bytes // 2:
                     if connection.closing:
+                        return
+                    if loop.time() - stalled_since > self._stall_s:
+                        # Stopped reading: it gives its replay slot back and resumes later,
+                        # from the last position it did read.
+                        log.info(
+                            "connection %s took nothing of its replay for %g s: closing 4008",
+                            connection.id,
+                            self._stall_s,
+                        )
+                        connection.close_as_slow()
                         return
                     await asyncio.sleep(0.01)
                 batches = await consumer.getmany(*wanted, timeout_ms=500, max_records=500)
@@ -151,6 +166,11 @@ class CatchUpReader:
         frames (closing, or over its outbox bound)."""
         if record.value is None:
             return True
+        if tp == job.clients:
+            # Most of a partition is other campaigns': the header says so without decoding.
+            campaign = header(record.headers, CAMPAIGN_HEADER)
+            if campaign is not None and campaign != job.connection.identity.campaign_id:
+                return True
         try:
             envelope = self._codec.decode(record.value)
         except CodecError:

@@ -8,6 +8,7 @@ is closed with 4008 and resumes from its last position, so it loses nothing and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -21,6 +22,9 @@ from nexus_mesh.tasks import cancel_and_wait, run_detached
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
+# A client closed as slow is usually alive, behind on what its socket holds: it gets longer to
+# read through to the 4008 frame before its TCP connection is dropped.
+SLOW_CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +38,7 @@ class Connection:
     __slots__ = (
         "_abort",
         "_catching_up",
+        "_closed",
         "_closing",
         "_held",
         "_held_bytes",
@@ -42,6 +47,8 @@ class Connection:
         "_outbox",
         "_queued_bytes",
         "_ready",
+        "_slow_close_timeout",
+        "_unsent",
         "_writer",
         "identity",
         "max_buffer_bytes",
@@ -57,9 +64,16 @@ class Connection:
         on_slow: Callable[[Connection], None] | None = None,
         on_written: Callable[[float], None] | None = None,
         abort: Callable[[bool], None] | None = None,
+        unsent: Callable[[], int] | None = None,
+        slow_close_timeout: float = SLOW_CLOSE_TIMEOUT_S,
     ) -> None:
+        """``abort(only_if_stuck)`` drops the TCP connection (with True: only while bytes
+        wait to be sent); ``unsent()`` tells how many do."""
         self.identity = identity
         self._abort = abort
+        self._unsent = unsent
+        self._closed: asyncio.Event | None = None
+        self._slow_close_timeout = slow_close_timeout
         self.ws = ws
         self.max_buffer_bytes = max_buffer_bytes
         # Each frame travels with the wall-clock time its event entered Kafka (0: not a live
@@ -139,6 +153,10 @@ class Connection:
             self._held_bytes += len(frame)
         return True
 
+    def close_as_slow(self) -> None:
+        """Close with 4008, dropping what is queued: the client resumes from its position."""
+        self._slow()
+
     def _slow(self) -> None:
         self._closing = True
         self._outbox.clear()
@@ -147,7 +165,11 @@ class Connection:
         if self._on_slow is not None:
             self._on_slow(self)
         run_detached(
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your position")
+            self.close(
+                CloseCode.SLOW_CONSUMER,
+                "slow consumer: resume from your position",
+                timeout=self._slow_close_timeout,
+            )
         )
 
     async def _drain(self) -> None:
@@ -180,19 +202,40 @@ class Connection:
         return not self._outbox
 
     async def close(self, code: int, message: str, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Close with ``code``, giving the client up to ``timeout`` to read through to the
+        close frame; then drop the TCP connection. A close under way already is waited for
+        (up to ``timeout``) instead of being cut short by a second one."""
+        if self._closed is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._closed.wait()
+            return
+        self._closed = asyncio.Event()
         self._closing = True
         await cancel_and_wait(self._writer)
+        # Unless the polite close completes, the TCP connection is dropped, whatever ended
+        # the attempt, a cancellation included: a connection left open holds its handler,
+        # its fd and its place on the pod for as long as its peer stays silent.
+        flushed = False
         try:
-            # A peer that stopped reading never lets the close frame out: give up on the
-            # polite close after a while and drop the TCP connection.
             async with asyncio.timeout(timeout):
-                await self.ws.close(code=code, message=message.encode()[:120])
-        except Exception:
-            only_if_stuck = False
-        else:
-            # When the writer was cancelled mid-frame above, aiohttp's close returns at once
-            # and leaves the socket to close after its unsent bytes, which a peer that stopped
-            # reading never takes: its handler, and the gateway's shutdown, would wait on it.
-            only_if_stuck = True
-        if self._abort is not None:
-            self._abort(only_if_stuck)
+                # No drain: cancelling the writer above while it waited for the socket
+                # cancels aiohttp's drain waiter, which the protocol shares and keeps until
+                # the socket takes data again, so a drain now would end in CancelledError
+                # at once. The close frame is small: it joins the transport's buffer
+                # without one, and the wait for the client's close reply follows.
+                await self.ws.close(code=code, message=message.encode()[:120], drain=False)
+                # aiohttp's close may return with the close frame still behind unsent
+                # bytes (the writer was cancelled mid-frame, or the reply came from a
+                # handler's read): a client that is alive but behind reads through to it.
+                # Polled: the transport tells no one when its buffer empties.
+                while self._unsent is not None and self._unsent():  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            flushed = True
+        except Exception as exc:
+            log.debug("connection %s: polite close given up: %r", self.id, exc)
+        finally:
+            self._closed.set()
+            if self._abort is not None:
+                # A peer that stopped reading never lets the close frame out.
+                self._abort(flushed)

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp
-from nexus_gateway.connection import Connection, Identity
+from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
 from nexus_gateway.limits import TokenBucket
 from nexus_gateway.protocol import (
     CloseCode,
@@ -68,6 +68,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         max_msg_size=settings.gateway_max_frame_bytes,
         heartbeat=settings.gateway_heartbeat_s,
         compress=False,
+        # aiohttp's own wait for the client's close reply: never shorter than the close
+        # windows of Connection.close, which bound it themselves.
+        timeout=max(CLOSE_TIMEOUT_S, settings.gateway_slow_close_s),
         # Text frames reach the ingress as bytes: invalid UTF-8 is then a bad_frame answer
         # from the JSON parser, where aiohttp's decoding would close the socket with 1007.
         decode_text=False,
@@ -85,6 +88,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         ws=ws,
         max_buffer_bytes=settings.gateway_client_buffer_bytes,
         abort=_aborter(request),
+        unsent=_unsent(request),
+        slow_close_timeout=settings.gateway_slow_close_s,
         on_slow=lambda _c: gateway.metrics.slow_closes.inc(),
         on_written=gateway.metrics.delivery_latency.observe,
     )
@@ -239,6 +244,16 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
         await connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume")
         return
     connection.end_catch_up()
+
+
+def _unsent(request: web.Request) -> Callable[[], int]:
+    """Bytes the TCP connection still holds for the client (0 once it is gone)."""
+    transport = request.transport
+
+    def unsent() -> int:
+        return 0 if transport is None else int(transport.get_write_buffer_size())
+
+    return unsent
 
 
 def _aborter(request: web.Request) -> Callable[[bool], None]:

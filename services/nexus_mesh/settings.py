@@ -87,6 +87,13 @@ class NexusSettings(BaseSettings):
     # Per-connection outbox bound; past it the client is closed with 4008 and resumes. It
     # must hold a burst of one fetch (the delivery consumer fetches <= 256 KiB a partition).
     gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=512 * 1024)
+    # A resuming client whose replay cannot hand it anything for this long (its outbox stays
+    # over half full) is closed with 4008: replays are few per pod (4), and one that stopped
+    # reading would hold its slot until the replay's 60 s deadline.
+    gateway_replay_stall_s: float = Field(default=15.0, gt=0)
+    # How long a client closed as slow (4008) has to read through what its socket holds to
+    # the close frame before the gateway drops the TCP connection (1006 at the client).
+    gateway_slow_close_s: float = Field(default=30.0, gt=0)
     gateway_rate_per_s: float = Field(default=50.0, gt=0)
     gateway_rate_burst: int = Field(default=100, ge=1)
     gateway_idempotency_window_s: float = Field(default=300.0, ge=0)

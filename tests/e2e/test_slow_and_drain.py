@@ -15,11 +15,12 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp import WSCloseCode
 
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshClosedError
 from nexus_mesh.service.publisher import Publisher
-from nexus_testkit import eventually
+from nexus_testkit import eventually, gateway_connections
 
 
 def rss_kib(pid: int) -> int:
@@ -215,3 +216,81 @@ async def test_drain_ends_within_its_timeout_when_a_client_stopped_reading(
         elapsed = time.monotonic() - began
     assert code == 0
     assert elapsed < drain_s + 2.0, f"stopped {elapsed:.1f} s after SIGTERM"
+
+
+async def test_a_resume_that_stops_reading_is_closed_4008_and_resumes_later(
+    mesh: Mesh, publisher: Publisher
+) -> None:
+    """A client resumes with ~16 MB to catch up on and reads none of it: its replay, one of
+    the few a pod runs at once, cannot hand it anything more, and after
+    NEXUS_GATEWAY_REPLAY_STALL_S it is closed as slow (4008) instead of holding its slot for
+    the replay's whole minute, and its connection leaves the pod. Reading from its last
+    position later still loses nothing."""
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024),
+        NEXUS_GATEWAY_REPLAY_STALL_S="2",
+        NEXUS_GATEWAY_SLOW_CLOSE_S="3",
+    )
+    assert gateway.url and gateway.admin_url
+    token = mesh.token("away", ["A"])
+    async with MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="away", token=token
+    ) as first:
+        since = first.welcome["position"]
+    blob = "x" * 16_000
+    total = 1_000
+    for n in range(total):
+        await publisher.publish(
+            "campaign.updated",
+            {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
+            campaign_id="A",
+        )
+    async with aiohttp.ClientSession() as session:
+        stalled = await session.ws_connect(
+            f"{gateway.url}/ws/A/away?since={since}",
+            headers={"Authorization": f"Bearer {token}"},
+            max_msg_size=0,
+        )
+        began = time.monotonic()
+
+        async def closed_as_slow() -> bool:
+            def get() -> str:
+                with urllib.request.urlopen(f"{gateway.admin_url}/metrics", timeout=5) as page:
+                    return str(page.read().decode())
+
+            metrics = await asyncio.to_thread(get)
+            return "nexus_gateway_slow_consumer_closes_total 1.0" in metrics
+
+        await eventually(closed_as_slow, timeout=45, what="the stalled resume closed 4008")
+        took = time.monotonic() - began
+
+        async def gone() -> bool:
+            return await gateway_connections(gateway.admin_url or "") == 0
+
+        # It used to stay: closing a peer that reads nothing ended in a CancelledError
+        # (aiohttp's shared drain waiter, cancelled with the writer) before the TCP
+        # connection was dropped.
+        await eventually(gone, what="the connection to leave the gateway")
+        # Now it reads: its welcome, what the socket had taken, then the end.
+        received: list[int] = []
+        last = since
+        while True:
+            message = await stalled.receive(timeout=30)
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                break
+            frame = orjson.loads(message.data)
+            if frame["type"] == "campaign.updated":
+                received.append(int(frame["payload"]["status"]))
+                last = frame["metadata"]["position"]
+    # 4008 when the kernel's socket buffers took the close frame, 1006 when it was still in
+    # the gateway's after NEXUS_GATEWAY_SLOW_CLOSE_S and the TCP connection was dropped.
+    assert stalled.close_code in (4008, WSCloseCode.ABNORMAL_CLOSURE), stalled.close_code
+    assert len(received) < total
+    assert took < 30, f"closed {took:.1f} s after the resume: it held its slot"
+    async with MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="away", token=token, since=last
+    ) as again:
+        assert again.welcome["recovered"] is True
+        while len(received) < total:
+            received.append(int((await again.next_event(timeout=30)).payload["status"]))
+    assert received == list(range(total)), "nothing lost or repeated across the 4008"

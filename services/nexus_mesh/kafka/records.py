@@ -30,6 +30,9 @@ def _rfc3339(ms: int) -> str:
     )
 
 
+CAMPAIGN_HEADER = "nexus-campaign"
+
+
 def record_headers(envelope: Envelope) -> Headers:
     meta = envelope.metadata
     headers: Headers = [
@@ -39,7 +42,7 @@ def record_headers(envelope: Envelope) -> Headers:
         ("ce_source", meta.source.encode()),
         ("ce_time", _rfc3339(meta.time).encode()),
         ("content-type", CONTENT_TYPE.encode()),
-        ("nexus-campaign", meta.campaign_id.encode()),
+        (CAMPAIGN_HEADER, meta.campaign_id.encode()),
     ]
     optional = (
         ("nexus-user", meta.user_id),

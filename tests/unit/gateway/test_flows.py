@@ -1,0 +1,66 @@
+"""A request's timeout that its connection could not take is owed again after a resend."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nexus_gateway.flows import FlowTracker, PendingRequest
+from nexus_mesh.registry import Flow
+
+FLOW = Flow(
+    name="search",
+    request="search.requested",
+    replies=("search.completed",),
+    timeout_ms=20,
+    timeout_type="search.timeout",
+)
+
+
+def request(correlation_id: str = "req-1") -> PendingRequest:
+    return PendingRequest(
+        connection_id="c1", correlation_id=correlation_id, flow=FLOW, request_payload={}
+    )
+
+
+async def wait_for(condition: asyncio.Event) -> None:
+    async with asyncio.timeout(5):
+        await condition.wait()
+
+
+async def test_a_refused_timeout_waits_again_when_the_request_is_resent() -> None:
+    """The connection was still registered but refused the frame (it was closing): the
+    timeout is missed, not delivered, and the client's resend waits for it again."""
+    delivered: list[str] = []
+    refused = asyncio.Event()
+    answered = asyncio.Event()
+    accept = False
+
+    def on_timeout(pending: PendingRequest) -> bool:
+        if not accept:
+            refused.set()
+            return False
+        delivered.append(pending.correlation_id)
+        answered.set()
+        return True
+
+    flows = FlowTracker(on_timeout)
+    flows.track(request())
+    await wait_for(refused)
+    assert len(flows) == 0 and delivered == []
+    accept = True  # resumed
+    assert flows.rearm("c1", "req-1") is True
+    await wait_for(answered)
+    assert delivered == ["req-1"]
+    assert flows.rearm("c1", "req-1") is False  # delivered: nothing more owed
+
+
+async def test_a_reply_ends_the_wait_and_forgets_a_missed_timeout() -> None:
+    refused = asyncio.Event()
+    flows = FlowTracker(lambda _pending: refused.set() or False)
+    flows.track(request("a"))
+    flows.track(request("b"))
+    assert flows.resolve("c1", "a") is True  # answered in time: its timer never fires
+    await wait_for(refused)  # b's fires, refused
+    assert flows.resolve("c1", "b") is False  # no timer left, but the missed one is dropped
+    assert flows.rearm("c1", "b") is False
+    assert flows.rearm("c1", "a") is False
