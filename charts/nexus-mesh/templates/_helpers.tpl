@@ -291,7 +291,9 @@ NEXUS_KAFKA_SASL_MECHANISM: {{ .Values.kafka.sasl.mechanism | quote }}
 NEXUS_KAFKA_SASL_USERNAME: {{ .Values.kafka.sasl.username | quote }}
 {{- end }}
 {{- if include "nexus-mesh.kafkaTlsMounted" . }}
-NEXUS_KAFKA_SSL_CAFILE: {{ printf "/etc/nexus/kafka-tls/%s" .Values.kafka.tls.caKey | quote }}
+{{- with .Values.kafka.tls.caKey }}
+NEXUS_KAFKA_SSL_CAFILE: {{ printf "/etc/nexus/kafka-tls/%s" . | quote }}
+{{- end }}
 {{- if .Values.kafka.tls.certKey }}
 NEXUS_KAFKA_SSL_CERTFILE: {{ printf "/etc/nexus/kafka-tls/%s" .Values.kafka.tls.certKey | quote }}
 {{- end }}

@@ -336,6 +336,15 @@ def test_topics_default_to_replicated_and_to_one_replica_with_dev_kafka() -> Non
     assert dev["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-nexus-mesh-tracing:4318"
 
 
+def test_a_tls_secret_without_a_ca_leaves_the_system_trust_store() -> None:
+    """Mutual TLS against a broker with a publicly signed certificate: the Secret holds the
+    client's certificate only, and pointing the client at a CA file that is not there would
+    keep every pod waiting for Kafka."""
+    data = config_data(render(scenario("kafka-secure"), set_values=("kafka.tls.caKey=",)))
+    assert "NEXUS_KAFKA_SSL_CAFILE" not in data
+    assert data["NEXUS_KAFKA_SSL_CERTFILE"] == "/etc/nexus/kafka-tls/tls.crt"
+
+
 def test_secure_kafka_settings_come_from_values_and_secrets() -> None:
     docs = render(scenario("kafka-secure"))
     data = config_data(docs)
@@ -638,6 +647,33 @@ def test_topics_job_is_a_hook_running_nexus_topics_ensure() -> None:
     assert not any(k.startswith(("NEXUS_GATEWAY_", "NEXUS_JWT")) for k in env)
     secure = find(render(scenario("kafka-secure")), "Job")
     assert secure["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_the_topics_job_can_be_placed_and_given_extra_env() -> None:
+    """On a cluster whose nodes are all tainted, a pre-install Job without tolerations never
+    starts and `helm install` waits out its timeout."""
+    job = find(
+        render(
+            set_values=(
+                "topicsJob.nodeSelector.pool=system",
+                "topicsJob.tolerations[0].key=dedicated",
+                "topicsJob.tolerations[0].operator=Exists",
+                "topicsJob.tolerations[0].effect=NoSchedule",
+                "topicsJob.extraEnv[0].name=NEXUS_LOG_LEVEL",
+                "topicsJob.extraEnv[0].value=DEBUG",
+            )
+        ),
+        "Job",
+    )
+    spec = pod_spec(job)
+    assert spec["nodeSelector"] == {"pool": "system"}
+    assert spec["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    (container,) = spec["containers"]
+    assert env_of(container)["NEXUS_LOG_LEVEL"] == "DEBUG"
+    plain = pod_spec(find(render(), "Job"))
+    assert "nodeSelector" not in plain and "tolerations" not in plain and "affinity" not in plain
 
 
 def test_helm_test_pod_runs_the_websocket_round_trip_against_the_service() -> None:
