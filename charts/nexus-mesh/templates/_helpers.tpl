@@ -210,6 +210,9 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and (include "nexus-mesh.kafkaSecretCreated" .) (not .Values.kafka.sasl.password) }}
 {{- fail "SASL needs kafka.sasl.password or kafka.sasl.existingSecret" }}
 {{- end }}
+{{- if and .Values.ingress.enabled (ge (int .Values.gateway.config.heartbeatSeconds) (int .Values.ingress.timeoutSeconds)) }}
+{{- fail (printf "gateway.config.heartbeatSeconds (%d) must be less than ingress.timeoutSeconds (%d): the proxy would close idle WebSockets between heartbeats" (int .Values.gateway.config.heartbeatSeconds) (int .Values.ingress.timeoutSeconds)) }}
+{{- end }}
 {{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
 {{- fail "kafka.tls.keyKey needs kafka.tls.certKey" }}
 {{- end }}
@@ -322,7 +325,7 @@ NEXUS_JWT_ISSUER: {{ . | quote }}
 {{- end }}
 NEXUS_LOG_LEVEL: {{ .Values.logLevel | quote }}
 NEXUS_LOG_FORMAT: {{ .Values.logFormat | quote }}
-NEXUS_GATEWAY_HOST: "0.0.0.0"
+NEXUS_GATEWAY_HOST: {{ .Values.gateway.listenHost | quote }}
 NEXUS_GATEWAY_PORT: {{ .Values.gateway.port | quote }}
 NEXUS_GATEWAY_ADMIN_PORT: {{ .Values.gateway.adminPort | quote }}
 NEXUS_GATEWAY_DRAIN_TIMEOUT_S: {{ .Values.gateway.drain.timeoutSeconds | quote }}

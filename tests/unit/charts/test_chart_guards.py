@@ -175,6 +175,14 @@ PEM = (
             ("kafka.tls.existingSecret=kafka-ca",),
             "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL",
         ),
+        (
+            (
+                "ingress.enabled=true",
+                "ingress.timeoutSeconds=60",
+                "gateway.config.heartbeatSeconds=60",
+            ),
+            "gateway.config.heartbeatSeconds (60) must be less than ingress.timeoutSeconds (60)",
+        ),
     ],
     ids=[
         "rs256-without-key",
@@ -184,6 +192,7 @@ PEM = (
         "sampler-ratio-2",
         "sampler-ratio-1.5",
         "tls-files-without-tls",
+        "proxy-times-out-before-heartbeats",
     ],
 )
 def test_settings_the_pods_would_crash_on_are_refused(

@@ -336,6 +336,19 @@ def test_topics_default_to_replicated_and_to_one_replica_with_dev_kafka() -> Non
     assert dev["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://{RELEASE}-nexus-mesh-tracing:4318"
 
 
+def test_gateways_listen_where_the_cluster_s_addresses_are() -> None:
+    assert config_data(render())["NEXUS_GATEWAY_HOST"] == "0.0.0.0"
+    dual = config_data(render(set_values=("gateway.listenHost=::",)))
+    assert dual["NEXUS_GATEWAY_HOST"] == "::"
+
+
+def test_unready_gateways_do_not_block_node_drains() -> None:
+    """A Kafka outage makes every gateway unready at once; with the default eviction policy
+    their budget would then block every node drain."""
+    pdb = find(render(), "PodDisruptionBudget")
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
 def test_a_tls_secret_without_a_ca_leaves_the_system_trust_store() -> None:
     """Mutual TLS against a broker with a publicly signed certificate: the Secret holds the
     client's certificate only, and pointing the client at a CA file that is not there would
