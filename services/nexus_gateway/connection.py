@@ -153,6 +153,10 @@ class Connection:
             self._held_bytes += len(frame)
         return True
 
+    def stop_taking(self) -> None:
+        """Refuse every frame from now on; those queued already still go out."""
+        self._closing = True
+
     def close_as_slow(self) -> None:
         """Close with 4008, dropping what is queued: the client resumes from its position."""
         self._slow()
@@ -212,12 +216,12 @@ class Connection:
             return
         self._closed = asyncio.Event()
         self._closing = True
-        await cancel_and_wait(self._writer)
         # Unless the polite close completes, the TCP connection is dropped, whatever ended
         # the attempt, a cancellation included: a connection left open holds its handler,
         # its fd and its place on the pod for as long as its peer stays silent.
         flushed = False
         try:
+            await cancel_and_wait(self._writer)
             async with asyncio.timeout(timeout):
                 # No drain: cancelling the writer above while it waited for the socket
                 # cancels aiohttp's drain waiter, which the protocol shares and keeps until

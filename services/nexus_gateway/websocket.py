@@ -134,6 +134,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         if catch_up is not None:
             replay = asyncio.create_task(_replay(gateway, catch_up), name=f"replay-{connection.id}")
         async for message in ws:
+            if connection.closing:
+                # Its token expired, or it is closed as slow: nothing more is taken from it
+                # (unanswered, the client resends after reconnecting).
+                continue
             if message.type is WSMsgType.TEXT:
                 answer = await gateway.ingress.handle(
                     connection, message.data, allowed=bucket.take()
@@ -213,8 +217,10 @@ def _close_at_expiry(
         return None
 
     async def close() -> None:
-        # Answers already queued (acks of events Kafka has) go out first: a client that
-        # lost them would resend those events after reconnecting.
+        # From now on the connection takes nothing more, neither events for the client nor
+        # events from it (the handler skips them); answers already queued (acks of events
+        # Kafka has) go out first: a client that lost them would resend those events.
+        connection.stop_taking()
         await connection.flush(timeout=EXPIRY_FLUSH_S)
         await connection.close(
             CloseCode.UNAUTHORIZED, "token expired: reconnect with a new token and resume"
@@ -241,7 +247,12 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
         raise
     except Exception as exc:
         log.warning("replay for connection %s failed: %s", connection.id, exc)
-        await connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume")
+        # Detached: the close wakes the handler, whose cleanup cancels this task, and a close
+        # cancelled half-way drops the connection before the client could read its 1001.
+        run_detached(
+            connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume"),
+            name=f"close-{connection.id}",
+        )
         return
     connection.end_catch_up()
 

@@ -348,9 +348,13 @@ NEXUS_OTLP_PIPELINE: {{ .Values.otel.pipeline | quote }}
 OTEL_BSP_EXPORT_TIMEOUT: {{ mul .Values.otel.shutdownExportSeconds 1000 | int64 | quote }}
 {{- /*
 The SDK's batch processor (pipeline sdk, the zipkin exporter) ignores OTEL_BSP_EXPORT_TIMEOUT:
-its exporter's own timeout (seconds, 10 by default) bounds the last export instead.
+its exporter's own timeout (seconds, 10 by default) bounds the last export instead, and every
+other export with it. fastotel (pipelines native and sdk-spans) honours the former, and keeps
+its exporter's default for the exports in between.
 */}}
+{{- if or (eq .Values.otel.pipeline "sdk") (eq .Values.otel.tracesExporter "zipkin_json") }}
 OTEL_EXPORTER_OTLP_TIMEOUT: {{ .Values.otel.shutdownExportSeconds | int64 | quote }}
+{{- end }}
 {{- if eq .Values.otel.tracesExporter "zipkin_json" }}
 OTEL_EXPORTER_ZIPKIN_TIMEOUT: {{ .Values.otel.shutdownExportSeconds | int64 | quote }}
 {{- with .Values.otel.endpoint }}

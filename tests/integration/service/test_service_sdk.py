@@ -417,35 +417,45 @@ async def test_a_retried_or_redelivered_handler_sends_under_the_same_ids(mesh: M
     """A handler that published and then failed is retried, and a record redelivered to a
     new instance (its dedupe memory empty, as after a crash) is handled again: the events it
     sends again carry the ids of the first time, so whoever deduplicates by event_id (the
-    gateway's clients, other services) drops the copies."""
+    gateway's clients, other services) drops the copies. Another service handling the same
+    record sends under ids of its own."""
     request = mesh.request("half-done")
+
+    def ids(events: list[Envelope], source: str, type_: str) -> list[str]:
+        return [
+            e.metadata.event_id for e in events if e.metadata.source == source and e.type == type_
+        ]
+
     async with TopicTail(mesh.settings, mesh.topics.clients, 4) as clients:
         async with running(toy_service([]), mesh.settings):
             await mesh.send(request)
             await eventually(replies_to(mesh, clients, request.metadata.event_id), what="reply")
         first = mesh.replies(clients)
-        async with running(toy_service([]), mesh.settings):
-            await mesh.send(request)  # the same record again
+        async with (
+            running(toy_service([]), mesh.settings),
+            running(toy_service([], name="other"), mesh.settings),
+        ):
+            await mesh.send(request)  # the same record again, for both
 
-            async def second_reply() -> bool:
+            async def three_replies() -> bool:
                 replies = await replies_to(mesh, clients, request.metadata.event_id)()
                 assert isinstance(replies, list)
-                return len(replies) == 2
+                return len(replies) == 3
 
-            await eventually(second_reply, what="the redelivered request's reply")
+            await eventually(three_replies, what="the redelivered request's replies")
         everything = mesh.replies(clients)
 
-    chats = [e.metadata.event_id for e in first if e.type == "chat.message"]
+    chats = ids(first, "toy", "chat.message")
     assert len(chats) == 2, "published once per attempt: the first attempt failed after it"
     assert chats[0] == chats[1]
-    by_type: dict[str, set[str]] = {}
-    for event in everything:
-        by_type.setdefault(event.type, set()).add(event.metadata.event_id)
-    assert by_type["chat.message"] == {chats[0]}
-    assert len(by_type["search.completed"]) == 1
-    assert len([e for e in everything if e.type == "search.completed"]) == 2
-    # Another service handling the same request sends under ids of its own.
-    assert request.metadata.event_id not in by_type["search.completed"] | {chats[0]}
+    assert set(ids(everything, "toy", "chat.message")) == {chats[0]}
+    toy_replies = ids(everything, "toy", "search.completed")
+    assert len(toy_replies) == 2 and len(set(toy_replies)) == 1
+    other_chats = set(ids(everything, "other", "chat.message"))
+    other_replies = ids(everything, "other", "search.completed")
+    assert len(other_chats) == 1 and len(other_replies) == 1
+    assert other_chats.isdisjoint(chats)
+    assert other_replies[0] not in toy_replies
 
 
 async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh) -> None:

@@ -40,3 +40,15 @@ async def test_held_frames_still_count_against_the_connection_s_bound() -> None:
     assert not conn.send(b"x" * 100)  # over 1024 with what is held: closed as slow (4008)
     assert conn.closing
     assert (conn.queued_bytes, conn.outbox_bytes) == (0, 0)
+
+
+def test_a_connection_that_stopped_taking_refuses_every_frame_and_keeps_its_queue() -> None:
+    """What a closing connection still queued goes out; anything after is refused, a
+    request's timeout event included (the flow tracker then keeps it owed)."""
+    conn = connection()
+    assert conn.send_direct(b"ack")
+    conn.stop_taking()
+    assert conn.closing
+    assert not conn.send_direct(b"search.timeout")
+    assert not conn.send(b"live event", 1.0)
+    assert conn.outbox_bytes == len(b"ack")
