@@ -10,15 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
     GCCollector,
     PlatformCollector,
     ProcessCollector,
+    make_wsgi_app,
     start_http_server,
 )
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -91,10 +97,53 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def serve_metrics(registry: CollectorRegistry, *, host: str, port: int) -> MetricsServer:
-    """Serve ``registry`` in Prometheus text format at ``http://host:port/metrics``."""
-    server, thread = start_http_server(port, addr=host, registry=registry)
-    return MetricsServer(server, thread)
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request: probes and scrapes come every few seconds."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve_metrics(
+    registry: CollectorRegistry,
+    *,
+    host: str,
+    port: int,
+    ready: Callable[[], bool] | None = None,
+) -> MetricsServer:
+    """Serve ``registry`` in Prometheus text format at ``http://host:port/metrics``.
+
+    With ``ready``, the same port answers the kubelet too: ``/healthz`` (200 while the
+    process serves) and ``/readyz`` (200 once ``ready()`` is true, 503 before), so that a
+    rollout waits for a new pod to be consuming before it stops an old one.
+    """
+    if ready is None:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+        return MetricsServer(server, thread)
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            status, body = "200 OK", b"ok\n"
+        elif path == "/readyz" and ready():
+            status, body = "200 OK", b"ready\n"
+        elif path == "/readyz":
+            status, body = "503 Service Unavailable", b"starting\n"
+        else:
+            served: Iterable[bytes] = metrics_app(environ, start_response)
+            return served
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    wsgi = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=wsgi.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return MetricsServer(wsgi, thread)
 
 
 def register_process_metrics(registry: CollectorRegistry) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
 import uuid
 
@@ -205,3 +206,29 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     samples = await scrape(gateway.url)
     assert value(samples, "nexus_gateway_misrouted_records_total") == 1
     assert f"campaign '{stray}' belongs to partition" in gateway.log()
+
+
+async def test_a_running_service_answers_the_kubelet_s_probes(mesh: Mesh) -> None:
+    """The search service process serves /healthz and, once its consumer group is joined,
+    /readyz on its metrics port: what the chart's probes read."""
+    search = mesh.service("search")
+    assert search.url
+
+    async def status(path: str) -> int:
+        def get() -> int:
+            try:
+                with urllib.request.urlopen(f"{search.url}{path}", timeout=5) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        return await asyncio.to_thread(get)
+
+    assert await status("/healthz") == 200
+
+    async def ready() -> bool:
+        return await status("/readyz") == 200
+
+    await eventually(ready, what="the search service to be ready")
+    samples = await scrape(search.url)
+    assert value(samples, "nexus_service_assigned_partitions", service="search") == 2

@@ -291,7 +291,13 @@ class Service:
             return None
         host, port = settings.service_metrics_host, settings.service_metrics_port
         try:
-            server = serve_metrics(self.metrics.registry, host=host, port=port)
+            server = serve_metrics(
+                self.metrics.registry,
+                host=host,
+                port=port,
+                # Looked up at each probe: the runner whose event it is exists once started.
+                ready=lambda: self.ready.is_set(),
+            )
         except OSError as exc:
             # Metrics are for operators; a taken port must not keep the service from working.
             self.log.error(

@@ -617,7 +617,9 @@ def test_service_monitors_scrape_admin_and_metrics_ports_through_headless_servic
     (container,) = pod_spec(search)["containers"]
     assert container["ports"] == [{"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
     assert env_of(container)["NEXUS_SERVICE_METRICS_PORT"] == "9464"
-    assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    # Ready once its group is joined: a rollout waits for the new pod to consume.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
 
 
 def test_the_release_needs_no_rbac_and_operators_get_a_minimal_role() -> None:

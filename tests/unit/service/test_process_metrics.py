@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,3 +35,30 @@ def test_the_metrics_endpoint_shows_the_process() -> None:
     assert "python_gc_collections_total" in samples
     # ...next to the service's own metrics, not instead of them.
     assert "nexus_service_consumer_lag" in {family.name for family in families}
+
+
+def test_the_same_port_answers_the_kubelet_s_probes() -> None:
+    """``/healthz`` while the process serves, ``/readyz`` only once the service is ready
+    (its consumer group joined), and ``/metrics`` as before."""
+    ready = threading.Event()
+    service = Service(name="probe")
+    server = serve_metrics(service.metrics.registry, host="127.0.0.1", port=0, ready=ready.is_set)
+
+    def get(path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{server.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    try:
+        assert get("/healthz")[0] == 200
+        assert get("/readyz") == (503, "starting\n")
+        ready.set()
+        assert get("/readyz") == (200, "ready\n")
+        status, text = get("/metrics")
+    finally:
+        server.close()
+    assert status == 200
+    assert "process_open_fds" in text
