@@ -178,6 +178,19 @@ offline, so this is sprig's derivePassword (scrypt, N=32768), slow to test guess
 {{- end }}
 
 {{/*
+Milliseconds of a Prometheus duration as values.schema.json admits them ("1h30m", "10s",
+"500ms"): units in that order, each at most once.
+*/}}
+{{- define "nexus-mesh.durationMs" -}}
+{{- $re := "^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$" -}}
+{{- $h := regexReplaceAll $re . "${1}" | default "0" | int64 -}}
+{{- $m := regexReplaceAll $re . "${2}" | default "0" | int64 -}}
+{{- $s := regexReplaceAll $re . "${3}" | default "0" | int64 -}}
+{{- $ms := regexReplaceAll $re . "${4}" | default "0" | int64 -}}
+{{- add (mul $h 3600000) (mul $m 60000) (mul $s 1000) $ms -}}
+{{- end }}
+
+{{/*
 Checks that cannot be expressed in values.schema.json; rendering fails with the reason.
 */}}
 {{- define "nexus-mesh.validate" -}}
@@ -212,6 +225,11 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- end }}
 {{- if and .Values.ingress.enabled (ge (int .Values.gateway.config.heartbeatSeconds) (int .Values.ingress.timeoutSeconds)) }}
 {{- fail (printf "gateway.config.heartbeatSeconds (%d) must be less than ingress.timeoutSeconds (%d): the proxy would close idle WebSockets between heartbeats" (int .Values.gateway.config.heartbeatSeconds) (int .Values.ingress.timeoutSeconds)) }}
+{{- end }}
+{{- with .Values.serviceMonitor }}
+{{- if and .enabled (gt (include "nexus-mesh.durationMs" .scrapeTimeout | int64) (include "nexus-mesh.durationMs" .interval | int64)) }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) must not exceed serviceMonitor.interval (%s): Prometheus refuses such a scrape configuration" .scrapeTimeout .interval) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.kafka.tls.keyKey (not .Values.kafka.tls.certKey) }}
 {{- fail "kafka.tls.keyKey needs kafka.tls.certKey" }}

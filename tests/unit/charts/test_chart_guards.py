@@ -183,6 +183,18 @@ PEM = (
             ),
             "gateway.config.heartbeatSeconds (60) must be less than ingress.timeoutSeconds (60)",
         ),
+        (
+            ("serviceMonitor.enabled=true", "serviceMonitor.interval=5s"),
+            "serviceMonitor.scrapeTimeout (10s) must not exceed serviceMonitor.interval (5s)",
+        ),
+        (
+            (
+                "serviceMonitor.enabled=true",
+                "serviceMonitor.interval=1m",
+                "serviceMonitor.scrapeTimeout=1m500ms",
+            ),
+            "must not exceed serviceMonitor.interval (1m)",
+        ),
     ],
     ids=[
         "rs256-without-key",
@@ -193,12 +205,27 @@ PEM = (
         "sampler-ratio-1.5",
         "tls-files-without-tls",
         "proxy-times-out-before-heartbeats",
+        "scrape-timeout-over-interval",
+        "scrape-timeout-over-interval-mixed-units",
     ],
 )
 def test_settings_the_pods_would_crash_on_are_refused(
     set_values: tuple[str, ...], message: str
 ) -> None:
     assert message in render_fails(set_values=set_values)
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout"), [("30s", "10s"), ("1m", "59s500ms"), ("1h", "1h"), ("2m", "90s")]
+)
+def test_a_scrape_timeout_within_its_interval_renders(interval: str, timeout: str) -> None:
+    render(
+        set_values=(
+            "serviceMonitor.enabled=true",
+            f"serviceMonitor.interval={interval}",
+            f"serviceMonitor.scrapeTimeout={timeout}",
+        )
+    )
 
 
 def test_matching_keys_and_ratios_render() -> None:
