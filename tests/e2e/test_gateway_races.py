@@ -14,7 +14,8 @@ import signal
 import time
 import urllib.request
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,44 @@ from nexus_testkit import eventually, gateway_connections, schemas_with_flow_tim
 async def stack() -> AsyncIterator[AsyncExitStack]:
     async with AsyncExitStack() as exits:
         yield exits
+
+
+@dataclass
+class PausableMesh:
+    """A mesh on the test's own broker, which the test pauses (SIGSTOP) and resumes."""
+
+    mesh: Mesh
+    settings: NexusSettings
+    broker: int
+    paused: bool = False
+
+    def pause(self) -> None:
+        os.kill(self.broker, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        os.kill(self.broker, signal.SIGCONT)
+        self.paused = False
+
+
+@asynccontextmanager
+async def pausable_mesh(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path, prefix: str
+) -> AsyncIterator[PausableMesh]:
+    """Topics ``prefix.*`` on the test's own broker; the broker runs again and every process
+    is stopped at the end, whatever the test left behind."""
+    cluster, bootstrap = own_kafka
+    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    broker = cluster.status().nodes[0].pid
+    assert broker is not None
+    env = PausableMesh(Mesh(bootstrap=bootstrap, prefix=prefix, workdir=tmp_path), settings, broker)
+    try:
+        yield env
+    finally:
+        if env.paused:
+            env.resume()
+        env.mesh.close()
 
 
 async def metric(url: str, name: str) -> float:
@@ -226,19 +265,12 @@ async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
     close itself: welcome, then 1001 with the drain's reason, promptly. A late joiner used
     to stay connected to the draining pod, and a second close could drop it before its 1001
     frame left."""
-    cluster, bootstrap = own_kafka
-    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="drain")
-    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
-    mesh = Mesh(bootstrap=bootstrap, prefix="drain", workdir=tmp_path)
-    broker = cluster.status().nodes[0].pid
-    assert broker is not None
-    paused = False
-    try:
+    async with pausable_mesh(own_kafka, tmp_path, "drain") as env:
+        mesh = env.mesh
         gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="10")
         assert gateway.url and gateway.admin_url
         async with aiohttp.ClientSession() as session:
-            os.kill(broker, signal.SIGSTOP)
-            paused = True
+            env.pause()
             joining = await session.ws_connect(
                 f"{gateway.url}/ws/A/late",
                 headers={"Authorization": f"Bearer {mesh.token('late', ['A'])}"},
@@ -251,8 +283,7 @@ async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
                 return "drained in" in gateway.log()
 
             await eventually(drain_done, what="the drain to finish with the broker paused")
-            os.kill(broker, signal.SIGCONT)
-            paused = False
+            env.resume()
             resumed_at = time.monotonic()
             frames: list[Any] = []
             while True:
@@ -269,10 +300,6 @@ async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
             assert "draining" in (message.extra or "")
             assert waited < 15, f"the late joiner was closed {waited:.1f} s after the join"
         assert gateway.process.poll() is None, "a drain via /drain keeps the process up"
-    finally:
-        if paused:
-            os.kill(broker, signal.SIGCONT)
-        mesh.close()
 
 
 async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
@@ -282,20 +309,14 @@ async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
     does not read yet waits for Kafka (its partition's end offset); a client joining a
     campaign whose partition it reads already needs nothing from Kafka and is welcomed at
     once. It used to wait behind the first join, up to Kafka's request timeout."""
-    cluster, bootstrap = own_kafka
-    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="joins")
-    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
-    partitions = settings.clients_partitions
-    other = next(
-        f"B{i}"
-        for i in range(100)
-        if campaign_partition(f"B{i}", partitions) != (campaign_partition("A", partitions))
-    )
-    mesh = Mesh(bootstrap=bootstrap, prefix="joins", workdir=tmp_path)
-    broker = cluster.status().nodes[0].pid
-    assert broker is not None
-    paused = False
-    try:
+    async with pausable_mesh(own_kafka, tmp_path, "joins") as env:
+        mesh = env.mesh
+        partitions = env.settings.clients_partitions
+        other = next(
+            f"B{i}"
+            for i in range(100)
+            if campaign_partition(f"B{i}", partitions) != campaign_partition("A", partitions)
+        )
         gateway = mesh.gateway(NEXUS_KAFKA_REQUEST_TIMEOUT_MS="20000")
         assert gateway.url
 
@@ -312,8 +333,7 @@ async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
         async with aiohttp.ClientSession() as session:
             first = await connect(session, "A", "first")
             assert await welcome(first, 15) == "nexus.welcome"
-            os.kill(broker, signal.SIGSTOP)
-            paused = True
+            env.pause()
             # Answered at the handshake, before the join; the join then waits on Kafka.
             waiting = await connect(session, other, "waiting")
             began = time.monotonic()
@@ -322,14 +342,9 @@ async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
             took = time.monotonic() - began
             with pytest.raises(TimeoutError):
                 await waiting.receive(timeout=0.1)  # still waiting: Kafka is paused
-            os.kill(broker, signal.SIGCONT)
-            paused = False
+            env.resume()
             assert await welcome(waiting, 30) == "nexus.welcome"
         assert took < 5, f"a join needing nothing from Kafka waited {took:.1f} s"
-    finally:
-        if paused:
-            os.kill(broker, signal.SIGCONT)
-        mesh.close()
 
 
 async def test_a_join_kafka_cannot_answer_is_closed_with_its_reason(
@@ -337,19 +352,12 @@ async def test_a_join_kafka_cannot_answer_is_closed_with_its_reason(
 ) -> None:
     """A join that Kafka does not answer within its request timeout (the broker paused) ends
     in 1001 with a reason saying so, not a bare "bye": the client is to reconnect."""
-    cluster, bootstrap = own_kafka
-    settings = NexusSettings(kafka_bootstrap_servers=bootstrap, topic_prefix="nojoin")
-    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
-    mesh = Mesh(bootstrap=bootstrap, prefix="nojoin", workdir=tmp_path)
-    broker = cluster.status().nodes[0].pid
-    assert broker is not None
-    paused = False
-    try:
+    async with pausable_mesh(own_kafka, tmp_path, "nojoin") as env:
+        mesh = env.mesh
         gateway = mesh.gateway(NEXUS_KAFKA_REQUEST_TIMEOUT_MS="2000")
         assert gateway.url
         async with aiohttp.ClientSession() as session:
-            os.kill(broker, signal.SIGSTOP)
-            paused = True
+            env.pause()
             ws = await session.ws_connect(
                 f"{gateway.url}/ws/A/u1",
                 headers={"Authorization": f"Bearer {mesh.token('u1', ['A'])}"},
@@ -358,7 +366,3 @@ async def test_a_join_kafka_cannot_answer_is_closed_with_its_reason(
         assert message.type is aiohttp.WSMsgType.CLOSE, message
         assert ws.close_code == 1001
         assert "Kafka unavailable" in (message.extra or ""), message.extra
-    finally:
-        if paused:
-            os.kill(broker, signal.SIGCONT)
-        mesh.close()

@@ -44,6 +44,22 @@ def http_status(url: str) -> int:
         return error.code
 
 
+async def read_to_close(
+    ws: aiohttp.ClientWebSocketResponse, position: str
+) -> tuple[list[int], str]:
+    """Read ``ws`` to its end: the ``status`` of each ``campaign.updated`` it delivered, and
+    the position after the last one (``position`` if none)."""
+    received: list[int] = []
+    while True:
+        message = await ws.receive(timeout=30)
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            return received, position
+        frame = orjson.loads(message.data)
+        if frame["type"] == "campaign.updated":
+            received.append(int(frame["payload"]["status"]))
+            position = frame["metadata"]["position"]
+
+
 async def reader_and_stalled(
     stack: AsyncExitStack, mesh: Mesh, url: str, user: str, **ws_options: Any
 ) -> tuple[MeshClient, aiohttp.ClientWebSocketResponse]:
@@ -107,15 +123,7 @@ async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
         assert growth_mib < 64, f"gateway grew {growth_mib:.1f} MiB with a stalled reader"
 
         # Now it reads: what was buffered, then the 4008 close.
-        received: list[int] = []
-        last_position = start_position
-        while True:
-            message = await stalled.receive(timeout=30)
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                break
-            frame = orjson.loads(message.data)
-            received.append(int(frame["payload"]["status"]))
-            last_position = frame["metadata"]["position"]
+        received, last_position = await read_to_close(stalled, start_position)
         assert stalled.close_code == 4008
         assert len(received) < total
 
@@ -272,16 +280,7 @@ async def test_a_resume_that_stops_reading_is_closed_4008_and_resumes_later(
         # connection was dropped.
         await eventually(gone, what="the connection to leave the gateway")
         # Now it reads: its welcome, what the socket had taken, then the end.
-        received: list[int] = []
-        last = since
-        while True:
-            message = await stalled.receive(timeout=30)
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                break
-            frame = orjson.loads(message.data)
-            if frame["type"] == "campaign.updated":
-                received.append(int(frame["payload"]["status"]))
-                last = frame["metadata"]["position"]
+        received, last = await read_to_close(stalled, since)
     # 4008 when the kernel's socket buffers took the close frame, 1006 when it was still in
     # the gateway's after NEXUS_GATEWAY_SLOW_CLOSE_S and the TCP connection was dropped.
     assert stalled.close_code in (4008, WSCloseCode.ABNORMAL_CLOSURE), stalled.close_code
