@@ -355,6 +355,10 @@ def test_the_dashboard_ships_whole_in_a_configmap_for_grafana_s_sidecar() -> Non
     assert json.loads(other["data"]["nexus-mesh.json"])["uid"] != shipped_uid(config), (
         "two releases feeding one Grafana keep their dashboards apart"
     )
+    # Its gateway panels read this release's gateways only (their ServiceMonitor's job).
+    variables = {v["name"]: v for v in shipped["templating"]["list"]}
+    assert variables["gateway_job"]["query"] == f"{RELEASE}-nexus-mesh-gateway-admin"
+    variables["gateway_job"]["query"] = ".+"  # as in the file, for the comparison below
     assert {k: v for k, v in shipped.items() if k != "title"} == {
         k: v for k, v in dashboard().items() if k not in {"uid", "title"}
     }
@@ -380,7 +384,11 @@ def test_every_dashboard_query_is_valid_promql_on_exported_series(tmp_path: Path
         for target in panel["targets"]:
             expr = target["expr"]
             assert not metric_names(expr) - exported, (panel["title"], expr)
-            concrete = expr.replace("$__rate_interval", "2m").replace("$namespace", NAMESPACE)
+            concrete = (
+                expr.replace("$__rate_interval", "2m")
+                .replace("$namespace", NAMESPACE)
+                .replace("$gateway_job", GATEWAY_JOB)
+            )
             record = f"dashboard:panel_{panel['id']}_{target['refId']}"
             records.append({"record": record, "expr": concrete})
     path = tmp_path / "dashboard-queries.yaml"
@@ -410,6 +418,10 @@ def test_the_dashboard_layout_and_variables_hold_together() -> None:
         assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
         for target in panel["targets"]:
             assert 'namespace="$namespace"' in target["expr"], panel["title"]
+            if "nexus_gateway_" in target["expr"]:
+                # Two releases in one namespace: each dashboard shows its own gateways.
+                assert 'job=~"$gateway_job"' in target["expr"], panel["title"]
+    assert variables["gateway_job"]["type"] == "constant"
 
 
 def test_the_notes_say_where_the_alerts_and_the_dashboard_are(tmp_path: Path) -> None:
