@@ -124,7 +124,6 @@ def build_gateway(
             codec=codec,
             metrics=metrics,
             client_id=client_id,
-            stall_s=settings.gateway_replay_stall_s,
             on_delivered=on_delivered,
             telemetry=telemetry,
         ),

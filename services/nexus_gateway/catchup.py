@@ -56,7 +56,6 @@ class CatchUpReader:
         client_id: str,
         max_parallel: int = 4,
         timeout_s: float = 60.0,
-        stall_s: float = 15.0,
         on_delivered: DeliveredHook | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
@@ -72,7 +71,7 @@ class CatchUpReader:
         self._client_id = client_id
         self._slots = asyncio.Semaphore(max_parallel)
         self._timeout_s = timeout_s
-        self._stall_s = stall_s
+        self._stall_s = settings.gateway_replay_stall_s
 
     async def replay(self, job: CatchUp) -> None:
         """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""

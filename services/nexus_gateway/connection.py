@@ -22,9 +22,6 @@ from nexus_mesh.tasks import cancel_and_wait, run_detached
 
 log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
-# A client closed as slow is usually alive, behind on what its socket holds: it gets longer to
-# read through to the 4008 frame before its TCP connection is dropped.
-SLOW_CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +62,12 @@ class Connection:
         on_written: Callable[[float], None] | None = None,
         abort: Callable[[bool], None] | None = None,
         unsent: Callable[[], int] | None = None,
-        slow_close_timeout: float = SLOW_CLOSE_TIMEOUT_S,
+        slow_close_timeout: float = CLOSE_TIMEOUT_S,
     ) -> None:
         """``abort(only_if_stuck)`` drops the TCP connection (with True: only while bytes
-        wait to be sent); ``unsent()`` tells how many do."""
+        wait to be sent); ``unsent()`` tells how many do. ``slow_close_timeout`` is how long
+        a client closed as slow may take to read through to its 4008 (the gateway passes
+        ``NEXUS_GATEWAY_SLOW_CLOSE_S``: such a client is usually alive, only behind)."""
         self.identity = identity
         self._abort = abort
         self._unsent = unsent
@@ -143,7 +142,7 @@ class Connection:
         if self._closing:
             return False
         if self._queued_bytes + len(frame) > self.max_buffer_bytes and (self._outbox or self._held):
-            self._slow()
+            self.close_as_slow()
             return False
         queue.append((frame, born))
         self._queued_bytes += len(frame)
@@ -159,9 +158,6 @@ class Connection:
 
     def close_as_slow(self) -> None:
         """Close with 4008, dropping what is queued: the client resumes from its position."""
-        self._slow()
-
-    def _slow(self) -> None:
         self._closing = True
         self._outbox.clear()
         self._held.clear()

@@ -110,28 +110,28 @@ class Ingress:
         self._idle.clear()
         try:
             with self._receive_span(connection, raw) as span:
+                cause: Exception  # what the span records: the refusal, or the fault behind it
                 try:
                     return await self._handle(connection, raw, allowed=allowed)
                 except ClientEventError as error:
-                    self._metrics.errors.labels(str(error.code)).inc()
-                    record_error(span, error, error_type=str(error.code))
-                    return error_frame(error)
+                    refused, cause = error, error
                 except Exception as exc:
                     # A bug must cost this event its answer, not the connection: closing it
                     # would have the client reconnect and resend the same frame, in a loop.
-                    event_id = claimed_event_id(raw)
+                    refused = ClientEventError(
+                        ErrorCode.INTERNAL,
+                        "the gateway failed on this event (logged): it was not acknowledged",
+                        claimed_event_id(raw),
+                    )
+                    cause = exc
                     log.exception(
-                        "failed on an event of connection %s (event_id %s)", connection.id, event_id
+                        "failed on an event of connection %s (event_id %s)",
+                        connection.id,
+                        refused.event_id,
                     )
-                    self._metrics.errors.labels(str(ErrorCode.INTERNAL)).inc()
-                    record_error(span, exc, error_type=str(ErrorCode.INTERNAL))
-                    return error_frame(
-                        ClientEventError(
-                            ErrorCode.INTERNAL,
-                            "the gateway failed on this event (logged): it was not acknowledged",
-                            event_id,
-                        )
-                    )
+                self._metrics.errors.labels(str(refused.code)).inc()
+                record_error(span, cause, error_type=str(refused.code))
+                return error_frame(refused)
         finally:
             self._inflight -= 1
             if self._inflight == 0:

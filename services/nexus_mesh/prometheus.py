@@ -20,7 +20,6 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     make_wsgi_app,
-    start_http_server,
 )
 
 if TYPE_CHECKING:
@@ -113,17 +112,14 @@ def serve_metrics(
     *,
     host: str,
     port: int,
-    ready: Callable[[], bool] | None = None,
+    ready: Callable[[], bool] = lambda: True,
 ) -> MetricsServer:
     """Serve ``registry`` in Prometheus text format at ``http://host:port/metrics``.
 
-    With ``ready``, the same port answers the kubelet too: ``/healthz`` (200 while the
-    process serves) and ``/readyz`` (200 once ``ready()`` is true, 503 before), so that a
-    rollout waits for a new pod to be consuming before it stops an old one.
+    The same port answers the kubelet too: ``/healthz`` (200 while the process serves) and
+    ``/readyz`` (200 once ``ready()`` is true, 503 before), so that a rollout waits for a new
+    pod to be consuming before it stops an old one.
     """
-    if ready is None:
-        server, thread = start_http_server(port, addr=host, registry=registry)
-        return MetricsServer(server, thread)
     metrics_app = make_wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
