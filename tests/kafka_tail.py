@@ -51,6 +51,17 @@ class TopicTail:
             for records in batches.values():
                 self.records.extend(records)
 
+    async def caught_up(self) -> bool:
+        """Whether every record the topic held when this was called has been read.
+
+        The background reader appends a fetched batch before it next yields, so a caller
+        that sees True also sees those records in :attr:`records`."""
+        ends = await self._consumer.end_offsets(self._partitions)
+        for partition, end in ends.items():
+            if await self._consumer.position(partition) < end:
+                return False
+        return True
+
     def with_header(self, name: str, value: str) -> list[ConsumerRecord[bytes, bytes]]:
         wanted = value.encode()
         return [r for r in self.records if (name, wanted) in list(r.headers)]

@@ -126,7 +126,7 @@ class Mesh:
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
                 raise AssertionError(f"service {name} exited during start:\n{service.log()}")
-            if "ready" in service.log():
+            if f"service {name} ready" in service.log():
                 return service
             time.sleep(0.1)
         raise AssertionError(f"service {name} not ready within {timeout:.0f} s:\n{service.log()}")

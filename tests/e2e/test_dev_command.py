@@ -8,6 +8,7 @@ session's: what is under test is that broker's life cycle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,7 +33,11 @@ def _start_dev(port: int, admin_port: int, home: Path, log_path: Path) -> subpro
     command += ["--admin-port", str(admin_port)]
     command += ["--kafka-port", str(free_port()), "--kafka-data-dir", str(home)]
     with log_path.open("wb") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # A group of its own: the gateway and search service it starts are in it, so a
+        # failed test can stop them too, and a passed one can check none is left.
+        return subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 @pytest.fixture
@@ -81,8 +86,15 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
         async with aiohttp.ClientSession() as http:
             with pytest.raises(aiohttp.ClientConnectionError):
                 await http.get(f"{url}/healthz")  # the gateway process is gone too
-        assert "stopped the local Kafka" in (tmp_path / "dev.log").read_text()
+        log = (tmp_path / "dev.log").read_text()
+        assert "stopped the local Kafka" in log
+        # On its new broker the search service joined without aiokafka's ERROR about a
+        # coordinator not there yet: dev waited for it.
+        assert "GroupCoordinatorNotAvailable" not in log
+        assert "Traceback" not in log
+        with pytest.raises(ProcessLookupError):
+            os.killpg(dev.pid, 0)  # neither the gateway nor the search service is left
     finally:
-        if dev.poll() is None:
-            dev.kill()
-            dev.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait()

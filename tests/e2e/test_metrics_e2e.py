@@ -106,11 +106,20 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     lags = [v for (name, _), v in during.items() if name == "nexus_gateway_consumer_lag"]
     assert lags and all(lag >= 0 for lag in lags)
 
-    svc = await scrape(search.url)
     handled = (
         "nexus_service_events_handled_total",
         {"service": "search", "type": "search.requested"},
     )
+
+    async def settled() -> Samples | None:
+        # The service counts a request handled, and commits it (what its lag is measured
+        # from), just after it sent the reply the client may already have.
+        samples = await scrape(search.url)
+        lags = [v for (name, _), v in samples.items() if name == "nexus_service_consumer_lag"]
+        done = value(samples, handled[0], **handled[1]) >= 3 and lags and not any(lags)
+        return samples if done else None
+
+    svc = await eventually(settled, what="the search service's counters after three requests")
     assert value(svc, handled[0], **handled[1]) == 3
     assert (
         value(svc, "nexus_service_events_in_total", service="search", type="search.requested") == 3

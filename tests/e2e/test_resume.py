@@ -268,7 +268,9 @@ async def test_a_resume_that_gives_only_its_position_keeps_its_requests(
     this user leave, so that is the one resuming: it gets its id back, and with it the timeout
     of the request it had sent (no search service runs). Before, it got a new id, and the
     timeout, addressed to the old one, never reached it."""
-    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 3000)))
+    # Long enough for the close and the resume to end before it on a loaded machine: a
+    # timeout that fires while its client is away waits for a resend.
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 8000)))
     assert gateway.url and gateway.admin_url
     admin_url = gateway.admin_url
     client = await open_client(stack, mesh, gateway.url)
@@ -282,7 +284,7 @@ async def test_a_resume_that_gives_only_its_position_keeps_its_requests(
     await eventually(left, what="the dropped connection to leave the gateway")
     resumed = await open_client(stack, mesh, gateway.url, since=position)
     assert resumed.connection_id == old_id
-    timeout = await resumed.next_event(timeout=10)
+    timeout = await resumed.next_event(timeout=15)
     assert (timeout.type, timeout.correlation_id) == ("search.timeout", "asked")
 
 

@@ -15,11 +15,15 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 from aiohttp import WSCloseCode
 
+from kafka_tail import TopicTail
 from mesh_processes import Mesh
-from nexus_mesh.client import MeshClient, MeshClosedError
+from nexus_mesh.client import Ack, MeshClient, MeshClosedError, MeshConnectError, MeshError
+from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually, gateway_connections
 
 
@@ -117,10 +121,12 @@ async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
         # The reader that never read did not hold the others back...
         assert got_fast == list(range(total))
         peak = max(peak, rss_kib(gateway.process.pid))
-        # ...nor grew the gateway by much more than its bound (plus socket buffers).
+        # ...nor grew the gateway by much more than its 1 MiB bound (plus socket buffers and
+        # the allocator's slack): a third of the ~49 MiB pushed, so a gateway that kept the
+        # stream for the stalled reader fails (2.2 MiB measured on the 2-core CI machine).
         growth_mib = (peak - rss_before) / 1024
         print(f"gateway RSS before {rss_before} KiB, peak {peak} KiB, growth {growth_mib:.1f} MiB")
-        assert growth_mib < 64, f"gateway grew {growth_mib:.1f} MiB with a stalled reader"
+        assert growth_mib < 16, f"gateway grew {growth_mib:.1f} MiB with a stalled reader"
 
         # Now it reads: what was buffered, then the 4008 close.
         received, last_position = await read_to_close(stalled, start_position)
@@ -153,30 +159,39 @@ async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
     # New connections are turned away while the pod drains; the process stays up.
     status = http_status(gateway.url + "/readyz")
     assert status == 503
+    with pytest.raises(MeshConnectError):
+        await MeshClient.connect(
+            gateway.url, campaign_id="A", user_id="u2", token=mesh.token("u2", ["A"])
+        )
     assert gateway.process.poll() is None
 
 
-async def test_sigterm_answers_in_flight_events_then_closes_1001(mesh: Mesh) -> None:
+async def test_sigterm_answers_in_flight_events_then_closes_1001(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """Events in flight when the pod is told to stop are each answered: acked once written,
+    or refused and never written. Kafka's contents are the judge: an event written but
+    left unanswered (the client would resend it as a new one) fails the test."""
     gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="10")
     assert gateway.url
+    sent = [f"drain-{i}" for i in range(30)]
     async with await MeshClient.connect(
         gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
     ) as client:
         emits = [
-            asyncio.create_task(client.emit("chat.message", {"text": str(i)})) for i in range(30)
+            asyncio.create_task(client.emit("chat.message", {"text": event_id}, event_id=event_id))
+            for event_id in sent
         ]
-        await asyncio.sleep(0)  # let the first frames reach the socket
+        # The gateway is reading this client's frames: the rest are in flight.
+        await asyncio.wait(emits, return_when=asyncio.FIRST_COMPLETED)
         began = time.monotonic()
         os.kill(gateway.process.pid, signal.SIGTERM)
         outcomes = await asyncio.gather(*emits, return_exceptions=True)
-        acked = [o for o in outcomes if not isinstance(o, BaseException)]
-        refused = [o for o in outcomes if isinstance(o, BaseException)]
-        # Every event was answered or never read before the close; none was left hanging.
-        for outcome in refused:
-            assert isinstance(outcome, MeshClosedError) or getattr(outcome, "code", "") == (
-                "unavailable"
+        acked = {o.event_id for o in outcomes if isinstance(o, Ack)}
+        for outcome in outcomes:
+            assert isinstance(outcome, Ack | MeshClosedError) or (
+                isinstance(outcome, MeshError) and outcome.code == "unavailable"
             ), outcome
-        assert acked, "events read before the signal are written and acknowledged"
 
         async def closed() -> bool:
             return client.closed
@@ -185,6 +200,12 @@ async def test_sigterm_answers_in_flight_events_then_closes_1001(mesh: Mesh) -> 
         assert client.close_code == 1001
     assert gateway.process.wait(timeout=20) == 0
     assert time.monotonic() - began < 15
+    topics = TopicNames(prefix=settings.topic_prefix)
+    async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
+        await eventually(clients.caught_up, what="the clients topic read to its end")
+        written = {dict(r.headers)["ce_id"].decode() for r in clients.records} & set(sent)
+    assert acked, "the events read before the signal are written and acknowledged"
+    assert written == acked, f"written but unanswered: {sorted(written - acked)}"
 
 
 async def test_drain_ends_within_its_timeout_when_a_client_stopped_reading(
@@ -223,7 +244,7 @@ async def test_drain_ends_within_its_timeout_when_a_client_stopped_reading(
         code = await asyncio.to_thread(gateway.process.wait, 60)
         elapsed = time.monotonic() - began
     assert code == 0
-    assert elapsed < drain_s + 2.0, f"stopped {elapsed:.1f} s after SIGTERM"
+    assert elapsed < drain_s + 4.0, f"stopped {elapsed:.1f} s after SIGTERM"
 
 
 async def test_a_resume_that_stops_reading_is_closed_4008_and_resumes_later(

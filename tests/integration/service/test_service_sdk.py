@@ -359,14 +359,16 @@ async def test_handlers_must_match_the_domain(settings: NexusSettings) -> None:
         await service.start(settings)
 
 
-def slow_service(handled: list[str], *, seconds: float = 0.2) -> Service:
-    """Takes ``seconds`` per record, so a rebalance lands in the middle of a batch."""
+def slow_service(handled: list[str], until: asyncio.Event, *, seconds: float = 0.2) -> Service:
+    """Takes ``seconds`` per record until ``until`` is set, so a rebalance lands in the
+    middle of a batch however long it takes to happen."""
     service = Service(name="slow", domain="search", config=FAST)
 
     @service.handler("search.requested")
     async def on_request(event: Envelope, ctx: Context) -> None:
         handled.append(event.metadata.event_id)
-        await asyncio.sleep(seconds)
+        if not until.is_set():
+            await asyncio.sleep(seconds)
 
     return service
 
@@ -378,17 +380,19 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
     twice (at-least-once), not the rest of its batch, concurrently and out of order."""
     first: list[str] = []
     second: list[str] = []
+    moved = asyncio.Event()  # the handlers stay slow until the partition has moved
     campaigns = {
         campaign_partition(f"camp-{i}", mesh.settings.domain_partitions): f"camp-{i}"
         for i in range(20)
     }
     assert set(campaigns) == {0, 1}
+    # 40 s of work at the slow pace: far more than a rebalance takes.
     requests = [
         mesh.request(f"q{n}", campaign_id=campaign)
-        for n in range(30)
+        for n in range(100)
         for campaign in campaigns.values()
     ]
-    async with running(slow_service(first), mesh.settings) as a:
+    async with running(slow_service(first, moved), mesh.settings) as a:
 
         async def owns_both() -> bool:
             return len(a.stats.assigned) == 2
@@ -401,13 +405,19 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
             return len(first) >= 4
 
         await eventually(busy, what="the first instance in the middle of its batch")
-        async with running(slow_service(second), mesh.settings) as b:
+        async with running(slow_service(second, moved), mesh.settings) as b:
+
+            async def rebalanced() -> bool:
+                return len(b.stats.assigned) == 1 and len(a.stats.assigned) == 1
+
+            await eventually(rebalanced, timeout=30, what="one partition moving to the second")
+            assert len(first) < len(requests), "the first was still busy when it moved"
+            moved.set()
 
             async def all_handled() -> bool:
                 return set(first + second) == {r.metadata.event_id for r in requests}
 
             await eventually(all_handled, timeout=60, what="every request handled")
-            assert len(b.stats.assigned) == 1  # the rebalance happened: one partition moved
     twice = [event_id for event_id in set(first) if event_id in second or first.count(event_id) > 1]
     assert second, "the second instance handled the partition it was given"
     assert len(twice) <= 1, f"{len(twice)} records handled twice: {twice}"

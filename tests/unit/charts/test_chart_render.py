@@ -568,7 +568,20 @@ def test_network_policy_default_allows_the_gateway_port_from_anywhere_and_admin_
     policy = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-gateway")
     http_rule, admin_rule = policy["spec"]["ingress"]
     assert "from" not in http_rule
-    assert all("ipBlock" not in peer for peer in admin_rule["from"])
+    # Only the monitoring namespace reaches the admin port (an empty list would admit all).
+    assert admin_rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": ["monitoring"],
+                    }
+                ]
+            }
+        }
+    ]
     kafka = find(docs, "NetworkPolicy", f"{RELEASE}-nexus-mesh-kafka")
     assert kafka["spec"]["ingress"][0]["from"] == [
         {

@@ -41,7 +41,9 @@ async def test_a_bug_answers_internal_and_the_next_event_is_still_read(
         registry=registry,
         codec=codec,
         producer=EnvelopeProducer(
-            settings=NexusSettings(kafka_bootstrap="127.0.0.1:9"), codec=codec, client_id="t"
+            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
+            codec=codec,
+            client_id="t",
         ),
         topics=TopicNames(prefix="t"),
         flows=FlowTracker(lambda _pending: True),
