@@ -10,21 +10,19 @@ processes export to it with OpenTelemetry's Zipkin JSON exporter
 from __future__ import annotations
 
 import fcntl
+import json
 import os
-import re
-import shutil
 import subprocess
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from nexus_mesh import maven
 from nexus_mesh.errors import NexusError
 
 ZIPKIN_VERSION = "3.5.1"
 DEFAULT_PORT = 9411
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-MIN_JAVA = 17
 # Enough for an afternoon of local traffic; in-memory storage drops the oldest beyond it.
 MAX_SPANS = 200_000
 
@@ -34,11 +32,7 @@ class LocalZipkinError(NexusError):
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("NEXUS_ZIPKIN_CACHE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nexus-mesh" / "zipkin"
+    return maven.cache_dir("zipkin", override_variable="NEXUS_ZIPKIN_CACHE_DIR")
 
 
 def exporter_environment(port: int = DEFAULT_PORT) -> dict[str, str]:
@@ -68,47 +62,22 @@ def resolve_zipkin(version: str = ZIPKIN_VERSION, *, root: Path | None = None) -
 
 
 def _download(version: str, directory: Path, jar: Path) -> None:
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise LocalZipkinError("mvn not found: install Apache Maven to download Zipkin")
     artifact = f"io.zipkin:zipkin-server:{version}:jar:exec"
     with tempfile.TemporaryDirectory(dir=directory) as staging:
-        try:
-            done = subprocess.run(
-                [
-                    mvn,
-                    "-B",
-                    "-q",
-                    f"{DEPENDENCY_PLUGIN}:copy",
-                    f"-Dartifact={artifact}",
-                    f"-DoutputDirectory={staging}",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-                cwd=staging,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LocalZipkinError(f"downloading {artifact} timed out after 900 s") from exc
+        maven.run_maven(
+            [
+                f"{maven.DEPENDENCY_PLUGIN}:copy",
+                f"-Dartifact={artifact}",
+                f"-DoutputDirectory={staging}",
+            ],
+            cwd=Path(staging),
+            artifact=artifact,
+            error=LocalZipkinError,
+        )
         staged = Path(staging) / jar.name
-        if done.returncode != 0 or not staged.is_file():
-            output = (done.stdout + done.stderr).strip().splitlines()
-            errors = [line for line in output if "[ERROR]" in line] or output[-1:] or ["?"]
-            raise LocalZipkinError(f"could not download {artifact}: {errors[0][:400]}")
+        if not staged.is_file():
+            raise LocalZipkinError(f"Maven downloaded {artifact} but {jar.name} is not there")
         staged.rename(jar)
-
-
-def _find_java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
-        raise LocalZipkinError(f"java not found: Zipkin needs a Java {MIN_JAVA}+ runtime")
-    probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "(\d+)', probe.stderr + probe.stdout)
-    if match is None or int(match.group(1)) < MIN_JAVA:
-        raise LocalZipkinError(f"{java} is older than Java {MIN_JAVA}, which Zipkin 3 needs")
-    return java
 
 
 class LocalZipkin:
@@ -127,11 +96,20 @@ class LocalZipkin:
     def ui_url(self) -> str:
         return f"{self.url}/zipkin/"
 
+    def answers(self) -> bool:
+        """Whether a Zipkin (its API, not merely something) already serves ``url``."""
+        try:
+            with urllib.request.urlopen(self.url + "/api/v2/services", timeout=2) as response:  # noqa: S310
+                return response.status == 200 and isinstance(json.load(response), list)
+        except (OSError, ValueError):
+            return False
+
     def start(self, *, timeout: float = 120.0) -> None:
         """Start the server and wait until it answers; raises LocalZipkinError otherwise."""
         if _answers(self.url):
             raise LocalZipkinError(f"something already answers on {self.url}")
-        java, jar = _find_java(), resolve_zipkin()
+        java = maven.find_java(needed_by="Zipkin 3", error=LocalZipkinError)
+        jar = resolve_zipkin()
         command = [
             java,
             "-Xms64m",

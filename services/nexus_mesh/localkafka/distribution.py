@@ -8,20 +8,17 @@ ones the Apache Kafka distribution ships.
 from __future__ import annotations
 
 import fcntl
-import os
-import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from nexus_mesh import maven
 from nexus_mesh.errors import LocalKafkaError
+from nexus_mesh.maven import cache_dir
 
 DEFAULT_KAFKA_VERSION = "4.0.2"
 LOG4J_VERSION = "2.24.3"
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-MIN_JAVA = 17
 _MARKER = ".complete"
 
 _POM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -66,47 +63,12 @@ class KafkaDistribution:
 
 
 def cache_root() -> Path:
-    override = os.environ.get("NEXUS_KAFKA_CACHE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nexus-mesh" / "kafka"
+    return cache_dir("kafka", override_variable="NEXUS_KAFKA_CACHE_DIR")
 
 
 def find_java() -> str:
     """The ``java`` of ``JAVA_HOME`` or ``PATH``; fails clearly when missing or older than 17."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not candidate or not Path(candidate).exists():
-        raise LocalKafkaError(
-            f"java not found: install a Java {MIN_JAVA}+ runtime and put it on PATH or JAVA_HOME"
-        )
-    probe = subprocess.run(
-        [candidate, "-version"], capture_output=True, text=True, timeout=30, check=False
-    )
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', probe.stderr + probe.stdout)
-    if not match:
-        raise LocalKafkaError(f"could not read the version of {candidate}: {probe.stderr.strip()}")
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8" style
-        major = int(match.group(2))
-    if major < MIN_JAVA:
-        raise LocalKafkaError(f"{candidate} is Java {major}; Apache Kafka 4 needs Java {MIN_JAVA}+")
-    return candidate
-
-
-def _find_maven() -> str:
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise LocalKafkaError(
-            "mvn not found: install Apache Maven (it downloads the Kafka broker from Maven Central)"
-        )
-    return mvn
-
-
-def _last_error_line(output: str) -> str:
-    errors = [line for line in output.splitlines() if "[ERROR]" in line and line.strip()]
-    return (errors[0] if errors else output.strip().splitlines()[-1:] or ["no output"])[0][:400]
+    return maven.find_java(needed_by="Apache Kafka 4", error=LocalKafkaError)
 
 
 def resolve_kafka(
@@ -129,37 +91,25 @@ def resolve_kafka(
 
 
 def _download(version: str, root: Path, libs: Path) -> None:
-    mvn = _find_maven()
+    artifact = f"org.apache.kafka:kafka_2.13:{version}"
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         work = Path(tmp)
         (work / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
         staged = work / "libs"
-        try:
-            done = subprocess.run(
-                [
-                    mvn,
-                    "-B",
-                    "-q",
-                    "-f",
-                    str(work / "pom.xml"),
-                    f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-                    f"-DoutputDirectory={staged}",
-                    "-DincludeScope=runtime",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LocalKafkaError(
-                f"downloading org.apache.kafka:kafka_2.13:{version} timed out after 900 s"
-            ) from exc
-        if done.returncode != 0 or not any(staged.glob("kafka_2.13-*.jar")):
-            raise LocalKafkaError(
-                f"could not download org.apache.kafka:kafka_2.13:{version} from Maven Central: "
-                + _last_error_line(done.stdout + done.stderr)
-            )
+        maven.run_maven(
+            [
+                "-f",
+                str(work / "pom.xml"),
+                f"{maven.DEPENDENCY_PLUGIN}:copy-dependencies",
+                f"-DoutputDirectory={staged}",
+                "-DincludeScope=runtime",
+            ],
+            cwd=work,
+            artifact=artifact,
+            error=LocalKafkaError,
+        )
+        if not any(staged.glob("kafka_2.13-*.jar")):
+            raise LocalKafkaError(f"Maven downloaded {artifact} but its jar is not in {staged}")
         if libs.exists():
             shutil.rmtree(libs)
         staged.rename(libs)

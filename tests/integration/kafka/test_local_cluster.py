@@ -140,13 +140,28 @@ def test_missing_maven_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_failed_download_is_a_clear_error(tmp_path: Path) -> None:
-    env = dict(os.environ, NEXUS_KAFKA_CACHE_DIR=str(tmp_path / "cache"))
+    """Maven's reason reaches the user in one line. Maven is pointed at a mirror on a closed
+    loopback port (a settings.xml in a home of its own), so the test needs no network."""
+    home = tmp_path / "home"
+    (home / ".m2").mkdir(parents=True)
+    (home / ".m2" / "settings.xml").write_text(
+        "<settings><mirrors><mirror><id>loopback</id><mirrorOf>*</mirrorOf>"
+        f"<url>http://127.0.0.1:{free_port()}/maven2</url></mirror></mirrors></settings>"
+    )
+    env = dict(
+        os.environ,
+        NEXUS_KAFKA_CACHE_DIR=str(tmp_path / "cache"),
+        MAVEN_OPTS=f"-Duser.home={home}",
+    )
     result = nexus(
         "kafka", "start", "--version", "0.0.404", "--data-dir", str(tmp_path / "k"), env=env
     )
     assert result.returncode == 1
-    assert "could not download org.apache.kafka:kafka_2.13:0.0.404" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "could not download org.apache.kafka:kafka_2.13:0.0.404 with Maven: " in line
+    reason = line.split(" with Maven: ", 1)[1]
+    assert "127.0.0.1" in reason, "Maven's own reason, naming the repository it tried"
+    assert "\x1b" not in line, "no terminal colour codes"
 
 
 @pytest.fixture
