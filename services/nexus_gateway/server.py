@@ -19,10 +19,18 @@ from nexus_mesh.tracing import Telemetry, setup_telemetry
 log = logging.getLogger("nexus_gateway")
 
 
+# Asked every few seconds by Kubernetes (and by `nexus dev` while it starts): logged, they
+# would bury every other line; their answers are in the pod's events and in /metrics.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
 class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Logs method, path and status but never the query string: it may hold ``?token=``."""
+    """Logs method, path and status but never the query string: it may hold ``?token=``.
+    Probes are not logged."""
 
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path in PROBE_PATHS:
+            return
         self.logger.info(
             "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
         )

@@ -2,7 +2,8 @@
 //
 // Everything received is untrusted: it reaches the page only through textContent.
 // After a resumable close (1001 draining, 4008 slow consumer, 1006 dropped) the page
-// reconnects with ?since=<last position>, so it misses nothing, and resends the events the
+// reconnects with ?since=<last position>&connection_id=<its id>, so it misses nothing and
+// its replies follow it, and resends the events the
 // gateway had not acknowledged yet under their original event_id, which the gateway
 // deduplicates.
 
@@ -50,6 +51,7 @@ const session = {
   wanted: false, // the user asked to be connected; closes we did not ask for reconnect
   target: null, // {gateway, campaign, user, token} of the current join
   position: null, // last position seen: where a reconnect resumes
+  connectionId: null, // named on a reconnect, so its replies follow it (not a guess)
   attempt: 0,
   retryTimer: null,
   unacked: new Map(), // event_id -> {frame, entry}: resent after a resume
@@ -126,14 +128,17 @@ function logNote(text) {
 
 // -- connecting ------------------------------------------------------------------------
 
-function wsUrl(target, since) {
+function wsUrl(target, since, connectionId) {
   const url = new URL(target.gateway);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const prefix = url.pathname.replace(/\/+$/, "");
   url.pathname = `${prefix}/ws/${encodeURIComponent(target.campaign)}/${encodeURIComponent(target.user)}`;
   url.search = "";
   url.hash = "";
-  if (since) url.searchParams.set("since", since);
+  if (since) {
+    url.searchParams.set("since", since);
+    if (connectionId) url.searchParams.set("connection_id", connectionId);
+  }
   return url.toString();
 }
 
@@ -146,7 +151,7 @@ function open() {
     // Browsers cannot set an Authorization header on a WebSocket; the gateway reads the
     // token from this subprotocol instead.
     const protocols = target.token ? [`bearer.${target.token}`] : [];
-    ws = new WebSocket(wsUrl(target, session.position), protocols);
+    ws = new WebSocket(wsUrl(target, session.position, session.connectionId), protocols);
   } catch (err) {
     session.wanted = false;
     setStatus("failed", `cannot connect: ${err.message}`);
@@ -208,6 +213,7 @@ function join() {
   session.wanted = true;
   session.attempt = 0;
   session.position = null; // a new join starts now; only reconnects resume
+  session.connectionId = null;
   ui.welcome.hidden = true;
   open();
 }
@@ -278,6 +284,7 @@ function welcomed(payload) {
   const resumed = session.attempt > 0;
   session.attempt = 0;
   if (typeof payload.position === "string") session.position = payload.position;
+  if (typeof payload.connection_id === "string") session.connectionId = payload.connection_id;
   showWelcome(payload);
   setStatus("connected", `connected as ${payload.user_id ?? session.target.user}`);
   if (resumed) {
@@ -313,7 +320,9 @@ function delivered(type, payload, metadata) {
     direction: "in",
     type,
     time: metadata.time,
-    who: metadata.user_id ?? metadata.source ?? "",
+    // The sender: a client's event names its user in an attribute the gateway stamps
+    // (metadata.user_id addresses a reply to its requester); anything else, its source.
+    who: metadata.attributes?.["nexus.sender_user_id"] ?? metadata.source ?? "",
     payload,
     eventId: metadata.event_id,
   });

@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nexus_mesh.kafka.topics import ensure_topics
+    from nexus_mesh.kafka.topics import await_group_coordinator, ensure_topics
     from nexus_mesh.localkafka import AlreadyRunningError, LocalKafka
     from nexus_mesh.registry import load_registry
     from nexus_mesh.settings import load_settings
@@ -75,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(sig, _interrupt)
     env = dict(os.environ)
     choose_admin_port(env, args.port, args.admin_port)  # before anything is started
+    choose_service_metrics_port(env, args.port)
     started_broker: LocalKafka | None = None
     if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
         local = LocalKafka(args.kafka_data_dir)
@@ -108,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         registry = load_registry(settings.schemas_dir)
         report = asyncio.run(ensure_topics(settings, registry.domains))
         print(f"topics: {len(report.created)} created, {len(report.existing)} existing")
+        asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
         command = [sys.executable, "-m", "nexus_mesh.cli"]
         children.append(subprocess.Popen([*command, "gateway"], env=env))
         children.append(subprocess.Popen([*command, "service", "search"], env=env))
@@ -117,6 +119,9 @@ def _run(args: argparse.Namespace) -> int:
         if settings.gateway_admin_port:
             admin = f"http://127.0.0.1:{settings.gateway_admin_port}"
             print(f"Gateway metrics and stats: {admin}/metrics  {admin}/stats", flush=True)
+        if settings.service_metrics_port:
+            metrics = f"http://127.0.0.1:{settings.service_metrics_port}/metrics"
+            print(f"Search service metrics: {metrics}", flush=True)
         if zipkin is not None:
             print(f"Traces of what you do there: {zipkin.ui_url}", flush=True)
         print(flush=True)
@@ -157,6 +162,18 @@ def choose_admin_port(env: dict[str, str], gateway_port: int, admin_port: int | 
     env["NEXUS_GATEWAY_ADMIN_PORT"] = str(admin_port)
 
 
+def choose_service_metrics_port(env: dict[str, str], gateway_port: int) -> None:
+    """The search service's metrics port: what the environment says, else the first port
+    after the gateway's that the admin listener does not take, so that a second ``nexus
+    dev`` on another ``--port`` does not collide with the first on the settings' 9464."""
+    if env.get("NEXUS_SERVICE_METRICS_PORT", "").strip():
+        return
+    taken = {gateway_port, int(env.get("NEXUS_GATEWAY_ADMIN_PORT", "0") or 0)}
+    candidates = [p for p in range(gateway_port + 1, gateway_port + 4) if p <= 65535]
+    candidates += range(gateway_port - 1, gateway_port - 4, -1)
+    env["NEXUS_SERVICE_METRICS_PORT"] = str(next(p for p in candidates if p not in taken))
+
+
 def _interrupt(signum: int, frame: object) -> None:
     # Taken like Ctrl-C, so that the same ``finally`` stops the children and the broker.
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -177,11 +194,20 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
         return None
     cache_dir().mkdir(parents=True, exist_ok=True)
     zipkin = LocalZipkin(port=args.zipkin_port, log_path=cache_dir() / "zipkin.log")
-    print("starting Zipkin for traces (the first run downloads it from Maven Central)")
+    if zipkin.answers():
+        # Another `nexus dev` (or the user's own Zipkin): it serves these traces as well.
+        print(f"traces: to the Zipkin already running, at {zipkin.ui_url}")
+        point_at_zipkin(env, args.zipkin_port)
+        return None
+    print("starting Zipkin for traces")
     try:
         zipkin.start()
     except LocalZipkinError as exc:
-        print(f"nexus dev: no trace UI ({exc}); running without traces", file=sys.stderr)
+        print(
+            f"nexus dev: no trace UI ({exc}); running without traces (--zipkin-port picks "
+            "another port)",
+            file=sys.stderr,
+        )
         env["OTEL_TRACES_EXPORTER"] = "none"
         return None
     point_at_zipkin(env, args.zipkin_port)

@@ -147,7 +147,13 @@ class Registry:
         try:
             return self._events[type]
         except KeyError:
-            raise UnknownTypeError(f"unknown event type {type!r}") from None
+            # A flow's name is what clients send, and the likeliest mistake of a service
+            # author or of `nexus publish`: name the type it stands for.
+            flow = self.flows.get(type)
+            message = f"unknown event type {type!r}"
+            if flow is not None:
+                message += f" ({type!r} is a flow clients send; its event is {flow.request!r})"
+            raise UnknownTypeError(message) from None
 
     def client_target(self, name: str) -> ClientTarget | None:
         """A flow name or a client-sendable type, resolved; None if clients may not send it."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from nexus_mesh.cli.dev import choose_admin_port, point_at_zipkin, traces_configured
+from nexus_mesh.cli.dev import (
+    choose_admin_port,
+    choose_service_metrics_port,
+    point_at_zipkin,
+    traces_configured,
+)
 from nexus_mesh.errors import ConfigurationError
 
 
@@ -48,3 +53,27 @@ def test_the_admin_port_sits_next_to_the_gateway_unless_told_otherwise() -> None
     assert env["NEXUS_GATEWAY_ADMIN_PORT"] == "65534"
     with pytest.raises(ConfigurationError, match="cannot be the gateway's port"):
         choose_admin_port({}, 8080, 8080)
+
+
+def test_the_search_service_metrics_port_follows_the_gateway_s() -> None:
+    """A second ``nexus dev --port 8090`` must not find the first's search service on the
+    settings' fixed 9464 (its metrics endpoint failed to start there)."""
+    env: dict[str, str] = {}
+    choose_admin_port(env, 8080, None)
+    choose_service_metrics_port(env, 8080)
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "8082"
+    env = {}
+    choose_admin_port(env, 8090, 8091)
+    choose_service_metrics_port(env, 8090)
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "8092"
+    env = {}
+    choose_admin_port(env, 8080, 8082)
+    choose_service_metrics_port(env, 8080)
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "8081", "not the admin port it was given"
+    env = {}
+    choose_admin_port(env, 65535, None)
+    choose_service_metrics_port(env, 65535)
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "65533"
+    env = {"NEXUS_SERVICE_METRICS_PORT": "9500"}
+    choose_service_metrics_port(env, 8080)
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "9500", "the operator's variable stands"

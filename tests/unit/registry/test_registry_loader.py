@@ -76,8 +76,12 @@ def test_clients_may_send_flow_names_and_client_sendable_types_only() -> None:
 def test_unknown_types_are_none_or_a_clear_error() -> None:
     registry = load_registry(REAL_SCHEMAS)
     assert registry.get("nope.nope") is None
-    with pytest.raises(UnknownTypeError, match=r"nope\.nope"):
+    with pytest.raises(UnknownTypeError, match=r"^unknown event type 'nope\.nope'$"):
         registry.event("nope.nope")
+    # What clients send is a flow's name; a service author or `nexus publish` is told the
+    # event type it stands for.
+    with pytest.raises(UnknownTypeError, match=r"its event is 'search\.requested'"):
+        registry.event("search")
 
 
 def test_fingerprints_agree_with_the_reference_avro_implementation() -> None:
