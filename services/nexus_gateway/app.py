@@ -14,24 +14,27 @@ from opentelemetry.trace import Status, StatusCode
 from nexus_gateway import health
 from nexus_gateway.auth import Authenticator
 from nexus_gateway.catchup import CatchUpReader
-from nexus_gateway.connection import Connection
+from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection
 from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.ingress import Ingress
 from nexus_gateway.limits import IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import CloseCode, event_frame, new_event_id, now_ms
+from nexus_gateway.protocol import (
+    CloseCode,
+    event_frame,
+)
 from nexus_gateway.state import GATEWAY, Gateway
 from nexus_gateway.websocket import websocket_handler
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.envelope import Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import NexusError
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_mesh.tasks import cancel_and_wait
+from nexus_mesh.tasks import cancel_and_wait, finish_detached
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.propagation import trace_fields
 from nexus_mesh.tracing.spans import ERROR_TYPE, OUTCOME, SENT, ws_send_span
@@ -237,12 +240,20 @@ def create_admin_app(gateway: Gateway) -> web.Application:
     app = web.Application()
     app[GATEWAY] = gateway
     app[health.DRAIN_TASKS] = set()
+    app.cleanup_ctx.append(_drains)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/stats", health.stats)
     app.router.add_post("/drain", health.start_drain)
     return app
+
+
+async def _drains(app: web.Application) -> AsyncIterator[None]:
+    yield
+    # A drain asked for over /drain ends within its own timeout: the pod stops after it.
+    if tasks := app[health.DRAIN_TASKS]:
+        await asyncio.wait(tasks)
 
 
 async def _index(request: web.Request) -> web.FileResponse:
@@ -284,8 +295,15 @@ async def _start_kafka(gateway: Gateway, *, first_backoff_s: float = 0.5) -> Non
 
 
 async def _close_connections(app: web.Application) -> None:
+    """Whatever a drain left open (a stop without one, or a connection that joined late),
+    closed all at once, not one after another: thousands of clients would otherwise take
+    thousands of seconds. Then the closes already under way in the background end."""
     gateway = app[GATEWAY]
     gateway.accepting = False
-    for connection in gateway.hub:
+
+    async def close(connection: Connection) -> None:
         await connection.flush(timeout=1.0)
         await connection.close(CloseCode.GOING_AWAY, "gateway shutting down: reconnect and resume")
+
+    await asyncio.gather(*(close(c) for c in list(gateway.hub)), return_exceptions=True)
+    await finish_detached(timeout=CLOSE_TIMEOUT_S + 1.0)

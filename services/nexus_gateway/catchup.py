@@ -172,8 +172,16 @@ class CatchUpReader:
                 return True
         try:
             envelope = self._codec.decode(record.value)
-        except CodecError:
+        except CodecError as exc:
             self._metrics.undecodable.inc()
+            log.warning(
+                "replay for connection %s: skipping undecodable record %s-%s@%s: %s",
+                job.connection.id,
+                tp.topic,
+                tp.partition,
+                record.offset,
+                exc,
+            )
             return True
         if tp == job.clients and not routes_to(envelope.metadata, job.connection.identity):
             return True

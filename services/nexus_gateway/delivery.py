@@ -34,7 +34,7 @@ from nexus_gateway.protocol import event_frame, new_connection_id
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import CodecError, KafkaUnavailableError
+from nexus_mesh.errors import CodecError, KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
@@ -121,9 +121,9 @@ class Dispatcher:
             await self._consumer._client.force_metadata_update()
             partitions = self._consumer.partitions_for_topic(topic)
         if not partitions:
-            raise KafkaUnavailableError(
-                f"topic {topic} does not exist: run `nexus topics ensure` first"
-            )
+            # Not retriable by itself; the gateway still retries its start (the chart's
+            # topics Job may run after the pods).
+            raise TopicMissingError(topic)
         return set(partitions)
 
     async def stop(self) -> None:

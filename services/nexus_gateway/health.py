@@ -59,9 +59,10 @@ async def start_drain(request: web.Request) -> web.Response:
 
     gateway = request.app[GATEWAY]
     if gateway.draining is None:
-        request.app[DRAIN_TASKS].add(
-            asyncio.create_task(drain(gateway, gateway.settings.gateway_drain_timeout_s))
-        )
+        tasks = request.app[DRAIN_TASKS]
+        task = asyncio.create_task(drain(gateway, gateway.settings.gateway_drain_timeout_s))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
     return web.json_response({"draining": True}, status=202)
 
 

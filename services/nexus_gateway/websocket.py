@@ -22,7 +22,7 @@ from nexus_gateway.protocol import (
 )
 from nexus_gateway.state import GATEWAY, Gateway
 from nexus_mesh.position import Position
-from nexus_mesh.tasks import run_detached
+from nexus_mesh.tasks import cancel_and_wait, run_detached
 
 log = logging.getLogger(__name__)
 # How long an expired token's connection may take to hand out the answers it owes.
@@ -152,8 +152,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     finally:
         if expiry is not None:
             expiry.cancel()
-        if replay is not None:
-            replay.cancel()
+        # Ended before the connection leaves: its consumer stopped and its replay slot
+        # given back before this handler returns, not some time after.
+        await cancel_and_wait(replay)
         await gateway.dispatcher.leave(connection)
         if not ws.closed:
             await connection.flush(timeout=2.0)
@@ -249,9 +250,8 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
         log.warning("replay for connection %s failed: %s", connection.id, exc)
         # Detached: the close wakes the handler, whose cleanup cancels this task, and a close
         # cancelled half-way drops the connection before the client could read its 1001.
-        run_detached(
-            connection.close(CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume"),
-            name=f"close-{connection.id}",
+        _close_in_background(
+            connection, CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume"
         )
         return
     connection.end_catch_up()

@@ -39,3 +39,21 @@ def run_detached(coro: Coroutine[Any, Any, None], *, name: str | None = None) ->
     task = asyncio.get_running_loop().create_task(coro, name=name)
     _detached.add(task)
     task.add_done_callback(_detached.discard)
+
+
+async def finish_detached(timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for this loop's detached tasks (started before or
+    meanwhile), then cancel what is left and wait for that: a process stopping its loop
+    would otherwise destroy them mid-way, a close handshake half done."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pending := {
+        t for t in _detached if t.get_loop() is loop and t is not asyncio.current_task()
+    }:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+            return
+        await asyncio.wait(pending, timeout=remaining)

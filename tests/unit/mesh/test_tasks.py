@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from nexus_mesh.tasks import cancel_and_wait
+from nexus_mesh.tasks import cancel_and_wait, finish_detached, run_detached
 
 
 async def _lingers_after_cancel(released: asyncio.Event, started: asyncio.Event) -> None:
@@ -20,12 +20,20 @@ async def _lingers_after_cancel(released: asyncio.Event, started: asyncio.Event)
         raise
 
 
+async def _until_cancelling(task: asyncio.Task[None]) -> None:
+    """Yield to the loop until someone has asked ``task`` to cancel (a few turns at most)."""
+    async with asyncio.timeout(5):
+        # A cancellation request sets no event to wait on: one turn of the loop at a time.
+        while not task.cancelling():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+
 async def test_the_task_has_ended_when_it_returns() -> None:
     released, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(_lingers_after_cancel(released, started))
     await started.wait()
     stopping = asyncio.create_task(cancel_and_wait(task))
-    await asyncio.wait({stopping}, timeout=0.05)
+    await _until_cancelling(task)
     assert not stopping.done(), "it waits for the task's own clean-up"
     released.set()
     await stopping
@@ -47,7 +55,7 @@ async def test_a_cancellation_of_the_caller_goes_on() -> None:
         went_on = True
 
     caller = asyncio.create_task(shutdown())
-    await asyncio.wait({caller}, timeout=0.05)
+    await _until_cancelling(task)  # the caller now waits in cancel_and_wait
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
@@ -71,3 +79,35 @@ async def test_a_task_that_had_failed_is_logged_not_raised(
 
 async def test_no_task_is_nothing_to_stop() -> None:
     await cancel_and_wait(None)
+
+
+async def test_detached_tasks_are_waited_for_before_the_loop_stops() -> None:
+    """A close handshake under way in the background ends before the process stops its
+    loop, instead of being destroyed half done."""
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def closing() -> None:
+        await release.wait()
+        done.append("closed")
+
+    run_detached(closing(), name="close-c1")
+    asyncio.get_running_loop().call_soon(release.set)
+    await finish_detached(timeout=5)
+    assert done == ["closed"]
+
+
+async def test_a_detached_task_outliving_the_wait_is_cancelled_and_ended() -> None:
+    cancelled: list[bool] = []
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    run_detached(stuck(), name="stuck")
+    await asyncio.sleep(0)  # let it start, so its own clean-up runs on cancellation
+    await finish_detached(timeout=0.01)
+    assert cancelled == [True], "cancelled, and its clean-up ran before the wait returned"
