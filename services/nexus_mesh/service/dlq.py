@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.logs import redact
 from nexus_mesh.service.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class FailedRecord:
 
 
 def error_text(error: BaseException) -> str:
-    text = str(error) or repr(error)
+    # Read by whoever reads the dead-letter topic: no credential an error quoted goes along.
+    text = redact(str(error) or repr(error))
     if len(text) > _MAX_ERROR_CHARS:
         text = text[: _MAX_ERROR_CHARS - 1] + "…"
     return text

@@ -12,6 +12,7 @@ rather than the deprecated ``messaging.kafka.destination.partition`` /
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -22,6 +23,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from nexus_mesh.logs import redact
 from nexus_mesh.tracing.lean import LeanTracer
 
 MESSAGING_SYSTEM = "messaging.system"
@@ -231,9 +233,17 @@ def record_error(span: Span, error: BaseException, *, error_type: str | None = N
     """Mark ``span`` failed: ERROR status, ``error.type`` and an exception event."""
     if not span.is_recording():
         return
-    span.record_exception(error)
+    # Spans leave for a trace backend as logs do: the same credentials are masked.
+    message = redact(str(error))
+    span.record_exception(
+        error,
+        attributes={
+            "exception.message": message,
+            "exception.stacktrace": redact("".join(traceback.format_exception(error))),
+        },
+    )
     span.set_attribute(ERROR_TYPE, error_type or _qualified_name(type(error)))
-    span.set_status(Status(StatusCode.ERROR, str(error)[:256] or type(error).__name__))
+    span.set_status(Status(StatusCode.ERROR, message[:256] or type(error).__name__))
 
 
 def _qualified_name(cls: type) -> str:

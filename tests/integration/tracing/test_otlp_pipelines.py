@@ -68,7 +68,8 @@ async def _one_interaction(pipeline: str, monkeypatch: pytest.MonkeyPatch) -> li
             ) as sent:
                 written(sent, partition=3, offset=41)
             try:
-                raise ValueError("payload failed its schema")
+                # A credential the error quotes must not leave with the span.
+                raise ValueError("payload failed its schema (http://reader:hunter2@registry/v1)")
             except ValueError as error:
                 record_error(received, error, error_type="invalid_payload")
         await asyncio.to_thread(telemetry.shutdown)
@@ -128,6 +129,9 @@ async def test_lean_spans_decode_exactly_as_the_sdk_spans(
     receive = lean[1].decoded
     assert receive.trace_state == "vendor=client" and receive.flags & 0x100  # has is_remote
     assert [event.name for event in receive.events] == ["frame parsed", "exception"]
+    exported = receive.SerializeToString()
+    assert b"hunter2" not in exported, "the error's credential was exported"
+    assert b"http://reader:***@registry/v1" in exported, "the error itself was"
     for send, received in (lean, sdk):  # by name
         assert send.decoded.parent_span_id == received.decoded.span_id
         assert send.decoded.end_time_unix_nano >= send.decoded.start_time_unix_nano > 0
