@@ -157,7 +157,8 @@ def test_failed_download_is_a_clear_error(tmp_path: Path) -> None:
         "kafka", "start", "--version", "0.0.404", "--data-dir", str(tmp_path / "k"), env=env
     )
     assert result.returncode == 1
-    (line,) = result.stderr.strip().splitlines()
+    announced, line = result.stderr.strip().splitlines()
+    assert announced.startswith("downloading org.apache.kafka:kafka_2.13:0.0.404 with Maven")
     assert "could not download org.apache.kafka:kafka_2.13:0.0.404 with Maven: " in line
     reason = line.split(" with Maven: ", 1)[1]
     assert "127.0.0.1" in reason, "Maven's own reason, naming the repository it tried"
