@@ -111,10 +111,6 @@ class Connection:
     def start(self) -> None:
         self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
 
-    @property
-    def catching_up(self) -> bool:
-        return self._catching_up
-
     def begin_catch_up(self) -> None:
         self._catching_up = True
 

@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import orjson
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span
 
+from nexus_gateway.client_frame import (
+    SENDER_CONNECTION_ATTRIBUTE,
+    SENDER_USER_ATTRIBUTE,
+    claimed_event_id,
+    client_attributes,
+    client_id,
+    client_traceparent,
+    parse_frame,
+)
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.limits import AckRecord, IdempotencyKey, IdempotencyWindow
@@ -33,11 +40,9 @@ from nexus_gateway.protocol import (
     ErrorCode,
     ack_frame,
     error_frame,
-    new_event_id,
-    now_ms,
 )
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import CLIENT_ID_RE, Envelope, Metadata
+from nexus_mesh.envelope import Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import (
     KafkaUnavailableError,
     PayloadInvalidError,
@@ -52,14 +57,6 @@ from nexus_mesh.tracing import Telemetry, context_from_traceparent
 from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
 
 log = logging.getLogger(__name__)
-_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
-_MAX_ATTRIBUTES = 32
-_MAX_ATTRIBUTE_KEY = 64
-_MAX_ATTRIBUTE_VALUE = 1024
-# Attributes the gateway stamps; a client may not send them.
-RESERVED_ATTRIBUTE_PREFIX = "nexus."
-SENDER_USER_ATTRIBUTE = "nexus.sender_user_id"
-SENDER_CONNECTION_ATTRIBUTE = "nexus.sender_connection_id"
 
 
 class Ingress:
@@ -172,12 +169,10 @@ class Ingress:
         if len(raw) > self._max_event_bytes:
             return None
         try:
-            traceparent = (_parse(raw).get("metadata") or {}).get("traceparent")
+            traceparent = client_traceparent(parse_frame(raw).get("metadata") or {}, None)
         except ClientEventError:
             return None
-        if not isinstance(traceparent, str) or not _TRACEPARENT_RE.fullmatch(traceparent):
-            return None
-        return context_from_traceparent(traceparent)
+        return None if traceparent is None else context_from_traceparent(traceparent)
 
     async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
         size = len(raw.encode() if isinstance(raw, str) else raw)
@@ -187,9 +182,9 @@ class Ingress:
                 f"event of {size} bytes exceeds the limit of {self._max_event_bytes} bytes",
                 claimed_event_id(raw),
             )
-        frame = _parse(raw)
+        frame = parse_frame(raw)
         metadata = frame.get("metadata") or {}
-        event_id = _client_id(metadata, "event_id") or new_event_id()
+        event_id = client_id(metadata, "event_id") or new_event_id()
         span = trace.get_current_span()
         claimed_type = frame["type"]
         # Before any refusal, so a refused event's span still says what it was.
@@ -230,7 +225,7 @@ class Ingress:
                     # while it was away, the wait starts again.
                     self._flows.rearm(
                         ident.connection_id,
-                        _client_id(metadata, "correlation_id", event_id) or event_id,
+                        client_id(metadata, "correlation_id", event_id) or event_id,
                     )
                 self._metrics.acks.inc()
                 return ack_frame(
@@ -328,15 +323,9 @@ class Ingress:
     ) -> tuple[Envelope, str]:
         """The envelope to write: identity from the connection, never from the client."""
         ident = connection.identity
-        attributes = _attributes(client_metadata, event_id)
-        correlation_id = _client_id(client_metadata, "correlation_id", event_id)
-        traceparent = client_metadata.get("traceparent")
-        if traceparent is not None and (
-            not isinstance(traceparent, str) or not _TRACEPARENT_RE.fullmatch(traceparent)
-        ):
-            raise ClientEventError(
-                ErrorCode.BAD_FRAME, "metadata.traceparent is not a W3C traceparent", event_id
-            )
+        attributes = client_attributes(client_metadata, event_id)
+        correlation_id = client_id(client_metadata, "correlation_id", event_id)
+        traceparent = client_traceparent(client_metadata, event_id)
         event_type = self._registry.event(target.type)
         user_id: str | None = ident.user_id
         connection_id: str | None = ident.connection_id
@@ -380,79 +369,3 @@ def _rate_limited(event_id: str | None) -> ClientEventError:
     return ClientEventError(
         ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
     )
-
-
-def _parse(raw: str | bytes) -> dict[str, Any]:
-    try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ClientEventError(ErrorCode.BAD_FRAME, "frame is not valid JSON") from None
-    if not isinstance(frame, dict):
-        raise ClientEventError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
-    unknown = set(frame) - {"type", "payload", "metadata"}
-    if unknown:
-        raise ClientEventError(
-            ErrorCode.BAD_FRAME,
-            f"unexpected fields in frame: {', '.join(sorted(unknown))}",
-            _claimed_event_id(frame),
-        )
-    if "type" not in frame:
-        raise ClientEventError(ErrorCode.BAD_FRAME, "frame has no type", _claimed_event_id(frame))
-    metadata = frame.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ClientEventError(ErrorCode.BAD_FRAME, "metadata must be an object")
-    return frame
-
-
-def claimed_event_id(raw: str | bytes) -> str | None:
-    """The event id of a refused frame (binary, too large, malformed) when it names a valid
-    one, so the client can match the error to what it sent."""
-    try:
-        return _claimed_event_id(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _claimed_event_id(frame: object) -> str | None:
-    metadata = frame.get("metadata") if isinstance(frame, dict) else None
-    value = metadata.get("event_id") if isinstance(metadata, dict) else None
-    return value if isinstance(value, str) and CLIENT_ID_RE.fullmatch(value) else None
-
-
-def _client_id(metadata: dict[str, Any], name: str, event_id: str | None = None) -> str | None:
-    value = metadata.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
-        raise ClientEventError(
-            ErrorCode.BAD_FRAME,
-            f"metadata.{name} must be 1-128 characters of letters, digits and ._:-",
-            event_id,
-        )
-    return value
-
-
-def _attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]:
-    raw = metadata.get("attributes")
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or len(raw) > _MAX_ATTRIBUTES:
-        raise ClientEventError(
-            ErrorCode.BAD_FRAME,
-            f"metadata.attributes must be an object of at most {_MAX_ATTRIBUTES} strings",
-            event_id,
-        )
-    for key, value in raw.items():
-        if (
-            not isinstance(value, str)
-            or len(key) > _MAX_ATTRIBUTE_KEY
-            or len(value) > _MAX_ATTRIBUTE_VALUE
-            or key.startswith(RESERVED_ATTRIBUTE_PREFIX)
-        ):
-            raise ClientEventError(
-                ErrorCode.BAD_FRAME,
-                f"metadata.attributes[{key[:64]!r}] must be a string (keys not starting "
-                f"with {RESERVED_ATTRIBUTE_PREFIX!r})",
-                event_id,
-            )
-    return dict(raw)

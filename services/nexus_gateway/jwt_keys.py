@@ -43,12 +43,12 @@ def is_asymmetric(algorithm: str) -> bool:
     return algorithm.startswith(ASYMMETRIC_PREFIXES)
 
 
-def check_algorithm(name: str, variable: str) -> Any:
+def check_algorithm(name: str, variable: str) -> None:
     # "none" would accept unsigned tokens; it is never a valid choice here.
     if name == "none":
         raise ConfigurationError(f"{variable}: the 'none' algorithm is not allowed")
     try:
-        return jwt.get_algorithm_by_name(name)
+        jwt.get_algorithm_by_name(name)
     except NotImplementedError:
         raise ConfigurationError(f"{variable}: unknown JWT algorithm {name!r}") from None
 

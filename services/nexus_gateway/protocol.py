@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import uuid
 from enum import IntEnum, StrEnum
 from typing import Any
 
 import orjson
 
-from nexus_mesh.envelope import Envelope
+from nexus_mesh.envelope import Envelope, new_event_id, now_ms
 
 
 class ErrorCode(StrEnum):
@@ -54,10 +53,6 @@ class ClientEventError(Exception):
         self.event_id = event_id
 
 
-def new_event_id() -> str:
-    return uuid.uuid4().hex
-
-
 def _owner_tag(campaign_id: str, user_id: str) -> str:
     digest = hashlib.blake2b(f"{campaign_id}\x00{user_id}".encode(), digest_size=6)
     return digest.hexdigest()
@@ -81,10 +76,6 @@ def owns_connection_id(connection_id: str, campaign_id: str, user_id: str) -> bo
     return _CONNECTION_ID_RE.fullmatch(connection_id) is not None and connection_id.startswith(
         _owner_tag(campaign_id, user_id)
     )
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def protocol_frame(

@@ -8,6 +8,8 @@ mesh (the codec for bytes, the registry's schemas for client JSON).
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,3 +77,13 @@ class Envelope:
 def is_event_type(name: str) -> bool:
     """Whether ``name`` is a well-formed event type (not whether it is registered)."""
     return TYPE_RE.fullmatch(name) is not None
+
+
+def new_event_id() -> str:
+    """A fresh ``metadata.event_id``: 32 hex digits, within every id rule of DESIGN.md."""
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    """``metadata.time`` for an event made now: milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000

@@ -103,7 +103,7 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from nexus_mesh.envelope import BROADCAST_CAMPAIGN, CLIENT_ID_RE
+    from nexus_mesh.envelope import BROADCAST_CAMPAIGN, CLIENT_ID_RE, new_event_id
     from nexus_mesh.errors import (
         ConfigurationError,
         NexusError,
@@ -111,7 +111,6 @@ def _publish(args: argparse.Namespace) -> int:
         TopicMissingError,
         UnknownTypeError,
     )
-    from nexus_mesh.service.publisher import new_event_id
 
     if args.event_id is not None and not CLIENT_ID_RE.fullmatch(args.event_id):
         raise ConfigurationError(

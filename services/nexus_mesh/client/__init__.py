@@ -18,10 +18,10 @@ from nexus_mesh.client.frames import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
-    new_event_id,
 )
 from nexus_mesh.client.session import Connecting, MeshClient
 from nexus_mesh.client.target import AuthVia
+from nexus_mesh.envelope import new_event_id
 
 __all__ = [
     "RESUMABLE_CLOSE_CODES",

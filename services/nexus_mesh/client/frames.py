@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,6 @@ PROTOCOL_PREFIX = "nexus."
 # After these the gateway still holds everything the client missed: reconnect with `since`.
 # 1006 is what a dropped TCP connection looks like to the client.
 RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 4008})
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)

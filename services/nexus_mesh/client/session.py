@@ -42,11 +42,11 @@ from nexus_mesh.client.frames import (
     MeshConnectError,
     MeshError,
     encode_event,
-    new_event_id,
     parse_frame,
 )
 from nexus_mesh.client.inbox import Inbox
 from nexus_mesh.client.target import AuthVia, Target, handshake
+from nexus_mesh.envelope import new_event_id
 from nexus_mesh.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST_NAME = "manifest.json"
-SENDERS = ("client", "service", "gateway")
 
 
 class DuplicateKeyError(ValueError):

@@ -121,11 +121,6 @@ class Registry:
             for e in self._events.values()
             if e.topic not in (None, CLIENTS_TOPIC, SYSTEM_TOPIC)
         )
-        self._by_fingerprint = {
-            v.fingerprint: v
-            for versions in (*self._schemas.values(), envelope_versions)
-            for v in versions
-        }
         self._client_targets = self._build_client_targets()
         self._reply_flows = {reply: flow for flow in self.flows.values() for reply in flow.replies}
 
@@ -173,6 +168,3 @@ class Registry:
 
     def latest(self, type: str) -> SchemaVersion:
         return self.versions(type)[-1]
-
-    def by_fingerprint(self, fingerprint: bytes) -> SchemaVersion | None:
-        return self._by_fingerprint.get(fingerprint)

@@ -20,7 +20,6 @@ from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from nexus_mesh.registry.model import SchemaVersion
 
-MAGIC = b"\xc3\x01"
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 

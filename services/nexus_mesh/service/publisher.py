@@ -11,13 +11,12 @@ but as a broadcast (:class:`~nexus_mesh.errors.ConfigurationError`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata
+from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
@@ -26,14 +25,6 @@ from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.service.metrics import ServiceMetrics
 
 SERVICE_SENDER = "service"
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

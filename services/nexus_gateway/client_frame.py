@@ -1,0 +1,117 @@
+"""Reading a client's frame: its shape, the ids and attributes it may set, its traceparent.
+
+Each check refuses with ``bad_frame`` and, when the frame names a valid event id, that id, so
+the client can match the error to what it sent (DESIGN.md section 5). What the gateway does
+with a well-formed event is :mod:`nexus_gateway.ingress`'s business.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from nexus_gateway.protocol import ClientEventError, ErrorCode
+from nexus_mesh.envelope import CLIENT_ID_RE
+
+_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+_MAX_ATTRIBUTES = 32
+_MAX_ATTRIBUTE_KEY = 64
+_MAX_ATTRIBUTE_VALUE = 1024
+# Attributes the gateway stamps; a client may not send them.
+RESERVED_ATTRIBUTE_PREFIX = "nexus."
+SENDER_USER_ATTRIBUTE = "nexus.sender_user_id"
+SENDER_CONNECTION_ATTRIBUTE = "nexus.sender_connection_id"
+
+
+def parse_frame(raw: str | bytes) -> dict[str, Any]:
+    """The frame as a JSON object with no field but ``type``, ``payload`` and ``metadata``."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame is not valid JSON") from None
+    if not isinstance(frame, dict):
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+    unknown = set(frame) - {"type", "payload", "metadata"}
+    if unknown:
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME,
+            f"unexpected fields in frame: {', '.join(sorted(unknown))}",
+            _claimed_event_id(frame),
+        )
+    if "type" not in frame:
+        raise ClientEventError(ErrorCode.BAD_FRAME, "frame has no type", _claimed_event_id(frame))
+    metadata = frame.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ClientEventError(ErrorCode.BAD_FRAME, "metadata must be an object")
+    return frame
+
+
+def claimed_event_id(raw: str | bytes) -> str | None:
+    """The event id of a refused frame (binary, too large, malformed) when it names a valid
+    one, so the client can match the error to what it sent."""
+    try:
+        return _claimed_event_id(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _claimed_event_id(frame: object) -> str | None:
+    metadata = frame.get("metadata") if isinstance(frame, dict) else None
+    value = metadata.get("event_id") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and CLIENT_ID_RE.fullmatch(value) else None
+
+
+def client_id(metadata: dict[str, Any], name: str, event_id: str | None = None) -> str | None:
+    """``metadata[name]`` if the client set it: an id by DESIGN.md's rules, else refused."""
+    value = metadata.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME,
+            f"metadata.{name} must be 1-128 characters of letters, digits and ._:-",
+            event_id,
+        )
+    return value
+
+
+def client_attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]:
+    """The client's ``metadata.attributes``: bounded strings, none in the gateway's ``nexus.``."""
+    raw = metadata.get("attributes")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or len(raw) > _MAX_ATTRIBUTES:
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME,
+            f"metadata.attributes must be an object of at most {_MAX_ATTRIBUTES} strings",
+            event_id,
+        )
+    for key, value in raw.items():
+        if (
+            not isinstance(value, str)
+            or len(key) > _MAX_ATTRIBUTE_KEY
+            or len(value) > _MAX_ATTRIBUTE_VALUE
+            or key.startswith(RESERVED_ATTRIBUTE_PREFIX)
+        ):
+            raise ClientEventError(
+                ErrorCode.BAD_FRAME,
+                f"metadata.attributes[{key[:64]!r}] must be a string (keys not starting "
+                f"with {RESERVED_ATTRIBUTE_PREFIX!r})",
+                event_id,
+            )
+    return dict(raw)
+
+
+def client_traceparent(metadata: dict[str, Any], event_id: str | None) -> str | None:
+    """The client's W3C ``traceparent``, if it sent one; anything else under that name is
+    refused rather than dropped, since the client meant its trace to continue."""
+    traceparent = metadata.get("traceparent")
+    if traceparent is None:
+        return None
+    if not isinstance(traceparent, str) or not _TRACEPARENT_RE.fullmatch(traceparent):
+        raise ClientEventError(
+            ErrorCode.BAD_FRAME, "metadata.traceparent is not a W3C traceparent", event_id
+        )
+    return traceparent
