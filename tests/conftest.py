@@ -24,7 +24,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    cluster = LocalKafka(tmp_path_factory.mktemp("kafka"))
+    cluster = LocalKafka(tmp_path_factory.mktemp("kafka"), die_with_parent=True)
     bootstrap = cluster.start(nodes=1, port=0)
     try:
         yield bootstrap

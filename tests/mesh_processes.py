@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nexus_gateway.auth import issue_token
 from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.localkafka.orphans import dies_with_this_process
 
 JWT_SECRET = "e2e-secret-" + "x" * 48
 
@@ -83,6 +84,8 @@ class Mesh:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # Killed with the test session, were it to end before its fixtures stop them.
+                preexec_fn=dies_with_this_process(),
             )
         started = MeshProcess(name=name, process=process, log_path=log_path)
         self.processes.append(started)

@@ -26,6 +26,7 @@ from nexus_mesh.localkafka.distribution import (
     KafkaDistribution,
     resolve_kafka,
 )
+from nexus_mesh.localkafka.orphans import dies_with_this_process
 from nexus_mesh.localkafka.state import (
     LOOPBACK,
     STATE_FILE,
@@ -72,8 +73,11 @@ class LocalKafka:
         version: str = DEFAULT_KAFKA_VERSION,
         heap: str = "512m",
         broker_properties: Mapping[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.home = (home or default_home()).resolve()
+        # Tests: nodes this process starts are killed if it dies before stopping them.
+        self.die_with_parent = die_with_parent
         self.version = version
         self.heap = heap
         self.broker_properties = dict(broker_properties or {})
@@ -348,6 +352,7 @@ class LocalKafka:
                 # Its own session: the broker outlives `nexus kafka start` and a Ctrl-C
                 # in the terminal that started it.
                 start_new_session=True,
+                preexec_fn=dies_with_this_process() if self.die_with_parent else None,
             )
         self._children[node.node_id] = child
         node.pid = child.pid

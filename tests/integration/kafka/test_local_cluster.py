@@ -167,7 +167,7 @@ def test_failed_download_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def three_nodes(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
-    cluster = LocalKafka(tmp_path / "cluster", heap="384m")
+    cluster = LocalKafka(tmp_path / "cluster", heap="384m", die_with_parent=True)
     bootstrap = cluster.start(nodes=3, port=0, timeout=120)
     try:
         yield cluster, bootstrap
