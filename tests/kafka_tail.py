@@ -1,4 +1,5 @@
-"""Read everything a test's topic receives, from its beginning, in the background.
+"""Read what a test wrote to Kafka: a topic from its beginning, in the background, or one
+record where a write said it went.
 
 Tests assert on what landed in Kafka with :func:`nexus_testkit.eventually` over
 :attr:`TopicTail.records`, instead of sleeping and reading once.
@@ -13,6 +14,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.producer import Written
 from nexus_mesh.settings import NexusSettings
 
 
@@ -65,3 +67,19 @@ class TopicTail:
     def with_header(self, name: str, value: str) -> list[ConsumerRecord[bytes, bytes]]:
         wanted = value.encode()
         return [r for r in self.records if (name, wanted) in list(r.headers)]
+
+
+async def read_back(settings: NexusSettings, written: Written) -> ConsumerRecord[bytes, bytes]:
+    """The record Kafka stored at ``written``, as a consumer reads it."""
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+    partition = TopicPartition(written.topic, written.partition)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        consumer.seek(partition, written.offset)
+        async with asyncio.timeout(20):
+            record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert record.offset == written.offset
+    return record

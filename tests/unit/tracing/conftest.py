@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tracing_fakes import Spans
+
+from span_capture import Spans
 
 
 @pytest.fixture(params=["sdk", "lean"])

@@ -26,7 +26,6 @@ from opentelemetry.trace import (
     TraceFlags,
     TraceState,
 )
-from tracing_fakes import Kept, Spans
 
 from nexus_mesh.tracing import context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.lean import LeanTracerProvider
@@ -40,6 +39,7 @@ from nexus_mesh.tracing.spans import (
     written,
     ws_receive_span,
 )
+from span_capture import Kept, Spans
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 PARENT_ID = 0xB7AD6B7169203331

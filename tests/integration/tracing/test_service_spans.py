@@ -1,5 +1,9 @@
 """The service SDK's spans: process is the child of the producer, the reply its grandchild,
-failures are marked and dead-lettered, and the metrics count what happened."""
+failures are marked and dead-lettered, and the metrics count what happened.
+
+The request is a record read back from the real broker and handed to the runner as its
+consumer would hand it; the runner's replies and dead letters go to the broker through the
+real producer."""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind, StatusCode
-from tracing_fakes import FakeKafkaProducer, Spans, codec, fake_producer
 
-from nexus_mesh.codec import Codec
+from kafka_tail import TopicTail, read_back
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.records import record_headers, record_key
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
@@ -19,18 +24,21 @@ from nexus_mesh.service import Context, ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.service.runner import Handler, Runner
-from nexus_mesh.settings import default_schemas_dir
+from nexus_mesh.settings import NexusSettings, default_schemas_dir
 from nexus_mesh.tracing import format_traceparent
+from nexus_testkit import eventually
+from span_capture import Spans, codec
 
 PRODUCER_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def _runner(spans: Spans, the_codec: Codec, handler: Handler) -> tuple[Runner, FakeKafkaProducer]:
-    producer, kafka = fake_producer(the_codec, spans.telemetry)
-    topics = TopicNames(prefix="t")
-    runner = Runner(
+def _runner(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, handler: Handler
+) -> Runner:
+    the_codec = codec()
+    return Runner(
         name="search",
-        topic="t.search",
+        topic=topics.domain("search"),
         handlers={"search.requested": handler},
         config=ServiceConfig(retry_attempts=1),
         consumer=None,  # not consulted when records are handed over directly
@@ -47,10 +55,13 @@ def _runner(spans: Spans, the_codec: Codec, handler: Handler) -> tuple[Runner, F
         group_id="nexus.search",
         telemetry=spans.telemetry,
     )
-    return runner, kafka
 
 
-def _record(the_codec: Codec, *, value: bytes | None = None) -> ConsumerRecord[bytes, bytes]:
+async def _record(
+    settings: NexusSettings, topics: TopicNames, *, value: bytes | None = None
+) -> ConsumerRecord[bytes, bytes]:
+    """A request as the gateway's producer span left it, stored in Kafka and read back."""
+    the_codec = codec()
     request = Envelope(
         type="search.requested",
         payload=the_codec.payload_from_json("search.requested", {"query": "jazz"}),
@@ -63,21 +74,28 @@ def _record(the_codec: Codec, *, value: bytes | None = None) -> ConsumerRecord[b
             traceparent=PRODUCER_TRACEPARENT,
         ),
     )
-    encoded = the_codec.encode(request) if value is None else value
-    headers = record_headers(request)
-    return ConsumerRecord(
-        topic="t.search",
-        partition=1,
-        offset=41,
-        timestamp=1_700_000_000_000,
-        timestamp_type=0,
-        key=record_key(request),
-        value=encoded,
-        checksum=None,
-        serialized_key_size=6,
-        serialized_value_size=len(encoded),
-        headers=tuple(headers),
-    )
+    # Untraced, so the record keeps the traceparent the gateway's span gave it.
+    gateway = EnvelopeProducer(settings=settings, codec=the_codec, client_id="gateway")
+    await gateway.start()
+    try:
+        written = await gateway.send_raw(
+            topic=topics.domain("search"),
+            key=record_key(request),
+            value=the_codec.encode(request) if value is None else value,
+            headers=record_headers(request),
+        )
+    finally:
+        await gateway.stop()
+    return await read_back(settings, written)
+
+
+async def _written(
+    settings: NexusSettings, topic: str, partitions: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Everything ``topic`` holds now."""
+    async with TopicTail(settings, topic, partitions) as tail:
+        await eventually(tail.caught_up, what=f"{topic} read to its end")
+        return list(tail.records)
 
 
 def _sample(runner: Runner, name: str, **labels: str) -> float:
@@ -85,16 +103,19 @@ def _sample(runner: Runner, name: str, **labels: str) -> float:
     return value or 0.0
 
 
-async def test_process_span_and_reply_chain(spans: Spans) -> None:
+async def test_process_span_and_reply_chain(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
     the_codec = codec()
 
     async def handler(event: Envelope, ctx: Context) -> None:
         await ctx.reply("search.completed", {"query": "jazz", "hits": []})
 
-    runner, kafka = _runner(spans, the_codec, handler)
-    await runner._record(_record(the_codec))
+    runner = _runner(spans, producer, topics, handler)
+    await runner._record(await _record(settings, topics))
 
-    process = spans.named("process t.search")
+    search = topics.domain("search")
+    process = spans.named(f"process {search}")
     assert process.kind is SpanKind.CONSUMER
     assert process.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
     assert process.parent is not None and process.parent.span_id == 0x00F067AA0BA902B7
@@ -103,9 +124,11 @@ async def test_process_span_and_reply_chain(spans: Spans) -> None:
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
-        "messaging.destination.name": "t.search",
-        "messaging.destination.partition.id": "1",
-        "messaging.kafka.offset": 41,
+        "messaging.destination.name": search,
+        "messaging.destination.partition.id": str(
+            campaign_partition("camp-1", settings.domain_partitions)
+        ),
+        "messaging.kafka.offset": 0,
         "messaging.kafka.message.key": "camp-1",
         "messaging.consumer.group.name": "nexus.search",
         "messaging.message.id": "ev-1",
@@ -113,10 +136,10 @@ async def test_process_span_and_reply_chain(spans: Spans) -> None:
         "nexus.campaign.id": "camp-1",
         "nexus.outcome": "handled",
     }
-    reply = spans.named("send t.clients")
+    reply = spans.named(f"send {topics.clients}")
     assert reply.parent is not None and reply.parent.span_id == process.context.span_id
     assert reply.context.trace_id == process.context.trace_id
-    (sent,) = kafka.sent
+    (sent,) = await _written(settings, topics.clients, settings.clients_partitions)
     assert the_codec.decode(sent.value).metadata.traceparent == format_traceparent(reply.context)
     assert (
         _sample(
@@ -126,52 +149,60 @@ async def test_process_span_and_reply_chain(spans: Spans) -> None:
     )
 
 
-async def test_failing_handler_marks_the_span_and_dead_letters(spans: Spans) -> None:
-    the_codec = codec()
-
+async def test_failing_handler_marks_the_span_and_dead_letters(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
     async def handler(event: Envelope, ctx: Context) -> None:
         raise RuntimeError("index unavailable")
 
-    runner, kafka = _runner(spans, the_codec, handler)
-    await runner._record(_record(the_codec))
-    process = spans.named("process t.search")
+    runner = _runner(spans, producer, topics, handler)
+    await runner._record(await _record(settings, topics))
+    process = spans.named(f"process {topics.domain('search')}")
     assert process.status.status_code is StatusCode.ERROR
     assert (process.attributes or {})["error.type"] == "RuntimeError"
     assert (process.attributes or {})["nexus.outcome"] == "dead_lettered"
     (exception,) = process.events
     assert (exception.attributes or {})["exception.message"] == "index unavailable"
-    dlq = spans.named("send t.dlq")
+    dlq = spans.named(f"send {topics.dlq}")
     assert dlq.parent is not None and dlq.parent.span_id == process.context.span_id
-    assert [sent.topic for sent in kafka.sent] == ["t.dlq"]
+    assert len(await _written(settings, topics.dlq, settings.dlq_partitions)) == 1
+    assert await _written(settings, topics.clients, settings.clients_partitions) == [], (
+        "no reply from a failed handler"
+    )
     assert _sample(runner, "nexus_service_dlq_total", service="search", reason="handler") == 1
 
 
-async def test_undecodable_record_is_traced_from_its_headers(spans: Spans) -> None:
-    the_codec = codec()
-
+async def test_undecodable_record_is_traced_from_its_headers(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
     async def handler(event: Envelope, ctx: Context) -> None:
         raise AssertionError("never called")
 
-    runner, _ = _runner(spans, the_codec, handler)
-    await runner._record(_record(the_codec, value=b"\x00garbage"))
-    process = spans.named("process t.search")
+    runner = _runner(spans, producer, topics, handler)
+    await runner._record(await _record(settings, topics, value=b"\x00garbage"))
+    process = spans.named(f"process {topics.domain('search')}")
     assert process.status.status_code is StatusCode.ERROR
     assert process.parent is not None and process.parent.span_id == 0x00F067AA0BA902B7
     assert (process.attributes or {})["nexus.event.type"] == "search.requested"
     assert _sample(runner, "nexus_service_dlq_total", service="search", reason="undecodable") == 1
+    (dead,) = await _written(settings, topics.dlq, settings.dlq_partitions)
+    assert dead.value == b"\x00garbage", "the dead letter keeps the record as it came"
 
 
-async def test_duplicates_are_marked_and_counted(spans: Spans) -> None:
-    the_codec = codec()
+async def test_duplicates_are_marked_and_counted(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
+    """The same request written twice (a gateway's retry): handled once."""
     calls = []
 
     async def handler(event: Envelope, ctx: Context) -> None:
         calls.append(event)
 
-    runner, _ = _runner(spans, the_codec, handler)
-    await runner._record(_record(the_codec))
-    await runner._record(_record(the_codec))
+    runner = _runner(spans, producer, topics, handler)
+    await runner._record(await _record(settings, topics))
+    await runner._record(await _record(settings, topics))
     assert len(calls) == 1
-    outcomes = [(s.attributes or {})["nexus.outcome"] for s in spans.finished()]
+    processed = [s for s in spans.finished() if s.name.startswith("process ")]
+    outcomes = [(s.attributes or {})["nexus.outcome"] for s in processed]
     assert outcomes == ["handled", "duplicate"]
     assert _sample(runner, "nexus_service_duplicates_total", service="search") == 1
