@@ -76,21 +76,23 @@ def roundtrip_token(settings: NexusSettings, *, user: str, campaign: str) -> str
 
 
 async def run(plan: RoundTrip, say: Callable[[str], None] = print) -> None:
-    """Every step of the round trip; raises :class:`RoundTripError` on the first failure."""
-    async with asyncio.timeout(plan.timeout_s):
-        try:
-            await _steps(plan, say)
-        except TimeoutError:
-            raise  # a step's own deadline: reported like the overall one
-        except NexusError as exc:
-            if isinstance(exc, RoundTripError):
-                raise
-            raise RoundTripError(str(exc)) from exc
-        except OSError as exc:
-            raise RoundTripError(f"cannot reach {plan.url}: {exc}") from exc
+    """Every step of the round trip; raises :class:`RoundTripError` on the first failure,
+    naming the step that did not happen in time (what an operator looks at next)."""
+    waiting = ["the gateway's welcome"]
+    try:
+        async with asyncio.timeout(plan.timeout_s):
+            await _steps(plan, say, waiting)
+    except TimeoutError:
+        raise RoundTripError(f"no {waiting[0]} within {plan.timeout_s:g} s") from None
+    except NexusError as exc:
+        if isinstance(exc, RoundTripError):
+            raise
+        raise RoundTripError(str(exc)) from exc
+    except OSError as exc:
+        raise RoundTripError(f"cannot reach {plan.url}: {exc}") from exc
 
 
-async def _steps(plan: RoundTrip, say: Callable[[str], None]) -> None:
+async def _steps(plan: RoundTrip, say: Callable[[str], None], waiting: list[str]) -> None:
     async with MeshClient.connect(
         plan.url,
         campaign_id=plan.campaign,
@@ -100,8 +102,10 @@ async def _steps(plan: RoundTrip, say: Callable[[str], None]) -> None:
     ) as client:
         say(f"welcome: connection {client.connection_id} at position {client.position}")
         text = f"helm test {uuid.uuid4().hex}"
+        waiting[0] = "ack of the chat message (Kafka took the write)"
         ack = await client.emit("chat.message", {"text": text}, timeout=plan.timeout_s)
         say(f"ack: {ack.topic} partition {ack.partition} offset {ack.offset}")
+        waiting[0] = "chat message delivered back (a gateway read it from Kafka)"
         async for event in client.events():
             if event.type == "chat.message" and event.payload.get("text") == text:
                 say(f"delivered back at position {event.position}")
@@ -111,6 +115,7 @@ async def _steps(plan: RoundTrip, say: Callable[[str], None]) -> None:
                 f"the session closed ({client.close_code}) before the message came back"
             )
         if plan.search:
+            waiting[0] = "answer to the search (the search service's reply)"
             reply = await client.request(
                 "search.requested",
                 {"query": plan.search_query, "limit": 3},

@@ -132,7 +132,7 @@ async def test_round_trip_sees_welcome_ack_and_the_message_back(peer: EchoPeer) 
 
 async def test_a_message_that_never_comes_back_times_out(peer: EchoPeer) -> None:
     peer.echo = False
-    with pytest.raises(TimeoutError):
+    with pytest.raises(roundtrip.RoundTripError, match="no chat message delivered back"):
         await roundtrip.run(plan(peer, timeout_s=0.5), lambda _: None)
 
 
@@ -197,4 +197,6 @@ async def test_main_exit_status(
     peer.echo = False
     failing = asyncio.to_thread(roundtrip.main, ["--url", peer.url, "--timeout", "0.5"])
     assert await failing == 1
-    assert "FAIL: the round trip did not finish within 0.5 s" in capsys.readouterr().err
+    assert "FAIL: no chat message delivered back (a gateway read it from Kafka) within 0.5 s" in (
+        capsys.readouterr().err
+    )
