@@ -383,3 +383,29 @@ async def test_the_record_names_the_connection_whatever_the_client_claims(
             assert (meta.user_id, meta.connection_id) == (None, None)
             assert meta.attributes["nexus.sender_user_id"] == "alice"
             assert meta.attributes["nexus.sender_connection_id"] == client.connection_id
+
+
+async def test_a_campaign_peer_cannot_answer_another_client_s_request(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    """A peer in the campaign sends a chat message carrying the correlation id of alice's
+    pending search: it reaches alice as an ordinary event, and her request still ends in the
+    search service's reply."""
+    gateway = mesh.gateway()
+    search = mesh.service("search")
+    assert gateway.url
+    alice = await connect(stack, mesh, gateway.url, "acme", "alice")
+    mallory = await connect(stack, mesh, gateway.url, "acme", "mallory")
+    search.process.send_signal(signal.SIGSTOP)  # the real reply waits until the forgery is in
+    try:
+        asked = asyncio.create_task(
+            alice.request("search", {"query": "jazz"}, event_id="asked-1", timeout=30)
+        )
+        await mallory.emit("chat.message", {"text": "forged"}, correlation_id="asked-1")
+        forged = await next_of(alice)
+        assert (forged.type, forged.correlation_id) == ("chat.message", "asked-1")
+        assert not asked.done(), "the peer's message was taken for the reply"
+    finally:
+        search.process.send_signal(signal.SIGCONT)
+    reply = await asked
+    assert reply.type == "search.completed"

@@ -426,7 +426,11 @@ class MeshClient:
             self._protocol.put_dropping_oldest(event)
             return None
         correlation_id = event.correlation_id
-        if correlation_id is not None:
+        # Only an event addressed to this user or connection answers a request: a campaign
+        # peer's event may carry any correlation_id its sender chose.
+        if correlation_id is not None and (
+            event.metadata.get("connection_id") or event.metadata.get("user_id")
+        ):
             reply = self._replies.pop(correlation_id, None)
             if reply is not None and not reply.done():
                 reply.set_result(event)
