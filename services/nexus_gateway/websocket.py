@@ -25,6 +25,9 @@ from nexus_mesh.position import Position
 from nexus_mesh.tasks import cancel_and_wait, run_detached
 
 log = logging.getLogger(__name__)
+# A refused handshake's socket: what it may read, and how long it waits for the close reply.
+_REFUSED_MAX_BYTES = 1024
+_REFUSED_CLOSE_WAIT_S = 1.0
 # How long an expired token's connection may take to hand out the answers it owes.
 EXPIRY_FLUSH_S = 2.0
 _PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
@@ -56,8 +59,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             "refused %s/%s with %d: %s", campaign_id, user_id, denied.close_code, denied.reason
         )
         # Close codes exist only after the handshake, so accept it, then close with the code.
+        # Nobody authenticated holds this socket: no compression to inflate, nothing larger
+        # than a close reply read, and a second at most waiting for that reply (aiohttp's
+        # defaults held each refused client 10 s and up to 4 MiB).
         ws = web.WebSocketResponse(
-            protocols=[denied.token_subprotocol] if denied.token_subprotocol else ()
+            protocols=[denied.token_subprotocol] if denied.token_subprotocol else (),
+            compress=False,
+            max_msg_size=_REFUSED_MAX_BYTES,
+            timeout=_REFUSED_CLOSE_WAIT_S,
         )
         await ws.prepare(request)
         await ws.close(code=denied.close_code, message=denied.reason.encode()[:120])

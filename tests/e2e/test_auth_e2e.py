@@ -6,6 +6,7 @@ import asyncio
 import time
 import urllib.request
 
+import aiohttp
 import pytest
 
 from mesh_processes import JWT_SECRET, Mesh
@@ -31,6 +32,22 @@ async def refused(url: str, *, token: str | None, campaign: str = "A", user: str
 
 async def test_missing_token_is_4001(url: str) -> None:
     assert await refused(url, token=None) == 4001
+
+
+async def test_a_refused_client_costs_the_gateway_little(url: str) -> None:
+    """An unauthenticated client that asks for compression and never answers the close:
+    the gateway negotiates none (nothing to inflate) and drops the socket after a second
+    instead of holding it for aiohttp's default 10 s."""
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{url}/ws/A/u1", compress=15, autoclose=False)
+        assert ws.compress == 0, "compression negotiated with an unauthenticated client"
+        closing = await ws.receive(timeout=5)
+        assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+        began = time.monotonic()
+        # No close reply: the gateway gives up on it and ends the connection.
+        ended = await ws.receive(timeout=15)
+        assert ended.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR), ended
+        assert time.monotonic() - began < 4, "a refused socket held open"
 
 
 async def test_expired_token_is_4001(url: str) -> None:
