@@ -19,7 +19,7 @@ from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import IdempotencyWindow
+from nexus_gateway.limits import IdempotencyWindow, UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import (
     CloseCode,
@@ -131,6 +131,9 @@ def build_gateway(
             telemetry=telemetry,
         ),
         ingress=ingress,
+        rate_limits=UserRateLimits(
+            rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst
+        ),
     )
     holder["gateway"] = gateway
     return gateway

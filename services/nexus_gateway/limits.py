@@ -12,7 +12,7 @@ from nexus_mesh.errors import KafkaUnavailableError
 
 
 class TokenBucket:
-    """``rate`` events per second with bursts up to ``burst``; one bucket per connection."""
+    """``rate`` events per second with bursts up to ``burst``."""
 
     __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
 
@@ -30,6 +30,55 @@ class TokenBucket:
             self._tokens -= 1.0
             return True
         return False
+
+    def refilled(self) -> bool:
+        """Whether it holds its whole burst again: then it is as good as a new bucket."""
+        return self._tokens + (time.monotonic() - self._stamp) * self._rate >= self._burst
+
+
+UserKey = tuple[str, str]  # campaign, user
+
+
+class UserRateLimits:
+    """One :class:`TokenBucket` per user of a campaign on this gateway, shared by all of the
+    user's connections: opening more connections, or reconnecting for a fresh burst, buys
+    no more events. A bucket nobody holds is forgotten once it has refilled (a new one would
+    be the same), so memory follows the users connected, not every user ever seen."""
+
+    def __init__(self, *, rate: float, burst: int, sweep_every: int = 1024) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._sweep_every = sweep_every
+        self._buckets: dict[UserKey, TokenBucket] = {}
+        self._holders: dict[UserKey, int] = {}
+        self._acquired = 0
+
+    def acquire(self, key: UserKey) -> TokenBucket:
+        """The user's bucket, held until :meth:`release`."""
+        self._acquired += 1
+        if self._acquired % self._sweep_every == 0:
+            self._sweep()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(rate=self._rate, burst=self._burst)
+        self._holders[key] = self._holders.get(key, 0) + 1
+        return bucket
+
+    def release(self, key: UserKey) -> None:
+        left = self._holders.get(key, 0) - 1
+        if left > 0:
+            self._holders[key] = left
+            return
+        self._holders.pop(key, None)
+        if self._buckets[key].refilled():
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _sweep(self) -> None:
+        for key in [k for k, b in self._buckets.items() if k not in self._holders and b.refilled()]:
+            del self._buckets[key]
 
 
 @dataclass(frozen=True, slots=True)

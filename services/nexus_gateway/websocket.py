@@ -13,7 +13,6 @@ from aiohttp import WSMsgType, web
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
-from nexus_gateway.limits import TokenBucket
 from nexus_gateway.protocol import (
     CloseCode,
     new_connection_id,
@@ -120,7 +119,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         )
 
     replay: asyncio.Task[None] | None = None
-    bucket = TokenBucket(rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst)
+    user_key = (campaign_id, user_id)
+    bucket = gateway.rate_limits.acquire(user_key)
     expiry = _close_at_expiry(gateway, connection, gateway.authenticator.valid_until(principal))
     try:
         try:
@@ -159,6 +159,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             elif message.type is WSMsgType.ERROR:
                 break
     finally:
+        gateway.rate_limits.release(user_key)
         if expiry is not None:
             expiry.cancel()
         # Ended before the connection leaves: its consumer stopped and its replay slot

@@ -256,3 +256,32 @@ async def test_binary_frames_count_against_the_rate_limit(client: MeshClient) ->
         assert answer["event_id"] == "bin-1"
     assert set(codes) == {"bad_frame", "rate_limited"}
     assert codes.index("rate_limited") > 0
+
+
+async def test_the_rate_limit_is_the_user_s_across_connections(mesh: Mesh) -> None:
+    """A second connection, or a reconnect, does not buy a user a fresh burst; another
+    user of the campaign keeps their own."""
+    gateway = mesh.gateway(NEXUS_GATEWAY_RATE_PER_S="0.01", NEXUS_GATEWAY_RATE_BURST="3")
+    assert gateway.url
+    url = gateway.url
+
+    async def connected(user: str) -> MeshClient:
+        return await MeshClient.connect(
+            url, campaign_id="A", user_id=user, token=mesh.token(user, ["A"])
+        )
+
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(await connected("u1"))
+        second = await stack.enter_async_context(await connected("u1"))
+        for client in (first, second, first):
+            await client.emit("chat.message", {"text": "within the burst"})
+        with pytest.raises(MeshError) as limited:
+            await second.emit("chat.message", {"text": "one too many"})
+        assert limited.value.code == "rate_limited"
+        await first.close()
+        await second.close()
+        back = await stack.enter_async_context(await connected("u1"))
+        with pytest.raises(MeshError, match="rate_limited"):
+            await back.emit("chat.message", {"text": "after a reconnect"})
+        other = await stack.enter_async_context(await connected("u2"))
+        await other.emit("chat.message", {"text": "someone else"})
