@@ -20,7 +20,8 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import INVALID_SPAN, Span
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 
 from nexus_gateway.client_frame import (
     SENDER_CONNECTION_ATTRIBUTE,
@@ -54,7 +55,14 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent
-from nexus_mesh.tracing.spans import EVENT_TYPE, MESSAGING_MESSAGE_ID, record_error, ws_receive_span
+from nexus_mesh.tracing.propagation import with_sampled
+from nexus_mesh.tracing.spans import (
+    EVENT_TYPE,
+    MESSAGING_MESSAGE_ID,
+    WS_RECEIVE,
+    record_error,
+    ws_receive_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +180,14 @@ class Ingress:
             traceparent = client_traceparent(parse_frame(raw).get("metadata") or {}, None)
         except ClientEventError:
             return None
-        return None if traceparent is None else context_from_traceparent(traceparent)
+        context = context_from_traceparent(traceparent)
+        sampler = self._telemetry.client_sampler
+        if context is None or sampler is None:
+            return context
+        # The trace continues from the client's span; whether it is recorded is ours to say.
+        trace_id = trace.get_current_span(context).get_span_context().trace_id
+        decision = sampler.should_sample(None, trace_id, WS_RECEIVE, SpanKind.SERVER).decision
+        return with_sampled(context, decision is Decision.RECORD_AND_SAMPLE)
 
     async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
         size = len(raw.encode() if isinstance(raw, str) else raw)

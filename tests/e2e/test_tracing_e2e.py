@@ -164,6 +164,50 @@ async def test_a_client_traceparent_starts_the_trace_at_the_client(
     assert_round_trip(spans, mesh.prefix)
 
 
+@pytest.mark.parametrize(
+    ("sampler", "sent_flags", "recorded"),
+    [
+        # The default sampler: a client that does not sample its own trace cannot hide its
+        # events from the operator's...
+        ({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, "00", True),
+        # ...nor one that samples everything force its events into traces sampled at 0%.
+        (
+            {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
+            "01",
+            False,
+        ),
+    ],
+    ids=["unsampled-client-recorded", "sampled-client-not-forced"],
+)
+async def test_the_gateway_not_the_client_decides_what_is_recorded(
+    mesh: Mesh,
+    receiver: OtlpReceiver,
+    sampler: dict[str, str],
+    sent_flags: str,
+    recorded: bool,
+) -> None:
+    """The client's trace id and span still start the trace; its sampled flag is not
+    trusted (it is on the far side of the trust boundary)."""
+    env = {**traced_env(receiver), **sampler}
+    gateway = mesh.gateway(**env)
+    mesh.service("search", **env)
+    assert gateway.url
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="bob", token=mesh.token("bob", ["acme"])
+    ) as client:
+        reply = await client.request(
+            "search", {"query": "invoice"}, traceparent=f"00-{trace_id}-{client_span}-{sent_flags}"
+        )
+    version, replied_trace, _, flags = reply.metadata["traceparent"].split("-")
+    assert (version, replied_trace) == ("00", trace_id), "the client's trace goes on"
+    assert int(flags, 16) & 1 == int(recorded)
+    if recorded:
+        spans = await round_trip_spans(receiver, trace_id, mesh.prefix)
+        assert spans["ws receive"].parent_span_id == client_span
+        assert_round_trip(spans, mesh.prefix)
+
+
 async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver) -> None:
     gateway = await traced_mesh(mesh, receiver)
     assert gateway.url

@@ -40,6 +40,23 @@ def valid_span_context(
     return _SPAN_CONTEXT_NEW(SpanContext, (trace_id, span_id, remote, flags, state, True))
 
 
+def with_sampled(context: Context, sampled: bool) -> Context:
+    """``context``'s remote parent with its sampled flag set to ``sampled``, the rest of its
+    flags, its ids and its trace state kept."""
+    remote = trace.get_current_span(context).get_span_context()
+    if remote.trace_flags.sampled == sampled:
+        return context
+    flags = TraceFlags(
+        (remote.trace_flags | TraceFlags.SAMPLED)
+        if sampled
+        else (remote.trace_flags & ~TraceFlags.SAMPLED)
+    )
+    changed = valid_span_context(
+        remote.trace_id, remote.span_id, remote.is_remote, flags, remote.trace_state
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(changed), _EMPTY)
+
+
 def context_from_traceparent(
     traceparent: str | None, tracestate: str | None = None
 ) -> Context | None:

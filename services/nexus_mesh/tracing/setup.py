@@ -79,13 +79,23 @@ class Telemetry:
     client's ``traceparent`` still reaches Kafka when tracing is off.
     """
 
-    __slots__ = ("_owned", "enabled", "tracer", "tracer_provider")
+    __slots__ = ("_owned", "client_sampler", "enabled", "tracer", "tracer_provider")
 
-    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        *,
+        client_sampler: Sampler | None = None,
+    ) -> None:
         provider = tracer_provider or trace.NoOpTracerProvider()
         self.tracer_provider = provider
         self.tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, _package_version())
         self.enabled = not isinstance(provider, trace.NoOpTracerProvider)
+        # What decides whether a trace a client started is recorded, in place of the flag
+        # the client sent: a client is outside the trust boundary, and its flag would let it
+        # switch tracing of its own events off, or force every one of them on under a ratio.
+        # None: the client's flag decides (a provider built elsewhere).
+        self.client_sampler = client_sampler
         self._owned = False
 
     def force_flush(self, timeout_s: float = 5.0) -> None:
@@ -135,7 +145,7 @@ def setup_telemetry(
         provider = TracerProvider(sampler=_sdk_sampler(root, follow_parent), resource=resource)
         for processor in processors:
             provider.add_span_processor(processor)
-    telemetry = Telemetry(provider)
+    telemetry = Telemetry(provider, client_sampler=root)
     telemetry._owned = True
     return telemetry
 

@@ -13,6 +13,7 @@ from nexus_mesh.tracing import (
     format_traceparent,
     trace_fields,
 )
+from nexus_mesh.tracing.propagation import with_sampled
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -101,3 +102,20 @@ def test_every_traceparent_is_read_as_the_w3c_propagator_reads_it() -> None:
                 expected.trace_state.to_header(),
             ), value
             assert got.is_remote and format_traceparent(got) == format_traceparent(expected)
+
+
+def test_resampling_a_client_parent_changes_its_sampled_flag_only() -> None:
+    client = context_from_traceparent(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03", "vendor=x"
+    )
+    assert client is not None
+    before = trace.get_current_span(client).get_span_context()
+    after = trace.get_current_span(with_sampled(client, False)).get_span_context()
+    assert (after.trace_id, after.span_id, after.is_remote) == (
+        before.trace_id,
+        before.span_id,
+        True,
+    )
+    assert after.trace_state == before.trace_state
+    assert after.trace_flags == 0x02, "the random-trace-id flag stays"
+    assert with_sampled(client, True) is client, "nothing to change: the same context"
