@@ -148,9 +148,10 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
     it ended; its metadata names that span, as any event's names the span that made it.
     """
     connection = gateway.hub.get(request.connection_id)
-    if connection is None:
-        return False
     flow = request.flow
+    if connection is None:
+        _timeout_missed(gateway, request, telemetry)
+        return False
     payload = _timeout_payload(gateway, flow.timeout_type, request)
     ident = connection.identity
     envelope = Envelope(
@@ -194,6 +195,34 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
     # Refused (the connection is closing, or this frame overflowed it): remembered as missed,
     # so the client's resend after its resume waits again instead of hanging unanswered.
     return sent
+
+
+def _timeout_missed(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> None:
+    """A timeout whose client is away: counted, and ended in the request's trace as a
+    ``ws send`` that reached nobody, so the trace says where the request stopped (the event
+    is owed, sent once the client resends the request)."""
+    flow = request.flow
+    gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
+    if not telemetry.enabled:
+        return
+    with ws_send_span(
+        telemetry.tracer,
+        event_type=flow.timeout_type,
+        campaign_id="",
+        event_id="",
+        targets=0,
+        connection_id=request.connection_id,
+        parent=request.context,
+    ) as span:
+        if span.is_recording():
+            span.set_attributes({OUTCOME: "timeout", ERROR_TYPE: "timeout", SENT: 0})
+            span.set_status(
+                Status(
+                    StatusCode.ERROR,
+                    f"no {flow.request} reply within {flow.timeout_ms} ms; its client was "
+                    "away (owed when it resends the request)",
+                )
+            )
 
 
 def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> bool:

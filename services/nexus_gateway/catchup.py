@@ -29,6 +29,7 @@ from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
+from nexus_mesh.tracing.spans import REPLAY
 
 log = logging.getLogger(__name__)
 REPLAY_FETCH_BYTES = 64 * 1024
@@ -189,7 +190,9 @@ class CatchUpReader:
             sent = self._send(job, envelope, progress)
         else:
             tracer = self._telemetry.tracer
-            with record_span(tracer, record, envelope):
+            with record_span(tracer, record, envelope) as span:
+                # What tells a replay from a second live delivery of the same record.
+                span.set_attribute(REPLAY, True)
                 taken = send_traced(
                     tracer,
                     envelope,

@@ -142,7 +142,7 @@ class Ingress:
             if self._inflight == 0:
                 self._idle.set()
 
-    def refuse_binary(self, data: bytes, *, allowed: bool) -> bytes:
+    def refuse_binary(self, connection: Connection, data: bytes, *, allowed: bool) -> bytes:
         """Answer a binary frame, refused unread; ``allowed`` as for :meth:`handle`: each is
         a frame to answer, so the rate limit counts it."""
         if allowed:
@@ -152,6 +152,10 @@ class Ingress:
         else:
             error = _rate_limited(claimed_event_id(data))
         self._metrics.errors.labels(str(error.code)).inc()
+        # Traced as every other refusal is, so an operator finds it; never parented on what
+        # the unread frame may claim.
+        with self._receive_span(connection, b"") as span:
+            record_error(span, error, error_type=str(error.code))
         return error_frame(error)
 
     def _receive_span(

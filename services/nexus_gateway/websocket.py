@@ -154,7 +154,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 connection.send_direct(answer)
             elif message.type is WSMsgType.BINARY:
                 connection.send_direct(
-                    gateway.ingress.refuse_binary(message.data, allowed=bucket.take())
+                    gateway.ingress.refuse_binary(connection, message.data, allowed=bucket.take())
                 )
             elif message.type is WSMsgType.ERROR:
                 break

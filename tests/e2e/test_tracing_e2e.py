@@ -16,7 +16,7 @@ import pytest
 
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
-from nexus_testkit import eventually, schemas_with_flow_timeout
+from nexus_testkit import eventually, gateway_connections, schemas_with_flow_timeout
 from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
 
@@ -284,6 +284,44 @@ async def test_a_gateway_made_timeout_joins_the_request_trace(
     assert delivered.attributes["error.type"] == "timeout"
 
 
+async def test_a_timeout_whose_client_is_away_ends_the_request_trace(
+    mesh: Mesh, receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """The client sent its request and left before the timeout fired: the event is owed,
+    not sent, and the trace says so (a ``ws send`` that reached nobody) instead of stopping
+    at the producer span."""
+    # Long enough for the client's leaving to reach the gateway first, on a loaded machine.
+    schemas = schemas_with_flow_timeout(tmp_path, 3000)
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas), **traced_env(receiver))
+    assert gateway.url and gateway.admin_url
+    admin_url = gateway.admin_url
+    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="erin", token=mesh.token("erin", ["acme"])
+    ) as client:
+        await client.emit(
+            "search", {"query": "jazz"}, traceparent=f"00-{trace_id}-{client_span}-01"
+        )
+
+    async def left() -> bool:
+        return await gateway_connections(admin_url) == 0
+
+    await eventually(left, what="the client to leave the gateway")
+    assert not receiver.named(trace_id, "ws send"), "the timeout fired before the client left"
+
+    async def both() -> tuple[ReceivedSpan, ReceivedSpan] | None:
+        receive, send = receiver.named(trace_id, "ws receive"), receiver.named(trace_id, "ws send")
+        return (receive[0], send[0]) if receive and send else None
+
+    receive, missed = await eventually(both, what="the missed timeout's span")
+    assert missed.parent_span_id == receive.span_id
+    assert missed.status == "ERROR"
+    assert missed.attributes["nexus.outcome"] == "timeout"
+    assert missed.attributes["nexus.event.type"] == "search.timeout"
+    assert missed.attributes["nexus.delivery.targets"] == 0
+    assert missed.attributes["nexus.delivery.sent"] == 0
+
+
 async def test_an_event_replayed_to_a_resumed_connection_ends_its_trace(
     mesh: Mesh, receiver: OtlpReceiver
 ) -> None:
@@ -342,3 +380,39 @@ async def test_an_event_replayed_to_a_resumed_connection_ends_its_trace(
     assert (
         processed.attributes["messaging.kafka.offset"] == sent.attributes["messaging.kafka.offset"]
     )
+    # Told apart from the live delivery of the same record (to bob) by its attribute.
+    assert processed.attributes["nexus.delivery.replay"] is True
+    live = [
+        span
+        for span in receiver.named(trace_id, f"process {mesh.prefix}.clients")
+        if span.span_id != processed.span_id
+    ]
+    assert live and all("nexus.delivery.replay" not in span.attributes for span in live)
+
+
+async def test_a_refused_binary_frame_is_traced_like_any_refusal(
+    mesh: Mesh, receiver: OtlpReceiver
+) -> None:
+    gateway = await traced_mesh(mesh, receiver)
+    assert gateway.url
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="frank", token=mesh.token("frank", ["acme"])
+    ) as client:
+        await client.send_raw(b"\x00\x01binary", binary=True)
+        answer = await client.next_protocol_frame(timeout=10)
+        connection_id = client.connection_id
+    assert answer.payload["code"] == "bad_frame"
+
+    async def refused_span() -> ReceivedSpan | None:
+        found = [
+            span
+            for span in receiver.spans
+            if span.name == "ws receive"
+            and span.attributes.get("nexus.connection.id") == connection_id
+        ]
+        return found[0] if found else None
+
+    span = await eventually(refused_span, what="the binary frame's ws receive span")
+    assert span.status == "ERROR"
+    assert span.attributes["error.type"] == "bad_frame"
+    assert span.events == ("exception",)

@@ -44,6 +44,7 @@ CONNECTION = "nexus.connection.id"
 OUTCOME = "nexus.outcome"
 TARGETS = "nexus.delivery.targets"
 SENT = "nexus.delivery.sent"
+REPLAY = "nexus.delivery.replay"
 
 KAFKA = "kafka"
 WS_RECEIVE = "ws receive"
