@@ -84,6 +84,9 @@ class EchoPeer:
                     position=f"p{offset}",
                     correlation_id=event_id,
                     campaign_id=campaign,
+                    # A reply names the requesting connection, as the gateway's do.
+                    user_id=request.match_info["user"],
+                    connection_id="c1",
                 )
         return ws
 
