@@ -78,8 +78,12 @@ class NexusSettings(BaseSettings):
     # Gateway
     gateway_host: str = "0.0.0.0"  # noqa: S104 - a pod must listen on its interface
     gateway_port: int = Field(default=8080, ge=0, le=65535)
-    # Which pod this is; in Kubernetes the pod name (downward API), else the host name.
-    gateway_instance: str = Field(default_factory=socket.gethostname, min_length=1)
+    # Which gateway this is: in Kubernetes the pod name (downward API); elsewhere the host
+    # name and process id, so two gateways on one machine have names (event sources, trace
+    # resources, Kafka client ids) of their own.
+    gateway_instance: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1
+    )
     # A client event above this gets `too_large` and the connection stays; a frame above
     # gateway_max_frame_bytes is a protocol violation and closes the connection with 1009.
     gateway_max_event_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import pytest
 
 from nexus_mesh.errors import ConfigurationError
@@ -17,6 +20,17 @@ def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.gateway_host, settings.gateway_port) == ("0.0.0.0", 8080)
     assert settings.auth == "jwt"
     assert (settings.schemas_dir / "manifest.json").is_file()
+
+
+def test_two_gateways_on_one_machine_have_names_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outside Kubernetes (where the chart names each gateway after its pod), a second
+    gateway on the machine must not share the first's event source and trace resource."""
+    monkeypatch.delenv("NEXUS_GATEWAY_INSTANCE", raising=False)
+    assert load_settings().gateway_instance == f"{socket.gethostname()}-{os.getpid()}"
+    monkeypatch.setenv("NEXUS_GATEWAY_INSTANCE", "nexus-gateway-7d9f-abcde")
+    assert load_settings().gateway_instance == "nexus-gateway-7d9f-abcde"
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
