@@ -151,14 +151,17 @@ class Service:
         """
         if self._runner is not None or self._starting:
             raise RuntimeError(f"service {self.name} is already running")
-        registry = registry or load_registry(settings.schemas_dir)
-        self.check(registry)
-        codec = Codec(registry)
-        topics = TopicNames(prefix=settings.topic_prefix)
-        self._telemetry = telemetry or Telemetry()
-        self._topic_prefix = settings.topic_prefix
         self._starting = True
         try:
+            # Reading the schemas and compiling their codecs takes a while: not on a loop
+            # that may already serve other things (an application embedding the service).
+            if registry is None:
+                registry = await asyncio.to_thread(load_registry, settings.schemas_dir)
+            self.check(registry)
+            codec = await asyncio.to_thread(Codec, registry)
+            topics = TopicNames(prefix=settings.topic_prefix)
+            self._telemetry = telemetry or Telemetry()
+            self._topic_prefix = settings.topic_prefix
             producer, consumer = await self._connect(settings, codec, topics)
         finally:
             self._starting = False
