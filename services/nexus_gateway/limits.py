@@ -6,9 +6,12 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nexus_mesh.errors import KafkaUnavailableError
+
+if TYPE_CHECKING:
+    from aiokafka.structs import RecordMetadata
 
 
 class TokenBucket:
@@ -158,11 +161,14 @@ class IdempotencyWindow:
             future.exception()  # mark retrieved: nobody else may be waiting
 
     def settle_later(
-        self, key: IdempotencyKey, future: asyncio.Future[AckRecord], delivery: Any
+        self,
+        key: IdempotencyKey,
+        future: asyncio.Future[AckRecord],
+        delivery: asyncio.Future[RecordMetadata],
     ) -> None:
         """Resolve ``future`` from a producer delivery still in flight (a write in doubt)."""
 
-        def settled(done: Any) -> None:
+        def settled(done: asyncio.Future[RecordMetadata]) -> None:
             if future.done():
                 return
             if done.cancelled() or done.exception() is not None:

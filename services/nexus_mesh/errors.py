@@ -6,7 +6,11 @@ Like aiokafka's, every error says whether retrying the same operation later can 
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiokafka.structs import RecordMetadata
 
 
 class NexusError(Exception):
@@ -56,7 +60,7 @@ class WriteInDoubtError(KafkaUnavailableError):
     second record.
     """
 
-    def __init__(self, message: str, *, delivery: Any) -> None:
+    def __init__(self, message: str, *, delivery: asyncio.Future[RecordMetadata]) -> None:
         super().__init__(message)
         self.delivery = delivery
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from opentelemetry import trace
 from opentelemetry.context import Context
 
@@ -151,7 +151,7 @@ class EnvelopeProducer:
     async def _write(
         self, topic: str, key: bytes | None, value: bytes, headers: RawHeaders
     ) -> Written:
-        pending: asyncio.Future[Any] | None = None
+        pending: asyncio.Future[RecordMetadata] | None = None
         try:
             # One deadline covers waiting for metadata, buffer space and the acks.
             async with asyncio.timeout(self._send_timeout_s):
