@@ -9,8 +9,10 @@ the replay, so the client sees one ordered stream with no gap and no duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -71,14 +73,23 @@ class CatchUpReader:
         self._metrics = metrics
         self._client_id = client_id
         self._slots = asyncio.Semaphore(max_parallel)
+        # One replay per user of a campaign at a time, queued before it takes a slot: a
+        # user resuming many connections from an old position holds one of the pod's few
+        # slots, not all of them.
+        self._users: dict[tuple[str, str], asyncio.Lock] = {}
+        self._queued: dict[tuple[str, str], int] = {}
         self._timeout_s = timeout_s
         self._stall_s = settings.gateway_replay_stall_s
 
     async def replay(self, job: CatchUp) -> None:
         """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""
+        ident = job.connection.identity
         # The deadline covers the wait for a slot too: a queue of resumes must not hold a
         # client's live frames back indefinitely.
-        async with asyncio.timeout(self._timeout_s), self._slots:
+        async with (
+            asyncio.timeout(self._timeout_s),
+            self._turn((ident.campaign_id, ident.user_id)),
+        ):
             consumer = AIOKafkaConsumer(
                 **client_kwargs(self._settings),
                 client_id=f"{self._client_id}-catchup",
@@ -95,6 +106,27 @@ class CatchUpReader:
                 await self._read(consumer, job)
             finally:
                 await stop_quietly(consumer.stop())
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, user: tuple[str, str]) -> AsyncIterator[None]:
+        """Held while a replay runs: the user's turn first, then one of the pod's slots."""
+        waiting = self._metrics.replays.labels("waiting")
+        lock = self._users.setdefault(user, asyncio.Lock())
+        self._queued[user] = self._queued.get(user, 0) + 1
+        waiting.inc()
+        counted = True
+        try:
+            async with lock, self._slots:
+                waiting.dec()
+                counted = False
+                with self._metrics.replays.labels("running").track_inprogress():
+                    yield
+        finally:
+            if counted:
+                waiting.dec()
+            self._queued[user] -= 1
+            if not self._queued[user]:
+                del self._queued[user], self._users[user]
 
     async def _read(self, consumer: AIOKafkaConsumer, job: CatchUp) -> None:
         targets = {job.clients: job.clients_target}

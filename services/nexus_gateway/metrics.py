@@ -75,6 +75,15 @@ class GatewayMetrics:
             ["type"],
             registry=r,
         )
+        self.replays = Gauge(
+            "nexus_gateway_replays",
+            "Resumes catching up from Kafka, by state: running (holding one of the pod's "
+            "replay slots) or waiting (for a slot, or for the same user's replay before it)",
+            ["state"],
+            registry=r,
+        )
+        for state in ("running", "waiting"):
+            self.replays.labels(state)
         self.resumes = Counter(
             "nexus_gateway_resumes",
             "Connections that asked to resume, by whether their position was honoured",

@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import WSCloseCode
+from prometheus_client.parser import text_string_to_metric_families
 
 from kafka_tail import TopicTail
 from mesh_processes import Mesh
@@ -314,3 +315,65 @@ async def test_a_resume_that_stops_reading_is_closed_4008_and_resumes_later(
         while len(received) < total:
             received.append(int((await again.next_event(timeout=30)).payload["status"]))
     assert received == list(range(total)), "nothing lost or repeated across the 4008"
+
+
+async def test_one_user_s_stalled_resumes_leave_the_replay_slots_to_others(
+    mesh: Mesh, publisher: Publisher
+) -> None:
+    """A user resumes five connections from an old position and reads none of them: their
+    replays take turns (one of the pod's four slots, the rest waiting), so another user's
+    resume is served at once instead of waiting for those replays to stall out."""
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024), NEXUS_GATEWAY_REPLAY_STALL_S="60"
+    )
+    assert gateway.url and gateway.admin_url
+    url, admin_url = gateway.url, gateway.admin_url
+    hog, alice = mesh.token("hog", ["A"]), mesh.token("alice", ["B"])
+    async with MeshClient.connect(url, campaign_id="A", user_id="hog", token=hog) as first:
+        hog_since = first.welcome["position"]
+    async with MeshClient.connect(url, campaign_id="B", user_id="alice", token=alice) as left:
+        alice_since = left.welcome["position"]
+    blob = "x" * 16_000
+    for n in range(1_000):  # ~16 MB: more than the socket buffers and the outbox take
+        await publisher.publish(
+            "campaign.updated",
+            {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
+            campaign_id="A",
+        )
+    await publisher.publish(
+        "campaign.updated", {"status": "for alice", "updated_at": 1}, campaign_id="B"
+    )
+
+    def replays() -> dict[str, float]:
+        with urllib.request.urlopen(admin_url + "/metrics", timeout=5) as page:
+            text = page.read().decode()
+        return {
+            sample.labels["state"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "nexus_gateway_replays"
+        }
+
+    async with aiohttp.ClientSession() as session:
+        stalled = [  # kept, and never read
+            await session.ws_connect(
+                f"{url}/ws/A/hog?since={hog_since}",
+                headers={"Authorization": f"Bearer {hog}"},
+                max_msg_size=0,
+            )
+            for _ in range(5)
+        ]
+
+        async def all_five_started() -> dict[str, float] | None:
+            now = await asyncio.to_thread(replays)
+            return now if now["running"] + now["waiting"] == 5 else None
+
+        started = await eventually(all_five_started, what="the five resumes' replays")
+        assert started == {"running": 1, "waiting": 4}, "one user's replays take turns"
+        async with MeshClient.connect(
+            url, campaign_id="B", user_id="alice", token=alice, since=alice_since
+        ) as back:
+            assert back.welcome["recovered"] is True
+            event = await back.next_event(timeout=10)
+            assert event.payload["status"] == "for alice"
+        assert all(not ws.closed for ws in stalled)
