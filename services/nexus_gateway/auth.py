@@ -28,11 +28,9 @@ from nexus_gateway.jwt_keys import (
     load_private_key,
     load_public_key,
 )
+from nexus_gateway.protocol import CloseCode
 from nexus_mesh.errors import ConfigurationError, NexusError
 from nexus_mesh.settings import NexusSettings
-
-CLOSE_UNAUTHORIZED: Final = 4001
-CLOSE_FORBIDDEN: Final = 4003
 
 DEFAULT_LEEWAY_S: Final = 10.0
 ALL_CAMPAIGNS: Final = "*"
@@ -208,18 +206,18 @@ class Authenticator:
             return AuthError(code, reason, token_subprotocol=subprotocol)
 
         if token is None:
-            raise fail(CLOSE_UNAUTHORIZED, "missing token")
+            raise fail(CloseCode.UNAUTHORIZED, "missing token")
         if len(token) > _MAX_TOKEN_CHARS:
-            raise fail(CLOSE_UNAUTHORIZED, "token too large")
+            raise fail(CloseCode.UNAUTHORIZED, "token too large")
         # A compact JWS is base64url and dots; anything else (lone surrogates from a decoded
         # query string, for one) would otherwise surface as encoding errors inside PyJWT.
         if not token.isascii():
-            raise fail(CLOSE_UNAUTHORIZED, "malformed token")
+            raise fail(CloseCode.UNAUTHORIZED, "malformed token")
         claims = self._verify(token, user_id, fail)
         expires_at = self._check_times(claims, time.time() if now is None else now, fail)
         campaigns = self._campaigns(claims, fail)
         if campaigns is not None and campaign_id not in campaigns:
-            raise fail(CLOSE_FORBIDDEN, "campaign not allowed by token")
+            raise fail(CloseCode.FORBIDDEN, "campaign not allowed by token")
         return Principal(
             user_id=user_id,
             campaigns=campaigns,
@@ -233,9 +231,9 @@ class Authenticator:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except (jwt.PyJWTError, ValueError):
-            raise fail(CLOSE_UNAUTHORIZED, "malformed token") from None
+            raise fail(CloseCode.UNAUTHORIZED, "malformed token") from None
         if not isinstance(algorithm, str) or algorithm not in self._keys:
-            raise fail(CLOSE_UNAUTHORIZED, "token algorithm not accepted")
+            raise fail(CloseCode.UNAUTHORIZED, "token algorithm not accepted")
         key = self._keys[algorithm]
         try:
             claims = jwt.decode(
@@ -254,21 +252,21 @@ class Authenticator:
                 },
             )
         except jwt.InvalidSignatureError:
-            raise fail(CLOSE_UNAUTHORIZED, "invalid token signature") from None
+            raise fail(CloseCode.UNAUTHORIZED, "invalid token signature") from None
         except jwt.MissingRequiredClaimError as exc:
-            raise fail(CLOSE_UNAUTHORIZED, f"token lacks the {exc.claim} claim") from None
+            raise fail(CloseCode.UNAUTHORIZED, f"token lacks the {exc.claim} claim") from None
         except jwt.InvalidAudienceError:
-            raise fail(CLOSE_UNAUTHORIZED, "token audience not accepted") from None
+            raise fail(CloseCode.UNAUTHORIZED, "token audience not accepted") from None
         except jwt.InvalidIssuerError:
-            raise fail(CLOSE_UNAUTHORIZED, "token issuer not accepted") from None
+            raise fail(CloseCode.UNAUTHORIZED, "token issuer not accepted") from None
         except jwt.InvalidAlgorithmError:
-            raise fail(CLOSE_UNAUTHORIZED, "token algorithm not accepted") from None
+            raise fail(CloseCode.UNAUTHORIZED, "token algorithm not accepted") from None
         except (jwt.PyJWTError, ValueError):
-            raise fail(CLOSE_UNAUTHORIZED, "malformed token") from None
+            raise fail(CloseCode.UNAUTHORIZED, "malformed token") from None
         # Checked here rather than with PyJWT's ``subject`` argument, which older supported
         # PyJWT releases silently ignore.
         if claims.get("sub") != user_id:
-            raise fail(CLOSE_UNAUTHORIZED, "token subject does not match the user")
+            raise fail(CloseCode.UNAUTHORIZED, "token subject does not match the user")
         return claims
 
     def _check_times(self, claims: Mapping[str, Any], now: float, fail: _Fail) -> int:
@@ -279,38 +277,38 @@ class Authenticator:
             # bool is an int in Python but not a NumericDate in JSON; Python's JSON parser
             # also yields NaN and infinity, and NaN would pass every comparison below.
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise fail(CLOSE_UNAUTHORIZED, f"token {name} claim is not a number")
+                raise fail(CloseCode.UNAUTHORIZED, f"token {name} claim is not a number")
             try:
                 # An integer beyond a float's range raises here rather than reading as inf.
                 finite = math.isfinite(value)
             except OverflowError:
                 finite = False
             if not finite:
-                raise fail(CLOSE_UNAUTHORIZED, f"token {name} claim is not a number")
+                raise fail(CloseCode.UNAUTHORIZED, f"token {name} claim is not a number")
             return float(value)
 
         exp = number("exp")
         if exp is None:
-            raise fail(CLOSE_UNAUTHORIZED, "token lacks the exp claim")
+            raise fail(CloseCode.UNAUTHORIZED, "token lacks the exp claim")
         if exp <= now - self._leeway_s:
-            raise fail(CLOSE_UNAUTHORIZED, "token expired")
+            raise fail(CloseCode.UNAUTHORIZED, "token expired")
         nbf = number("nbf")
         if nbf is not None and nbf > now + self._leeway_s:
-            raise fail(CLOSE_UNAUTHORIZED, "token not yet valid")
+            raise fail(CloseCode.UNAUTHORIZED, "token not yet valid")
         iat = number("iat")
         if iat is not None and iat > now + self._leeway_s:
-            raise fail(CLOSE_UNAUTHORIZED, "token issued in the future")
+            raise fail(CloseCode.UNAUTHORIZED, "token issued in the future")
         return int(exp)
 
     @staticmethod
     def _campaigns(claims: Mapping[str, Any], fail: _Fail) -> frozenset[str] | None:
         value = claims.get("campaigns")
         if value is None:
-            raise fail(CLOSE_FORBIDDEN, "token grants no campaigns")
+            raise fail(CloseCode.FORBIDDEN, "token grants no campaigns")
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise fail(CLOSE_UNAUTHORIZED, "token campaigns claim is not a list of strings")
+            raise fail(CloseCode.UNAUTHORIZED, "token campaigns claim is not a list of strings")
         if ALL_CAMPAIGNS in value:
             return None
         return frozenset(value)
