@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from nexus_mesh.settings import NexusSettings
@@ -116,12 +116,18 @@ class ManualClock:
         return self.now
 
 
-async def gateway_connections(admin_url: str) -> int:
-    """How many client connections a gateway process holds (its admin ``/stats``)."""
+async def gateway_stats(admin_url: str) -> dict[str, Any]:
+    """A gateway process's admin ``/stats`` document."""
     import orjson
 
-    def get() -> int:
+    def get() -> dict[str, Any]:
         with urllib.request.urlopen(admin_url + "/stats", timeout=5) as response:
-            return int(orjson.loads(response.read())["connections"])
+            document: dict[str, Any] = orjson.loads(response.read())
+            return document
 
     return await asyncio.to_thread(get)
+
+
+async def gateway_connections(admin_url: str) -> int:
+    """How many client connections a gateway process holds (its admin ``/stats``)."""
+    return int((await gateway_stats(admin_url))["connections"])

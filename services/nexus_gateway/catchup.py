@@ -101,8 +101,9 @@ class CatchUpReader:
                 # Small fetches, so one batch never overflows the connection's outbox.
                 max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
             )
-            await consumer.start()
             try:
+                # Inside: a replay cancelled while the consumer starts still stops it.
+                await consumer.start()
                 await self._read(consumer, job)
             finally:
                 await stop_quietly(consumer.stop())

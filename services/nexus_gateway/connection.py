@@ -8,7 +8,6 @@ is closed with 4008 and resumes from its last position, so it loses nothing and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -197,14 +196,22 @@ class Connection:
             await asyncio.sleep(0.01)
         return not self._outbox
 
-    async def close(self, code: int, message: str, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
+    async def close(
+        self, code: int, message: str, *, timeout: float = CLOSE_TIMEOUT_S, final: bool = False
+    ) -> None:
         """Close with ``code``, giving the client up to ``timeout`` to read through to the
         close frame; then drop the TCP connection. A close under way already is waited for
-        (up to ``timeout``) instead of being cut short by a second one."""
+        (up to ``timeout``) instead of being cut short by a second one, unless this one is
+        ``final`` (the pod is stopping): then the TCP connection is dropped when ``timeout``
+        ends, so that a drain's deadline holds whatever close came first (a slow consumer's
+        may take longer than a drain may wait)."""
         if self._closed is not None:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(timeout):
                     await self._closed.wait()
+            except TimeoutError:
+                if final and self._abort is not None:
+                    self._abort(False)
             return
         self._closed = asyncio.Event()
         self._closing = True

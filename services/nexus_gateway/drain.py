@@ -45,6 +45,7 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
             CloseCode.GOING_AWAY,
             "gateway draining: reconnect and resume",
             timeout=max(0.1, deadline - time.monotonic()),
+            final=True,
         )
 
     # Connections still joining when the drain began close themselves once registered

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -189,8 +190,10 @@ class Ingress:
         if context is None or sampler is None:
             return context
         # The trace continues from the client's span; whether it is recorded is ours to say.
-        trace_id = trace.get_current_span(context).get_span_context().trace_id
-        decision = sampler.should_sample(None, trace_id, WS_RECEIVE, SpanKind.SERVER).decision
+        # Drawn on a random id, not the client's: a ratio sampler decides by the id it is
+        # shown, and a client choosing its trace id would choose the outcome too.
+        draw = random.getrandbits(128)
+        decision = sampler.should_sample(None, draw, WS_RECEIVE, SpanKind.SERVER).decision
         return with_sampled(context, decision is Decision.RECORD_AND_SAMPLE)
 
     async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:

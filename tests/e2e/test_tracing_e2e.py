@@ -16,7 +16,12 @@ import pytest
 
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
-from nexus_testkit import eventually, gateway_connections, schemas_with_flow_timeout
+from nexus_testkit import (
+    eventually,
+    gateway_connections,
+    gateway_stats,
+    schemas_with_flow_timeout,
+)
 from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
 
@@ -208,6 +213,38 @@ async def test_the_gateway_not_the_client_decides_what_is_recorded(
         assert_round_trip(spans, mesh.prefix)
 
 
+async def test_a_client_cannot_pick_its_sampling_by_its_trace_id(
+    mesh: Mesh, receiver: OtlpReceiver
+) -> None:
+    """A ratio sampler decides by the id it is shown: shown the client's own trace id, a
+    client would pick the outcome by picking the id (a low one is always sampled). With a
+    ratio of one half, twenty events under the lowest trace id must be decided both ways
+    (the odds of twenty draws agreeing are two in a million)."""
+    env = {
+        **traced_env(receiver),
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.5",
+    }
+    gateway = mesh.gateway(**env)
+    assert gateway.url
+    lowest = "0" * 31 + "1"
+    flags: set[str] = set()
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="gina", token=mesh.token("gina", ["acme"])
+    ) as client:
+        for _ in range(20):
+            await client.emit(
+                "chat.message",
+                {"text": "pick me"},
+                traceparent=f"00-{lowest}-{secrets.token_hex(8)}-01",
+            )
+            delivered = await client.next_event(timeout=15)
+            version, trace_id, _, flag = delivered.metadata["traceparent"].split("-")
+            assert (version, trace_id) == ("00", lowest), "the client's trace goes on"
+            flags.add(flag)
+    assert flags == {"00", "01"}, f"every event decided the same way: {flags}"
+
+
 async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver) -> None:
     gateway = await traced_mesh(mesh, receiver)
     assert gateway.url
@@ -307,7 +344,8 @@ async def test_a_timeout_whose_client_is_away_ends_the_request_trace(
         return await gateway_connections(admin_url) == 0
 
     await eventually(left, what="the client to leave the gateway")
-    assert not receiver.named(trace_id, "ws send"), "the timeout fired before the client left"
+    pending = (await gateway_stats(admin_url))["pending_requests"]
+    assert pending == 1, "the timeout fired before the client left"
 
     async def both() -> tuple[ReceivedSpan, ReceivedSpan] | None:
         receive, send = receiver.named(trace_id, "ws receive"), receiver.named(trace_id, "ws send")

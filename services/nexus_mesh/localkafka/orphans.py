@@ -28,10 +28,13 @@ def dies_with_this_process() -> Callable[[], None] | None:
     if threading.current_thread() is not threading.main_thread():
         return None
     parent = os.getpid()
-    libc = ctypes.CDLL(None, use_errno=True)
+    # Looked up here, before the fork: the child runs as little Python as it can.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def arm() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            # Raised in the child, Popen raises it in the parent: no child goes unarmed.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
         if os.getppid() != parent:  # died before the line above: nobody would tell us
             os._exit(1)
 
