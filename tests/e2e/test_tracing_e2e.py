@@ -151,29 +151,13 @@ async def test_search_round_trip_is_one_trace(mesh: Mesh, receiver: OtlpReceiver
     assert_round_trip(spans, mesh.prefix)
 
 
-async def test_a_client_traceparent_starts_the_trace_at_the_client(
-    mesh: Mesh, receiver: OtlpReceiver
-) -> None:
-    gateway = await traced_mesh(mesh, receiver)
-    assert gateway.url
-    trace_id, client_span = secrets.token_hex(16), secrets.token_hex(8)
-    async with MeshClient.connect(
-        gateway.url, campaign_id="acme", user_id="bob", token=mesh.token("bob", ["acme"])
-    ) as client:
-        reply = await client.request(
-            "search", {"query": "invoice"}, traceparent=f"00-{trace_id}-{client_span}-01"
-        )
-    assert trace_id_of(reply.metadata["traceparent"]) == trace_id
-    spans = await round_trip_spans(receiver, trace_id, mesh.prefix)
-    assert spans["ws receive"].parent_span_id == client_span
-    assert_round_trip(spans, mesh.prefix)
-
-
 @pytest.mark.parametrize(
     ("sampler", "sent_flags", "recorded"),
     [
-        # The default sampler: a client that does not sample its own trace cannot hide its
-        # events from the operator's...
+        # A client's traceparent starts the trace at the client...
+        ({}, "01", True),
+        # ...and with the default sampler a client that does not sample its own trace
+        # cannot hide its events from the operator's...
         ({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, "00", True),
         # ...nor one that samples everything force its events into traces sampled at 0%.
         (
@@ -182,17 +166,17 @@ async def test_a_client_traceparent_starts_the_trace_at_the_client(
             False,
         ),
     ],
-    ids=["unsampled-client-recorded", "sampled-client-not-forced"],
+    ids=["client-starts-the-trace", "unsampled-client-recorded", "sampled-client-not-forced"],
 )
-async def test_the_gateway_not_the_client_decides_what_is_recorded(
+async def test_a_client_traceparent_starts_the_trace_the_gateway_samples(
     mesh: Mesh,
     receiver: OtlpReceiver,
     sampler: dict[str, str],
     sent_flags: str,
     recorded: bool,
 ) -> None:
-    """The client's trace id and span still start the trace; its sampled flag is not
-    trusted (it is on the far side of the trust boundary)."""
+    """The client's trace id and span start the trace; its sampled flag is not trusted
+    (it is on the far side of the trust boundary): the gateway's sampler decides."""
     env = {**traced_env(receiver), **sampler}
     gateway = mesh.gateway(**env)
     mesh.service("search", **env)
