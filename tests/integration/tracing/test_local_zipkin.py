@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.localzipkin import LocalZipkin, exporter_environment
@@ -19,8 +22,11 @@ from nexus_testkit import wait_until
 def test_spans_reach_a_local_zipkin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
     zipkin = LocalZipkin(port=port, log_path=tmp_path / "zipkin.log")
+    assert not zipkin.answers()
     zipkin.start()
     try:
+        # What a second `nexus dev` checks before sending its traces here too.
+        assert LocalZipkin(port=port).answers()
         for name, value in exporter_environment(port).items():
             monkeypatch.setenv(name, value)
         telemetry = setup_telemetry("nexus-gateway")
@@ -60,3 +66,23 @@ def test_spans_reach_a_local_zipkin(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             assert page.status == 200
     finally:
         zipkin.stop()
+
+
+async def test_something_else_on_the_port_is_not_taken_for_a_zipkin() -> None:
+    """A second `nexus dev` reuses a Zipkin it finds on --zipkin-port, and only a Zipkin:
+    another server answering there (here a plain aiohttp app, as any local web server would)
+    is not sent traces."""
+
+    async def not_a_service_list(request: web.Request) -> web.Response:
+        return web.json_response({"not": "zipkin"})
+
+    app = web.Application()
+    app.router.add_get("/api/v2/services", not_a_service_list)
+    app.router.add_get("/health", not_a_service_list)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        other = LocalZipkin(port=server.port or 0)
+        assert not await asyncio.to_thread(other.answers)
+    finally:
+        await server.close()
