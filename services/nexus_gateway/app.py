@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 
 from nexus_gateway import health
 from nexus_gateway.auth import Authenticator
 from nexus_gateway.catchup import CatchUpReader
-from nexus_gateway.connection import Connection
+from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection
 from nexus_gateway.delivery import Dispatcher
+from nexus_gateway.drain import close_all
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.ingress import Ingress
 from nexus_gateway.limits import IdempotencyWindow, UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import (
-    CloseCode,
-    event_frame,
-)
+from nexus_gateway.protocol import event_frame
 from nexus_gateway.state import GATEWAY, Gateway
 from nexus_gateway.websocket import websocket_handler
 from nexus_mesh.codec import Codec
@@ -147,10 +146,11 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
     ``ws receive``, marked as an error, so the trace of a request that timed out shows where
     it ended; its metadata names that span, as any event's names the span that made it.
     """
-    connection = gateway.hub.get(request.connection_id)
     flow = request.flow
+    gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
+    connection = gateway.hub.get(request.connection_id)
     if connection is None:
-        _timeout_missed(gateway, request, telemetry)
+        _timeout_missed(request, telemetry)
         return False
     payload = _timeout_payload(gateway, flow.timeout_type, request)
     ident = connection.identity
@@ -185,48 +185,44 @@ def _send_timeout(gateway: Gateway, request: PendingRequest, telemetry: Telemetr
         if fields is not None:
             meta.traceparent, meta.tracestate = fields
         sent = _deliver_timeout(gateway, connection, envelope)
-        if span.is_recording():
-            # As every failed span: status, error.type ("timeout", the semantic conventions'
-            # value for it) and whether the event reached the socket's queue.
-            span.set_attributes({OUTCOME: "timeout", ERROR_TYPE: "timeout", SENT: int(sent)})
-            span.set_status(
-                Status(StatusCode.ERROR, f"no {flow.request} reply within {flow.timeout_ms} ms")
-            )
+        _timed_out(span, request, sent=sent)
     # Refused (the connection is closing, or this frame overflowed it): remembered as missed,
     # so the client's resend after its resume waits again instead of hanging unanswered.
     return sent
 
 
-def _timeout_missed(gateway: Gateway, request: PendingRequest, telemetry: Telemetry) -> None:
-    """A timeout whose client is away: counted, and ended in the request's trace as a
-    ``ws send`` that reached nobody, so the trace says where the request stopped (the event
-    is owed, sent once the client resends the request)."""
-    flow = request.flow
-    gateway.metrics.flow_timeouts.labels(flow.timeout_type).inc()
+def _timeout_missed(request: PendingRequest, telemetry: Telemetry) -> None:
+    """A timeout whose client is away ends the request's trace as a ``ws send`` that
+    reached nobody, so the trace says where the request stopped (the event is owed, sent
+    once the client resends the request)."""
     if not telemetry.enabled:
         return
     with ws_send_span(
         telemetry.tracer,
-        event_type=flow.timeout_type,
+        event_type=request.flow.timeout_type,
         campaign_id="",
         event_id="",
         targets=0,
         connection_id=request.connection_id,
         parent=request.context,
     ) as span:
-        if span.is_recording():
-            span.set_attributes({OUTCOME: "timeout", ERROR_TYPE: "timeout", SENT: 0})
-            span.set_status(
-                Status(
-                    StatusCode.ERROR,
-                    f"no {flow.request} reply within {flow.timeout_ms} ms; its client was "
-                    "away (owed when it resends the request)",
-                )
-            )
+        _timed_out(span, request, sent=False, away=True)
+
+
+def _timed_out(span: Span, request: PendingRequest, *, sent: bool, away: bool = False) -> None:
+    """As every failed span: status, error.type ("timeout", the semantic conventions' value
+    for it) and whether the event reached the socket's queue."""
+    if not span.is_recording():
+        return
+    flow = request.flow
+    span.set_attributes({OUTCOME: "timeout", ERROR_TYPE: "timeout", SENT: int(sent)})
+    why = f"no {flow.request} reply within {flow.timeout_ms} ms"
+    if away:
+        why += "; its client was away (owed when it resends the request)"
+    span.set_status(Status(StatusCode.ERROR, why))
 
 
 def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelope) -> bool:
-    gateway.metrics.flow_timeouts.labels(envelope.type).inc()
     ident = connection.identity
     position = gateway.dispatcher.position(gateway.dispatcher.partition_of(ident.campaign_id))
     frame = event_frame(
@@ -332,14 +328,13 @@ async def _close_connections(app: web.Application) -> None:
     thousands of seconds. Then the closes already under way in the background end."""
     gateway = app[GATEWAY]
     gateway.accepting = False
-
-    async def close(connection: Connection) -> None:
-        await connection.flush(timeout=1.0)
-        await connection.close(
-            CloseCode.GOING_AWAY, "gateway shutting down: reconnect and resume", final=True
-        )
-
-    await asyncio.gather(*(close(c) for c in list(gateway.hub)), return_exceptions=True)
+    now = time.monotonic()
+    await close_all(
+        list(gateway.hub),
+        "gateway shutting down: reconnect and resume",
+        flush_until=now + 1.0,
+        deadline=now + 1.0 + CLOSE_TIMEOUT_S,
+    )
     # Every connection is closed or dropped by now; what is left in the background only
     # finishes its bookkeeping.
     await finish_detached(timeout=1.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection
 from nexus_gateway.protocol import CloseCode
@@ -37,20 +38,33 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
 
     # The close handshake is part of the budget: a peer that never answers the close frame
     # would otherwise hold the pod past the drain, into the kubelet's SIGKILL.
-    flush_until = deadline - min(CLOSE_TIMEOUT_S, timeout_s / 4)
+    # Connections still joining when the drain began close themselves once registered
+    # (websocket_handler checks ``accepting`` after the join): closing them here as well would
+    # race that close.
+    await close_all(
+        connections,
+        "gateway draining: reconnect and resume",
+        flush_until=deadline - min(CLOSE_TIMEOUT_S, timeout_s / 4),
+        deadline=deadline,
+    )
+    log.info("drained in %.2f s", time.monotonic() - began)
+    gateway.draining.set()
+
+
+async def close_all(
+    connections: Iterable[Connection], message: str, *, flush_until: float, deadline: float
+) -> None:
+    """Close every connection with 1001, all at once: each flushes what it is owed until
+    ``flush_until``, and is closed, or dropped, by ``deadline`` (``time.monotonic()``), a
+    close already under way included (a slow consumer's may take longer than that)."""
 
     async def close(connection: Connection) -> None:
         await connection.flush(max(0.0, flush_until - time.monotonic()))
         await connection.close(
             CloseCode.GOING_AWAY,
-            "gateway draining: reconnect and resume",
+            message,
             timeout=max(0.1, deadline - time.monotonic()),
             final=True,
         )
 
-    # Connections still joining when the drain began close themselves once registered
-    # (websocket_handler checks ``accepting`` after the join): closing them here as well would
-    # race that close.
     await asyncio.gather(*(close(c) for c in connections), return_exceptions=True)
-    log.info("drained in %.2f s", time.monotonic() - began)
-    gateway.draining.set()
