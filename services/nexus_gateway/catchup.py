@@ -111,20 +111,16 @@ class CatchUpReader:
     @contextlib.asynccontextmanager
     async def _turn(self, user: tuple[str, str]) -> AsyncIterator[None]:
         """Held while a replay runs: the user's turn first, then one of the pod's slots."""
-        waiting = self._metrics.replays.labels("waiting")
         lock = self._users.setdefault(user, asyncio.Lock())
         self._queued[user] = self._queued.get(user, 0) + 1
-        waiting.inc()
-        counted = True
         try:
-            async with lock, self._slots:
-                waiting.dec()
-                counted = False
+            async with contextlib.AsyncExitStack() as held:
+                with self._metrics.replays.labels("waiting").track_inprogress():
+                    await held.enter_async_context(lock)
+                    await held.enter_async_context(self._slots)
                 with self._metrics.replays.labels("running").track_inprogress():
                     yield
         finally:
-            if counted:
-                waiting.dec()
             self._queued[user] -= 1
             if not self._queued[user]:
                 del self._queued[user], self._users[user]
