@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nexus_mesh.registry.model import Registry, SchemaVersion
 
 LOCK_NAME = "fingerprints.json"
-_FORMAT = 1
+
+
+class _LockFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format: Literal[1]
+    fingerprints: dict[str, str]  # schema file -> fingerprint in hex
 
 
 def _versions(registry: Registry) -> dict[str, SchemaVersion]:
@@ -37,20 +46,11 @@ def _read(directory: Path) -> tuple[dict[str, str] | None, list[str]]:
             "versions published so far"
         ]
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        return _LockFile.model_validate_json(path.read_bytes()).fingerprints, []
+    except OSError as exc:
         return None, [f"{LOCK_NAME}: unreadable: {exc}"]
-    entries = data.get("fingerprints") if isinstance(data, dict) else None
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != _FORMAT
-        or not isinstance(entries, dict)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in entries.items())
-    ):
-        return None, [
-            f'{LOCK_NAME}: expected {{"format": {_FORMAT}, "fingerprints": {{file: hex, ...}}}}'
-        ]
-    return dict(entries), []
+    except ValidationError:
+        return None, [f'{LOCK_NAME}: expected {{"format": 1, "fingerprints": {{file: hex, ...}}}}']
 
 
 def _changed(recorded: dict[str, str], versions: dict[str, SchemaVersion]) -> list[str]:
@@ -87,18 +87,18 @@ def lock(registry: Registry) -> tuple[list[str], list[str]]:
     """Record the versions not recorded yet: returns the files added, and the problems that
     kept anything from being written (a recorded version changed or removed)."""
     path = registry.directory / LOCK_NAME
-    recorded: dict[str, str] | None = {}
+    recorded: dict[str, str] = {}
     if path.exists():
-        recorded, problems = _read(registry.directory)
-        if recorded is None:
+        read, problems = _read(registry.directory)
+        if read is None:
             return [], problems
-    assert recorded is not None
+        recorded = read
     versions = _versions(registry)
     changed = _changed(recorded, versions)
     if changed:
         return [], changed
     added = sorted(set(versions) - set(recorded))
     entries = {**recorded, **{file: versions[file].fingerprint.hex() for file in added}}
-    text = json.dumps({"format": _FORMAT, "fingerprints": dict(sorted(entries.items()))}, indent=2)
-    path.write_text(text + "\n")
+    lock_file = _LockFile(format=1, fingerprints=dict(sorted(entries.items())))
+    path.write_text(json.dumps(lock_file.model_dump(), indent=2) + "\n")
     return added, []
