@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_tail import TopicTail, read_back
@@ -98,6 +99,21 @@ async def _written(
         return list(tail.records)
 
 
+async def _processed(
+    spans: Spans,
+    producer: EnvelopeProducer,
+    topics: TopicNames,
+    settings: NexusSettings,
+    handler: Handler,
+    *,
+    value: bytes | None = None,
+) -> tuple[Runner, ReadableSpan]:
+    """A runner with ``handler`` handed one request from Kafka, and its ``process`` span."""
+    runner = _runner(spans, producer, topics, handler)
+    await runner._record(await _record(settings, topics, value=value))
+    return runner, spans.named(f"process {topics.domain('search')}")
+
+
 def _sample(runner: Runner, name: str, **labels: str) -> float:
     value = runner.metrics.registry.get_sample_value(name, labels)
     return value or 0.0
@@ -111,11 +127,8 @@ async def test_process_span_and_reply_chain(
     async def handler(event: Envelope, ctx: Context) -> None:
         await ctx.reply("search.completed", {"query": "jazz", "hits": []})
 
-    runner = _runner(spans, producer, topics, handler)
-    await runner._record(await _record(settings, topics))
-
+    runner, process = await _processed(spans, producer, topics, settings, handler)
     search = topics.domain("search")
-    process = spans.named(f"process {search}")
     assert process.kind is SpanKind.CONSUMER
     assert process.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
     assert process.parent is not None and process.parent.span_id == 0x00F067AA0BA902B7
@@ -155,9 +168,7 @@ async def test_failing_handler_marks_the_span_and_dead_letters(
     async def handler(event: Envelope, ctx: Context) -> None:
         raise RuntimeError("index unavailable")
 
-    runner = _runner(spans, producer, topics, handler)
-    await runner._record(await _record(settings, topics))
-    process = spans.named(f"process {topics.domain('search')}")
+    runner, process = await _processed(spans, producer, topics, settings, handler)
     assert process.status.status_code is StatusCode.ERROR
     assert (process.attributes or {})["error.type"] == "RuntimeError"
     assert (process.attributes or {})["nexus.outcome"] == "dead_lettered"
@@ -178,9 +189,9 @@ async def test_undecodable_record_is_traced_from_its_headers(
     async def handler(event: Envelope, ctx: Context) -> None:
         raise AssertionError("never called")
 
-    runner = _runner(spans, producer, topics, handler)
-    await runner._record(await _record(settings, topics, value=b"\x00garbage"))
-    process = spans.named(f"process {topics.domain('search')}")
+    runner, process = await _processed(
+        spans, producer, topics, settings, handler, value=b"\x00garbage"
+    )
     assert process.status.status_code is StatusCode.ERROR
     assert process.parent is not None and process.parent.span_id == 0x00F067AA0BA902B7
     assert (process.attributes or {})["nexus.event.type"] == "search.requested"
