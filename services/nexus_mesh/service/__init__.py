@@ -6,8 +6,8 @@ See :mod:`nexus_mesh.service.app` for a complete service in a few lines.
 from nexus_mesh.service.app import Service
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
+from nexus_mesh.service.handling import Handler, ServiceStats
 from nexus_mesh.service.publisher import EventFactory, Published, Publisher
-from nexus_mesh.service.runner import Handler, ServiceStats
 
 __all__ = [
     "Context",

@@ -1,9 +1,9 @@
 """The service SDK's spans: process is the child of the producer, the reply its grandchild,
 failures are marked and dead-lettered, and the metrics count what happened.
 
-The request is a record read back from the real broker and handed to the runner as its
-consumer would hand it; the runner's replies and dead letters go to the broker through the
-real producer."""
+The request is a record read back from the real broker and handed to the service's record
+handling as its consumer loop would hand it; the handler's replies and dead letters go to
+the broker through the real producer."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
+from nexus_mesh.service.handling import Handler, RecordHandling, ServiceStats
+from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
-from nexus_mesh.service.runner import Handler, Runner
 from nexus_mesh.settings import NexusSettings, default_schemas_dir
 from nexus_mesh.tracing import format_traceparent
 from nexus_testkit import eventually
@@ -33,16 +34,16 @@ from span_capture import Spans, codec
 PRODUCER_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def _runner(
+def _handling(
     spans: Spans, producer: EnvelopeProducer, topics: TopicNames, handler: Handler
-) -> Runner:
+) -> tuple[RecordHandling, ServiceMetrics]:
+    """The search service's record handling, and the metrics it counts into."""
     the_codec = codec()
-    return Runner(
+    metrics = ServiceMetrics(service="search")
+    handling = RecordHandling(
         name="search",
-        topic=topics.domain("search"),
         handlers={"search.requested": handler},
         config=ServiceConfig(retry_attempts=1),
-        consumer=None,  # not consulted when records are handed over directly
         codec=the_codec,
         publisher=Publisher(
             registry=load_registry(default_schemas_dir()),
@@ -55,7 +56,10 @@ def _runner(
         log=logging.getLogger("test"),
         group_id="nexus.search",
         telemetry=spans.telemetry,
+        metrics=metrics,
+        stats=ServiceStats(),
     )
+    return handling, metrics
 
 
 async def _record(
@@ -107,15 +111,15 @@ async def _processed(
     handler: Handler,
     *,
     value: bytes | None = None,
-) -> tuple[Runner, ReadableSpan]:
-    """A runner with ``handler`` handed one request from Kafka, and its ``process`` span."""
-    runner = _runner(spans, producer, topics, handler)
-    await runner._record(await _record(settings, topics, value=value))
-    return runner, spans.named(f"process {topics.domain('search')}")
+) -> tuple[ServiceMetrics, ReadableSpan]:
+    """``handler`` handed one request from Kafka: the metrics, and its ``process`` span."""
+    handling, metrics = _handling(spans, producer, topics, handler)
+    await handling.handle(await _record(settings, topics, value=value))
+    return metrics, spans.named(f"process {topics.domain('search')}")
 
 
-def _sample(runner: Runner, name: str, **labels: str) -> float:
-    value = runner.metrics.registry.get_sample_value(name, labels)
+def _sample(metrics: ServiceMetrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
     return value or 0.0
 
 
@@ -127,7 +131,7 @@ async def test_process_span_and_reply_chain(
     async def handler(event: Envelope, ctx: Context) -> None:
         await ctx.reply("search.completed", {"query": "jazz", "hits": []})
 
-    runner, process = await _processed(spans, producer, topics, settings, handler)
+    metrics, process = await _processed(spans, producer, topics, settings, handler)
     search = topics.domain("search")
     assert process.kind is SpanKind.CONSUMER
     assert process.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -156,7 +160,7 @@ async def test_process_span_and_reply_chain(
     assert the_codec.decode(sent.value).metadata.traceparent == format_traceparent(reply.context)
     assert (
         _sample(
-            runner, "nexus_service_events_handled_total", service="search", type="search.requested"
+            metrics, "nexus_service_events_handled_total", service="search", type="search.requested"
         )
         == 1
     )
@@ -168,7 +172,7 @@ async def test_failing_handler_marks_the_span_and_dead_letters(
     async def handler(event: Envelope, ctx: Context) -> None:
         raise RuntimeError("index unavailable")
 
-    runner, process = await _processed(spans, producer, topics, settings, handler)
+    metrics, process = await _processed(spans, producer, topics, settings, handler)
     assert process.status.status_code is StatusCode.ERROR
     assert (process.attributes or {})["error.type"] == "RuntimeError"
     assert (process.attributes or {})["nexus.outcome"] == "dead_lettered"
@@ -180,7 +184,7 @@ async def test_failing_handler_marks_the_span_and_dead_letters(
     assert await _written(settings, topics.clients, settings.clients_partitions) == [], (
         "no reply from a failed handler"
     )
-    assert _sample(runner, "nexus_service_dlq_total", service="search", reason="handler") == 1
+    assert _sample(metrics, "nexus_service_dlq_total", service="search", reason="handler") == 1
 
 
 async def test_undecodable_record_is_traced_from_its_headers(
@@ -189,13 +193,13 @@ async def test_undecodable_record_is_traced_from_its_headers(
     async def handler(event: Envelope, ctx: Context) -> None:
         raise AssertionError("never called")
 
-    runner, process = await _processed(
+    metrics, process = await _processed(
         spans, producer, topics, settings, handler, value=b"\x00garbage"
     )
     assert process.status.status_code is StatusCode.ERROR
     assert process.parent is not None and process.parent.span_id == 0x00F067AA0BA902B7
     assert (process.attributes or {})["nexus.event.type"] == "search.requested"
-    assert _sample(runner, "nexus_service_dlq_total", service="search", reason="undecodable") == 1
+    assert _sample(metrics, "nexus_service_dlq_total", service="search", reason="undecodable") == 1
     (dead,) = await _written(settings, topics.dlq, settings.dlq_partitions)
     assert dead.value == b"\x00garbage", "the dead letter keeps the record as it came"
 
@@ -209,11 +213,11 @@ async def test_duplicates_are_marked_and_counted(
     async def handler(event: Envelope, ctx: Context) -> None:
         calls.append(event)
 
-    runner = _runner(spans, producer, topics, handler)
-    await runner._record(await _record(settings, topics))
-    await runner._record(await _record(settings, topics))
+    handling, metrics = _handling(spans, producer, topics, handler)
+    await handling.handle(await _record(settings, topics))
+    await handling.handle(await _record(settings, topics))
     assert len(calls) == 1
     processed = [s for s in spans.finished() if s.name.startswith("process ")]
     outcomes = [(s.attributes or {})["nexus.outcome"] for s in processed]
     assert outcomes == ["handled", "duplicate"]
-    assert _sample(runner, "nexus_service_duplicates_total", service="search") == 1
+    assert _sample(metrics, "nexus_service_duplicates_total", service="search") == 1

@@ -1,0 +1,215 @@
+"""What a service does with one record: decode, dedupe, call its handler, dead-letter.
+
+Nothing a record contains can escape from here: the worst a record can do is end up in
+``<prefix>.dlq``. Each record a handler is meant for is one ``process <topic>`` consumer
+span, the child of the span that produced it (its ``traceparent`` header, else its
+metadata), so the handler's replies join the trace of the request. Records of types this
+service does not handle get no span: every service of a domain sees them, and only the one
+that handles them matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from aiokafka import ConsumerRecord, TopicPartition
+from opentelemetry import trace
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.service.config import ServiceConfig
+from nexus_mesh.service.context import Context, Origin
+from nexus_mesh.service.dedupe import SeenEvents
+from nexus_mesh.service.dlq import DeadLetters, FailedRecord
+from nexus_mesh.service.metrics import (
+    DLQ_HANDLER,
+    DLQ_UNDECODABLE,
+    FAILED,
+    HANDLED,
+    TIMED_OUT,
+    ServiceMetrics,
+)
+from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.tracing import Telemetry
+from nexus_mesh.tracing.records import record_span
+from nexus_mesh.tracing.spans import OUTCOME, record_error
+
+Handler = Callable[[Envelope, Context], Awaitable[None]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(kw_only=True, slots=True)
+class ServiceStats:
+    """Counters of what became of the records this instance read."""
+
+    handled: int = 0
+    duplicates: int = 0
+    unhandled: int = 0
+    dead_lettered: int = 0
+    assigned: frozenset[TopicPartition] = field(default_factory=frozenset)
+
+
+class RecordHandling:
+    """Deals with one record at a time; the runner decides which and when."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        handlers: Mapping[str, Handler],
+        config: ServiceConfig,
+        codec: Codec,
+        publisher: Publisher,
+        dead_letters: DeadLetters,
+        log: logging.Logger,
+        group_id: str | None,
+        telemetry: Telemetry,
+        metrics: ServiceMetrics,
+        stats: ServiceStats,
+    ) -> None:
+        self._name = name
+        self._handlers = dict(handlers)
+        self._config = config
+        self._codec = codec
+        self._publisher = publisher
+        self._dead_letters = dead_letters
+        self._log = log
+        self._group_id = group_id
+        self._telemetry = telemetry
+        self._metrics = metrics
+        self._stats = stats
+        self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
+
+    async def handle(self, record: Record) -> None:
+        began = time.perf_counter()
+        envelope: Envelope | None = None
+        failure: Exception | None = None
+        try:
+            envelope = self._codec.decode(record.value if record.value is not None else b"")
+        except Exception as exc:
+            failure = exc
+        if not self._telemetry.enabled or (
+            envelope is not None and envelope.type not in self._handlers
+        ):
+            await self._dispatch(record, envelope, failure, began)
+            return
+        with record_span(
+            self._telemetry.tracer, record, envelope, consumer_group=self._group_id
+        ) as span:
+            outcome = await self._dispatch(record, envelope, failure, began)
+            if span.is_recording():
+                span.set_attribute(OUTCOME, outcome)
+
+    async def _dispatch(
+        self,
+        record: Record,
+        envelope: Envelope | None,
+        failure: Exception | None,
+        began: float,
+    ) -> str:
+        """Deal with one record; returns what became of it (the span's ``nexus.outcome``)."""
+        if envelope is None:
+            assert failure is not None
+            record_error(trace.get_current_span(), failure)
+            await self._dead_letter(record, failure, reason=DLQ_UNDECODABLE)
+            return "dead_lettered"
+        self._metrics.events_in.labels(self._name, envelope.type).inc()
+        origin = Origin(topic=record.topic, partition=record.partition, offset=record.offset)
+        meta = envelope.metadata
+        event_id = meta.event_id
+        # Scoped as the gateway scopes idempotency: ids are unique per sender, not globally.
+        seen_key = (meta.campaign_id, meta.user_id or "", event_id)
+        if seen_key in self._seen:
+            self._stats.duplicates += 1
+            self._metrics.duplicates.labels(self._name).inc()
+            self._log.debug("skipping duplicate %s %s", envelope.type, event_id)
+            return "duplicate"
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            # Not poison: the domain topic carries types other services of the domain handle.
+            self._stats.unhandled += 1
+            self._metrics.unhandled.labels(self._name, envelope.type).inc()
+            self._log.debug("no handler for %s at %s", envelope.type, origin)
+            return "unhandled"
+        context = Context(
+            event=envelope,
+            origin=origin,
+            service=self._name,
+            publisher=self._publisher,
+            log=self._log,
+        )
+        outcome = "handled"
+        try:
+            await self._call(handler, envelope, context)
+        except Exception as exc:
+            # Timed before the dead letter is written: the handler's time, as for a success.
+            # A failing handler is the one an operator most needs to see the time of.
+            self._observe(envelope, began, TIMED_OUT if isinstance(exc, TimeoutError) else FAILED)
+            record_error(trace.get_current_span(), exc)
+            await self._dead_letter(record, exc, reason=DLQ_HANDLER)
+            outcome = "dead_lettered"
+        else:
+            self._observe(envelope, began, HANDLED)
+            self._stats.handled += 1
+            self._metrics.handled.labels(self._name, envelope.type).inc()
+        # Dead-lettered counts as dealt with: a second copy would only repeat the failure.
+        self._seen.add(seen_key)
+        return outcome
+
+    def _observe(self, envelope: Envelope, began: float, outcome: str) -> None:
+        self._metrics.handle_seconds.labels(self._name, envelope.type, outcome).observe(
+            time.perf_counter() - began
+        )
+
+    async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
+        attempts = self._config.retry_attempts
+        for attempt in range(1, attempts + 1):
+            context.attempt_started()
+            try:
+                async with asyncio.timeout(self._config.handler_timeout_s):
+                    await handler(envelope, context)
+                return
+            except Exception as exc:
+                if attempt == attempts or not getattr(exc, "retriable", False):
+                    raise
+                delay = self._config.retry_backoff_s * 2 ** (attempt - 1)
+                self._metrics.retries.labels(self._name).inc()
+                trace.get_current_span().add_event(
+                    "retry", {"attempt": attempt, "exception.message": str(exc)[:256]}
+                )
+                self._log.warning(
+                    "%s %s failed (attempt %d of %d), retrying in %.2f s: %s",
+                    envelope.type,
+                    envelope.metadata.event_id,
+                    attempt,
+                    attempts,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, record: Record, error: BaseException, *, reason: str) -> None:
+        self._log.warning(
+            "dead-lettering %s-%s@%s: %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            error,
+        )
+        failed = FailedRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+        )
+        await self._dead_letters.write(failed, error)
+        self._stats.dead_lettered += 1
+        self._metrics.dead_letters.labels(self._name, reason).inc()
