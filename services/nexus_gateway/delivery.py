@@ -1,15 +1,11 @@
-"""Client-bound delivery: read only what this pod's clients need, decode once, write to many.
+"""Client-bound delivery: read only the partitions this pod's clients need.
 
 The gateway consumes ``<prefix>.clients`` by manual assignment (no consumer group): it holds
 the partition of a campaign while at least one of its connections is here, and every partition
 of ``<prefix>.system``. It tracks the next offset of each partition itself; a newly assigned
 partition starts at its end offset as of the joining client's welcome, so nothing between the
-welcome and the first fetch is lost (DESIGN.md section 7).
-
-A record delivered to connections here is a ``process <prefix>.clients`` consumer span (the
-child of the span that produced it) with one ``ws send`` span per fan-out beneath it. A
-record no connection of this pod wants gets no span: every pod that reads its partition
-sees it, and only the delivery matters to the interaction's trace.
+welcome and the first fetch is lost (DESIGN.md section 7). What becomes of each record read
+is :mod:`nexus_gateway.fanout`'s business.
 """
 
 from __future__ import annotations
@@ -17,24 +13,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import INVALID_SPAN, Span
 
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
+from nexus_gateway.fanout import Fanout
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import event_frame, new_connection_id
-from nexus_gateway.send_span import send_traced
+from nexus_gateway.protocol import new_connection_id
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import CodecError, KafkaUnavailableError, TopicMissingError
+from nexus_mesh.errors import KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
@@ -42,17 +34,15 @@ from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tasks import cancel_and_wait
 from nexus_mesh.tracing import Telemetry
-from nexus_mesh.tracing.records import record_span
-from nexus_mesh.tracing.spans import record_error
 
 log = logging.getLogger(__name__)
 
 FETCH_BYTES_PER_PARTITION = 256 * 1024
-# Campaigns whose misrouted records are logged (once each); past that, only counted.
-MISROUTED_LOGGED = 1000
 
 
 class Dispatcher:
+    """The pod's one consumer of client-bound topics, and which partitions it holds."""
+
     def __init__(
         self,
         *,
@@ -64,11 +54,8 @@ class Dispatcher:
         client_id: str = "nexus-gateway",
         telemetry: Telemetry | None = None,
     ) -> None:
-        self._telemetry = telemetry or Telemetry()
-        self._codec = codec
         self._hub = hub
         self._metrics = metrics
-        self._on_delivered = on_delivered
         self._topics = TopicNames(prefix=settings.topic_prefix)
         self._consumer = AIOKafkaConsumer(
             **client_kwargs(settings),
@@ -86,12 +73,22 @@ class Dispatcher:
         self._next: dict[TopicPartition, int] = {}
         self._refs: dict[int, int] = defaultdict(int)
         self._lock = asyncio.Lock()
-        self._misrouted_campaigns: set[str] = set()
         self._consumer_started = False
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._reachable = False
         self._ends: dict[TopicPartition, int] = {}
+        self._fanout = Fanout(
+            codec=codec,
+            hub=hub,
+            metrics=metrics,
+            telemetry=telemetry or Telemetry(),
+            system_topic=self._topics.system,
+            partition_of=self.partition_of,
+            position=self.position,
+            partitions=lambda: self._clients_partitions,
+            on_delivered=on_delivered,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -321,7 +318,7 @@ class Dispatcher:
                         continue  # dropped meanwhile, or fetched before a re-seek
                     self._next[tp] = record.offset + 1
                     try:
-                        self._deliver(tp, record)
+                        self._fanout.deliver(tp, record)
                     except Exception:
                         # One record that cannot be delivered must not stop delivery for
                         # every client of this pod; it is logged, counted and skipped.
@@ -329,126 +326,3 @@ class Dispatcher:
                         log.exception(
                             "could not deliver %s-%s@%s", tp.topic, tp.partition, record.offset
                         )
-
-    def _deliver(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
-        began = time.time_ns() if self._telemetry.enabled else None
-        try:
-            envelope = self._codec.decode(record.value)
-        except CodecError as exc:
-            self._metrics.undecodable.inc()
-            self._trace_undecodable(record, exc)
-            log.warning(
-                "skipping undecodable record %s-%s@%s: %s",
-                tp.topic,
-                tp.partition,
-                record.offset,
-                exc,
-            )
-            return
-        if tp.topic == self._topics.system:
-            self._broadcast(envelope, record, began)
-            return
-        meta = envelope.metadata
-        if self.partition_of(meta.campaign_id) != tp.partition:
-            # Never delivered: its campaign's clients read another partition, and positions
-            # would not hold. Said, since only a producer or a topic change puts it here.
-            self._misrouted(tp, record, meta.campaign_id)
-            return
-        targets = self._hub.targets(
-            campaign_id=meta.campaign_id, user_id=meta.user_id, connection_id=meta.connection_id
-        )
-        if not targets:
-            # Nobody here to write to, but a reply still answers its requester's wait (the
-            # requester may be away and resume later, possibly here).
-            if self._on_delivered is not None:
-                self._on_delivered(envelope, targets)
-            return
-        with self._process_span(record, envelope, began):
-            frame = event_frame(
-                envelope,
-                self._codec.payload_to_json(envelope.type, envelope.payload),
-                self.position(tp.partition).encode(),
-            )
-            self._fan_out(envelope, frame, targets, record.timestamp / 1000)
-
-    def _misrouted(
-        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], campaign_id: str
-    ) -> None:
-        self._metrics.misrouted.inc()
-        if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or (
-            campaign_id in self._misrouted_campaigns
-        ):
-            return
-        self._misrouted_campaigns.add(campaign_id)
-        log.warning(
-            "skipping record %s-%s@%s: campaign %r belongs to partition %d of %d (the key's "
-            "murmur2 hash, as Kafka's default partitioner places it); its producer partitions "
-            "otherwise, or the topic's partition count changed (said once per campaign)",
-            tp.topic,
-            tp.partition,
-            record.offset,
-            campaign_id,
-            self.partition_of(campaign_id),
-            self._clients_partitions,
-        )
-
-    def _broadcast(
-        self, envelope: Envelope, record: ConsumerRecord[bytes, bytes], began: int | None
-    ) -> None:
-        # Hashed once per campaign, not once per connection: a broadcast reaches everyone.
-        by_partition: dict[int, list[Connection]] = defaultdict(list)
-        for campaign_id in self._hub.campaigns():
-            by_partition[self.partition_of(campaign_id)].extend(self._hub.in_campaign(campaign_id))
-        if not by_partition:
-            return
-        with self._process_span(record, envelope, began):
-            payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-            for partition, targets in by_partition.items():
-                # The frame differs per clients partition only by its position.
-                frame = event_frame(envelope, payload, self.position(partition).encode())
-                self._fan_out(envelope, frame, targets, record.timestamp / 1000)
-
-    def _process_span(
-        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, began: int | None
-    ) -> AbstractContextManager[Span]:
-        if began is None:
-            return nullcontext(INVALID_SPAN)
-        # Decoding, before the targets were known, is part of the span.
-        return record_span(self._telemetry.tracer, record, envelope, start_time=began)
-
-    def _trace_undecodable(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
-        if self._telemetry.enabled:
-            with record_span(self._telemetry.tracer, record, None) as span:
-                record_error(span, error)
-
-    @staticmethod
-    def _enqueue_all(frame: bytes, targets: list[Connection], born: float) -> int:
-        """Queue ``frame`` on every target; only the last carries ``born``.
-
-        The delivery-latency histogram then gets one observation per record (when its last
-        target's socket took it) instead of one per connection: observing is a lock and a
-        bucket search, which at 1,000 targets cost more than the writes themselves.
-        """
-        last = len(targets) - 1
-        return sum(
-            1
-            for index, connection in enumerate(targets)
-            if connection.send(frame, born if index == last else 0.0)
-        )
-
-    def _fan_out(
-        self, envelope: Envelope, frame: bytes, targets: list[Connection], born: float
-    ) -> None:
-        if not self._telemetry.enabled:
-            sent = self._enqueue_all(frame, targets, born)
-        else:
-            sent = send_traced(
-                self._telemetry.tracer,
-                envelope,
-                targets,
-                lambda: self._enqueue_all(frame, targets, born),
-            )
-        if sent:
-            self._metrics.events_out.labels(envelope.type).inc(sent)
-        if self._on_delivered is not None:
-            self._on_delivered(envelope, targets)
