@@ -48,6 +48,7 @@ from nexus_mesh.envelope import Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import (
     KafkaUnavailableError,
     PayloadInvalidError,
+    ProduceRejectedError,
     TopicMissingError,
     UnknownTypeError,
     WriteInDoubtError,
@@ -297,6 +298,10 @@ class Ingress:
                 message = (
                     f"{target.type} cannot be accepted yet (its topic is missing): retry later"
                 )
+            elif isinstance(exc, ProduceRejectedError):
+                # Retrying will not help, but the broker said why: one line, no traceback.
+                log.error("client event %s refused: %s", event_id, exc)
+                message = f"Kafka refused {target.type}; it was not written"
             elif not isinstance(exc, KafkaUnavailableError):
                 log.exception("writing client event %s failed", event_id)
             self._idempotency.fail(key, pending, exc)

@@ -52,6 +52,30 @@ class KafkaUnavailableError(NexusError):
     retriable = True
 
 
+class ProduceRejectedError(NexusError):
+    """Kafka refused a write for a reason that retrying it will not change.
+
+    A record over the broker's ``message.max.bytes``, a topic the client may not write to:
+    unlike an outage, the same write gets the same answer, so a service dead-letters the
+    request at once instead of retrying it.
+    """
+
+
+class RetriableError(NexusError):
+    """Raise it from a service handler to have the handler tried again.
+
+    The service retries up to ``ServiceConfig.retry_attempts`` times with backoff, then
+    dead-letters the request. For a third-party exception that means "try again" (a dropped
+    HTTP connection), list its class in ``ServiceConfig.retry_on`` instead of wrapping it.
+    """
+
+    retriable = True
+
+
+class HandlerTimeoutError(NexusError, TimeoutError):
+    """A service handler ran past ``ServiceConfig.handler_timeout_s`` and was cancelled."""
+
+
 class WriteInDoubtError(KafkaUnavailableError):
     """A write was queued but not acknowledged in time; it may still land.
 

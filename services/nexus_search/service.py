@@ -3,8 +3,9 @@
 Every request gets exactly one reply on ``<prefix>.clients``: ``search.completed`` with the
 hits (possibly none), or ``search.failed`` whose ``code`` is the engine's stable reason
 (``empty``, ``too_long``, ``limit``, ``invalid``) or ``internal``. An unexpected failure is
-answered too — a client should never wait for its timeout because of a bug here — and then
-re-raised so the request also lands in the DLQ for operators.
+answered too — a client should never wait for its timeout because of a bug here — by the
+service SDK, from the flow's ``failure`` in the manifest, and the request lands in the DLQ
+for operators.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from nexus_search.catalog import Document
 from nexus_search.engine import DEFAULT_LIMIT, Hit, QueryError, SearchEngine, default_engine
 
 log = logging.getLogger(__name__)
-
-INTERNAL_ERROR_CODE = "internal"
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -48,12 +47,8 @@ def build_service(
         except QueryError as exc:
             await ctx.reply("search.failed", {"code": exc.reason, "message": exc.message})
             return
-        except Exception:
-            await ctx.reply(
-                "search.failed",
-                {"code": INTERNAL_ERROR_CODE, "message": "the search failed; try again later"},
-            )
-            raise
+        # Anything else raised is answered with the flow's failure reply (search.failed,
+        # code "internal") by the service SDK, and the request dead-lettered.
         await ctx.reply(
             "search.completed", {"query": query, "hits": [hit_json(hit) for hit in hits]}
         )

@@ -15,14 +15,14 @@ import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 from opentelemetry import trace
 from opentelemetry.context import Context
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import KafkaUnavailableError, WriteInDoubtError
+from nexus_mesh.errors import KafkaUnavailableError, ProduceRejectedError, WriteInDoubtError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.known_topics import KnownTopics
 from nexus_mesh.kafka.records import Headers, RawHeaders, header, record_headers, record_key
@@ -168,7 +168,11 @@ class EnvelopeProducer:
                 raise WriteInDoubtError(message, delivery=pending) from exc
             raise KafkaUnavailableError(message) from exc
         except KafkaError as exc:
-            raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
+            # aiokafka marks what a later attempt can fix; its own timeout (a batch that
+            # expired while the broker was away) is an outage too, though unmarked.
+            if exc.retriable or isinstance(exc, KafkaTimeoutError):
+                raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
+            raise ProduceRejectedError(f"Kafka refused a write to {topic}: {exc!r}") from exc
         return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
 
     async def _list_topics(self) -> set[str]:

@@ -31,6 +31,7 @@ from nexus_mesh.registry.manifest import (
 from nexus_mesh.registry.model import (
     CLIENTS_TOPIC,
     ENVELOPE_SUBJECT,
+    FAILURE_FIELDS,
     SYSTEM_TOPIC,
     TIMEOUT_MS_FIELD,
     EventType,
@@ -99,6 +100,7 @@ def load_registry(directory: Path) -> Registry:
                 problems.add(relative, str(exc))
         schemas[name] = tuple(versions)
     _check_timeout_payloads(flows, schemas, problems)
+    _check_failure_payloads(flows, schemas, problems)
     envelope = _envelope_versions(directory, manifest, files, problems)
     _check_fingerprints([*envelope, *(v for vs in schemas.values() for v in vs)], problems)
     if problems.items:
@@ -210,12 +212,15 @@ def _flows(
             problems.add(
                 where, f"timeout {entry.timeout!r} must be sent by the gateway to {CLIENTS_TOPIC!r}"
             )
+        if entry.failure is not None and entry.failure not in entry.replies:
+            problems.add(where, f"failure {entry.failure!r} must be one of the flow's replies")
         flows[name] = Flow(
             name=name,
             request=entry.request,
             replies=tuple(entry.replies),
             timeout_ms=entry.timeout_ms,
             timeout_type=entry.timeout,
+            failure_type=entry.failure,
         )
     return flows
 
@@ -259,6 +264,45 @@ def _check_timeout_payloads(
                     latest.file,
                     f"field {field['name']!r} needs a default: flow {name!r} fills its timeout "
                     f"event only from {flow.request!r} fields and timeout_ms",
+                )
+
+
+def _takes_a_string(avro_type: Any) -> bool:
+    if isinstance(avro_type, list):
+        return any(_takes_a_string(branch) for branch in avro_type)
+    if isinstance(avro_type, dict):
+        return avro_type.get("type") == "string"
+    return bool(avro_type == "string")
+
+
+def _check_failure_payloads(
+    flows: dict[str, Flow],
+    schemas: dict[str, tuple[SchemaVersion, ...]],
+    problems: _Problems,
+) -> None:
+    """The service SDK makes a flow's failure reply itself, from a code and a message: a
+    field it cannot fill needs a default, or the failure would go unanswered."""
+    for name, flow in flows.items():
+        if flow.failure_type not in flow.replies:
+            continue  # none, or already reported
+        failure = schemas.get(flow.failure_type)
+        if not failure:
+            continue  # already reported
+        latest = failure[-1]
+        fields = {field["name"]: field for field in latest.schema.get("fields", [])}
+        for wanted in FAILURE_FIELDS:
+            if wanted not in fields or not _takes_a_string(fields[wanted]["type"]):
+                problems.add(
+                    latest.file,
+                    f"field {wanted!r} must take a string: flow {name!r} sends this type "
+                    "when its handler fails, with a code and a message",
+                )
+        for field_name, field in fields.items():
+            if field_name not in FAILURE_FIELDS and "default" not in field:
+                problems.add(
+                    latest.file,
+                    f"field {field_name!r} needs a default: flow {name!r} fills its failure "
+                    "reply only with code and message",
                 )
 
 

@@ -63,6 +63,8 @@ class FlowEntry(_Strict):
     replies: Annotated[list[str], Field(min_length=1)]
     timeout_ms: Annotated[int, Field(ge=1, le=3_600_000)]
     timeout: str
+    failure: str | None = None
+    """The reply the service SDK sends when the request's handler fails."""
     doc: str = ""
 
 

@@ -39,6 +39,8 @@ class EventType:
 
 # The field of a flow's timeout event that gets the flow's timeout, when its schema has one.
 TIMEOUT_MS_FIELD = "timeout_ms"
+# The fields of a flow's failure reply the service SDK fills (a code, and words for people).
+FAILURE_FIELDS = ("code", "message")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +52,10 @@ class Flow:
     replies: tuple[str, ...]
     timeout_ms: int
     timeout_type: str
+    failure_type: str | None = None
+    """One of ``replies``: what the service SDK answers the requester with when the handler
+    fails (raises, times out, or runs out of retries), so that the client learns it at once
+    instead of waiting for the timeout. Its payload is ``{"code": ..., "message": ...}``."""
 
     def timeout_values(
         self, timeout_fields: Iterable[str], request_values: Mapping[str, Any]
@@ -121,13 +127,13 @@ class Registry:
             for e in self._events.values()
             if e.topic not in (None, CLIENTS_TOPIC, SYSTEM_TOPIC)
         )
-        self._client_targets = self._build_client_targets()
+        self._request_flows = {flow.request: flow for flow in self.flows.values()}
         self._reply_flows = {reply: flow for flow in self.flows.values() for reply in flow.replies}
+        self._client_targets = self._build_client_targets()
 
     def _build_client_targets(self) -> dict[str, ClientTarget]:
-        request_flows = {flow.request: flow for flow in self.flows.values()}
         targets = {
-            event.name: ClientTarget(type=event.name, flow=request_flows.get(event.name))
+            event.name: ClientTarget(type=event.name, flow=self._request_flows.get(event.name))
             for event in self._events.values()
             if event.client_sendable
         }
@@ -153,6 +159,10 @@ class Registry:
     def client_target(self, name: str) -> ClientTarget | None:
         """A flow name or a client-sendable type, resolved; None if clients may not send it."""
         return self._client_targets.get(name)
+
+    def flow_for_request(self, type: str) -> Flow | None:
+        """The flow that ``type`` starts, if it is one of a flow's requests."""
+        return self._request_flows.get(type)
 
     def flow_for_reply(self, type: str) -> Flow | None:
         """The flow that ``type`` answers, if it is one of a flow's replies."""

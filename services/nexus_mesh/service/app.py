@@ -187,6 +187,11 @@ class Service:
             group_id=self.group_id,
             telemetry=self._telemetry,
             metrics=self.metrics,
+            failure_replies={
+                flow.request: flow.failure_type
+                for flow in registry.flows.values()
+                if flow.failure_type is not None
+            },
         )
         self._producer, self._consumer, self._runner = producer, consumer, runner
         runner.start()

@@ -21,12 +21,23 @@ class ServiceConfig:
     max_records: int = 100
     poll_timeout_ms: int = 500
     handler_timeout_s: float | None = 30.0
-    """A handler running longer is cancelled and its record dead-lettered."""
+    """A handler running longer is cancelled (a :class:`~nexus_mesh.errors.HandlerTimeoutError`)
+    and its record dead-lettered."""
 
     retry_attempts: int = 3
-    """Attempts for a handler that raises a ``retriable`` error before it is dead-lettered."""
+    """Attempts for a handler that raises a retriable error (see ``retry_on``) before its
+    record is dead-lettered."""
+
+    retry_on: tuple[type[Exception], ...] = ()
+    """Exception classes that mean "try again" besides those with a true ``retriable`` (the
+    mesh's own, :class:`~nexus_mesh.errors.RetriableError`): a third-party client's dropped
+    connection, say. Kafka being unavailable is always retried, and without a limit: the
+    request waits for the broker instead of being dead-lettered by an outage."""
 
     retry_backoff_s: float = 0.2
+    """The first retry's delay; each next one doubles it, up to ``max_backoff_s``."""
+
+    max_backoff_s: float = 5.0
     dedupe_max_entries: int = 100_000
     dedupe_ttl_s: float = 3600.0
     stop_timeout_s: float = 10.0
@@ -45,5 +56,7 @@ class ServiceConfig:
             raise ValueError("retry_attempts must be at least 1")
         if self.handler_timeout_s is not None and self.handler_timeout_s <= 0:
             raise ValueError("handler_timeout_s must be positive (or None for no limit)")
+        if self.retry_backoff_s < 0 or self.max_backoff_s < self.retry_backoff_s:
+            raise ValueError("need 0 <= retry_backoff_s <= max_backoff_s")
         if self.lag_interval_s <= 0:
             raise ValueError("lag_interval_s must be positive")

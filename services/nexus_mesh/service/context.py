@@ -41,7 +41,7 @@ _EVENT_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:nexus-mesh:event-id")
 class Context:
     """Per-event helpers: :meth:`reply`, :meth:`publish` and :meth:`broadcast`."""
 
-    __slots__ = ("_publisher", "_sent", "event", "log", "origin", "service")
+    __slots__ = ("_publisher", "_sent", "event", "log", "origin", "replied", "service")
 
     def __init__(
         self,
@@ -58,11 +58,14 @@ class Context:
         self.log = log
         self._publisher = publisher
         self._sent = 0
+        self.replied = False
+        """Whether this attempt has answered the requester (:meth:`reply` returned)."""
 
     def attempt_started(self) -> None:
         """Called by the runner before each attempt of the handler: a retry sends its events
         under the ids the failed attempt used."""
         self._sent = 0
+        self.replied = False
 
     def _next_event_id(self) -> str:
         meta = self.event.metadata
@@ -93,7 +96,7 @@ class Context:
     ) -> Published:
         """Answer the requester: same campaign, user, connection, correlation and trace."""
         meta = self.event.metadata
-        return await self._publisher.publish(
+        published = await self._publisher.publish(
             event_type,
             payload,
             campaign_id=meta.campaign_id,
@@ -105,6 +108,8 @@ class Context:
             attributes=attributes,
             event_id=self._next_event_id(),
         )
+        self.replied = True
+        return published
 
     async def publish(
         self,

@@ -1,11 +1,17 @@
 """What a service does with one record: decode, dedupe, call its handler, dead-letter.
 
 Nothing a record contains can escape from here: the worst a record can do is end up in
-``<prefix>.dlq``. Each record a handler is meant for is one ``process <topic>`` consumer
-span, the child of the span that produced it (its ``traceparent`` header, else its
-metadata), so the handler's replies join the trace of the request. Records of types this
-service does not handle get no span: every service of a domain sees them, and only the one
-that handles them matters.
+``<prefix>.dlq``. A handler is retried on an error that says so (``ServiceConfig.retry_on``),
+up to ``retry_attempts``; on Kafka being unavailable it is retried until Kafka is back (or
+the service stops, leaving the record uncommitted), since an outage says nothing about the
+request. When it fails for good and the request starts a flow with a ``failure`` reply
+(``schemas/manifest.json``), the requester gets that reply before the request is
+dead-lettered, unless the handler had already answered.
+
+Each record a handler is meant for is one ``process <topic>`` consumer span, the child of the
+span that produced it (its ``traceparent`` header, else its metadata), so the handler's
+replies join the trace of the request. Records of types this service does not handle get no
+span: every service of a domain sees them, and only the one that handles them matters.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from opentelemetry import trace
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
+from nexus_mesh.errors import HandlerTimeoutError, KafkaUnavailableError
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
@@ -41,6 +48,10 @@ from nexus_mesh.tracing.spans import OUTCOME, record_error
 
 Handler = Callable[[Envelope, Context], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+# What a failure reply says: a code clients can act on, and no detail of the error (it may
+# hold anything the handler touched; the dead letter keeps it for operators).
+FAILURE_CODE = "internal"
 
 
 @dataclass(kw_only=True, slots=True)
@@ -71,7 +82,9 @@ class RecordHandling:
         telemetry: Telemetry,
         metrics: ServiceMetrics,
         stats: ServiceStats,
+        failure_replies: Mapping[str, str] | None = None,
     ) -> None:
+        """``failure_replies`` maps a request type to the reply sent when its handler fails."""
         self._name = name
         self._handlers = dict(handlers)
         self._config = config
@@ -83,6 +96,7 @@ class RecordHandling:
         self._telemetry = telemetry
         self._metrics = metrics
         self._stats = stats
+        self._failure_replies = dict(failure_replies or {})
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
 
     async def handle(self, record: Record) -> None:
@@ -149,8 +163,10 @@ class RecordHandling:
         except Exception as exc:
             # Timed before the dead letter is written: the handler's time, as for a success.
             # A failing handler is the one an operator most needs to see the time of.
-            self._observe(envelope, began, TIMED_OUT if isinstance(exc, TimeoutError) else FAILED)
+            timed_out = isinstance(exc, HandlerTimeoutError)
+            self._observe(envelope, began, TIMED_OUT if timed_out else FAILED)
             record_error(trace.get_current_span(), exc)
+            await self._answer_failure(context, timed_out=timed_out)
             await self._dead_letter(record, exc, reason=DLQ_HANDLER)
             outcome = "dead_lettered"
         else:
@@ -166,32 +182,72 @@ class RecordHandling:
             time.perf_counter() - began
         )
 
+    async def _answer_failure(self, context: Context, *, timed_out: bool) -> None:
+        failure = self._failure_replies.get(context.event.type)
+        if failure is None or context.replied:
+            return
+        what = "did not finish in time" if timed_out else "failed"
+        try:
+            await context.reply(
+                failure,
+                {"code": FAILURE_CODE, "message": f"the {self._name} service {what}; try again"},
+            )
+        except Exception as exc:
+            # The dead letter still keeps the request; the client gets the flow's timeout.
+            self._log.warning(
+                "could not send %s for %s %s: %s",
+                failure,
+                context.event.type,
+                context.event.metadata.event_id,
+                exc,
+            )
+
+    def _retriable(self, exc: Exception) -> bool:
+        return bool(getattr(exc, "retriable", False)) or isinstance(exc, self._config.retry_on)
+
     async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
-        attempts = self._config.retry_attempts
-        for attempt in range(1, attempts + 1):
+        config = self._config
+        attempt = failures = 0
+        while True:
             context.attempt_started()
             try:
-                async with asyncio.timeout(self._config.handler_timeout_s):
+                async with asyncio.timeout(config.handler_timeout_s) as deadline:
                     await handler(envelope, context)
                 return
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise  # the handler's own, e.g. from an HTTP client: not ours to rename
+                raise HandlerTimeoutError(
+                    f"{envelope.type} handler ran past handler_timeout_s "
+                    f"({config.handler_timeout_s:g} s) and was cancelled"
+                ) from exc
+            except KafkaUnavailableError as exc:
+                # Not the request's fault, and not counted against its attempts.
+                failures += 1
+                await self._retry(envelope, exc, f"Kafka unavailable, try {failures}", failures)
             except Exception as exc:
-                if attempt == attempts or not getattr(exc, "retriable", False):
+                attempt += 1
+                if attempt >= config.retry_attempts or not self._retriable(exc):
                     raise
-                delay = self._config.retry_backoff_s * 2 ** (attempt - 1)
-                self._metrics.retries.labels(self._name).inc()
-                trace.get_current_span().add_event(
-                    "retry", {"attempt": attempt, "exception.message": str(exc)[:256]}
-                )
-                self._log.warning(
-                    "%s %s failed (attempt %d of %d), retrying in %.2f s: %s",
-                    envelope.type,
-                    envelope.metadata.event_id,
-                    attempt,
-                    attempts,
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
+                progress = f"attempt {attempt} of {config.retry_attempts}"
+                await self._retry(envelope, exc, progress, attempt)
+
+    async def _retry(self, envelope: Envelope, exc: Exception, progress: str, nth: int) -> None:
+        config = self._config
+        delay = min(config.retry_backoff_s * 2 ** (nth - 1), config.max_backoff_s)
+        self._metrics.retries.labels(self._name).inc()
+        trace.get_current_span().add_event(
+            "retry", {"attempt": nth, "exception.message": str(exc)[:256]}
+        )
+        self._log.warning(
+            "%s %s failed (%s), retrying in %.2f s: %s",
+            envelope.type,
+            envelope.metadata.event_id,
+            progress,
+            delay,
+            exc,
+        )
+        await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: Record, error: BaseException, *, reason: str) -> None:
         self._log.warning(

@@ -66,6 +66,7 @@ class Runner:
         group_id: str | None = None,
         telemetry: Telemetry | None = None,
         metrics: ServiceMetrics | None = None,
+        failure_replies: Mapping[str, str] | None = None,
     ) -> None:
         self._name = name
         self._topic = topic
@@ -91,6 +92,7 @@ class Runner:
             telemetry=telemetry or Telemetry(),
             metrics=self.metrics,
             stats=self.stats,
+            failure_replies=failure_replies,
         )
         self._stopping = False
         self._idle = False

@@ -24,7 +24,13 @@ from nexus_testkit import eventually
 from service_kit import gateway_producer, running, search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-FAST = ServiceConfig(poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0)
+FAST = ServiceConfig(
+    poll_timeout_ms=100,
+    retry_backoff_s=0.01,
+    max_backoff_s=0.05,
+    stop_timeout_s=5.0,
+    retry_on=(ConnectionError,),
+)
 
 
 @dataclass
@@ -74,9 +80,12 @@ async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
 def toy_service(handled: list[str], *, name: str = "toy") -> Service:
     """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error,
     ``half-done`` too but after publishing; ``impersonate`` and ``leak`` send what a service
-    may not."""
+    may not; ``answered-then-boom`` replies, then raises; ``outage`` meets Kafka unavailable
+    more times than ``retry_attempts``, ``dropped`` a connection error (``retry_on``) and
+    ``retry-me`` a RetriableError, once each."""
     service = Service(name=name, domain="search", config=FAST)
     flaky_seen: set[str] = set()
+    outages: list[str] = []
 
     @service.handler("search.requested")
     async def on_request(event: Envelope, ctx: Context) -> None:
@@ -84,6 +93,16 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
         handled.append(event.metadata.event_id)
         if query == "boom":
             raise RuntimeError("boom: the handler failed on purpose")
+        if query == "outage" and len(outages) < FAST.retry_attempts + 2:
+            outages.append(event.metadata.event_id)
+            raise KafkaUnavailableError("the broker is away")
+        first = event.metadata.event_id not in flaky_seen
+        if query == "dropped" and first:
+            flaky_seen.add(event.metadata.event_id)
+            raise ConnectionResetError("the backend dropped the connection")
+        if query == "retry-me" and first:
+            flaky_seen.add(event.metadata.event_id)
+            raise errors.RetriableError("try me again")
         if query == "flaky" and event.metadata.event_id not in flaky_seen:
             flaky_seen.add(event.metadata.event_id)
             raise KafkaUnavailableError("transient")
@@ -100,6 +119,8 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
                 flaky_seen.add(event.metadata.event_id)
                 raise KafkaUnavailableError("transient, after one event went out")
         await ctx.reply("search.completed", {"query": query, "hits": []})
+        if query == "answered-then-boom":
+            raise RuntimeError("failed after answering")
 
     return service
 
@@ -186,6 +207,8 @@ async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) 
         await eventually(replies_to(mesh, clients, after.metadata.event_id), what="next reply")
         await eventually(replies_to(mesh, clients, flaky.metadata.event_id), what="retried")
         (dead,) = await eventually(lambda: _records(dlq), what="a dead letter")
+        # The requester is told at once (the flow's failure reply), not left to time out.
+        (failed,) = await eventually(replies_to(mesh, clients, poison.metadata.event_id))
 
     assert dead.key == b"camp-1"
     assert dead.value == mesh.codec.encode(poison)
@@ -201,6 +224,72 @@ async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) 
     assert service.stats.dead_lettered == 1
     # A retriable failure was retried, not dead-lettered.
     assert handled.count(flaky.metadata.event_id) == 2
+    assert failed.type == "search.failed"
+    assert failed.payload == {"code": "internal", "message": "the toy service failed; try again"}
+    assert failed.metadata.connection_id == "conn-42"  # to the requesting connection only
+    assert failed.metadata.traceparent == TRACEPARENT
+
+
+async def test_what_is_retried_and_what_is_answered_once(mesh: Mesh) -> None:
+    """Kafka unavailable is retried past ``retry_attempts`` (an outage says nothing about
+    the request), and so are a ``retry_on`` class and a RetriableError; a handler that had
+    answered before failing is dead-lettered without a second, contradicting answer."""
+    handled: list[str] = []
+    service = toy_service(handled)
+    requests = {q: mesh.request(q) for q in ("outage", "dropped", "retry-me", "answered-then-boom")}
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+        running(service, mesh.settings),
+    ):
+        for request in requests.values():
+            await mesh.send(request)
+        answers = {
+            q: await eventually(replies_to(mesh, clients, r.metadata.event_id), what=q)
+            for q, r in requests.items()
+        }
+        (dead,) = await eventually(lambda: _records(dlq), what="the failure after answering")
+
+    for query, replies in answers.items():
+        assert isinstance(replies, list)
+        assert [e.type for e in replies] == ["search.completed"], query
+    assert header(dead.headers, "nexus-error") == "failed after answering"
+    event_ids = {q: r.metadata.event_id for q, r in requests.items()}
+    assert handled.count(event_ids["outage"]) == FAST.retry_attempts + 3
+    assert handled.count(event_ids["dropped"]) == 2
+    assert handled.count(event_ids["retry-me"]) == 2
+    assert service.stats.dead_lettered == 1
+
+
+async def test_a_handler_past_its_timeout_is_answered_and_dead_lettered(mesh: Mesh) -> None:
+    """The handler is cancelled at ``handler_timeout_s``; the requester gets the failure
+    reply saying so, and the dead letter names the budget, not a bare TimeoutError."""
+    service = Service(name="slow", domain="search", config=replace(FAST, handler_timeout_s=0.3))
+    never = asyncio.Event()
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        await never.wait()
+
+    request = mesh.request("anything")
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+        running(service, mesh.settings),
+    ):
+        await mesh.send(request)
+        (failed,) = await eventually(replies_to(mesh, clients, request.metadata.event_id))
+        (dead,) = await eventually(lambda: _records(dlq), what="the dead letter")
+
+    assert failed.type == "search.failed"
+    assert failed.payload["message"] == "the slow service did not finish in time; try again"
+    assert header(dead.headers, "nexus-error-type") == "nexus_mesh.errors.HandlerTimeoutError"
+    assert "handler_timeout_s (0.3 s)" in str(header(dead.headers, "nexus-error"))
+    timed_out = service.metrics.registry.get_sample_value(
+        "nexus_service_handle_seconds_count",
+        {"service": "slow", "type": "search.requested", "outcome": "timed_out"},
+    )
+    assert timed_out == 1
 
 
 async def _records(tail: TopicTail) -> list[object]:
@@ -502,5 +591,12 @@ async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh)
         "nexus_mesh.errors.ConfigurationError"
     }
     assert notice.payload["text"] == "maintenance at noon"
-    sent = {e.metadata.correlation_id for e in mesh.replies(clients)}
-    assert sent == {announce.metadata.event_id, None}  # its reply and its chat message only
+    # Beyond the marker's reply and chat message, each refused request got only its failure
+    # reply: nothing either handler tried to send.
+    sent = {(e.metadata.correlation_id, e.type) for e in mesh.replies(clients)}
+    assert sent == {
+        (announce.metadata.event_id, "search.completed"),
+        (None, "chat.message"),
+        (impersonate.metadata.event_id, "search.failed"),
+        (leak.metadata.event_id, "search.failed"),
+    }

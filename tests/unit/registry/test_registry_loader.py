@@ -309,3 +309,39 @@ def test_clients_cannot_be_allowed_to_send_a_system_event(registry_dir: Registry
         "manifest.json: events['system.notice']: a system event cannot be sent by clients: it "
         "reaches everyone"
     ]
+
+
+def test_a_failure_reply_the_service_sdk_cannot_fill_is_rejected(
+    registry_dir: RegistryDir,
+) -> None:
+    """The service SDK answers a failed handler with the flow's ``failure`` reply, filled
+    with a code and a message only: a schema it cannot fill would leave the client waiting."""
+    failed = registry_dir.read("events/search.failed/v1.avsc")
+    failed["fields"] = [
+        {"name": "code", "type": "int"},
+        {"name": "detail", "type": "string"},
+        {"name": "hint", "type": "string", "default": "retry later"},
+    ]
+    registry_dir.write("events/search.failed/v1.avsc", failed)
+    assert problems_of(registry_dir.root) == [
+        "events/search.failed/v1.avsc: field 'code' must take a string: flow 'search' sends "
+        "this type when its handler fails, with a code and a message",
+        "events/search.failed/v1.avsc: field 'message' must take a string: flow 'search' sends "
+        "this type when its handler fails, with a code and a message",
+        "events/search.failed/v1.avsc: field 'detail' needs a default: flow 'search' fills its "
+        "failure reply only with code and message",
+    ]
+
+
+def test_a_failure_reply_must_be_one_of_the_flow_replies(registry_dir: RegistryDir) -> None:
+    registry_dir.edit_manifest(lambda m: m["flows"]["search"].update(failure="search.timeout"))
+    assert problems_of(registry_dir.root) == [
+        "manifest.json: flows['search']: failure 'search.timeout' must be one of the flow's replies"
+    ]
+
+
+def test_the_failure_reply_is_known_by_its_request(registry_dir: RegistryDir) -> None:
+    registry = load_registry(registry_dir.root)
+    flow = registry.flow_for_request("search.requested")
+    assert flow is not None and flow.failure_type == "search.failed"
+    assert registry.flow_for_request("chat.message") is None
