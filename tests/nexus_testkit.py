@@ -131,3 +131,28 @@ async def gateway_stats(admin_url: str) -> dict[str, Any]:
 async def gateway_connections(admin_url: str) -> int:
     """How many client connections a gateway process holds (its admin ``/stats``)."""
     return int((await gateway_stats(admin_url))["connections"])
+
+
+MetricSamples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+"""Prometheus samples by name and label set."""
+
+
+async def scrape_metrics(url: str) -> MetricSamples:
+    """Every sample a process serves at ``url`` + ``/metrics``, parsed as Prometheus does."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def get() -> str:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    text = await asyncio.to_thread(get)
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def metric_value(samples: MetricSamples, name: str, **labels: str) -> float | None:
+    """The sample ``name`` with exactly ``labels``; None when the process serves none."""
+    return samples.get((name, frozenset(labels.items())))

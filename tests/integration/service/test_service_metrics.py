@@ -240,7 +240,10 @@ async def test_every_handler_outcome_is_timed_and_every_write_too(requests: Requ
     assert (handle("handled"), handle("failed"), handle("timed_out")) == (1, 1, 1)
     # The timed-out one is on record with the time it held its partition up.
     assert (handle("timed_out", "sum") or 0) >= 0.5
-    # The reply and both dead letters waited for Kafka's acknowledgement.
+    # The reply, the two failure replies (search.failed, sent before each dead letter) and
+    # both dead letters waited for Kafka's acknowledgement.
     latency = "nexus_service_produce_latency_seconds"
-    assert value(samples, f"{latency}_count", service="timed") == 3
+    assert value(samples, f"{latency}_count", service="timed") == 5
+    failed = value(samples, "nexus_service_events_out_total", service="timed", type="search.failed")
+    assert failed == 2
     assert (value(samples, f"{latency}_sum", service="timed") or 0) > 0
