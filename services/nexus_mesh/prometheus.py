@@ -8,6 +8,7 @@ high watermarks it already knows) and the hot path pays nothing.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from socketserver import ThreadingMixIn
@@ -107,6 +108,11 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _ThreadingServer6(_ThreadingServer):
+    # "::" on Linux also takes IPv4 (dual stack); an IPv6-only pod has no 0.0.0.0 to bind.
+    address_family = socket.AF_INET6
+
+
 def serve_metrics(
     registry: CollectorRegistry,
     *,
@@ -136,7 +142,8 @@ def serve_metrics(
         start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
 
-    wsgi = make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
+    server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+    wsgi = make_server(host, port, app, server_class, handler_class=_QuietHandler)
     thread = threading.Thread(target=wsgi.serve_forever, name="metrics", daemon=True)
     thread.start()
     return MetricsServer(wsgi, thread)

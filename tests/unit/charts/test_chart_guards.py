@@ -109,11 +109,18 @@ def test_a_kafka_or_secret_the_release_makes_moves_the_job_after_it() -> None:
     assert chosen["metadata"]["annotations"][HOOK] == "post-install"
 
 
-def test_from_the_first_upgrade_on_the_job_runs_as_the_release_s_account() -> None:
-    """Before install the chart's ServiceAccount does not exist yet; on an upgrade it does,
-    and its annotations (e.g. a cloud workload identity) then apply to the Job too."""
-    job = _job(render(flags=("--is-upgrade",)))
-    assert pod_spec(job)["serviceAccountName"] == f"{RELEASE}-nexus-mesh"
+def test_a_pre_hook_job_runs_as_the_release_s_account_only_once_it_exists() -> None:
+    """A pre-install or pre-upgrade hook runs before the release's objects: on a first
+    install the chart's ServiceAccount is not there yet, nor on the upgrade that retries a
+    failed install (Helm upgrades a release whose install failed), where naming it would
+    leave the Job's pod refused and the hook hanging until `helm uninstall`. The chart looks
+    the account up; `helm template` has no cluster to look in (as on that retry), so the
+    branch where the account exists (a live API server's answer) is not exercised here.
+    A post-install hook runs after the account is made and always uses it."""
+    for flags in ((), ("--is-upgrade",)):
+        assert "serviceAccountName" not in pod_spec(_job(render(flags=flags)))
+    post = _job(render(set_values=("topicsJob.hooks={post-install,post-upgrade}",)))
+    assert pod_spec(post)["serviceAccountName"] == f"{RELEASE}-nexus-mesh"
 
 
 def test_an_existing_service_account_is_used_by_the_pre_install_job() -> None:

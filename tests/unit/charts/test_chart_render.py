@@ -726,6 +726,30 @@ def test_helm_test_pod_runs_the_websocket_round_trip_against_the_service() -> No
     import importlib
 
     assert importlib.util.find_spec("nexus_mesh.operator.roundtrip") is not None
+    # Kept after success: `helm test --logs` reads its logs after the pod finished.
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
+
+
+def test_helm_test_pod_can_be_placed_on_tainted_nodes_and_kept_out_of_a_sidecar_mesh() -> None:
+    """On a cluster where every node is tainted, or where a sidecar would keep the pod
+    running after its container ended, `helm test` would otherwise hang."""
+    pod = find(
+        render(
+            set_values=(
+                "tests.nodeSelector.pool=system",
+                "tests.tolerations[0].key=dedicated",
+                "tests.tolerations[0].operator=Exists",
+                "tests.podAnnotations.linkerd\\.io/inject=disabled",
+            )
+        ),
+        "Pod",
+    )
+    assert pod["spec"]["nodeSelector"] == {"pool": "system"}
+    assert pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+    assert pod["metadata"]["annotations"]["linkerd.io/inject"] == "disabled"
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    plain = find(render(), "Pod")["spec"]
+    assert "nodeSelector" not in plain and "tolerations" not in plain and "affinity" not in plain
 
 
 def test_dev_kafka_is_single_node_kraft_from_the_official_image() -> None:
@@ -754,6 +778,11 @@ def test_search_service_deployment() -> None:
     assert container["args"] == ["service", "search"]
     assert env_of(container)["OTEL_SERVICE_NAME"] == "nexus-search"
     assert "NEXUS_JWT_SECRET" not in env_of(container)
+    assert env_of(container)["NEXUS_SERVICE_METRICS_HOST"] == "0.0.0.0"
+    ipv6 = find(
+        render(set_values=("search.listenHost=::",)), "Deployment", search["metadata"]["name"]
+    )
+    assert env_of(pod_spec(ipv6)["containers"][0])["NEXUS_SERVICE_METRICS_HOST"] == "::"
     assert not any(
         d["kind"] == "Deployment" and "search" in d["metadata"]["name"]
         for d in render(set_values=("search.enabled=false",))

@@ -62,3 +62,15 @@ def test_the_same_port_answers_the_kubelet_s_probes() -> None:
         server.close()
     assert status == 200
     assert "process_open_fds" in text
+
+
+def test_the_metrics_port_listens_on_ipv6_too() -> None:
+    """An IPv6-only pod has no 0.0.0.0: the chart's ``search.listenHost: "::"`` must bind,
+    or the kubelet's probes are refused and the pod restarts forever."""
+    service = Service(name="probe")
+    server = serve_metrics(service.metrics.registry, host="::1", port=0)
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{server.port}/healthz", timeout=5) as answer:
+            assert (answer.status, answer.read()) == (200, b"ok\n")
+    finally:
+        server.close()
