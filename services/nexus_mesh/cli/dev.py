@@ -189,6 +189,9 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
     if args.traces is False:
         env.setdefault("OTEL_TRACES_EXPORTER", "none")
         return None
+    if tracing_disabled(env):
+        print("traces: none (OTEL_SDK_DISABLED=true)")
+        return None
     if args.traces is None and traces_configured(env):
         print("traces: exported where the OTEL_* variables say")
         return None
@@ -217,8 +220,17 @@ def _start_traces(args: argparse.Namespace, env: dict[str, str]) -> LocalZipkin 
 def traces_configured(env: Mapping[str, str]) -> bool:
     """Whether the ``OTEL_*`` variables already say where spans go; an empty one does not,
     as tracing setup reads it (the OpenTelemetry specification)."""
-    names = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    names = (
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    )
     return any(env.get(name, "").strip() for name in names)
+
+
+def tracing_disabled(env: Mapping[str, str]) -> bool:
+    """``OTEL_SDK_DISABLED=true``: no process makes a span, so no trace UI is worth starting."""
+    return env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
 def point_at_zipkin(env: dict[str, str], port: int) -> None:

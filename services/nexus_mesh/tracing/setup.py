@@ -16,6 +16,7 @@ Settings it cannot honour stop the process at start, like every ``NEXUS_*`` sett
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ from opentelemetry.sdk.trace.sampling import (
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.tracing.handoff import BatchedHandOff
 from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
+
+log = logging.getLogger(__name__)
 
 INSTRUMENTATION_SCOPE = "nexus_mesh"
 SERVICE_NAMESPACE = "nexus-mesh"
@@ -121,6 +124,7 @@ def setup_telemetry(
     env = os.environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return Telemetry()
+    warn_fixed_propagation(env)
     root, follow_parent = sampler_parts(env)
     processors = span_processors(env, pipeline=otlp_pipeline)
     resource = build_resource(service_name, instance=instance)
@@ -148,6 +152,28 @@ def setup_telemetry(
     telemetry = Telemetry(provider, client_sampler=root)
     telemetry._owned = True
     return telemetry
+
+
+def warn_fixed_propagation(env: Mapping[str, str]) -> bool:
+    """Say so when ``OTEL_PROPAGATORS`` asks for what the mesh does not do; True if it did.
+
+    The wire format fixes W3C trace context (DESIGN.md sections 4 and 8: ``traceparent`` /
+    ``tracestate`` in Kafka headers and metadata), so every process of the mesh and every
+    service in another language agree without configuration; B3 or Jaeger headers are
+    neither read nor written, whatever the variable says.
+    """
+    wanted = {name.strip().lower() for name in env.get("OTEL_PROPAGATORS", "").split(",")}
+    wanted.discard("")
+    ignored = sorted(wanted - {"tracecontext", "baggage", "none"})
+    if not ignored:
+        return False
+    log.warning(
+        "OTEL_PROPAGATORS=%s: the mesh propagates W3C trace context (traceparent, "
+        "tracestate) only; %s ignored",
+        env["OTEL_PROPAGATORS"],
+        ", ".join(ignored),
+    )
+    return True
 
 
 def build_resource(service_name: str, *, instance: str | None = None) -> Resource:

@@ -3,13 +3,17 @@ admin port its gateway takes."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from nexus_mesh.cli.dev import (
+    _start_traces,
     choose_admin_port,
     choose_service_metrics_port,
     point_at_zipkin,
     traces_configured,
+    tracing_disabled,
 )
 from nexus_mesh.errors import ConfigurationError
 
@@ -35,6 +39,22 @@ def test_empty_otel_variables_do_not_count_as_a_trace_destination() -> None:
     assert not traces_configured({"OTEL_TRACES_EXPORTER": "", "OTEL_EXPORTER_OTLP_ENDPOINT": " "})
     assert traces_configured({"OTEL_TRACES_EXPORTER": "console"})
     assert traces_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+
+
+def test_a_traces_only_endpoint_or_a_disabled_sdk_is_respected() -> None:
+    """``nexus dev`` must not swap an operator's traces endpoint for its Zipkin, nor start
+    a Zipkin (and point at it) when no process will make a span."""
+    assert traces_configured({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/t"})
+    assert tracing_disabled({"OTEL_SDK_DISABLED": "TRUE "})
+    assert not tracing_disabled({"OTEL_SDK_DISABLED": "false"})
+    assert not tracing_disabled({})
+    for env in (
+        {"OTEL_SDK_DISABLED": "true"},
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"},
+    ):
+        before = dict(env)
+        assert _start_traces(argparse.Namespace(traces=None, zipkin_port=9411), env) is None
+        assert env == before, "the children's exporter settings are left as they were"
 
 
 def test_the_admin_port_sits_next_to_the_gateway_unless_told_otherwise() -> None:

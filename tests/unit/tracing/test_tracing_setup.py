@@ -21,7 +21,11 @@ from nexus_mesh.tracing import (
 )
 from nexus_mesh.tracing.handoff import BatchedHandOff
 from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
-from nexus_mesh.tracing.setup import kubernetes_attributes, span_processors
+from nexus_mesh.tracing.setup import (
+    kubernetes_attributes,
+    span_processors,
+    warn_fixed_propagation,
+)
 
 
 def test_default_telemetry_is_a_no_op() -> None:
@@ -266,3 +270,18 @@ def test_the_native_pipeline_hands_spans_to_fastotel_off_the_event_loop(
     quiet = setup_telemetry("nexus-test", otlp_pipeline="native").tracer_provider
     assert isinstance(quiet, LeanTracerProvider)
     assert isinstance(quiet.processor, DiscardSpans)
+
+
+def test_a_propagator_the_mesh_does_not_speak_is_said_at_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator who sets ``OTEL_PROPAGATORS=b3`` expects B3 headers; the mesh writes W3C
+    trace context only (its wire format), so it says so instead of ignoring it silently."""
+    with caplog.at_level("WARNING", logger="nexus_mesh.tracing.setup"):
+        assert warn_fixed_propagation({"OTEL_PROPAGATORS": "tracecontext,b3multi"})
+    assert "W3C trace context" in caplog.text and "b3multi ignored" in caplog.text
+    caplog.clear()
+    for fine in ("tracecontext,baggage", "", "none"):
+        assert not warn_fixed_propagation({"OTEL_PROPAGATORS": fine})
+    assert not warn_fixed_propagation({})
+    assert not caplog.text
