@@ -116,6 +116,13 @@ class EventFactory:
         manifest_topic = self._registry.event(event_type).topic
         topic = topic_for(self._topics, manifest_topic, event_type)
         if broadcast:
+            if manifest_topic != SYSTEM_TOPIC:
+                # Every connection of every tenant would get an event the manifest meant for
+                # one campaign or one domain.
+                raise ConfigurationError(
+                    f"{event_type} is not a broadcast type (its topic in the manifest is "
+                    f"{manifest_topic}, not system): publish it to a campaign instead"
+                )
             return self._topics.system
         if manifest_topic == SYSTEM_TOPIC:
             raise ConfigurationError(
@@ -185,6 +192,10 @@ class Publisher:
         ``event_id`` defaults to a new one; a caller retrying a write that may have landed
         passes the id of the first attempt, by which services deduplicate.
         """
+        # Who may send it and where it goes first: a type this service may not send is
+        # refused for that, not for its payload.
+        self.events.require_sender(event_type, SERVICE_SENDER)
+        self.events.topic_of(event_type)
         envelope = self.events.envelope(
             event_type,
             payload,
@@ -210,6 +221,8 @@ class Publisher:
         event_id: str | None = None,
     ) -> Published:
         """Validate and write one event to ``<prefix>.system``: every connection gets it."""
+        self.events.require_sender(event_type, SERVICE_SENDER)
+        self.events.topic_of(event_type, broadcast=True)
         envelope = self.events.envelope(
             event_type,
             payload,

@@ -79,10 +79,10 @@ async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
 
 def toy_service(handled: list[str], *, name: str = "toy") -> Service:
     """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error,
-    ``half-done`` too but after publishing; ``impersonate`` and ``leak`` send what a service
-    may not; ``answered-then-boom`` replies, then raises; ``outage`` meets Kafka unavailable
-    more times than ``retry_attempts``, ``dropped`` a connection error (``retry_on``) and
-    ``retry-me`` a RetriableError, once each."""
+    ``half-done`` too but after publishing; ``impersonate``, ``leak`` and ``broadcast-chat``
+    send what a service may not; ``answered-then-boom`` replies, then raises; ``outage``
+    meets Kafka unavailable more times than ``retry_attempts``, ``dropped`` a connection
+    error (``retry_on``) and ``retry-me`` a RetriableError, once each."""
     service = Service(name=name, domain="search", config=FAST)
     flaky_seen: set[str] = set()
     outages: list[str] = []
@@ -110,7 +110,11 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
             await ctx.broadcast("system.notice", {"text": "maintenance at noon"})
             await ctx.publish("chat.message", {"text": "to the campaign"})
         if query == "impersonate":
-            await ctx.reply("search.timeout", {"timeout_ms": 1})  # the gateway's to send
+            # The gateway's to send, and its payload lacks timeout_ms: the sender is what
+            # matters, so that is what the refusal says.
+            await ctx.reply("search.timeout", {})
+        if query == "broadcast-chat":
+            await ctx.broadcast("chat.message", {"text": "meant for one campaign"})
         if query == "leak":
             await ctx.publish("system.notice", {"text": "for alice only"}, user_id="alice")
         if query == "half-done":
@@ -558,8 +562,9 @@ async def test_a_retried_or_redelivered_handler_sends_under_the_same_ids(mesh: M
 
 
 async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh) -> None:
-    """A gateway-only type, and a ``system`` type aimed at one user (gateways hand the
-    system topic to every connection), are refused before anything is written: the record
+    """A gateway-only type, a ``system`` type aimed at one user (gateways hand the system
+    topic to every connection), and a campaign's type broadcast to everyone are refused
+    before anything is written: the record
     is dead-lettered with the reason, and no client sees either."""
     service = toy_service([])
     async with (
@@ -570,23 +575,26 @@ async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh)
     ):
         impersonate = mesh.request("impersonate")
         leak = mesh.request("leak")
+        everyone = mesh.request("broadcast-chat")
         await mesh.send(impersonate)
         await mesh.send(leak)
+        await mesh.send(everyone)
         # Same campaign, so handled after both: once its broadcast is on the system topic,
         # anything the two refused handlers had written would be there or on clients too.
         announce = mesh.request("announce")
         await mesh.send(announce)
         await eventually(replies_to(mesh, clients, announce.metadata.event_id), what="marker")
 
-        async def two_dead() -> bool:
-            return len(dlq.records) == 2
+        async def three_dead() -> bool:
+            return len(dlq.records) == 3
 
-        await eventually(two_dead, what="both refused records dead-lettered")
+        await eventually(three_dead, what="the refused records dead-lettered")
         (notice,) = await eventually(lambda: _decoded(mesh, system), what="the marker notice")
 
     reasons = {header(r.headers, "ce_id"): header(r.headers, "nexus-error") for r in dlq.records}
     assert "search.timeout is sent by gateway only" in str(reasons[impersonate.metadata.event_id])
     assert "send it as a broadcast" in str(reasons[leak.metadata.event_id])
+    assert "chat.message is not a broadcast type" in str(reasons[everyone.metadata.event_id])
     assert {header(r.headers, "nexus-error-type") for r in dlq.records} == {
         "nexus_mesh.errors.ConfigurationError"
     }
@@ -599,4 +607,5 @@ async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh)
         (None, "chat.message"),
         (impersonate.metadata.event_id, "search.failed"),
         (leak.metadata.event_id, "search.failed"),
+        (everyone.metadata.event_id, "search.failed"),
     }
