@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar, overload
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -205,32 +205,60 @@ OTHER_VARIABLES = frozenset(
 _KNOWN_VARIABLES = (
     frozenset(ENV_PREFIX + name.upper() for name in NexusSettings.model_fields) | OTHER_VARIABLES
 )
-# Sorted, so that of equally close matches the suggestion is always the same one.
-_SUGGESTIONS = sorted(_KNOWN_VARIABLES)
+# Variables of the NexusSettings subclasses loaded so far: a service's own settings, read by
+# its module, are no unknown variables for the `nexus service` that imported it either.
+_declared: set[str] = set()
 _warned: set[str] = set()
 _pending: list[str] = []
 
 
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+def unknown_variables(
+    environ: Mapping[str, str], settings_class: type[NexusSettings] = NexusSettings
+) -> list[str]:
     """``NEXUS_*`` variables nothing reads, each with the setting it most likely meant.
 
     pydantic-settings ignores them, so a typo (``NEXUS_KAFKA_BOOTSTRAP_SERVER``) would
-    silently leave the default in force.
+    silently leave the default in force. ``settings_class`` may add settings of its own.
     """
+    known = _KNOWN_VARIABLES | _declared | _variables_of(settings_class)
+    suggestions = sorted(known)
     found = []
     for name in sorted(environ):
         upper = name.upper()
-        if upper.startswith(ENV_PREFIX) and upper not in _KNOWN_VARIABLES:
-            close = difflib.get_close_matches(upper, _SUGGESTIONS, n=1, cutoff=0.8)
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            # Sorted: of equally close matches, the suggestion is always the same one.
+            close = difflib.get_close_matches(upper, suggestions, n=1, cutoff=0.8)
             found.append(f"{name} (did you mean {close[0]}?)" if close else name)
     return found
 
 
-def load_settings(**overrides: object) -> NexusSettings:
+def _variables_of(settings_class: type[NexusSettings]) -> frozenset[str]:
+    return frozenset(ENV_PREFIX + name.upper() for name in settings_class.model_fields)
+
+
+_Settings = TypeVar("_Settings", bound=NexusSettings)
+
+
+@overload
+def load_settings(**overrides: object) -> NexusSettings: ...
+
+
+@overload
+def load_settings(settings_class: type[_Settings], /, **overrides: object) -> _Settings: ...
+
+
+def load_settings(
+    settings_class: type[NexusSettings] = NexusSettings, /, **overrides: object
+) -> NexusSettings:
     """Read the environment; raise :class:`ConfigurationError` naming each bad variable, and
-    warn (once per process) about ``NEXUS_*`` variables that are no setting."""
+    warn (once per process) about ``NEXUS_*`` variables that are no setting.
+
+    A service with settings of its own passes a subclass of :class:`NexusSettings` declaring
+    them (``NEXUS_GREETER_GREETING`` for a field ``greeter_greeting``): they are read,
+    checked and reported like the mesh's, and not warned about as unknown.
+    """
     try:
-        settings = NexusSettings(**overrides)  # type: ignore[arg-type]
+        settings = settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
     except SettingsError as exc:
@@ -242,7 +270,10 @@ def load_settings(**overrides: object) -> NexusSettings:
             f"{name}: not valid JSON; list and map settings are written as JSON, "
             'e.g. NEXUS_JWT_ALGORITHMS=["RS256"]'
         ) from None
-    unknown = [name for name in unknown_variables(os.environ) if name not in _warned]
+    _declared.update(_variables_of(settings_class))
+    unknown = [
+        name for name in unknown_variables(os.environ, settings_class) if name not in _warned
+    ]
     _warned.update(unknown)
     _pending.extend(unknown)
     if logging.getLogger().handlers:

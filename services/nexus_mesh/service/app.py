@@ -31,6 +31,7 @@ import inspect
 import logging
 import re
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -39,7 +40,12 @@ from aiokafka.errors import KafkaError
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import is_event_type
-from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError, TopicMissingError
+from nexus_mesh.errors import (
+    ConfigurationError,
+    KafkaUnavailableError,
+    NexusError,
+    TopicMissingError,
+)
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
@@ -130,7 +136,9 @@ class Service:
             entry = registry.get(event_type)
             if entry is None:
                 raise ConfigurationError(
-                    f"service {self.name} handles {event_type}, which the manifest lacks"
+                    f"service {self.name} handles {event_type}, which the manifest lacks "
+                    f"({registry.directory / 'manifest.json'}; NEXUS_SCHEMAS_DIR names the "
+                    "schemas directory)"
                 )
             if entry.topic != self.domain:
                 raise ConfigurationError(
@@ -343,8 +351,22 @@ class Service:
             raise failure
 
     def run_forever(self, settings: NexusSettings | None = None) -> None:
-        """Blocking entry point for a process that runs only this service."""
-        asyncio.run(self.run(settings))
+        """Blocking entry point for a process that runs only this service.
+
+        A :class:`~nexus_mesh.errors.NexusError` (a bad setting, a missing topic, Kafka out
+        of reach at start) ends the process with one line on stderr, as ``nexus`` commands
+        do, and exit status 2 (configuration) or 1; anything else keeps its traceback.
+        """
+        try:
+            asyncio.run(self.run(settings))
+        except ConfigurationError as exc:
+            print(f"nexus-{self.name}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except NexusError as exc:
+            print(f"nexus-{self.name}: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
 
 
 async def _require_topics(consumer: AIOKafkaConsumer, names: list[str]) -> None:

@@ -62,3 +62,29 @@ def test_before_logging_is_set_up_the_warning_waits_for_its_format(
     assert warning["level"] == "WARNING"
     assert warning["service"] == "nexus-test"
     assert "NEXUS_GATEWAY_HOTS (did you mean NEXUS_GATEWAY_HOST?)" in warning["message"]
+
+
+def test_a_service_s_own_settings_are_read_checked_and_known(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service declares its settings in a NexusSettings subclass: they come from NEXUS_*
+    like the mesh's, a bad one stops the start naming the variable, and a typo of one is
+    suggested from them."""
+    from nexus_mesh.errors import ConfigurationError
+    from nexus_mesh.settings import NexusSettings
+
+    class GreeterSettings(NexusSettings):
+        greeter_greeting: str = "hello"
+        greeter_max_names: int = 3
+
+    monkeypatch.setenv("NEXUS_GREETER_GREETING", "bonjour")
+    with caplog.at_level(logging.WARNING, logger="nexus_mesh.settings"):
+        settings = load_settings(GreeterSettings)
+    assert settings.greeter_greeting == "bonjour"
+    assert "NEXUS_GREETER_GREETING" not in caplog.text
+    assert unknown_variables({"NEXUS_GREETER_MAX_NAME": "1"}, GreeterSettings) == [
+        "NEXUS_GREETER_MAX_NAME (did you mean NEXUS_GREETER_MAX_NAMES?)"
+    ]
+    monkeypatch.setenv("NEXUS_GREETER_MAX_NAMES", "many")
+    with pytest.raises(ConfigurationError, match="NEXUS_GREETER_MAX_NAMES='many'"):
+        load_settings(GreeterSettings)
