@@ -1,7 +1,9 @@
 """A real OTLP/HTTP trace receiver for tests: ``POST /v1/traces`` on 127.0.0.1.
 
 It decodes each ``ExportTraceServiceRequest`` with ``opentelemetry-proto`` exactly as a
-collector would, and keeps the spans with their service name, ids and attributes.
+collector would, and keeps the spans with their service name, ids and attributes. Every
+POST is recorded with its path and headers, one to another path too (answered 404 as a
+collector would), so a test can say where an exporter sent its spans and what it sent along.
 """
 
 from __future__ import annotations
@@ -46,11 +48,23 @@ class ReceivedSpan:
     """The span as decoded, every field of it."""
 
 
+@dataclass(frozen=True)
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    """By lower-case name."""
+
+
 @dataclass
 class OtlpReceiver:
     url: str = ""
+    path: str = "/v1/traces"
+    """Where the spans are taken; a POST elsewhere is recorded and answered 404."""
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
+    """Exports taken at :attr:`path`."""
+    received: list[ReceivedRequest] = field(default_factory=list)
+    """Every POST, wherever it went."""
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.trace_id == trace_id]
@@ -59,6 +73,14 @@ class OtlpReceiver:
         return [span for span in self.trace(trace_id) if span.name == name]
 
     async def _export(self, request: web.Request) -> web.Response:
+        self.received.append(
+            ReceivedRequest(
+                path=request.path,
+                headers={name.lower(): value for name, value in request.headers.items()},
+            )
+        )
+        if request.path != self.path:
+            return web.Response(status=404, text=f"spans are taken at {self.path}")
         if request.content_type != "application/x-protobuf":
             return web.Response(status=415, text="protobuf only")
         export = ExportTraceServiceRequest()
@@ -94,10 +116,11 @@ def _received(resource: dict[str, Any], scope: str, span: ProtoSpan) -> Received
 
 
 @asynccontextmanager
-async def otlp_receiver() -> AsyncIterator[OtlpReceiver]:
-    receiver = OtlpReceiver()
+async def otlp_receiver(path: str = "/v1/traces") -> AsyncIterator[OtlpReceiver]:
+    """A receiver taking spans at ``path`` (a collector's default: ``/v1/traces``)."""
+    receiver = OtlpReceiver(path=path)
     app = web.Application()
-    app.router.add_post("/v1/traces", receiver._export)
+    app.router.add_post("/{path:.*}", receiver._export)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -326,3 +326,17 @@ class Dispatcher:
                         log.exception(
                             "could not deliver %s-%s@%s", tp.topic, tp.partition, record.offset
                         )
+            await self._pass_markers()
+
+    async def _pass_markers(self) -> None:
+        """Move each partition's next offset past what the consumer skipped on its own.
+
+        A transaction's commit or abort marker takes an offset no consumer is handed (and a
+        compacted or aborted batch leaves gaps): without this, the lag would stay one above
+        zero after every transactional write, and a welcome position would point at a marker.
+        """
+        for tp in list(self._next):
+            position = await self._consumer.position(tp)
+            nxt = self._next.get(tp)
+            if nxt is not None and position > nxt:
+                self._next[tp] = position

@@ -22,7 +22,13 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually, gateway_connections, schemas_with_flow_timeout
+from nexus_testkit import (
+    eventually,
+    gateway_connections,
+    metric_value,
+    schemas_with_flow_timeout,
+    scrape_metrics,
+)
 
 
 @pytest.fixture
@@ -109,17 +115,33 @@ async def test_resume_while_events_keep_arriving(
 async def test_positions_that_cannot_be_honoured_say_so(
     mesh: Mesh, publisher: Publisher, settings: NexusSettings, stack: AsyncExitStack
 ) -> None:
+    """Each refused resume is answered ``recovered: false`` and counted by the gateway's
+    ``nexus_gateway_resumes_total{recovered="false"}``, what an operator alerts on."""
     gateway = mesh.gateway()
     assert gateway.url
+    url = gateway.url
+
+    async def resumes_counted(unrecovered: int) -> bool:
+        samples = await scrape_metrics(url)
+        counted = (
+            metric_value(samples, "nexus_gateway_resumes_total", recovered="false"),
+            metric_value(samples, "nexus_gateway_resumes_total", recovered="true"),
+        )
+        return counted == (unrecovered, 0)
+
     client = await open_client(stack, mesh, gateway.url)
     await publish_seq(publisher, 0, 3)
     for _ in range(3):
         await client.next_event(timeout=15)
     position = Position.decode(client.position or "")
     await client.close()
+    # Both series are there from the start, at zero: a connection without `since` is no resume.
+    assert await resumes_counted(0)
 
     garbage = await open_client(stack, mesh, gateway.url, since="not-a-position")
     assert garbage.welcome["recovered"] is False
+    # Counted just after the welcome is sent: waited for, one resume at a time.
+    await eventually(lambda: resumes_counted(1), what="one unrecovered resume counted")
     other_layout = Position(
         partitions=position.partitions * 2,
         partition=position.partition,
@@ -128,6 +150,7 @@ async def test_positions_that_cannot_be_honoured_say_so(
     )
     relayout = await open_client(stack, mesh, gateway.url, since=other_layout.encode())
     assert relayout.welcome["recovered"] is False
+    await eventually(lambda: resumes_counted(2), what="two unrecovered resumes counted")
 
     # Records before the position leave the log (as retention would remove them).
     partition = campaign_partition("A", settings.clients_partitions)
@@ -143,6 +166,7 @@ async def test_positions_that_cannot_be_honoured_say_so(
         await admin.close()
     expired = await open_client(stack, mesh, gateway.url, since=position.encode())
     assert expired.welcome["recovered"] is False
+    await eventually(lambda: resumes_counted(3), what="three unrecovered resumes counted")
     # Not recovered means live from now on: the next event is a new one.
     await publish_seq(publisher, 5, 1)
     assert seq(await expired.next_event(timeout=15)) == 5

@@ -9,18 +9,30 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.records import record_headers
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings
 from nexus_testkit import (
     eventually,
     gateway_connections,
     gateway_stats,
+    metric_value,
     schemas_with_flow_timeout,
+    scrape_metrics,
 )
 from otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 
@@ -438,3 +450,93 @@ async def test_a_refused_binary_frame_is_traced_like_any_refusal(
     assert span.status == "ERROR"
     assert span.attributes["error.type"] == "bad_frame"
     assert span.events == ("exception",)
+
+
+async def test_an_undecodable_client_record_is_counted_traced_and_skipped(
+    mesh: Mesh, receiver: OtlpReceiver, settings: NexusSettings
+) -> None:
+    """A record on the clients topic that is no envelope (another format, a corrupt write):
+    the gateway counts it in ``nexus_gateway_undecodable_records_total``, ends its trace in a
+    failed ``process <prefix>.clients`` span under the span that produced it (found through
+    the record's headers, as its value cannot be read), and the campaign's clients go on
+    receiving the events written after it."""
+    gateway = mesh.gateway(**traced_env(receiver))
+    assert gateway.url
+    codec = Codec(load_registry(settings.schemas_dir))
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("acme", settings.clients_partitions)
+    trace_id, producer_span = secrets.token_hex(16), secrets.token_hex(8)
+
+    def update(status: str, traceparent: str | None = None) -> Envelope:
+        return Envelope(
+            type="campaign.updated",
+            payload=codec.payload_from_json(
+                "campaign.updated", {"status": status, "updated_at": 1}
+            ),
+            metadata=Metadata(
+                event_id=uuid.uuid4().hex,
+                campaign_id="acme",
+                source="backend",
+                time=1,
+                traceparent=traceparent,
+            ),
+        )
+
+    def connect(user: str) -> MeshClient:
+        return MeshClient.connect(
+            gateway.url or "", campaign_id="acme", user_id=user, token=mesh.token(user, ["acme"])
+        )
+
+    async with connect("alice") as alice, connect("bob") as bob:
+        # Headers of a real event, its value not an envelope at all.
+        unreadable = update("never delivered", traceparent=f"00-{trace_id}-{producer_span}-01")
+        readable = update("after the unreadable one")
+        producer = AIOKafkaProducer(**client_kwargs(settings))
+        await producer.start()
+        try:
+            bad = await producer.send_and_wait(
+                topic,
+                b"\x00not an envelope",
+                key=b"acme",
+                headers=record_headers(unreadable),
+                partition=partition,
+            )
+            await producer.send_and_wait(
+                topic,
+                codec.encode(readable),
+                key=b"acme",
+                headers=record_headers(readable),
+                partition=partition,
+            )
+        finally:
+            await producer.stop()
+        for client in (alice, bob):
+            # The first event either gets: the one after the record that could not be read.
+            received = await client.next_event(timeout=15)
+            assert received.payload["status"] == "after the unreadable one"
+
+    # Read in order from one partition: counted before the event after it was delivered.
+    samples = await scrape_metrics(gateway.url)
+    assert metric_value(samples, "nexus_gateway_undecodable_records_total") == 1
+    assert f"skipping undecodable record {topic}-{partition}@{bad.offset}" in gateway.log()
+
+    async def failed_span() -> ReceivedSpan | None:
+        spans = receiver.named(trace_id, f"process {mesh.prefix}.clients")
+        return spans[0] if spans else None
+
+    span = await eventually(failed_span, what="the undecodable record's process span")
+    assert one(receiver.trace(trace_id), "span in the unreadable record's trace") == span
+    assert (span.service, span.kind) == ("nexus-gateway", "CONSUMER")
+    assert span.parent_span_id == producer_span
+    assert span.status == "ERROR"
+    assert span.events == ("exception",)
+    assert span.attributes["error.type"] == "nexus_mesh.errors.CodecError"
+    (exception,) = span.decoded.events
+    message = {a.key: a.value.string_value for a in exception.attributes}["exception.message"]
+    assert "not Avro single-object encoded" in message
+    # The record is named by where it is and, from its headers, what it claimed to be.
+    assert span.attributes["messaging.destination.name"] == topic
+    assert span.attributes["messaging.destination.partition.id"] == str(partition)
+    assert span.attributes["messaging.kafka.offset"] == bad.offset
+    assert span.attributes["nexus.event.type"] == "campaign.updated"
+    assert span.attributes["nexus.campaign.id"] == "acme"

@@ -1,0 +1,274 @@
+"""A real gateway process's ``nexus_gateway_consumer_lag`` counts what it has not delivered.
+
+The gateway is made to fall behind for a reason the test holds, not by racing its delivery
+loop: the broker's authorizer refuses its fetches from the clients topic (as a wrong ACL
+would) while still answering its end-offset queries. The lag of the partition it holds for
+its client then shows exactly the records written meanwhile, and the client has none of
+them; once reading is allowed again the client gets them all, in order, and the lag falls
+back to zero.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
+
+from mesh_processes import Mesh
+from nexus_mesh.client import MeshClient
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.records import record_headers
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.localkafka import LocalKafka
+from nexus_mesh.position import Position
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import MetricSamples, eventually, metric_value, scrape_metrics
+
+# A broker that checks ACLs, and lets everything through on resources that have none: only
+# the clients topic of the test gets any.
+AUTHORIZER = {
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": "true",
+}
+# Kafka's protocol codes (org.apache.kafka.common.acl / resource).
+TOPIC, LITERAL, ALL_OPERATIONS, READ, DENY, ALLOW = 2, 3, 2, 3, 2, 3
+EVERYONE, ANY_HOST = "User:*", "*"
+BACKLOG = 20
+
+
+class TopicAcls:
+    """The ACLs of one topic, set with the protocol's CreateAcls and DeleteAcls requests
+    (aiokafka has the requests, not an admin call for them)."""
+
+    def __init__(self, settings: NexusSettings, topic: str) -> None:
+        self._client = AIOKafkaClient(**client_kwargs(settings))
+        self._topic = topic
+
+    async def __aenter__(self) -> TopicAcls:
+        await self._client.bootstrap()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.close()
+
+    async def create(self, operation: int, permission: int) -> None:
+        response = await self._client.send(
+            self._client.get_random_node(),
+            CreateAclsRequest(
+                TOPIC, self._topic, LITERAL, EVERYONE, ANY_HOST, operation, permission
+            ),
+        )
+        errors = [(code, message) for code, message in response.creation_responses if code]
+        assert not errors, f"CreateAcls refused: {errors}"
+
+    async def delete(self, operation: int, permission: int) -> None:
+        response = await self._client.send(
+            self._client.get_random_node(),
+            DeleteAclsRequest(
+                TOPIC, self._topic, LITERAL, EVERYONE, ANY_HOST, operation, permission
+            ),
+        )
+        (found,) = response.filter_responses
+        assert found[0] == 0 and len(found[2]) == 1, f"DeleteAcls: {found}"
+
+
+@pytest.fixture
+def authorizing_kafka(tmp_path: Path) -> Iterator[str]:
+    """A single-broker cluster of the test's own whose authorizer applies topic ACLs."""
+    cluster = LocalKafka(tmp_path / "kafka", die_with_parent=True, broker_properties=AUTHORIZER)
+    bootstrap = cluster.start(nodes=1, port=0)
+    try:
+        yield bootstrap
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def lag_settings(authorizing_kafka: str, topic_prefix: str) -> NexusSettings:
+    settings = NexusSettings(
+        kafka_bootstrap_servers=authorizing_kafka,
+        topic_prefix=topic_prefix,
+        clients_partitions=4,
+        domain_partitions=2,
+        dlq_partitions=1,
+        auth="none",
+    )
+    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
+    return settings
+
+
+@pytest.fixture
+async def lag_mesh(lag_settings: NexusSettings, tmp_path: Path) -> AsyncIterator[Mesh]:
+    processes = Mesh(
+        bootstrap=lag_settings.kafka_bootstrap_servers,
+        prefix=lag_settings.topic_prefix,
+        workdir=tmp_path,
+    )
+    try:
+        yield processes
+    finally:
+        processes.close()
+
+
+def lags(samples: MetricSamples, topic: str) -> dict[int, float]:
+    """``nexus_gateway_consumer_lag`` by partition of ``topic``."""
+    return {
+        int(dict(labels)["partition"]): lag
+        for (name, labels), lag in samples.items()
+        if name == "nexus_gateway_consumer_lag" and dict(labels)["topic"] == topic
+    }
+
+
+async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
+    lag_mesh: Mesh, lag_settings: NexusSettings
+) -> None:
+    topic = TopicNames(prefix=lag_settings.topic_prefix).clients
+    partition = campaign_partition("acme", lag_settings.clients_partitions)
+    codec = Codec(load_registry(lag_settings.schemas_dir))
+    gateway = lag_mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+
+    async def lag_is(expected: float) -> MetricSamples | None:
+        samples = await scrape_metrics(url)
+        return samples if lags(samples, topic).get(partition) == expected else None
+
+    async with (
+        TopicAcls(lag_settings, topic) as acls,
+        MeshClient.connect(
+            url, campaign_id="acme", user_id="alice", token=lag_mesh.token("alice", ["acme"])
+        ) as client,
+    ):
+        # The partition of the client's campaign is held, and nothing is behind on it.
+        held = await eventually(lambda: lag_is(0), what="a zero lag on the held partition")
+        assert set(lags(held, topic)) == {partition}, "only the client's partition is held"
+
+        # Everyone may do anything with the topic but read it.
+        await acls.create(ALL_OPERATIONS, ALLOW)
+        await acls.create(READ, DENY)
+
+        async def refused() -> bool:
+            # Logged by each refused fetch. The consumer has one fetch in flight at a time,
+            # so once one was refused, none authorized before the ACL can still return the
+            # records written next.
+            return "TopicAuthorizationFailedError" in gateway.log()
+
+        await eventually(refused, what="the gateway's fetches to be refused")
+        producer = AIOKafkaProducer(**client_kwargs(lag_settings))
+        await producer.start()
+        try:
+            for n in range(BACKLOG):
+                envelope = Envelope(
+                    type="campaign.updated",
+                    payload=codec.payload_from_json(
+                        "campaign.updated", {"status": f"seq-{n}", "updated_at": n}
+                    ),
+                    metadata=Metadata(
+                        event_id=uuid.uuid4().hex, campaign_id="acme", source="backend", time=n
+                    ),
+                )
+                await producer.send_and_wait(
+                    topic,
+                    codec.encode(envelope),
+                    key=b"acme",
+                    headers=record_headers(envelope),
+                    partition=partition,
+                )
+        finally:
+            await producer.stop()
+
+        # The gateway still learns the partition's end (every 2 s): it is BACKLOG behind.
+        behind = await eventually(
+            lambda: lag_is(BACKLOG), timeout=30, what=f"a lag of {BACKLOG} records"
+        )
+        delivered = metric_value(behind, "nexus_gateway_events_out_total", type="campaign.updated")
+        assert not delivered, "events were delivered although the gateway could not read them"
+
+        await acls.delete(READ, DENY)
+        received = [await client.next_event(timeout=30) for _ in range(BACKLOG)]
+        assert [event.payload["status"] for event in received] == [
+            f"seq-{n}" for n in range(BACKLOG)
+        ]
+        caught_up = await eventually(lambda: lag_is(0), timeout=30, what="the lag back at zero")
+        assert (
+            metric_value(caught_up, "nexus_gateway_events_out_total", type="campaign.updated")
+            == BACKLOG
+        )
+
+
+async def test_a_transactional_write_leaves_no_lag_behind(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """A backend writing to the clients topic in a transaction: the commit marker takes an
+    offset no consumer is handed. The client gets the event, and the lag returns to zero
+    instead of staying at one (an alert on lag would fire for ever), and a client joining
+    afterwards is welcomed past the marker."""
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("acme", settings.clients_partitions)
+    codec = Codec(load_registry(settings.schemas_dir))
+    gateway = mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+
+    async def lag_is(expected: float) -> MetricSamples | None:
+        samples = await scrape_metrics(url)
+        return samples if lags(samples, topic).get(partition) == expected else None
+
+    token = mesh.token("alice", ["acme"])
+    async with MeshClient.connect(url, campaign_id="acme", user_id="alice", token=token) as client:
+        await eventually(lambda: lag_is(0), what="a zero lag on the held partition")
+        producer = AIOKafkaProducer(
+            **client_kwargs(settings), transactional_id=f"backend-{uuid.uuid4().hex}"
+        )
+        await producer.start()
+        try:
+            envelope = Envelope(
+                type="campaign.updated",
+                payload=codec.payload_from_json(
+                    "campaign.updated", {"status": "in-a-transaction", "updated_at": 1}
+                ),
+                metadata=Metadata(
+                    event_id=uuid.uuid4().hex, campaign_id="acme", source="backend", time=1
+                ),
+            )
+            async with producer.transaction():
+                written = await producer.send_and_wait(
+                    topic,
+                    codec.encode(envelope),
+                    key=b"acme",
+                    headers=record_headers(envelope),
+                    partition=partition,
+                )
+        finally:
+            await producer.stop()
+        event = await client.next_event(timeout=30)
+        assert event.payload["status"] == "in-a-transaction"
+
+        async def welcome_offset() -> int | None:
+            async with MeshClient.connect(
+                url, campaign_id="acme", user_id="bob", token=mesh.token("bob", ["acme"])
+            ) as late:
+                assert late.position is not None
+                offset = Position.decode(late.position).offset
+                return offset if offset == written.offset + 2 else None
+
+        # The record reaches the client before its commit marker (read-uncommitted, as
+        # Kafka's consumers default to); once the marker is fetched too, a client joining is
+        # welcomed past it, and the lag (end offset minus that next offset) is zero, not one.
+        await eventually(welcome_offset, timeout=30, what="a welcome past the commit marker")
+        await eventually(lambda: lag_is(0), timeout=30, what="the lag at zero")
