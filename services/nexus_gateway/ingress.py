@@ -56,7 +56,7 @@ from nexus_mesh.errors import (
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import ClientTarget, Registry
-from nexus_mesh.tracing import Telemetry, context_from_traceparent
+from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
 from nexus_mesh.tracing.spans import (
     EVENT_TYPE,
@@ -138,7 +138,7 @@ class Ingress:
                     )
                 self._metrics.errors.labels(str(refused.code)).inc()
                 record_error(span, cause, error_type=str(refused.code))
-                return error_frame(refused)
+                return error_frame(refused, traceparent=answer_trace(span))
         finally:
             self._inflight -= 1
             if self._inflight == 0:
@@ -158,7 +158,7 @@ class Ingress:
         # the unread frame may claim.
         with self._receive_span(connection, b"") as span:
             record_error(span, error, error_type=str(error.code))
-        return error_frame(error)
+        return error_frame(error, traceparent=answer_trace(span))
 
     def _receive_span(
         self, connection: Connection, raw: str | bytes
@@ -257,6 +257,7 @@ class Ingress:
                     partition=record.partition,
                     offset=record.offset,
                     duplicate=True,
+                    traceparent=answer_trace(span),
                 )
         envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
         pending = self._idempotency.begin(key)
@@ -318,6 +319,7 @@ class Ingress:
             topic=written.topic,
             partition=written.partition,
             offset=written.offset,
+            traceparent=answer_trace(span),
         )
 
     def _target(self, type_: object, event_id: str) -> ClientTarget:
@@ -390,6 +392,15 @@ class Ingress:
         if topic is None:
             raise ClientEventError(ErrorCode.FORBIDDEN_TYPE, "protocol events cannot be sent")
         return self._topics.domain(topic)
+
+
+def answer_trace(span: Span) -> str | None:
+    """The ``traceparent`` an answer names: its event's ``ws receive`` span, if sampled (an
+    unsampled trace is nowhere to be found)."""
+    span_context = span.get_span_context()
+    if not span_context.trace_flags.sampled:
+        return None
+    return format_traceparent(span_context)
 
 
 def _rate_limited(event_id: str | None) -> ClientEventError:

@@ -84,12 +84,15 @@ def protocol_frame(
     *,
     correlation_id: str | None = None,
     position: str | None = None,
+    traceparent: str | None = None,
 ) -> bytes:
     metadata: dict[str, Any] = {"event_id": new_event_id(), "time": now_ms(), "source": "gateway"}
     if correlation_id is not None:
         metadata["correlation_id"] = correlation_id
     if position is not None:
         metadata["position"] = position
+    if traceparent is not None:
+        metadata["traceparent"] = traceparent
     return orjson.dumps({"type": type_, "payload": payload, "metadata": metadata})
 
 
@@ -110,8 +113,16 @@ def welcome_frame(
 
 
 def ack_frame(
-    *, event_id: str, topic: str, partition: int, offset: int, duplicate: bool = False
+    *,
+    event_id: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    duplicate: bool = False,
+    traceparent: str | None = None,
 ) -> bytes:
+    """``traceparent`` names the event's ``ws receive`` span when it was sampled: the trace
+    a client (or whoever debugs it) can look the event up by."""
     return protocol_frame(
         "nexus.ack",
         {
@@ -122,10 +133,11 @@ def ack_frame(
             "duplicate": duplicate,
         },
         correlation_id=event_id,
+        traceparent=traceparent,
     )
 
 
-def error_frame(error: ClientEventError) -> bytes:
+def error_frame(error: ClientEventError, *, traceparent: str | None = None) -> bytes:
     return protocol_frame(
         "nexus.error",
         {
@@ -135,6 +147,7 @@ def error_frame(error: ClientEventError) -> bytes:
             "retryable": error.code in RETRYABLE,
         },
         correlation_id=error.event_id,
+        traceparent=traceparent,
     )
 
 

@@ -154,10 +154,23 @@ async def test_search_round_trip_is_one_trace(mesh: Mesh, receiver: OtlpReceiver
         gateway.url, campaign_id="acme", user_id="alice", token=mesh.token("alice", ["acme"])
     ) as client:
         reply = await client.request("search", {"query": "password reset"})
+        ack = await client.emit("chat.message", {"text": "and this one?"})
     assert reply.type == "search.completed"
     # The delivered reply names its producer span: the client can find the trace.
     traceparent = reply.metadata["traceparent"]
     spans = await round_trip_spans(receiver, trace_id_of(traceparent), mesh.prefix)
+    # So does an ack: the event's ws receive span, whose trace holds its write to Kafka.
+    assert ack.traceparent is not None
+    acked_trace = trace_id_of(ack.traceparent)
+
+    async def acked_span() -> list[ReceivedSpan]:
+        return receiver.named(acked_trace, "ws receive")
+
+    (acked,) = await eventually(acked_span, what="the acked event's ws receive span")
+    _, trace_id, span_id, flags = ack.traceparent.split("-")
+    assert (trace_id, span_id) == (acked.trace_id, acked.span_id)
+    assert int(flags, 16) & 1, "sampled"
+    assert acked.attributes["nexus.event.type"] == "chat.message"
     assert spans["ws receive"].parent_span_id == ""  # the trace starts at the gateway
     assert traceparent.split("-")[2] == spans[f"send {mesh.prefix}.clients"].span_id
     assert_round_trip(spans, mesh.prefix)
@@ -266,6 +279,8 @@ async def test_a_refused_event_marks_its_span(mesh: Mesh, receiver: OtlpReceiver
         return spans[0] if spans else None
 
     span = await eventually(receive_span, what="the refused event's ws receive span")
+    # The error names the span that says why, as an ack names its event's.
+    assert (refused.value.traceparent or "").split("-")[1:3] == [trace_id, span.span_id]
     assert span.status == "ERROR"
     assert span.attributes["error.type"] == "schema_invalid"
     assert span.events == ("exception",)

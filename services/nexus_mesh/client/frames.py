@@ -58,6 +58,8 @@ class Ack:
     partition: int
     offset: int
     duplicate: bool
+    traceparent: str | None = None
+    """The event's trace (its ``ws receive`` span at the gateway), when it was sampled."""
 
     @classmethod
     def from_event(cls, frame: Event) -> Ack:
@@ -69,6 +71,7 @@ class Ack:
                 partition=int(p["partition"]),
                 offset=int(p["offset"]),
                 duplicate=bool(p.get("duplicate", False)),
+                traceparent=_text(frame.metadata.get("traceparent")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed nexus.ack payload: {p!r}") from exc
@@ -83,7 +86,13 @@ class MeshError(NexusError):
     """
 
     def __init__(
-        self, code: str, message: str, *, retryable: bool = False, event_id: str | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        event_id: str | None = None,
+        traceparent: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -91,6 +100,9 @@ class MeshError(NexusError):
         self.retryable = retryable
         self.retriable = retryable
         self.event_id = event_id
+        self.traceparent = traceparent
+        """The refused event's trace at the gateway, when it was sampled: where the operator
+        finds why."""
 
     @classmethod
     def from_event(cls, frame: Event) -> MeshError:
@@ -100,6 +112,7 @@ class MeshError(NexusError):
             str(p.get("message", "")),
             retryable=bool(p.get("retryable", False)),
             event_id=_text(p.get("event_id")) or frame.correlation_id,
+            traceparent=_text(frame.metadata.get("traceparent")),
         )
 
 

@@ -68,6 +68,8 @@ async def test_a_bug_answers_internal_and_the_next_event_is_still_read(
     assert answer["payload"]["code"] == "internal"
     assert answer["payload"]["event_id"] == "e-1"
     assert answer["payload"]["retryable"] is False
+    # Untraced, an answer names no trace: there is none to look up.
+    assert "traceparent" not in answer["metadata"]
     assert "OverflowError: a conversion bug" in caplog.text
     assert "event_id e-1" in caplog.text
     assert after["payload"]["code"] == "bad_frame"
