@@ -7,7 +7,9 @@ the payload root: ``payload.hits[2].score: expected number, got string``.
 The JSON form is "natural": a union value is given bare (``"limit": 10``, not
 ``{"int": 10}``), bytes and fixed are base64, an enum is its symbol, and logical types use
 the forms documented in :mod:`nexus_mesh.codec.logical`. Unknown fields are refused rather
-than dropped, so a misspelt field is reported instead of silently losing data.
+than dropped, so a misspelt field is reported instead of silently losing data. Python code
+(a service's reply) may also give bytes and logical values in their Avro-native form
+(``bytes``, ``datetime``, ``UUID``, ...), as a decoded payload holds them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class InNode:
     """A schema default (Avro's JSON encoding of it) -> Avro-native."""
     expected: str
     json_types: frozenset[type]
-    """The JSON value types this schema can take; unions pick candidate branches by them."""
+    """The value types this schema can take (JSON's, and for bytes and logical types the
+    Avro-native one Python code may hand over); unions pick candidate branches by them."""
 
 
 def compile_in(parsed: Any) -> InNode:
@@ -90,12 +93,17 @@ def _binary(size: int | None) -> InNode:
     what = "base64 string" if size is None else f"base64 string of {size} bytes"
 
     def convert(value: Any) -> bytes:
-        if type(value) is not str:
+        if type(value) is bytes:
+            data = value  # from Python code, as a decoded payload holds it
+        elif type(value) is not str:
             raise expected(what, value)
-        try:
-            data = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidValueError(f"expected {what}, got a string that is not base64") from None
+        else:
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidValueError(
+                    f"expected {what}, got a string that is not base64"
+                ) from None
         if size is not None and len(data) != size:
             raise InvalidValueError(f"expected {what}, got {len(data)} bytes")
         return data
@@ -104,7 +112,7 @@ def _binary(size: int | None) -> InNode:
         # Avro writes bytes defaults as strings of code points 0-255.
         return str(value).encode("latin-1")
 
-    return InNode(convert, default, what, frozenset({str}))
+    return InNode(convert, default, what, frozenset({str, bytes}))
 
 
 def _null(value: Any) -> None:

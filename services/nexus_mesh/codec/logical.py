@@ -20,6 +20,10 @@ Read (JSON -> Avro), each also takes the underlying Avro value (epoch millisecon
 ...) and any ISO 8601 form Python parses; sub-unit precision is truncated, as the encoding
 would. A decimal is a string (or an integer) because a JSON number may already have lost
 digits. Logical types fastavro does not convert keep their underlying type's JSON form.
+
+From Python code (a service's reply), each also takes its Avro-native value, as a decoded
+payload holds it: echoing a request's ``datetime`` needs no conversion. JSON never holds
+those types, so what a client may send is unchanged.
 """
 
 from __future__ import annotations
@@ -73,12 +77,15 @@ def _timestamp(unit: int, aware: bool) -> LogicalForm:
     def from_json(value: Any) -> datetime:
         if _is_int(value):
             return from_raw(value)
-        if type(value) is not str:
+        if type(value) is datetime:
+            moment = value
+        elif type(value) is not str:
             raise expected(what, value)
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidValueError(f"expected {what}, got {value!r}") from None
+        else:
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise InvalidValueError(f"expected {what}, got {value!r}") from None
         if aware and moment.tzinfo is None:
             raise InvalidValueError(f"timestamp {value!r} needs a UTC offset or Z")
         if not aware and moment.tzinfo is not None:
@@ -103,7 +110,7 @@ def _timestamp(unit: int, aware: bool) -> LogicalForm:
         from_raw=from_raw,
         to_json=to_json,
         expected=what,
-        json_types=frozenset({str, int}),
+        json_types=frozenset({str, int, datetime}),
         native_types=frozenset({datetime, int}),
     )
 
@@ -118,6 +125,8 @@ def _date() -> LogicalForm:
     def from_json(value: Any) -> date:
         if _is_int(value):
             return from_raw(value)
+        if type(value) is date:
+            return value
         if type(value) is not str:
             raise expected("ISO 8601 date string", value)
         try:
@@ -133,7 +142,7 @@ def _date() -> LogicalForm:
         from_raw,
         to_json,
         "ISO 8601 date string",
-        frozenset({str, int}),
+        frozenset({str, int, date}),
         frozenset({date, int}),
     )
 
@@ -156,12 +165,15 @@ def _time(unit: int) -> LogicalForm:
     def from_json(value: Any) -> time:
         if _is_int(value):
             return from_raw(value)
-        if type(value) is not str:
+        if type(value) is time:
+            moment = value
+        elif type(value) is not str:
             raise expected("ISO 8601 time string", value)
-        try:
-            moment = time.fromisoformat(value)
-        except ValueError:
-            raise InvalidValueError(f"expected ISO 8601 time string, got {value!r}") from None
+        else:
+            try:
+                moment = time.fromisoformat(value)
+            except ValueError:
+                raise InvalidValueError(f"expected ISO 8601 time string, got {value!r}") from None
         if moment.tzinfo is not None:
             raise InvalidValueError(f"time {value!r} must not have a UTC offset")
         return moment.replace(microsecond=moment.microsecond - moment.microsecond % unit)
@@ -175,13 +187,15 @@ def _time(unit: int) -> LogicalForm:
         from_raw,
         to_json,
         "ISO 8601 time string",
-        frozenset({str, int}),
+        frozenset({str, int, time}),
         frozenset({time, int}),
     )
 
 
 def _uuid() -> LogicalForm:
     def from_json(value: Any) -> uuid.UUID:
+        if type(value) is uuid.UUID:
+            return value
         if type(value) is not str:
             raise expected("UUID string", value)
         try:
@@ -194,7 +208,7 @@ def _uuid() -> LogicalForm:
         from_raw=from_json,
         to_json=str,
         expected="UUID string",
-        json_types=frozenset({str}),
+        json_types=frozenset({str, uuid.UUID}),
         native_types=frozenset({uuid.UUID, str}),
     )
 
@@ -222,6 +236,8 @@ def _decimal(precision: int, scale: int) -> LogicalForm:
     def from_json(value: Any) -> Decimal:
         if type(value) is int:
             return check(Decimal(value), value)
+        if type(value) is Decimal:
+            return check(value, value)
         if type(value) is not str:
             raise expected("decimal string", value)
         try:
@@ -242,7 +258,7 @@ def _decimal(precision: int, scale: int) -> LogicalForm:
         from_raw,
         to_json,
         "decimal string",
-        frozenset({str, int}),
+        frozenset({str, int, Decimal}),
         frozenset({Decimal}),
     )
 

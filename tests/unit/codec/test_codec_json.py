@@ -146,3 +146,15 @@ def test_unknown_types_are_unknown_not_invalid(codec: Codec) -> None:
 def test_payloads_that_are_not_avro_native_are_reported(sink_codec: Codec) -> None:
     with pytest.raises(PayloadInvalidError, match=r"test\.everything payload is not Avro-native"):
         sink_codec.payload_to_json("test.everything", {"raw": b""})
+
+
+def test_a_service_may_reply_with_values_as_it_decoded_them(codec: Codec) -> None:
+    """A handler echoing a request's timestamp passes the ``datetime`` it was given; the
+    rules of the JSON form still hold for it (an aware timestamp needs its offset)."""
+    from datetime import UTC, datetime
+
+    moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    payload = codec.payload_from_json("campaign.updated", {"updated_at": moment})
+    assert payload["updated_at"] == moment.replace(microsecond=123000)  # millisecond schema
+    with pytest.raises(PayloadInvalidError, match="updated_at: timestamp .* needs a UTC offset"):
+        codec.payload_from_json("campaign.updated", {"updated_at": moment.replace(tzinfo=None)})

@@ -7,11 +7,12 @@ the generated code on one side and fastavro on the other.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 from codec_registries import REAL_SCHEMAS, add_event, copy_real, metadata
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from native_strategies import COMPILABLE, METADATA, compilable_example, native_values
 
@@ -144,3 +145,32 @@ def test_defaults_with_quotes_and_code_in_them_are_data(
     envelope = Envelope(type="test.compiled", payload=payload, metadata=metadata())
     decoded = check_both_ways(codec, oracle, envelope)
     assert decoded.payload["note"] == "it's \"quoted\" \\ '''); import os #"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), meta=METADATA)
+def test_a_decoded_payload_is_accepted_as_it_is(
+    compilable: tuple[Codec, BinaryCodec], data: st.DataObject, meta: Metadata
+) -> None:
+    """A service echoing what it decoded (datetimes, bytes, UUIDs, decimals in every
+    construct: unions, arrays, maps, nested records) hands it to ``payload_from_json`` as
+    it is, and gets the same record, without converting each value to its JSON form."""
+    codec, _ = compilable
+    payload = data.draw(native_values(codec.registry.latest("test.compiled").parsed))
+    # Infinity and NaN have no JSON form: refused on purpose, a client could not be sent them.
+    assume(all(math.isfinite(x) for x in _floats(payload)))
+    accepted = codec.payload_from_json("test.compiled", payload)
+    as_given = codec.encode(Envelope(type="test.compiled", payload=payload, metadata=meta))
+    assert codec.encode(Envelope(type="test.compiled", payload=accepted, metadata=meta)) == (
+        as_given
+    )
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [x for item in value.values() for x in _floats(item)]
+    if isinstance(value, list | tuple):
+        return [x for item in value for x in _floats(item)]
+    return []
