@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import ConfigurationError
-from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import Registry
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
@@ -133,6 +133,13 @@ class EventFactory:
         return topic
 
 
+class EnvelopeSink(Protocol):
+    """Where a publisher's envelopes go: :class:`~nexus_mesh.kafka.producer.EnvelopeProducer`
+    in a service, :class:`~nexus_mesh.service.testing.Outbox` in a handler's unit test."""
+
+    async def send(self, envelope: Envelope, *, topic: str) -> Written: ...
+
+
 class Publisher:
     """Writes events built by an :class:`EventFactory` where the manifest says."""
 
@@ -141,7 +148,7 @@ class Publisher:
         *,
         registry: Registry,
         codec: Codec,
-        producer: EnvelopeProducer,
+        producer: EnvelopeSink,
         topics: TopicNames,
         source: str,
         metrics: ServiceMetrics | None = None,
