@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -148,8 +149,19 @@ async def test_the_gateway_refuses_an_event_whose_topic_is_missing(
                 )
             # Served by the same connection afterwards: the refusal cost it nothing.
             ack = await client.emit("chat.message", {"text": "still here"})
+        log = gateway.log()
     finally:
         mesh.close()
+    # The operator's line names the event and carries the trace the client was told of.
+    (line,) = [
+        orjson.loads(text)
+        for text in log.splitlines()
+        if text.startswith("{") and f"client event {event_id} refused" in text
+    ]
+    assert "nexus topics ensure" in line["message"]
+    assert refused.value.traceparent is not None
+    assert line["trace_id"] == refused.value.traceparent.split("-")[1]
+    assert line["span_id"] == refused.value.traceparent.split("-")[2]
     assert refused.value.code == "unavailable"
     assert "its topic is missing" in refused.value.message
     assert refused.value.event_id == event_id
