@@ -38,7 +38,8 @@ class GatewayMetrics:
         )
         self.events_out = Counter(
             "nexus_gateway_events_out",
-            "Event frames written to client connections",
+            "Event frames queued for client connections (a slow consumer closed with 4008 "
+            "drops what it had queued, and gets it again on resume)",
             ["type"],
             registry=r,
         )
