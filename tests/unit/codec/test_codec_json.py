@@ -156,5 +156,5 @@ def test_a_service_may_reply_with_values_as_it_decoded_them(codec: Codec) -> Non
     moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     payload = codec.payload_from_json("campaign.updated", {"updated_at": moment})
     assert payload["updated_at"] == moment.replace(microsecond=123000)  # millisecond schema
-    with pytest.raises(PayloadInvalidError, match="updated_at: timestamp .* needs a UTC offset"):
+    with pytest.raises(PayloadInvalidError, match=r"updated_at: timestamp .* needs a UTC offset"):
         codec.payload_from_json("campaign.updated", {"updated_at": moment.replace(tzinfo=None)})
