@@ -292,7 +292,10 @@ class Ingress:
             # Kafka refused it, its topic is missing, or something unforeseen (an encoding
             # bug): either way it is not written, the id is freed for a retry and the client
             # still gets its answer.
-            message = "Kafka is unavailable: retry with the same event_id"
+            code, message = (
+                ErrorCode.UNAVAILABLE,
+                "Kafka is unavailable: retry with the same event_id",
+            )
             if isinstance(exc, TopicMissingError):
                 # An operator's job (`nexus topics ensure`), said once per event, no traceback.
                 log.error("client event %s refused: %s", event_id, exc)
@@ -300,15 +303,20 @@ class Ingress:
                     f"{target.type} cannot be accepted yet (its topic is missing): retry later"
                 )
             elif isinstance(exc, ProduceRejectedError):
-                # Retrying will not help, but the broker said why: one line, no traceback.
+                # Retrying will not help (so not a retryable code), but the broker said why:
+                # one line, no traceback.
                 log.error("client event %s refused: %s", event_id, exc)
-                message = f"Kafka refused {target.type}; it was not written"
+                too_large = "TooLarge" in type(exc.__cause__).__name__
+                code = ErrorCode.TOO_LARGE if too_large else ErrorCode.INTERNAL
+                message = (
+                    f"Kafka refused {target.type}; it was not written (resending will not help)"
+                )
             elif not isinstance(exc, KafkaUnavailableError):
                 log.exception("writing client event %s failed", event_id)
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
-            raise ClientEventError(ErrorCode.UNAVAILABLE, message, event_id) from exc
+            raise ClientEventError(code, message, event_id) from exc
         self._metrics.produce_latency.observe(time.perf_counter() - began)
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)

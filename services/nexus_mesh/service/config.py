@@ -35,7 +35,8 @@ class ServiceConfig:
     request waits for the broker instead of being dead-lettered by an outage."""
 
     retry_backoff_s: float = 0.2
-    """The first retry's delay; each next one doubles it, up to ``max_backoff_s``."""
+    """The first retry's delay; each next one doubles it, up to ``max_backoff_s`` (or
+    ``retry_backoff_s`` itself, if that is larger)."""
 
     max_backoff_s: float = 5.0
     dedupe_max_entries: int = 100_000
@@ -56,7 +57,11 @@ class ServiceConfig:
             raise ValueError("retry_attempts must be at least 1")
         if self.handler_timeout_s is not None and self.handler_timeout_s <= 0:
             raise ValueError("handler_timeout_s must be positive (or None for no limit)")
-        if self.retry_backoff_s < 0 or self.max_backoff_s < self.retry_backoff_s:
-            raise ValueError("need 0 <= retry_backoff_s <= max_backoff_s")
+        if self.retry_backoff_s < 0 or self.max_backoff_s < 0:
+            raise ValueError("retry_backoff_s and max_backoff_s must not be negative")
+        if not isinstance(self.retry_on, tuple) or not all(
+            isinstance(kind, type) and issubclass(kind, Exception) for kind in self.retry_on
+        ):
+            raise ValueError("retry_on must be a tuple of exception classes")
         if self.lag_interval_s <= 0:
             raise ValueError("lag_interval_s must be positive")

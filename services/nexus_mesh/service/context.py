@@ -59,13 +59,13 @@ class Context:
         self._publisher = publisher
         self._sent = 0
         self.replied = False
-        """Whether this attempt has answered the requester (:meth:`reply` returned)."""
+        """Whether an attempt has answered the requester (:meth:`reply` returned): a
+        requester answered once is never told otherwise by a later attempt's failure."""
 
     def attempt_started(self) -> None:
         """Called by the runner before each attempt of the handler: a retry sends its events
         under the ids the failed attempt used."""
         self._sent = 0
-        self.replied = False
 
     def _next_event_id(self) -> str:
         meta = self.event.metadata

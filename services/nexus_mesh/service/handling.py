@@ -49,9 +49,38 @@ from nexus_mesh.tracing.spans import OUTCOME, record_error
 Handler = Callable[[Envelope, Context], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
+# Whether the record in hand is still this instance's to finish: false once the service
+# stops or a rebalance begins.
+Current = Callable[[], bool]
+
 # What a failure reply says: a code clients can act on, and no detail of the error (it may
 # hold anything the handler touched; the dead letter keeps it for operators).
 FAILURE_CODE = "internal"
+
+
+class RecordAbandoned(Exception):  # noqa: N818 - an outcome, not an error of the record
+    """A record left unfinished while retrying (the service stops, or a rebalance takes its
+    partition): not committed, so it is handled again by whoever reads it next."""
+
+
+def retry_delay(config: ServiceConfig, nth: int) -> float:
+    """Seconds before the ``nth`` retry: doubling from ``retry_backoff_s``, capped."""
+    # The exponent is capped too: an outage of hours must not overflow the float.
+    return min(
+        config.retry_backoff_s * 2.0 ** min(nth - 1, 32),
+        max(config.max_backoff_s, config.retry_backoff_s),
+    )
+
+
+def _always() -> bool:
+    return True
+
+
+def _abandon_unless(current: Current, envelope: Envelope) -> None:
+    # Stopping, or the partition went to another instance: the record is left uncommitted
+    # for whoever reads it next, not answered or dead-lettered here.
+    if not current():
+        raise RecordAbandoned(f"{envelope.type} {envelope.metadata.event_id}")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -99,7 +128,9 @@ class RecordHandling:
         self._failure_replies = dict(failure_replies or {})
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
 
-    async def handle(self, record: Record) -> None:
+    async def handle(self, record: Record, *, current: Current = _always) -> None:
+        """Deal with ``record``; raises :class:`RecordAbandoned` when ``current()`` turns false
+        while its handler waits to be retried."""
         began = time.perf_counter()
         envelope: Envelope | None = None
         failure: Exception | None = None
@@ -110,12 +141,12 @@ class RecordHandling:
         if not self._telemetry.enabled or (
             envelope is not None and envelope.type not in self._handlers
         ):
-            await self._dispatch(record, envelope, failure, began)
+            await self._dispatch(record, envelope, failure, began, current)
             return
         with record_span(
             self._telemetry.tracer, record, envelope, consumer_group=self._group_id
         ) as span:
-            outcome = await self._dispatch(record, envelope, failure, began)
+            outcome = await self._dispatch(record, envelope, failure, began, current)
             if span.is_recording():
                 span.set_attribute(OUTCOME, outcome)
 
@@ -125,6 +156,7 @@ class RecordHandling:
         envelope: Envelope | None,
         failure: Exception | None,
         began: float,
+        current: Current,
     ) -> str:
         """Deal with one record; returns what became of it (the span's ``nexus.outcome``)."""
         if envelope is None:
@@ -159,7 +191,9 @@ class RecordHandling:
         )
         outcome = "handled"
         try:
-            await self._call(handler, envelope, context)
+            await self._call(handler, envelope, context, current)
+        except RecordAbandoned:
+            raise
         except Exception as exc:
             # Timed before the dead letter is written: the handler's time, as for a success.
             # A failing handler is the one an operator most needs to see the time of.
@@ -205,7 +239,9 @@ class RecordHandling:
     def _retriable(self, exc: Exception) -> bool:
         return bool(getattr(exc, "retriable", False)) or isinstance(exc, self._config.retry_on)
 
-    async def _call(self, handler: Handler, envelope: Envelope, context: Context) -> None:
+    async def _call(
+        self, handler: Handler, envelope: Envelope, context: Context, current: Current
+    ) -> None:
         config = self._config
         attempt = failures = 0
         while True:
@@ -214,27 +250,27 @@ class RecordHandling:
                 async with asyncio.timeout(config.handler_timeout_s) as deadline:
                     await handler(envelope, context)
                 return
-            except TimeoutError as exc:
-                if not deadline.expired():
-                    raise  # the handler's own, e.g. from an HTTP client: not ours to rename
-                raise HandlerTimeoutError(
-                    f"{envelope.type} handler ran past handler_timeout_s "
-                    f"({config.handler_timeout_s:g} s) and was cancelled"
-                ) from exc
-            except KafkaUnavailableError as exc:
-                # Not the request's fault, and not counted against its attempts.
-                failures += 1
-                await self._retry(envelope, exc, f"Kafka unavailable, try {failures}", failures)
             except Exception as exc:
-                attempt += 1
-                if attempt >= config.retry_attempts or not self._retriable(exc):
-                    raise
-                progress = f"attempt {attempt} of {config.retry_attempts}"
-                await self._retry(envelope, exc, progress, attempt)
+                if isinstance(exc, TimeoutError) and deadline.expired():
+                    raise HandlerTimeoutError(
+                        f"{envelope.type} handler ran past handler_timeout_s "
+                        f"({config.handler_timeout_s:g} s) and was cancelled"
+                    ) from exc
+                if isinstance(exc, KafkaUnavailableError):
+                    # Not the request's fault, and not counted against its attempts.
+                    failures += 1
+                    progress, nth = f"Kafka unavailable, try {failures}", failures
+                else:
+                    attempt += 1
+                    if attempt >= config.retry_attempts or not self._retriable(exc):
+                        raise
+                    progress, nth = f"attempt {attempt} of {config.retry_attempts}", attempt
+                await self._retry(envelope, exc, progress, nth, current)
 
-    async def _retry(self, envelope: Envelope, exc: Exception, progress: str, nth: int) -> None:
-        config = self._config
-        delay = min(config.retry_backoff_s * 2 ** (nth - 1), config.max_backoff_s)
+    async def _retry(
+        self, envelope: Envelope, exc: Exception, progress: str, nth: int, current: Current
+    ) -> None:
+        delay = retry_delay(self._config, nth)
         self._metrics.retries.labels(self._name).inc()
         trace.get_current_span().add_event(
             "retry", {"attempt": nth, "exception.message": str(exc)[:256]}
@@ -247,7 +283,9 @@ class RecordHandling:
             delay,
             exc,
         )
+        _abandon_unless(current, envelope)
         await asyncio.sleep(delay)
+        _abandon_unless(current, envelope)
 
     async def _dead_letter(self, record: Record, error: BaseException, *, reason: str) -> None:
         self._log.warning(

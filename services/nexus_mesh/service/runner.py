@@ -23,7 +23,13 @@ from nexus_mesh.codec import Codec
 from nexus_mesh.prometheus import LagSample
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
-from nexus_mesh.service.handling import Handler, Record, RecordHandling, ServiceStats
+from nexus_mesh.service.handling import (
+    Handler,
+    Record,
+    RecordAbandoned,
+    RecordHandling,
+    ServiceStats,
+)
 from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.offsets import PartitionOffsets
 from nexus_mesh.service.publisher import Publisher
@@ -221,6 +227,12 @@ class Runner:
             # there, and handling it here too would do it twice.
             if self._stopping or generation != self._generation:
                 return
-            await self._handling.handle(record)
+            try:
+                await self._handling.handle(
+                    record,
+                    current=lambda: not self._stopping and generation == self._generation,
+                )
+            except RecordAbandoned:
+                return  # uncommitted: handled again by whoever reads the partition next
             if generation == self._generation:
                 self._uncommitted[tp] = record.offset + 1

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from mesh_processes import Mesh
+from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
 from nexus_mesh.errors import KafkaUnavailableError, ProduceRejectedError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
 
@@ -61,3 +66,42 @@ async def test_a_record_over_the_topic_limit_is_refused_not_unavailable(
     assert not isinstance(refused.value, KafkaUnavailableError)
     assert refused.value.retriable is False
     assert small_topic in str(refused.value)
+
+
+async def test_the_gateway_answers_a_refused_write_as_final(
+    settings: NexusSettings, tmp_path: Path
+) -> None:
+    """A client event Kafka refuses for good (over the clients topic's max.message.bytes,
+    which an operator lowered below the gateway's frame limit) is answered ``too_large``,
+    not retryable, so a client following the flag does not resend it for ever; the same
+    connection goes on."""
+    await ensure_topics(settings, [])
+    clients = TopicNames(prefix=settings.topic_prefix).clients
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, clients, {"max.message.bytes": "1024"})]
+        )
+    finally:
+        await admin.close()
+    mesh = Mesh(
+        bootstrap=settings.kafka_bootstrap_servers, prefix=settings.topic_prefix, workdir=tmp_path
+    )
+    try:
+        gateway = mesh.gateway()
+        assert gateway.url is not None
+        async with MeshClient.connect(
+            gateway.url, campaign_id="c1", user_id="u1", token=mesh.token("u1", ["c1"])
+        ) as client:
+            with pytest.raises(MeshError) as refused:
+                await client.emit("chat.message", {"text": "x" * 2000})
+            ack = await client.emit("chat.message", {"text": "short"})
+        log = gateway.log()
+    finally:
+        mesh.close()
+    assert refused.value.code == "too_large"
+    assert refused.value.retryable is False
+    assert "resending will not help" in refused.value.message
+    assert ack.topic == clients
+    assert "MessageSizeTooLarge" in log and "Traceback" not in log

@@ -103,6 +103,16 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
         if query == "retry-me" and first:
             flaky_seen.add(event.metadata.event_id)
             raise errors.RetriableError("try me again")
+        if query == "read-timeout" and first:
+            # As aiohttp's ServerTimeoutError is: a connection error and a TimeoutError.
+            flaky_seen.add(event.metadata.event_id)
+            raise ReadTimeoutError("the backend did not answer in time")
+        if query == "answered-then-retried-then-boom":
+            if first:
+                flaky_seen.add(event.metadata.event_id)
+                await ctx.reply("search.completed", {"query": query, "hits": []})
+                raise errors.RetriableError("after answering")
+            raise RuntimeError("failed for good, after an earlier attempt answered")
         if query == "flaky" and event.metadata.event_id not in flaky_seen:
             flaky_seen.add(event.metadata.event_id)
             raise KafkaUnavailableError("transient")
@@ -127,6 +137,10 @@ def toy_service(handled: list[str], *, name: str = "toy") -> Service:
             raise RuntimeError("failed after answering")
 
     return service
+
+
+class ReadTimeoutError(ConnectionError, TimeoutError):
+    pass
 
 
 def replies_to(mesh: Mesh, tail: TopicTail, correlation_id: str) -> Callable[[], object]:
@@ -236,11 +250,22 @@ async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) 
 
 async def test_what_is_retried_and_what_is_answered_once(mesh: Mesh) -> None:
     """Kafka unavailable is retried past ``retry_attempts`` (an outage says nothing about
-    the request), and so are a ``retry_on`` class and a RetriableError; a handler that had
-    answered before failing is dead-lettered without a second, contradicting answer."""
+    the request), and so are a ``retry_on`` class (also when it is a TimeoutError) and a
+    RetriableError; a handler that had answered, in this attempt or an earlier one, before
+    failing for good is dead-lettered without a second, contradicting answer."""
     handled: list[str] = []
     service = toy_service(handled)
-    requests = {q: mesh.request(q) for q in ("outage", "dropped", "retry-me", "answered-then-boom")}
+    requests = {
+        q: mesh.request(q)
+        for q in (
+            "outage",
+            "dropped",
+            "retry-me",
+            "read-timeout",
+            "answered-then-boom",
+            "answered-then-retried-then-boom",
+        )
+    }
     async with (
         TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
         TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
@@ -252,17 +277,24 @@ async def test_what_is_retried_and_what_is_answered_once(mesh: Mesh) -> None:
             q: await eventually(replies_to(mesh, clients, r.metadata.event_id), what=q)
             for q, r in requests.items()
         }
-        (dead,) = await eventually(lambda: _records(dlq), what="the failure after answering")
+        async def two_dead() -> list[object] | None:
+            return list(dlq.records) if len(dlq.records) == 2 else None
+
+        dead = await eventually(two_dead, what="the two failures after answering")
 
     for query, replies in answers.items():
         assert isinstance(replies, list)
         assert [e.type for e in replies] == ["search.completed"], query
-    assert header(dead.headers, "nexus-error") == "failed after answering"
+    assert {header(r.headers, "nexus-error") for r in dead} == {
+        "failed after answering",
+        "failed for good, after an earlier attempt answered",
+    }
     event_ids = {q: r.metadata.event_id for q, r in requests.items()}
     assert handled.count(event_ids["outage"]) == FAST.retry_attempts + 3
     assert handled.count(event_ids["dropped"]) == 2
     assert handled.count(event_ids["retry-me"]) == 2
-    assert service.stats.dead_lettered == 1
+    assert handled.count(event_ids["read-timeout"]) == 2, "retry_on holds for a TimeoutError"
+    assert service.stats.dead_lettered == 2
 
 
 async def test_a_handler_past_its_timeout_is_answered_and_dead_lettered(mesh: Mesh) -> None:
@@ -609,3 +641,41 @@ async def test_a_handler_cannot_impersonate_or_broadcast_by_accident(mesh: Mesh)
         (leak.metadata.event_id, "search.failed"),
         (everyone.metadata.event_id, "search.failed"),
     }
+
+
+async def test_a_stopping_service_leaves_a_request_waiting_for_kafka_to_the_next(
+    mesh: Mesh,
+) -> None:
+    """A handler retried while Kafka is away does not hold the stop for its timeout, and its
+    request is neither answered nor dead-lettered: it stays uncommitted, and the next
+    instance of the service handles it."""
+    attempts: list[str] = []
+    away = Service(name="toy", domain="search", config=replace(FAST, stop_timeout_s=30.0))
+
+    @away.handler("search.requested")
+    async def always_away(event: Envelope, ctx: Context) -> None:
+        attempts.append(event.metadata.event_id)
+        raise KafkaUnavailableError("the broker is away")
+
+    request = mesh.request("patience")
+    async with (
+        TopicTail(mesh.settings, mesh.topics.clients, 4) as clients,
+        TopicTail(mesh.settings, mesh.topics.dlq, 1) as dlq,
+    ):
+        async with running(away, mesh.settings):
+            await mesh.send(request)
+
+            async def retried() -> bool:
+                return len(attempts) >= 3
+
+            await eventually(retried, what="the handler retried")
+            stopping = asyncio.get_running_loop().time()
+        stopped_in = asyncio.get_running_loop().time() - stopping
+        assert stopped_in < 5.0, f"the stop waited {stopped_in:.1f} s for the retries"
+        assert away.stats.dead_lettered == 0
+        handled: list[str] = []
+        async with running(toy_service(handled), mesh.settings):
+            (reply,) = await eventually(replies_to(mesh, clients, request.metadata.event_id))
+        assert reply.type == "search.completed"
+        assert handled == [request.metadata.event_id]
+        assert not dlq.records

@@ -64,3 +64,17 @@ def test_dead_letter_headers_keep_the_original_and_add_the_error() -> None:
     assert headers["nexus-original-partition"] == b"1"
     assert headers["nexus-original-offset"] == b"41"
     assert headers["nexus-service"] == b"search"
+
+
+def test_retries_back_off_to_a_cap_however_long_kafka_is_away() -> None:
+    """Kafka being away is retried without limit: the thousandth retry still waits the cap,
+    instead of overflowing and dead-lettering every request in flight."""
+    from nexus_mesh.service.handling import retry_delay
+
+    config = ServiceConfig(retry_backoff_s=0.2, max_backoff_s=5.0)
+    assert [retry_delay(config, n) for n in (1, 2, 3)] == [0.2, 0.4, 0.8]
+    assert retry_delay(config, 5000) == 5.0
+    # A first delay above the cap is kept, not cut (a config written before the cap existed).
+    assert retry_delay(ServiceConfig(retry_backoff_s=10.0), 1) == 10.0
+    with pytest.raises(ValueError, match="retry_on must be a tuple of exception classes"):
+        ServiceConfig(retry_on=[ConnectionError])  # type: ignore[arg-type]
