@@ -98,6 +98,8 @@ class CatchUpReader:
                 # Never jump: a position that left the log meanwhile is an error (the client
                 # resumes again and is told recovered=false), not a silent skip to the end.
                 auto_offset_reset="none",
+                # As live delivery reads: a replay shows what the live stream showed.
+                isolation_level="read_committed",
                 # Small fetches, so one batch never overflows the connection's outbox.
                 max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
             )

@@ -10,6 +10,7 @@ back to zero.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
+from aiokafka.structs import RecordMetadata
 
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient
@@ -214,10 +216,10 @@ async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
 async def test_a_transactional_write_leaves_no_lag_behind(
     mesh: Mesh, settings: NexusSettings
 ) -> None:
-    """A backend writing to the clients topic in a transaction: the commit marker takes an
-    offset no consumer is handed. The client gets the event, and the lag returns to zero
-    instead of staying at one (an alert on lag would fire for ever), and a client joining
-    afterwards is welcomed past the marker."""
+    """A backend writing to the clients topic in transactions: an aborted one's event never
+    reaches a client; a committed one's does, and its commit marker (an offset no consumer
+    is handed) leaves no lag of one behind (an alert on lag would fire for ever), nor is a
+    client joining afterwards welcomed onto it."""
     topic = TopicNames(prefix=settings.topic_prefix).clients
     partition = campaign_partition("acme", settings.clients_partitions)
     codec = Codec(load_registry(settings.schemas_dir))
@@ -236,26 +238,35 @@ async def test_a_transactional_write_leaves_no_lag_behind(
             **client_kwargs(settings), transactional_id=f"backend-{uuid.uuid4().hex}"
         )
         await producer.start()
-        try:
+
+        async def write(status: str) -> RecordMetadata:
             envelope = Envelope(
                 type="campaign.updated",
                 payload=codec.payload_from_json(
-                    "campaign.updated", {"status": "in-a-transaction", "updated_at": 1}
+                    "campaign.updated", {"status": status, "updated_at": 1}
                 ),
                 metadata=Metadata(
                     event_id=uuid.uuid4().hex, campaign_id="acme", source="backend", time=1
                 ),
             )
+            return await producer.send_and_wait(
+                topic,
+                codec.encode(envelope),
+                key=b"acme",
+                headers=record_headers(envelope),
+                partition=partition,
+            )
+
+        try:
+            with contextlib.suppress(RuntimeError):
+                async with producer.transaction():
+                    await write("aborted")
+                    raise RuntimeError("the backend changed its mind")
             async with producer.transaction():
-                written = await producer.send_and_wait(
-                    topic,
-                    codec.encode(envelope),
-                    key=b"acme",
-                    headers=record_headers(envelope),
-                    partition=partition,
-                )
+                written = await write("in-a-transaction")
         finally:
             await producer.stop()
+        # The aborted event never reaches the client: the committed one is its next.
         event = await client.next_event(timeout=30)
         assert event.payload["status"] == "in-a-transaction"
 
@@ -267,8 +278,7 @@ async def test_a_transactional_write_leaves_no_lag_behind(
                 offset = Position.decode(late.position).offset
                 return offset if offset == written.offset + 2 else None
 
-        # The record reaches the client before its commit marker (read-uncommitted, as
-        # Kafka's consumers default to); once the marker is fetched too, a client joining is
-        # welcomed past it, and the lag (end offset minus that next offset) is zero, not one.
+        # Once the marker is fetched too, a client joining is welcomed past it, and the lag
+        # (end offset minus that next offset) is zero, not one.
         await eventually(welcome_offset, timeout=30, what="a welcome past the commit marker")
         await eventually(lambda: lag_is(0), timeout=30, what="the lag at zero")

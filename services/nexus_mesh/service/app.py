@@ -230,6 +230,8 @@ class Service:
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                # A transactional writer's aborted requests are never handled.
+                isolation_level="read_committed",
                 max_poll_records=self.config.max_records,
             )
             try:
