@@ -214,6 +214,14 @@ def _flows(
             )
         if entry.failure is not None and entry.failure not in entry.replies:
             problems.add(where, f"failure {entry.failure!r} must be one of the flow's replies")
+        elif entry.failure is not None:
+            failure = events.get(entry.failure)
+            if failure is not None and "service" not in failure.senders:
+                problems.add(
+                    where,
+                    f"failure {entry.failure!r} must list service among its senders: the "
+                    "service SDK sends it",
+                )
         flows[name] = Flow(
             name=name,
             request=entry.request,

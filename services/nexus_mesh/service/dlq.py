@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from nexus_mesh.errors import ProduceRejectedError
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.logs import redact
 from nexus_mesh.service.metrics import ServiceMetrics
@@ -25,6 +26,9 @@ ORIGINAL_TOPIC_HEADER = "nexus-original-topic"
 ORIGINAL_PARTITION_HEADER = "nexus-original-partition"
 ORIGINAL_OFFSET_HEADER = "nexus-original-offset"
 SERVICE_HEADER = "nexus-service"
+# Set when Kafka refused the dead letter with the record's value: why, and that the original
+# is still at nexus-original-topic/partition/offset (until its retention ends).
+VALUE_DROPPED_HEADER = "nexus-value-dropped"
 
 # Records are limited in size by the broker (message.max.bytes); a huge exception text
 # must not make the dead letter itself unwritable.
@@ -81,7 +85,9 @@ class DeadLetters:
 
     A record is committed only after its dead letter is written; giving up on the write
     would silently lose it, so failures are retried with backoff until the write succeeds or
-    the service stops (and then the record is not committed and comes back on restart).
+    the service stops (and then the record is not committed and comes back on restart). One
+    Kafka refuses for good with its value is written without it (``nexus-value-dropped``):
+    the headers still name the original's topic, partition and offset.
     """
 
     def __init__(
@@ -105,19 +111,31 @@ class DeadLetters:
 
     async def write(self, record: FailedRecord, error: BaseException) -> Written:
         headers = dead_letter_headers(record, error, service=self._service)
+        # A tombstone (no value) is kept as an empty value: the DLQ is not compacted, and the
+        # headers still say where the record came from.
+        value = record.value if record.value is not None else b""
         backoff = 0.1
         while True:
             began = time.perf_counter()
             try:
                 written = await self._producer.send_raw(
-                    topic=self._topic,
-                    key=record.key,
-                    # A tombstone (no value) is kept as an empty value: the DLQ is not
-                    # compacted, and the headers still say where the record came from.
-                    value=record.value if record.value is not None else b"",
-                    headers=headers,
+                    topic=self._topic, key=record.key, value=value, headers=headers
                 )
             except Exception as exc:
+                if isinstance(exc, ProduceRejectedError) and value:
+                    # Refused for good (the record with its error headers is over the DLQ's
+                    # max.message.bytes): the headers still say where the original is, so
+                    # they are written alone rather than insisted on for ever.
+                    log.error(
+                        "dead letter of %s-%s@%s refused (%s); writing it without its value",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        exc,
+                    )
+                    value = b""
+                    headers = [*headers, (VALUE_DROPPED_HEADER, str(exc).encode()[:1024])]
+                    continue
                 log.warning(
                     "cannot dead-letter %s-%s@%s yet (%s); retrying in %.1f s",
                     record.topic,

@@ -16,14 +16,17 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from kafka_tail import read_back
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
 from nexus_mesh.errors import KafkaUnavailableError, ProduceRejectedError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
+from nexus_mesh.service.dlq import DeadLetters, FailedRecord
 from nexus_mesh.settings import NexusSettings
 
 
@@ -105,3 +108,34 @@ async def test_the_gateway_answers_a_refused_write_as_final(
     assert "resending will not help" in refused.value.message
     assert ack.topic == clients
     assert "MessageSizeTooLarge" in log and "Traceback" not in log
+
+
+async def test_a_dead_letter_too_large_for_the_dlq_keeps_its_headers(
+    settings: NexusSettings, small_topic: str
+) -> None:
+    """A service must not insist for ever on a dead letter Kafka will never take: written
+    without its value, it still says where the original record is, and why."""
+    producer = EnvelopeProducer(
+        settings=settings, codec=Codec(load_registry(settings.schemas_dir)), client_id="test"
+    )
+    await producer.start()
+    try:
+        written = await DeadLetters(producer=producer, topic=small_topic, service="s").write(
+            FailedRecord(
+                topic="nexus.search",
+                partition=1,
+                offset=42,
+                key=b"c",
+                value=b"x" * 4096,
+                headers=[("ce_id", b"e-1")],
+            ),
+            RuntimeError("the handler failed"),
+        )
+        letter = await read_back(settings, written)
+    finally:
+        await producer.stop()
+    assert letter.value == b""
+    assert header(letter.headers, "nexus-original-offset") == "42"
+    assert header(letter.headers, "nexus-error") == "the handler failed"
+    assert header(letter.headers, "ce_id") == "e-1"
+    assert "MessageSizeTooLarge" in str(header(letter.headers, "nexus-value-dropped"))
