@@ -15,7 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
 from mesh_processes import Mesh
-from nexus_mesh.client import Event, MeshClient, MeshClosedError
+from nexus_mesh.client import (
+    Event,
+    MeshClient,
+    MeshClosedError,
+    MeshConnectError,
+    MeshTimeoutError,
+    new_event_id,
+)
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
@@ -354,3 +361,77 @@ async def test_a_position_alone_takes_no_id_while_the_user_has_a_connection_here
     await open_client(stack, mesh, gateway.url)  # stays connected
     resumed = await open_client(stack, mesh, gateway.url, since=departed.position)
     assert resumed.connection_id != departed.connection_id
+
+
+async def test_a_request_resent_after_a_resume_gets_its_replayed_reply(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """The connection drops with a request unanswered; its reply comes while the client is
+    away and is replayed first thing on resume. Resending the request (same event_id, as
+    the README says) is acked as a duplicate and answered by that reply, not left waiting
+    for one that already came."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await open_client(stack, mesh, gateway.url)
+    event_id = new_event_id()
+    await client.emit("search", {"query": "jazz"}, event_id=event_id)
+    await client.close()
+    await publisher.publish(
+        "search.completed",
+        {"query": "jazz", "hits": []},
+        campaign_id="A",
+        user_id="u1",
+        connection_id=client.connection_id,
+        correlation_id=event_id,
+    )
+    resumed = await stack.enter_async_context(client.resume())
+    welcomed_at = resumed.position
+
+    async def replayed() -> bool:
+        return resumed.position != welcomed_at
+
+    # The app resends only once it is back up: the replay has come by then.
+    await eventually(replayed, what="the reply replayed")
+    reply = await resumed.request("search", {"query": "jazz"}, event_id=event_id, timeout=5)
+    assert reply.type == "search.completed"
+    assert reply.correlation_id == event_id
+
+
+async def test_a_session_closed_for_an_expired_token_resumes_with_a_new_one(
+    mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
+) -> None:
+    """4001 on expiry: the client resumes with a fresh token on the same connection, and
+    what was sent meanwhile is replayed."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"], ttl_s=2)
+    )
+    await stack.enter_async_context(client)
+    with pytest.raises(MeshClosedError) as closed:
+        await client.next_event(timeout=30)
+    assert closed.value.close_code == 4001
+    assert "expired" in closed.value.reason
+    await publish_seq(publisher, 0, 1)
+    with pytest.raises(MeshConnectError, match="4001"):
+        await client.resume()  # the old token is still expired
+    resumed = await stack.enter_async_context(client.resume(token=mesh.token("u1", ["A"])))
+    assert resumed.connection_id == client.connection_id
+    assert resumed.recovered is True
+    assert seq(await resumed.next_event(timeout=15)) == 0
+
+
+async def test_an_unanswered_emit_names_its_event_for_the_resend(
+    mesh: Mesh, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await open_client(stack, mesh, gateway.url)
+    with pytest.raises(MeshTimeoutError) as unanswered:
+        await client.emit("chat.message", {"text": "hi"}, timeout=0)
+    assert isinstance(unanswered.value, TimeoutError)
+    # Resent under that id, it is written once: acked now, as new or as the duplicate.
+    ack = await client.emit("chat.message", {"text": "hi"}, event_id=unanswered.value.event_id)
+    assert ack.event_id == unanswered.value.event_id
+    with pytest.raises(ValueError, match="event_id 'no spaces' must be"):
+        await client.emit("chat.message", {"text": "hi"}, event_id="no spaces")

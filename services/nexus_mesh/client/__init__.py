@@ -8,7 +8,10 @@
             ...
 
 After a resumable close (``MeshClosedError.retriable``: 1001, 4008, 1006) reconnect with
-``client.resume()``, i.e. ``MeshClient.connect(..., since=client.position)``.
+``client.resume()`` (``client.resume(token=new)`` after 4001 for an expired token), i.e.
+``MeshClient.connect(..., since=client.position, connection_id=client.connection_id)``, and
+resend what was not answered under its ``event_id`` (``MeshClosedError.event_id``,
+``MeshTimeoutError.event_id``): a request's reply replayed by the resume answers it.
 """
 
 from nexus_mesh.client.frames import (
@@ -18,6 +21,7 @@ from nexus_mesh.client.frames import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshTimeoutError,
 )
 from nexus_mesh.client.session import Connecting, MeshClient
 from nexus_mesh.client.target import AuthVia
@@ -33,5 +37,6 @@ __all__ = [
     "MeshClosedError",
     "MeshConnectError",
     "MeshError",
+    "MeshTimeoutError",
     "new_event_id",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from nexus_mesh.envelope import CLIENT_ID_RE
 from nexus_mesh.errors import NexusError
 
 ACK = "nexus.ack"
@@ -150,6 +151,21 @@ class MeshClosedError(NexusError, ConnectionError):
         self.close_code = close_code
         self.reason = reason
         self.retriable = close_code in RESUMABLE_CLOSE_CODES
+        self.event_id: str | None = None
+        """Set when an ``emit``/``request`` was waiting: resend under this id after the
+        resume (a new id would write the event twice if this one landed)."""
+
+
+class MeshTimeoutError(NexusError, TimeoutError):
+    """An ``emit``/``request`` got no answer in time; the event may or may not be written.
+
+    Resend it with ``event_id`` (on this session or after a resume): the gateway answers a
+    write it already has with its ack (``duplicate``) instead of writing it twice.
+    """
+
+    def __init__(self, message: str, *, event_id: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
 
 
 def parse_frame(data: str | bytes) -> Event:
@@ -177,6 +193,11 @@ def encode_event(
     attributes: Mapping[str, str] | None = None,
     traceparent: str | None = None,
 ) -> bytes:
+    # Checked here: the gateway's bad_frame for an id it cannot read names no event, so it
+    # could not be matched to this send, which would wait out its timeout instead.
+    for name, value in (("event_id", event_id), ("correlation_id", correlation_id)):
+        if value is not None and not CLIENT_ID_RE.fullmatch(value):
+            raise ValueError(f"{name} {value!r} must be 1-128 characters of A-Z a-z 0-9 . _ : -")
     metadata: dict[str, Any] = {"event_id": event_id}
     if correlation_id is not None:
         metadata["correlation_id"] = correlation_id

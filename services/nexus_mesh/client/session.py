@@ -6,7 +6,10 @@ A single reader task owns the socket's receiving side and routes every frame onc
   ``metadata.correlation_id``, else ``payload.event_id``); unmatched ones, and any other
   ``nexus.*`` frame, go to a small protocol inbox read by ``next_protocol_frame``;
 - a delivered event whose ``correlation_id`` a ``request`` is waiting for resolves it;
-- every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``.
+- every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``;
+  one addressed to this connection or user with a ``correlation_id`` nobody waits for (a
+  reply replayed by a resume, before the request is resent) is also kept, the last 1000,
+  for a ``request`` of that id to find.
 
 When the events inbox is full the reader stops reading the socket, so a consumer that falls
 behind pushes back on the gateway (which may then close with 4008) instead of growing memory.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -41,6 +44,7 @@ from nexus_mesh.client.frames import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshTimeoutError,
     encode_event,
     parse_frame,
 )
@@ -55,6 +59,11 @@ LOST_READER_WAIT_S = 1.0
 # emit's and request's default wait: longer than two of the gateway's default waits for Kafka
 # (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s), as a connection's events are answered in turn.
 ANSWER_TIMEOUT_S = 30.0
+# Replies nobody waited for yet, kept for a request resent after a resume.
+UNCLAIMED_REPLIES = 1000
+# The WebSocket ping interval: a half-open connection (a NAT that forgot it, a gateway host
+# gone without a FIN) is noticed within this, instead of events() waiting for ever.
+HEARTBEAT_S = 30.0
 
 
 class Connecting:
@@ -101,6 +110,7 @@ class MeshClient:
         self._position = _position_of(welcome)
         self._answers: dict[str, deque[asyncio.Future[Event]]] = {}
         self._replies: dict[str, asyncio.Future[Event]] = {}
+        self._unclaimed: OrderedDict[str, Event] = OrderedDict()
         self._events: Inbox[Event] = Inbox(target.max_queued_events)
         self._protocol: Inbox[Event] = Inbox(1_000)
         self._closed = False
@@ -128,7 +138,8 @@ class MeshClient:
         connect_timeout: float = 10.0,
         max_queued_events: int = 10_000,
         max_msg_size: int = 4 * 1024 * 1024,
-        heartbeat: float | None = None,
+        heartbeat: float | None = HEARTBEAT_S,
+        connection_id: str | None = None,
     ) -> Connecting:
         """Open a session at ``base_url`` (``http(s)://`` or ``ws(s)://`` host, optional prefix).
 
@@ -138,7 +149,11 @@ class MeshClient:
         Each open WebSocket holds one of the session connector's slots (100 by default), so
         a session shared by many clients needs ``aiohttp.TCPConnector(limit=0)``.
         ``auth_via`` picks where ``token`` goes: the ``Authorization: Bearer`` header, the
-        ``bearer.<token>`` subprotocol (as browsers send it) or ``?token=``.
+        ``bearer.<token>`` subprotocol (as browsers send it) or ``?token=``. ``since`` and
+        ``connection_id`` resume an earlier session (its ``position`` and ``connection_id``):
+        its missed events, and the replies addressed to that connection, arrive first.
+        ``heartbeat`` pings every so many seconds (None: never), so a dead connection ends
+        the session instead of leaving ``events()`` waiting for ever.
         """
         target = Target(
             base_url=base_url,
@@ -152,12 +167,19 @@ class MeshClient:
             max_queued_events=max_queued_events,
             max_msg_size=max_msg_size,
             heartbeat=heartbeat,
+            connection_id=connection_id,
         )
         return Connecting(lambda: cls._open(target))
 
-    def resume(self) -> Connecting:
-        """A new session for the same campaign and user, continuing after ``position``."""
-        target = replace(self._target, since=self._position, connection_id=self.connection_id)
+    def resume(self, *, token: str | None = None) -> Connecting:
+        """A new session for the same campaign and user, continuing after ``position`` on the
+        same ``connection_id``; ``token`` replaces the old one (after 4001, token expired)."""
+        target = replace(
+            self._target,
+            since=self._position,
+            connection_id=self.connection_id,
+            token=token if token is not None else self._target.token,
+        )
         return Connecting(lambda: MeshClient._open(target))
 
     @classmethod
@@ -254,8 +276,9 @@ class MeshClient:
             attributes=attributes,
             traceparent=traceparent,
         )
-        async with asyncio.timeout(timeout):
-            return await self._exchange(event_id, frame)
+        with _naming(event_id, timeout):
+            async with asyncio.timeout(timeout):
+                return await self._exchange(event_id, frame)
 
     async def request(
         self,
@@ -286,13 +309,18 @@ class MeshClient:
             attributes=attributes,
             traceparent=traceparent,
         )
-        # Registered before sending: the reply may overtake the ack.
+        # Registered before sending: the reply may overtake the ack. A resend after a resume
+        # may find it here already, replayed before it was asked for again.
         reply: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        replayed = self._unclaimed.pop(key, None)
+        if replayed is not None:
+            reply.set_result(replayed)
         self._replies[key] = reply
         try:
-            async with asyncio.timeout(timeout):
-                await self._exchange(event_id, frame)
-                return await reply
+            with _naming(event_id, timeout):
+                async with asyncio.timeout(timeout):
+                    await self._exchange(event_id, frame)
+                    return await reply
         finally:
             if self._replies.get(key) is reply:
                 del self._replies[key]
@@ -435,6 +463,9 @@ class MeshClient:
             if reply is not None and not reply.done():
                 reply.set_result(event)
                 return None
+            self._unclaimed[correlation_id] = event
+            if len(self._unclaimed) > UNCLAIMED_REPLIES:
+                self._unclaimed.popitem(last=False)
         return event
 
     # -- closing ------------------------------------------------------------------------
@@ -486,6 +517,22 @@ class MeshClient:
 async def _close_owned(session: aiohttp.ClientSession, target: Target) -> None:
     if target.session is None:
         await session.close()
+
+
+@contextlib.contextmanager
+def _naming(event_id: str, timeout: float) -> Generator[None, None, None]:
+    """Name the event in what an emit or request raises, so that it can be resent as is."""
+    try:
+        yield
+    except MeshClosedError as exc:
+        exc.event_id = event_id
+        raise
+    except TimeoutError:
+        raise MeshTimeoutError(
+            f"no answer to event {event_id} within {timeout:g} s: it may or may not be "
+            "written; resend it under the same event_id",
+            event_id=event_id,
+        ) from None
 
 
 def _settle(future: asyncio.Future[Event]) -> None:
