@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+DEMO_TESTS := tests/e2e/demo_page
+
+$(STAMP): pyproject.toml $(DEMO_TESTS)/package-lock.json | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# jsdom and ws, pinned by the lock file, for the demo page's tests (tests/e2e/test_demo_page.py).
+	npm ci --prefix $(DEMO_TESTS) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -47,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(DEMO_TESTS)/node_modules

@@ -20,6 +20,12 @@ const CLOSE_REASONS = new Map([
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const MAX_LOG_ENTRIES = 500;
+// A retryable nexus.error (rate_limited, unavailable, unconfirmed): the same frame, same
+// event_id, is sent again this often before the page gives up; a new id could write twice.
+const RESEND_ATTEMPTS = 5;
+// The page's own limit on a search: the gateway's timeout event may never come (a resume on
+// another pod, or a close that could not be resumed).
+const SEARCH_TIMEOUT_MS = 20_000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -54,8 +60,9 @@ const session = {
   connectionId: null, // named on a reconnect, so its replies follow it (not a guess)
   attempt: 0,
   retryTimer: null,
-  unacked: new Map(), // event_id -> {frame, entry}: resent after a resume
+  unacked: new Map(), // event_id -> {frame, entry, tries}: resent after a resume
   searchId: null, // correlation id of the search whose results are shown
+  searchTimer: null,
 };
 
 // -- status and controls ---------------------------------------------------------------
@@ -180,6 +187,8 @@ function closed(code, reason) {
     session.wanted = false;
     setStatus("failed", `closed (${code}) ${detail}`);
     failUnacked(`not confirmed: ${why}`);
+    if (session.searchId) showSearchProblem("failed", `no answer: ${why}`);
+    if (code === 4001) logNote("join again with a new token: the page resumes where it was");
     return;
   }
   // Exponential backoff with jitter, so a drained pod's clients do not return all at once.
@@ -209,11 +218,17 @@ function join() {
     setStatus("failed", "the gateway URL is not valid");
     return;
   }
+  const previous = session.target;
   session.target = target;
   session.wanted = true;
   session.attempt = 0;
-  session.position = null; // a new join starts now; only reconnects resume
-  session.connectionId = null;
+  // Joining the same campaign as the same user again (after a 4001 for an expired token,
+  // say, with a new one) resumes where the page was; anything else starts now.
+  if (!previous || previous.campaign !== target.campaign || previous.user !== target.user ||
+      previous.gateway !== target.gateway) {
+    session.position = null;
+    session.connectionId = null;
+  }
   ui.welcome.hidden = true;
   open();
 }
@@ -251,7 +266,7 @@ function send(type, payload) {
     eventId,
   });
   setOutcome(entry, "pending", "sending…");
-  session.unacked.set(eventId, { frame, entry });
+  session.unacked.set(eventId, { frame, entry, tries: 1 });
   session.ws.send(frame);
   return eventId;
 }
@@ -303,13 +318,27 @@ function answered(type, payload, metadata) {
     if (type === "nexus.error") logNote(`error ${payload.code}: ${payload.message}`);
     return;
   }
+  if (type === "nexus.error" && payload.retryable === true && sent.tries < RESEND_ATTEMPTS) {
+    // Kept, and sent again as it was: for "unconfirmed" the write may still land, and only
+    // the same event_id lets the gateway answer it instead of writing it twice.
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** sent.tries);
+    sent.tries += 1;
+    setOutcome(sent.entry, "pending", `${payload.code}: resending in ${(delay / 1000).toFixed(1)} s…`);
+    setTimeout(() => {
+      // Resent by a resume meanwhile, or answered: nothing to do.
+      if (session.unacked.get(eventId) === sent && session.ws?.readyState === WebSocket.OPEN) {
+        session.ws.send(sent.frame);
+      }
+    }, delay);
+    return;
+  }
   session.unacked.delete(eventId);
   if (type === "nexus.ack") {
     const dup = payload.duplicate ? " (duplicate)" : "";
     setOutcome(sent.entry, "acked", `✓ ${payload.topic}/${payload.partition}@${payload.offset}${dup}`);
     return;
   }
-  const retry = payload.retryable ? ", try again later" : "";
+  const retry = payload.retryable ? ` (gave up after ${sent.tries} tries)` : "";
   setOutcome(sent.entry, "error", `✗ ${payload.code}: ${payload.message}${retry}`);
   if (eventId === session.searchId) showSearchProblem("error", `${payload.code}: ${payload.message}`);
 }
@@ -380,6 +409,15 @@ function showSearchProblem(state, text) {
   session.searchId = null;
 }
 
+function searchSent(searchId) {
+  clearTimeout(session.searchTimer);
+  session.searchTimer = setTimeout(() => {
+    if (session.searchId === searchId) {
+      showSearchProblem("timeout", `no answer within ${SEARCH_TIMEOUT_MS / 1000} s`);
+    }
+  }, SEARCH_TIMEOUT_MS);
+}
+
 // -- wiring ----------------------------------------------------------------------------
 
 ui.gateway.value = location.origin.startsWith("http") ? location.origin : "http://127.0.0.1:8080";
@@ -405,6 +443,7 @@ ui.searchForm.addEventListener("submit", (event) => {
   if (!query || !session.ws || session.ws.readyState !== WebSocket.OPEN) return;
   // The gateway correlates the reply with this event_id, as no correlation_id is set.
   session.searchId = send("search", { query });
+  searchSent(session.searchId);
   ui.results.replaceChildren(span("pending", `searching “${query}”…`));
   ui.results.dataset.state = "pending";
 });
