@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from nexus_gateway.protocol import (
     welcome_frame,
 )
 from nexus_gateway.state import GATEWAY, Gateway
+from nexus_mesh.envelope import PATH_ID_RE
 from nexus_mesh.position import Position
 from nexus_mesh.tasks import cancel_and_wait, run_detached
 
@@ -29,14 +29,13 @@ _REFUSED_MAX_BYTES = 1024
 _REFUSED_CLOSE_WAIT_S = 1.0
 # How long an expired token's connection may take to hand out the answers it owes.
 EXPIRY_FLUSH_S = 2.0
-_PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     campaign_id = request.match_info["campaign_id"]
     user_id = request.match_info["user_id"]
-    if not (_PATH_ID_RE.fullmatch(campaign_id) and _PATH_ID_RE.fullmatch(user_id)):
+    if not (PATH_ID_RE.fullmatch(campaign_id) and PATH_ID_RE.fullmatch(user_id)):
         raise web.HTTPBadRequest(text="campaign and user ids: 1-128 of letters, digits, ._:@-")
     if not gateway.accepting:
         raise web.HTTPServiceUnavailable(text="gateway is draining")

@@ -16,6 +16,8 @@ from typing import Any
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # A client-chosen event_id or correlation_id, as the gateway accepts it (and `nexus publish`).
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# A campaign or user id in the WebSocket path /ws/{campaign_id}/{user_id}.
+PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
 PROTOCOL_PREFIX = "nexus."
 BROADCAST_CAMPAIGN = "*"
 

@@ -50,7 +50,7 @@ from nexus_mesh.client.frames import (
 )
 from nexus_mesh.client.inbox import Inbox
 from nexus_mesh.client.target import AuthVia, Target, handshake
-from nexus_mesh.envelope import new_event_id
+from nexus_mesh.envelope import PATH_ID_RE, new_event_id
 from nexus_mesh.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,12 @@ class MeshClient:
         ``heartbeat`` pings every so many seconds (None: never), so a dead connection ends
         the session instead of leaving ``events()`` waiting for ever.
         """
+        for name, value in (("campaign_id", campaign_id), ("user_id", user_id)):
+            # The gateway refuses the handshake with a bare HTTP 400 otherwise.
+            if not PATH_ID_RE.fullmatch(value):
+                raise ValueError(
+                    f"{name} {value!r} must be 1-128 characters of A-Z a-z 0-9 . _ : @ -"
+                )
         target = Target(
             base_url=base_url,
             campaign_id=campaign_id,
@@ -429,6 +435,12 @@ class MeshClient:
                 await self._ws.close(code=1011)
         finally:
             self._finish(self._ws.close_code, reason)
+            if self._owns_session and self._local_close is None:
+                # Ended by the other side: nothing will use this session again (a resume
+                # opens its own), so it is released now rather than at close(), which a
+                # caller replacing the client with its resume() never calls.
+                with contextlib.suppress(Exception):
+                    await self._session.close()
 
     def _route(self, data: str | bytes) -> Event | None:
         """Hand ``data`` to whoever waits for it; return it if it is for the events inbox."""

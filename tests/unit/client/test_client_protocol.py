@@ -30,6 +30,7 @@ from nexus_mesh.client import (
     MeshConnectError,
     MeshError,
 )
+from nexus_mesh.client.frames import encode_event
 
 TOKEN = "good-token"
 WELCOME_POSITION = "v1.4.2.10."
@@ -365,8 +366,10 @@ async def test_pending_emit_fails_when_the_server_closes(peer: ScriptedPeer) -> 
         assert client.position == "p-last"
         with pytest.raises(MeshClosedError):
             await client.next_event(timeout=5)
-        with pytest.raises(MeshClosedError):
-            await client.emit("chat.message", {"text": "too late"})
+        with pytest.raises(MeshClosedError) as late:
+            await client.emit("chat.message", {"text": "too late"}, event_id="e-late")
+        assert late.value.event_id == "e-late", "named, for a resend after the resume"
+        assert closed.value.event_id is not None
 
 
 async def test_a_send_on_a_dropped_connection_marks_the_session_closed(
@@ -485,3 +488,13 @@ async def test_borrowed_session_is_left_open(peer: ScriptedPeer) -> None:
             await client.emit("chat.message", {"text": "hi"})
         assert client.closed
         assert not session.closed
+
+
+async def test_ids_the_gateway_would_refuse_fail_before_anything_is_sent() -> None:
+    """The gateway answers a bad path id with a bare HTTP 400, and a bad event_id with a
+    bad_frame that names no event (so an emit would wait out its timeout): the client says
+    what is wrong at once instead."""
+    with pytest.raises(ValueError, match="user_id 'a b' must be 1-128 characters"):
+        await MeshClient.connect("http://127.0.0.1:9", campaign_id="demo", user_id="a b")
+    with pytest.raises(ValueError, match="correlation_id '' must be"):
+        encode_event("chat.message", {}, event_id="e-1", correlation_id="")
