@@ -339,14 +339,16 @@ class Dispatcher:
         compacted or aborted batch leaves gaps): without this, the lag would stay one above
         zero after every transactional write, and a welcome position would point at a marker.
         """
-        for tp in list(self._next):
+        for tp, nxt in list(self._next.items()):
             try:
+                highwater = self._consumer.highwater(tp)
+                if highwater is None or highwater <= nxt:
+                    continue  # nothing after the next offset to skip: the usual case
                 position = await self._consumer.position(tp)
             except Exception as exc:
                 # Only a partition being reset can make this wait, and one dropped meanwhile
                 # raises: either way its next offset stays as it is until the next batch.
                 log.debug("no position for %s-%s yet: %r", tp.topic, tp.partition, exc)
                 continue
-            nxt = self._next.get(tp)
-            if nxt is not None and position > nxt:
+            if position > self._next.get(tp, position):
                 self._next[tp] = position
