@@ -277,6 +277,7 @@ async def test_what_is_retried_and_what_is_answered_once(mesh: Mesh) -> None:
             q: await eventually(replies_to(mesh, clients, r.metadata.event_id), what=q)
             for q, r in requests.items()
         }
+
         async def two_dead() -> list[object] | None:
             return list(dlq.records) if len(dlq.records) == 2 else None
 

@@ -350,9 +350,7 @@ def test_the_failure_reply_is_known_by_its_request(registry_dir: RegistryDir) ->
 def test_a_failure_reply_must_be_one_services_may_send(registry_dir: RegistryDir) -> None:
     """Otherwise every failure reply would be refused at the publisher, and the requester
     left to its timeout after all."""
-    registry_dir.edit_manifest(
-        lambda m: m["events"]["search.failed"].update(senders=["gateway"])
-    )
+    registry_dir.edit_manifest(lambda m: m["events"]["search.failed"].update(senders=["gateway"]))
     assert problems_of(registry_dir.root) == [
         "manifest.json: flows['search']: failure 'search.failed' must list service among its "
         "senders: the service SDK sends it"
