@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshError
@@ -22,26 +21,13 @@ from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(url: str) -> Samples:
-    def get() -> str:
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
-            return response.read().decode()
-
-    text = await asyncio.to_thread(get)
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+from nexus_testkit import MetricSamples as Samples
+from nexus_testkit import eventually, metric_value
+from nexus_testkit import scrape_metrics as scrape
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return metric_value(samples, name, **labels) or 0.0
 
 
 def names(samples: Samples) -> set[str]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiokafka import ConsumerRecord
 
 from kafka_tail import TopicTail
 from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
@@ -20,56 +23,72 @@ from nexus_testkit import eventually
 from service_kit import search_request, service_env
 
 
-async def test_search_service_process(settings: NexusSettings, tmp_path: Path) -> None:
-    await ensure_topics(settings, ["search"])
-    topics = TopicNames(prefix=settings.topic_prefix)
-    codec = Codec(load_registry(settings.schemas_dir))
-    env = service_env(settings, OTEL_SDK_DISABLED="true")
-    log_path = tmp_path / "search.log"
+@asynccontextmanager
+async def service_process(
+    name: str, service: str, log_path: Path, env: dict[str, str], cwd: Path | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``nexus service NAME`` as its own process, once ``service`` logged its ready line;
+    killed at the end if it is still running (a test that stops it checks how)."""
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "nexus_mesh.cli",
             "service",
-            "search",
+            name,
             env=env,
+            cwd=cwd,
             stdout=log,
             stderr=log,
         )
     try:
 
         async def ready() -> bool:
-            assert process.returncode is None, log_path.read_text()
-            return "service search ready" in log_path.read_text()
+            text = await asyncio.to_thread(log_path.read_text)
+            assert process.returncode is None, text
+            return f"service {service} ready" in text
 
         await eventually(ready, timeout=60, what="the ready line")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
-        request = search_request(codec, "password")
-        event_id = request.metadata.event_id
-        producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test")
-        await producer.start()
-        try:
-            await producer.send(request, topic=topics.domain("search"))
-        finally:
-            await producer.stop()
 
-        async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
+async def reply_to(
+    settings: NexusSettings, codec: Codec, request: Envelope
+) -> ConsumerRecord[bytes, bytes]:
+    """Write ``request`` as the gateway would, and read the reply the service sends."""
+    topics = TopicNames(prefix=settings.topic_prefix)
+    producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test")
+    await producer.start()
+    try:
+        await producer.send(request, topic=topics.domain("search"))
+    finally:
+        await producer.stop()
+    async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
 
-            async def reply() -> list[ConsumerRecord[bytes, bytes]]:
-                return clients.with_header("nexus-correlation", event_id)
+        async def reply() -> list[ConsumerRecord[bytes, bytes]]:
+            return clients.with_header("nexus-correlation", request.metadata.event_id)
 
-            (record,) = await eventually(reply, what="the search reply")
+        (record,) = await eventually(reply, what="the reply")
+    return record
+
+
+async def test_search_service_process(settings: NexusSettings, tmp_path: Path) -> None:
+    await ensure_topics(settings, ["search"])
+    codec = Codec(load_registry(settings.schemas_dir))
+    env = service_env(settings, OTEL_SDK_DISABLED="true")
+    log_path = tmp_path / "search.log"
+    async with service_process("search", "search", log_path, env) as process:
+        record = await reply_to(settings, codec, search_request(codec, "password"))
         assert header(record.headers, "ce_type") == "search.completed"
         assert codec.decode(record.value).payload["hits"]
 
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
         assert "service search stopped" in log_path.read_text()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 GREETER = """
@@ -105,50 +124,15 @@ async def test_a_service_of_your_own_runs_as_the_mesh_s_do(
     about as an unknown variable."""
     await ensure_topics(settings, ["search"])
     (tmp_path / "greeter.py").write_text(GREETER)
-    topics = TopicNames(prefix=settings.topic_prefix)
     codec = Codec(load_registry(settings.schemas_dir))
     env = service_env(settings, OTEL_SDK_DISABLED="true", NEXUS_GREETER_GREETING="bonjour")
     log_path = tmp_path / "greeter.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "nexus_mesh.cli",
-            "service",
-            "greeter:service",
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-
-        async def ready() -> bool:
-            assert process.returncode is None, log_path.read_text()
-            return "service greeter ready" in log_path.read_text()
-
-        await eventually(ready, timeout=60, what="the ready line")
-        request = search_request(codec, "alice")
-        producer = EnvelopeProducer(settings=settings, codec=codec, client_id="test")
-        await producer.start()
-        try:
-            await producer.send(request, topic=topics.domain("search"))
-        finally:
-            await producer.stop()
-        async with TopicTail(settings, topics.clients, settings.clients_partitions) as clients:
-
-            async def reply() -> list[ConsumerRecord[bytes, bytes]]:
-                return clients.with_header("nexus-correlation", request.metadata.event_id)
-
-            (record,) = await eventually(reply, what="the greeter's reply")
+    async with service_process("greeter:service", "greeter", log_path, env, tmp_path) as process:
+        record = await reply_to(settings, codec, search_request(codec, "alice"))
         assert codec.decode(record.value).payload["query"] == "bonjour alice"
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
         assert "NEXUS_GREETER_GREETING" not in log_path.read_text()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def test_a_service_that_cannot_start_says_why_in_one_line(

@@ -4,13 +4,11 @@ consumer lag per assigned partition, handler timings per outcome, write latency.
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -22,15 +20,16 @@ from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
+from nexus_testkit import MetricSamples as Samples
 from nexus_testkit import eventually
+from nexus_testkit import metric_value as value
+from nexus_testkit import scrape_metrics as scrape
 from service_kit import gateway_producer, search_request
 
 # A short lag interval so a backlog shows within a test's patience, not within minutes.
 FAST = ServiceConfig(
     poll_timeout_ms=100, retry_backoff_s=0.01, stop_timeout_s=5.0, lag_interval_s=0.2
 )
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 class Requests:
@@ -85,23 +84,6 @@ async def serving(service: Service, settings: NexusSettings) -> AsyncIterator[st
     finally:
         await service.stop()
         await asyncio.wait_for(task, 30)
-
-
-async def scrape(url: str) -> Samples:
-    def get() -> str:
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
-            return str(response.read().decode())
-
-    text = await asyncio.to_thread(get)
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 def lags(samples: Samples, topic: str) -> dict[int, float]:
