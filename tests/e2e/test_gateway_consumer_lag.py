@@ -5,31 +5,29 @@ loop: the broker's authorizer refuses its fetches from the clients topic (as a w
 would) while still answering its end-offset queries. The lag of the partition it holds for
 its client then shows exactly the records written meanwhile, and the client has none of
 them; once reading is allowed again the client gets them all, in order, and the lag falls
-back to zero.
+back to zero. This module's broker is its own (it checks ACLs); it lets everything through
+where no ACL is set, so it serves the module's other test as the session's would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
-from aiokafka.structs import RecordMetadata
 
+from clients_topic import campaign_update, write
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
-from nexus_mesh.kafka.records import record_headers
-from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.position import Position
 from nexus_mesh.registry import load_registry
@@ -48,25 +46,27 @@ EVERYONE, ANY_HOST = "User:*", "*"
 BACKLOG = 20
 
 
+@pytest.fixture(scope="module")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's broker, whose authorizer applies topic ACLs; the suite's ``settings``
+    fixture points at it in place of the session's broker."""
+    cluster = LocalKafka(
+        tmp_path_factory.mktemp("kafka-acls"), die_with_parent=True, broker_properties=AUTHORIZER
+    )
+    bootstrap = cluster.start(nodes=1, port=0)
+    try:
+        yield bootstrap
+    finally:
+        cluster.stop()
+
+
 class TopicAcls:
     """The ACLs of one topic, set with the protocol's CreateAcls and DeleteAcls requests
     (aiokafka has the requests, not an admin call for them)."""
 
-    def __init__(self, settings: NexusSettings, topic: str) -> None:
-        self._client = AIOKafkaClient(**client_kwargs(settings))
+    def __init__(self, client: AIOKafkaClient, topic: str) -> None:
+        self._client = client
         self._topic = topic
-
-    async def __aenter__(self) -> TopicAcls:
-        await self._client.bootstrap()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._client.close()
 
     async def create(self, operation: int, permission: int) -> None:
         response = await self._client.send(
@@ -89,42 +89,14 @@ class TopicAcls:
         assert found[0] == 0 and len(found[2]) == 1, f"DeleteAcls: {found}"
 
 
-@pytest.fixture
-def authorizing_kafka(tmp_path: Path) -> Iterator[str]:
-    """A single-broker cluster of the test's own whose authorizer applies topic ACLs."""
-    cluster = LocalKafka(tmp_path / "kafka", die_with_parent=True, broker_properties=AUTHORIZER)
-    bootstrap = cluster.start(nodes=1, port=0)
+@asynccontextmanager
+async def topic_acls(settings: NexusSettings, topic: str) -> AsyncIterator[TopicAcls]:
+    client = AIOKafkaClient(**client_kwargs(settings))
+    await client.bootstrap()
     try:
-        yield bootstrap
+        yield TopicAcls(client, topic)
     finally:
-        cluster.stop()
-
-
-@pytest.fixture
-async def lag_settings(authorizing_kafka: str, topic_prefix: str) -> NexusSettings:
-    settings = NexusSettings(
-        kafka_bootstrap_servers=authorizing_kafka,
-        topic_prefix=topic_prefix,
-        clients_partitions=4,
-        domain_partitions=2,
-        dlq_partitions=1,
-        auth="none",
-    )
-    await ensure_topics(settings, load_registry(settings.schemas_dir).domains)
-    return settings
-
-
-@pytest.fixture
-async def lag_mesh(lag_settings: NexusSettings, tmp_path: Path) -> AsyncIterator[Mesh]:
-    processes = Mesh(
-        bootstrap=lag_settings.kafka_bootstrap_servers,
-        prefix=lag_settings.topic_prefix,
-        workdir=tmp_path,
-    )
-    try:
-        yield processes
-    finally:
-        processes.close()
+        await client.close()
 
 
 def lags(samples: MetricSamples, topic: str) -> dict[int, float]:
@@ -136,28 +108,40 @@ def lags(samples: MetricSamples, topic: str) -> dict[int, float]:
     }
 
 
-async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
-    lag_mesh: Mesh, lag_settings: NexusSettings
-) -> None:
-    topic = TopicNames(prefix=lag_settings.topic_prefix).clients
-    partition = campaign_partition("acme", lag_settings.clients_partitions)
-    codec = Codec(load_registry(lag_settings.schemas_dir))
-    gateway = lag_mesh.gateway()
-    assert gateway.url
-    url = gateway.url
+def lag_of(
+    url: str, topic: str, partition: int
+) -> Callable[[float], Callable[[], Awaitable[MetricSamples | None]]]:
+    """``lag_of(...)(n)``: a probe of the gateway at ``url``, its samples once the lag of
+    ``topic``/``partition`` is ``n``."""
 
-    async def lag_is(expected: float) -> MetricSamples | None:
-        samples = await scrape_metrics(url)
-        return samples if lags(samples, topic).get(partition) == expected else None
+    def probe(expected: float) -> Callable[[], Awaitable[MetricSamples | None]]:
+        async def scraped() -> MetricSamples | None:
+            samples = await scrape_metrics(url)
+            return samples if lags(samples, topic).get(partition) == expected else None
+
+        return scraped
+
+    return probe
+
+
+async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("acme", settings.clients_partitions)
+    codec = Codec(load_registry(settings.schemas_dir))
+    gateway = mesh.gateway()
+    assert gateway.url
+    lag_is = lag_of(gateway.url, topic, partition)
 
     async with (
-        TopicAcls(lag_settings, topic) as acls,
+        topic_acls(settings, topic) as acls,
         MeshClient.connect(
-            url, campaign_id="acme", user_id="alice", token=lag_mesh.token("alice", ["acme"])
+            gateway.url, campaign_id="acme", user_id="alice", token=mesh.token("alice", ["acme"])
         ) as client,
     ):
         # The partition of the client's campaign is held, and nothing is behind on it.
-        held = await eventually(lambda: lag_is(0), what="a zero lag on the held partition")
+        held = await eventually(lag_is(0), what="a zero lag on the held partition")
         assert set(lags(held, topic)) == {partition}, "only the client's partition is held"
 
         # Everyone may do anything with the topic but read it.
@@ -171,33 +155,17 @@ async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
             return "TopicAuthorizationFailedError" in gateway.log()
 
         await eventually(refused, what="the gateway's fetches to be refused")
-        producer = AIOKafkaProducer(**client_kwargs(lag_settings))
+        producer = AIOKafkaProducer(**client_kwargs(settings))
         await producer.start()
         try:
             for n in range(BACKLOG):
-                envelope = Envelope(
-                    type="campaign.updated",
-                    payload=codec.payload_from_json(
-                        "campaign.updated", {"status": f"seq-{n}", "updated_at": n}
-                    ),
-                    metadata=Metadata(
-                        event_id=uuid.uuid4().hex, campaign_id="acme", source="backend", time=n
-                    ),
-                )
-                await producer.send_and_wait(
-                    topic,
-                    codec.encode(envelope),
-                    key=b"acme",
-                    headers=record_headers(envelope),
-                    partition=partition,
-                )
+                update = campaign_update(codec, f"seq-{n}", time=n)
+                await write(producer, topic, partition, update, codec)
         finally:
             await producer.stop()
 
         # The gateway still learns the partition's end (every 2 s): it is BACKLOG behind.
-        behind = await eventually(
-            lambda: lag_is(BACKLOG), timeout=30, what=f"a lag of {BACKLOG} records"
-        )
+        behind = await eventually(lag_is(BACKLOG), timeout=30, what=f"a lag of {BACKLOG} records")
         delivered = metric_value(behind, "nexus_gateway_events_out_total", type="campaign.updated")
         assert not delivered, "events were delivered although the gateway could not read them"
 
@@ -206,7 +174,7 @@ async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
         assert [event.payload["status"] for event in received] == [
             f"seq-{n}" for n in range(BACKLOG)
         ]
-        caught_up = await eventually(lambda: lag_is(0), timeout=30, what="the lag back at zero")
+        caught_up = await eventually(lag_is(0), timeout=30, what="the lag back at zero")
         assert (
             metric_value(caught_up, "nexus_gateway_events_out_total", type="campaign.updated")
             == BACKLOG
@@ -226,44 +194,25 @@ async def test_a_transactional_write_leaves_no_lag_behind(
     gateway = mesh.gateway()
     assert gateway.url
     url = gateway.url
-
-    async def lag_is(expected: float) -> MetricSamples | None:
-        samples = await scrape_metrics(url)
-        return samples if lags(samples, topic).get(partition) == expected else None
+    lag_is = lag_of(url, topic, partition)
 
     token = mesh.token("alice", ["acme"])
     async with MeshClient.connect(url, campaign_id="acme", user_id="alice", token=token) as client:
-        await eventually(lambda: lag_is(0), what="a zero lag on the held partition")
+        await eventually(lag_is(0), what="a zero lag on the held partition")
         producer = AIOKafkaProducer(
             **client_kwargs(settings), transactional_id=f"backend-{uuid.uuid4().hex}"
         )
         await producer.start()
-
-        async def write(status: str) -> RecordMetadata:
-            envelope = Envelope(
-                type="campaign.updated",
-                payload=codec.payload_from_json(
-                    "campaign.updated", {"status": status, "updated_at": 1}
-                ),
-                metadata=Metadata(
-                    event_id=uuid.uuid4().hex, campaign_id="acme", source="backend", time=1
-                ),
-            )
-            return await producer.send_and_wait(
-                topic,
-                codec.encode(envelope),
-                key=b"acme",
-                headers=record_headers(envelope),
-                partition=partition,
-            )
-
         try:
             with contextlib.suppress(RuntimeError):
                 async with producer.transaction():
-                    await write("aborted")
+                    await write(
+                        producer, topic, partition, campaign_update(codec, "aborted"), codec
+                    )
                     raise RuntimeError("the backend changed its mind")
             async with producer.transaction():
-                written = await write("in-a-transaction")
+                committed = campaign_update(codec, "in-a-transaction")
+                written = await write(producer, topic, partition, committed, codec)
         finally:
             await producer.stop()
         # The aborted event never reaches the client: the committed one is its next.
@@ -281,4 +230,4 @@ async def test_a_transactional_write_leaves_no_lag_behind(
         # Once the marker is fetched too, a client joining is welcomed past it, and the lag
         # (end offset minus that next offset) is zero, not one.
         await eventually(welcome_offset, timeout=30, what="a welcome past the commit marker")
-        await eventually(lambda: lag_is(0), timeout=30, what="the lag at zero")
+        await eventually(lag_is(0), timeout=30, what="the lag at zero")

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from clients_topic import campaign_update, write
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer
-from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
@@ -166,32 +164,17 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     codec = Codec(load_registry(settings.schemas_dir))
     topic = TopicNames(prefix=settings.topic_prefix).clients
 
-    def update(campaign: str, status: str) -> Envelope:
-        return Envelope(
-            type="campaign.updated",
-            payload=codec.payload_from_json(
-                "campaign.updated", {"status": status, "updated_at": 1}
-            ),
-            metadata=Metadata(
-                event_id=uuid.uuid4().hex, campaign_id=campaign, source="elsewhere", time=1
-            ),
-        )
-
     async with MeshClient.connect(
         gateway.url, campaign_id="B", user_id="bob", token=mesh.token("bob", ["B"])
     ) as client:
         producer = AIOKafkaProducer(**client_kwargs(settings))
         await producer.start()
         try:
-            for envelope in (update(stray, "misplaced"), update("B", "for-b")):
-                await producer.send_and_wait(
-                    topic,
-                    codec.encode(envelope),
-                    key=envelope.metadata.campaign_id.encode(),
-                    headers=record_headers(envelope),
-                    # Both on B's partition, as a producer hashing keys otherwise might.
-                    partition=campaign_partition("B", partitions),
-                )
+            misplaced = campaign_update(codec, "misplaced", campaign_id=stray, source="elsewhere")
+            for_b = campaign_update(codec, "for-b", campaign_id="B", source="elsewhere")
+            for envelope in (misplaced, for_b):
+                # Both on B's partition, as a producer hashing keys otherwise might.
+                await write(producer, topic, campaign_partition("B", partitions), envelope, codec)
         finally:
             await producer.stop()
         received = await client.next_event(timeout=15)

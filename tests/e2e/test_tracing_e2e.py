@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from clients_topic import campaign_update, write
 from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
-from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
@@ -482,21 +480,6 @@ async def test_an_undecodable_client_record_is_counted_traced_and_skipped(
     partition = campaign_partition("acme", settings.clients_partitions)
     trace_id, producer_span = secrets.token_hex(16), secrets.token_hex(8)
 
-    def update(status: str, traceparent: str | None = None) -> Envelope:
-        return Envelope(
-            type="campaign.updated",
-            payload=codec.payload_from_json(
-                "campaign.updated", {"status": status, "updated_at": 1}
-            ),
-            metadata=Metadata(
-                event_id=uuid.uuid4().hex,
-                campaign_id="acme",
-                source="backend",
-                time=1,
-                traceparent=traceparent,
-            ),
-        )
-
     def connect(user: str) -> MeshClient:
         return MeshClient.connect(
             gateway.url or "", campaign_id="acme", user_id=user, token=mesh.token(user, ["acme"])
@@ -504,25 +487,17 @@ async def test_an_undecodable_client_record_is_counted_traced_and_skipped(
 
     async with connect("alice") as alice, connect("bob") as bob:
         # Headers of a real event, its value not an envelope at all.
-        unreadable = update("never delivered", traceparent=f"00-{trace_id}-{producer_span}-01")
-        readable = update("after the unreadable one")
+        unreadable = campaign_update(
+            codec, "never delivered", traceparent=f"00-{trace_id}-{producer_span}-01"
+        )
+        readable = campaign_update(codec, "after the unreadable one")
         producer = AIOKafkaProducer(**client_kwargs(settings))
         await producer.start()
         try:
-            bad = await producer.send_and_wait(
-                topic,
-                b"\x00not an envelope",
-                key=b"acme",
-                headers=record_headers(unreadable),
-                partition=partition,
+            bad = await write(
+                producer, topic, partition, unreadable, codec, value=b"\x00not an envelope"
             )
-            await producer.send_and_wait(
-                topic,
-                codec.encode(readable),
-                key=b"acme",
-                headers=record_headers(readable),
-                partition=partition,
-            )
+            await write(producer, topic, partition, readable, codec)
         finally:
             await producer.stop()
         for client in (alice, bob):
