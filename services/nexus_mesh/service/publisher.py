@@ -164,8 +164,14 @@ class Publisher:
         Only types the manifest lets services send (``senders`` has ``service``): a service
         that wrote a client's request or a gateway's timeout would impersonate them.
         """
-        self.events.require_sender(envelope.type, SERVICE_SENDER)
-        topic = self.events.topic_of(envelope.type, broadcast=broadcast)
+        return await self._write(envelope, self._topic(envelope.type, broadcast=broadcast))
+
+    def _topic(self, event_type: str, *, broadcast: bool) -> str:
+        """Where ``event_type`` goes, once the manifest says this service may send it there."""
+        self.events.require_sender(event_type, SERVICE_SENDER)
+        return self.events.topic_of(event_type, broadcast=broadcast)
+
+    async def _write(self, envelope: Envelope, topic: str) -> Published:
         began = time.perf_counter()
         written = await self._producer.send(envelope, topic=topic)
         if self._metrics is not None:
@@ -201,8 +207,7 @@ class Publisher:
         """
         # Who may send it and where it goes first: a type this service may not send is
         # refused for that, not for its payload.
-        self.events.require_sender(event_type, SERVICE_SENDER)
-        self.events.topic_of(event_type)
+        topic = self._topic(event_type, broadcast=False)
         envelope = self.events.envelope(
             event_type,
             payload,
@@ -215,7 +220,7 @@ class Publisher:
             attributes=attributes,
             event_id=event_id,
         )
-        return await self.send(envelope)
+        return await self._write(envelope, topic)
 
     async def broadcast(
         self,
@@ -228,8 +233,7 @@ class Publisher:
         event_id: str | None = None,
     ) -> Published:
         """Validate and write one event to ``<prefix>.system``: every connection gets it."""
-        self.events.require_sender(event_type, SERVICE_SENDER)
-        self.events.topic_of(event_type, broadcast=True)
+        topic = self._topic(event_type, broadcast=True)
         envelope = self.events.envelope(
             event_type,
             payload,
@@ -239,4 +243,4 @@ class Publisher:
             attributes=attributes,
             event_id=event_id,
         )
-        return await self.send(envelope, broadcast=True)
+        return await self._write(envelope, topic)
