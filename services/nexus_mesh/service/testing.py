@@ -17,6 +17,7 @@ running service are the runner's business, tested against a real broker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -64,6 +65,17 @@ class Outbox:
         return Written(topic=topic, partition=0, offset=offset)
 
 
+# A test suite calls handle() once per test: the schemas are read and compiled once.
+@functools.cache
+def _registry(directory: Path) -> Registry:
+    return load_registry(directory)
+
+
+@functools.cache
+def _codec(registry: Registry) -> Codec:
+    return Codec(registry)
+
+
 async def handle(
     service: Service,
     event_type: str,
@@ -80,12 +92,12 @@ async def handle(
     else the shipped ``schemas/``."""
     if registry is None:
         configured = os.environ.get("NEXUS_SCHEMAS_DIR", "").strip()
-        registry = load_registry(Path(configured) if configured else default_schemas_dir())
+        registry = _registry(Path(configured) if configured else default_schemas_dir())
     service.check(registry)
     handler = service.handlers.get(event_type)
     if handler is None:
         raise ConfigurationError(f"service {service.name} has no handler for {event_type}")
-    codec = Codec(registry)
+    codec = _codec(registry)
     topics = TopicNames(prefix=DEFAULT_TOPIC_PREFIX)
     event = Envelope(
         type=event_type,
