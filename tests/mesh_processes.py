@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexus_gateway.auth import issue_token
-from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.localkafka.cluster import free_port, free_ports
 from nexus_mesh.localkafka.orphans import dies_with_this_process
 
 JWT_SECRET = "e2e-secret-" + "x" * 48
@@ -94,7 +94,7 @@ class Mesh:
     def gateway(
         self, *, timeout: float = 60.0, wait_ready: bool = True, **extra: str
     ) -> MeshProcess:
-        port, admin_port = free_port(), free_port()
+        port, admin_port = free_ports(2)
         env = self.env(
             NEXUS_GATEWAY_HOST="127.0.0.1",
             NEXUS_GATEWAY_PORT=str(port),

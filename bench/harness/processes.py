@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.localkafka.cluster import free_port, free_ports
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -50,7 +50,8 @@ class GatewayPorts:
 
     @classmethod
     def free(cls, *, admin: bool = True) -> GatewayPorts:
-        return cls(port=free_port(), admin_port=free_port() if admin else 0)
+        port, admin_port = free_ports(2)
+        return cls(port=port, admin_port=admin_port if admin else 0)
 
     @property
     def url(self) -> str:

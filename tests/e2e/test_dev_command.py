@@ -22,7 +22,7 @@ import pytest
 
 from nexus_mesh.client import MeshClient
 from nexus_mesh.localkafka import LocalKafka
-from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.localkafka.cluster import free_port, free_ports
 from nexus_testkit import eventually
 
 
@@ -54,7 +54,7 @@ def dev_home(tmp_path: Path) -> Iterator[Path]:
 async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
     sig: signal.Signals, dev_home: Path, tmp_path: Path
 ) -> None:
-    port, admin_port = free_port(), free_port()
+    port, admin_port = free_ports(2)
     dev = _start_dev(port, admin_port, dev_home, tmp_path / "dev.log")
     url = f"http://127.0.0.1:{port}"
     try:

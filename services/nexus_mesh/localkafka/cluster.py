@@ -36,11 +36,12 @@ from nexus_mesh.localkafka.state import (
     NodeStatus,
     default_home,
     free_port,
+    free_ports,
     port_is_free,
     process_start_ticks,
 )
 
-__all__ = ["AlreadyRunningError", "ClusterStatus", "LocalKafka", "free_port"]
+__all__ = ["AlreadyRunningError", "ClusterStatus", "LocalKafka", "free_port", "free_ports"]
 
 _MAX_PORT = 65535
 
@@ -240,10 +241,12 @@ class LocalKafka:
     def _new_state(self, nodes: int, port: int) -> ClusterState:
         cluster_id = new_cluster_id()
         node_states = []
+        # Every port of the cluster at once, so that no two nodes or listeners share one.
+        chosen = iter(free_ports(nodes if port else 2 * nodes))
         for index in range(nodes):
-            broker_port = port + index if port else free_port()
+            broker_port = port + index if port else next(chosen)
             node_states.append(
-                NodeState(node_id=index + 1, broker_port=broker_port, controller_port=free_port())
+                NodeState(node_id=index + 1, broker_port=broker_port, controller_port=next(chosen))
             )
         return ClusterState(cluster_id=cluster_id, version=self.version, nodes=node_states)
 

@@ -6,6 +6,7 @@ its directory, so another ``nexus kafka`` invocation finds them again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -17,10 +18,20 @@ STATE_FILE = "cluster.json"
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    (port,) = free_ports(1)
+    return port
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports. Asked for one at a time, the kernel may hand
+    the port it just released back again: all are held until all are chosen."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((LOOPBACK, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def port_is_free(port: int) -> bool:

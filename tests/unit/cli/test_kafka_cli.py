@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import nexus_mesh.cli as cli
-from nexus_mesh.localkafka.state import process_start_ticks
+from nexus_mesh.localkafka.state import port_is_free, process_start_ticks
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +98,13 @@ def test_status_fails_and_names_the_node_that_is_down(
     assert captured.err.strip().splitlines() == [
         f"nexus: node(s) 2 of 3 stopped; `nexus kafka start --data-dir {home}` starts them again"
     ]
+
+
+def test_ports_chosen_together_are_distinct() -> None:
+    """A gateway's port and its admin port, a broker's and its controller's: taken one at a
+    time the kernel may give the same port twice, and the second listener fails to start."""
+    from nexus_mesh.localkafka.cluster import free_ports
+
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    assert all(port_is_free(port) for port in ports)
