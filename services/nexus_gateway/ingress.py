@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -111,15 +112,25 @@ class Ingress:
             return False
         return True
 
-    async def handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
-        """Answer one client frame; ``allowed`` is False when its rate limit refused it."""
+    async def handle(
+        self,
+        connection: Connection,
+        raw: str | bytes,
+        *,
+        allowed: bool,
+        retry_after_s: float = 0.0,
+    ) -> bytes:
+        """Answer one client frame; ``allowed`` is False when its rate limit refused it, and
+        then ``retry_after_s`` is how long until it would take one."""
         self._inflight += 1
         self._idle.clear()
         try:
             with self._receive_span(connection, raw) as span:
                 cause: Exception  # what the span records: the refusal, or the fault behind it
                 try:
-                    return await self._handle(connection, raw, allowed=allowed)
+                    return await self._handle(
+                        connection, raw, allowed=allowed, retry_after_s=retry_after_s
+                    )
                 except ClientEventError as error:
                     refused, cause = error, error
                 except Exception as exc:
@@ -144,15 +155,17 @@ class Ingress:
             if self._inflight == 0:
                 self._idle.set()
 
-    def refuse_binary(self, connection: Connection, data: bytes, *, allowed: bool) -> bytes:
-        """Answer a binary frame, refused unread; ``allowed`` as for :meth:`handle`: each is
-        a frame to answer, so the rate limit counts it."""
+    def refuse_binary(
+        self, connection: Connection, data: bytes, *, allowed: bool, retry_after_s: float = 0.0
+    ) -> bytes:
+        """Answer a binary frame, refused unread; ``allowed`` and ``retry_after_s`` as for
+        :meth:`handle`: each is a frame to answer, so the rate limit counts it."""
         if allowed:
             error = ClientEventError(
                 ErrorCode.BAD_FRAME, "frames must be JSON text frames", claimed_event_id(data)
             )
         else:
-            error = _rate_limited(claimed_event_id(data))
+            error = _rate_limited(claimed_event_id(data), retry_after_s)
         self._metrics.errors.labels(str(error.code)).inc()
         # Traced as every other refusal is, so an operator finds it; never parented on what
         # the unread frame may claim.
@@ -197,7 +210,9 @@ class Ingress:
         decision = sampler.should_sample(None, draw, WS_RECEIVE, SpanKind.SERVER).decision
         return with_sampled(context, decision is Decision.RECORD_AND_SAMPLE)
 
-    async def _handle(self, connection: Connection, raw: str | bytes, *, allowed: bool) -> bytes:
+    async def _handle(
+        self, connection: Connection, raw: str | bytes, *, allowed: bool, retry_after_s: float
+    ) -> bytes:
         size = len(raw.encode() if isinstance(raw, str) else raw)
         if size > self._max_event_bytes:
             raise ClientEventError(
@@ -218,7 +233,7 @@ class Ingress:
             }
         )
         if not allowed:
-            raise _rate_limited(event_id)
+            raise _rate_limited(event_id, retry_after_s)
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
@@ -411,7 +426,12 @@ def answer_trace(span: Span) -> str | None:
     return format_traceparent(span_context)
 
 
-def _rate_limited(event_id: str | None) -> ClientEventError:
+def _rate_limited(event_id: str | None, retry_after_s: float) -> ClientEventError:
+    # Rounded up, so a client that waits exactly this long is let through.
+    wait_ms = max(1, math.ceil(retry_after_s * 1000))
     return ClientEventError(
-        ErrorCode.RATE_LIMITED, "too many events: slow down and retry", event_id
+        ErrorCode.RATE_LIMITED,
+        f"too many events: retry in {wait_ms} ms",
+        event_id,
+        retry_after_ms=wait_ms,
     )

@@ -34,6 +34,11 @@ class TokenBucket:
             return True
         return False
 
+    def wait_s(self) -> float:
+        """Seconds until :meth:`take` would succeed: what a refused client is told to wait."""
+        missing = 1.0 - (self._tokens + (time.monotonic() - self._stamp) * self._rate)
+        return max(0.0, missing / self._rate)
+
     def refilled(self) -> bool:
         """Whether it holds its whole burst again: then it is as good as a new bucket."""
         return self._tokens + (time.monotonic() - self._stamp) * self._rate >= self._burst

@@ -46,11 +46,19 @@ class CloseCode(IntEnum):
 class ClientEventError(Exception):
     """A client event is refused; the answer is one ``nexus.error`` frame."""
 
-    def __init__(self, code: ErrorCode, message: str, event_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        event_id: str | None = None,
+        *,
+        retry_after_ms: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.event_id = event_id
+        self.retry_after_ms = retry_after_ms
 
 
 def _owner_tag(campaign_id: str, user_id: str) -> str:
@@ -145,6 +153,7 @@ def error_frame(error: ClientEventError, *, traceparent: str | None = None) -> b
             "message": error.message,
             "event_id": error.event_id,
             "retryable": error.code in RETRYABLE,
+            "retry_after_ms": error.retry_after_ms,
         },
         correlation_id=error.event_id,
         traceparent=traceparent,

@@ -147,13 +147,23 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 # (unanswered, the client resends after reconnecting).
                 continue
             if message.type is WSMsgType.TEXT:
+                allowed = bucket.take()
                 answer = await gateway.ingress.handle(
-                    connection, message.data, allowed=bucket.take()
+                    connection,
+                    message.data,
+                    allowed=allowed,
+                    retry_after_s=0.0 if allowed else bucket.wait_s(),
                 )
                 connection.send_direct(answer)
             elif message.type is WSMsgType.BINARY:
+                allowed = bucket.take()
                 connection.send_direct(
-                    gateway.ingress.refuse_binary(connection, message.data, allowed=bucket.take())
+                    gateway.ingress.refuse_binary(
+                        connection,
+                        message.data,
+                        allowed=allowed,
+                        retry_after_s=0.0 if allowed else bucket.wait_s(),
+                    )
                 )
             elif message.type is WSMsgType.ERROR:
                 break

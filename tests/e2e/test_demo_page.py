@@ -74,3 +74,16 @@ async def test_an_expired_token_is_renewed_by_joining_again(mesh: Mesh) -> None:
     assert "4001" in seen["failed"]["text"]
     assert seen["note"] is not None
     assert seen["again"]["recovered"] == "yes"
+
+
+async def test_a_rate_limited_message_is_resent_when_the_gateway_says(mesh: Mesh) -> None:
+    gateway = mesh.gateway(NEXUS_GATEWAY_RATE_PER_S="0.5", NEXUS_GATEWAY_RATE_BURST="1")
+    assert gateway.url
+    seen = await drive(
+        gateway.url, "rateLimited", campaign="demo", token=mesh.token("dave", ["demo"])
+    )
+    # The page waits what retry_after_ms names (~2 s here), not its own first backoff (0.5 s),
+    # which would only be refused again.
+    waited = float(seen["waiting"].removeprefix("rate_limited: resending in ").split(" ")[0])
+    assert 1.5 <= waited <= 2.0, seen["waiting"]
+    assert seen["acked"].startswith("✓ ")

@@ -3,6 +3,7 @@ nothing refused written to Kafka (asserted on the topics' contents)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -154,6 +155,8 @@ async def test_each_refusal_has_its_code_and_leaves_the_connection_working(
         except MeshError as error:
             limited.append(error)
     assert limited and all(e.code == "rate_limited" and e.retryable for e in limited)
+    # At 0.5 events per second the next one is at most 2 s away.
+    assert all(e.retry_after is not None and 0 < e.retry_after <= 2.0 for e in limited)
 
     async with (
         TopicTail(settings, topics.clients, settings.clients_partitions) as clients,
@@ -256,6 +259,26 @@ async def test_binary_frames_count_against_the_rate_limit(client: MeshClient) ->
         assert answer["event_id"] == "bin-1"
     assert set(codes) == {"bad_frame", "rate_limited"}
     assert codes.index("rate_limited") > 0
+
+
+async def test_a_rate_limited_event_resent_after_retry_after_is_accepted(mesh: Mesh) -> None:
+    """``retry_after_ms`` is a promise: the same event resent once it has passed is written,
+    where resending at once is refused again."""
+    gateway = mesh.gateway(NEXUS_GATEWAY_RATE_PER_S="2", NEXUS_GATEWAY_RATE_BURST="1")
+    assert gateway.url
+    async with await MeshClient.connect(
+        gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
+    ) as client:
+        await client.emit("chat.message", {"text": "the burst"})
+        with pytest.raises(MeshError) as limited:
+            await client.emit("chat.message", {"text": "too soon"}, event_id="late-1")
+        wait = limited.value.retry_after
+        assert wait is not None and 0 < wait <= 0.5, "one event per 0.5 s at 2 per second"
+        assert f"retry in {round(wait * 1000)} ms" in limited.value.message
+        # Waiting is what is under test here: the wait the gateway named, and no longer.
+        await asyncio.sleep(wait)
+        ack = await client.emit("chat.message", {"text": "too soon"}, event_id="late-1")
+        assert ack.event_id == "late-1" and not ack.duplicate
 
 
 async def test_the_rate_limit_is_the_user_s_across_connections(mesh: Mesh) -> None:

@@ -321,7 +321,10 @@ function answered(type, payload, metadata) {
   if (type === "nexus.error" && payload.retryable === true && sent.tries < RESEND_ATTEMPTS) {
     // Kept, and sent again as it was: for "unconfirmed" the write may still land, and only
     // the same event_id lets the gateway answer it instead of writing it twice.
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** sent.tries);
+    // rate_limited says when the user's next event is let through: sooner is refused again.
+    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** sent.tries);
+    const waitMs = Number.isInteger(payload.retry_after_ms) ? payload.retry_after_ms : 0;
+    const delay = Math.max(backoff, Math.min(BACKOFF_MAX_MS, waitMs));
     sent.tries += 1;
     setOutcome(sent.entry, "pending", `${payload.code}: resending in ${(delay / 1000).toFixed(1)} s…`);
     setTimeout(() => {

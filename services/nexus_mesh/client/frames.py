@@ -94,6 +94,7 @@ class MeshError(NexusError):
         retryable: bool = False,
         event_id: str | None = None,
         traceparent: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -104,6 +105,9 @@ class MeshError(NexusError):
         self.traceparent = traceparent
         """The refused event's trace at the gateway, when it was sampled: where the operator
         finds why."""
+        self.retry_after = retry_after
+        """With ``rate_limited``: seconds until the user may send again (resending sooner is
+        refused again); None otherwise."""
 
     @classmethod
     def from_event(cls, frame: Event) -> MeshError:
@@ -114,6 +118,7 @@ class MeshError(NexusError):
             retryable=bool(p.get("retryable", False)),
             event_id=_text(p.get("event_id")) or frame.correlation_id,
             traceparent=_text(frame.metadata.get("traceparent")),
+            retry_after=_seconds(p.get("retry_after_ms")),
         )
 
 
@@ -211,3 +216,10 @@ def encode_event(
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _seconds(milliseconds: object) -> float | None:
+    # bool is an int: a malformed true must not read as one millisecond.
+    if isinstance(milliseconds, int) and not isinstance(milliseconds, bool) and milliseconds >= 0:
+        return milliseconds / 1000
+    return None

@@ -141,6 +141,22 @@ const scenarios = {
     return { first, acked, echoed, hits, again, missed };
   },
 
+  // Two messages at once where the user may send one per two seconds: the second is
+  // refused as rate_limited and resent once the wait the gateway named has passed.
+  async rateLimited(ui) {
+    ui.join("dave", args.token);
+    await until("connected", () => ui.status().state === "connected");
+    const sent = (text) => ui.entries().find((e) => e.direction === "out" && e.text.includes(text));
+    ui.chat("first of two");
+    await until("the first acked", () => sent("first of two")?.outcome === "acked");
+    ui.chat("second of two");
+    const waiting = await until("the second refused", () =>
+      sent("second of two")?.result.startsWith("rate_limited") && sent("second of two"),
+    );
+    const acked = await until("the second acked", () => sent("second of two")?.outcome === "acked" && sent("second of two"));
+    return { waiting: waiting.result, acked: acked.result };
+  },
+
   // A token that expires: 4001 ends the session and the page says to join again; a new
   // token resumes where it was.
   async expiredToken(ui) {

@@ -138,6 +138,7 @@ class ScriptedPeer:
             "message": f"{code}!",
             "event_id": event_id,
             "retryable": retryable,
+            "retry_after_ms": 1500 if code == "rate_limited" else None,
         }
         return frame("nexus.error", payload, event_id="e", correlation_id=event_id)
 
@@ -299,6 +300,7 @@ async def test_emit_answered_by_error_raises_mesh_error(
         assert refused.value.retryable is retryable
         assert refused.value.retriable is retryable
         assert refused.value.event_id == "evt-1"
+        assert refused.value.retry_after == (1.5 if code == "rate_limited" else None)
         # The session is still usable after a refused event.
         assert (await client.emit("chat.message", {"text": "ok"})).offset == 100
 

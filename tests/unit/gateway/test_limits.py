@@ -16,6 +16,15 @@ def test_bucket_allows_the_burst_then_refuses() -> None:
     assert [bucket.take() for _ in range(7)] == [True] * 5 + [False, False]
 
 
+def test_a_refused_take_says_how_long_until_the_next_one() -> None:
+    bucket = TokenBucket(rate=2.0, burst=1)
+    assert bucket.wait_s() == 0.0
+    assert bucket.take()
+    assert not bucket.take()
+    wait = bucket.wait_s()
+    assert 0.4 < wait <= 0.5, "one token at 2 per second is half a second away"
+
+
 def test_a_user_s_connections_share_one_bucket() -> None:
     """More connections, or a reconnect, buy a user no more events; other users keep theirs."""
     limits = UserRateLimits(rate=0.001, burst=3)
