@@ -33,6 +33,7 @@ from nexus_gateway.client_frame import (
     client_id,
     client_traceparent,
     parse_frame,
+    scanned_event_id,
 )
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
@@ -125,7 +126,8 @@ class Ingress:
         self._inflight += 1
         self._idle.clear()
         try:
-            with self._receive_span(connection, raw) as span:
+            # A frame over the rate limit is not read, for its traceparent either.
+            with self._receive_span(connection, raw if allowed else b"") as span:
                 cause: Exception  # what the span records: the refusal, or the fault behind it
                 try:
                     return await self._handle(
@@ -162,10 +164,10 @@ class Ingress:
         :meth:`handle`: each is a frame to answer, so the rate limit counts it."""
         if allowed:
             error = ClientEventError(
-                ErrorCode.BAD_FRAME, "frames must be JSON text frames", claimed_event_id(data)
+                ErrorCode.BAD_FRAME, "frames must be JSON text frames", scanned_event_id(data)
             )
         else:
-            error = _rate_limited(claimed_event_id(data), retry_after_s)
+            error = _rate_limited(scanned_event_id(data), retry_after_s)
         self._metrics.errors.labels(str(error.code)).inc()
         # Traced as every other refusal is, so an operator finds it; never parented on what
         # the unread frame may claim.
@@ -213,17 +215,24 @@ class Ingress:
     async def _handle(
         self, connection: Connection, raw: str | bytes, *, allowed: bool, retry_after_s: float
     ) -> bytes:
+        span = trace.get_current_span()
+        # Refused unread: reading a frame the client may not send would let it spend the
+        # gateway's CPU past its rate limit.
+        if not allowed:
+            claimed = scanned_event_id(raw)
+            if claimed is not None:
+                span.set_attribute(MESSAGING_MESSAGE_ID, claimed)
+            raise _rate_limited(claimed, retry_after_s)
         size = len(raw.encode() if isinstance(raw, str) else raw)
         if size > self._max_event_bytes:
             raise ClientEventError(
                 ErrorCode.TOO_LARGE,
                 f"event of {size} bytes exceeds the limit of {self._max_event_bytes} bytes",
-                claimed_event_id(raw),
+                scanned_event_id(raw),
             )
         frame = parse_frame(raw)
         metadata = frame.get("metadata") or {}
         event_id = client_id(metadata, "event_id") or new_event_id()
-        span = trace.get_current_span()
         claimed_type = frame["type"]
         # Before any refusal, so a refused event's span still says what it was.
         span.set_attributes(
@@ -232,8 +241,6 @@ class Ingress:
                 MESSAGING_MESSAGE_ID: event_id,
             }
         )
-        if not allowed:
-            raise _rate_limited(event_id, retry_after_s)
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
         payload = self._payload(target.type, frame.get("payload", {}), event_id)

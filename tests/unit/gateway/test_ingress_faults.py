@@ -8,22 +8,19 @@ the gateway's real ingress, registry and metrics; the Kafka producer is never re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 from prometheus_client import generate_latest
 
-from nexus_gateway.connection import Connection, Identity
-from nexus_gateway.flows import FlowTracker
+from nexus_gateway.connection import Connection
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_mesh.codec import Codec
-from nexus_mesh.kafka.producer import EnvelopeProducer
-from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.settings import default_schemas_dir
 
 
 class BuggyCodec(Codec):
@@ -32,32 +29,10 @@ class BuggyCodec(Codec):
 
 
 async def test_a_bug_answers_internal_and_the_next_event_is_still_read(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, make_ingress: Callable[..., Ingress], connection: Connection
 ) -> None:
-    registry = load_registry(default_schemas_dir())
-    codec = BuggyCodec(registry)
     metrics = GatewayMetrics()
-    ingress = Ingress(
-        registry=registry,
-        codec=codec,
-        producer=EnvelopeProducer(
-            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-            codec=codec,
-            client_id="t",
-        ),
-        topics=TopicNames(prefix="t"),
-        flows=FlowTracker(lambda _pending: True),
-        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-        metrics=metrics,
-        source="gateway/test",
-        max_event_bytes=4096,
-    )
-    connection = Connection(
-        identity=Identity(connection_id="c" * 32, campaign_id="A", user_id="u1"),
-        ws=None,  # type: ignore[arg-type]  # never written to: answers are returned
-        max_buffer_bytes=1024,
-        abort=lambda: None,
-    )
+    ingress = make_ingress(codec=BuggyCodec(load_registry(default_schemas_dir())), metrics=metrics)
     frame = {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_id": "e-1"}}
 
     answer = orjson.loads(await ingress.handle(connection, orjson.dumps(frame), allowed=True))
