@@ -13,6 +13,7 @@ from aiohttp.web_request import BaseRequest
 
 from nexus_gateway.app import build_gateway, create_admin_app, create_app
 from nexus_gateway.drain import drain
+from nexus_mesh.prometheus import without_created_series
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, setup_telemetry
 
@@ -44,6 +45,7 @@ async def serve(
 ) -> None:
     """Serve until ``stop`` (or a signal); tracing from ``OTEL_*`` unless ``telemetry`` is
     given, flushed on the way out."""
+    without_created_series()
     owned = telemetry is None
     telemetry = telemetry or setup_telemetry(
         "nexus-gateway", instance=settings.gateway_instance, otlp_pipeline=settings.otlp_pipeline

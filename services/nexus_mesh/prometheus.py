@@ -20,6 +20,7 @@ from prometheus_client import (
     GCCollector,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     make_wsgi_app,
 )
 
@@ -29,6 +30,14 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
+
+
+def without_created_series() -> None:
+    """Expose no ``*_created`` series (the process's metrics, from now on): each counter and
+    histogram would otherwise carry a second series of its start time, doubling what
+    Prometheus stores for a value ``process_start_time_seconds`` already gives."""
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
+
 
 # (topic, partition, records not yet consumed)
 LagSample = tuple[str, int, int]

@@ -44,6 +44,8 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     system = ("nexus_gateway_assigned_partitions", frozenset({("topic", f"{prefix}.system")}))
     assert gw_before.get(system, 0.0) >= 1
     assert value(svc_before, "nexus_service_assigned_partitions", service="search") == 2
+    # One series per value, not a second one per counter for its start time.
+    assert not {n for n in names(gw_before) | names(svc_before) if n.endswith("_created")}
 
     async with MeshClient.connect(
         gateway.url, campaign_id="acme", user_id="alice", token=mesh.token("alice", ["acme"])

@@ -50,7 +50,7 @@ from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.logs import configure_logging
-from nexus_mesh.prometheus import MetricsServer, serve_metrics
+from nexus_mesh.prometheus import MetricsServer, serve_metrics, without_created_series
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
@@ -308,6 +308,7 @@ class Service:
         if not settings.service_metrics_port:
             return None
         host, port = settings.service_metrics_host, settings.service_metrics_port
+        without_created_series()
         try:
             server = serve_metrics(
                 self.metrics.registry,

@@ -29,6 +29,7 @@ from opentelemetry import trace
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import HandlerTimeoutError, KafkaUnavailableError
+from nexus_mesh.logs import redact
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.dedupe import SeenEvents
@@ -143,12 +144,23 @@ class RecordHandling:
         ):
             await self._dispatch(record, envelope, failure, began, current)
             return
+        abandoned: RecordAbandoned | None = None
         with record_span(
             self._telemetry.tracer, record, envelope, consumer_group=self._group_id
         ) as span:
-            outcome = await self._dispatch(record, envelope, failure, began, current)
+            try:
+                outcome = await self._dispatch(record, envelope, failure, began, current)
+            except RecordAbandoned as exc:
+                # Given up for the partition's next owner (a rebalance or a stop while it
+                # waited to be retried), who handles it: not a failure of this record.
+                abandoned, outcome = exc, "abandoned"
+            except asyncio.CancelledError:
+                span.set_attribute(OUTCOME, "cancelled")
+                raise
             if span.is_recording():
                 span.set_attribute(OUTCOME, outcome)
+        if abandoned is not None:
+            raise abandoned
 
     async def _dispatch(
         self,
@@ -272,8 +284,15 @@ class RecordHandling:
     ) -> None:
         delay = retry_delay(self._config, nth)
         self._metrics.retries.labels(self._name).inc()
+        # Masked as logs and the span's exception event are: trace stores are often read by
+        # more people than logs.
         trace.get_current_span().add_event(
-            "retry", {"attempt": nth, "exception.message": str(exc)[:256]}
+            "retry",
+            {
+                "attempt": nth,
+                "exception.type": type(exc).__qualname__,
+                "exception.message": redact(str(exc))[:256],
+            },
         )
         self._log.warning(
             "%s %s failed (%s), retrying in %.2f s: %s",

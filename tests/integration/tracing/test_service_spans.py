@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_tail import TopicTail, read_back
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.errors import RetriableError
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.records import record_headers, record_key
@@ -23,7 +25,7 @@ from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, ServiceConfig
 from nexus_mesh.service.dlq import DeadLetters
-from nexus_mesh.service.handling import Handler, RecordHandling, ServiceStats
+from nexus_mesh.service.handling import Handler, RecordAbandoned, RecordHandling, ServiceStats
 from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings, default_schemas_dir
@@ -35,7 +37,11 @@ PRODUCER_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def _handling(
-    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, handler: Handler
+    spans: Spans,
+    producer: EnvelopeProducer,
+    topics: TopicNames,
+    handler: Handler,
+    config: ServiceConfig | None = None,
 ) -> tuple[RecordHandling, ServiceMetrics]:
     """The search service's record handling, and the metrics it counts into."""
     the_codec = codec()
@@ -43,7 +49,7 @@ def _handling(
     handling = RecordHandling(
         name="search",
         handlers={"search.requested": handler},
-        config=ServiceConfig(retry_attempts=1),
+        config=config or ServiceConfig(retry_attempts=1),
         codec=the_codec,
         publisher=Publisher(
             registry=load_registry(default_schemas_dir()),
@@ -185,6 +191,38 @@ async def test_failing_handler_marks_the_span_and_dead_letters(
         "no reply from a failed handler"
     )
     assert _sample(metrics, "nexus_service_dlq_total", service="search", reason="handler") == 1
+
+
+async def test_a_record_given_up_for_the_next_owner_is_not_an_error(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
+    """A rebalance while the handler waits to be retried: the record is left to the
+    partition's next owner, and the span says so instead of reporting a failure. The retry's
+    event masks credentials as logs do."""
+    partition_kept = True
+
+    async def handler(event: Envelope, ctx: Context) -> None:
+        nonlocal partition_kept
+        partition_kept = False  # the rebalance lands while this attempt fails
+        raise RetriableError("connect to postgres://app:hunter2@db failed: password=hunter2")
+
+    handling, _metrics = _handling(
+        spans, producer, topics, handler, ServiceConfig(retry_attempts=3, retry_backoff_s=0)
+    )
+    with pytest.raises(RecordAbandoned):
+        await handling.handle(await _record(settings, topics), current=lambda: partition_kept)
+    process = spans.named(f"process {topics.domain('search')}")
+    assert process.status.status_code is StatusCode.UNSET
+    assert (process.attributes or {})["nexus.outcome"] == "abandoned"
+    assert "error.type" not in (process.attributes or {})
+    (retry,) = process.events
+    assert retry.name == "retry"
+    retry_attributes = dict(retry.attributes or {})
+    assert retry_attributes["exception.type"] == "RetriableError"
+    assert "hunter2" not in str(retry_attributes["exception.message"])
+    assert await _written(settings, topics.dlq, settings.dlq_partitions) == [], (
+        "given up, not dead-lettered"
+    )
 
 
 async def test_undecodable_record_is_traced_from_its_headers(
