@@ -24,7 +24,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.fanout import Fanout
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
-from nexus_gateway.protocol import new_connection_id
+from nexus_gateway.protocol import CloseCode, new_connection_id
 from nexus_mesh.codec import Codec
 from nexus_mesh.errors import KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
@@ -76,6 +76,10 @@ class Dispatcher:
         self._system: list[TopicPartition] = []
         self._next: dict[TopicPartition, int] = {}
         self._refs: dict[int, int] = defaultdict(int)
+        # The clients partition each connection holds, as computed when it joined: after a
+        # change of partition count, campaign_partition() would name another one.
+        self._held: dict[str, TopicPartition] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._consumer_started = False
         self._task: asyncio.Task[None] | None = None
@@ -128,7 +132,7 @@ class Dispatcher:
         return set(partitions)
 
     async def stop(self) -> None:
-        for task in (self._watch_task, self._task):
+        for task in (self._watch_task, self._task, *self._closing):
             await cancel_and_wait(task)
         await stop_quietly(self._consumer.stop())
 
@@ -141,13 +145,19 @@ class Dispatcher:
         """Records on each assigned partition not yet delivered (as of the last check)."""
         return {tp: max(0, self._ends.get(tp, nxt) - nxt) for tp, nxt in self._next.items()}
 
-    async def _watch(self, interval_s: float = 2.0, timeout_s: float = 4.0) -> None:
+    async def _watch(
+        self, interval_s: float = 2.0, timeout_s: float = 4.0, layout_every: int = 5
+    ) -> None:
         # A fetch against a dead broker just returns nothing, so reachability is probed
         # explicitly; the same answer gives the end offsets for the lag figures.
+        rounds = 0
         while True:
+            rounds += 1
             try:
                 async with asyncio.timeout(timeout_s):
                     self._ends = await self._consumer.end_offsets(list(self._next))
+                    if rounds % layout_every == 0:
+                        await self._check_layout()
                 self._reachable = True
             except asyncio.CancelledError:
                 raise
@@ -158,6 +168,44 @@ class Dispatcher:
                     log.warning("Kafka unreachable from the delivery consumer: %s", reason)
                 self._reachable = False
             await asyncio.sleep(interval_s)
+
+    async def _check_layout(self) -> None:
+        """Follow partitions added to the client-bound topics (producers follow within their
+        metadata refresh, ~5 minutes): otherwise the campaigns that moved would be read on
+        their old partition for as long as the pod runs, and receive nothing."""
+        await self._consumer._client.force_metadata_update()
+        clients = len(self._consumer.partitions_for_topic(self._topics.clients) or ())
+        if clients and clients != self._clients_partitions:
+            log.error(
+                "%s now has %d partitions, not %d: campaigns moved, so every connection is "
+                "closed to join again on the new layout (its resume reports recovered=false)",
+                self._topics.clients,
+                clients,
+                self._clients_partitions,
+            )
+            self._clients_partitions = clients
+            message = "the mesh's partitions changed: reconnect and resume"
+            for connection in list(self._hub):
+                task = asyncio.create_task(connection.close(CloseCode.GOING_AWAY, message))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        system = self._consumer.partitions_for_topic(self._topics.system) or set()
+        added = [
+            TopicPartition(self._topics.system, p)
+            for p in sorted(system)
+            if TopicPartition(self._topics.system, p) not in self._system
+        ]
+        if added:
+            # Created since this pod last looked: everything on them is new to it.
+            firsts = await self._consumer.beginning_offsets(added)
+            log.warning(
+                "%s gained partitions %s", self._topics.system, [tp.partition for tp in added]
+            )
+            for tp in added:
+                self._next[tp] = firsts[tp]
+            self._system.extend(added)
+            self._reassign()
+            self._update_gauges()
 
     # -- joining and leaving --------------------------------------------------------------
 
@@ -186,6 +234,8 @@ class Dispatcher:
         await self._hold(tp)
         try:
             resumable = since is not None and await self._resumable(tp, since)
+            if tp.partition != self.partition_of(connection.identity.campaign_id):
+                raise KafkaUnavailableError("the mesh's partitions changed while joining")
         except BaseException:
             await self._release(tp)
             raise
@@ -214,6 +264,7 @@ class Dispatcher:
         else:
             welcome(current, False)
         self._hub.add(connection)
+        self._held[connection.id] = tp
         self._update_gauges()
         return job
 
@@ -272,9 +323,7 @@ class Dispatcher:
         if self._hub.get(connection.id) is not connection:
             return  # never registered: a failed join released its own hold
         self._hub.remove(connection)
-        await self._release(
-            TopicPartition(self._topics.clients, self.partition_of(connection.identity.campaign_id))
-        )
+        await self._release(self._held.pop(connection.id))
 
     def position(self, partition: int) -> Position:
         tp = TopicPartition(self._topics.clients, partition)
