@@ -4,8 +4,8 @@ Delivery is at-least-once. Offsets are committed only after every record before 
 dealt with — handled, skipped as a duplicate or an unhandled type, or written to the DLQ
 (:mod:`nexus_mesh.service.handling`) — so a crash re-delivers, never loses. Records of one
 partition (one campaign's order) are handled one after another; partitions of a batch are
-handled concurrently. A rebalance stops the batches after their record in hand and commits
-what they did before the partitions go. Consumer lag is kept by
+handled concurrently. A rebalance stops the batches after their record in hand, waits for
+that record, and commits what they did before the partitions go. Consumer lag is kept by
 :mod:`nexus_mesh.service.offsets`.
 """
 
@@ -46,6 +46,10 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         # Batches stop first (after the record in hand), so that nothing is handled while
         # the commit is on its way: what it does not cover would be handled again.
         self._runner.stop_batches()
+        # The rebalance runs beside the consume loop (aiokafka's coordinator task), not
+        # between its fetches as in Java's poll(): unless the record in hand is finished
+        # here, the next owner would handle it at the same time, and answer it twice.
+        await self._runner.finish_in_hand(frozenset(revoked))
         # The last chance to commit as owner; the next owner starts from these offsets.
         await self._runner.commit(only=set(revoked))
         self._runner.revoked(frozenset(revoked))
@@ -83,6 +87,10 @@ class Runner:
         self._offsets = PartitionOffsets(consumer, interval_s=config.lag_interval_s, log=log)
         # Bumped by each rebalance, so a batch begun before it stops after its record in hand.
         self._generation = 0
+        # Each partition's handling of the batch in hand, and the partitions whose revocation
+        # waits for it: a record they finish then is still this instance's to commit.
+        self._in_hand: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._finishing: frozenset[TopicPartition] = frozenset()
         self.metrics = metrics or ServiceMetrics(service=name)
         self.metrics.lag.track(self._offsets.lag)
         self.stats = ServiceStats()
@@ -155,6 +163,26 @@ class Runner:
         """Make the batches being handled stop after their record in hand (a rebalance)."""
         self._generation += 1
 
+    async def finish_in_hand(self, partitions: frozenset[TopicPartition]) -> None:
+        """Wait until the records in hand on ``partitions`` are dealt with, up to
+        ``stop_timeout_s``; a handler still running then is cancelled, its record left
+        uncommitted for the next owner."""
+        tasks = {t for tp, t in self._in_hand.items() if tp in partitions and not t.done()}
+        if not tasks:
+            return
+        self._finishing = partitions
+        try:
+            _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)
+            if late:
+                self._log.warning(
+                    "a handler outlived the stop timeout at a rebalance; cancelling it"
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+        finally:
+            self._finishing = frozenset()
+
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Committed just before if it could be; otherwise the next owner re-handles from the
         # last commit. Kept, an old offset would be committed if the partition came back,
@@ -214,9 +242,14 @@ class Runner:
             if not batches:
                 continue
             generation = self._generation
-            async with asyncio.TaskGroup() as group:
-                for tp, records in batches.items():
-                    group.create_task(self._partition(tp, records, generation))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for tp, records in batches.items():
+                        self._in_hand[tp] = group.create_task(
+                            self._partition(tp, records, generation)
+                        )
+            finally:
+                self._in_hand.clear()
             await self.commit()
 
     async def _partition(self, tp: TopicPartition, records: list[Record], generation: int) -> None:
@@ -234,5 +267,5 @@ class Runner:
                 )
             except RecordAbandoned:
                 return  # uncommitted: handled again by whoever reads the partition next
-            if generation == self._generation:
+            if generation == self._generation or tp in self._finishing:
                 self._uncommitted[tp] = record.offset + 1

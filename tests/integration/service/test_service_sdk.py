@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from kafka_tail import TopicTail
 from nexus_mesh import errors
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
+from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.records import header
@@ -502,8 +504,8 @@ def slow_service(handled: list[str], until: asyncio.Event, *, seconds: float = 0
 async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> None:
     """A second instance joins while the first is in the middle of a batch on both
     partitions. The partition that moves is handed over at the commit the first makes as it
-    is revoked; the first stops after the record in hand, so only that record may be handled
-    twice (at-least-once), not the rest of its batch, concurrently and out of order."""
+    is revoked; the first stops after the record in hand and commits that one too, so no
+    record is handled twice, none concurrently or out of order."""
     first: list[str] = []
     second: list[str] = []
     moved = asyncio.Event()  # the handlers stay slow until the partition has moved
@@ -546,7 +548,76 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
             await eventually(all_handled, timeout=60, what="every request handled")
     twice = [event_id for event_id in set(first) if event_id in second or first.count(event_id) > 1]
     assert second, "the second instance handled the partition it was given"
-    assert len(twice) <= 1, f"{len(twice)} records handled twice: {twice}"
+    assert not twice, f"{len(twice)} records handled twice: {twice}"
+
+
+async def committed(settings: NexusSettings, group_id: str) -> set[tuple[int, int]]:
+    """The group's committed (partition, offset) pairs."""
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {(tp.partition, meta.offset) for tp, meta in offsets.items()}
+
+
+async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_moves(
+    mesh: Mesh,
+) -> None:
+    """A second instance joins while the first is handling one request on each partition,
+    each taking seconds. The first finishes both before letting its partitions go, and
+    commits them: the instance that gets one does not handle its request again alongside."""
+    handled: list[tuple[str, str]] = []  # (instance, event id), as each handler began
+
+    def instance(name: str) -> Service:
+        service = Service(
+            name="steady",
+            domain="search",
+            config=replace(FAST, stop_timeout_s=30.0, handler_timeout_s=None),
+        )
+
+        @service.handler("search.requested")
+        async def on_request(event: Envelope, ctx: Context) -> None:
+            handled.append((name, event.metadata.event_id))
+            await asyncio.sleep(4)  # the work in hand while the rebalance begins
+
+        return service
+
+    campaigns = {
+        campaign_partition(f"camp-{i}", mesh.settings.domain_partitions): f"camp-{i}"
+        for i in range(20)
+    }
+    requests = [mesh.request(f"q-{p}", campaign_id=c) for p, c in sorted(campaigns.items())]
+    async with running(instance("first"), mesh.settings) as a:
+
+        async def owns_both() -> bool:
+            return len(a.stats.assigned) == 2
+
+        await eventually(owns_both, what="the first instance owning both partitions")
+        written = [await mesh.send(request) for request in requests]
+
+        async def both_in_hand() -> bool:
+            return len(handled) == 2
+
+        await eventually(both_in_hand, what="the first instance handling both requests")
+        async with running(instance("second"), mesh.settings) as b:
+
+            async def rebalanced() -> bool:
+                return len(b.stats.assigned) == 1 and len(a.stats.assigned) == 1
+
+            await eventually(rebalanced, timeout=60, what="one partition moving to the second")
+
+            async def both_committed() -> bool:
+                # A request handled again begins before the commit that covers it.
+                return await committed(mesh.settings, b.group_id) == {
+                    (w.partition, w.offset + 1) for w in written
+                }
+
+            await eventually(both_committed, timeout=30, what="both requests committed")
+    assert sorted(event_id for _, event_id in handled) == sorted(
+        r.metadata.event_id for r in requests
+    ), f"handled again after the partition moved: {handled}"
 
 
 async def test_a_retried_or_redelivered_handler_sends_under_the_same_ids(mesh: Mesh) -> None:
