@@ -40,6 +40,7 @@ from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.limits import AckRecord, IdempotencyKey, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import (
+    CLIENT_FAULTS,
     ClientEventError,
     ErrorCode,
     ack_frame,
@@ -61,6 +62,7 @@ from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
 from nexus_mesh.tracing.spans import (
+    ERROR_CODE,
     EVENT_TYPE,
     MESSAGING_MESSAGE_ID,
     WS_RECEIVE,
@@ -150,7 +152,7 @@ class Ingress:
                         refused.event_id,
                     )
                 self._metrics.errors.labels(str(refused.code)).inc()
-                record_error(span, cause, error_type=str(refused.code))
+                _trace_refusal(span, refused, cause)
                 return error_frame(refused, traceparent=answer_trace(span))
         finally:
             self._inflight -= 1
@@ -172,7 +174,7 @@ class Ingress:
         # Traced as every other refusal is, so an operator finds it; never parented on what
         # the unread frame may claim.
         with self._receive_span(connection, b"") as span:
-            record_error(span, error, error_type=str(error.code))
+            _trace_refusal(span, error, error)
         return error_frame(error, traceparent=answer_trace(span))
 
     def _receive_span(
@@ -422,6 +424,18 @@ class Ingress:
         if topic is None:
             raise ClientEventError(ErrorCode.FORBIDDEN_TYPE, "protocol events cannot be sent")
         return self._topics.domain(topic)
+
+
+def _trace_refusal(span: Span, refused: ClientEventError, cause: Exception) -> None:
+    """Every refusal carries its code; only the mesh's own trouble marks the span failed.
+    A client's mistake (a bad frame, a schema, its rate) is the gateway doing its job, as a
+    4xx leaves an HTTP server span unset: one misbehaving client would otherwise raise the
+    error rate every alert on failed spans watches."""
+    if not span.is_recording():
+        return
+    span.set_attribute(ERROR_CODE, str(refused.code))
+    if refused.code not in CLIENT_FAULTS:
+        record_error(span, cause, error_type=str(refused.code))
 
 
 def answer_trace(span: Span) -> str | None:

@@ -33,6 +33,18 @@ class ErrorCode(StrEnum):
 
 
 RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.UNCONFIRMED})
+# What the client did wrong (HTTP's 4xx): the gateway worked as it should, so its span is not
+# marked failed; the other codes are the mesh's own trouble (5xx).
+CLIENT_FAULTS = frozenset(
+    {
+        ErrorCode.BAD_FRAME,
+        ErrorCode.TOO_LARGE,
+        ErrorCode.UNKNOWN_TYPE,
+        ErrorCode.FORBIDDEN_TYPE,
+        ErrorCode.SCHEMA_INVALID,
+        ErrorCode.RATE_LIMITED,
+    }
+)
 
 
 class CloseCode(IntEnum):

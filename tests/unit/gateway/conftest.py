@@ -16,11 +16,12 @@ from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.tracing import Telemetry
 
 
 @pytest.fixture
 async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
-    """``make_ingress(codec=None, metrics=None, max_event_bytes=4096)``: an ingress whose
+    """``make_ingress(codec=, metrics=, max_event_bytes=4096, telemetry=)``: an ingress whose
     producer points at a closed port, so a test must never get as far as writing."""
 
     def make(
@@ -28,6 +29,7 @@ async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
         codec: Codec | None = None,
         metrics: GatewayMetrics | None = None,
         max_event_bytes: int = 4096,
+        telemetry: Telemetry | None = None,
     ) -> Ingress:
         registry = load_registry(default_schemas_dir())
         codec = codec or Codec(registry)
@@ -48,6 +50,7 @@ async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
             metrics=metrics or GatewayMetrics(),
             source="gateway/test",
             max_event_bytes=max_event_bytes,
+            telemetry=telemetry,
         )
 
     producers: list[EnvelopeProducer] = []
