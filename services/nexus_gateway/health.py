@@ -1,14 +1,21 @@
-"""``/healthz`` (the process serves), ``/readyz`` (Kafka reachable, delivery running) and
-``/metrics`` (Prometheus text)."""
+"""``/healthz`` (the process serves), ``/readyz`` (Kafka reachable, delivery running),
+``/metrics`` (Prometheus text), and the admin port's ``/stats`` and ``POST /drain``."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
+import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 
 from nexus_gateway.state import GATEWAY
+from nexus_mesh.operator.gateways import ADMIN_TOKEN_HEADER
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,6 +65,9 @@ async def start_drain(request: web.Request) -> web.Response:
     from nexus_gateway.drain import drain
 
     gateway = request.app[GATEWAY]
+    refused = drain_refusal(request, gateway.settings.gateway_admin_token)
+    if refused is not None:
+        return refused
     if gateway.draining is None:
         tasks = request.app[DRAIN_TASKS]
         task = asyncio.create_task(drain(gateway, gateway.settings.gateway_drain_timeout_s))
@@ -67,3 +77,36 @@ async def start_drain(request: web.Request) -> web.Response:
 
 
 DRAIN_TASKS = web.AppKey("drain_tasks", set[asyncio.Task[None]])
+
+
+def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response | None:
+    """Why this caller may not drain the pod, or None. A drain takes the pod out of service
+    until it is deleted, so it is not for whoever reaches the admin port."""
+    if token is not None:
+        given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+        if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return None
+        log.warning(
+            "POST /drain refused: no valid %s (from %s)", ADMIN_TOKEN_HEADER, request.remote
+        )
+        return web.json_response(
+            {"error": f"POST /drain needs the gateway's admin token in {ADMIN_TOKEN_HEADER}"},
+            status=401,
+        )
+    if _loopback(request.remote):
+        return None
+    log.warning("POST /drain refused: %s is not loopback and no admin token is set", request.remote)
+    return web.json_response(
+        {
+            "error": "POST /drain is taken only from loopback unless NEXUS_GATEWAY_ADMIN_TOKEN "
+            f"is set (then send it in {ADMIN_TOKEN_HEADER})"
+        },
+        status=403,
+    )
+
+
+def _loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False

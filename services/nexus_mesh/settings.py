@@ -111,6 +111,9 @@ class NexusSettings(BaseSettings):
     # On SIGTERM or POST /drain: stop accepting, finish in-flight writes, flush and close
     # every client with 1001 within this time (the chart's grace period is longer).
     gateway_drain_timeout_s: float = Field(default=20.0, gt=0)
+    # What POST /drain must carry in X-Nexus-Admin-Token. Unset, only a caller on the pod's
+    # own loopback may drain it: a drained pod stays up, not ready, until deleted.
+    gateway_admin_token: SecretStr | None = None
 
     # Auth: on unless explicitly disabled for local development
     auth: Literal["jwt", "none"] = "jwt"
@@ -140,6 +143,13 @@ class NexusSettings(BaseSettings):
     def _check_prefix(cls, value: str) -> str:
         if not _TOPIC_PREFIX_RE.fullmatch(value):
             raise ValueError("must be letters, digits, '_' or '-' (a Kafka topic name part)")
+        return value
+
+    @field_validator("gateway_admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (a guessable token drains pods)")
         return value
 
     @field_validator("kafka_bootstrap_servers")
@@ -178,7 +188,9 @@ class NexusSettings(BaseSettings):
         return self.kafka_bootstrap_servers.split(",")
 
 
-_SECRET_FIELDS = frozenset({"jwt_secret", "jwt_public_key", "kafka_sasl_password"})
+_SECRET_FIELDS = frozenset(
+    {"jwt_secret", "jwt_public_key", "kafka_sasl_password", "gateway_admin_token"}
+)
 
 
 def _describe(error: ValidationError) -> str:

@@ -35,10 +35,13 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def http_post(url: str) -> int:
-    request = urllib.request.Request(url, method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return int(response.status)
+def http_post(url: str, headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def http_status(url: str) -> int:
@@ -146,13 +149,21 @@ async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
 
 
 async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
-    gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="5")
+    """With an admin token set, POST /drain takes nothing else; the right one drains."""
+    admin_token = "t" * 32
+    gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="5", NEXUS_GATEWAY_ADMIN_TOKEN=admin_token)
     assert gateway.url and gateway.admin_url
+    drain_url = gateway.admin_url + "/drain"
     async with await MeshClient.connect(
         gateway.url, campaign_id="A", user_id="u1", token=mesh.token("u1", ["A"])
     ) as client:
         assert http_status(gateway.admin_url + "/readyz") == 200
-        assert await asyncio.to_thread(http_post, gateway.admin_url + "/drain") == 202
+        for wrong in ({}, {"X-Nexus-Admin-Token": "t" * 31}):
+            assert await asyncio.to_thread(http_post, drain_url, wrong) == 401
+        assert http_status(gateway.admin_url + "/readyz") == 200, "a refused drain drained"
+        assert admin_token not in gateway.log(), "the admin token was logged"
+        right = {"X-Nexus-Admin-Token": admin_token}
+        assert await asyncio.to_thread(http_post, drain_url, right) == 202
         assert http_status(gateway.admin_url + "/readyz") == 503
         with contextlib.suppress(MeshClosedError):
             await client.next_event(timeout=15)

@@ -131,6 +131,14 @@ Kafka and topic settings.
 {{- if and (not .Values.devKafka.enabled) .Values.kafka.tls.existingSecret (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL")) }}true{{ end }}
 {{- end }}
 
+{{- define "nexus-mesh.adminSecretName" -}}
+{{- default (include "nexus-mesh.componentName" (list . "admin")) .Values.gateway.adminToken.existingSecret }}
+{{- end }}
+
+{{- define "nexus-mesh.adminSecretKey" -}}
+{{- ternary .Values.gateway.adminToken.existingSecretKey "admin-token" (not (empty .Values.gateway.adminToken.existingSecret)) }}
+{{- end }}
+
 {{- define "nexus-mesh.jwtSecretName" -}}
 {{- default (include "nexus-mesh.componentName" (list . "jwt")) .Values.auth.jwt.existingSecret }}
 {{- end }}

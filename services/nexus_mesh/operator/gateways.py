@@ -8,6 +8,7 @@ why an operator needs ``get``/``create`` on ``pods/proxy`` and nothing on the po
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,9 @@ from nexus_mesh.operator.kube import (
 )
 
 DEFAULT_ADMIN_PORT = 8081
+# The gateway's POST /drain credential: the variable it reads, the header it checks.
+ADMIN_TOKEN_ENV = "NEXUS_GATEWAY_ADMIN_TOKEN"  # noqa: S105 - a variable's name
+ADMIN_TOKEN_HEADER = "X-Nexus-Admin-Token"  # noqa: S105 - a header's name
 DEFAULT_RELEASE = "nexus-mesh"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -196,10 +200,17 @@ def read_gateway_pod(cluster: Cluster, pod: str) -> Any:
 
 
 def drain_gateway(
-    cluster: Cluster, pod: str, *, admin_port: int = DEFAULT_ADMIN_PORT
+    cluster: Cluster,
+    pod: str,
+    *,
+    admin_port: int = DEFAULT_ADMIN_PORT,
+    admin_token: str | None = None,
 ) -> DrainResult:
-    """Ask one gateway pod to drain: ``POST /drain`` through the pod proxy."""
-    read_gateway_pod(cluster, pod)
+    """Ask one gateway pod to drain: ``POST /drain`` through the pod proxy, with the admin
+    token the pod was given (``admin_token``, else read from the Secret its
+    ``NEXUS_GATEWAY_ADMIN_TOKEN`` comes from)."""
+    found = read_gateway_pod(cluster, pod)
+    token = admin_token or _admin_token_of(cluster, found)
     with api_errors(cluster, "create pods/proxy (POST /drain)", pod=pod):
         response = cluster.core.connect_post_namespaced_pod_proxy_with_path(
             name=f"{pod}:{admin_port}",
@@ -207,11 +218,35 @@ def drain_gateway(
             path="drain",
             _preload_content=False,
             _request_timeout=REQUEST_TIMEOUT,
+            _headers={ADMIN_TOKEN_HEADER: token} if token else None,
         )
     body = _json_body(response, pod, "/drain")
     if not isinstance(body, dict):
         raise OperatorError(f"pod {pod}: /drain did not answer with a JSON object")
     return DrainResult(pod=pod, draining=bool(body.get("draining")), body=body)
+
+
+def _admin_token_of(cluster: Cluster, pod: Any) -> str | None:
+    """The admin token ``pod``'s gateway container was given: its literal value, or the key
+    of the Secret it references (the chart's way). None when it has none."""
+    for container in (pod.spec.containers if pod.spec else None) or []:
+        for env in container.env or []:
+            if env.name != ADMIN_TOKEN_ENV:
+                continue
+            if env.value:
+                return str(env.value)
+            ref = env.value_from.secret_key_ref if env.value_from else None
+            if ref is None:
+                return None
+            with api_errors(cluster, f"get secrets ({ref.name})"):
+                secret = cluster.core.read_namespaced_secret(
+                    ref.name, cluster.namespace, _request_timeout=REQUEST_TIMEOUT
+                )
+            value = (secret.data or {}).get(ref.key)
+            if value is None:
+                raise OperatorError(f"secret {ref.name} has no key {ref.key} (the admin token)")
+            return base64.b64decode(value).decode()
+    return None
 
 
 def wait_until_drained(

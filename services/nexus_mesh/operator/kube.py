@@ -22,7 +22,9 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 _IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 # (connect, read) seconds for every API call: an operator command must not hang.
 REQUEST_TIMEOUT = (5.0, 20.0)
-OPERATOR_PERMISSIONS = "get/list pods and get/create pods/proxy"
+OPERATOR_PERMISSIONS = (
+    "get/list pods, get/create pods/proxy and (for drain) get on the gateways' admin-token secret"
+)
 
 
 class OperatorError(NexusError):
@@ -170,6 +172,10 @@ def _from_api_exception(cluster: Cluster, action: str, exc: Any, pod: str | None
     parsed = _status_body(exc.body)
     message = _status_message(exc.body) or str(exc.reason or "").strip()
     namespace = cluster.namespace
+    if pod is not None and parsed.get("kind") != "Status" and isinstance(parsed.get("error"), str):
+        # The gateway itself answered through the proxy (it refused the request), not the
+        # API server: its reason, not a guess about the kubeconfig or RBAC.
+        return OperatorError(f"pod {pod} refused to {action}: {parsed['error']}")
     if status == 403:
         return RbacDeniedError(
             f"RBAC denied: cannot {action} in namespace {namespace} ({message}); "

@@ -10,6 +10,7 @@ skipped explicitly; the tests below check their content instead.
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -441,9 +442,24 @@ def test_jwt_public_key_and_a_ready_test_token() -> None:
     assert token["secretKeyRef"] == {"name": "nexus-helm-test-token", "key": "token"}
 
 
+def test_the_drain_token_is_generated_into_a_secret_the_gateways_read() -> None:
+    docs = render()
+    secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-admin")
+    token = base64.b64decode(secret["data"]["admin-token"]).decode()
+    assert len(token) >= 32
+    ref = env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"]
+    assert ref == {"name": secret["metadata"]["name"], "key": "admin-token"}
+    assert token not in str(config_data(docs))
+    # The same Secret the operator Role may read, by name (nexus drain finds it from the pod).
+    docs = render(scenario("existing-secrets"))
+    assert not [s for s in find_all(docs, "Secret") if s["metadata"]["name"].endswith("admin")]
+    ref = env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"]
+    assert ref == {"name": "nexus-admin", "key": "drain-token"}
+
+
 def test_no_jwt_secret_without_auth() -> None:
     docs = render(scenario("dev"))
-    assert not find_all(docs, "Secret")
+    assert not [s for s in find_all(docs, "Secret") if "jwt" in s["metadata"]["name"]]
     assert "NEXUS_JWT_SECRET" not in env_of(gateway_container(docs))
     assert config_data(docs)["NEXUS_AUTH"] == "none"
 
@@ -642,6 +658,12 @@ def test_the_release_needs_no_rbac_and_operators_get_a_minimal_role() -> None:
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
         {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["nexus-admin"],
+            "verbs": ["get"],
+        },
     ]
     binding = find(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
@@ -651,7 +673,10 @@ def test_the_release_needs_no_rbac_and_operators_get_a_minimal_role() -> None:
     assert not find_all(docs, "ClusterRole")
     from nexus_mesh.operator.kube import OPERATOR_PERMISSIONS
 
-    assert OPERATOR_PERMISSIONS == "get/list pods and get/create pods/proxy"
+    assert OPERATOR_PERMISSIONS == (
+        "get/list pods, get/create pods/proxy and (for drain) get on the gateways' "
+        "admin-token secret"
+    )
 
 
 def test_service_account_mounts_no_token() -> None:

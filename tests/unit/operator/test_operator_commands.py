@@ -7,7 +7,9 @@ only what the two commands call, in the API server's URL and JSON shapes:
 - ``GET  /api/v1/namespaces/{ns}/pods?labelSelector=...`` (a PodList, filtered by labels),
 - ``GET  /api/v1/namespaces/{ns}/pods/{name}`` (a Pod, or a 404 ``Status``),
 - ``GET  /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/stats`` (the gateway's /stats),
-- ``POST /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/drain`` (202 ``{"draining": true}``),
+- ``POST /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/drain`` (202 ``{"draining": true}``
+  with the pod's admin token in ``X-Nexus-Admin-Token``, else the gateway's 401),
+- ``GET  /api/v1/namespaces/{ns}/secrets/{name}`` (the Secret that token comes from),
 
 with bearer-token authentication and a switch that answers 403 ``Status`` documents the way
 RBAC does. The commands run in-process with a kubeconfig file that points at it, through the
@@ -16,6 +18,7 @@ real ``kubernetes`` client, so URL building, auth headers and error decoding are
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -32,6 +35,8 @@ from nexus_mesh.cli import main
 TOKEN = "fake-token"
 NAMESPACE = "mesh"
 RELEASE = "prod"
+ADMIN_SECRET = "prod-nexus-mesh-admin"
+ADMIN_TOKEN = "admin-token-for-the-fake-gateways"
 
 
 def _status(
@@ -70,7 +75,21 @@ def _pod(
             },
         },
         "spec": {
-            "containers": [{"name": component, "image": "nexus-mesh:test"}],
+            "containers": [
+                {
+                    "name": component,
+                    "image": "nexus-mesh:test",
+                    # As the chart gives it: from a Secret, never in the pod spec itself.
+                    "env": [
+                        {
+                            "name": "NEXUS_GATEWAY_ADMIN_TOKEN",
+                            "valueFrom": {
+                                "secretKeyRef": {"name": ADMIN_SECRET, "key": "admin-token"}
+                            },
+                        }
+                    ],
+                }
+            ],
             "nodeName": "node-1",
         },
         "status": {
@@ -100,7 +119,9 @@ class FakeKubeApi:
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreachable: set[str] = field(default_factory=set)
-    forbid: set[str] = field(default_factory=set)  # "list", "get", "proxy-get", "proxy-post"
+    forbid: set[str] = field(default_factory=set)  # list, get, proxy-get, proxy-post, secret
+    admin_token: str = ADMIN_TOKEN  # what the gateways take; the Secret holds ADMIN_TOKEN
+    admin_headers: list[str | None] = field(default_factory=list)  # as each drain came
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     url: str = ""
 
@@ -108,7 +129,9 @@ class FakeKubeApi:
         self.pods[name] = _pod(name)
         self.stats[name] = _stats(name, connections, campaigns, lag)
 
-    def handle(self, method: str, raw_path: str, auth: str | None) -> tuple[int, object]:
+    def handle(
+        self, method: str, raw_path: str, auth: str | None, admin: str | None = None
+    ) -> tuple[int, object]:
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query)
         path = unquote(parts.path)
@@ -116,6 +139,8 @@ class FakeKubeApi:
         if auth != f"Bearer {TOKEN}":
             return 401, _status(401, "Unauthorized", "Unauthorized")
         segments = path.strip("/").split("/")
+        if segments[:3] == ["api", "v1", "namespaces"] and segments[4:5] == ["secrets"]:
+            return self._secret(segments[3], segments[5])
         if (
             segments[:3] != ["api", "v1", "namespaces"]
             or len(segments) < 5
@@ -130,7 +155,7 @@ class FakeKubeApi:
         if len(rest) == 1:
             return self._get(namespace, target)
         if rest[1] == "proxy":
-            return self._proxy(method, namespace, target, "/".join(rest[2:]))
+            return self._proxy(method, namespace, target, "/".join(rest[2:]), admin)
         return 404, _status(404, "NotFound", "not found")
 
     def _denied(self, verb: str, resource: str, namespace: str) -> tuple[int, object]:
@@ -163,7 +188,17 @@ class FakeKubeApi:
             return 404, _status(404, "NotFound", f'pods "{name}" not found', name=name)
         return 200, pod
 
-    def _proxy(self, method: str, namespace: str, target: str, sub: str) -> tuple[int, object]:
+    def _secret(self, namespace: str, name: str) -> tuple[int, object]:
+        if "secret" in self.forbid:
+            return self._denied("get", "secrets", namespace)
+        if name != ADMIN_SECRET:
+            return 404, _status(404, "NotFound", f'secrets "{name}" not found', "secrets", name)
+        data = {"admin-token": base64.b64encode(ADMIN_TOKEN.encode()).decode()}
+        return 200, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
+
+    def _proxy(
+        self, method: str, namespace: str, target: str, sub: str, admin: str | None
+    ) -> tuple[int, object]:
         if f"proxy-{method.lower()}" in self.forbid:
             verb = "get" if method == "GET" else "create"
             return self._denied(verb, "pods/proxy", namespace)
@@ -182,6 +217,9 @@ class FakeKubeApi:
         if method == "GET" and sub == "stats":
             return 200, self.stats[name]
         if method == "POST" and sub == "drain":
+            self.admin_headers.append(admin)
+            if admin != self.admin_token:  # the gateway's own answer, passed through
+                return 401, {"error": "POST /drain needs the gateway's admin token"}
             self.stats[name] |= {"draining": True, "ready": False, "connections": 0}
             return 202, {"draining": True}
         return 404, {"error": "no such admin path"}
@@ -196,7 +234,12 @@ def fake_api() -> Iterator[FakeKubeApi]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            status, body = api.handle(self.command, self.path, self.headers.get("Authorization"))
+            status, body = api.handle(
+                self.command,
+                self.path,
+                self.headers.get("Authorization"),
+                self.headers.get("X-Nexus-Admin-Token"),
+            )
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -377,7 +420,7 @@ def test_status_rbac_denied_names_the_permissions_needed(
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("nexus: error: RBAC denied: cannot list pods in namespace mesh")
     assert 'User "dev" cannot list resource "pods"' in err
-    assert "needs get/list pods and get/create pods/proxy in mesh" in err
+    assert "needs get/list pods, get/create pods/proxy" in err
 
 
 def test_status_rbac_denied_on_the_pod_proxy(
@@ -390,7 +433,7 @@ def test_status_rbac_denied_on_the_pod_proxy(
 
     assert status == 1
     assert err.startswith("nexus: error: RBAC denied: cannot get pods/proxy")
-    assert "needs get/list pods and get/create pods/proxy in mesh" in err
+    assert "needs get/list pods, get/create pods/proxy" in err
 
 
 def test_drain_posts_to_the_pods_admin_listener(
@@ -407,6 +450,38 @@ def test_drain_posts_to_the_pods_admin_listener(
         f"/api/v1/namespaces/{NAMESPACE}/pods/prod-gw-a:8081/proxy/drain"
     ]
     assert fake_api.stats["prod-gw-a"]["draining"] is True
+    # The token from the Secret the pod's NEXUS_GATEWAY_ADMIN_TOKEN names.
+    assert fake_api.admin_headers == [ADMIN_TOKEN]
+    assert ADMIN_TOKEN not in out + err
+
+
+def test_a_drain_the_gateway_refuses_says_so(
+    fake_api: FakeKubeApi, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway's own 401 (its token was rotated since) is not blamed on the kubeconfig."""
+    fake_api.add_gateway("prod-gw-a", 3, 1, {})
+    fake_api.admin_token = "rotated-since"
+
+    status, _, err = run(capsys, "drain", "prod-gw-a", "--kubeconfig", str(kubeconfig))
+
+    assert status == 1
+    assert "pod prod-gw-a refused to create pods/proxy (POST /drain)" in err
+    assert "admin token" in err
+    assert "kubeconfig" not in err
+    assert fake_api.stats["prod-gw-a"]["draining"] is False
+
+
+def test_drain_rbac_denied_on_the_admin_token_secret(
+    fake_api: FakeKubeApi, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_api.add_gateway("prod-gw-a", 3, 1, {})
+    fake_api.forbid.add("secret")
+
+    status, _, err = run(capsys, "drain", "prod-gw-a", "--kubeconfig", str(kubeconfig))
+
+    assert status == 1
+    assert f"RBAC denied: cannot get secrets ({ADMIN_SECRET})" in err
+    assert not [r for r in fake_api.requests if r[0] == "POST"]
 
 
 def test_drain_wait_returns_once_the_pod_holds_no_connection(
@@ -454,7 +529,7 @@ def test_drain_rbac_denied_on_create_pods_proxy(
 
     assert status == 1
     assert err.startswith("nexus: error: RBAC denied: cannot create pods/proxy (POST /drain)")
-    assert "needs get/list pods and get/create pods/proxy in mesh" in err
+    assert "needs get/list pods, get/create pods/proxy" in err
     assert fake_api.stats["prod-gw-a"]["draining"] is False
 
 
