@@ -56,6 +56,7 @@ def build_gateway(
     registry = registry or load_registry(settings.schemas_dir)
     codec = Codec(registry)
     metrics = GatewayMetrics()
+    metrics.spans_dropped.track(telemetry.span_losses)
     hub = ConnectionHub()
     source = f"gateway/{settings.gateway_instance}"
     client_id = f"nexus-gateway-{settings.gateway_instance}"

@@ -11,6 +11,7 @@ from nexus_gateway.protocol import CloseCode, ErrorCode
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
     ConsumerLagCollector,
+    SpanLossCollector,
     register_process_metrics,
 )
 
@@ -23,6 +24,8 @@ class GatewayMetrics:
         r = self.registry
         # process_open_fds above all: every WebSocket holds one, and the limit is per pod.
         register_process_metrics(r)
+        self.spans_dropped = SpanLossCollector("nexus_gateway_spans_dropped")
+        r.register(self.spans_dropped)
         self.connections = Gauge("nexus_gateway_connections", "Open client connections", registry=r)
         self.campaigns = Gauge(
             "nexus_gateway_campaigns", "Campaigns with a connection on this pod", registry=r

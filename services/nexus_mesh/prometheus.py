@@ -26,7 +26,7 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -165,3 +165,37 @@ def register_process_metrics(registry: CollectorRegistry) -> None:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
+
+
+SpanLossSource = Callable[[], Mapping[str, int]]
+
+SPANS_DROPPED_HELP = (
+    "Spans made but never exported, by reason: queue_full (the export queue was full), "
+    "export_failed (the collector could not be reached in time), rejected (it refused them)"
+)
+
+
+class SpanLossCollector(Collector):
+    """``<name>_total{reason}`` from a tracing pipeline's own counts (read at each scrape):
+    a trace missing in the viewer then shows as lost, not as unsampled."""
+
+    def __init__(self, name: str, *, const_labels: Mapping[str, str] | None = None) -> None:
+        self._name = name
+        self._const = dict(const_labels or {})
+        self._source: SpanLossSource | None = None
+
+    def track(self, source: SpanLossSource | None) -> None:
+        self._source = source
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = self._family()
+        counts = self._source() if self._source is not None else {}
+        for reason, count in sorted(counts.items()):
+            family.add_metric([*self._const.values(), reason], count)
+        yield family
+
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self._name, SPANS_DROPPED_HELP, labels=[*self._const, "reason"])

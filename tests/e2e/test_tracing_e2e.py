@@ -172,6 +172,10 @@ async def test_search_round_trip_is_one_trace(mesh: Mesh, receiver: OtlpReceiver
     assert spans["ws receive"].parent_span_id == ""  # the trace starts at the gateway
     assert traceparent.split("-")[2] == spans[f"send {mesh.prefix}.clients"].span_id
     assert_round_trip(spans, mesh.prefix)
+    # Nothing lost on the way to the collector, and the operator can see that it was not.
+    metrics = await scrape_metrics(gateway.url)
+    for reason in ("queue_full", "export_failed", "rejected"):
+        assert metric_value(metrics, "nexus_gateway_spans_dropped_total", reason=reason) == 0
 
 
 @pytest.mark.parametrize(

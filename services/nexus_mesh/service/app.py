@@ -169,6 +169,7 @@ class Service:
             codec = await asyncio.to_thread(Codec, registry)
             topics = TopicNames(prefix=settings.topic_prefix)
             self._telemetry = telemetry or Telemetry()
+            self.metrics.spans_dropped.track(self._telemetry.span_losses)
             self._topic_prefix = settings.topic_prefix
             producer, consumer = await self._connect(settings, codec, topics)
         finally:

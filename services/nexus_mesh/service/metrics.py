@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
     ConsumerLagCollector,
+    SpanLossCollector,
     register_process_metrics,
 )
 
@@ -108,6 +109,10 @@ class ServiceMetrics:
             const_labels={"service": self.service},
         )
         r.register(self.lag)
+        self.spans_dropped = SpanLossCollector(
+            "nexus_service_spans_dropped", const_labels={"service": self.service}
+        )
+        r.register(self.spans_dropped)
         # Every known label value starts at 0: a series that first appears at 1 has no
         # increase() in Prometheus, and an alert on a service's first dead letter would never
         # fire. Types are known only once seen; these labels are fixed.

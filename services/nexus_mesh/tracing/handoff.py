@@ -63,6 +63,11 @@ class BatchedHandOff:
         self._thread.start()
         _live.add(self)
 
+    @property
+    def processor(self) -> EndedSpanProcessor:
+        """Where the spans go (fastotel's processor)."""
+        return self._processor
+
     def on_end(self, span: Any) -> None:
         pending = self._pending
         with self._state:

@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.sampling import (
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.tracing.handoff import BatchedHandOff
 from nexus_mesh.tracing.lean import DiscardSpans, LeanTracerProvider
+from nexus_mesh.tracing.losses import SpanLosses, no_losses, pipeline_losses
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +83,25 @@ class Telemetry:
     client's ``traceparent`` still reaches Kafka when tracing is off.
     """
 
-    __slots__ = ("_owned", "client_sampler", "enabled", "tracer", "tracer_provider")
+    __slots__ = (
+        "_owned",
+        "client_sampler",
+        "enabled",
+        "span_losses",
+        "tracer",
+        "tracer_provider",
+    )
 
     def __init__(
         self,
         tracer_provider: trace.TracerProvider | None = None,
         *,
         client_sampler: Sampler | None = None,
+        span_losses: SpanLosses = no_losses,
     ) -> None:
         provider = tracer_provider or trace.NoOpTracerProvider()
+        # Spans made but never exported, by reason (nexus_mesh.tracing.losses).
+        self.span_losses = span_losses
         self.tracer_provider = provider
         self.tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, _package_version())
         self.enabled = not isinstance(provider, trace.NoOpTracerProvider)
@@ -135,21 +146,25 @@ def setup_telemetry(
         # fastotel reads a finished span's fields and nothing else: the lean span serves it
         # at a fraction of the SDK span's cost (nexus_mesh.tracing.lean), handed over in
         # batches off the event loop (nexus_mesh.tracing.handoff).
+        handoff = (
+            BatchedHandOff(processors[0], max_queue_size=_max_queue_size(env))
+            if processors
+            else None
+        )
         provider = LeanTracerProvider(
             sampler=root,
             follow_parent=follow_parent,
             resource=resource,
-            processor=(
-                BatchedHandOff(processors[0], max_queue_size=_max_queue_size(env))
-                if processors
-                else DiscardSpans()
-            ),
+            processor=handoff or DiscardSpans(),
         )
+        losses = pipeline_losses(handoff) if handoff is not None else no_losses
     else:
         provider = TracerProvider(sampler=_sdk_sampler(root, follow_parent), resource=resource)
         for processor in processors:
             provider.add_span_processor(processor)
-    telemetry = Telemetry(provider, client_sampler=root)
+        fastotel = [p for p in processors if isinstance(p, OTLPSpanProcessor)]
+        losses = pipeline_losses(fastotel[0]) if len(fastotel) == 1 else no_losses
+    telemetry = Telemetry(provider, client_sampler=root, span_losses=losses)
     telemetry._owned = True
     return telemetry
 

@@ -262,6 +262,30 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ),
         ),
         _case(
+            "spans lost on the way to the collector; none while the counter stands still",
+            [
+                _series(
+                    "nexus_gateway_spans_dropped_total",
+                    "0 0 0 0 0 0 40 40 40",
+                    **pod,
+                    reason="export_failed",
+                ),
+                _series("nexus_gateway_spans_dropped_total", "0+0x20", **pod, reason="queue_full"),
+            ],
+            _quiet("NexusGatewaySpansDropped", "5m"),
+            _fires(
+                "NexusGatewaySpansDropped",
+                "8m",
+                {"severity": "info", **ns, "pod": "gw-0", "reason": "export_failed"},
+                "Gateway gw-0 loses spans (export_failed)",
+                "gw-0 made 40 spans in 15 minutes that no trace backend will show "
+                "(export_failed): traces of those interactions are missing or broken, not "
+                "unsampled. export_failed: the OTLP collector is unreachable or slow; "
+                "queue_full: raise OTEL_BSP_MAX_QUEUE_SIZE or sample less; rejected: the "
+                "collector's log says why.",
+            ),
+        ),
+        _case(
             "a record dead-lettered; none while the counter stands still",
             [_series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler")],
             _quiet("NexusServiceDeadLetters", "5m"),
