@@ -56,8 +56,9 @@ from nexus_mesh.errors import (
     UnknownTypeError,
     WriteInDoubtError,
 )
-from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.prometheus import produce_outcome
 from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
@@ -299,9 +300,8 @@ class Ingress:
                     tracestate=meta.tracestate,
                 )
             )
-        began = time.perf_counter()
         try:
-            written = await self._producer.send(envelope, topic=topic)
+            written = await self._send(envelope, topic)
         except WriteInDoubtError as exc:
             # It may still land: keep the id reserved until the producer knows, so a resend
             # is answered from this write instead of writing a second record.
@@ -341,7 +341,6 @@ class Ingress:
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
             raise ClientEventError(code, message, event_id) from exc
-        self._metrics.produce_latency.observe(time.perf_counter() - began)
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)
         self._metrics.events_in.labels(envelope.type).inc()
@@ -353,6 +352,21 @@ class Ingress:
             offset=written.offset,
             traceparent=answer_trace(span),
         )
+
+    async def _send(self, envelope: Envelope, topic: str) -> Written:
+        """The write, timed whatever its outcome: a client waits for a failed one too."""
+        began = time.perf_counter()
+        outcome: str | None = None
+        try:
+            written = await self._producer.send(envelope, topic=topic)
+            outcome = "ok"
+            return written
+        except Exception as exc:
+            outcome = produce_outcome(exc)
+            raise
+        finally:
+            if outcome is not None:  # not when cancelled: the gateway is stopping
+                self._metrics.produce_latency.labels(outcome).observe(time.perf_counter() - began)
 
     def _target(self, type_: object, event_id: str) -> ClientTarget:
         if not isinstance(type_, str) or not type_:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from nexus_gateway.protocol import CloseCode, ErrorCode
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
+    PRODUCE_OUTCOMES,
     ConsumerLagCollector,
     SpanLossCollector,
     register_process_metrics,
@@ -54,7 +55,11 @@ class GatewayMetrics:
             "nexus_gateway_slow_consumer_closes", "Connections closed with 4008", registry=r
         )
         self.auth_failures = Counter(
-            "nexus_gateway_auth_failures", "Refused connections by close code", ["code"], registry=r
+            "nexus_gateway_auth_failures",
+            "Refused connections by close code (4001, 4003), or origin: a handshake from a "
+            "browser origin NEXUS_GATEWAY_ALLOWED_ORIGINS does not list (HTTP 403)",
+            ["code"],
+            registry=r,
         )
         self.token_expiries = Counter(
             "nexus_gateway_token_expiry_closes",
@@ -96,10 +101,14 @@ class GatewayMetrics:
         )
         self.produce_latency = Histogram(
             "nexus_gateway_produce_latency_seconds",
-            "Client event write latency until Kafka acknowledged (acks=all)",
+            "Client event write latency until Kafka acknowledged it (acks=all, outcome ok) or "
+            "the write failed (in_doubt, unavailable, rejected, topic_missing, failed)",
+            ["outcome"],
             buckets=PRODUCE_LATENCY_BUCKETS,
             registry=r,
         )
+        for outcome in PRODUCE_OUTCOMES:
+            self.produce_latency.labels(outcome)
         # From the Kafka record's timestamp (when its producer wrote it) to the frame being
         # handed to the client's socket: what a client waits beyond the producer's write.
         self.delivery_latency = Histogram(
@@ -120,5 +129,6 @@ class GatewayMetrics:
             self.errors.labels(str(code))
         for close_code in (CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN):
             self.auth_failures.labels(str(int(close_code)))
+        self.auth_failures.labels("origin")
         for recovered in ("true", "false"):
             self.resumes.labels(recovered)

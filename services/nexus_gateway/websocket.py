@@ -37,6 +37,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     user_id = request.match_info["user_id"]
     if not (PATH_ID_RE.fullmatch(campaign_id) and PATH_ID_RE.fullmatch(user_id)):
         raise web.HTTPBadRequest(text="campaign and user ids: 1-128 of letters, digits, ._:@-")
+    origins = gateway.settings.gateway_allowed_origins
+    origin = request.headers.get("Origin")
+    if origins and origin is not None and origin.lower() not in origins:
+        gateway.metrics.auth_failures.labels("origin").inc()
+        log.info("refused %s/%s: origin %r is not allowed", campaign_id, user_id, origin[:200])
+        raise web.HTTPForbidden(text="this origin may not open a connection")
     if not gateway.accepting:
         raise web.HTTPServiceUnavailable(text="gateway is draining")
     if not gateway.kafka_started:

@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from nexus_mesh.errors import (
+    KafkaUnavailableError,
+    ProduceRejectedError,
+    TopicMissingError,
+    WriteInDoubtError,
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +49,26 @@ def without_created_series() -> None:
 # (topic, partition, records not yet consumed)
 LagSample = tuple[str, int, int]
 LagSource = Callable[[], Iterable[LagSample]]
+
+# The ``outcome`` of a ``*_produce_latency_seconds`` observation: failed writes are timed
+# too, since a client waits for them as long (up to the produce timeout) as for a success.
+PRODUCE_OUTCOMES = ("ok", "in_doubt", "unavailable", "rejected", "topic_missing", "failed")
+
+
+def produce_outcome(error: BaseException | None) -> str:
+    """What became of a write: ``ok``, or why it was not confirmed."""
+    if error is None:
+        return "ok"
+    if isinstance(error, WriteInDoubtError):
+        return "in_doubt"
+    if isinstance(error, KafkaUnavailableError):
+        return "unavailable"
+    if isinstance(error, ProduceRejectedError):
+        return "rejected"
+    if isinstance(error, TopicMissingError):
+        return "topic_missing"
+    return "failed"
+
 
 # The buckets of every ``*_produce_latency_seconds`` (the gateway's and the services'): the
 # same writes to the same cluster, so their histograms compare and aggregate bucket by bucket.

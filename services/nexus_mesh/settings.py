@@ -111,6 +111,11 @@ class NexusSettings(BaseSettings):
     # On SIGTERM or POST /drain: stop accepting, finish in-flight writes, flush and close
     # every client with 1001 within this time (the chart's grace period is longer).
     gateway_drain_timeout_s: float = Field(default=20.0, gt=0)
+    # Browser origins allowed to open a WebSocket (JSON list, e.g. ["https://app.example"]);
+    # empty: any. A handshake with another Origin header is refused 403; clients that send
+    # none (not browsers) are not concerned. Against cross-site WebSocket hijacking, where a
+    # page on any site uses the browser's ambient access (cookies, a loopback gateway).
+    gateway_allowed_origins: tuple[str, ...] = ()
     # What POST /drain must carry in X-Nexus-Admin-Token. Unset, only a caller on the pod's
     # own loopback may drain it: a drained pod stays up, not ready, until deleted.
     gateway_admin_token: SecretStr | None = None
@@ -144,6 +149,18 @@ class NexusSettings(BaseSettings):
         if not _TOPIC_PREFIX_RE.fullmatch(value):
             raise ValueError("must be letters, digits, '_' or '-' (a Kafka topic name part)")
         return value
+
+    @field_validator("gateway_allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path "
+                    "(as browsers send it in the Origin header)"
+                )
+        return tuple(origin.lower() for origin in value)
 
     @field_validator("gateway_admin_token")
     @classmethod

@@ -120,3 +120,24 @@ async def test_a_refusal_is_logged_with_its_reason_and_never_the_token(mesh: Mes
     await eventually(in_log, what="the refusal in the gateway's log")
     assert forged not in gateway.log()
     assert forged.split(".")[2] not in gateway.log(), "not even the signature"
+
+
+async def test_only_the_allowed_browser_origins_may_connect(mesh: Mesh) -> None:
+    """Cross-site WebSocket hijacking: a page on another site opening a socket to the gateway
+    (with the browser's ambient access, or to a loopback `nexus dev` without auth) is refused
+    before anything is read; the allowed origin, and clients that send none, connect."""
+    gateway = mesh.gateway(NEXUS_GATEWAY_ALLOWED_ORIGINS='["https://app.example"]')
+    assert gateway.url
+    headers = {"Authorization": f"Bearer {mesh.token('u1', ['A'])}"}
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as hijack:
+            await session.ws_connect(
+                f"{gateway.url}/ws/A/u1", headers={**headers, "Origin": "https://evil.example"}
+            )
+        assert hijack.value.status == 403
+        for origin in ({"Origin": "https://APP.example"}, {}):
+            ws = await session.ws_connect(f"{gateway.url}/ws/A/u1", headers={**headers, **origin})
+            welcome = await ws.receive_json(timeout=10)
+            assert welcome["type"] == "nexus.welcome", origin
+            await ws.close()
+    assert "origin 'https://evil.example' is not allowed" in gateway.log()

@@ -21,7 +21,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import eventually, metric_value, scrape_metrics
 
 
 def ready(url: str) -> int:
@@ -73,6 +73,11 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
             assert caught.value.retryable is True
             assert time.monotonic() - began < 10, "the answer comes within a bounded time"
             refused_id = caught.value.event_id
+            # The wait is on record: a latency panel shows the outage, not only successes.
+            during = await scrape_metrics(gateway.url)
+            latency = "nexus_gateway_produce_latency_seconds"
+            assert metric_value(during, f"{latency}_count", outcome="in_doubt") == 1
+            assert (metric_value(during, f"{latency}_sum", outcome="in_doubt") or 0) >= 3
 
             async def not_ready() -> bool:
                 return ready(admin) == 503

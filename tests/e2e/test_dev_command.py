@@ -74,6 +74,13 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
                 assert "text/html" in page.headers["Content-Type"]
             async with http.get(f"http://127.0.0.1:{admin_port}/stats") as stats:
                 assert stats.status == 200, "the admin listener is where --admin-port says"
+            # Auth is off, so another site's page in the developer's browser is turned away;
+            # the demo page's own origin is not.
+            with pytest.raises(aiohttp.WSServerHandshakeError) as foreign:
+                await http.ws_connect(f"{url}/ws/demo/me", headers={"Origin": "https://x.test"})
+            assert foreign.value.status == 403
+            async with http.ws_connect(f"{url}/ws/demo/me", headers={"Origin": url}) as page_ws:
+                assert (await page_ws.receive_json(timeout=10))["type"] == "nexus.welcome"
         async with MeshClient.connect(url, campaign_id="demo", user_id="me") as client:
             reply = await client.request("search", {"query": "password reset"}, timeout=30)
         assert reply.type == "search.completed"

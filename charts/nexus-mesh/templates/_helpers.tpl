@@ -365,6 +365,7 @@ NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxE
 NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
 NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
 NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
+NEXUS_GATEWAY_ALLOWED_ORIGINS: {{ .Values.gateway.config.allowedOrigins | toJson | quote }}
 {{- if include "nexus-mesh.tracing" . }}
 {{- with (include "nexus-mesh.otelEndpoint" .) }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -99,6 +100,10 @@ def _run(args: argparse.Namespace) -> int:
         NEXUS_GATEWAY_DEMO="true",
         NEXUS_SERVICE_METRICS_HOST="127.0.0.1",
     )
+    # Authentication is off: without this, any page open in the developer's browser could
+    # connect to the loopback gateway and read or write every campaign. Only the demo page's
+    # own origins may (and clients that are not browsers, which send no Origin).
+    env.setdefault("NEXUS_GATEWAY_ALLOWED_ORIGINS", json.dumps(dev_origins(args.port)))
     env.setdefault("NEXUS_LOG_FORMAT", "text")
     children: list[subprocess.Popen[bytes]] = []
     zipkin = None
@@ -271,3 +276,8 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def dev_origins(port: int) -> list[str]:
+    """The origins the demo page is served from by ``nexus dev``."""
+    return [f"http://{host}:{port}" for host in ("127.0.0.1", "localhost", "[::1]")]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from nexus_mesh.errors import ProduceRejectedError
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.logs import redact
+from nexus_mesh.prometheus import produce_outcome
 from nexus_mesh.service.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,13 @@ class DeadLetters:
     def topic(self) -> str:
         return self._topic
 
+    def _observe(self, outcome: str, began: float) -> None:
+        # Each attempt, as every write is timed: a failed one is logged above too.
+        if self._metrics is not None:
+            self._metrics.produce_latency.labels(self._service, outcome).observe(
+                time.perf_counter() - began
+            )
+
     async def write(self, record: FailedRecord, error: BaseException) -> Written:
         headers = dead_letter_headers(record, error, service=self._service)
         # A tombstone (no value) is kept as an empty value: the DLQ is not compacted, and the
@@ -122,6 +130,7 @@ class DeadLetters:
                     topic=self._topic, key=record.key, value=value, headers=headers
                 )
             except Exception as exc:
+                self._observe(produce_outcome(exc), began)
                 if isinstance(exc, ProduceRejectedError) and value:
                     # Refused for good (the record with its error headers is over the DLQ's
                     # max.message.bytes): the headers still say where the original is, so
@@ -145,12 +154,7 @@ class DeadLetters:
                     backoff,
                 )
             else:
-                # The attempt Kafka acknowledged, as for any other write; the failed ones
-                # before it are the warnings above.
-                if self._metrics is not None:
-                    self._metrics.produce_latency.labels(self._service).observe(
-                        time.perf_counter() - began
-                    )
+                self._observe("ok", began)
                 return written
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)

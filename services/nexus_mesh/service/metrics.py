@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
+    PRODUCE_OUTCOMES,
     ConsumerLagCollector,
     SpanLossCollector,
     register_process_metrics,
@@ -91,8 +92,9 @@ class ServiceMetrics:
         )
         self.produce_latency = Histogram(
             "nexus_service_produce_latency_seconds",
-            "Event and dead-letter write latency until Kafka acknowledged (acks=all)",
-            labels,
+            "Event and dead-letter write latency until Kafka acknowledged it (acks=all, outcome "
+            "ok) or the write failed (in_doubt, unavailable, rejected, topic_missing, failed)",
+            [*labels, "outcome"],
             buckets=PRODUCE_LATENCY_BUCKETS,
             registry=r,
         )
@@ -118,8 +120,10 @@ class ServiceMetrics:
         # fire. Types are known only once seen; these labels are fixed.
         for reason in DLQ_REASONS:
             self.dead_letters.labels(self.service, reason)
-        for metric in (self.duplicates, self.retries, self.produce_latency):
+        for metric in (self.duplicates, self.retries):
             metric.labels(self.service)
+        for outcome in PRODUCE_OUTCOMES:
+            self.produce_latency.labels(self.service, outcome)
         # They read process-wide state at each scrape, so several services in one process
         # each serving them report the same process, as they should.
         register_process_metrics(r)

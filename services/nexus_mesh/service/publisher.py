@@ -20,6 +20,7 @@ from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata, new_even
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.prometheus import produce_outcome
 from nexus_mesh.registry import Registry
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.service.metrics import ServiceMetrics
@@ -173,11 +174,14 @@ class Publisher:
 
     async def _write(self, envelope: Envelope, topic: str) -> Published:
         began = time.perf_counter()
-        written = await self._producer.send(envelope, topic=topic)
+        try:
+            written = await self._producer.send(envelope, topic=topic)
+        except Exception as exc:
+            # Timed too, as the gateway times its failed writes: the handler waited for it.
+            self._observe(produce_outcome(exc), began)
+            raise
+        self._observe("ok", began)
         if self._metrics is not None:
-            # Acknowledged writes only, as the gateway counts them; a failed one raises to
-            # the handler, and ends up in handle_seconds{outcome="failed"} or a retry.
-            self._metrics.produce_latency.labels(self._source).observe(time.perf_counter() - began)
             self._metrics.events_out.labels(self._source, envelope.type).inc()
         return Published(
             event_id=envelope.metadata.event_id,
@@ -185,6 +189,12 @@ class Publisher:
             partition=written.partition,
             offset=written.offset,
         )
+
+    def _observe(self, outcome: str, began: float) -> None:
+        if self._metrics is not None:
+            self._metrics.produce_latency.labels(self._source, outcome).observe(
+                time.perf_counter() - began
+            )
 
     async def publish(
         self,

@@ -225,7 +225,7 @@ async def test_every_handler_outcome_is_timed_and_every_write_too(requests: Requ
     # The reply, the two failure replies (search.failed, sent before each dead letter) and
     # both dead letters waited for Kafka's acknowledgement.
     latency = "nexus_service_produce_latency_seconds"
-    assert value(samples, f"{latency}_count", service="timed") == 5
+    assert value(samples, f"{latency}_count", service="timed", outcome="ok") == 5
     failed = value(samples, "nexus_service_events_out_total", service="timed", type="search.failed")
     assert failed == 2
-    assert (value(samples, f"{latency}_sum", service="timed") or 0) > 0
+    assert (value(samples, f"{latency}_sum", service="timed", outcome="ok") or 0) > 0

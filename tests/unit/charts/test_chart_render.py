@@ -327,6 +327,11 @@ def test_configmap_is_a_configuration_the_services_accept(
     settings = load_settings()
     assert settings.topic_prefix == data["NEXUS_TOPIC_PREFIX"]
     assert settings.gateway_port == 8080
+    if case.name == "everything":
+        assert settings.gateway_allowed_origins == (
+            "https://app.example.com",
+            "http://localhost:3000",
+        )
 
 
 def test_topics_default_to_replicated_and_to_one_replica_with_dev_kafka() -> None:

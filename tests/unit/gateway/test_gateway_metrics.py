@@ -38,4 +38,8 @@ def test_the_counters_alerts_read_exist_at_zero_from_the_start() -> None:
     alone = frozenset({("service", "search")})
     assert service[("nexus_service_duplicates_total", alone)] == 0
     assert service[("nexus_service_retries_total", alone)] == 0
-    assert service[("nexus_service_produce_latency_seconds_count", alone)] == 0
+    for outcome in ("ok", "in_doubt", "unavailable", "rejected", "topic_missing", "failed"):
+        labels = frozenset({("service", "search"), ("outcome", outcome)})
+        assert service[("nexus_service_produce_latency_seconds_count", labels)] == 0
+        key = ("nexus_gateway_produce_latency_seconds_count", frozenset({("outcome", outcome)}))
+        assert gateway[key] == 0

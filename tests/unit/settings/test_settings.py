@@ -53,6 +53,12 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXUS_CLIENTS_RETENTION_MS", "1000", "NEXUS_CLIENTS_RETENTION_MS"),
         # A list setting written without JSON fails before validation: still named.
         ("NEXUS_JWT_ALGORITHMS", "HS256", "NEXUS_JWT_ALGORITHMS: not valid JSON"),
+        (
+            "NEXUS_GATEWAY_ALLOWED_ORIGINS",
+            '["https://app.example/path"]',
+            "'https://app.example/path' is not an origin",
+        ),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["app.example"]', "is not an origin"),
     ],
 )
 def test_invalid_value_names_the_variable(
@@ -69,6 +75,16 @@ def test_inconsistent_replication_is_rejected(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("NEXUS_TOPIC_MIN_INSYNC_REPLICAS", "2")
     with pytest.raises(ConfigurationError, match="NEXUS_TOPIC_MIN_INSYNC_REPLICAS"):
         load_settings()
+
+
+def test_a_short_admin_token_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEXUS_GATEWAY_ADMIN_TOKEN", "hunter2")
+    with pytest.raises(ConfigurationError, match="NEXUS_GATEWAY_ADMIN_TOKEN") as caught:
+        load_settings()
+    assert "at least 16 characters" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_secret_values_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
