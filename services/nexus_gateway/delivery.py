@@ -64,8 +64,9 @@ class Dispatcher:
             enable_auto_commit=False,
             auto_offset_reset="latest",
             # A transactional writer's aborted events never reach a client, and its open
-            # transactions are delivered once committed (for everyone else's writes the
-            # last stable offset is the end of the log: no wait).
+            # transactions are delivered once committed. Everything written after an open
+            # transaction on its partition waits for it too (Kafka's last stable offset):
+            # the lag counts up to the high watermark, so that wait shows.
             isolation_level="read_committed",
             fetch_max_wait_ms=100,
             # One fetch lands in every target's outbox at once: keep that burst well under
@@ -142,8 +143,17 @@ class Dispatcher:
         return self._reachable and self._task is not None and not self._task.done()
 
     def lag(self) -> dict[TopicPartition, int]:
-        """Records on each assigned partition not yet delivered (as of the last check)."""
-        return {tp: max(0, self._ends.get(tp, nxt) - nxt) for tp, nxt in self._next.items()}
+        """Records on each assigned partition not yet delivered (as of the last check).
+
+        Up to the high watermark, not the last stable offset read_committed end offsets
+        stop at: records behind another producer's open transaction wait for it (a hung one
+        for up to its transaction.timeout.ms), and the lag must show them. The end offsets
+        count too, when the last fetch is older than the last check (fetches refused)."""
+        lag = {}
+        for tp, nxt in self._next.items():
+            end = max(self._ends.get(tp, nxt), self._consumer.highwater(tp) or 0)
+            lag[tp] = max(0, end - nxt)
+        return lag
 
     async def _watch(
         self, interval_s: float = 2.0, timeout_s: float = 4.0, layout_every: int = 5

@@ -231,3 +231,41 @@ async def test_a_transactional_write_leaves_no_lag_behind(
         # (end offset minus that next offset) is zero, not one.
         await eventually(welcome_offset, timeout=30, what="a welcome past the commit marker")
         await eventually(lag_is(0), timeout=30, what="the lag at zero")
+
+
+async def test_records_held_behind_an_open_transaction_show_as_lag(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """A backend's transaction left open on the clients topic holds back everything written
+    after it on its partition, whoever wrote it (read_committed stops at the last stable
+    offset): the lag shows those records instead of zero, and they arrive at the commit."""
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("acme", settings.clients_partitions)
+    codec = Codec(load_registry(settings.schemas_dir))
+    gateway = mesh.gateway()
+    assert gateway.url
+    lag_is = lag_of(gateway.url, topic, partition)
+    token = mesh.token("carol", ["acme"])
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="carol", token=token
+    ) as client:
+        await eventually(lag_is(0), what="a zero lag on the held partition")
+        backend = AIOKafkaProducer(
+            **client_kwargs(settings), transactional_id=f"slow-{uuid.uuid4().hex}"
+        )
+        plain = AIOKafkaProducer(**client_kwargs(settings))
+        await backend.start()
+        await plain.start()
+        try:
+            await backend.begin_transaction()
+            await write(backend, topic, partition, campaign_update(codec, "in-the-open"), codec)
+            await write(plain, topic, partition, campaign_update(codec, "behind-it"), codec)
+            # Both wait: the open transaction's record and the one written after it.
+            await eventually(lag_is(2), timeout=30, what="a lag of the two held records")
+            await backend.commit_transaction()
+        finally:
+            await backend.stop()
+            await plain.stop()
+        received = [(await client.next_event(timeout=30)).payload["status"] for _ in range(2)]
+        assert received == ["in-the-open", "behind-it"]
+        await eventually(lag_is(0), timeout=30, what="the lag back at zero")
