@@ -230,7 +230,7 @@ class Service:
                 client_id=self.group_id,
                 group_id=self.group_id,
                 enable_auto_commit=False,
-                auto_offset_reset="earliest",
+                auto_offset_reset=self.config.start_from,
                 # A transactional writer's aborted requests are never handled.
                 isolation_level="read_committed",
                 max_poll_records=self.config.max_records,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -17,6 +18,14 @@ class ServiceConfig:
     group_id: str | None = None
     """Consumer group; ``<topic prefix>.<service name>`` when None. Instances sharing it
     share work."""
+
+    start_from: Literal["earliest", "latest"] = "earliest"
+    """Where a group with no committed offset starts (a new service, a renamed group, or one
+    whose commits expired after ``offsets.retention.minutes``, 7 days by default): every
+    record the domain topic still holds (``earliest``: nothing sent before the first start is
+    missed, but a new service on an old topic handles its whole retention, replying to
+    requests long timed out), or only what is written after it joined (``latest``). A group
+    with commits always resumes after them."""
 
     max_records: int = 100
     poll_timeout_ms: int = 500
@@ -63,5 +72,7 @@ class ServiceConfig:
             isinstance(kind, type) and issubclass(kind, Exception) for kind in self.retry_on
         ):
             raise ValueError("retry_on must be a tuple of exception classes")
+        if self.start_from not in ("earliest", "latest"):
+            raise ValueError("start_from must be 'earliest' or 'latest'")
         if self.lag_interval_s <= 0:
             raise ValueError("lag_interval_s must be positive")

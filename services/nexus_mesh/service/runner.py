@@ -55,6 +55,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner.revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._runner.resolve_positions(assigned)
         self._runner.assigned(frozenset(assigned))
 
 
@@ -162,6 +163,19 @@ class Runner:
     def stop_batches(self) -> None:
         """Make the batches being handled stop after their record in hand (a rebalance)."""
         self._generation += 1
+
+    async def resolve_positions(self, partitions: list[TopicPartition]) -> None:
+        """Fix where each partition starts before the instance says it is ready: a partition
+        without a committed offset starts at ``start_from`` as of now, not at the first fetch,
+        so that with ``latest`` a record written once ``ready`` is set is handled."""
+        try:
+            # Bounded: a rebalance callback must not hang on a broker that does not answer.
+            async with asyncio.timeout(self._config.send_timeout_s):
+                for tp in partitions:
+                    await self._consumer.position(tp)
+        except (KafkaError, TimeoutError) as exc:
+            # Resolved at the first fetch instead, as the consumer would anyway.
+            self._log.warning("partition positions not resolved at assignment: %r", exc)
 
     async def finish_in_hand(self, partitions: frozenset[TopicPartition]) -> None:
         """Wait until the records in hand on ``partitions`` are dealt with, up to

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from aiokafka import AIOKafkaProducer
 
 from nexus_mesh.kafka.connection import client_kwargs
@@ -24,3 +27,15 @@ async def test_campaign_partition_matches_the_producer(settings: NexusSettings) 
             )
     finally:
         await producer.stop()
+
+
+def test_the_readme_s_partition_table_is_what_the_mesh_computes(repo_root: Path) -> None:
+    """Service authors in other languages check their partitioner against that table."""
+    readme = (repo_root / "README.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| (\d+) \| (\d+) \|$", readme, flags=re.MULTILINE)
+    assert len(rows) >= 4
+    for campaign, of_12, of_6 in rows:
+        assert (campaign_partition(campaign, 12), campaign_partition(campaign, 6)) == (
+            int(of_12),
+            int(of_6),
+        ), campaign

@@ -79,13 +79,13 @@ async def mesh(settings: NexusSettings) -> AsyncIterator[Mesh]:
         yield Mesh(settings, registry, codec, producer, TopicNames(prefix=settings.topic_prefix))
 
 
-def toy_service(handled: list[str], *, name: str = "toy") -> Service:
+def toy_service(handled: list[str], *, name: str = "toy", config: ServiceConfig = FAST) -> Service:
     """Echoes queries; ``boom`` raises, ``flaky`` fails once with a retriable error,
     ``half-done`` too but after publishing; ``impersonate``, ``leak`` and ``broadcast-chat``
     send what a service may not; ``answered-then-boom`` replies, then raises; ``outage``
     meets Kafka unavailable more times than ``retry_attempts``, ``dropped`` a connection
     error (``retry_on``) and ``retry-me`` a RetriableError, once each."""
-    service = Service(name=name, domain="search", config=FAST)
+    service = Service(name=name, domain="search", config=config)
     flaky_seen: set[str] = set()
     outages: list[str] = []
 
@@ -439,6 +439,29 @@ async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None
         await eventually(later_handled, what="the new request")
         assert service.group_id == f"{mesh.settings.topic_prefix}.toy"
     assert second == [later.metadata.event_id]
+
+
+@pytest.mark.parametrize("start_from", ["earliest", "latest"])
+async def test_a_new_group_starts_where_its_config_says(mesh: Mesh, start_from: str) -> None:
+    """A service deployed on a topic that already holds requests: ``earliest`` handles them
+    all, ``latest`` only what arrives once it has joined."""
+    old = [mesh.request(f"old-{i}", campaign_id=f"camp-{i}") for i in range(3)]
+    for request in old:
+        await mesh.send(request)
+    handled: list[str] = []
+    config = replace(FAST, start_from=start_from)  # type: ignore[arg-type]
+    async with running(
+        toy_service(handled, name=f"new-{start_from}", config=config), mesh.settings
+    ):
+        new = mesh.request("after-the-join")
+        await mesh.send(new)
+
+        async def new_handled() -> bool:
+            return new.metadata.event_id in handled
+
+        await eventually(new_handled, what="the request sent after the join")
+    expected = [r.metadata.event_id for r in old] if start_from == "earliest" else []
+    assert sorted(handled) == sorted([*expected, new.metadata.event_id])
 
 
 async def test_instances_of_one_service_share_the_partitions(mesh: Mesh) -> None:
