@@ -61,6 +61,15 @@ class GatewayMetrics:
             ["code"],
             registry=r,
         )
+        self.closes = Counter(
+            "nexus_gateway_connection_closes",
+            "Connections ended, by close code (1000 by the client, 1001 going away, 1006 "
+            "dropped, 1009 frame too large, 1011 server error, 4001, 4003, 4008; other)",
+            ["code"],
+            registry=r,
+        )
+        for code in CLOSE_CODE_LABELS:
+            self.closes.labels(code)
         self.token_expiries = Counter(
             "nexus_gateway_token_expiry_closes",
             "Open connections closed with 4001 because their token expired",
@@ -132,3 +141,11 @@ class GatewayMetrics:
         self.auth_failures.labels("origin")
         for recovered in ("true", "false"):
             self.resumes.labels(recovered)
+
+    def count_close(self, code: int | None) -> None:
+        label = str(code) if code is not None else "1006"
+        self.closes.labels(label if label in CLOSE_CODE_LABELS else "other").inc()
+
+
+# A bounded label set: a client may close with any code it likes.
+CLOSE_CODE_LABELS = ("1000", "1001", "1006", "1009", "1011", "4001", "4003", "4008", "other")

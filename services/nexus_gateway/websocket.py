@@ -124,6 +124,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         )
 
     replay: asyncio.Task[None] | None = None
+    sent_code: int | None = None  # the close code aiohttp sent on its own, if it did
     user_key = (campaign_id, user_id)
     bucket = gateway.rate_limits.acquire(user_key)
     expiry = _close_at_expiry(gateway, connection, gateway.authenticator.valid_until(principal))
@@ -172,6 +173,17 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                     )
                 )
             elif message.type is WSMsgType.ERROR:
+                # aiohttp closed the socket itself: a frame over the limit (1009) or a
+                # protocol violation. The client sees only the close code, and aiohttp
+                # records the close as abnormal (1006): the code sent is the error's.
+                error = ws.exception()
+                sent_code = getattr(error, "code", None)
+                log.info(
+                    "connection %s closed with %s: %s",
+                    connection.id,
+                    sent_code or ws.close_code,
+                    error or "WebSocket protocol error",
+                )
                 break
     finally:
         gateway.rate_limits.release(user_key)
@@ -187,6 +199,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             await connection.close(CloseCode.GOING_AWAY, "bye")
         else:
             await connection.close(ws.close_code, "")
+        gateway.metrics.count_close(sent_code or ws.close_code)
     return ws
 
 

@@ -17,7 +17,7 @@ from mesh_processes import Mesh
 from nexus_mesh.client import Event, MeshClient, MeshClosedError, MeshError
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import eventually, metric_value, scrape_metrics
 
 
 @pytest.fixture
@@ -197,6 +197,15 @@ async def test_frame_above_the_hard_limit_closes_with_1009(mesh: Mesh) -> None:
         assert client.close_code == 1009
         ack = await other.emit("chat.message", {"text": "others unaffected"})
         assert ack.offset >= 0
+        # The operator sees it too: counted by close code, and logged with the connection.
+        await eventually(lambda: closed_with(gateway.url, "1009"), what="the 1009 close counted")
+        assert f"connection {client.connection_id} closed with 1009" in gateway.log()
+
+
+async def closed_with(url: str | None, code: str) -> bool:
+    assert url
+    closes = "nexus_gateway_connection_closes_total"
+    return metric_value(await scrape_metrics(url), closes, code=code) == 1
 
 
 async def test_resent_event_id_gets_the_original_ack_and_one_record(
