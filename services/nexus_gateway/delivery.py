@@ -384,8 +384,10 @@ class Dispatcher:
                         self._fanout.deliver(tp, record)
                     except Exception:
                         # One record that cannot be delivered must not stop delivery for
-                        # every client of this pod; it is logged, counted and skipped.
-                        self._metrics.undecodable.inc()
+                        # every client of this pod; it is logged, counted and skipped. A
+                        # fault of the gateway's, not the record's: counted apart from
+                        # undecodable records, which page as a producer's problem.
+                        self._metrics.delivery_failures.inc()
                         log.exception(
                             "could not deliver %s-%s@%s", tp.topic, tp.partition, record.offset
                         )

@@ -69,14 +69,7 @@ class Fanout:
             envelope = self._codec.decode(record.value)
         except CodecError as exc:
             self._metrics.undecodable.inc()
-            self._trace_undecodable(record, exc)
-            log.warning(
-                "skipping undecodable record %s-%s@%s: %s",
-                tp.topic,
-                tp.partition,
-                record.offset,
-                exc,
-            )
+            self._skip_undecodable(tp, record, exc)
             return
         if tp.topic == self._system_topic:
             self._broadcast(envelope, record, began)
@@ -149,10 +142,24 @@ class Fanout:
         # Decoding, before the targets were known, is part of the span.
         return record_span(self._telemetry.tracer, record, envelope, start_time=began)
 
-    def _trace_undecodable(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
-        if self._telemetry.enabled:
-            with record_span(self._telemetry.tracer, record, None) as span:
-                record_error(span, error)
+    def _skip_undecodable(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], error: Exception
+    ) -> None:
+        # Logged inside the record's span, so the line carries its trace and span ids and a
+        # trace UI links the two.
+        with (
+            record_span(self._telemetry.tracer, record, None)
+            if self._telemetry.enabled
+            else nullcontext(INVALID_SPAN)
+        ) as span:
+            record_error(span, error)
+            log.warning(
+                "skipping undecodable record %s-%s@%s: %s",
+                tp.topic,
+                tp.partition,
+                record.offset,
+                error,
+            )
 
     @staticmethod
     def _enqueue_all(frame: bytes, targets: list[Connection], born: float) -> int:

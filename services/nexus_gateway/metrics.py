@@ -75,6 +75,12 @@ class GatewayMetrics:
             "Open connections closed with 4001 because their token expired",
             registry=r,
         )
+        self.delivery_failures = Counter(
+            "nexus_gateway_delivery_failures",
+            "Records skipped because the gateway failed delivering them (a fault of its own, "
+            "logged with its traceback), not because they could not be decoded",
+            registry=r,
+        )
         self.undecodable = Counter(
             "nexus_gateway_undecodable_records",
             "Client-bound records that failed to decode",

@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 from nexus_gateway.connection import Connection
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.tracing.spans import SENT, ws_send_span
+from nexus_mesh.tracing.spans import DROPPED, SENT, ws_send_span
 
 
 def send_traced(
@@ -35,4 +35,9 @@ def send_traced(
         sent = send()
         if span.is_recording():
             span.set_attribute(SENT, sent)
+            if sent < len(targets):
+                # Closing, or closed just now as too slow (4008): not a failure of the mesh,
+                # as the connection's resume replays the event (a ws send of its own, marked
+                # replay), but a trace reader must see this one did not reach them all.
+                span.set_attribute(DROPPED, len(targets) - sent)
     return sent

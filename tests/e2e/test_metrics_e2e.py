@@ -86,6 +86,7 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     assert value(gw, "nexus_gateway_resumes_total", recovered="true") == 1
     assert "nexus_gateway_slow_consumer_closes_total" in names(gw)
     assert "nexus_gateway_token_expiry_closes_total" in names(gw)
+    assert value(gw, "nexus_gateway_delivery_failures_total") == 0
     # The process itself: each WebSocket holds a file descriptor.
     assert value(during, "process_open_fds") > 0
     assert "nexus_gateway_consumer_lag" in names(during)

@@ -8,6 +8,7 @@ Both processes export OTLP/HTTP to a real receiver started here, which decodes t
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -522,6 +523,13 @@ async def test_an_undecodable_client_record_is_counted_traced_and_skipped(
 
     span = await eventually(failed_span, what="the undecodable record's process span")
     assert one(receiver.trace(trace_id), "span in the unreadable record's trace") == span
+    # Its log line names that span: the trace UI's "logs for this span" finds it.
+    (line,) = [
+        json.loads(text)
+        for text in gateway.log().splitlines()
+        if "skipping undecodable record" in text
+    ]
+    assert (line["trace_id"], line["span_id"]) == (trace_id, span.span_id)
     assert (span.service, span.kind) == ("nexus-gateway", "CONSUMER")
     assert span.parent_span_id == producer_span
     assert span.status == "ERROR"

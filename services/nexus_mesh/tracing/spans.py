@@ -45,6 +45,7 @@ OUTCOME = "nexus.outcome"
 ERROR_CODE = "nexus.error.code"
 TARGETS = "nexus.delivery.targets"
 SENT = "nexus.delivery.sent"
+DROPPED = "nexus.delivery.dropped"
 REPLAY = "nexus.delivery.replay"
 
 KAFKA = "kafka"
