@@ -11,11 +11,14 @@ import re
 from typing import Any
 
 import orjson
+from opentelemetry.trace.span import TraceState
 
 from nexus_gateway.protocol import ClientEventError, ErrorCode
 from nexus_mesh.envelope import CLIENT_ID_RE
 
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+# W3C lets a participant drop a tracestate beyond 512 characters.
+_MAX_TRACESTATE = 512
 _MAX_ATTRIBUTES = 32
 _MAX_ATTRIBUTE_KEY = 64
 _MAX_ATTRIBUTE_VALUE = 1024
@@ -126,6 +129,16 @@ def client_attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]
                 event_id,
             )
     return dict(raw)
+
+
+def client_tracestate(metadata: dict[str, Any]) -> str | None:
+    """The client's W3C ``tracestate``, normalised, when it is valid; an invalid one is
+    dropped, not refused (W3C trace context: the trace goes on without it)."""
+    value = metadata.get("tracestate")
+    if not isinstance(value, str) or not value or len(value) > _MAX_TRACESTATE:
+        return None
+    header = TraceState.from_header([value]).to_header()
+    return header or None
 
 
 def client_traceparent(metadata: dict[str, Any], event_id: str | None) -> str | None:

@@ -32,6 +32,7 @@ from nexus_gateway.client_frame import (
     client_attributes,
     client_id,
     client_traceparent,
+    client_tracestate,
     parse_frame,
     scanned_event_id,
 )
@@ -201,10 +202,12 @@ class Ingress:
         if len(raw) > self._max_event_bytes:
             return None
         try:
-            traceparent = client_traceparent(parse_frame(raw).get("metadata") or {}, None)
+            metadata = parse_frame(raw).get("metadata") or {}
+            traceparent = client_traceparent(metadata, None)
         except ClientEventError:
             return None
-        context = context_from_traceparent(traceparent)
+        # The client's vendors' state goes on with its trace (W3C: a participant passes it).
+        context = context_from_traceparent(traceparent, client_tracestate(metadata))
         sampler = self._telemetry.client_sampler
         if context is None or sampler is None:
             return context
@@ -401,6 +404,7 @@ class Ingress:
         attributes = client_attributes(client_metadata, event_id)
         correlation_id = client_id(client_metadata, "correlation_id", event_id)
         traceparent = client_traceparent(client_metadata, event_id)
+        tracestate = client_tracestate(client_metadata) if traceparent else None
         event_type = self._registry.event(target.type)
         user_id: str | None = ident.user_id
         connection_id: str | None = ident.connection_id
@@ -425,6 +429,7 @@ class Ingress:
                 user_id=user_id,
                 connection_id=connection_id,
                 traceparent=traceparent,
+                tracestate=tracestate,
                 attributes=attributes,
             ),
         )

@@ -225,6 +225,33 @@ async def test_a_client_traceparent_starts_the_trace_the_gateway_samples(
         assert_round_trip(spans, mesh.prefix)
 
 
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "tracing-off"])
+async def test_a_client_s_tracestate_goes_on_with_its_trace(
+    mesh: Mesh, receiver: OtlpReceiver, traced: bool
+) -> None:
+    """W3C: who continues a trace passes its tracestate on. The client's vendors' state
+    reaches the service and comes back on the reply, traced or not; an invalid one is
+    dropped, not refused."""
+    env = traced_env(receiver) if traced else {"OTEL_SDK_DISABLED": "true"}
+    gateway = mesh.gateway(**env)
+    mesh.service("search", **env)
+    assert gateway.url
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    async with MeshClient.connect(
+        gateway.url, campaign_id="acme", user_id="erin", token=mesh.token("erin", ["acme"])
+    ) as client:
+        reply = await client.request(
+            "search", {"query": "invoice"}, traceparent=traceparent, tracestate="congo=t61rcWkgMzE"
+        )
+        plain = await client.request(
+            "search", {"query": "invoice"}, traceparent=traceparent, tracestate="not a state!"
+        )
+    assert reply.metadata["traceparent"].split("-")[1] == trace_id
+    assert reply.metadata["tracestate"] == "congo=t61rcWkgMzE"
+    assert plain.type == "search.completed" and "tracestate" not in plain.metadata
+
+
 async def test_a_client_cannot_pick_its_sampling_by_its_trace_id(
     mesh: Mesh, receiver: OtlpReceiver
 ) -> None:

@@ -197,6 +197,7 @@ def encode_event(
     correlation_id: str | None = None,
     attributes: Mapping[str, str] | None = None,
     traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> bytes:
     # Checked here: the gateway's bad_frame for an id it cannot read names no event, so it
     # could not be matched to this send, which would wait out its timeout instead.
@@ -210,6 +211,9 @@ def encode_event(
         metadata["attributes"] = dict(attributes)
     if traceparent is not None:
         metadata["traceparent"] = traceparent
+        if tracestate:
+            # Only with the trace it belongs to (W3C): the gateway carries it on.
+            metadata["tracestate"] = tracestate
     body = payload if isinstance(payload, dict) else dict(payload)
     return orjson.dumps({"type": type_, "payload": body, "metadata": metadata})
 

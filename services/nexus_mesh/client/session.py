@@ -261,6 +261,7 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
+        tracestate: str | None = None,
         timeout: float = ANSWER_TIMEOUT_S,
     ) -> Ack:
         """Send one event and return its ``nexus.ack``.
@@ -281,6 +282,7 @@ class MeshClient:
             correlation_id=correlation_id,
             attributes=attributes,
             traceparent=traceparent,
+            tracestate=tracestate,
         )
         with _naming(event_id, timeout):
             async with asyncio.timeout(timeout):
@@ -295,6 +297,7 @@ class MeshClient:
         correlation_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
         traceparent: str | None = None,
+        tracestate: str | None = None,
         timeout: float = ANSWER_TIMEOUT_S,
     ) -> Event:
         """Send a request event and return the first delivered event correlated with it.
@@ -314,6 +317,7 @@ class MeshClient:
             correlation_id=correlation_id,
             attributes=attributes,
             traceparent=traceparent,
+            tracestate=tracestate,
         )
         # Registered before sending: the reply may overtake the ack. A resend after a resume
         # may find it here already, replayed before it was asked for again.

@@ -11,6 +11,7 @@ from nexus_gateway.client_frame import (
     client_attributes,
     client_id,
     client_traceparent,
+    client_tracestate,
     parse_frame,
 )
 from nexus_gateway.protocol import ClientEventError, ErrorCode
@@ -74,3 +75,20 @@ def test_a_traceparent_is_w3c_or_refused() -> None:
     assert client_traceparent({"traceparent": TRACEPARENT}, "e") == TRACEPARENT
     assert client_traceparent({}, "e") is None
     assert refusal(client_traceparent, {"traceparent": "00-abc"}, "e4").event_id == "e4"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("congo=t61rcWkgMzE", "congo=t61rcWkgMzE"),
+        ("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+        ("not a state!", None),
+        ("x=" + "a" * 600, None),  # past the 512 characters W3C lets a participant drop
+        (7, None),
+        ("", None),
+    ],
+)
+def test_a_tracestate_is_kept_when_valid_and_dropped_otherwise(
+    sent: object, kept: str | None
+) -> None:
+    assert client_tracestate({"tracestate": sent}) == kept
