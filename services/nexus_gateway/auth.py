@@ -97,6 +97,7 @@ class Authenticator:
     def __init__(self, settings: NexusSettings, *, leeway_s: float = DEFAULT_LEEWAY_S) -> None:
         self.disabled = settings.auth == "none"
         self._leeway_s = leeway_s
+        self._query_tokens = settings.auth_query_token
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._keys: dict[str, bytes | PublicKey] = {}
@@ -207,6 +208,12 @@ class Authenticator:
 
         if token is None:
             raise fail(CloseCode.UNAUTHORIZED, "missing token")
+        if not self._query_tokens and token == query.get("token"):
+            raise fail(
+                CloseCode.UNAUTHORIZED,
+                "tokens in the URL are refused here (they end up in proxies' logs): send it "
+                "as Authorization: Bearer or the bearer.<jwt> subprotocol",
+            )
         if len(token) > _MAX_TOKEN_CHARS:
             raise fail(CloseCode.UNAUTHORIZED, "token too large")
         # A compact JWS is base64url and dots; anything else (lone surrogates from a decoded

@@ -122,6 +122,9 @@ class NexusSettings(BaseSettings):
 
     # Auth: on unless explicitly disabled for local development
     auth: Literal["jwt", "none"] = "jwt"
+    # Whether ?token= is read. Proxies and ingress controllers log URLs, token included; with
+    # false, tokens come only in the Authorization header or the bearer.<jwt> subprotocol.
+    auth_query_token: bool = True
     jwt_secret: SecretStr | None = None
     jwt_public_key: SecretStr | None = None
     jwt_algorithms: tuple[str, ...] = ("HS256",)

@@ -342,6 +342,7 @@ NEXUS_DOMAIN_RETENTION_MS: {{ .Values.topics.domain.retentionMs | int64 | quote 
 NEXUS_DLQ_PARTITIONS: {{ .Values.topics.dlq.partitions | quote }}
 NEXUS_DLQ_RETENTION_MS: {{ .Values.topics.dlq.retentionMs | int64 | quote }}
 NEXUS_AUTH: {{ .Values.auth.mode | quote }}
+NEXUS_AUTH_QUERY_TOKEN: {{ .Values.auth.queryToken | quote }}
 NEXUS_JWT_ALGORITHMS: {{ toJson .Values.auth.algorithms | quote }}
 {{- with .Values.auth.audience }}
 NEXUS_JWT_AUDIENCE: {{ . | quote }}

@@ -532,3 +532,16 @@ def test_issue_token_claims() -> None:
 def test_issue_token_refuses_unusable_input(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         token(**kwargs)
+
+
+def test_tokens_in_the_url_can_be_refused() -> None:
+    """NEXUS_AUTH_QUERY_TOKEN=false: a token in ?token= (where proxies log it) is refused with
+    a reason that says where to send it; the header and the subprotocol still work."""
+    strict = hs_auth(auth_query_token=False)
+    with pytest.raises(AuthError) as refused:
+        authenticate(strict, query={"token": token()})
+    assert refused.value.close_code == 4001
+    assert "Authorization: Bearer" in refused.value.reason
+    principal = authenticate(strict, headers={"Authorization": f"Bearer {token()}"})
+    assert principal.user_id == USER
+    assert authenticate(hs_auth(), query={"token": token()}).user_id == USER
