@@ -23,10 +23,12 @@ from nexus_gateway.jwt_keys import (
     PublicKey,
     check_algorithm,
     check_asymmetric_key,
+    fits,
     hmac_key,
     is_asymmetric,
+    key_kind,
     load_private_key,
-    load_public_key,
+    load_public_keys,
 )
 from nexus_gateway.protocol import CloseCode
 from nexus_mesh.errors import ConfigurationError, NexusError
@@ -100,7 +102,7 @@ class Authenticator:
         self._query_tokens = settings.auth_query_token
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
-        self._keys: dict[str, bytes | PublicKey] = {}
+        self._keys: dict[str, list[bytes | PublicKey]] = {}
         if not self.disabled:
             self._keys = self._verification_keys(settings)
 
@@ -109,31 +111,50 @@ class Authenticator:
         return tuple(self._keys)
 
     @staticmethod
-    def _verification_keys(settings: NexusSettings) -> dict[str, bytes | PublicKey]:
+    def _verification_keys(settings: NexusSettings) -> dict[str, list[bytes | PublicKey]]:
         if not settings.jwt_algorithms:
             raise ConfigurationError("NEXUS_JWT_ALGORITHMS must list at least one algorithm")
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+        previous = (
+            settings.jwt_previous_secret.get_secret_value() if settings.jwt_previous_secret else ""
+        )
         pem = settings.jwt_public_key.get_secret_value() if settings.jwt_public_key else ""
-        public_key = load_public_key(pem) if pem.strip() else None
-        # One key per algorithm, fixed here: a token's header chooses among the configured
-        # algorithms but can never make an HMAC check run with the public key as its secret.
-        keys: dict[str, bytes | PublicKey] = {}
+        public_keys = load_public_keys(pem) if pem.strip() else []
+        # The keys of each algorithm, fixed here: a token's header chooses among the
+        # configured algorithms but can never make an HMAC check run with a public key as its
+        # secret. More than one only during a rotation (old and new key).
+        keys: dict[str, list[bytes | PublicKey]] = {}
         for name in settings.jwt_algorithms:
             check_algorithm(name, "NEXUS_JWT_ALGORITHMS")
             if is_asymmetric(name):
-                if public_key is None:
+                fitting = [key for key in public_keys if fits(name, key)]
+                if not fitting:
                     raise ConfigurationError(
                         f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs "
-                        "NEXUS_JWT_PUBLIC_KEY (PEM)"
+                        f"NEXUS_JWT_PUBLIC_KEY (PEM) with a key for {name}"
+                        + (f" ({key_kind(public_keys[0])} given)" if public_keys else "")
                     )
-                check_asymmetric_key(name, public_key, "NEXUS_JWT_PUBLIC_KEY")
-                keys[name] = public_key
+                for key in fitting:
+                    check_asymmetric_key(name, key, "NEXUS_JWT_PUBLIC_KEY")
+                keys[name] = list(fitting)
             else:
                 if not secret:
                     raise ConfigurationError(
                         f"NEXUS_AUTH=jwt with {name} in NEXUS_JWT_ALGORITHMS needs NEXUS_JWT_SECRET"
                     )
-                keys[name] = hmac_key(name, secret, "NEXUS_JWT_SECRET")
+                keys[name] = [hmac_key(name, secret, "NEXUS_JWT_SECRET")]
+                if previous:
+                    keys[name].append(hmac_key(name, previous, "NEXUS_JWT_PREVIOUS_SECRET"))
+        unused = [
+            index
+            for index, key in enumerate(public_keys)
+            if not any(key in candidates for candidates in keys.values())
+        ]
+        if unused:
+            raise ConfigurationError(
+                f"NEXUS_JWT_PUBLIC_KEY: key {unused[0] + 1} of {len(public_keys)} "
+                f"({key_kind(public_keys[unused[0]])}) fits none of NEXUS_JWT_ALGORITHMS"
+            )
         return keys
 
     def startup_warning(self) -> str | None:
@@ -241,23 +262,8 @@ class Authenticator:
             raise fail(CloseCode.UNAUTHORIZED, "malformed token") from None
         if not isinstance(algorithm, str) or algorithm not in self._keys:
             raise fail(CloseCode.UNAUTHORIZED, "token algorithm not accepted")
-        key = self._keys[algorithm]
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                options={
-                    "require": ["exp", "sub"],
-                    # Times are checked in _check_times against the caller's clock.
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "enforce_minimum_key_length": True,
-                },
-            )
+            claims = self._decode(token, algorithm)
         except jwt.InvalidSignatureError:
             raise fail(CloseCode.UNAUTHORIZED, "invalid token signature") from None
         except jwt.MissingRequiredClaimError as exc:
@@ -275,6 +281,34 @@ class Authenticator:
         if claims.get("sub") != user_id:
             raise fail(CloseCode.UNAUTHORIZED, "token subject does not match the user")
         return claims
+
+    def _decode(self, token: str, algorithm: str) -> dict[str, Any]:
+        """The token's claims, verified with the first of the algorithm's keys that its
+        signature matches (one key but during a rotation)."""
+        keys = self._keys[algorithm]
+        for index, key in enumerate(keys):
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[algorithm],
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    options={
+                        "require": ["exp", "sub"],
+                        # Times are checked in _check_times against the caller's clock.
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                        "enforce_minimum_key_length": True,
+                    },
+                )
+            except jwt.InvalidSignatureError:
+                if index == len(keys) - 1:
+                    raise
+                continue
+            return claims
+        raise jwt.InvalidSignatureError  # no key: unreachable, every algorithm has one
 
     def _check_times(self, claims: Mapping[str, Any], now: float, fail: _Fail) -> int:
         def number(name: str) -> float | None:

@@ -6,6 +6,7 @@ verifies by accident (e.g. an HMAC token "signed" with a public key).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import jwt
@@ -99,6 +100,20 @@ def key_kind(key: PublicKey | PrivateKey) -> str:
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         return f"EC {key.curve.name}"
     return "Edwards-curve"
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+def load_public_keys(pem: str) -> list[PublicKey]:
+    """Every key of a PEM bundle (public keys or certificates, one after another): during a
+    rotation the gateways accept tokens of the old key and the new one."""
+    if "\n" not in pem and "\\n" in pem:
+        pem = pem.replace("\\n", "\n")
+    blocks = [match.group(0) for match in _PEM_BLOCK.finditer(pem)]
+    if len(blocks) < 2:
+        return [load_public_key(pem)]
+    return [load_public_key(block) for block in blocks]
 
 
 def load_public_key(pem: str) -> PublicKey:

@@ -126,6 +126,9 @@ class NexusSettings(BaseSettings):
     # false, tokens come only in the Authorization header or the bearer.<jwt> subprotocol.
     auth_query_token: bool = True
     jwt_secret: SecretStr | None = None
+    # A rotation: tokens signed with the previous HMAC secret are still accepted while it is
+    # set (only NEXUS_JWT_SECRET signs); NEXUS_JWT_PUBLIC_KEY may hold several PEM keys.
+    jwt_previous_secret: SecretStr | None = None
     jwt_public_key: SecretStr | None = None
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_audience: str | None = None
@@ -209,7 +212,13 @@ class NexusSettings(BaseSettings):
 
 
 _SECRET_FIELDS = frozenset(
-    {"jwt_secret", "jwt_public_key", "kafka_sasl_password", "gateway_admin_token"}
+    {
+        "jwt_secret",
+        "jwt_previous_secret",
+        "jwt_public_key",
+        "kafka_sasl_password",
+        "gateway_admin_token",
+    }
 )
 
 

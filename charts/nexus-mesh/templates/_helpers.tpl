@@ -447,6 +447,15 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
       name: {{ include "nexus-mesh.jwtSecretName" . }}
       key: {{ .Values.auth.jwt.secretKey }}
       optional: {{ $existing }}
+{{- if or $existing .Values.auth.jwt.previousSecret }}
+# Only during a rotation: tokens signed with the previous secret are still accepted.
+- name: NEXUS_JWT_PREVIOUS_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "nexus-mesh.jwtSecretName" . }}
+      key: {{ .Values.auth.jwt.previousSecretKey }}
+      optional: true
+{{- end }}
 {{- end }}
 {{- if or $existing .Values.auth.jwt.publicKey }}
 - name: NEXUS_JWT_PUBLIC_KEY

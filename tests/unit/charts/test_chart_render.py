@@ -435,6 +435,26 @@ def test_jwt_keys_from_an_existing_secret() -> None:
     )
 
 
+def test_a_jwt_secret_rotation_keeps_the_previous_secret_accepted() -> None:
+    docs = render(set_values=(f"auth.jwt.secret={'n' * 40}", f"auth.jwt.previousSecret={'o' * 40}"))
+    secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-jwt")
+    assert set(secret["data"]) == {"jwt-secret", "jwt-previous-secret"}
+    ref = env_of(gateway_container(docs))["NEXUS_JWT_PREVIOUS_SECRET"]["secretKeyRef"]
+    assert ref == {
+        "name": secret["metadata"]["name"],
+        "key": "jwt-previous-secret",
+        "optional": True,
+    }
+    # Without a rotation under way there is none; an existing Secret's key is read if present.
+    assert "NEXUS_JWT_PREVIOUS_SECRET" not in env_of(gateway_container(render()))
+    existing = env_of(gateway_container(render(scenario("existing-secrets"))))
+    assert existing["NEXUS_JWT_PREVIOUS_SECRET"]["secretKeyRef"] == {
+        "name": "nexus-jwt",
+        "key": "jwt-previous-secret",
+        "optional": True,
+    }
+
+
 def test_jwt_public_key_and_a_ready_test_token() -> None:
     docs = render(scenario("jwt-public-key"))
     secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-jwt")

@@ -46,7 +46,7 @@ def settings(**overrides: Any) -> NexusSettings:
 
 
 def hs_auth(**overrides: Any) -> Authenticator:
-    return Authenticator(settings(auth="jwt", jwt_secret=SECRET, **overrides))
+    return Authenticator(settings(**{"auth": "jwt", "jwt_secret": SECRET, **overrides}))
 
 
 def token(
@@ -545,3 +545,37 @@ def test_tokens_in_the_url_can_be_refused() -> None:
     principal = authenticate(strict, headers={"Authorization": f"Bearer {token()}"})
     assert principal.user_id == USER
     assert authenticate(hs_auth(), query={"token": token()}).user_id == USER
+
+
+# -- key rotation -------------------------------------------------------------------------------
+
+
+def test_a_previous_hmac_secret_is_accepted_during_a_rotation() -> None:
+    """Gateways given the new secret and the old one accept tokens of both, so clients are
+    not refused while the token issuer and the pods change keys one after another."""
+    new_secret = "the-new-secret-that-is-long-enough-for-hs256"
+    auth = hs_auth(jwt_secret=new_secret, jwt_previous_secret=SECRET)
+    for key in (new_secret, SECRET):
+        assert authenticate(auth, headers=bearer(token(key=key))).user_id == USER
+    stranger = token(key="a-third-secret-that-is-long-enough-for-hs256")
+    rejected(lambda: authenticate(auth, headers=bearer(stranger)), 4001, stranger)
+    # Once the rotation is over (no previous secret), the old tokens are refused.
+    old = token(key=SECRET)
+    rejected(lambda: authenticate(hs_auth(jwt_secret=new_secret), headers=bearer(old)), 4001, old)
+    with pytest.raises(ConfigurationError, match="NEXUS_JWT_PREVIOUS_SECRET"):
+        hs_auth(jwt_previous_secret="too-short")
+
+
+def test_a_public_key_bundle_accepts_each_key_s_tokens(
+    rsa_pems: tuple[str, str], ec_pems: tuple[str, str]
+) -> None:
+    old_private, old_public = rsa_pems
+    new_private, new_public = _pems(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    bundle = old_public + new_public
+    auth = Authenticator(settings(jwt_public_key=bundle, jwt_algorithms=("RS256",)))
+    for private in (old_private, new_private):
+        tok = token(key=private, algorithm="RS256")
+        assert authenticate(auth, headers=bearer(tok)).user_id == USER
+    # A key in the bundle no configured algorithm can use is a mistake, said at start.
+    with pytest.raises(ConfigurationError, match=r"key 2 of 2 \(EC secp256r1\) fits none"):
+        Authenticator(settings(jwt_public_key=old_public + ec_pems[1], jwt_algorithms=("RS256",)))
