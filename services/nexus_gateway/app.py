@@ -238,11 +238,9 @@ def _deliver_timeout(gateway: Gateway, connection: Connection, envelope: Envelop
 
 
 def _timeout_payload(gateway: Gateway, type_: str, request: PendingRequest) -> dict[str, object]:
-    """The timeout event carries what its schema shares with the request, plus the timeout."""
-    codec = gateway.codec
-    fields = (f["name"] for f in gateway.registry.latest(type_).schema.get("fields", []))
-    request_json = codec.payload_to_json(request.flow.request, dict(request.request_payload))
-    return codec.payload_from_json(type_, request.flow.timeout_values(fields, request_json))
+    """The timeout event carries what its schema shares with the request, plus the timeout
+    (kept as the request was tracked)."""
+    return gateway.codec.payload_from_json(type_, dict(request.timeout_values))
 
 
 def create_app(settings: NexusSettings, *, gateway: Gateway | None = None) -> web.Application:

@@ -17,6 +17,7 @@ is an event in the client's stream like any other): clients match answers on
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ class PendingRequest:
     connection_id: str
     correlation_id: str
     flow: Flow
-    request_payload: dict[str, object]
+    timeout_values: dict[str, object]
+    """The timeout event's payload (JSON values): what its schema shares with the request,
+    and ``timeout_ms``. Only that is kept, not the whole request, which may be large and is
+    held for as long as the request waits (or its missed timeout is owed)."""
     context: Context | None = None
     """Where the request was received (its ``ws receive`` span is current there): a timeout
     event joins the request's trace instead of starting one of its own. Kept as it is, not
@@ -41,20 +45,31 @@ class PendingRequest:
     tracestate: str | None = None
 
 
-# Missed timeouts remembered for a resend; beyond this many the oldest are forgotten (their
-# resend is then acked without a new wait, as before waits outlived their sockets).
+# Missed timeouts remembered for a resend; beyond this many, or after MISSED_TTL_S, the oldest
+# are forgotten (their resend is then acked without a new wait, as before waits outlived their
+# sockets). The TTL is the time a client has to come back with its connection id.
 MAX_MISSED = 10_000
+MISSED_TTL_S = 600.0
 
 
 class FlowTracker:
-    def __init__(self, on_timeout: Callable[[PendingRequest], bool]) -> None:
+    def __init__(
+        self,
+        on_timeout: Callable[[PendingRequest], bool],
+        *,
+        missed_ttl_s: float = MISSED_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``on_timeout`` delivers the timeout event; False when the connection is not here or
         refused the frame (closing, or over its bound): the request is then remembered as
         missed, and a resend after the client's resume waits again."""
         self._on_timeout = on_timeout
         # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
-        self._missed: OrderedDict[tuple[str, str], PendingRequest] = OrderedDict()
+        # (connection id, correlation id) -> (when it was missed, the request), oldest first.
+        self._missed: OrderedDict[tuple[str, str], tuple[float, PendingRequest]] = OrderedDict()
+        self._missed_ttl_s = missed_ttl_s
+        self._clock = clock
 
     def __len__(self) -> int:
         return sum(len(timers) for timers in self._pending.values())
@@ -72,9 +87,18 @@ class FlowTracker:
         if self._pop(request.connection_id, request.correlation_id) is None:
             return
         if not self._on_timeout(request):
-            self._missed[(request.connection_id, request.correlation_id)] = request
+            now = self._clock()
+            self._forget_missed(now)
+            key = (request.connection_id, request.correlation_id)
+            self._missed[key] = (now, request)
+            self._missed.move_to_end(key)
             while len(self._missed) > MAX_MISSED:
                 self._missed.popitem(last=False)
+
+    def _forget_missed(self, now: float) -> None:
+        horizon = now - self._missed_ttl_s
+        while self._missed and next(iter(self._missed.values()))[0] < horizon:
+            self._missed.popitem(last=False)
 
     def resolve(self, connection_id: str, correlation_id: str) -> bool:
         """A reply reached (or is on its way to) the connection: the request is answered."""
@@ -87,10 +111,11 @@ class FlowTracker:
 
     def rearm(self, connection_id: str, correlation_id: str) -> bool:
         """Wait again for a request whose timeout fired while its client was away."""
-        request = self._missed.pop((connection_id, correlation_id), None)
-        if request is None:
+        self._forget_missed(self._clock())
+        missed = self._missed.pop((connection_id, correlation_id), None)
+        if missed is None:
             return False
-        self.track(request)
+        self.track(missed[1])
         return True
 
     def _pop(self, connection_id: str, correlation_id: str) -> asyncio.TimerHandle | None:

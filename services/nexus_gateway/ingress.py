@@ -60,7 +60,7 @@ from nexus_mesh.errors import (
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.prometheus import produce_outcome
-from nexus_mesh.registry import ClientTarget, Registry
+from nexus_mesh.registry import ClientTarget, Flow, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
 from nexus_mesh.tracing.spans import (
@@ -104,6 +104,7 @@ class Ingress:
         self._max_event_bytes = max_event_bytes
         self._answer_timeout_s = answer_timeout_s
         self._accepting = accepting
+        self._timeout_fields: dict[str, frozenset[str]] = {}
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -249,7 +250,8 @@ class Ingress:
         )
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
-        payload = self._payload(target.type, frame.get("payload", {}), event_id)
+        client_payload = frame.get("payload", {})
+        payload = self._payload(target.type, client_payload, event_id)
         if not self._accepting():
             raise ClientEventError(
                 ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
@@ -297,7 +299,7 @@ class Ingress:
                     connection_id=ident.connection_id,
                     correlation_id=meta.correlation_id,
                     flow=target.flow,
-                    request_payload=payload,
+                    timeout_values=self._timeout_values(target.flow, client_payload),
                     context=context_api.get_current() if self._telemetry.enabled else None,
                     traceparent=meta.traceparent,
                     tracestate=meta.tracestate,
@@ -370,6 +372,16 @@ class Ingress:
         finally:
             if outcome is not None:  # not when cancelled: the gateway is stopping
                 self._metrics.produce_latency.labels(outcome).observe(time.perf_counter() - began)
+
+    def _timeout_values(self, flow: Flow, request_json: dict[str, Any]) -> dict[str, object]:
+        """The timeout event's payload, should the request time out: only what it needs of
+        the request is kept while it waits."""
+        fields = self._timeout_fields.get(flow.timeout_type)
+        if fields is None:
+            schema = self._registry.latest(flow.timeout_type).schema
+            fields = frozenset(field["name"] for field in schema.get("fields", []))
+            self._timeout_fields[flow.timeout_type] = fields
+        return flow.timeout_values(fields, request_json)
 
     def _target(self, type_: object, event_id: str) -> ClientTarget:
         if not isinstance(type_, str) or not type_:

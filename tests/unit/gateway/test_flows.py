@@ -18,7 +18,7 @@ FLOW = Flow(
 
 def request(correlation_id: str = "req-1") -> PendingRequest:
     return PendingRequest(
-        connection_id="c1", correlation_id=correlation_id, flow=FLOW, request_payload={}
+        connection_id="c1", correlation_id=correlation_id, flow=FLOW, timeout_values={}
     )
 
 
@@ -64,3 +64,20 @@ async def test_a_reply_ends_the_wait_and_forgets_a_missed_timeout() -> None:
     assert flows.resolve("c1", "b") is False  # no timer left, but the missed one is dropped
     assert flows.rearm("c1", "b") is False
     assert flows.rearm("c1", "a") is False
+
+
+async def test_a_missed_timeout_is_owed_only_for_a_while() -> None:
+    """A client that comes back within the TTL has its wait rearmed; one that comes back
+    later does not (its request is forgotten, so nothing is held for ever)."""
+    now = [0.0]
+    refused = asyncio.Event()
+    flows = FlowTracker(lambda _p: refused.set() or False, missed_ttl_s=600, clock=lambda: now[0])
+    flows.track(request("late"))
+    await wait_for(refused)
+    refused.clear()
+    flows.track(request("soon"))
+    await wait_for(refused)
+    now[0] = 599.0
+    assert flows.rearm("c1", "soon") is True
+    now[0] = 601.0
+    assert flows.rearm("c1", "late") is False
