@@ -104,6 +104,7 @@ def build_gateway(
         idempotency=IdempotencyWindow(
             window_s=settings.gateway_idempotency_window_s,
             max_entries=settings.gateway_idempotency_max_entries,
+            on_early_eviction=metrics.idempotency_evictions.inc,
         ),
         metrics=metrics,
         source=source,

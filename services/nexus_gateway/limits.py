@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -116,10 +117,19 @@ class IdempotencyWindow:
     (docs/benchmarks.md, idempotency window).
     """
 
-    def __init__(self, *, window_s: float, max_entries: int) -> None:
+    def __init__(
+        self,
+        *,
+        window_s: float,
+        max_entries: int,
+        on_early_eviction: Callable[[], None] | None = None,
+    ) -> None:
         self._window_s = window_s
         self._max_entries = max_entries
         self._entries: OrderedDict[IdempotencyKey, _Entry] = OrderedDict()
+        # Told of each entry pushed out by the bound before its window ended: a resend of
+        # that event would then be written again (operators raise max_entries).
+        self._on_early_eviction = on_early_eviction
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -148,10 +158,14 @@ class IdempotencyWindow:
     def begin(self, key: IdempotencyKey) -> asyncio.Future[AckRecord]:
         future: asyncio.Future[AckRecord] = asyncio.get_running_loop().create_future()
         if self._max_entries > 0 and self._window_s > 0:
-            self._entries[key] = (time.monotonic(), future)
+            now = time.monotonic()
+            self._entries[key] = (now, future)
             self._entries.move_to_end(key)
+            horizon = now - self._window_s
             while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+                _, evicted = self._entries.popitem(last=False)
+                if evicted[0] >= horizon and self._on_early_eviction is not None:
+                    self._on_early_eviction()
         return future
 
     def fail(

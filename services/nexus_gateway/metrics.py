@@ -75,6 +75,12 @@ class GatewayMetrics:
             "Open connections closed with 4001 because their token expired",
             registry=r,
         )
+        self.idempotency_evictions = Counter(
+            "nexus_gateway_idempotency_evictions",
+            "Idempotency entries pushed out by NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES before "
+            "their window ended: a resend of those events would be written again",
+            registry=r,
+        )
         self.delivery_failures = Counter(
             "nexus_gateway_delivery_failures",
             "Records skipped because the gateway failed delivering them (a fault of its own, "

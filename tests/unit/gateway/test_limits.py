@@ -81,13 +81,17 @@ async def test_failed_write_is_forgotten_so_a_retry_writes() -> None:
         await future
 
 
-async def test_window_is_bounded() -> None:
-    window = IdempotencyWindow(window_s=60, max_entries=3)
+async def test_window_is_bounded_and_says_when_it_forgets_early() -> None:
+    evicted: list[None] = []
+    window = IdempotencyWindow(
+        window_s=60, max_entries=3, on_early_eviction=lambda: evicted.append(None)
+    )
     for index in range(5):
         window.begin(("c", "u", f"e{index}"))
     assert len(window) == 3
     assert window.lookup(("c", "u", "e0")) is None
     assert window.lookup(("c", "u", "e4")) is not None
+    assert len(evicted) == 2, "two entries left within their window"
 
 
 async def test_entries_expire_after_the_window() -> None:
