@@ -128,6 +128,7 @@ def build_gateway(
             codec=codec,
             metrics=metrics,
             client_id=client_id,
+            max_parallel=settings.gateway_replay_slots,
             on_delivered=on_delivered,
             telemetry=telemetry,
         ),

@@ -95,6 +95,10 @@ class NexusSettings(BaseSettings):
     # over half full) is closed with 4008: replays are few per pod (4), and one that stopped
     # reading would hold its slot until the replay's 60 s deadline.
     gateway_replay_stall_s: float = Field(default=15.0, gt=0)
+    # Resumes replaying from Kafka at once on one pod (each a consumer and its fetches); more
+    # wait their turn, within the replay's 60 s deadline. One per user at a time, whatever
+    # this says: a user resuming many connections takes one slot.
+    gateway_replay_slots: int = Field(default=4, ge=1, le=256)
     # How long a client closed as slow (4008) has to read through what its socket holds to
     # the close frame before the gateway drops the TCP connection (1006 at the client).
     gateway_slow_close_s: float = Field(default=30.0, gt=0)

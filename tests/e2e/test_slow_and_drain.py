@@ -330,14 +330,20 @@ async def test_a_resume_that_stops_reading_is_closed_4008_and_resumes_later(
     assert received == list(range(total)), "nothing lost or repeated across the 4008"
 
 
+@pytest.mark.parametrize("slots", [None, 1], ids=["four-slots", "one-slot"])
 async def test_one_user_s_stalled_resumes_leave_the_replay_slots_to_others(
-    mesh: Mesh, publisher: Publisher
+    mesh: Mesh, publisher: Publisher, slots: int | None
 ) -> None:
     """A user resumes five connections from an old position and reads none of them: their
     replays take turns (one of the pod's four slots, the rest waiting), so another user's
-    resume is served at once instead of waiting for those replays to stall out."""
+    resume is served at once instead of waiting for those replays to stall out. With
+    NEXUS_GATEWAY_REPLAY_SLOTS=1 the other user's replay waits for that slot instead, and is
+    served once the stalled connections leave."""
+    env = {"NEXUS_GATEWAY_REPLAY_SLOTS": str(slots)} if slots else {}
     gateway = mesh.gateway(
-        NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024), NEXUS_GATEWAY_REPLAY_STALL_S="60"
+        NEXUS_GATEWAY_CLIENT_BUFFER_BYTES=str(512 * 1024),
+        NEXUS_GATEWAY_REPLAY_STALL_S="60",
+        **env,
     )
     assert gateway.url and gateway.admin_url
     url, admin_url = gateway.url, gateway.admin_url
@@ -387,7 +393,15 @@ async def test_one_user_s_stalled_resumes_leave_the_replay_slots_to_others(
             url, campaign_id="B", user_id="alice", token=alice, since=alice_since
         ) as back:
             assert back.welcome["recovered"] is True
-            event = await back.next_event(timeout=10)
+            if slots == 1:
+
+                async def alice_waits() -> bool:
+                    return await asyncio.to_thread(replays) == {"running": 1, "waiting": 5}
+
+                await eventually(alice_waits, what="alice's replay waiting for the one slot")
+                for ws in stalled:
+                    await ws.close()
+            event = await back.next_event(timeout=30)
             assert event.payload["status"] == "for alice"
         for ws in stalled:
             await ws.close()
