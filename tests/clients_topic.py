@@ -44,14 +44,18 @@ async def write(
     codec: Codec,
     *,
     value: bytes | None = None,
+    headers: dict[str, bytes] | None = None,
 ) -> RecordMetadata:
     """``envelope`` keyed and headed as the mesh writes it, on ``partition``; ``value``
-    replaces its encoding (an unreadable record with a real event's headers)."""
+    replaces its encoding (an unreadable record with a real event's headers), ``headers``
+    some of its headers (a producer labelling it wrong)."""
     written: RecordMetadata = await producer.send_and_wait(
         topic,
         codec.encode(envelope) if value is None else value,
         key=envelope.metadata.campaign_id.encode(),
-        headers=record_headers(envelope),
+        headers=[
+            (name, (headers or {}).get(name, content)) for name, content in record_headers(envelope)
+        ],
         partition=partition,
     )
     return written

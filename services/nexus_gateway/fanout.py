@@ -25,6 +25,7 @@ from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError
+from nexus_mesh.kafka.records import CAMPAIGN_HEADER, header
 from nexus_mesh.position import Position
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
@@ -80,6 +81,13 @@ class Fanout:
             # would not hold. Said, since only a producer or a topic change puts it here.
             self._misrouted(tp, record, meta.campaign_id)
             return
+        labelled = header(record.headers, CAMPAIGN_HEADER)
+        if labelled is not None and labelled != meta.campaign_id:
+            # A resume's replay skips records by this header without decoding them: one its
+            # producer labelled with another campaign would reach live clients and never a
+            # resumed one (a gap). Neither gets it, and the producer is told why.
+            self._misrouted(tp, record, meta.campaign_id, header_campaign=labelled)
+            return
         targets = self._hub.targets(
             campaign_id=meta.campaign_id, user_id=meta.user_id, connection_id=meta.connection_id
         )
@@ -98,7 +106,12 @@ class Fanout:
             self._fan_out(envelope, frame, targets, record.timestamp / 1000)
 
     def _misrouted(
-        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], campaign_id: str
+        self,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        campaign_id: str,
+        *,
+        header_campaign: str | None = None,
     ) -> None:
         self._metrics.misrouted.inc()
         if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or (
@@ -106,6 +119,18 @@ class Fanout:
         ):
             return
         self._misrouted_campaigns.add(campaign_id)
+        if header_campaign is not None:
+            log.warning(
+                "skipping record %s-%s@%s: its %s header names campaign %r, its envelope %r; "
+                "its producer must write the envelope's campaign there (said once per campaign)",
+                tp.topic,
+                tp.partition,
+                record.offset,
+                CAMPAIGN_HEADER,
+                header_campaign[:128],
+                campaign_id,
+            )
+            return
         log.warning(
             "skipping record %s-%s@%s: campaign %r belongs to partition %d of %d (the key's "
             "murmur2 hash, as Kafka's default partitioner places it); its producer partitions "

@@ -96,7 +96,8 @@ class GatewayMetrics:
             "nexus_gateway_misrouted_records",
             "Client-bound records skipped because their campaign belongs to another partition "
             "(a producer partitioning other than murmur2 on the campaign key, or a topic whose "
-            "partition count changed)",
+            "partition count changed), or their nexus-campaign header names another campaign "
+            "than their envelope",
             registry=r,
         )
         self.flow_timeouts = Counter(

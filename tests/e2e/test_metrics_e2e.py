@@ -189,6 +189,40 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     assert f"campaign '{stray}' belongs to partition" in gateway.log()
 
 
+async def test_a_record_whose_campaign_header_lies_is_skipped_live_and_on_replay(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """A producer copying another campaign's headers: a resume's replay filters by that
+    header, so live delivery must not deliver it either, or a resumed client would have a
+    gap. Neither does; it is counted and said."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    codec = Codec(load_registry(settings.schemas_dir))
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("B", settings.clients_partitions)
+    token = mesh.token("bob", ["B"])
+    async with MeshClient.connect(gateway.url, campaign_id="B", user_id="bob", token=token) as c:
+        since = c.position
+        producer = AIOKafkaProducer(**client_kwargs(settings))
+        await producer.start()
+        try:
+            lying = campaign_update(codec, "labelled-c", campaign_id="B", source="elsewhere")
+            honest = campaign_update(codec, "for-b", campaign_id="B", source="elsewhere")
+            await write(producer, topic, partition, lying, codec, headers={"nexus-campaign": b"C"})
+            await write(producer, topic, partition, honest, codec)
+        finally:
+            await producer.stop()
+        assert (await c.next_event(timeout=15)).payload["status"] == "for-b"
+    async with MeshClient.connect(
+        gateway.url, campaign_id="B", user_id="bob", token=token, since=since
+    ) as resumed:
+        assert resumed.welcome["recovered"] is True
+        assert (await resumed.next_event(timeout=15)).payload["status"] == "for-b"
+    samples = await scrape(gateway.url)
+    assert value(samples, "nexus_gateway_misrouted_records_total") == 1
+    assert "its nexus-campaign header names campaign 'C', its envelope 'B'" in gateway.log()
+
+
 async def test_a_running_service_answers_the_kubelet_s_probes(mesh: Mesh) -> None:
     """The search service process serves /healthz and, once its consumer group is joined,
     /readyz on its metrics port: what the chart's probes read."""
