@@ -74,7 +74,13 @@ def planned_topics(settings: NexusSettings, domains: Iterable[str]) -> list[Topi
             name=name,
             partitions=partitions,
             replication_factor=rf,
-            config={"retention.ms": str(retention_ms), "min.insync.replicas": isr},
+            # Said, not left to the broker's default: a compacting default would keep only
+            # the last record of each campaign (the key) and break every resume.
+            config={
+                "retention.ms": str(retention_ms),
+                "min.insync.replicas": isr,
+                "cleanup.policy": "delete",
+            },
         )
 
     specs = [
@@ -178,23 +184,27 @@ async def _check_partitions(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) 
 
 # DESIGN.md section 4: clients resume from <prefix>.clients, so it must keep a day at least.
 MIN_CLIENTS_RETENTION_MS = 24 * 60 * 60 * 1000
-_CHECKED_CONFIGS = ("retention.ms", "min.insync.replicas")
+_CHECKED_CONFIGS = ("retention.ms", "min.insync.replicas", "cleanup.policy")
+# Read to warn about, never set by the mesh: a size bound that cuts the log before its time.
+_READ_CONFIGS = (*_CHECKED_CONFIGS, "retention.bytes")
 _UNKNOWN_TOPIC = 3
 
 
 async def _check_configs(
     admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, clients: str
 ) -> list[str]:
-    """Compare existing topics' retention and min ISR with ``specs``; return the warnings.
+    """Compare existing topics' retention, min ISR and cleanup policy with ``specs``; return
+    the warnings (a size bound on ``clients`` among them).
 
-    Raises :class:`TopicConfigError` for a ``clients`` topic keeping less than 24 h. Nothing
+    Raises :class:`TopicConfigError` for a ``clients`` topic keeping less than 24 h, or
+    compacted. Nothing
     is altered: a retention an operator chose may be deliberate, and the command must stay
     safe to run on every deploy.
     """
     configs, unreadable = await _describe_configs(admin, [s.name for s in specs])
     warnings = [
         f"{name}: cannot read its configuration (Kafka error {code}); "
-        "retention.ms and min.insync.replicas not checked"
+        "retention.ms, min.insync.replicas and cleanup.policy not checked"
         for name, code in unreadable.items()
     ]
     for spec in specs:
@@ -202,6 +212,21 @@ async def _check_configs(
         if actual is None:
             continue
         retention = actual.get("retention.ms")
+        if spec.name == clients and "compact" in actual.get("cleanup.policy", ""):
+            raise TopicConfigError(
+                f"{spec.name} has cleanup.policy={actual['cleanup.policy']}: compaction keeps "
+                "only the last record of each campaign, so resumes would miss events (left "
+                "unchanged; set it to delete, e.g. kafka-configs.sh --alter --entity-type "
+                f"topics --entity-name {spec.name} --add-config cleanup.policy=delete, and run "
+                "ensure again)"
+            )
+        size_bound = actual.get("retention.bytes", "-1")
+        if spec.name == clients and size_bound not in ("-1", ""):
+            warnings.append(
+                f"{spec.name}: retention.bytes is {size_bound}: busy partitions may drop "
+                "records before retention.ms, and resumes from before then report "
+                "recovered=false (left unchanged)"
+            )
         if spec.name == clients and retention is not None and _too_short(retention):
             wanted = spec.config["retention.ms"]
             raise TopicConfigError(
@@ -229,7 +254,7 @@ async def _describe_configs(
     pending = list(topics)
     for _attempt in range(50):
         resources = [
-            ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(_CHECKED_CONFIGS))
+            ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(_READ_CONFIGS))
             for name in pending
         ]
         for response in await admin.describe_configs(resources):

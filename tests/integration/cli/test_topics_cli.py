@@ -84,6 +84,64 @@ async def test_clients_topic_kept_forever_is_accepted_with_a_warning(
     ]
 
 
+async def test_a_compacted_clients_topic_is_refused(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    """Compaction keeps the last record per key, and the key is the campaign: resumes would
+    silently miss events. A broker whose default is compact creates it so too."""
+    clients = TopicNames(prefix=topic_prefix).clients
+    await admin.create_topics(
+        [NewTopic(clients, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+    )
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status != 0
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"nexus: error: {clients} has cleanup.policy=compact: compaction")
+
+
+async def test_a_size_bound_on_the_clients_topic_is_a_warning(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    clients = TopicNames(prefix=topic_prefix).clients
+    await admin.create_topics(
+        [
+            NewTopic(
+                clients,
+                1,
+                1,
+                topic_configs={"retention.bytes": "1048576", "retention.ms": "604800000"},
+            )
+        ]
+    )
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status == 0, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"nexus: warning: {clients}: retention.bytes is 1048576: busy partitions may drop "
+        "records before retention.ms, and resumes from before then report recovered=false "
+        "(left unchanged)"
+    ]
+
+
+async def test_topics_it_creates_say_they_are_not_compacted(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    run = await ensure(kafka_bootstrap, topic_prefix)
+    assert run.status == 0, run.stderr
+    clients = TopicNames(prefix=topic_prefix).clients
+    (response,) = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, clients, {"cleanup.policy": None})]
+    )
+    (resource,) = response.to_object()["resources"]
+    entries = {e["config_names"]: e for e in resource["config_entries"]}
+    # Set on the topic itself (DYNAMIC_TOPIC_CONFIG, source 1), not inherited from the broker.
+    assert entries["cleanup.policy"]["config_value"] == "delete"
+    assert entries["cleanup.policy"]["config_source"] == 1
+
+
 async def test_drifted_retention_and_min_isr_are_warnings_not_failures(
     kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
 ) -> None:
