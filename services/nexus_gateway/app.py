@@ -90,6 +90,7 @@ def build_gateway(
         on_delivered=on_delivered,
         client_id=client_id,
         telemetry=telemetry,
+        before_relayout=producer.refresh_metadata,
     )
     metrics.consumer_lag.track(
         lambda: [(tp.topic, tp.partition, lag) for tp, lag in dispatcher.lag().items()]

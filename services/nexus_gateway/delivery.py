@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -53,7 +53,12 @@ class Dispatcher:
         on_delivered: DeliveredHook | None = None,
         client_id: str = "nexus-gateway",
         telemetry: Telemetry | None = None,
+        before_relayout: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``before_relayout`` runs when the client-bound topic's partition count changed,
+        before this pod follows: the pod's producer learns the new count there, so that
+        what it acknowledges next is placed where the readers now look."""
+        self._before_relayout = before_relayout
         self._hub = hub
         self._metrics = metrics
         self._topics = TopicNames(prefix=settings.topic_prefix)
@@ -193,9 +198,15 @@ class Dispatcher:
                 clients,
                 self._clients_partitions,
             )
+            if self._before_relayout is not None:
+                await self._before_relayout()
             self._clients_partitions = clients
             message = "the mesh's partitions changed: reconnect and resume"
             for connection in list(self._hub):
+                # Out of the hub at once, their partitions given back: until each close
+                # ends, nothing may look a connection's partition up by the new count.
+                self._hub.remove(connection)
+                self._release_now(self._held.pop(connection.id))
                 task = asyncio.create_task(connection.close(CloseCode.GOING_AWAY, message))
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
@@ -295,6 +306,9 @@ class Dispatcher:
         self._refs[tp.partition] += 1
 
     async def _release(self, tp: TopicPartition) -> None:
+        self._release_now(tp)
+
+    def _release_now(self, tp: TopicPartition) -> None:
         # No await: it never interleaves with another hold's check and count.
         self._refs[tp.partition] -= 1
         if self._refs[tp.partition] <= 0:

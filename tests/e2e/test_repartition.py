@@ -93,5 +93,11 @@ async def test_partitions_added_to_the_clients_topic_reach_moved_campaigns(
                 assert written.partition == campaign_partition(campaign, 4)
                 event = await again.next_event(timeout=30)
                 assert event.metadata.get("event_id") == "after-the-move"
+                # What the gateway itself acknowledges now lands on the new partition too,
+                # and reaches the campaign (its producer learnt the new count first).
+                ack = await again.emit("chat.message", {"text": "through the gateway"})
+                assert ack.partition == campaign_partition(campaign, 4)
+                echoed = await again.next_event(timeout=30)
+                assert echoed.payload["text"] == "through the gateway"
     finally:
         mesh.close()

@@ -68,6 +68,10 @@ class EnvelopeProducer:
             acks="all",
             enable_idempotence=True,
             linger_ms=linger_ms,
+            # Partitions added to a topic move campaigns: writes follow within a minute, not
+            # the clients' default five, during which a moved campaign's events land where
+            # its readers no longer look.
+            metadata_max_age_ms=60_000,
         )
         self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
 
@@ -84,6 +88,11 @@ class EnvelopeProducer:
     async def stop(self) -> None:
         await self._producer.stop()
         self._started = False
+
+    async def refresh_metadata(self) -> None:
+        """Learn the cluster's topics and partition counts now (a layout change seen
+        elsewhere), so the next writes are placed by them."""
+        await self._producer.client.force_metadata_update()
 
     async def send(
         self, envelope: Envelope, *, topic: str, extra_headers: Headers | None = None
