@@ -60,7 +60,7 @@ from nexus_mesh.errors import (
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.prometheus import produce_outcome
-from nexus_mesh.registry import ClientTarget, Flow, Registry
+from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
 from nexus_mesh.tracing.spans import (
@@ -250,8 +250,7 @@ class Ingress:
         )
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
-        client_payload = frame.get("payload", {})
-        payload = self._payload(target.type, client_payload, event_id)
+        payload = self._payload(target.type, frame.get("payload", {}), event_id)
         if not self._accepting():
             raise ClientEventError(
                 ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
@@ -299,7 +298,7 @@ class Ingress:
                     connection_id=ident.connection_id,
                     correlation_id=meta.correlation_id,
                     flow=target.flow,
-                    timeout_values=self._timeout_values(target.flow, client_payload),
+                    timeout_values=self._timeout_values(target, payload),
                     context=context_api.get_current() if self._telemetry.enabled else None,
                     traceparent=meta.traceparent,
                     tracestate=meta.tracestate,
@@ -373,9 +372,13 @@ class Ingress:
             if outcome is not None:  # not when cancelled: the gateway is stopping
                 self._metrics.produce_latency.labels(outcome).observe(time.perf_counter() - began)
 
-    def _timeout_values(self, flow: Flow, request_json: dict[str, Any]) -> dict[str, object]:
+    def _timeout_values(self, target: ClientTarget, payload: dict[str, Any]) -> dict[str, object]:
         """The timeout event's payload, should the request time out: only what it needs of
-        the request is kept while it waits."""
+        the request is kept while it waits. From the validated request, so that a field the
+        client left to its schema's default has its value."""
+        flow = target.flow
+        assert flow is not None
+        request_json = self._codec.payload_to_json(target.type, payload)
         fields = self._timeout_fields.get(flow.timeout_type)
         if fields is None:
             schema = self._registry.latest(flow.timeout_type).schema

@@ -110,6 +110,28 @@ async def test_request_without_reply_gets_a_gateway_timeout(
     assert 0.25 < time.monotonic() - began < 5
 
 
+async def test_a_timeout_carries_the_request_s_defaults_too(
+    mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
+) -> None:
+    """A field the client left to the request schema's default still reaches the timeout
+    event that shares it (the registry lets the timeout require it)."""
+    schemas = schemas_with_flow_timeout(tmp_path, 300)
+    for event_type, field in (
+        ("search.requested", {"name": "page_size", "type": "int", "default": 10}),
+        ("search.timeout", {"name": "page_size", "type": "int"}),
+    ):
+        path = schemas / "events" / event_type / "v1.avsc"
+        schema = orjson.loads(path.read_bytes())
+        schema["fields"].append(field)
+        path.write_bytes(orjson.dumps(schema))
+    gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas))
+    assert gateway.url
+    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    reply = await client.request("search", {"query": "jazz"}, timeout=10)
+    assert reply.type == "search.timeout"
+    assert (reply.payload["query"], reply.payload["page_size"]) == ("jazz", 10)
+
+
 async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     mesh: Mesh, stack: AsyncExitStack, tmp_path: Any
 ) -> None:
