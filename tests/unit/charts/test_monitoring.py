@@ -286,6 +286,46 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ),
         ),
         _case(
+            "records the gateway failed delivering; none while the counter stands still",
+            [_series("nexus_gateway_delivery_failures_total", "0 0 0 0 0 3 3 3", **pod)],
+            _quiet("NexusGatewayDeliveryFailures", "4m"),
+            _fires(
+                "NexusGatewayDeliveryFailures",
+                "7m",
+                {**warning, **ns, "pod": "gw-0"},
+                "The gateway fails delivering records to its clients",
+                "gw-0 skipped 3 client-bound records in 10 minutes because delivering them "
+                "failed: a fault of the gateway's own, logged with each record's place and "
+                "traceback. Their clients did not get them.",
+            ),
+        ),
+        _case(
+            "slow confirmed writes page; slow failed ones are the failure alert's",
+            [
+                _series(
+                    "nexus_gateway_produce_latency_seconds_bucket",
+                    "0+60x20",
+                    **pod,
+                    outcome="ok",
+                    le=le,
+                )
+                for le in ("0.5", "1", "2.5", "5", "10", "+Inf")
+            ]
+            + [
+                # Writes that failed at the 10 s produce timeout: not a latency page.
+                _series(
+                    "nexus_gateway_produce_latency_seconds_bucket",
+                    "0+600x20" if le == "+Inf" else "0+0x20",
+                    **gw,
+                    pod="gw-1",
+                    outcome="in_doubt",
+                    le=le,
+                )
+                for le in ("0.5", "1", "2.5", "5", "10", "+Inf")
+            ],
+            _quiet("NexusGatewayProduceLatencyHigh", "15m"),
+        ),
+        _case(
             "a record dead-lettered; none while the counter stands still",
             [_series("nexus_service_dlq_total", "0 0 0 0 0 0 1 1 1", **svc, reason="handler")],
             _quiet("NexusServiceDeadLetters", "5m"),
