@@ -19,6 +19,12 @@ from nexus_mesh.envelope import CLIENT_ID_RE
 _TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 # W3C lets a participant drop a tracestate beyond 512 characters.
 _MAX_TRACESTATE = 512
+# A W3C list member: a simple or a multi-tenant key, "=", a value of printable ASCII without
+# "," or "=" that does not end in a space.
+_TRACESTATE_MEMBER = re.compile(
+    r"(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})"
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+)
 _MAX_ATTRIBUTES = 32
 _MAX_ATTRIBUTE_KEY = 64
 _MAX_ATTRIBUTE_VALUE = 1024
@@ -136,6 +142,11 @@ def client_tracestate(metadata: dict[str, Any]) -> str | None:
     dropped, not refused (W3C trace context: the trace goes on without it)."""
     value = metadata.get("tracestate")
     if not isinstance(value, str) or not value or len(value) > _MAX_TRACESTATE:
+        return None
+    members = [member.strip() for member in value.split(",")]
+    # Checked here first: OpenTelemetry logs a warning for each member it refuses, and the
+    # text is the client's, as often as it likes.
+    if len(members) > 32 or not all(_TRACESTATE_MEMBER.fullmatch(m) for m in members if m):
         return None
     header = TraceState.from_header([value]).to_header()
     return header or None

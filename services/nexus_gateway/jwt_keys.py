@@ -113,7 +113,21 @@ def load_public_keys(pem: str) -> list[PublicKey]:
     blocks = [match.group(0) for match in _PEM_BLOCK.finditer(pem)]
     if len(blocks) < 2:
         return [load_public_key(pem)]
-    return [load_public_key(block) for block in blocks]
+    # A certificate chain (a fullchain.pem) holds its issuers too: only the leaf signs tokens,
+    # and trusting a CA's key would accept whatever else it signed.
+    return [load_public_key(block) for block in blocks if not _is_ca_certificate(block)]
+
+
+def _is_ca_certificate(block: str) -> bool:
+    if not block.startswith("-----BEGIN CERTIFICATE-----"):
+        return False
+    try:
+        certificate = x509.load_pem_x509_certificate(block.encode())
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+    except ValueError:
+        return False  # load_public_key says what is wrong with it
 
 
 def load_public_key(pem: str) -> PublicKey:

@@ -579,3 +579,44 @@ def test_a_public_key_bundle_accepts_each_key_s_tokens(
     # A key in the bundle no configured algorithm can use is a mistake, said at start.
     with pytest.raises(ConfigurationError, match=r"key 2 of 2 \(EC secp256r1\) fits none"):
         Authenticator(settings(jwt_public_key=old_public + ec_pems[1], jwt_algorithms=("RS256",)))
+
+
+def _certificate(subject: str, key: Any, issuer: str, issuer_key: Any, *, ca: bool) -> str:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_certificate_chain_trusts_its_leaf_not_its_issuer() -> None:
+    """A fullchain.pem: the leaf's key verifies tokens; the CA's, which signed it (and who
+    knows what else), does not, and a CA of another key type is no configuration error."""
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = _certificate("issuer", ca_key, "issuer", ca_key, ca=True)
+    leaf = _certificate("tokens", leaf_key, "issuer", ca_key, ca=False)
+    auth = Authenticator(settings(jwt_public_key=leaf + ca, jwt_algorithms=("RS256",)))
+    leaf_private, _ = _pems(leaf_key)
+    ca_private, _ = _pems(ca_key)
+    assert authenticate(auth, headers=bearer(token(key=leaf_private, algorithm="RS256")))
+    by_ca = token(key=ca_private, algorithm="RS256")
+    rejected(lambda: authenticate(auth, headers=bearer(by_ca)), 4001, by_ca)
+    ec_ca_key = ec.generate_private_key(ec.SECP256R1())
+    ec_ca = _certificate("issuer", ec_ca_key, "issuer", ec_ca_key, ca=True)
+    rsa_leaf = _certificate("tokens", leaf_key, "issuer", ec_ca_key, ca=False)
+    Authenticator(settings(jwt_public_key=rsa_leaf + ec_ca, jwt_algorithms=("RS256",)))

