@@ -164,20 +164,27 @@ class NexusSettings(BaseSettings):
     @classmethod
     def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for origin in value:
-            scheme, sep, rest = origin.partition("://")
-            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            match = _ORIGIN_RE.fullmatch(origin)
+            default_port = {"http": ":80", "https": ":443"}.get(origin.partition(":")[0])
+            if match is None or (default_port and origin.endswith(default_port)):
                 raise ValueError(
-                    f"{origin!r} is not an origin: scheme://host[:port], no path "
-                    "(as browsers send it in the Origin header)"
+                    f"{origin!r} is not an origin as browsers send it in the Origin header: "
+                    "scheme://host[:port], no path, query, wildcard or default port"
                 )
         return tuple(origin.lower() for origin in value)
 
     @field_validator("gateway_admin_token")
     @classmethod
     def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
+        if value is None:
+            return None
+        # A Secret made with --from-file ends in a newline no HTTP header can carry.
+        token = value.get_secret_value().strip()
+        if len(token) < 16:
             raise ValueError("must be at least 16 characters (a guessable token drains pods)")
-        return value
+        if any(c.isspace() or not c.isprintable() for c in token):
+            raise ValueError("must be printable characters without spaces (an HTTP header value)")
+        return SecretStr(token)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -214,6 +221,8 @@ class NexusSettings(BaseSettings):
     def bootstrap_list(self) -> list[str]:
         return self.kafka_bootstrap_servers.split(",")
 
+
+_ORIGIN_RE = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 
 _SECRET_FIELDS = frozenset(
     {

@@ -245,7 +245,8 @@ def _admin_token_of(cluster: Cluster, pod: Any) -> str | None:
             value = (secret.data or {}).get(ref.key)
             if value is None:
                 raise OperatorError(f"secret {ref.name} has no key {ref.key} (the admin token)")
-            return base64.b64decode(value).decode()
+            # As the gateway reads it: a Secret made with --from-file ends in a newline.
+            return base64.b64decode(value).decode().strip()
     return None
 
 

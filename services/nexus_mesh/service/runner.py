@@ -55,8 +55,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner.revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._runner.resolve_positions(assigned)
-        self._runner.assigned(frozenset(assigned))
+        started = await self._runner.resolve_positions(assigned)
+        self._runner.assigned(frozenset(assigned), committed=started)
 
 
 class Runner:
@@ -150,8 +150,15 @@ class Runner:
         """Per assigned partition: records after the group's committed offset."""
         return self._offsets.lag()
 
-    def assigned(self, partitions: frozenset[TopicPartition]) -> None:
+    def assigned(
+        self,
+        partitions: frozenset[TopicPartition],
+        *,
+        committed: Mapping[TopicPartition, int] | None = None,
+    ) -> None:
         self._own(partitions)
+        if committed:
+            self._offsets.committed(committed)
         self._log.info(
             "service %s %s: partitions %s",
             self._name,
@@ -164,18 +171,33 @@ class Runner:
         """Make the batches being handled stop after their record in hand (a rebalance)."""
         self._generation += 1
 
-    async def resolve_positions(self, partitions: list[TopicPartition]) -> None:
+    async def resolve_positions(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
         """Fix where each partition starts before the instance says it is ready: a partition
         without a committed offset starts at ``start_from`` as of now, not at the first fetch,
-        so that with ``latest`` a record written once ``ready`` is set is handled."""
+        so that with ``latest`` a record written once ``ready`` is set is handled, and that
+        start is committed, so it holds for whoever owns the partition next."""
         try:
             # Bounded: a rebalance callback must not hang on a broker that does not answer.
             async with asyncio.timeout(self._config.send_timeout_s):
-                for tp in partitions:
-                    await self._consumer.position(tp)
+                starts = {tp: await self._consumer.position(tp) for tp in partitions}
+                if self._config.start_from == "latest":
+                    # Committed at once: otherwise "latest" would be where the next owner
+                    # starts too, after a restart or a rebalance, skipping what came between
+                    # (and the lag would count from the log's start meanwhile).
+                    fresh = {
+                        tp: offset
+                        for tp, offset in starts.items()
+                        if await self._consumer.committed(tp) is None
+                    }
+                    if fresh:
+                        await self._consumer.commit(fresh)
+                    return fresh
         except (KafkaError, TimeoutError) as exc:
             # Resolved at the first fetch instead, as the consumer would anyway.
             self._log.warning("partition positions not resolved at assignment: %r", exc)
+        return {}
 
     async def finish_in_hand(self, partitions: frozenset[TopicPartition]) -> None:
         """Wait until the records in hand on ``partitions`` are dealt with, up to

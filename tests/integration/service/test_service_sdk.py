@@ -464,6 +464,24 @@ async def test_a_new_group_starts_where_its_config_says(mesh: Mesh, start_from: 
     assert sorted(handled) == sorted([*expected, new.metadata.event_id])
 
 
+async def test_latest_holds_from_the_first_start_on(mesh: Mesh) -> None:
+    """``start_from="latest"`` applies once, to a group that never ran: a request written
+    while the service is down (a restart, a deploy) is handled when it is back."""
+    config = replace(FAST, start_from="latest")
+    first: list[str] = []
+    async with running(toy_service(first, name="restarting", config=config), mesh.settings):
+        pass
+    while_down = mesh.request("written-while-down")
+    await mesh.send(while_down)
+    second: list[str] = []
+    async with running(toy_service(second, name="restarting", config=config), mesh.settings):
+
+        async def handled() -> bool:
+            return while_down.metadata.event_id in second
+
+        await eventually(handled, what="the request written while the service was down")
+
+
 async def test_instances_of_one_service_share_the_partitions(mesh: Mesh) -> None:
     first: list[str] = []
     second: list[str] = []

@@ -59,6 +59,10 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
             "'https://app.example/path' is not an origin",
         ),
         ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["app.example"]', "is not an origin"),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://*.example.com"]', "is not an origin"),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://app.example:443"]', "is not an origin"),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://app.example?x=1"]', "is not an origin"),
+        ("NEXUS_GATEWAY_ADMIN_TOKEN", "has a space in the middle!", "without spaces"),
     ],
 )
 def test_invalid_value_names_the_variable(
@@ -94,3 +98,18 @@ def test_secret_values_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -
         load_settings()
     assert "NEXUS_KAFKA_SASL_MECHANISM" in str(caught.value)
     assert "hunter2-very-secret" not in str(caught.value)
+
+
+def test_an_admin_token_read_from_a_file_loses_its_newline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEXUS_GATEWAY_ADMIN_TOKEN", "abcdefghijklmnopqrstuvwxyz\n")
+    token = load_settings().gateway_admin_token
+    assert token is not None and token.get_secret_value() == "abcdefghijklmnopqrstuvwxyz"
+    monkeypatch.setenv(
+        "NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://app.example:8443", "http://[::1]:8080"]'
+    )
+    assert load_settings().gateway_allowed_origins == (
+        "https://app.example:8443",
+        "http://[::1]:8080",
+    )
