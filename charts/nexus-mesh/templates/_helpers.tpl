@@ -131,12 +131,16 @@ Kafka and topic settings.
 {{- if and (not .Values.devKafka.enabled) .Values.kafka.tls.existingSecret (has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL")) }}true{{ end }}
 {{- end }}
 
+{{- /* Values added after the chart's first release are read with defaults: `helm upgrade
+--reuse-values` from an older release brings that release's values, without them. */}}
 {{- define "nexus-mesh.adminSecretName" -}}
-{{- default (include "nexus-mesh.componentName" (list . "admin")) .Values.gateway.adminToken.existingSecret }}
+{{- $admin := .Values.gateway.adminToken | default dict }}
+{{- default (include "nexus-mesh.componentName" (list . "admin")) $admin.existingSecret }}
 {{- end }}
 
 {{- define "nexus-mesh.adminSecretKey" -}}
-{{- ternary .Values.gateway.adminToken.existingSecretKey "admin-token" (not (empty .Values.gateway.adminToken.existingSecret)) }}
+{{- $admin := .Values.gateway.adminToken | default dict }}
+{{- ternary ($admin.existingSecretKey | default "admin-token") "admin-token" (not (empty $admin.existingSecret)) }}
 {{- end }}
 
 {{- define "nexus-mesh.jwtSecretName" -}}
@@ -268,6 +272,14 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{/* What the gateway refuses at start (nexus_gateway.auth), refused here at render instead. */}}
 {{- define "nexus-mesh.validateAuth" -}}
 {{- $jwt := .Values.auth.jwt }}
+{{- if and $jwt.previousSecret (eq .Values.auth.mode "jwt") }}
+{{- if $jwt.existingSecret }}
+{{- fail (printf "auth.jwt.previousSecret is not read with auth.jwt.existingSecret: put the previous secret in that Secret's %s key instead" ($jwt.previousSecretKey | default "jwt-previous-secret")) }}
+{{- end }}
+{{- if not (has "HS256" .Values.auth.algorithms | or (has "HS384" .Values.auth.algorithms) | or (has "HS512" .Values.auth.algorithms)) }}
+{{- fail "auth.jwt.previousSecret is an HS* secret, but auth.algorithms lists no HS* algorithm: for RS*/ES* keys, list the old and the new one in auth.jwt.publicKey" }}
+{{- end }}
+{{- end }}
 {{- if and (eq .Values.auth.mode "jwt") (not $jwt.existingSecret) }}
 {{- $minimum := dict "HS256" 32 "HS384" 48 "HS512" 64 }}
 {{- range .Values.auth.algorithms }}
@@ -277,6 +289,9 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- end }}
 {{- if and $jwt.secret (lt (len $jwt.secret) (int (get $minimum .))) }}
 {{- fail (printf "auth.jwt.secret is %d bytes; %s needs at least %d (RFC 7518 section 3.2)" (len $jwt.secret) . (int (get $minimum .))) }}
+{{- end }}
+{{- if and $jwt.previousSecret (lt (len $jwt.previousSecret) (int (get $minimum .))) }}
+{{- fail (printf "auth.jwt.previousSecret is %d bytes; %s needs at least %d, as the gateway checks it too" (len $jwt.previousSecret) . (int (get $minimum .))) }}
 {{- end }}
 {{- else if not $jwt.publicKey }}
 {{- fail (printf "auth.algorithms has %s, which needs auth.jwt.publicKey (PEM) or auth.jwt.existingSecret" .) }}
@@ -342,7 +357,7 @@ NEXUS_DOMAIN_RETENTION_MS: {{ .Values.topics.domain.retentionMs | int64 | quote 
 NEXUS_DLQ_PARTITIONS: {{ .Values.topics.dlq.partitions | quote }}
 NEXUS_DLQ_RETENTION_MS: {{ .Values.topics.dlq.retentionMs | int64 | quote }}
 NEXUS_AUTH: {{ .Values.auth.mode | quote }}
-NEXUS_AUTH_QUERY_TOKEN: {{ .Values.auth.queryToken | quote }}
+NEXUS_AUTH_QUERY_TOKEN: {{ ternary .Values.auth.queryToken true (hasKey .Values.auth "queryToken") | quote }}
 NEXUS_JWT_ALGORITHMS: {{ toJson .Values.auth.algorithms | quote }}
 {{- with .Values.auth.audience }}
 NEXUS_JWT_AUDIENCE: {{ . | quote }}
@@ -366,7 +381,7 @@ NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxE
 NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
 NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
 NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
-NEXUS_GATEWAY_ALLOWED_ORIGINS: {{ .Values.gateway.config.allowedOrigins | toJson | quote }}
+NEXUS_GATEWAY_ALLOWED_ORIGINS: {{ .Values.gateway.config.allowedOrigins | default list | toJson | quote }}
 {{- if include "nexus-mesh.tracing" . }}
 {{- with (include "nexus-mesh.otelEndpoint" .) }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
@@ -453,7 +468,7 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
   valueFrom:
     secretKeyRef:
       name: {{ include "nexus-mesh.jwtSecretName" . }}
-      key: {{ .Values.auth.jwt.previousSecretKey }}
+      key: {{ .Values.auth.jwt.previousSecretKey | default "jwt-previous-secret" }}
       optional: true
 {{- end }}
 {{- end }}

@@ -176,6 +176,27 @@ PEM = (
             (f"auth.jwt.publicKey={PEM}", "tests.enabled=false"),
             "auth.algorithms has HS256, which needs auth.jwt.secret",
         ),
+        (
+            (
+                "auth.algorithms={HS512}",
+                f"auth.jwt.secret={'x' * 64}",
+                f"auth.jwt.previousSecret={'y' * 40}",
+            ),
+            "auth.jwt.previousSecret is 40 bytes; HS512 needs at least 64",
+        ),
+        (
+            ("auth.jwt.existingSecret=nexus-jwt", f"auth.jwt.previousSecret={'y' * 40}"),
+            "put the previous secret in that Secret's jwt-previous-secret key instead",
+        ),
+        (
+            (
+                "auth.algorithms={RS256}",
+                f"auth.jwt.publicKey={PEM}",
+                f"auth.jwt.previousSecret={'y' * 40}",
+                "tests.enabled=false",
+            ),
+            "auth.algorithms lists no HS* algorithm",
+        ),
         (("otel.tracesSamplerArg=2",), "tracesSamplerArg"),
         (("otel.tracesSamplerArg=1.5",), "tracesSamplerArg"),
         (
@@ -208,6 +229,9 @@ PEM = (
         "hs512-short",
         "hs384-short",
         "hs256-with-only-a-public-key",
+        "previous-secret-short",
+        "previous-secret-beside-an-existing-secret",
+        "previous-secret-without-hs",
         "sampler-ratio-2",
         "sampler-ratio-1.5",
         "tls-files-without-tls",
@@ -423,3 +447,21 @@ def test_user_labels_and_annotations_merge_over_the_chart_s_each_key_once() -> N
     search = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
     annotations = search["spec"]["template"]["metadata"]["annotations"]
     assert annotations["note"] == "kept" and annotations["checksum/secrets"]
+
+
+def test_notes_say_what_drain_needs_and_what_a_network_policy_cuts_off(tmp_path: Path) -> None:
+    default = render_notes(tmp_path / "default")
+    assert f"for drain get on Secret {RELEASE}-nexus-mesh-admin" in default
+    assert "WARNING: networkPolicy" not in default
+    fenced = render_notes(
+        tmp_path / "fenced",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set",
+        "serviceMonitor.enabled=true",
+    )
+    assert "cannot reach it" in fenced and "Prometheus cannot scrape" in fenced
+    open_to_them = render_notes(
+        tmp_path / "peers", "-f", str(CHART / "ci" / "networkpolicy-values.yaml")
+    )
+    assert "WARNING: networkPolicy" not in open_to_them

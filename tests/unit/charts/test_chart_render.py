@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from helm_chart import (
     CHART,
     CRD_KINDS,
@@ -105,7 +107,7 @@ def test_labels_and_selectors_follow_helm_conventions(case: Scenario) -> None:
         assert labels["app.kubernetes.io/name"] == "nexus-mesh"
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert labels["helm.sh/chart"] == "nexus-mesh-0.1.0"
+        assert labels["helm.sh/chart"] == "nexus-mesh-0.2.0"
         assert "app.kubernetes.io/version" in labels
         if doc["kind"] == "Deployment":
             selector = doc["spec"]["selector"]["matchLabels"]
@@ -876,3 +878,46 @@ def test_every_nexus_variable_a_container_gets_is_a_real_setting(case: Scenario)
                 if name.startswith("NEXUS_") and name != TOKEN_ENV:
                     field = name.removeprefix("NEXUS_").lower()
                     assert field in NexusSettings.model_fields, (doc["metadata"]["name"], name)
+
+
+# Values this chart added since its first release (0.1.0): `helm upgrade --reuse-values`
+# from a release of that chart brings its values, without these.
+ADDED_SINCE_FIRST_RELEASE = (
+    ("gateway", "adminToken"),
+    ("gateway", "config", "allowedOrigins"),
+    ("auth", "queryToken"),
+    ("auth", "jwt", "previousSecret"),
+    ("auth", "jwt", "previousSecretKey"),
+)
+
+
+def test_an_upgrade_reusing_the_first_release_s_values_renders_a_working_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = tmp_path / "nexus-mesh"
+    shutil.copytree(CHART, chart)
+    first_release = yaml.safe_load((chart / "values.yaml").read_text())
+    for path in ADDED_SINCE_FIRST_RELEASE:
+        *parents, leaf = path
+        node = first_release
+        for key in parents:
+            node = node[key]
+        del node[leaf]
+    (chart / "values.yaml").write_text(yaml.safe_dump(first_release))
+    rendered = run_helm("template", RELEASE, str(chart), "--namespace", NAMESPACE)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    data = config_data(docs)
+    for name in list(NexusSettings.model_fields):
+        monkeypatch.delenv(f"NEXUS_{name.upper()}", raising=False)
+    for key, value in data.items():
+        monkeypatch.setenv(key, value)
+    from nexus_mesh.settings import load_settings
+
+    settings = load_settings()
+    assert settings.auth_query_token is True
+    assert settings.gateway_allowed_origins == ()
+    assert env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"] == {
+        "name": f"{RELEASE}-nexus-mesh-admin",
+        "key": "admin-token",
+    }
