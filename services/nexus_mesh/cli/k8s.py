@@ -3,7 +3,8 @@
 Both read the kubeconfig like kubectl (``--kubeconfig``, else ``$KUBECONFIG``, else
 ``~/.kube/config``; in a pod, its service account) and reach each gateway's admin listener
 through the API server's pod proxy. The identity needs get/list on pods and get/create on
-pods/proxy in the release's namespace; see the chart README's "RBAC for operators".
+pods/proxy in the release's namespace, and for ``drain`` get on the Secret the gateways'
+admin token comes from; see the chart README's "RBAC for operators".
 """
 
 from __future__ import annotations
