@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import secrets
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 
 from nexus_gateway.state import GATEWAY
 from nexus_mesh.operator.gateways import ADMIN_TOKEN_HEADER
+from nexus_mesh.settings import NexusSettings, read_admin_token
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ async def start_drain(request: web.Request) -> web.Response:
     from nexus_gateway.drain import drain
 
     gateway = request.app[GATEWAY]
-    refused = drain_refusal(request, gateway.settings.gateway_admin_token)
+    refused = drain_refusal(request, current_admin_token(gateway.settings))
     if refused is not None:
         return refused
     if gateway.draining is None:
@@ -77,6 +79,18 @@ async def start_drain(request: web.Request) -> web.Response:
 
 
 DRAIN_TASKS = web.AppKey("drain_tasks", set[asyncio.Task[None]])
+
+
+def current_admin_token(settings: NexusSettings) -> SecretStr | None:
+    if settings.gateway_admin_token_file is None:
+        return settings.gateway_admin_token
+    try:
+        # Read at each drain: a mounted Secret's new token is taken without a restart.
+        return SecretStr(read_admin_token(settings.gateway_admin_token_file))
+    except ValueError as exc:
+        # Checked at start; gone or spoiled since. Refuse every caller rather than none.
+        log.error("POST /drain: %s", exc)
+        return SecretStr(secrets.token_hex(32))
 
 
 def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response | None:

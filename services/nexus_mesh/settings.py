@@ -123,6 +123,9 @@ class NexusSettings(BaseSettings):
     # What POST /drain must carry in X-Nexus-Admin-Token. Unset, only a caller on the pod's
     # own loopback may drain it: a drained pod stays up, not ready, until deleted.
     gateway_admin_token: SecretStr | None = None
+    # The same, read from this file at each POST /drain (a mounted Secret: a new token there is
+    # taken without a restart). Not with gateway_admin_token.
+    gateway_admin_token_file: Path | None = None
 
     # Auth: on unless explicitly disabled for local development
     auth: Literal["jwt", "none"] = "jwt"
@@ -176,15 +179,7 @@ class NexusSettings(BaseSettings):
     @field_validator("gateway_admin_token")
     @classmethod
     def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        # A Secret made with --from-file ends in a newline no HTTP header can carry.
-        token = value.get_secret_value().strip()
-        if len(token) < 16:
-            raise ValueError("must be at least 16 characters (a guessable token drains pods)")
-        if any(c.isspace() or not c.isprintable() for c in token):
-            raise ValueError("must be printable characters without spaces (an HTTP header value)")
-        return SecretStr(token)
+        return None if value is None else SecretStr(checked_admin_token(value.get_secret_value()))
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -204,6 +199,12 @@ class NexusSettings(BaseSettings):
             raise ValueError(
                 "NEXUS_GATEWAY_MAX_EVENT_BYTES must not exceed NEXUS_GATEWAY_MAX_FRAME_BYTES"
             )
+        if self.gateway_admin_token is not None and self.gateway_admin_token_file is not None:
+            raise ValueError(
+                "set NEXUS_GATEWAY_ADMIN_TOKEN or NEXUS_GATEWAY_ADMIN_TOKEN_FILE, not both"
+            )
+        if self.gateway_admin_token_file is not None:
+            read_admin_token(self.gateway_admin_token_file)  # refused at start, not at a drain
         if self.topic_min_insync_replicas > self.topic_replication_factor:
             raise ValueError(
                 "NEXUS_TOPIC_MIN_INSYNC_REPLICAS must not exceed NEXUS_TOPIC_REPLICATION_FACTOR"
@@ -220,6 +221,29 @@ class NexusSettings(BaseSettings):
     @property
     def bootstrap_list(self) -> list[str]:
         return self.kafka_bootstrap_servers.split(",")
+
+
+def checked_admin_token(text: str) -> str:
+    """The drain token ``text`` holds, or ValueError saying what is wrong (never the token)."""
+    # A Secret made with --from-file ends in a newline no HTTP header can carry.
+    token = text.strip()
+    if len(token) < 16:
+        raise ValueError("must be at least 16 characters (a guessable token drains pods)")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError("must be printable characters without spaces (an HTTP header value)")
+    return token
+
+
+def read_admin_token(path: Path) -> str:
+    """The drain token in ``path``, read now; ValueError when missing or unfit."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"NEXUS_GATEWAY_ADMIN_TOKEN_FILE {path}: cannot read it ({exc})") from None
+    try:
+        return checked_admin_token(text)
+    except ValueError as exc:
+        raise ValueError(f"NEXUS_GATEWAY_ADMIN_TOKEN_FILE {path}: the token {exc}") from None
 
 
 _ORIGIN_RE = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")

@@ -148,10 +148,15 @@ async def test_stalled_reader_is_closed_4008_and_resumes_without_loss(
         assert received == list(range(total)), "nothing lost or repeated across the 4008"
 
 
-async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
-    """With an admin token set, POST /drain takes nothing else; the right one drains."""
-    admin_token = "t" * 32
-    gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="5", NEXUS_GATEWAY_ADMIN_TOKEN=admin_token)
+async def test_drain_via_admin_endpoint(mesh: Mesh, tmp_path: Path) -> None:
+    """With an admin token set (a file, as the chart mounts its Secret), POST /drain takes
+    nothing else; a token written there since the start is the one taken; it drains."""
+    token_file = tmp_path / "admin-token"
+    first, rotated = "t" * 32, "r" * 32
+    token_file.write_text(first + "\n")
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_DRAIN_TIMEOUT_S="5", NEXUS_GATEWAY_ADMIN_TOKEN_FILE=str(token_file)
+    )
     assert gateway.url and gateway.admin_url
     drain_url = gateway.admin_url + "/drain"
     async with await MeshClient.connect(
@@ -160,9 +165,12 @@ async def test_drain_via_admin_endpoint(mesh: Mesh) -> None:
         assert http_status(gateway.admin_url + "/readyz") == 200
         for wrong in ({}, {"X-Nexus-Admin-Token": "t" * 31}):
             assert await asyncio.to_thread(http_post, drain_url, wrong) == 401
+        token_file.write_text(rotated)  # the Secret changed; the pod did not restart
+        stale = {"X-Nexus-Admin-Token": first}
+        assert await asyncio.to_thread(http_post, drain_url, stale) == 401
         assert http_status(gateway.admin_url + "/readyz") == 200, "a refused drain drained"
-        assert admin_token not in gateway.log(), "the admin token was logged"
-        right = {"X-Nexus-Admin-Token": admin_token}
+        assert first not in gateway.log() and rotated not in gateway.log(), "a token was logged"
+        right = {"X-Nexus-Admin-Token": rotated}
         assert await asyncio.to_thread(http_post, drain_url, right) == 202
         assert http_status(gateway.admin_url + "/readyz") == 503
         with contextlib.suppress(MeshClosedError):

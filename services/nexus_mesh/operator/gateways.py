@@ -28,6 +28,7 @@ from nexus_mesh.operator.kube import (
 DEFAULT_ADMIN_PORT = 8081
 # The gateway's POST /drain credential: the variable it reads, the header it checks.
 ADMIN_TOKEN_ENV = "NEXUS_GATEWAY_ADMIN_TOKEN"  # noqa: S105 - a variable's name
+ADMIN_TOKEN_FILE_ENV = "NEXUS_GATEWAY_ADMIN_TOKEN_FILE"  # noqa: S105 - a variable's name
 ADMIN_TOKEN_HEADER = "X-Nexus-Admin-Token"  # noqa: S105 - a header's name
 DEFAULT_RELEASE = "nexus-mesh"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -227,27 +228,50 @@ def drain_gateway(
 
 
 def _admin_token_of(cluster: Cluster, pod: Any) -> str | None:
-    """The admin token ``pod``'s gateway container was given: its literal value, or the key
-    of the Secret it references (the chart's way). None when it has none."""
-    for container in (pod.spec.containers if pod.spec else None) or []:
+    """The admin token ``pod``'s gateway container was given: a literal value, the key of the
+    Secret its variable references, or the Secret key mounted where its token file is (the
+    chart's way). None when it has none."""
+    spec = pod.spec
+    for container in (spec.containers if spec else None) or []:
         for env in container.env or []:
+            if env.name == ADMIN_TOKEN_FILE_ENV and env.value:
+                found = _mounted_secret_key(spec, container, str(env.value))
+                return _secret_value(cluster, *found) if found else None
             if env.name != ADMIN_TOKEN_ENV:
                 continue
             if env.value:
                 return str(env.value)
             ref = env.value_from.secret_key_ref if env.value_from else None
-            if ref is None:
-                return None
-            with api_errors(cluster, f"get secrets ({ref.name})"):
-                secret = cluster.core.read_namespaced_secret(
-                    ref.name, cluster.namespace, _request_timeout=REQUEST_TIMEOUT
-                )
-            value = (secret.data or {}).get(ref.key)
-            if value is None:
-                raise OperatorError(f"secret {ref.name} has no key {ref.key} (the admin token)")
-            # As the gateway reads it: a Secret made with --from-file ends in a newline.
-            return base64.b64decode(value).decode().strip()
+            return _secret_value(cluster, ref.name, ref.key) if ref is not None else None
     return None
+
+
+def _mounted_secret_key(spec: Any, container: Any, path: str) -> tuple[str, str] | None:
+    """The (Secret, key) mounted at ``path`` in ``container``, if a Secret volume is there."""
+    for mount in container.volume_mounts or []:
+        directory = str(mount.mount_path).rstrip("/") + "/"
+        if not path.startswith(directory):
+            continue
+        name = path[len(directory) :]
+        for volume in spec.volumes or []:
+            source = volume.secret if volume.name == mount.name else None
+            if source is None:
+                continue
+            keys = {item.path: item.key for item in source.items or []}
+            return str(source.secret_name), keys.get(name, name) if keys else name
+    return None
+
+
+def _secret_value(cluster: Cluster, secret_name: str, key: str) -> str:
+    with api_errors(cluster, f"get secrets ({secret_name})"):
+        secret = cluster.core.read_namespaced_secret(
+            secret_name, cluster.namespace, _request_timeout=REQUEST_TIMEOUT
+        )
+    value = (secret.data or {}).get(key)
+    if value is None:
+        raise OperatorError(f"secret {secret_name} has no key {key} (the admin token)")
+    # As the gateway reads it: a Secret made with --from-file ends in a newline.
+    return base64.b64decode(value).decode().strip()
 
 
 def wait_until_drained(

@@ -469,19 +469,34 @@ def test_jwt_public_key_and_a_ready_test_token() -> None:
     assert token["secretKeyRef"] == {"name": "nexus-helm-test-token", "key": "token"}
 
 
+def admin_token_source(docs: list[dict[str, Any]]) -> tuple[str, str]:
+    """The (Secret, key) the gateway's admin token file is mounted from."""
+    container = gateway_container(docs)
+    path = env_of(container)["NEXUS_GATEWAY_ADMIN_TOKEN_FILE"]
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    (volume,) = [
+        v for v in pod_spec(gateway_deployment(docs))["volumes"] if v["name"] == mount["name"]
+    ]
+    (item,) = volume["secret"]["items"]
+    assert path == f"{mount['mountPath']}/{item['path']}"
+    return volume["secret"]["secretName"], item["key"]
+
+
 def test_the_drain_token_is_generated_into_a_secret_the_gateways_read() -> None:
+    """Mounted as a file the gateway reads at each drain: a regenerated Secret (a render by
+    Argo CD, a rotation) is taken without restarting the pods."""
     docs = render()
     secret = find(docs, "Secret", f"{RELEASE}-nexus-mesh-admin")
     token = base64.b64decode(secret["data"]["admin-token"]).decode()
     assert len(token) >= 32
-    ref = env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"]
-    assert ref == {"name": secret["metadata"]["name"], "key": "admin-token"}
+    assert admin_token_source(docs) == (secret["metadata"]["name"], "admin-token")
+    assert "NEXUS_GATEWAY_ADMIN_TOKEN" not in env_of(gateway_container(docs))
     assert token not in str(config_data(docs))
     # The same Secret the operator Role may read, by name (nexus drain finds it from the pod).
     docs = render(scenario("existing-secrets"))
     assert not [s for s in find_all(docs, "Secret") if s["metadata"]["name"].endswith("admin")]
-    ref = env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"]
-    assert ref == {"name": "nexus-admin", "key": "drain-token"}
+    assert admin_token_source(docs) == ("nexus-admin", "drain-token")
 
 
 def test_no_jwt_secret_without_auth() -> None:
@@ -917,7 +932,4 @@ def test_an_upgrade_reusing_the_first_release_s_values_renders_a_working_config(
     settings = load_settings()
     assert settings.auth_query_token is True
     assert settings.gateway_allowed_origins == ()
-    assert env_of(gateway_container(docs))["NEXUS_GATEWAY_ADMIN_TOKEN"]["secretKeyRef"] == {
-        "name": f"{RELEASE}-nexus-mesh-admin",
-        "key": "admin-token",
-    }
+    assert admin_token_source(docs) == (f"{RELEASE}-nexus-mesh-admin", "admin-token")

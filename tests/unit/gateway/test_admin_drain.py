@@ -7,14 +7,16 @@ address: a test may only use loopback, and the rule is about callers that are no
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from nexus_gateway.health import ADMIN_TOKEN_HEADER, drain_refusal
+from nexus_gateway.health import ADMIN_TOKEN_HEADER, current_admin_token, drain_refusal
+from nexus_mesh.settings import NexusSettings
 
 TOKEN = SecretStr("s3cret-admin-token-0123456789")
 
@@ -47,3 +49,35 @@ def test_with_a_token_only_the_token_counts() -> None:
         for headers in ({}, wrong):
             refused = drain_refusal(request_from(peer, headers), TOKEN)
             assert refused is not None and refused.status == 401, (peer, headers)
+
+
+def test_a_token_file_is_read_at_each_drain(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mounted Secret's new token is taken without a restart; a file gone since the start
+    refuses every caller rather than none."""
+    path = tmp_path / "token"
+    path.write_text("first-token-0123456789\n")
+    settings = NexusSettings(gateway_admin_token_file=path)
+    first = current_admin_token(settings)
+    assert first is not None and first.get_secret_value() == "first-token-0123456789"
+    path.write_text("second-token-0123456789")
+    second = current_admin_token(settings)
+    assert second is not None and second.get_secret_value() == "second-token-0123456789"
+    path.unlink()
+    gone = current_admin_token(settings)
+    assert gone is not None and gone.get_secret_value() not in ("", "second-token-0123456789")
+    assert "cannot read it" in caplog.text
+
+
+def test_a_token_file_is_checked_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    with pytest.raises(ValidationError, match="cannot read it"):
+        NexusSettings(gateway_admin_token_file=path)
+    path.write_text("short")
+    with pytest.raises(ValidationError, match="at least 16 characters") as short:
+        NexusSettings(gateway_admin_token_file=path)
+    assert "short" not in str(short.value).replace("at least", "")
+    path.write_text("x" * 20)
+    with pytest.raises(ValidationError, match="not both"):
+        NexusSettings(gateway_admin_token_file=path, gateway_admin_token="y" * 20)

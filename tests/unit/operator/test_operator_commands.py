@@ -37,6 +37,7 @@ NAMESPACE = "mesh"
 RELEASE = "prod"
 ADMIN_SECRET = "prod-nexus-mesh-admin"
 ADMIN_TOKEN = "admin-token-for-the-fake-gateways"
+TOKEN_DIR = "/var/run/secrets/nexus-mesh/admin"
 
 
 def _status(
@@ -61,6 +62,7 @@ def _pod(
     release: str = RELEASE,
     phase: str = "Running",
     ready: bool = True,
+    token_from: str = "file",
 ) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -79,8 +81,13 @@ def _pod(
                 {
                     "name": component,
                     "image": "nexus-mesh:test",
-                    # As the chart gives it: from a Secret, never in the pod spec itself.
+                    # As the chart gives it: a file mounted from a Secret, never the token in
+                    # the pod spec itself; or, in a pod spec of one's own, a secretKeyRef.
                     "env": [
+                        {"name": "NEXUS_GATEWAY_ADMIN_TOKEN_FILE", "value": f"{TOKEN_DIR}/token"}
+                    ]
+                    if token_from == "file"
+                    else [
                         {
                             "name": "NEXUS_GATEWAY_ADMIN_TOKEN",
                             "valueFrom": {
@@ -88,7 +95,21 @@ def _pod(
                             },
                         }
                     ],
+                    "volumeMounts": [
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "admin-token", "mountPath": TOKEN_DIR, "readOnly": True},
+                    ],
                 }
+            ],
+            "volumes": [
+                {"name": "tmp", "emptyDir": {}},
+                {
+                    "name": "admin-token",
+                    "secret": {
+                        "secretName": ADMIN_SECRET,
+                        "items": [{"key": "admin-token", "path": "token"}],
+                    },
+                },
             ],
             "nodeName": "node-1",
         },
@@ -453,6 +474,19 @@ def test_drain_posts_to_the_pods_admin_listener(
     # The token from the Secret the pod's NEXUS_GATEWAY_ADMIN_TOKEN names.
     assert fake_api.admin_headers == [ADMIN_TOKEN]
     assert ADMIN_TOKEN not in out + err
+
+
+def test_drain_reads_a_token_given_as_a_secret_key_ref(
+    fake_api: FakeKubeApi, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pod spec of one's own may give the token as an environment variable from a Secret."""
+    fake_api.add_gateway("prod-gw-a", 3, 1, {})
+    fake_api.pods["prod-gw-a"] = _pod("prod-gw-a", token_from="secretKeyRef")
+
+    status, _, err = run(capsys, "drain", "prod-gw-a", "--kubeconfig", str(kubeconfig))
+
+    assert status == 0, err
+    assert fake_api.admin_headers == [ADMIN_TOKEN]
 
 
 def test_a_drain_the_gateway_refuses_says_so(
