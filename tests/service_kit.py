@@ -10,8 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.service import Service
@@ -80,3 +84,14 @@ async def gateway_producer(
         yield producer
     finally:
         await producer.stop()
+
+
+async def committed_offsets(settings: NexusSettings, group_id: str) -> dict[TopicPartition, int]:
+    """What consumer group ``group_id`` has committed, as the broker says now."""
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items()}

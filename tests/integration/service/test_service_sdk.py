@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from kafka_tail import TopicTail
 from nexus_mesh import errors
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
-from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.records import header
@@ -23,7 +21,7 @@ from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from service_kit import gateway_producer, running, search_request
+from service_kit import committed_offsets, gateway_producer, running, search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 FAST = ServiceConfig(
@@ -594,13 +592,10 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
 
 async def committed(settings: NexusSettings, group_id: str) -> set[tuple[int, int]]:
     """The group's committed (partition, offset) pairs."""
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group_id)
-    finally:
-        await admin.close()
-    return {(tp.partition, meta.offset) for tp, meta in offsets.items()}
+    return {
+        (tp.partition, offset)
+        for tp, offset in (await committed_offsets(settings, group_id)).items()
+    }
 
 
 async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_moves(

@@ -15,7 +15,7 @@ from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from service_kit import running, search_request
+from service_kit import committed_offsets, running, search_request
 
 FAST = ServiceConfig(poll_timeout_ms=100, stop_timeout_s=5.0)
 
@@ -96,10 +96,4 @@ async def send_request(settings: NexusSettings) -> str:
 
 
 async def committed_topics(settings: NexusSettings, group_id: str) -> set[str]:
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group_id)
-    finally:
-        await admin.close()
-    return {tp.topic for tp in offsets}
+    return {tp.topic for tp in await committed_offsets(settings, group_id)}
