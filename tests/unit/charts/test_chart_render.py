@@ -721,6 +721,31 @@ def test_the_release_needs_no_rbac_and_operators_get_a_minimal_role() -> None:
     )
 
 
+def test_viewers_get_a_status_only_role() -> None:
+    """``nexus status`` needs no POST through the pod proxy and no drain token: those who
+    should only look get a Role without either."""
+    viewers = {"kind": "Group", "name": "viewers", "apiGroup": "rbac.authorization.k8s.io"}
+    docs = render(
+        set_values=(
+            "operatorRbac.create=true",
+            f"operatorRbac.statusSubjects[0].kind={viewers['kind']}",
+            f"operatorRbac.statusSubjects[0].name={viewers['name']}",
+            f"operatorRbac.statusSubjects[0].apiGroup={viewers['apiGroup']}",
+        )
+    )
+    status = find(docs, "Role", f"{RELEASE}-nexus-mesh-operator-status")
+    assert status["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]},
+    ]
+    binding = find(docs, "RoleBinding", f"{RELEASE}-nexus-mesh-operator-status")
+    assert binding["roleRef"]["name"] == status["metadata"]["name"]
+    assert binding["subjects"] == [viewers]
+    assert not [d for d in find_all(docs, "RoleBinding") if d is not binding], (
+        "no subjects given for the full Role: no binding of it"
+    )
+
+
 def test_service_account_mounts_no_token() -> None:
     sa = find(render(), "ServiceAccount")
     assert sa["automountServiceAccountToken"] is False
