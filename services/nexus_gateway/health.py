@@ -97,8 +97,9 @@ def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response
     """Why this caller may not drain the pod, or None. A drain takes the pod out of service
     until it is deleted, so it is not for whoever reaches the admin port."""
     if token is not None:
-        given = request.headers.get(ADMIN_TOKEN_HEADER, "")
-        if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        # surrogateescape: header bytes that are not UTF-8 compare as what they are, not 500.
+        given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("utf-8", "surrogateescape")
+        if hmac.compare_digest(given, token.get_secret_value().encode()):
             return None
         log.warning(
             "POST /drain refused: no valid %s (from %s)", ADMIN_TOKEN_HEADER, request.remote
@@ -113,7 +114,7 @@ def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response
     return web.json_response(
         {
             "error": "POST /drain is taken only from loopback unless NEXUS_GATEWAY_ADMIN_TOKEN "
-            f"is set (then send it in {ADMIN_TOKEN_HEADER})"
+            f"or NEXUS_GATEWAY_ADMIN_TOKEN_FILE is set (then send it in {ADMIN_TOKEN_HEADER})"
         },
         status=403,
     )

@@ -168,8 +168,9 @@ class NexusSettings(BaseSettings):
     def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for origin in value:
             match = _ORIGIN_RE.fullmatch(origin)
-            default_port = {"http": ":80", "https": ":443"}.get(origin.partition(":")[0])
-            if match is None or (default_port and origin.endswith(default_port)):
+            port = int(match.group(2)) if match and match.group(2) else None
+            default = {"http": 80, "https": 443}.get(origin.partition(":")[0])
+            if match is None or port == default or (port is not None and port > 65535):
                 raise ValueError(
                     f"{origin!r} is not an origin as browsers send it in the Origin header: "
                     "scheme://host[:port], no path, query, wildcard or default port"
@@ -229,8 +230,8 @@ def checked_admin_token(text: str) -> str:
     token = text.strip()
     if len(token) < 16:
         raise ValueError("must be at least 16 characters (a guessable token drains pods)")
-    if any(c.isspace() or not c.isprintable() for c in token):
-        raise ValueError("must be printable characters without spaces (an HTTP header value)")
+    if not _HEADER_TOKEN_RE.fullmatch(token):
+        raise ValueError("must be printable ASCII without spaces (an HTTP header value)")
     return token
 
 
@@ -246,7 +247,8 @@ def read_admin_token(path: Path) -> str:
         raise ValueError(f"NEXUS_GATEWAY_ADMIN_TOKEN_FILE {path}: the token {exc}") from None
 
 
-_ORIGIN_RE = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+_HEADER_TOKEN_RE = re.compile(r"[!-~]+")
+_ORIGIN_RE = re.compile(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::([1-9][0-9]{0,4}))?")
 
 _SECRET_FIELDS = frozenset(
     {

@@ -727,7 +727,8 @@ def test_viewers_get_a_status_only_role() -> None:
     viewers = {"kind": "Group", "name": "viewers", "apiGroup": "rbac.authorization.k8s.io"}
     docs = render(
         set_values=(
-            "operatorRbac.create=true",
+            # Without the full Role: viewers are not given what they were not asked for.
+            "operatorRbac.create=false",
             f"operatorRbac.statusSubjects[0].kind={viewers['kind']}",
             f"operatorRbac.statusSubjects[0].name={viewers['name']}",
             f"operatorRbac.statusSubjects[0].apiGroup={viewers['apiGroup']}",
@@ -741,9 +742,9 @@ def test_viewers_get_a_status_only_role() -> None:
     binding = find(docs, "RoleBinding", f"{RELEASE}-nexus-mesh-operator-status")
     assert binding["roleRef"]["name"] == status["metadata"]["name"]
     assert binding["subjects"] == [viewers]
-    assert not [d for d in find_all(docs, "RoleBinding") if d is not binding], (
-        "no subjects given for the full Role: no binding of it"
-    )
+    assert [d["metadata"]["name"] for d in find_all(docs, "Role")] == [
+        status["metadata"]["name"]
+    ], "the full Role was not asked for"
 
 
 def test_service_account_mounts_no_token() -> None:

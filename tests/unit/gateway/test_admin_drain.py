@@ -8,6 +8,7 @@ address: a test may only use loopback, and the rule is about callers that are no
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -81,3 +82,11 @@ def test_a_token_file_is_checked_at_start(tmp_path: Path) -> None:
     path.write_text("x" * 20)
     with pytest.raises(ValidationError, match="not both"):
         NexusSettings(gateway_admin_token_file=path, gateway_admin_token="y" * 20)
+
+
+def test_a_header_that_is_not_utf8_is_refused_not_a_fault() -> None:
+    """aiohttp hands such header bytes over as lone surrogates: a 401, not a 500."""
+    # A stand-in with what drain_refusal reads: make_mocked_request cannot carry such bytes.
+    request = SimpleNamespace(headers={ADMIN_TOKEN_HEADER: "p\udce4ss"}, remote="10.1.2.3")
+    refused = drain_refusal(request, TOKEN)  # type: ignore[arg-type]
+    assert refused is not None and refused.status == 401

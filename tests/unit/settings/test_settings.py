@@ -63,6 +63,9 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://app.example:443"]', "is not an origin"),
         ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://app.example?x=1"]', "is not an origin"),
         ("NEXUS_GATEWAY_ADMIN_TOKEN", "has a space in the middle!", "without spaces"),
+        ("NEXUS_GATEWAY_ADMIN_TOKEN", "pässwörd-0123456789€", "printable ASCII"),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["http://h.example:00080"]', "is not an origin"),
+        ("NEXUS_GATEWAY_ALLOWED_ORIGINS", '["https://h.example:99999"]', "is not an origin"),
     ],
 )
 def test_invalid_value_names_the_variable(
