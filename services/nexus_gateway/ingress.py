@@ -14,7 +14,6 @@ import asyncio
 import logging
 import math
 import random
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -59,7 +58,7 @@ from nexus_mesh.errors import (
 )
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.prometheus import produce_outcome
+from nexus_mesh.prometheus import timed_write
 from nexus_mesh.registry import ClientTarget, Registry
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
@@ -358,19 +357,8 @@ class Ingress:
         )
 
     async def _send(self, envelope: Envelope, topic: str) -> Written:
-        """The write, timed whatever its outcome: a client waits for a failed one too."""
-        began = time.perf_counter()
-        outcome: str | None = None
-        try:
-            written = await self._producer.send(envelope, topic=topic)
-            outcome = "ok"
-            return written
-        except Exception as exc:
-            outcome = produce_outcome(exc)
-            raise
-        finally:
-            if outcome is not None:  # not when cancelled: the gateway is stopping
-                self._metrics.produce_latency.labels(outcome).observe(time.perf_counter() - began)
+        with timed_write(self._metrics.produce_latency.labels):
+            return await self._producer.send(envelope, topic=topic)
 
     def _timeout_values(self, target: ClientTarget, payload: dict[str, Any]) -> dict[str, object]:
         """The timeout event's payload, should the request time out: only what it needs of

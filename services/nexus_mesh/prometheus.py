@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -68,6 +70,26 @@ def produce_outcome(error: BaseException | None) -> str:
     if isinstance(error, TopicMissingError):
         return "topic_missing"
     return "failed"
+
+
+class _Observer(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+@contextmanager
+def timed_write(latency: Callable[[str], _Observer] | None) -> Iterator[None]:
+    """Time the write in the block into ``latency(outcome)`` (a histogram's ``labels``),
+    whatever its outcome: a failed write is waited for as long. Not when cancelled (the
+    process is stopping), nor with no metrics (``None``)."""
+    began = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        if latency is not None:
+            latency(produce_outcome(exc)).observe(time.perf_counter() - began)
+        raise
+    if latency is not None:
+        latency("ok").observe(time.perf_counter() - began)
 
 
 # The buckets of every ``*_produce_latency_seconds`` (the gateway's and the services'): the

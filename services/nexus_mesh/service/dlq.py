@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from nexus_mesh.errors import ProduceRejectedError
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.logs import redact
-from nexus_mesh.prometheus import produce_outcome
+from nexus_mesh.prometheus import timed_write
 from nexus_mesh.service.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,11 @@ class DeadLetters:
         self._service = service
         self._max_backoff_s = max_backoff_s
         self._metrics = metrics
+        self._latency = partial(metrics.produce_latency.labels, service) if metrics else None
 
     @property
     def topic(self) -> str:
         return self._topic
-
-    def _observe(self, outcome: str, began: float) -> None:
-        # Each attempt, as every write is timed: a failed one is logged above too.
-        if self._metrics is not None:
-            self._metrics.produce_latency.labels(self._service, outcome).observe(
-                time.perf_counter() - began
-            )
 
     async def write(self, record: FailedRecord, error: BaseException) -> Written:
         headers = dead_letter_headers(record, error, service=self._service)
@@ -124,13 +118,13 @@ class DeadLetters:
         value = record.value if record.value is not None else b""
         backoff = 0.1
         while True:
-            began = time.perf_counter()
             try:
-                written = await self._producer.send_raw(
-                    topic=self._topic, key=record.key, value=value, headers=headers
-                )
+                # Each attempt is timed, as every write is: a failed one is logged below too.
+                with timed_write(self._latency):
+                    written = await self._producer.send_raw(
+                        topic=self._topic, key=record.key, value=value, headers=headers
+                    )
             except Exception as exc:
-                self._observe(produce_outcome(exc), began)
                 if isinstance(exc, ProduceRejectedError) and value:
                     # Refused for good (the record with its error headers is over the DLQ's
                     # max.message.bytes): the headers still say where the original is, so
@@ -154,7 +148,6 @@ class DeadLetters:
                     backoff,
                 )
             else:
-                self._observe("ok", began)
                 return written
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff_s)

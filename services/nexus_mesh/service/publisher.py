@@ -10,9 +10,9 @@ but as a broadcast (:class:`~nexus_mesh.errors.ConfigurationError`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from nexus_mesh.codec import Codec
@@ -20,7 +20,7 @@ from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata, new_even
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.prometheus import produce_outcome
+from nexus_mesh.prometheus import timed_write
 from nexus_mesh.registry import Registry
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.service.metrics import ServiceMetrics
@@ -158,6 +158,8 @@ class Publisher:
         self._producer = producer
         self._source = source
         self._metrics = metrics
+        # Each write's latency, by outcome, under this service's label.
+        self._latency = partial(metrics.produce_latency.labels, source) if metrics else None
 
     async def send(self, envelope: Envelope, *, broadcast: bool = False) -> Published:
         """Write ``envelope`` to its type's topic (or ``<prefix>.system`` to broadcast).
@@ -173,14 +175,8 @@ class Publisher:
         return self.events.topic_of(event_type, broadcast=broadcast)
 
     async def _write(self, envelope: Envelope, topic: str) -> Published:
-        began = time.perf_counter()
-        try:
+        with timed_write(self._latency):
             written = await self._producer.send(envelope, topic=topic)
-        except Exception as exc:
-            # Timed too, as the gateway times its failed writes: the handler waited for it.
-            self._observe(produce_outcome(exc), began)
-            raise
-        self._observe("ok", began)
         if self._metrics is not None:
             self._metrics.events_out.labels(self._source, envelope.type).inc()
         return Published(
@@ -189,12 +185,6 @@ class Publisher:
             partition=written.partition,
             offset=written.offset,
         )
-
-    def _observe(self, outcome: str, began: float) -> None:
-        if self._metrics is not None:
-            self._metrics.produce_latency.labels(self._source, outcome).observe(
-                time.perf_counter() - began
-            )
 
     async def publish(
         self,
