@@ -22,7 +22,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 
 from clients_topic import campaign_update, write
-from mesh_processes import Mesh
+from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.connection import client_kwargs
@@ -108,6 +108,13 @@ def lags(samples: MetricSamples, topic: str) -> dict[int, float]:
     }
 
 
+def acme_on_a_gateway(mesh: Mesh, settings: NexusSettings) -> tuple[str, int, Codec, MeshProcess]:
+    """The clients topic, campaign ``acme``'s partition of it, a codec, and a gateway."""
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("acme", settings.clients_partitions)
+    return topic, partition, Codec(load_registry(settings.schemas_dir)), mesh.gateway()
+
+
 def lag_of(
     url: str, topic: str, partition: int
 ) -> Callable[[float], Callable[[], Awaitable[MetricSamples | None]]]:
@@ -127,10 +134,7 @@ def lag_of(
 async def test_lag_shows_records_the_gateway_cannot_read_then_falls_to_zero(
     mesh: Mesh, settings: NexusSettings
 ) -> None:
-    topic = TopicNames(prefix=settings.topic_prefix).clients
-    partition = campaign_partition("acme", settings.clients_partitions)
-    codec = Codec(load_registry(settings.schemas_dir))
-    gateway = mesh.gateway()
+    topic, partition, codec, gateway = acme_on_a_gateway(mesh, settings)
     assert gateway.url
     lag_is = lag_of(gateway.url, topic, partition)
 
@@ -188,10 +192,7 @@ async def test_a_transactional_write_leaves_no_lag_behind(
     reaches a client; a committed one's does, and its commit marker (an offset no consumer
     is handed) leaves no lag of one behind (an alert on lag would fire for ever), nor is a
     client joining afterwards welcomed onto it."""
-    topic = TopicNames(prefix=settings.topic_prefix).clients
-    partition = campaign_partition("acme", settings.clients_partitions)
-    codec = Codec(load_registry(settings.schemas_dir))
-    gateway = mesh.gateway()
+    topic, partition, codec, gateway = acme_on_a_gateway(mesh, settings)
     assert gateway.url
     url = gateway.url
     lag_is = lag_of(url, topic, partition)
@@ -239,10 +240,7 @@ async def test_records_held_behind_an_open_transaction_show_as_lag(
     """A backend's transaction left open on the clients topic holds back everything written
     after it on its partition, whoever wrote it (read_committed stops at the last stable
     offset): the lag shows those records instead of zero, and they arrive at the commit."""
-    topic = TopicNames(prefix=settings.topic_prefix).clients
-    partition = campaign_partition("acme", settings.clients_partitions)
-    codec = Codec(load_registry(settings.schemas_dir))
-    gateway = mesh.gateway()
+    topic, partition, codec, gateway = acme_on_a_gateway(mesh, settings)
     assert gateway.url
     lag_is = lag_of(gateway.url, topic, partition)
     token = mesh.token("carol", ["acme"])
