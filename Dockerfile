@@ -17,10 +17,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY schemas ./schemas
 COPY services ./services
-RUN pip wheel --wheel-dir /wheels .
+# The versions the test suite passed with (constraints.txt, written by `make lock`).
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 # --- runtime: the wheels installed into a virtualenv, nothing else ---------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime
