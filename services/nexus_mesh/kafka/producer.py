@@ -7,15 +7,30 @@ in its ``metadata.traceparent`` and in the record's headers alike.
 
 A write goes only to a topic the cluster already has (see :mod:`nexus_mesh.kafka.known_topics`):
 otherwise the producer's own metadata request would let the broker create it.
+
+An idempotent producer numbers its records per partition, and the broker takes the next
+number only. aiokafka can use a number up without writing (a batch expired while its
+partition had no leader) and never puts its numbering right again: every later write to that
+partition would be refused until the process restarts (aio-libs/aiokafka#1017). Such a
+refusal replaces the producer with one of a new producer id, which the broker numbers afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from aiokafka.structs import RecordMetadata
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -34,6 +49,19 @@ from nexus_mesh.tracing.spans import send_span, written
 # bounds the metadata requests a stream of events for a missing topic costs, and how late a
 # running process notices a topic that `nexus topics ensure` has just created.
 _MISSING_TOPIC_RECHECK_S = 1.0
+# The broker's refusals of a producer id's numbering: the batch was not written, and no
+# later one to its partition will be under that id.
+_DESYNCED = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+# Between attempts to start a replacement while Kafka cannot be reached.
+_REPLACE_RETRY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,18 +90,27 @@ class EnvelopeProducer:
         self._send_timeout_s = send_timeout_s
         self._telemetry = telemetry or Telemetry()
         self._started = False
-        self._producer = AIOKafkaProducer(
-            **client_kwargs(settings),
-            client_id=client_id,
+        self._settings = settings
+        self._client_id = client_id
+        self._linger_ms = linger_ms
+        self._producer = self._new_producer()
+        self._replacing: asyncio.Task[None] | None = None
+        self.replacements = 0
+        """How many times a refused numbering replaced the producer."""
+        self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **client_kwargs(self._settings),
+            client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
-            linger_ms=linger_ms,
+            linger_ms=self._linger_ms,
             # Partitions added to a topic move campaigns: writes follow within a minute, not
             # the clients' default five, during which a moved campaign's events land where
             # its readers no longer look.
             metadata_max_age_ms=60_000,
         )
-        self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
 
     async def start(self) -> None:
         """Connect; safe to call again after a failed or successful start."""
@@ -86,8 +123,11 @@ class EnvelopeProducer:
         self._started = True
 
     async def stop(self) -> None:
-        await self._producer.stop()
         self._started = False
+        if self._replacing is not None:
+            self._replacing.cancel()
+            await asyncio.gather(self._replacing, return_exceptions=True)
+        await self._producer.stop()
 
     async def refresh_metadata(self) -> None:
         """Learn the cluster's topics and partition counts now (a layout change seen
@@ -160,16 +200,25 @@ class EnvelopeProducer:
     async def _write(
         self, topic: str, key: bytes | None, value: bytes, headers: RawHeaders
     ) -> Written:
+        producer = self._producer
         pending: asyncio.Future[RecordMetadata] | None = None
         try:
             # One deadline covers waiting for metadata, buffer space and the acks.
             async with asyncio.timeout(self._send_timeout_s):
                 await self._topics.require(topic)
-                pending = await self._producer.send(topic, value=value, key=key, headers=headers)
+                pending = await producer.send(topic, value=value, key=key, headers=headers)
                 metadata = await asyncio.shield(pending)
         except TimeoutError as exc:
+            if pending is not None and pending.done() and not pending.cancelled():
+                # Settled in the very turn the deadline fired: that outcome is the answer (a
+                # stored record reported as not written would be written again).
+                failure = pending.exception()
+                if failure is None:
+                    return _written(pending.result())
+                if isinstance(failure, KafkaError):
+                    raise self._refusal(topic, failure, producer) from failure
             message = (
-                f"Kafka did not acknowledge a write to {topic} within {self._send_timeout_s:.0f} s"
+                f"Kafka did not acknowledge a write to {topic} within {self._send_timeout_s:g} s"
             )
             if pending is not None and not pending.done():
                 # Queued but unacknowledged: the producer keeps retrying it, so it may still
@@ -177,12 +226,54 @@ class EnvelopeProducer:
                 raise WriteInDoubtError(message, delivery=pending) from exc
             raise KafkaUnavailableError(message) from exc
         except KafkaError as exc:
-            # aiokafka marks what a later attempt can fix; its own timeout (a batch that
-            # expired while the broker was away) is an outage too, though unmarked.
-            if exc.retriable or isinstance(exc, KafkaTimeoutError):
-                raise KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}") from exc
-            raise ProduceRejectedError(f"Kafka refused a write to {topic}: {exc!r}") from exc
-        return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
+            raise self._refusal(topic, exc, producer) from exc
+        return _written(metadata)
+
+    def _refusal(self, topic: str, exc: KafkaError, producer: AIOKafkaProducer) -> Exception:
+        """What a caller is told of a write Kafka did not take."""
+        if isinstance(exc, _DESYNCED):
+            self._replace(producer, exc)
+            return KafkaUnavailableError(
+                f"Kafka refused a write to {topic}: {exc!r}; the producer is replaced by one "
+                "with a new producer id, retry"
+            )
+        # aiokafka marks what a later attempt can fix; its own timeout (a batch that
+        # expired while the broker was away) is an outage too, though unmarked.
+        if exc.retriable or isinstance(exc, KafkaTimeoutError):
+            return KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}")
+        return ProduceRejectedError(f"Kafka refused a write to {topic}: {exc!r}")
+
+    def _replace(self, failed: AIOKafkaProducer, reason: KafkaError) -> None:
+        # Once per failed producer: its other writes in flight are refused the same way.
+        if failed is not self._producer or self._replacing is not None or not self._started:
+            return
+        log.warning(
+            "Kafka refused this producer's record numbering (%s): replacing it by a producer "
+            "with a new producer id",
+            type(reason).__name__,
+        )
+        self._replacing = asyncio.create_task(self._swap(failed), name="nexus-producer-replace")
+
+    async def _swap(self, failed: AIOKafkaProducer) -> None:
+        try:
+            while True:
+                fresh = self._new_producer()
+                try:
+                    await fresh.start()
+                    break
+                except KafkaError as exc:
+                    await fresh.stop()
+                    log.warning("cannot start the replacement producer yet: %s", exc)
+                    await asyncio.sleep(_REPLACE_RETRY_S)  # a retry's pace, not a wait on state
+            # Until now writes went on through the failed producer: only the refused
+            # partitions' writes failed, and a retry of one of those lands here.
+            self._producer = fresh
+            self.replacements += 1
+            log.info("producer replaced; writes go through the new producer id")
+        finally:
+            self._replacing = None
+        # What it still holds for other partitions is written, or refused like the rest.
+        await failed.stop()
 
     async def _list_topics(self) -> set[str]:
         # A request for all topics names none, so the broker creates none: unlike the
@@ -193,6 +284,10 @@ class EnvelopeProducer:
             raise KafkaUnavailableError(f"cannot list Kafka topics: {exc}") from exc
         topics: set[str] = cluster.topics()
         return topics
+
+
+def _written(metadata: RecordMetadata) -> Written:
+    return Written(topic=metadata.topic, partition=metadata.partition, offset=metadata.offset)
 
 
 def _in_span() -> bool:
