@@ -250,10 +250,6 @@ class Ingress:
         target = self._target(frame["type"], event_id)
         span.set_attribute(EVENT_TYPE, target.type)  # what it became, e.g. search.requested
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
-        if not self._accepting():
-            raise ClientEventError(
-                ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
-            )
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
         earlier = self._idempotency.lookup(key)
@@ -287,6 +283,12 @@ class Ingress:
                     duplicate=True,
                     traceparent=answer_trace(span),
                 )
+        # After the resend check: a draining pod still answers a resend of what it wrote
+        # (an `unavailable` would say it was not written, and the next pod writes it again).
+        if not self._accepting():
+            raise ClientEventError(
+                ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
+            )
         envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
         pending = self._idempotency.begin(key)
         if target.flow is not None:

@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mesh_processes import Mesh
-from nexus_mesh.client import Event, MeshClient
+from nexus_mesh.client import Event, MeshClient, MeshError
 from nexus_mesh.client.frames import encode_event, parse_frame
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import ensure_topics
@@ -302,6 +302,48 @@ async def test_a_connection_that_joins_as_the_drain_begins_leaves_with_1001(
             assert "draining" in (message.extra or "")
             assert waited < 15, f"the late joiner was closed {waited:.1f} s after the join"
         assert gateway.process.poll() is None, "a drain via /drain keeps the process up"
+
+
+async def test_a_draining_pod_answers_a_resend_of_what_it_wrote(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """While a drain waits for a write Kafka holds up (the broker paused), a resend of an
+    event the pod already wrote gets its ack back, marked duplicate; a new event is refused
+    ``unavailable``. The resend was refused ``unavailable`` too, which says "not written":
+    the client then resent it to another pod, which wrote it a second time."""
+    async with pausable_mesh(own_kafka, tmp_path, "drainresend") as env:
+        mesh = env.mesh
+        gateway = mesh.gateway(NEXUS_GATEWAY_DRAIN_TIMEOUT_S="20")
+        assert gateway.url and gateway.admin_url
+        token = mesh.token("u1", ["A"])
+        async with (
+            MeshClient.connect(gateway.url, campaign_id="A", user_id="u1", token=token) as one,
+            MeshClient.connect(gateway.url, campaign_id="A", user_id="u1", token=token) as two,
+        ):
+            first = await one.emit("chat.message", {"text": "once"}, event_id="resent-1")
+            env.pause()
+            # A search's wait is registered before its write: once /stats counts it, the
+            # write is in flight and holds the drain up.
+            held = asyncio.create_task(two.emit("search", {"query": "held"}))
+
+            async def write_in_flight() -> bool:
+                return bool(await stats(gateway.admin_url, "pending_requests") == 1)
+
+            await eventually(write_in_flight, what="the search's write to be in flight")
+            drain = urllib.request.Request(gateway.admin_url + "/drain", method="POST")
+            status = await asyncio.to_thread(lambda: urllib.request.urlopen(drain, timeout=5))
+            assert status.status == 202
+            assert await stats(gateway.admin_url, "draining") is True
+            again = await one.emit("chat.message", {"text": "once"}, event_id="resent-1")
+            with pytest.raises(MeshError) as refused:
+                await one.emit("chat.message", {"text": "new"}, event_id="new-1")
+            env.resume()
+            await asyncio.gather(held, return_exceptions=True)
+        assert again.duplicate and (again.partition, again.offset) == (
+            first.partition,
+            first.offset,
+        )
+        assert refused.value.code == "unavailable" and "draining" in refused.value.message
 
 
 async def test_a_join_kept_waiting_by_kafka_holds_up_no_other_join(
