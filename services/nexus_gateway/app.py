@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,8 +21,9 @@ from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.drain import close_all
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
+from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import IdempotencyWindow, UserRateLimits
+from nexus_gateway.limits import UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_gateway.state import GATEWAY, Gateway
@@ -105,6 +107,9 @@ def build_gateway(
         idempotency=IdempotencyWindow(
             window_s=settings.gateway_idempotency_window_s,
             max_entries=settings.gateway_idempotency_max_entries,
+            per_user=settings.gateway_idempotency_per_user
+            or math.ceil(settings.gateway_rate_per_s * settings.gateway_idempotency_window_s)
+            + settings.gateway_rate_burst,
             on_early_eviction=metrics.idempotency_evictions.inc,
         ),
         metrics=metrics,

@@ -37,7 +37,7 @@ from nexus_gateway.client_frame import (
 )
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
-from nexus_gateway.limits import AckRecord, IdempotencyKey, IdempotencyWindow
+from nexus_gateway.idempotency import AckRecord, IdempotencyKey, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import (
     CLIENT_FAULTS,

@@ -77,8 +77,9 @@ class GatewayMetrics:
         )
         self.idempotency_evictions = Counter(
             "nexus_gateway_idempotency_evictions",
-            "Idempotency entries pushed out by NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES before "
-            "their window ended: a resend of those events would be written again",
+            "Idempotency entries pushed out by NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES or "
+            "_PER_USER before their window ended: a resend of those events would be written "
+            "again",
             registry=r,
         )
         self.delivery_failures = Counter(

@@ -378,6 +378,7 @@ NEXUS_GATEWAY_RATE_PER_S: {{ .Values.gateway.config.ratePerSecond | quote }}
 NEXUS_GATEWAY_RATE_BURST: {{ .Values.gateway.config.rateBurst | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_WINDOW_S: {{ .Values.gateway.config.idempotencyWindowSeconds | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxEntries | int64 | quote }}
+NEXUS_GATEWAY_IDEMPOTENCY_PER_USER: {{ .Values.gateway.config.idempotencyPerUser | default 0 | int64 | quote }}
 NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
 NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
 NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}

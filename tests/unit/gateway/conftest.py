@@ -8,8 +8,8 @@ import pytest
 
 from nexus_gateway.connection import Connection, Identity
 from nexus_gateway.flows import FlowTracker
+from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.producer import EnvelopeProducer

@@ -1,0 +1,130 @@
+"""The idempotency window, as clients resending an ``event_id`` experience it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+from nexus_gateway.idempotency import AckRecord, IdempotencyKey, IdempotencyWindow
+from nexus_mesh.errors import KafkaUnavailableError
+from nexus_testkit import ManualClock
+
+
+def confirm(window: IdempotencyWindow, key: IdempotencyKey, offset: int = 0) -> None:
+    window.settle(key, window.begin(key), AckRecord(topic="t", partition=0, offset=offset))
+
+
+async def test_resend_gets_the_original_ack() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    assert window.lookup(key) is None
+    confirm(window, key, offset=7)
+    earlier = window.lookup(key)
+    assert earlier is not None
+    assert await earlier == AckRecord(topic="t", partition=0, offset=7)
+    assert window.lookup(("camp", "bob", "e1")) is None, "ids are scoped to the user"
+
+
+async def test_failed_write_is_forgotten_so_a_retry_writes() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    future = window.begin(key)
+    window.fail(key, future, KafkaUnavailableError("down"))
+    assert window.lookup(key) is None
+    with pytest.raises(KafkaUnavailableError):
+        await future
+
+
+async def test_window_is_bounded_and_says_when_it_forgets_early() -> None:
+    evicted: list[None] = []
+    window = IdempotencyWindow(
+        window_s=60, max_entries=3, on_early_eviction=lambda: evicted.append(None)
+    )
+    for index in range(5):
+        confirm(window, ("c", f"user-{index}", "e"))
+    assert len(window) == 3
+    assert window.lookup(("c", "user-0", "e")) is None
+    assert window.lookup(("c", "user-4", "e")) is not None
+    assert len(evicted) == 2, "two entries left within their window"
+
+
+async def test_one_user_s_fresh_ids_cannot_push_out_another_s() -> None:
+    """Mallory sends fresh ids as fast as she likes: her own oldest leave, Alice's stay."""
+    evicted: list[None] = []
+    window = IdempotencyWindow(
+        window_s=60, max_entries=100, per_user=10, on_early_eviction=lambda: evicted.append(None)
+    )
+    alice = [("camp", "alice", f"a{n}") for n in range(5)]
+    for key in alice:
+        confirm(window, key)
+    for n in range(1_000):
+        confirm(window, (f"camp-{n % 7}", "mallory", f"m{n}"))
+    assert all(window.lookup(key) is not None for key in alice)
+    assert window.lookup(("camp-5", "mallory", "m999")) is not None
+    assert window.lookup(("camp-0", "mallory", "m0")) is None
+    assert len(window) == 15
+    assert len(evicted) == 990, "mallory's own early departures are reported too"
+
+
+async def test_a_write_in_doubt_stays_past_the_window_and_the_bound() -> None:
+    """Answered ``unconfirmed``, it may still land: the resend it asks for must find it,
+    however long the outage and however many others confirm meanwhile."""
+    clock = ManualClock()
+    window = IdempotencyWindow(window_s=60, max_entries=3, clock=clock)
+    key = ("camp", "alice", "in-doubt")
+    future = window.begin(key)
+    for n in range(10):
+        confirm(window, ("camp", f"user-{n}", "e"))
+    clock.now += 3_600
+    assert window.lookup(key) is future
+    window.settle(key, future, AckRecord(topic="t", partition=1, offset=5))
+    later = window.lookup(key)
+    assert later is not None and await later == AckRecord(topic="t", partition=1, offset=5)
+    assert window.pending == 0
+
+
+async def test_entries_expire_a_window_after_their_confirmation() -> None:
+    clock = ManualClock()
+    window = IdempotencyWindow(window_s=60, max_entries=10, clock=clock)
+    key = ("c", "u", "e1")
+    future = window.begin(key)
+    clock.now += 30  # the write took its time: the window starts at the ack
+    window.settle(key, future, AckRecord(topic="t", partition=0, offset=1))
+    clock.now += 59.9
+    assert window.lookup(key) is not None
+    clock.now += 0.2
+    assert window.lookup(key) is None
+    assert len(window) == 0
+
+
+async def test_a_confirmed_write_is_answered_after_it_settles() -> None:
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    future = window.begin(key)
+    waiting = asyncio.ensure_future(asyncio.shield(future))  # a resend racing the first
+    window.settle(key, future, AckRecord(topic="t", partition=2, offset=9))
+    assert await waiting == AckRecord(topic="t", partition=2, offset=9)
+    earlier = window.lookup(key)
+    assert earlier is not None
+    assert await earlier == AckRecord(topic="t", partition=2, offset=9)
+
+
+async def test_a_full_window_gives_the_garbage_collector_nothing_to_walk() -> None:
+    """Full collections pause the whole gateway for as long as they walk tracked objects:
+    confirmed entries must not add to them (docs/benchmarks.md, idempotency window)."""
+    window = IdempotencyWindow(window_s=60, max_entries=20_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    gc.disable()
+    try:
+        for index in range(20_000):
+            confirm(window, ("camp", "alice", f"event-{index}"), offset=index)
+        # One young collection must be enough: what survives it moves to older generations,
+        # where a still-tracked entry would be walked by every full collection.
+        gc.collect(0)
+    finally:
+        gc.enable()
+    assert len(window) == 20_000
+    assert len(gc.get_objects()) - before < 1_000
