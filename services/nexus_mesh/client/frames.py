@@ -168,6 +168,8 @@ class MeshTimeoutError(NexusError, TimeoutError):
     write it already has with its ack (``duplicate``) instead of writing it twice.
     """
 
+    retriable = True  # resent under the same event_id, it is written at most once
+
     def __init__(self, message: str, *, event_id: str) -> None:
         super().__init__(message)
         self.event_id = event_id

@@ -12,13 +12,20 @@ A single reader task owns the socket's receiving side and routes every frame onc
   for a ``request`` of that id to find.
 
 When the events inbox is full the reader stops reading the socket, so a consumer that falls
-behind pushes back on the gateway (which may then close with 4008) instead of growing memory.
-Answers queued behind that wait are not read either, so keep consuming events while emitting.
+behind pushes back on the gateway (which may then close with 4008) instead of growing memory;
+except while an ``emit`` or ``request`` waits for its answer, which may be queued behind those
+events: the inbox then takes them past its bound, so an application that answers events from
+inside its ``events()`` loop is not stuck waiting on itself.
 
-``position`` follows every delivered event as the reader sees it, including events still in
-the inbox. Resume after a close with ``client.resume()`` or
-``MeshClient.connect(..., since=client.position)``: the new session starts right after the
-last event this client received, with nothing missing and nothing repeated.
+``position`` follows every delivered event the client received: handed to a ``request``, or
+in the events inbox, read or not (one the reader has not queued yet, when a close stops it,
+is not counted). Resume after a close with ``client.resume()`` or
+``MeshClient.connect(..., since=client.position)``: the new session starts right after it,
+with nothing missing and nothing repeated, provided the old session's ``events()`` is read
+to its end (it ends after the last event received) and the new one is opened after the old
+one closed (a resume of a session still open takes the position of that moment, and the old
+session may still receive events the new one then repeats). Check ``recovered``: False
+when the gateway could not replay everything since that position (retention).
 """
 
 from __future__ import annotations
@@ -230,11 +237,14 @@ class MeshClient:
 
     @property
     def recovered(self) -> bool:
+        """For a resumed session: whether everything since its ``since`` was replayed (False
+        when retention, or a change of the topic's partitions, left a gap)."""
         return bool(self._welcome.payload.get("recovered", False))
 
     @property
     def position(self) -> str | None:
-        """The position of the last delivered event received (the welcome's before any)."""
+        """The position of the last delivered event received, in the events inbox or
+        handed to a request (the welcome's before any); resume from it."""
         return self._position
 
     @property
@@ -326,14 +336,26 @@ class MeshClient:
         if replayed is not None:
             reply.set_result(replayed)
         self._replies[key] = reply
+        answered = False
         try:
             with _naming(event_id, timeout):
                 async with asyncio.timeout(timeout):
                     await self._exchange(event_id, frame)
-                    return await reply
+                    result = await reply
+                    answered = True
+                    return result
         finally:
             if self._replies.get(key) is reply:
                 del self._replies[key]
+            if (
+                not answered
+                and reply.done()
+                and not reply.cancelled()
+                and reply.exception() is None
+            ):
+                # It arrived as this request gave up (timeout, cancellation): kept for a
+                # resend of it, as a reply replayed by a resume is.
+                self._keep_unclaimed(key, reply.result())
             _settle(reply)
 
     async def send_raw(self, data: str | bytes, *, binary: bool = False) -> None:
@@ -349,6 +371,7 @@ class MeshClient:
         answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         # Several sends of one event id each get one answer, matched in order.
         self._answers.setdefault(event_id, deque()).append(answer)
+        self._events.wake()  # a reader parked on a full inbox reads on to the answer
         try:
             await self._send(frame, WSMsgType.TEXT)
             result = await answer
@@ -422,7 +445,10 @@ class MeshClient:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     event = self._route(message.data)
                     if event is not None:
-                        await self._events.put(event)
+                        await self._events.put(event, beyond_bound=self._answer_awaited)
+                        # Only once queued: a close that stops the reader before would
+                        # otherwise move the position past an event nobody received.
+                        self._received(event)
                 elif message.type is WSMsgType.ERROR:
                     reason = str(message.data)
                     break
@@ -453,9 +479,8 @@ class MeshClient:
         except ValueError as exc:
             log.warning("ignoring a malformed frame from the gateway: %s", exc)
             return None
-        position = event.position
-        if position is not None:
-            self._position = position
+        if event.type.startswith(PROTOCOL_PREFIX):
+            self._received(event)  # not for the events inbox: received now
         if event.type in (ACK, ERROR):
             key = event.correlation_id or event.payload.get("event_id")
             waiting = self._answers.get(key) if isinstance(key, str) else None
@@ -478,11 +503,22 @@ class MeshClient:
             reply = self._replies.pop(correlation_id, None)
             if reply is not None and not reply.done():
                 reply.set_result(event)
+                self._received(event)
                 return None
-            self._unclaimed[correlation_id] = event
-            if len(self._unclaimed) > UNCLAIMED_REPLIES:
-                self._unclaimed.popitem(last=False)
+            self._keep_unclaimed(correlation_id, event)
         return event
+
+    def _received(self, event: Event) -> None:
+        if event.position is not None:
+            self._position = event.position
+
+    def _answer_awaited(self) -> bool:
+        return bool(self._answers or self._replies)
+
+    def _keep_unclaimed(self, correlation_id: str, event: Event) -> None:
+        self._unclaimed[correlation_id] = event
+        if len(self._unclaimed) > UNCLAIMED_REPLIES:
+            self._unclaimed.popitem(last=False)
 
     # -- closing ------------------------------------------------------------------------
 

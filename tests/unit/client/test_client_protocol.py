@@ -29,6 +29,7 @@ from nexus_mesh.client import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshTimeoutError,
 )
 from nexus_mesh.client.frames import encode_event
 
@@ -172,6 +173,9 @@ class ScriptedPeer:
             transport = self.requests[-1].transport
             assert transport is not None
             transport.abort()
+        elif type_ == "search" and event_id in self._offsets:
+            # A resend: the service handled it already, so only the duplicate ack comes.
+            await send_text(ws, self._ack(event_id))
         elif type_ == "search":
             reply = delivered(
                 "search.completed",
@@ -500,3 +504,34 @@ async def test_ids_the_gateway_would_refuse_fail_before_anything_is_sent() -> No
         await MeshClient.connect("http://127.0.0.1:9", campaign_id="demo", user_id="a b")
     with pytest.raises(ValueError, match="correlation_id '' must be"):
         encode_event("chat.message", {}, event_id="e-1", correlation_id="")
+
+
+async def test_a_reply_that_comes_as_its_request_gives_up_is_kept_for_the_resend(
+    peer: ScriptedPeer,
+) -> None:
+    """The request is cancelled (or times out) in the very turn its reply arrived: the reply
+    was thrown away, and the resend the error asks for got a duplicate ack and no reply (the
+    service had answered already). The cancel is timed off the reader's own step: the
+    position moves to the reply's as the reader hands it over, before the request runs."""
+    loop = asyncio.get_running_loop()
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        asking = asyncio.create_task(client.request("search", {"query": "jazz"}, event_id="s-1"))
+
+        def cancel_once_replied() -> None:
+            if client.position == "p-reply":
+                asking.cancel()
+            else:
+                loop.call_soon(cancel_once_replied)
+
+        loop.call_soon(cancel_once_replied)
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        again = await client.request("search", {"query": "jazz"}, event_id="s-1", timeout=5)
+        # Handed out once: a third send gets the duplicate ack and waits in vain.
+        with pytest.raises(MeshTimeoutError) as waited:
+            await client.request("search", {"query": "jazz"}, event_id="s-1", timeout=0.5)
+    assert again.type == "search.completed" and again.correlation_id == "s-1"
+    assert waited.value.retriable and waited.value.event_id == "s-1"
+    assert len([e for e in peer.received if e["type"] == "search"]) == 3
