@@ -202,6 +202,14 @@ def _flows(
                 problems.add(where, f"unknown type {reply!r} as reply")
             elif event.topic != CLIENTS_TOPIC:
                 problems.add(where, f"reply {reply!r} must have topic {CLIENTS_TOPIC!r}")
+            elif "service" not in event.senders and reply != entry.failure:
+                # Otherwise the service's reply is refused at its publisher, per record, and
+                # dead-lettered: found here, before a service starts.
+                problems.add(
+                    where,
+                    f"reply {reply!r} must list service among its senders: a service answers "
+                    "the flow",
+                )
             if reply in seen_replies:
                 problems.add(where, f"reply {reply!r} already answers flow {seen_replies[reply]!r}")
             seen_replies[reply] = name

@@ -25,7 +25,8 @@ _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 # The values of nexus_service_handle_seconds{outcome}: what became of a record a handler took.
 HANDLED = "handled"
 FAILED = "failed"  # raised (after its retries): the record went to the DLQ
-TIMED_OUT = "timed_out"  # raised TimeoutError, handler_timeout_s included: to the DLQ too
+TIMED_OUT = "timed_out"  # ran past handler_timeout_s: to the DLQ too (a TimeoutError the
+# handler raises itself, e.g. from a downstream call, is FAILED unless retry_on lists it)
 # Why a record was dead-lettered (the ``reason`` of ``nexus_service_dlq_total``).
 DLQ_UNDECODABLE = "undecodable"
 DLQ_HANDLER = "handler"

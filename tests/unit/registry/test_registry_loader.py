@@ -355,3 +355,13 @@ def test_a_failure_reply_must_be_one_services_may_send(registry_dir: RegistryDir
         "manifest.json: flows['search']: failure 'search.failed' must list service among its "
         "senders: the service SDK sends it"
     ]
+
+
+def test_a_reply_must_be_one_services_may_send(registry_dir: RegistryDir) -> None:
+    """A service's every answer would be refused at its publisher and dead-lettered, one
+    record at a time, after a start that looked fine."""
+    registry_dir.edit_manifest(lambda m: m["events"]["search.completed"].update(senders=["client"]))
+    assert problems_of(registry_dir.root) == [
+        "manifest.json: flows['search']: reply 'search.completed' must list service among its "
+        "senders: a service answers the flow"
+    ]
