@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+
+Clock = Callable[[], float]
 
 
 class TokenBucket:
     """``rate`` events per second with bursts up to ``burst``."""
 
-    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
+    __slots__ = ("_burst", "_clock", "_rate", "_stamp", "_tokens")
 
-    def __init__(self, *, rate: float, burst: int) -> None:
+    def __init__(self, *, rate: float, burst: int, clock: Clock = time.monotonic) -> None:
         self._rate = rate
         self._burst = float(burst)
         self._tokens = float(burst)
-        self._stamp = time.monotonic()
+        self._clock = clock
+        self._stamp = clock()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         if self._tokens >= 1.0:
@@ -27,12 +31,12 @@ class TokenBucket:
 
     def wait_s(self) -> float:
         """Seconds until :meth:`take` would succeed: what a refused client is told to wait."""
-        missing = 1.0 - (self._tokens + (time.monotonic() - self._stamp) * self._rate)
+        missing = 1.0 - (self._tokens + (self._clock() - self._stamp) * self._rate)
         return max(0.0, missing / self._rate)
 
     def refilled(self) -> bool:
         """Whether it holds its whole burst again: then it is as good as a new bucket."""
-        return self._tokens + (time.monotonic() - self._stamp) * self._rate >= self._burst
+        return self._tokens + (self._clock() - self._stamp) * self._rate >= self._burst
 
 
 UserKey = tuple[str, str]  # campaign, user
@@ -44,9 +48,12 @@ class UserRateLimits:
     no more events. A bucket nobody holds is forgotten once it has refilled (a new one would
     be the same), so memory follows the users connected, not every user ever seen."""
 
-    def __init__(self, *, rate: float, burst: int, sweep_every: int = 1024) -> None:
+    def __init__(
+        self, *, rate: float, burst: int, sweep_every: int = 1024, clock: Clock = time.monotonic
+    ) -> None:
         self._rate = rate
         self._burst = burst
+        self._clock = clock
         self._sweep_every = sweep_every
         self._buckets: dict[UserKey, TokenBucket] = {}
         self._holders: dict[UserKey, int] = {}
@@ -59,7 +66,9 @@ class UserRateLimits:
             self._sweep()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate=self._rate, burst=self._burst)
+            bucket = self._buckets[key] = TokenBucket(
+                rate=self._rate, burst=self._burst, clock=self._clock
+            )
         self._holders[key] = self._holders.get(key, 0) + 1
         return bucket
 

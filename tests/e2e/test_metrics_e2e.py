@@ -25,7 +25,10 @@ from nexus_testkit import scrape_metrics as scrape
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    return metric_value(samples, name, **labels) or 0.0
+    """The sample; a metric the process does not serve fails the test (never a silent 0)."""
+    found = metric_value(samples, name, **labels)
+    assert found is not None, f"no sample {name}{labels or ''}"
+    return found
 
 
 def names(samples: Samples) -> set[str]:

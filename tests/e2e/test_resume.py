@@ -14,6 +14,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
+from kafka_tail import TopicTail
 from mesh_processes import Mesh
 from nexus_mesh.client import (
     Event,
@@ -422,7 +423,7 @@ async def test_a_session_closed_for_an_expired_token_resumes_with_a_new_one(
 
 
 async def test_an_unanswered_emit_names_its_event_for_the_resend(
-    mesh: Mesh, stack: AsyncExitStack
+    mesh: Mesh, stack: AsyncExitStack, settings: NexusSettings
 ) -> None:
     gateway = mesh.gateway()
     assert gateway.url
@@ -433,5 +434,11 @@ async def test_an_unanswered_emit_names_its_event_for_the_resend(
     # Resent under that id, it is written once: acked now, as new or as the duplicate.
     ack = await client.emit("chat.message", {"text": "hi"}, event_id=unanswered.value.event_id)
     assert ack.event_id == unanswered.value.event_id
+    # One connection's frames are handled in turn: any first write came before this ack.
+    clients = TopicNames(prefix=settings.topic_prefix).clients
+    async with TopicTail(settings, clients, settings.clients_partitions) as tail:
+        await eventually(tail.caught_up, what="the clients topic read to its end")
+        copies = [r for r in tail.records if dict(r.headers)["ce_id"] == ack.event_id.encode()]
+    assert [(r.partition, r.offset) for r in copies] == [(ack.partition, ack.offset)]
     with pytest.raises(ValueError, match="event_id 'no spaces' must be"):
         await client.emit("chat.message", {"text": "hi"}, event_id="no spaces")

@@ -38,5 +38,7 @@ async def test_sigterm_with_an_unreachable_collector_exits_within_the_export_bud
     began = time.monotonic()
     os.kill(gateway.process.pid, signal.SIGTERM)
     assert gateway.process.wait(timeout=60) == 0
-    # No client is left to drain: what remains is the 2 s export budget and process exit.
-    assert time.monotonic() - began < 5.0
+    # No client is left to drain: what remains is the 2 s export budget and process exit
+    # (~3 s here); an exporter retrying past its budget held the exit for 30 s. The margin is
+    # for a busy machine, well short of that.
+    assert time.monotonic() - began < 15.0

@@ -206,6 +206,11 @@ class Runner:
         tasks = {t for tp, t in self._in_hand.items() if tp in partitions and not t.done()}
         if not tasks:
             return
+        # Said, because the group waits on it: a slow handler here is a slow rebalance.
+        self._log.info(
+            "rebalance: finishing %d record(s) in hand before giving up their partitions",
+            len(tasks),
+        )
         self._finishing = partitions
         try:
             _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)

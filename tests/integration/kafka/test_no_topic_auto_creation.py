@@ -42,6 +42,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cluster = LocalKafka(
         tmp_path_factory.mktemp("kafka-auto-create"),
         broker_properties={"auto.create.topics.enable": "true"},
+        die_with_parent=True,  # a killed test session leaves no broker behind
     )
     bootstrap = cluster.start(nodes=1, port=0)
     try:

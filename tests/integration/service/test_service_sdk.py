@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
@@ -430,13 +432,26 @@ async def test_a_restarted_service_resumes_after_its_commits(mesh: Mesh) -> None
     async with running(toy_service(second), mesh.settings) as service:
         later = mesh.request("later")
         await mesh.send(later)
+        # Then one more on each partition: once they are handled, anything re-handled from
+        # before the restart would have come first, on its partition.
+        markers = [
+            mesh.request(f"marker-{partition}", campaign_id=campaign)
+            for partition, campaign in sorted(
+                {
+                    campaign_partition(f"camp-{i}", mesh.settings.domain_partitions): f"camp-{i}"
+                    for i in range(20)
+                }.items()
+            )
+        ]
+        for marker in markers:
+            await mesh.send(marker)
 
-        async def later_handled() -> list[str]:
-            return second
+        async def markers_handled() -> bool:
+            return {m.metadata.event_id for m in markers} <= set(second)
 
-        await eventually(later_handled, what="the new request")
+        await eventually(markers_handled, what="a request on each partition after the restart")
         assert service.group_id == f"{mesh.settings.topic_prefix}.toy"
-    assert second == [later.metadata.event_id]
+    assert sorted(second) == sorted(r.metadata.event_id for r in [later, *markers])
 
 
 @pytest.mark.parametrize("start_from", ["earliest", "latest"])
@@ -585,7 +600,7 @@ async def test_a_rebalance_mid_batch_hands_the_rest_over_once(mesh: Mesh) -> Non
                 return set(first + second) == {r.metadata.event_id for r in requests}
 
             await eventually(all_handled, timeout=60, what="every request handled")
-    twice = [event_id for event_id in set(first) if event_id in second or first.count(event_id) > 1]
+    twice = [event_id for event_id, n in Counter(first + second).items() if n > 1]
     assert second, "the second instance handled the partition it was given"
     assert not twice, f"{len(twice)} records handled twice: {twice}"
 
@@ -599,12 +614,16 @@ async def committed(settings: NexusSettings, group_id: str) -> set[tuple[int, in
 
 
 async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_moves(
-    mesh: Mesh,
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A second instance joins while the first is handling one request on each partition,
-    each taking seconds. The first finishes both before letting its partitions go, and
-    commits them: the instance that gets one does not handle its request again alongside."""
+    """A second instance joins while the first is handling one request on each partition.
+    The handlers go on until the first instance says it is finishing them before giving its
+    partitions up (so the rebalance surely began with both in hand, however slowly the second
+    instance joins); it finishes both, then commits them: the instance that gets one does not
+    handle its request again alongside."""
     handled: list[tuple[str, str]] = []  # (instance, event id), as each handler began
+    release = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="nexus.service.steady")
 
     def instance(name: str) -> Service:
         service = Service(
@@ -616,7 +635,7 @@ async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_
         @service.handler("search.requested")
         async def on_request(event: Envelope, ctx: Context) -> None:
             handled.append((name, event.metadata.event_id))
-            await asyncio.sleep(4)  # the work in hand while the rebalance begins
+            await release.wait()  # the work in hand while the rebalance begins
 
         return service
 
@@ -625,19 +644,31 @@ async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_
         for i in range(20)
     }
     requests = [mesh.request(f"q-{p}", campaign_id=c) for p, c in sorted(campaigns.items())]
+    # Written first, so that the first instance's first fetch holds both: it fetches again
+    # only once a batch is done, and these handlers are done only when the test says so.
+    written = [await mesh.send(request) for request in requests]
     async with running(instance("first"), mesh.settings) as a:
 
         async def owns_both() -> bool:
             return len(a.stats.assigned) == 2
 
         await eventually(owns_both, what="the first instance owning both partitions")
-        written = [await mesh.send(request) for request in requests]
 
         async def both_in_hand() -> bool:
             return len(handled) == 2
 
         await eventually(both_in_hand, what="the first instance handling both requests")
-        async with running(instance("second"), mesh.settings) as b:
+        second = instance("second")
+        await second.start(mesh.settings)
+        try:
+
+            async def finishing() -> bool:
+                return "finishing 2 record(s) in hand" in caplog.text
+
+            await eventually(finishing, timeout=60, what="the rebalance waiting on the handlers")
+            release.set()
+            await asyncio.wait_for(second.ready.wait(), 30)
+            b = second
 
             async def rebalanced() -> bool:
                 return len(b.stats.assigned) == 1 and len(a.stats.assigned) == 1
@@ -651,6 +682,8 @@ async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_
                 }
 
             await eventually(both_committed, timeout=30, what="both requests committed")
+        finally:
+            await second.stop()
     assert sorted(event_id for _, event_id in handled) == sorted(
         r.metadata.event_id for r in requests
     ), f"handled again after the partition moved: {handled}"

@@ -79,11 +79,13 @@ def test_the_rules_are_valid_prometheus_rules(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"groups": rule_groups()}))
     checked = promtool("check", "rules", str(path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert len(alerts()) >= 10, "the chart renders its alerts"
     assert f"SUCCESS: {len(alerts())} rules found" in checked.stdout
 
 
 def test_every_alert_names_series_the_mesh_exports_and_says_what_to_do() -> None:
     exported = exported_series()
+    assert alerts(), "the chart renders no alert"
     for name, rule in alerts().items():
         unknown = metric_names(rule["expr"]) - exported
         assert not unknown, f"{name} reads series nothing exports: {unknown}"
@@ -444,6 +446,7 @@ def test_every_dashboard_query_is_valid_promql_on_exported_series(tmp_path: Path
     recording rule; and every series it reads is one the mesh exports."""
     exported = exported_series()
     records = []
+    assert _panels(), "the dashboard has no panel"
     for panel in _panels():
         for target in panel["targets"]:
             expr = target["expr"]

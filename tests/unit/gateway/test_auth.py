@@ -31,16 +31,6 @@ USER = "alice"
 CAMPAIGN = "demo"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A developer's own NEXUS_* variables must not change what these tests configure.
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("NEXUS_"):
-            monkeypatch.delenv(name)
-
-
 def settings(**overrides: Any) -> NexusSettings:
     return NexusSettings(**overrides)
 

@@ -57,6 +57,10 @@ async def test_over_the_rate_limit_is_refused_unread(
     assert payload["event_id"] == "flood-1"
     assert payload["retry_after_ms"] == 250
     assert [n for n in parses if n >= len(frame)] == [], "the refused frame was parsed"
+    # The control: the same frame, allowed, is parsed where this test watches for it (a
+    # parse moved elsewhere would leave the count above empty for the wrong reason).
+    await ingress.handle(connection, frame, allowed=True)
+    assert [n for n in parses if n >= len(frame)] == [len(frame)]
 
 
 async def test_too_large_and_binary_frames_are_refused_unread(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -130,20 +129,6 @@ def test_memory_is_bounded_by_forgetting_the_least_recently_seen(clock: Clock) -
         "aiokafka.c: third",
         "aiokafka.b: second",
     ]
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    aiokafka = logging.getLogger("aiokafka")
-    handlers, level, aiokafka_level = list(root.handlers), root.level, aiokafka.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    aiokafka.setLevel(aiokafka_level)
 
 
 @pytest.mark.usefixtures("restore_logging")
