@@ -7,6 +7,7 @@ the session ends. ``NEXUS_KAFKA_BOOTSTRAP_SERVERS`` points the suite at a broker
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,14 @@ from nexus_mesh.settings import NexusSettings
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("NEXUS_KAFKA_BOOTSTRAP_SERVERS")
     if external:
+        # The suite creates and deletes topics and ACLs freely: never on a shared cluster.
+        for server in external.split(","):
+            host = server.strip().rsplit(":", 1)[0].strip("[]")
+            if not _loopback(host):
+                raise pytest.UsageError(
+                    f"NEXUS_KAFKA_BOOTSTRAP_SERVERS names {server!r}: the tests run against "
+                    "a broker on loopback only"
+                )
         yield external
         return
     cluster = LocalKafka(tmp_path_factory.mktemp("kafka"), die_with_parent=True)
@@ -30,6 +39,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield bootstrap
     finally:
         cluster.stop()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @pytest.fixture
