@@ -107,7 +107,7 @@ def test_labels_and_selectors_follow_helm_conventions(case: Scenario) -> None:
         assert labels["app.kubernetes.io/name"] == "nexus-mesh"
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert labels["helm.sh/chart"] == "nexus-mesh-0.2.0"
+        assert labels["helm.sh/chart"] == "nexus-mesh-0.3.0"
         assert "app.kubernetes.io/version" in labels
         if doc["kind"] == "Deployment":
             selector = doc["spec"]["selector"]["matchLabels"]
@@ -882,6 +882,60 @@ def test_search_service_deployment() -> None:
     )
 
 
+def test_a_service_of_your_own_is_deployed_like_search() -> None:
+    """``services.<name>`` renders what search has: a Deployment running its args, its
+    metrics Service and ServiceMonitor, a NetworkPolicy and an alert when it cannot be
+    scraped; defaults as search's."""
+    docs = render(
+        set_values=(
+            "services.recommend.args={service,recommend:service}",
+            "services.recommend.replicaCount=2",
+            "serviceMonitor.enabled=true",
+            "prometheusRule.enabled=true",
+            "networkPolicy.enabled=true",
+        )
+    )
+    name = f"{RELEASE}-nexus-mesh-recommend"
+    deployment = find(docs, "Deployment", name)
+    assert deployment["spec"]["replicas"] == 2
+    (container,) = pod_spec(deployment)["containers"]
+    assert container["args"] == ["service", "recommend:service"]
+    env = env_of(container)
+    assert env["OTEL_SERVICE_NAME"] == "nexus-recommend"
+    assert env["NEXUS_SERVICE_METRICS_PORT"] == "9464"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    search = pod_spec(find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search"))["containers"][0]
+    assert container["resources"] == search["resources"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector["app.kubernetes.io/component"] == "recommend"
+    metrics = find(docs, "Service", f"{name}-metrics")
+    assert metrics["spec"]["selector"] == selector
+    assert find(docs, "ServiceMonitor", name)["spec"]["endpoints"][0]["port"] == "metrics"
+    assert find(docs, "NetworkPolicy", name)["spec"]["podSelector"]["matchLabels"] == selector
+    rules = [r for g in find(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    down = [r for r in rules if r.get("alert") == "NexusServiceDown"]
+    assert [r["expr"] for r in down] == [
+        f'up{{namespace="{NAMESPACE}", job="{name}-metrics"}} == 0'
+    ]
+    # Search's objects keep their names.
+    find(docs, "Service", f"{RELEASE}-nexus-mesh-search-metrics")
+    assert any(r.get("alert") == "NexusSearchServiceDown" for r in rules)
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("services.gateway.args={service,x:service}", "services.gateway: the name is the chart"),
+        ("services.search.args={service,x:service}", "services.search: the name is the chart"),
+        ("services.recommend.replicaCount=1", "missing property 'args'"),
+        ("services.Recommend.args={x}", "does not match pattern"),
+    ],
+)
+def test_a_service_of_your_own_needs_a_name_and_args_of_its_own(setting: str, error: str) -> None:
+    assert error in render_fails(set_values=(setting,))
+
+
 # -- NOTES.txt ------------------------------------------------------------------------------------
 
 
@@ -929,6 +983,8 @@ ADDED_SINCE_FIRST_RELEASE = (
     ("auth", "queryToken"),
     ("auth", "jwt", "previousSecret"),
     ("auth", "jwt", "previousSecretKey"),
+    ("gateway", "config", "idempotencyPerUser"),
+    ("services",),
 )
 
 
@@ -959,3 +1015,5 @@ def test_an_upgrade_reusing_the_first_release_s_values_renders_a_working_config(
     assert settings.auth_query_token is True
     assert settings.gateway_allowed_origins == ()
     assert admin_token_source(docs) == (f"{RELEASE}-nexus-mesh-admin", "admin-token")
+    assert settings.gateway_idempotency_per_user == 0  # derived from the rate limit
+    find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
