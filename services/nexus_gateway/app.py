@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.drain import close_all
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
-from nexus_gateway.idempotency import IdempotencyWindow
+from nexus_gateway.idempotency import IdempotencyWindow, default_per_user
 from nexus_gateway.ingress import Ingress
 from nexus_gateway.limits import UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
@@ -108,8 +107,12 @@ def build_gateway(
             window_s=settings.gateway_idempotency_window_s,
             max_entries=settings.gateway_idempotency_max_entries,
             per_user=settings.gateway_idempotency_per_user
-            or math.ceil(settings.gateway_rate_per_s * settings.gateway_idempotency_window_s)
-            + settings.gateway_rate_burst,
+            or default_per_user(
+                rate_per_s=settings.gateway_rate_per_s,
+                burst=settings.gateway_rate_burst,
+                window_s=settings.gateway_idempotency_window_s,
+                produce_timeout_s=settings.gateway_produce_timeout_s,
+            ),
             on_early_eviction=metrics.idempotency_evictions.inc,
         ),
         metrics=metrics,

@@ -9,10 +9,11 @@ What may leave, and when, is what keeps the promise fair:
 - A write in flight or in doubt stays until the producer settles it, whatever the bound or
   the time: forgetting it would let the resend that ``unconfirmed`` asks for write a second
   record once the first lands. The producer's own buffer bounds how many there are.
-- A confirmed write stays ``window_s`` from its confirmation. Each user holds at most
-  ``per_user`` of them (``NEXUS_GATEWAY_IDEMPOTENCY_PER_USER``, by default what the user's
-  rate limit lets through in one window): past it, the user's own oldest eighth leaves, so
-  one user sending fresh ids as fast as allowed cannot push out another's.
+- A confirmed write stays ``window_s`` from its confirmation. Each user of a campaign holds
+  at most ``per_user`` of them (``NEXUS_GATEWAY_IDEMPOTENCY_PER_USER``, by default what the
+  rate limit, which is per user of a campaign too, lets through in one window and one
+  produce timeout): past it, that user's own oldest eighth in that campaign leaves, so one
+  user sending fresh ids as fast as allowed cannot push out another's.
 - Past ``max_entries`` confirmed writes in all, the oldest leaves, whoever sent it; one that
   leaves before its window ends is reported (operators raise the bound).
 
@@ -27,6 +28,7 @@ idempotency window).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -52,6 +54,15 @@ IdempotencyKey = tuple[str, str, str]  # campaign, user, event_id
 _Confirmed = tuple[float, str, int, int]
 
 
+def default_per_user(
+    *, rate_per_s: float, burst: int, window_s: float, produce_timeout_s: float
+) -> int:
+    """What one user of a campaign can have confirmed within a window, at most: the rate
+    limit's burst and rate over the window, plus one produce timeout, since the window runs
+    from each ack and writes held up by Kafka can all be confirmed at once."""
+    return math.ceil(rate_per_s * (window_s + produce_timeout_s)) + burst
+
+
 class IdempotencyWindow:
     """Recent emits by key; see the module's docstring for what stays and for how long."""
 
@@ -70,12 +81,12 @@ class IdempotencyWindow:
         self._enabled = max_entries > 0 and window_s > 0
         self._pending: dict[IdempotencyKey, asyncio.Future[AckRecord]] = {}
         self._confirmed: OrderedDict[IdempotencyKey, _Confirmed] = OrderedDict()
-        # Each user's confirmed keys, oldest first, to evict a user's own. Plain dicts, not
-        # OrderedDicts: holding only untracked tuples, the collector stops tracking them too
-        # (thousands of users' OrderedDicts tripled a full collection's pause). Finding a
+        # Each (campaign, user)'s confirmed keys, oldest first, to evict a user's own. Plain
+        # dicts, not OrderedDicts: holding only untracked tuples, the collector stops tracking
+        # them too (thousands of users' OrderedDicts tripled a full collection's pause). A
         # plain dict's first key steps over every key deleted before it (~110 us at 100,000),
         # so a user past the bound loses their oldest eighth at once, one such step per batch.
-        self._by_user: dict[str, dict[IdempotencyKey, None]] = {}
+        self._by_user: dict[tuple[str, str], dict[IdempotencyKey, None]] = {}
         self._user_batch = max(1, self._per_user // 8)
         # Told of each entry pushed out before its window ended: a resend of that event
         # would then be written again.
@@ -119,7 +130,7 @@ class IdempotencyWindow:
             return
         del self._pending[key]
         self._confirmed[key] = (self._clock(), record.topic, record.partition, record.offset)
-        user = key[1]
+        user = key[:2]
         own = self._by_user.get(user)
         if own is None:
             own = self._by_user[user] = {}
@@ -170,7 +181,7 @@ class IdempotencyWindow:
     def _forget(self, key: IdempotencyKey) -> None:
         if self._confirmed.pop(key, None) is None:
             return
-        user = key[1]
+        user = key[:2]
         own = self._by_user[user]
         del own[key]
         if not own:

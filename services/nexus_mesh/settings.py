@@ -106,8 +106,9 @@ class NexusSettings(BaseSettings):
     gateway_rate_burst: int = Field(default=100, ge=1)
     gateway_idempotency_window_s: float = Field(default=300.0, ge=0)
     gateway_idempotency_max_entries: int = Field(default=100_000, ge=0)
-    # Confirmed ids one user may hold in the window, so one user's fresh ids cannot push out
-    # another's; 0: what the rate limit lets a user send in one window (rate x window + burst).
+    # Confirmed ids one user of a campaign may hold in the window, so one user's fresh ids
+    # cannot push out another's; 0: what the rate limit lets through in a window and a produce
+    # timeout (rate x (window + produce timeout) + burst).
     gateway_idempotency_per_user: int = Field(default=0, ge=0)
     gateway_produce_timeout_s: float = Field(default=10.0, gt=0)
     gateway_heartbeat_s: float = Field(default=30.0, gt=0)

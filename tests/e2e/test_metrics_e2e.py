@@ -106,7 +106,9 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
         # from), just after it sent the reply the client may already have.
         samples = await scrape(search.url)
         lags = [v for (name, _), v in samples.items() if name == "nexus_service_consumer_lag"]
-        done = value(samples, handled[0], **handled[1]) >= 3 and lags and not any(lags)
+        # A series that is not there yet (nothing handled) is a poll's "not yet".
+        count = metric_value(samples, handled[0], **handled[1]) or 0.0
+        done = count >= 3 and lags and not any(lags)
         return samples if done else None
 
     svc = await eventually(settled, what="the search service's counters after three requests")

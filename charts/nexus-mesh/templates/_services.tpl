@@ -1,8 +1,9 @@
 {{/*
 The services the chart runs, by name, with their settings: search (when search.enabled) and
 each entry of .Values.services (the defaults below filled in), as YAML for fromYaml. A name
-is the component's: it names the Deployment (<fullname>-<name>), the consumer group's
-OTEL_SERVICE_NAME (nexus-<name>) and the metrics Service (<fullname>-<name>-metrics).
+is the component's: it names the Deployment (<fullname>-<name>), its OTEL_SERVICE_NAME
+(nexus-<name>) and the metrics Service (<fullname>-<name>-metrics). The consumer group is the
+code's (Service(name=...)), not the chart's.
 */}}
 {{- define "nexus-mesh.serviceComponents" -}}
 {{- $reserved := list "admin" "config" "dashboard" "gateway" "gateway-admin" "jwt" "kafka" "kafka-credentials" "operator" "operator-status" "search" "test" "topics" "tracing" }}
@@ -19,7 +20,12 @@ OTEL_SERVICE_NAME (nexus-<name>) and the metrics Service (<fullname>-<name>-metr
 {{- end }}
 {{- if or (not (hasKey $s "enabled")) $s.enabled }}
 {{- $defaults := dict "replicaCount" 1 "command" (list) "metricsPort" 9464 "listenHost" "0.0.0.0" "terminationGracePeriodSeconds" 30 "resources" (deepCopy $.Values.search.resources) "podAnnotations" (dict) "podLabels" (dict) "extraEnv" (list) "nodeSelector" (dict) "tolerations" (list) "affinity" (dict) "topologySpreadConstraints" (list) "priorityClassName" "" }}
-{{- $_ := set $all $name (mergeOverwrite $defaults (deepCopy $s)) }}
+{{- $merged := mergeOverwrite $defaults (deepCopy $s) }}
+{{- if hasKey $s "resources" }}
+{{- /* As given: merged into search's, a request above search's limit would never schedule. */}}
+{{- $_ := set $merged "resources" (deepCopy $s.resources) }}
+{{- end }}
+{{- $_ := set $all $name $merged }}
 {{- end }}
 {{- end }}
 {{- toYaml $all }}

@@ -193,7 +193,16 @@ class MeshClient:
             connection_id=self.connection_id,
             token=token if token is not None else self._target.token,
         )
-        return Connecting(lambda: MeshClient._open(target))
+
+        async def open_resumed() -> MeshClient:
+            resumed = await MeshClient._open(target)
+            # Replies received here that no request took (one that came as its request gave
+            # up, before the position moved past it) are for the resends after the resume.
+            for correlation_id, reply in self._unclaimed.items():
+                resumed._unclaimed.setdefault(correlation_id, reply)
+            return resumed
+
+        return Connecting(open_resumed)
 
     @classmethod
     async def _open(cls, target: Target) -> MeshClient:

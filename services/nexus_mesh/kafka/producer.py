@@ -28,6 +28,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
     OutOfOrderSequenceNumber,
+    ProducerClosed,
     ProducerFenced,
     UnknownProducerId,
 )
@@ -95,6 +96,7 @@ class EnvelopeProducer:
         self._linger_ms = linger_ms
         self._producer = self._new_producer()
         self._replacing: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()  # replaced producers, flushing
         self.replacements = 0
         """How many times a refused numbering replaced the producer."""
         self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
@@ -127,6 +129,7 @@ class EnvelopeProducer:
         if self._replacing is not None:
             self._replacing.cancel()
             await asyncio.gather(self._replacing, return_exceptions=True)
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         await self._producer.stop()
 
     async def refresh_metadata(self) -> None:
@@ -231,6 +234,12 @@ class EnvelopeProducer:
 
     def _refusal(self, topic: str, exc: KafkaError, producer: AIOKafkaProducer) -> Exception:
         """What a caller is told of a write Kafka did not take."""
+        if isinstance(exc, ProducerClosed) and producer is not self._producer:
+            # Replaced while this write waited for metadata or buffer space: not written,
+            # and the next attempt goes through the new producer.
+            return KafkaUnavailableError(
+                f"the write to {topic} was not sent: its producer was being replaced, retry"
+            )
         if isinstance(exc, _DESYNCED):
             self._replace(producer, exc)
             return KafkaUnavailableError(
@@ -255,6 +264,7 @@ class EnvelopeProducer:
         self._replacing = asyncio.create_task(self._swap(failed), name="nexus-producer-replace")
 
     async def _swap(self, failed: AIOKafkaProducer) -> None:
+        fresh: AIOKafkaProducer | None = None
         try:
             while True:
                 fresh = self._new_producer()
@@ -263,17 +273,30 @@ class EnvelopeProducer:
                     break
                 except KafkaError as exc:
                     await fresh.stop()
+                    fresh = None
                     log.warning("cannot start the replacement producer yet: %s", exc)
                     await asyncio.sleep(_REPLACE_RETRY_S)  # a retry's pace, not a wait on state
-            # Until now writes went on through the failed producer: only the refused
-            # partitions' writes failed, and a retry of one of those lands here.
-            self._producer = fresh
-            self.replacements += 1
-            log.info("producer replaced; writes go through the new producer id")
+        except BaseException:
+            if fresh is not None:  # stopped while starting: nothing is left running
+                await fresh.stop()
+            raise
         finally:
             self._replacing = None
-        # What it still holds for other partitions is written, or refused like the rest.
-        await failed.stop()
+        # Until now writes went on through the failed producer: only the refused
+        # partitions' writes failed, and a retry of one of those lands here.
+        self._producer = fresh
+        self.replacements += 1
+        log.info("producer replaced; writes go through the new producer id")
+        # What the failed one still holds for other partitions is written, or refused like
+        # the rest; stop() waits for it.
+        retiring = asyncio.create_task(failed.stop(), name="nexus-producer-retire")
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retired)
+
+    def _retired(self, task: asyncio.Task[None]) -> None:
+        self._retiring.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the replaced producer failed to stop: %r", task.exception())
 
     async def _list_topics(self) -> set[str]:
         # A request for all topics names none, so the broker creates none: unlike the

@@ -12,6 +12,9 @@ one fault injected), and the real broker refuses the next write.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiokafka import TopicPartition
 
 from kafka_tail import TopicTail
@@ -35,8 +38,23 @@ async def test_a_refused_numbering_replaces_the_producer_and_loses_nothing(
     await producer.start()
     try:
         first = await producer.send_raw(topic=topic, key=b"acme", value=b"one", headers=[])
-        numbering = producer._producer._txn_manager  # the injected fault
+        old = producer._producer
+        numbering = old._txn_manager  # the injected fault
         numbering.increment_sequence_number(TopicPartition(topic, first.partition), 3)
+        # A write still waiting (for metadata or buffer space: held here) on the old producer
+        # while it is replaced and stopped: not written, so retriable, not a refusal.
+        release = asyncio.Event()
+        real_send = old.send
+
+        async def held_send(topic: str, **kwargs: Any) -> Any:
+            if kwargs["value"] == b"held":
+                await release.wait()
+            return await real_send(topic, **kwargs)
+
+        old.send = held_send  # type: ignore[method-assign]
+        held = asyncio.create_task(
+            producer.send_raw(topic=topic, key=b"other", value=b"held", headers=[])
+        )
         refused = None
         try:
             await producer.send_raw(topic=topic, key=b"acme", value=b"two", headers=[])
@@ -50,6 +68,13 @@ async def test_a_refused_numbering_replaces_the_producer_and_loses_nothing(
             return producer.replacements == 1
 
         await eventually(replaced, what="the producer to be replaced")
+        release.set()
+        waited = None
+        try:
+            await held
+        except KafkaUnavailableError as exc:
+            waited = exc
+        assert waited is not None and waited.retriable, "the held write was not written"
         third = await producer.send_raw(topic=topic, key=b"acme", value=b"three", headers=[])
     finally:
         await producer.stop()

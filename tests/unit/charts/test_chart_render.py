@@ -923,6 +923,18 @@ def test_a_service_of_your_own_is_deployed_like_search() -> None:
     assert any(r.get("alert") == "NexusSearchServiceDown" for r in rules)
 
 
+def test_a_service_of_your_own_takes_its_resources_as_given() -> None:
+    docs = render(
+        set_values=(
+            "services.recommend.args={service,recommend:service}",
+            "services.recommend.resources.requests.memory=1Gi",
+        )
+    )
+    deployment = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-recommend")
+    # Not merged into search's: its 512Mi limit under a 1Gi request would never schedule.
+    assert pod_spec(deployment)["containers"][0]["resources"] == {"requests": {"memory": "1Gi"}}
+
+
 @pytest.mark.parametrize(
     ("setting", "error"),
     [

@@ -535,3 +535,27 @@ async def test_a_reply_that_comes_as_its_request_gives_up_is_kept_for_the_resend
     assert again.type == "search.completed" and again.correlation_id == "s-1"
     assert waited.value.retriable and waited.value.event_id == "s-1"
     assert len([e for e in peer.received if e["type"] == "search"]) == 3
+
+
+async def test_a_kept_reply_goes_over_to_the_resumed_session(peer: ScriptedPeer) -> None:
+    """The reply came as the request gave up, and the position moved past it: a resume
+    replays nothing of it, so the resumed session must have it for the resend."""
+    loop = asyncio.get_running_loop()
+    client = await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    )
+    async with client:
+        asking = asyncio.create_task(client.request("search", {"query": "jazz"}, event_id="s-2"))
+
+        def cancel_once_replied() -> None:
+            if client.position == "p-reply":
+                asking.cancel()
+            else:
+                loop.call_soon(cancel_once_replied)
+
+        loop.call_soon(cancel_once_replied)
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+    async with client.resume() as resumed:
+        again = await resumed.request("search", {"query": "jazz"}, event_id="s-2", timeout=5)
+    assert again.type == "search.completed" and again.correlation_id == "s-2"

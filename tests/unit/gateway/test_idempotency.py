@@ -7,7 +7,12 @@ import gc
 
 import pytest
 
-from nexus_gateway.idempotency import AckRecord, IdempotencyKey, IdempotencyWindow
+from nexus_gateway.idempotency import (
+    AckRecord,
+    IdempotencyKey,
+    IdempotencyWindow,
+    default_per_user,
+)
 from nexus_mesh.errors import KafkaUnavailableError
 from nexus_testkit import ManualClock
 
@@ -51,21 +56,30 @@ async def test_window_is_bounded_and_says_when_it_forgets_early() -> None:
 
 
 async def test_one_user_s_fresh_ids_cannot_push_out_another_s() -> None:
-    """Mallory sends fresh ids as fast as she likes: her own oldest leave, Alice's stay."""
+    """Mallory sends fresh ids as fast as she likes: her own oldest leave, Alice's stay, and
+    so do Mallory's in another campaign (each has a rate limit of its own)."""
     evicted: list[None] = []
     window = IdempotencyWindow(
         window_s=60, max_entries=100, per_user=10, on_early_eviction=lambda: evicted.append(None)
     )
     alice = [("camp", "alice", f"a{n}") for n in range(5)]
-    for key in alice:
+    elsewhere = [("other", "mallory", f"o{n}") for n in range(5)]
+    for key in alice + elsewhere:
         confirm(window, key)
     for n in range(1_000):
-        confirm(window, (f"camp-{n % 7}", "mallory", f"m{n}"))
-    assert all(window.lookup(key) is not None for key in alice)
-    assert window.lookup(("camp-5", "mallory", "m999")) is not None
-    assert window.lookup(("camp-0", "mallory", "m0")) is None
-    assert len(window) == 15
+        confirm(window, ("camp", "mallory", f"m{n}"))
+    assert all(window.lookup(key) is not None for key in alice + elsewhere)
+    assert window.lookup(("camp", "mallory", "m999")) is not None
+    assert window.lookup(("camp", "mallory", "m0")) is None
+    assert len(window) == 20
     assert len(evicted) == 990, "mallory's own early departures are reported too"
+
+
+def test_the_default_bound_is_what_the_rate_limit_lets_through() -> None:
+    # 50/s over a 300 s window and a 10 s produce timeout, plus the burst of 100.
+    assert default_per_user(rate_per_s=50, burst=100, window_s=300, produce_timeout_s=10) == (
+        15_600
+    )
 
 
 async def test_a_write_in_doubt_stays_past_the_window_and_the_bound() -> None:
