@@ -1,8 +1,10 @@
 """Dead letters: a record a service could not decode or handle, parked in ``<prefix>.dlq``.
 
-The original key, value and headers are kept byte for byte, so the record can be inspected
-or re-driven to its topic later; the reason travels in extra ``nexus-*`` headers, so tools can
-triage a DLQ without decoding anything.
+The original key, value and headers are kept byte for byte, so the record can be inspected,
+or written back to its topic by a tool of your own (the mesh has none; a service skips an
+``event_id`` it dead-lettered within its dedupe TTL, so give a re-driven request a new one);
+the reason travels in extra ``nexus-*`` headers, so tools can triage a DLQ without decoding
+anything.
 """
 
 from __future__ import annotations

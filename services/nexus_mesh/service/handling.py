@@ -128,6 +128,7 @@ class RecordHandling:
         self._stats = stats
         self._failure_replies = dict(failure_replies or {})
         self._seen = SeenEvents(max_entries=config.dedupe_max_entries, ttl_s=config.dedupe_ttl_s)
+        self._unhandled_types: set[str] = set()
 
     async def handle(self, record: Record, *, current: Current = _always) -> None:
         """Deal with ``record``; raises :class:`RecordAbandoned` when ``current()`` turns false
@@ -192,6 +193,16 @@ class RecordHandling:
             # Not poison: the domain topic carries types other services of the domain handle.
             self._stats.unhandled += 1
             self._metrics.unhandled.labels(self._name, envelope.type).inc()
+            if envelope.type not in self._unhandled_types:
+                # Said once per type: usual where several services share a domain, but the
+                # one trace of a same-named service (one consumer group) whose instances
+                # handle different types: each skips, and commits, the others' records.
+                self._unhandled_types.add(envelope.type)
+                self._log.info(
+                    "no handler for %s: skipped and committed (counted in "
+                    "nexus_service_unhandled_total; said once per type)",
+                    envelope.type,
+                )
             self._log.debug("no handler for %s at %s", envelope.type, origin)
             return "unhandled"
         context = Context(
@@ -236,7 +247,13 @@ class RecordHandling:
         try:
             await context.reply(
                 failure,
-                {"code": FAILURE_CODE, "message": f"the {self._name} service {what}; try again"},
+                {
+                    "code": FAILURE_CODE,
+                    # Not "resend it": a resend under the same event_id is a duplicate, acked
+                    # and never handled again.
+                    "message": f"the {self._name} service {what}; to try again, send a new "
+                    "request (a new event_id)",
+                },
             )
         except Exception as exc:
             # The dead letter still keeps the request; the client gets the flow's timeout.

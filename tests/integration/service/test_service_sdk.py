@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
 from kafka_tail import TopicTail
 from nexus_mesh import errors
 from nexus_mesh.codec import Codec
-from nexus_mesh.envelope import Envelope
+from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
@@ -245,7 +248,10 @@ async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) 
     # A retriable failure was retried, not dead-lettered.
     assert handled.count(flaky.metadata.event_id) == 2
     assert failed.type == "search.failed"
-    assert failed.payload == {"code": "internal", "message": "the toy service failed; try again"}
+    assert failed.payload == {
+        "code": "internal",
+        "message": "the toy service failed; to try again, send a new request (a new event_id)",
+    }
     assert failed.metadata.connection_id == "conn-42"  # to the requesting connection only
     assert failed.metadata.traceparent == TRACEPARENT
 
@@ -321,7 +327,9 @@ async def test_a_handler_past_its_timeout_is_answered_and_dead_lettered(mesh: Me
         (dead,) = await eventually(lambda: _records(dlq), what="the dead letter")
 
     assert failed.type == "search.failed"
-    assert failed.payload["message"] == "the slow service did not finish in time; try again"
+    assert failed.payload["message"] == (
+        "the slow service did not finish in time; to try again, send a new request (a new event_id)"
+    )
     assert header(dead.headers, "nexus-error-type") == "nexus_mesh.errors.HandlerTimeoutError"
     assert "handler_timeout_s (0.3 s)" in str(header(dead.headers, "nexus-error"))
     timed_out = service.metrics.registry.get_sample_value(
@@ -820,3 +828,46 @@ async def test_a_stopping_service_leaves_a_request_waiting_for_kafka_to_the_next
         assert reply.type == "search.completed"
         assert handled == [request.metadata.event_id]
         assert not dlq.records
+
+
+async def test_a_type_no_handler_takes_is_skipped_counted_and_said_once(
+    settings: NexusSettings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another service of the domain handles ``search.reindexed``: this one skips and commits
+    it, counts each, and says so once per type (the one trace of same-named instances that
+    handle different types, each losing the others' records)."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(settings.schemas_dir, schemas)
+    manifest = json.loads((schemas / "manifest.json").read_text())
+    manifest["events"]["search.reindexed"] = {
+        "topic": "search",
+        "senders": ["service"],
+        "versions": [1],
+    }
+    (schemas / "manifest.json").write_text(json.dumps(manifest))
+    (schemas / "events" / "search.reindexed").mkdir()
+    (schemas / "events" / "search.reindexed" / "v1.avsc").write_text(
+        json.dumps({"type": "record", "name": "Reindexed", "namespace": "t", "fields": []})
+    )
+    own = settings.model_copy(update={"schemas_dir": schemas})
+    await ensure_topics(own, ["search"])
+    codec = Codec(load_registry(schemas))
+    handled: list[str] = []
+    caplog.set_level(logging.INFO, logger="nexus.service.toy")
+    async with gateway_producer(own, codec) as producer, running(toy_service(handled), own) as s:
+        for n in range(2):
+            other = Envelope(
+                type="search.reindexed",
+                payload={},
+                metadata=Metadata(event_id=f"r{n}", campaign_id="camp-1", source="t", time=1),
+            )
+            await producer.send(other, topic=TopicNames(prefix=own.topic_prefix).domain("search"))
+        request = search_request(codec, "after")
+        await producer.send(request, topic=TopicNames(prefix=own.topic_prefix).domain("search"))
+
+        async def request_handled() -> bool:
+            return request.metadata.event_id in handled
+
+        await eventually(request_handled, what="the request after the other type's records")
+        assert s.stats.unhandled == 2
+    assert caplog.text.count("no handler for search.reindexed: skipped and committed") == 1
