@@ -64,7 +64,7 @@ class GatewayMetrics:
         self.closes = Counter(
             "nexus_gateway_connection_closes",
             "Connections ended, by close code (1000 by the client, 1001 going away, 1006 "
-            "dropped, 1009 frame too large, 1011 server error, 4001, 4003, 4008; other)",
+            "dropped, 1009 frame too large, 1011 server error, 4001, 4003, 4008, 4009; other)",
             ["code"],
             registry=r,
         )
@@ -162,4 +162,15 @@ class GatewayMetrics:
 
 
 # A bounded label set: a client may close with any code it likes.
-CLOSE_CODE_LABELS = ("1000", "1001", "1006", "1009", "1011", "4001", "4003", "4008", "other")
+CLOSE_CODE_LABELS = (
+    "1000",
+    "1001",
+    "1006",
+    "1009",
+    "1011",
+    "4001",
+    "4003",
+    "4008",
+    "4009",
+    "other",
+)

@@ -53,6 +53,9 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4001
     FORBIDDEN = 4003
     SLOW_CONSUMER = 4008
+    # Its connection id was resumed by another connection of the same user: not to be
+    # resumed again from here (two sessions resuming one id would take it from each other).
+    REPLACED = 4009
 
 
 class ClientEventError(Exception):

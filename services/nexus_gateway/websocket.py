@@ -243,7 +243,7 @@ async def _take_connection_id(
     # Taken over, not gone: no position-only resume may claim the id before this one
     # registers it.
     gateway.hub.departures.returned(campaign_id, user_id, previous)
-    _close_in_background(old, CloseCode.GOING_AWAY, "replaced by a newer connection of this user")
+    _close_in_background(old, CloseCode.REPLACED, "replaced by a newer connection of this user")
     return previous
 
 

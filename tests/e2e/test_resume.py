@@ -282,7 +282,11 @@ async def test_a_resume_takes_over_its_half_open_predecessor(
     assert resumed.welcome["recovered"] is True
     with contextlib.suppress(MeshClosedError):
         await old.next_event(timeout=15)
-    assert old.close_code == 1001, "the predecessor is closed, not left receiving"
+    assert old.close_code == 4009, "the predecessor is closed, not left receiving"
+    # Not to be resumed: two sessions resuming one id would take it from each other forever.
+    with pytest.raises(MeshClosedError) as replaced:
+        await old.next_event(timeout=1)
+    assert replaced.value.retriable is False
     await publisher.publish(
         "campaign.updated",
         {"status": "reply-to-old-id", "updated_at": 2},

@@ -16,6 +16,7 @@ const CLOSE_REASONS = new Map([
   [4001, "unauthorized"],
   [4003, "campaign forbidden"],
   [4008, "too slow, resuming"],
+  [4009, "taken over by a newer connection (this session resumed elsewhere)"],
 ]);
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
