@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
@@ -203,6 +204,34 @@ class MeshClient:
             return resumed
 
         return Connecting(open_resumed)
+
+    async def reconnect(
+        self,
+        *,
+        token: str | None = None,
+        attempts: int = 8,
+        first_delay_s: float = 0.5,
+        max_delay_s: float = 30.0,
+    ) -> MeshClient:
+        """:meth:`resume`, retried while the handshake is refused for a reason that passes
+        (``MeshConnectError.retriable``: a draining pod's 503, a pod gone, a 1001 or 4008
+        before the welcome), waiting a random time up to ``first_delay_s``, doubling to
+        ``max_delay_s``, between attempts (full jitter: the clients a drain closed together
+        do not all come back at once); the last refusal, or one that does not pass (4001,
+        4003, 4009), is raised. Call it once the session has closed and its ``events()``
+        has been read to its end."""
+        delay = first_delay_s
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.resume(token=token)
+            except MeshConnectError as exc:
+                if not exc.retriable or attempt == attempts:
+                    raise
+                log.info("resume refused (%s); retrying", exc)
+            # A backoff between attempts (jitter, not security: S311 does not apply).
+            await asyncio.sleep(random.uniform(0, delay))  # noqa: S311
+            delay = min(max_delay_s, delay * 2)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @classmethod
     async def _open(cls, target: Target) -> MeshClient:

@@ -63,6 +63,7 @@ class ScriptedPeer:
         self.disconnected = asyncio.Event()
         self.peer_close_code: int | None = None
         self.reject_with_status: int | None = None
+        self.refusals_left = 0  # handshakes answered 503 before the next one is taken
         self._offsets: dict[str, int] = {}
         self._next_offset = 100
 
@@ -73,7 +74,8 @@ class ScriptedPeer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
-        if self.reject_with_status is not None:
+        if self.reject_with_status is not None or self.refusals_left > 0:
+            self.refusals_left -= 1
             raise web.HTTPServiceUnavailable(text="draining")
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         subprotocols = [p for p in offered if p.startswith("bearer.")]
@@ -559,3 +561,27 @@ async def test_a_kept_reply_goes_over_to_the_resumed_session(peer: ScriptedPeer)
     async with client.resume() as resumed:
         again = await resumed.request("search", {"query": "jazz"}, event_id="s-2", timeout=5)
     assert again.type == "search.completed" and again.correlation_id == "s-2"
+
+
+async def test_reconnect_retries_a_draining_pod_s_refusals_with_backoff(peer: ScriptedPeer) -> None:
+    """Two 503s (pods draining), then a handshake taken: the resume goes through, on the
+    same connection id, after the position; a refusal that does not pass is raised at once."""
+    client = await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    )
+    await client.close()
+    before = len(peer.requests)
+    peer.refusals_left = 2
+    resumed = await client.reconnect(first_delay_s=0.01)
+    async with resumed:
+        assert len(peer.requests) - before == 3
+        assert peer.requests[-1].query["connection_id"] == "conn-1"
+        assert peer.requests[-1].query["since"] == WELCOME_POSITION
+    with pytest.raises(MeshConnectError) as refused:
+        await client.reconnect(token="wrong", first_delay_s=0.01)
+    assert refused.value.close_code == 4001
+    assert len(peer.requests) - before == 4, "a refused token is not tried again"
+    peer.refusals_left = 5
+    with pytest.raises(MeshConnectError) as gave_up:
+        await client.reconnect(attempts=3, first_delay_s=0.01)
+    assert gave_up.value.status == 503
