@@ -1,7 +1,8 @@
 """``nexus dev``: the whole mesh on this machine with one command.
 
 A real local Kafka (unless ``NEXUS_KAFKA_BOOTSTRAP_SERVERS`` names one), its topics, a gateway
-serving the demo page and the search service, each as its own process, and a local Zipkin
+serving the demo page and the search service (and services of your own, ``--service``), each
+as its own process, and a local Zipkin
 that shows the trace of every interaction (``--no-traces`` skips it). Ctrl-C stops all of it,
 including the broker when this command started it; so do SIGTERM and SIGHUP (a process
 manager, a closed terminal), which would otherwise end this process without cleaning up and
@@ -63,6 +64,20 @@ def register(subparsers: Any) -> None:
         "OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT already say where they go)",
     )
     parser.add_argument("--zipkin-port", type=int, default=9411, help="Zipkin port on 127.0.0.1")
+    parser.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="MODULE:ATTRIBUTE",
+        help="also run a service of your own, as `nexus service MODULE:ATTRIBUTE` from the "
+        "current directory (repeatable); its metrics on a free loopback port",
+    )
+    parser.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the search service (--no-search: a registry without its types)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -114,19 +129,21 @@ def _run(args: argparse.Namespace) -> int:
         registry = load_registry(settings.schemas_dir)
         report = asyncio.run(ensure_topics(settings, registry.domains))
         print(f"topics: {len(report.created)} created, {len(report.existing)} existing")
-        asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
-        command = [sys.executable, "-m", "nexus_mesh.cli"]
-        children.append(subprocess.Popen([*command, "gateway"], env=env))
-        children.append(subprocess.Popen([*command, "service", "search"], env=env))
+        if args.search:
+            asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
+        processes = mesh_processes(env, search=args.search, services=args.service)
+        for command, child_env in processes:
+            children.append(subprocess.Popen(command, env=child_env))
         url = f"http://127.0.0.1:{args.port}/"
         _wait_ready(url + "readyz", children, timeout=60)
         print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)", flush=True)
         if settings.gateway_admin_port:
             admin = f"http://127.0.0.1:{settings.gateway_admin_port}"
             print(f"Gateway metrics and stats: {admin}/metrics  {admin}/stats", flush=True)
-        if settings.service_metrics_port:
-            metrics = f"http://127.0.0.1:{settings.service_metrics_port}/metrics"
-            print(f"Search service metrics: {metrics}", flush=True)
+        for command, child_env in processes[1:]:
+            if child_env.get("NEXUS_SERVICE_METRICS_PORT", "0") != "0":
+                metrics = f"http://127.0.0.1:{child_env['NEXUS_SERVICE_METRICS_PORT']}/metrics"
+                print(f"Service {command[-1]} metrics: {metrics}", flush=True)
         if zipkin is not None:
             print(f"Traces of what you do there: {zipkin.ui_url}", flush=True)
         print(flush=True)
@@ -147,6 +164,24 @@ def _run(args: argparse.Namespace) -> int:
         if started_broker is not None:
             started_broker.stop()
             print("stopped the local Kafka")
+
+
+def mesh_processes(
+    env: Mapping[str, str], *, search: bool, services: list[str]
+) -> list[tuple[list[str], dict[str, str]]]:
+    """The command and environment of each process dev starts: the gateway, the search
+    service unless ``search`` is False, and each of ``services`` (``MODULE:ATTRIBUTE``) with
+    its metrics on a free loopback port of its own."""
+    from nexus_mesh.localkafka.cluster import free_port
+
+    nexus = [sys.executable, "-m", "nexus_mesh.cli"]
+    processes = [([*nexus, "gateway"], dict(env))]
+    if search:
+        processes.append(([*nexus, "service", "search"], dict(env)))
+    for target in services:
+        own = dict(env, NEXUS_SERVICE_METRICS_PORT=str(free_port()))
+        processes.append(([*nexus, "service", target], own))
+    return processes
 
 
 def choose_admin_port(env: dict[str, str], gateway_port: int, admin_port: int | None) -> None:

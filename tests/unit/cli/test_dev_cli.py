@@ -7,10 +7,12 @@ import argparse
 
 import pytest
 
+from nexus_mesh.cli import build_parser
 from nexus_mesh.cli.dev import (
     _start_traces,
     choose_admin_port,
     choose_service_metrics_port,
+    mesh_processes,
     point_at_zipkin,
     traces_configured,
     tracing_disabled,
@@ -97,3 +99,23 @@ def test_the_search_service_metrics_port_follows_the_gateway_s() -> None:
     env = {"NEXUS_SERVICE_METRICS_PORT": "9500"}
     choose_service_metrics_port(env, 8080)
     assert env["NEXUS_SERVICE_METRICS_PORT"] == "9500", "the operator's variable stands"
+
+
+def test_services_of_your_own_run_next_to_the_mesh_each_with_its_metrics_port() -> None:
+    """``nexus dev --service greeter:service --no-search``: a registry of your own without
+    search's types still gets a gateway, and each service its own metrics port (two on the
+    search service's port: the second failed to serve its metrics)."""
+    args = build_parser().parse_args(
+        ["dev", "--service", "greeter:service", "--service", "tasks:app", "--no-search"]
+    )
+    assert args.service == ["greeter:service", "tasks:app"] and args.search is False
+    env = {"NEXUS_SERVICE_METRICS_PORT": "8082", "NEXUS_AUTH": "none"}
+    processes = mesh_processes(env, search=args.search, services=args.service)
+    commands = [command[3:] for command, _ in processes]
+    assert commands == [["gateway"], ["service", "greeter:service"], ["service", "tasks:app"]]
+    ports = [child["NEXUS_SERVICE_METRICS_PORT"] for _, child in processes[1:]]
+    assert len(set(ports)) == 2 and "8082" not in ports
+    assert all(child["NEXUS_AUTH"] == "none" for _, child in processes)
+    with_search = mesh_processes(env, search=True, services=[])
+    assert [command[3:] for command, _ in with_search] == [["gateway"], ["service", "search"]]
+    assert with_search[1][1]["NEXUS_SERVICE_METRICS_PORT"] == "8082"
