@@ -48,6 +48,7 @@ class Connection:
         "_writer",
         "identity",
         "max_buffer_bytes",
+        "sent_close_code",
         "ws",
     )
 
@@ -71,6 +72,8 @@ class Connection:
         self._abort = abort
         self._unsent = unsent
         self._closed: asyncio.Event | None = None
+        # The code of the first close this side began (the metric's, not the peer's reply).
+        self.sent_close_code: int | None = None
         self._slow_close_timeout = slow_close_timeout
         self.ws = ws
         self.max_buffer_bytes = max_buffer_bytes
@@ -215,6 +218,7 @@ class Connection:
             return
         self._closed = asyncio.Event()
         self._closing = True
+        self.sent_close_code = code
         # Unless the polite close completes, the TCP connection is dropped, whatever ended
         # the attempt, a cancellation included: a connection left open holds its handler,
         # its fd and its place on the pod for as long as its peer stays silent.

@@ -199,7 +199,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             await connection.close(CloseCode.GOING_AWAY, "bye")
         else:
             await connection.close(ws.close_code, "")
-        gateway.metrics.count_close(sent_code or ws.close_code)
+        # The gateway's own code when it closed first (the peer's reply may be any: aiohttp's
+        # client answers 1000), else the peer's.
+        gateway.metrics.count_close(sent_code or connection.sent_close_code or ws.close_code)
     return ws
 
 

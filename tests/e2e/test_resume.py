@@ -287,6 +287,13 @@ async def test_a_resume_takes_over_its_half_open_predecessor(
     with pytest.raises(MeshClosedError) as replaced:
         await old.next_event(timeout=1)
     assert replaced.value.retriable is False
+
+    async def counted() -> bool:
+        # The gateway's code, not the client's reply to it (aiohttp answers 1000).
+        samples = await scrape_metrics(gateway.url or "")
+        return metric_value(samples, "nexus_gateway_connection_closes_total", code="4009") == 1
+
+    await eventually(counted, what="the takeover counted under 4009")
     await publisher.publish(
         "campaign.updated",
         {"status": "reply-to-old-id", "updated_at": 2},

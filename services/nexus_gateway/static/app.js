@@ -190,6 +190,8 @@ function closed(code, reason) {
     failUnacked(`not confirmed: ${why}`);
     if (session.searchId) showSearchProblem("failed", `no answer: ${why}`);
     if (code === 4001) logNote("join again with a new token: the page resumes where it was");
+    // Another tab resumed this session's id: joining again must not take it back from it.
+    if (code === 4009) session.connectionId = null;
     return;
   }
   // Exponential backoff with jitter, so a drained pod's clients do not return all at once.

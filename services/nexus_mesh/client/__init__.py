@@ -7,11 +7,14 @@
         async for event in client.events():
             ...
 
-After a resumable close (``MeshClosedError.retriable``: 1001, 4008, 1006) reconnect with
-``client.resume()`` (``client.resume(token=new)`` after 4001 for an expired token), i.e.
-``MeshClient.connect(..., since=client.position, connection_id=client.connection_id)``, and
-resend what was not answered under its ``event_id`` (``MeshClosedError.event_id``,
-``MeshTimeoutError.event_id``): a request's reply replayed by the resume answers it.
+After a resumable close (``MeshClosedError.retriable``: 1001, 4008, 1006) read the old
+session's ``events()`` to its end and reconnect with ``client.reconnect()`` (a
+``client.resume()`` retried with backoff; ``token=new`` after 4001 for an expired token):
+``MeshClient.connect(..., since=client.position, connection_id=client.connection_id)``, plus
+the replies this session received that no request took, and resend what was not answered
+under its ``event_id`` (``MeshClosedError.event_id``, ``MeshTimeoutError.event_id``): a
+request's reply, replayed by the resume or kept from before, answers it. A session taken over
+by a newer resume of its id (4009) is not resumed.
 """
 
 from nexus_mesh.client.frames import (

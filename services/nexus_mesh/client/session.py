@@ -72,6 +72,8 @@ UNCLAIMED_REPLIES = 1000
 # The WebSocket ping interval: a half-open connection (a NAT that forgot it, a gateway host
 # gone without a FIN) is noticed within this, instead of events() waiting for ever.
 HEARTBEAT_S = 30.0
+# The close of a session whose connection id another one of the user's resumed.
+REPLACED = 4009
 
 
 class Connecting:
@@ -196,6 +198,12 @@ class MeshClient:
         )
 
         async def open_resumed() -> MeshClient:
+            if self._close_code == REPLACED:
+                # Taken over by a newer resume of this id: resuming it again would take it
+                # back from that one, and the two would go on taking it from each other.
+                raise MeshConnectError(
+                    REPLACED, "taken over by a newer connection of this user: not resumed"
+                )
             resumed = await MeshClient._open(target)
             # Replies received here that no request took (one that came as its request gave
             # up, before the position moved past it) are for the resends after the resume.
@@ -219,18 +227,20 @@ class MeshClient:
         ``max_delay_s``, between attempts (full jitter: the clients a drain closed together
         do not all come back at once); the last refusal, or one that does not pass (4001,
         4003, 4009), is raised. Call it once the session has closed and its ``events()``
-        has been read to its end."""
+        has been read to its end. The first attempt waits its random time too."""
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
         delay = first_delay_s
         for attempt in range(1, attempts + 1):
+            # A backoff before each attempt (jitter, not security: S311 does not apply).
+            await asyncio.sleep(random.uniform(0, delay))  # noqa: S311
+            delay = min(max_delay_s, delay * 2)
             try:
                 return await self.resume(token=token)
             except MeshConnectError as exc:
                 if not exc.retriable or attempt == attempts:
                     raise
                 log.info("resume refused (%s); retrying", exc)
-            # A backoff between attempts (jitter, not security: S311 does not apply).
-            await asyncio.sleep(random.uniform(0, delay))  # noqa: S311
-            delay = min(max_delay_s, delay * 2)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @classmethod

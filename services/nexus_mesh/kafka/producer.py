@@ -129,7 +129,13 @@ class EnvelopeProducer:
         if self._replacing is not None:
             self._replacing.cancel()
             await asyncio.gather(self._replacing, return_exceptions=True)
-        await asyncio.gather(*self._retiring, return_exceptions=True)
+        if self._retiring:
+            # A replaced producer flushing to a partition without a leader could take
+            # aiokafka's request timeout: a stop does not wait longer than a write would.
+            _, late = await asyncio.wait(self._retiring, timeout=self._send_timeout_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._producer.stop()
 
     async def refresh_metadata(self) -> None:
@@ -209,6 +215,7 @@ class EnvelopeProducer:
             # One deadline covers waiting for metadata, buffer space and the acks.
             async with asyncio.timeout(self._send_timeout_s):
                 await self._topics.require(topic)
+                producer = self._producer  # the one current now, after that wait
                 pending = await producer.send(topic, value=value, key=key, headers=headers)
                 metadata = await asyncio.shield(pending)
         except TimeoutError as exc:

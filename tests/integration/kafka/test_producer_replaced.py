@@ -68,6 +68,11 @@ async def test_a_refused_numbering_replaces_the_producer_and_loses_nothing(
             return producer.replacements == 1
 
         await eventually(replaced, what="the producer to be replaced")
+
+        async def old_closed() -> bool:
+            return bool(old._closed)  # aiokafka sets it as its stop begins
+
+        await eventually(old_closed, what="the replaced producer to be stopping")
         release.set()
         waited = None
         try:

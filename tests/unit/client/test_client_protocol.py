@@ -585,3 +585,22 @@ async def test_reconnect_retries_a_draining_pod_s_refusals_with_backoff(peer: Sc
     with pytest.raises(MeshConnectError) as gave_up:
         await client.reconnect(attempts=3, first_delay_s=0.01)
     assert gave_up.value.status == 503
+
+
+async def test_a_session_taken_over_by_a_resume_is_not_resumed_again(peer: ScriptedPeer) -> None:
+    """4009: another session of the user resumed this id. Resuming it again would take it
+    back, and the two would take it from each other for ever."""
+    client = await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    )
+    async with client:
+        with pytest.raises(MeshClosedError) as closed:
+            await client.emit("test.hangup", {"code": 4009}, timeout=5)
+    assert closed.value.retriable is False
+    before = len(peer.requests)
+    with pytest.raises(MeshConnectError) as refused:
+        await client.reconnect(first_delay_s=0.01)
+    assert refused.value.close_code == 4009 and refused.value.retriable is False
+    assert len(peer.requests) == before, "no handshake was even tried"
+    with pytest.raises(ValueError, match="attempts"):
+        await client.reconnect(attempts=0)
