@@ -20,9 +20,9 @@ What may leave, and when, is what keeps the promise fair:
 Beyond the window, services deduplicate by ``event_id`` (DESIGN.md section 7).
 
 A confirmed entry is kept as a tuple of strings and numbers, which the garbage collector
-stops tracking: a full window (100,000 entries by default) would otherwise add some 400,000
-objects to every full collection, each a pause of the whole gateway (docs/benchmarks.md,
-idempotency window).
+stops tracking: a full window (100,000 entries by default) would otherwise add some 200,000
+objects (a future and a tuple each) to every full collection, each a pause of the whole
+gateway (docs/benchmarks.md, idempotency window).
 """
 
 from __future__ import annotations

@@ -7,14 +7,15 @@
         async for event in client.events():
             ...
 
-After a resumable close (``MeshClosedError.retriable``: 1001, 4008, 1006) read the old
-session's ``events()`` to its end and reconnect with ``client.reconnect()`` (a
-``client.resume()`` retried with backoff; ``token=new`` after 4001 for an expired token):
-``MeshClient.connect(..., since=client.position, connection_id=client.connection_id)``, plus
-the replies this session received that no request took, and resend what was not answered
-under its ``event_id`` (``MeshClosedError.event_id``, ``MeshTimeoutError.event_id``): a
-request's reply, replayed by the resume or kept from before, answers it. A session taken over
-by a newer resume of its id (4009) is not resumed.
+When a session ends (``events()`` ends after its last event; an ``emit``/``request`` raises
+``MeshClosedError``) with a resumable close (``client.close_code in RESUMABLE_CLOSE_CODES``:
+1001, 4008, 1006), read the old session's ``events()`` to its end and reconnect with
+``client.reconnect()``: a ``client.resume()`` retried with backoff (``token=new`` after 4001
+for an expired token), that is ``MeshClient.connect(..., since=client.position,
+connection_id=client.connection_id)`` plus the replies this session received that no request
+took. Resend what was not answered under its ``event_id`` (``MeshClosedError.event_id``,
+``MeshTimeoutError.event_id``): a request's reply, replayed by the resume or kept from
+before, answers it. A session taken over by a newer resume of its id (4009) is not resumed.
 """
 
 from nexus_mesh.client.frames import (
