@@ -52,25 +52,30 @@ async def queued_through(client: MeshClient, offset: int) -> None:
     await eventually(received, what=f"the client to receive the event at offset {offset}")
 
 
+async def with_full_inbox(mesh: Mesh, publisher: Publisher, user: str) -> MeshClient:
+    """A client of campaign A on a new gateway whose inbox the backlog has filled (its
+    reader holding the next event, the rest of the backlog on the socket behind it)."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    client = await MeshClient.connect(
+        gateway.url,
+        campaign_id="A",
+        user_id=user,
+        token=mesh.token(user, ["A"]),
+        max_queued_events=INBOX,
+    )
+    offsets = await backlog(publisher)
+    await queued_through(client, offsets[INBOX - 1])
+    return client
+
+
 async def test_an_emit_from_inside_the_events_loop_gets_its_ack(
     mesh: Mesh, publisher: Publisher, stack: AsyncExitStack
 ) -> None:
     """The natural bot: read an event, answer it. Its ack is behind the backlog on the
     socket; a reader that stopped at the full inbox never reached it, and the bot waited on
     itself until its timeout, then again for every resend."""
-    gateway = mesh.gateway()
-    assert gateway.url
-    client = await stack.enter_async_context(
-        MeshClient.connect(
-            gateway.url,
-            campaign_id="A",
-            user_id="bot",
-            token=mesh.token("bot", ["A"]),
-            max_queued_events=INBOX,
-        )
-    )
-    offsets = await backlog(publisher)
-    await queued_through(client, offsets[INBOX - 1])
+    client = await stack.enter_async_context(await with_full_inbox(mesh, publisher, "bot"))
     seen: list[int] = []
     async for event in client.events():
         if event.type == "chat.message":
@@ -89,17 +94,7 @@ async def test_a_close_never_moves_the_position_past_an_event_not_received(
     position is the last event queued, so reading the old inbox to its end and resuming from
     the position gives every event once. The position had already moved past the event in
     hand, and the resume started after it: that event was lost."""
-    gateway = mesh.gateway()
-    assert gateway.url
-    client = await MeshClient.connect(
-        gateway.url,
-        campaign_id="A",
-        user_id="u1",
-        token=mesh.token("u1", ["A"]),
-        max_queued_events=INBOX,
-    )
-    offsets = await backlog(publisher)
-    await queued_through(client, offsets[INBOX - 1])
+    client = await with_full_inbox(mesh, publisher, "u1")
     await client.close()
     before = [seq(event) async for event in client.events()]
     resumed = await stack.enter_async_context(client.resume())

@@ -508,28 +508,34 @@ async def test_ids_the_gateway_would_refuse_fail_before_anything_is_sent() -> No
         encode_event("chat.message", {}, event_id="e-1", correlation_id="")
 
 
+async def give_up_as_the_reply_comes(client: MeshClient, event_id: str) -> None:
+    """A ``search`` request cancelled in the very turn its reply reaches it: timed off the
+    reader's own step (the position moves to the reply's as the reader hands it over, before
+    the request runs again)."""
+    loop = asyncio.get_running_loop()
+    asking = asyncio.create_task(client.request("search", {"query": "jazz"}, event_id=event_id))
+
+    def cancel_once_replied() -> None:
+        if client.position == "p-reply":
+            asking.cancel()
+        else:
+            loop.call_soon(cancel_once_replied)
+
+    loop.call_soon(cancel_once_replied)
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+
+
 async def test_a_reply_that_comes_as_its_request_gives_up_is_kept_for_the_resend(
     peer: ScriptedPeer,
 ) -> None:
     """The request is cancelled (or times out) in the very turn its reply arrived: the reply
     was thrown away, and the resend the error asks for got a duplicate ack and no reply (the
-    service had answered already). The cancel is timed off the reader's own step: the
-    position moves to the reply's as the reader hands it over, before the request runs."""
-    loop = asyncio.get_running_loop()
+    service had answered already)."""
     async with MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     ) as client:
-        asking = asyncio.create_task(client.request("search", {"query": "jazz"}, event_id="s-1"))
-
-        def cancel_once_replied() -> None:
-            if client.position == "p-reply":
-                asking.cancel()
-            else:
-                loop.call_soon(cancel_once_replied)
-
-        loop.call_soon(cancel_once_replied)
-        with pytest.raises(asyncio.CancelledError):
-            await asking
+        await give_up_as_the_reply_comes(client, "s-1")
         again = await client.request("search", {"query": "jazz"}, event_id="s-1", timeout=5)
         # Handed out once: a third send gets the duplicate ack and waits in vain.
         with pytest.raises(MeshTimeoutError) as waited:
@@ -542,22 +548,11 @@ async def test_a_reply_that_comes_as_its_request_gives_up_is_kept_for_the_resend
 async def test_a_kept_reply_goes_over_to_the_resumed_session(peer: ScriptedPeer) -> None:
     """The reply came as the request gave up, and the position moved past it: a resume
     replays nothing of it, so the resumed session must have it for the resend."""
-    loop = asyncio.get_running_loop()
     client = await MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     )
     async with client:
-        asking = asyncio.create_task(client.request("search", {"query": "jazz"}, event_id="s-2"))
-
-        def cancel_once_replied() -> None:
-            if client.position == "p-reply":
-                asking.cancel()
-            else:
-                loop.call_soon(cancel_once_replied)
-
-        loop.call_soon(cancel_once_replied)
-        with pytest.raises(asyncio.CancelledError):
-            await asking
+        await give_up_as_the_reply_comes(client, "s-2")
     async with client.resume() as resumed:
         again = await resumed.request("search", {"query": "jazz"}, event_id="s-2", timeout=5)
     assert again.type == "search.completed" and again.correlation_id == "s-2"
