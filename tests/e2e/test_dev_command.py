@@ -1,5 +1,6 @@
-"""``nexus dev`` as a user runs it: its own broker, gateway, search service and demo page,
-and nothing left running after it is told to stop.
+"""``nexus dev`` as a user runs it: its own broker, gateway, search service (or a service of
+the user's own, ``--service``) and demo page, and nothing left running after it is told to
+stop.
 
 It starts its own single-node broker (on a free port, in a temporary directory) besides the
 session's: what is under test is that broker's life cycle.
@@ -25,18 +26,43 @@ from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.localkafka.cluster import free_port, free_ports
 from nexus_testkit import eventually
 
+# A service of the user's own, in the current directory of `nexus dev --service
+# greeter:service --no-search`: it answers search requests in search's place.
+GREETER = """
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.service import Context, Service
 
-def _start_dev(port: int, admin_port: int, home: Path, log_path: Path) -> subprocess.Popen[bytes]:
+service = Service(name="greeter", domain="search")
+
+
+@service.handler("search.requested")
+async def greet(event: Envelope, ctx: Context) -> None:
+    hit = {"id": "greeter", "title": "hello from greeter", "score": 1.0, "snippet": None}
+    await ctx.reply("search.completed", {"query": event.payload["query"], "hits": [hit]})
+"""
+
+
+def _start_dev(
+    port: int, admin_port: int, home: Path, log_path: Path, *, own_service: Path | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
     env.update(NEXUS_TOPIC_PREFIX=f"dev{uuid.uuid4().hex[:8]}", NEXUS_SERVICE_METRICS_PORT="0")
     command = [sys.executable, "-m", "nexus_mesh.cli", "dev", "--port", str(port), "--no-traces"]
     command += ["--admin-port", str(admin_port)]
     command += ["--kafka-port", str(free_port()), "--kafka-data-dir", str(home)]
+    if own_service is not None:
+        (own_service / "greeter.py").write_text(GREETER)
+        command += ["--service", "greeter:service", "--no-search"]
     with log_path.open("wb") as log:
-        # A group of its own: the gateway and search service it starts are in it, so a
-        # failed test can stop them too, and a passed one can check none is left.
+        # A group of its own: the gateway and services it starts are in it, so a failed test
+        # can stop them too, and a passed one can check none is left.
         return subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=own_service,
         )
 
 
@@ -50,12 +76,22 @@ def dev_home(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize(
+    ("sig", "own_service"),
+    [(signal.SIGTERM, False), (signal.SIGHUP, True)],
+    ids=["SIGTERM", "SIGHUP-own-service"],
+)
 async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
-    sig: signal.Signals, dev_home: Path, tmp_path: Path
+    sig: signal.Signals, own_service: bool, dev_home: Path, tmp_path: Path
 ) -> None:
     port, admin_port = free_ports(2)
-    dev = _start_dev(port, admin_port, dev_home, tmp_path / "dev.log")
+    dev = _start_dev(
+        port,
+        admin_port,
+        dev_home,
+        tmp_path / "dev.log",
+        own_service=tmp_path if own_service else None,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -85,6 +121,8 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
             reply = await client.request("search", {"query": "password reset"}, timeout=30)
         assert reply.type == "search.completed"
         assert reply.payload["hits"]
+        answered_by = reply.payload["hits"][0]["title"]
+        assert (answered_by == "hello from greeter") is own_service, answered_by
         assert LocalKafka(dev_home).status().running
 
         dev.send_signal(sig)
@@ -99,6 +137,9 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
         # coordinator not there yet: dev waited for it.
         assert "GroupCoordinatorNotAvailable" not in log
         assert "Traceback" not in log
+        if own_service:
+            assert "Service greeter:service metrics: http://127.0.0.1:" in log
+            assert "service search" not in log, "--no-search left search out"
         with pytest.raises(ProcessLookupError):
             os.killpg(dev.pid, 0)  # neither the gateway nor the search service is left
     finally:

@@ -129,7 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         registry = load_registry(settings.schemas_dir)
         report = asyncio.run(ensure_topics(settings, registry.domains))
         print(f"topics: {len(report.created)} created, {len(report.existing)} existing")
-        if args.search:
+        if args.search or args.service:
+            # Any group's coordinator will do: it exists once the broker's offsets topic
+            # does, which then serves every group, your services' too.
             asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
         processes = mesh_processes(env, search=args.search, services=args.service)
         for command, child_env in processes:
