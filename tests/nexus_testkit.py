@@ -91,9 +91,15 @@ async def run_nexus_on(settings: NexusSettings, *args: str) -> CliRun:
     )
 
 
-def schemas_with_flow_timeout(root: Path, timeout_ms: int, *, flow: str = "search") -> Path:
-    """A copy of the registry under ``root`` whose ``flow`` times out after ``timeout_ms``
-    (for a gateway started with ``NEXUS_SCHEMAS_DIR`` pointing at it)."""
+def registry_copy(
+    root: Path,
+    edit: Callable[[dict[str, Any]], None],
+    *,
+    schemas: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """A copy of the shipped registry under ``root``, its manifest changed by ``edit`` and
+    ``schemas`` (relative path: Avro schema) added (for processes started with
+    ``NEXUS_SCHEMAS_DIR`` pointing at it)."""
     import orjson
 
     from nexus_mesh.settings import default_schemas_dir
@@ -101,9 +107,18 @@ def schemas_with_flow_timeout(root: Path, timeout_ms: int, *, flow: str = "searc
     target = root / "schemas"
     shutil.copytree(default_schemas_dir(), target)
     manifest = orjson.loads((target / "manifest.json").read_bytes())
-    manifest["flows"][flow]["timeout_ms"] = timeout_ms
+    edit(manifest)
     (target / "manifest.json").write_bytes(orjson.dumps(manifest))
+    for relative, schema in (schemas or {}).items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps(schema))
     return target
+
+
+def schemas_with_flow_timeout(root: Path, timeout_ms: int, *, flow: str = "search") -> Path:
+    """A copy of the registry under ``root`` whose ``flow`` times out after ``timeout_ms``."""
+    return registry_copy(root, lambda m: m["flows"][flow].update(timeout_ms=timeout_ms))
 
 
 class ManualClock:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -27,7 +25,7 @@ from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import Registry, load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually
+from nexus_testkit import eventually, registry_copy
 from service_kit import committed_offsets, gateway_producer, running, search_request
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -860,18 +858,18 @@ async def test_a_type_no_handler_takes_is_skipped_counted_and_said_once(
     """Another service of the domain handles ``search.reindexed``: this one skips and commits
     it, counts each, and says so once per type (the one trace of same-named instances that
     handle different types, each losing the others' records)."""
-    schemas = tmp_path / "schemas"
-    shutil.copytree(settings.schemas_dir, schemas)
-    manifest = json.loads((schemas / "manifest.json").read_text())
-    manifest["events"]["search.reindexed"] = {
-        "topic": "search",
-        "senders": ["service"],
-        "versions": [1],
-    }
-    (schemas / "manifest.json").write_text(json.dumps(manifest))
-    (schemas / "events" / "search.reindexed").mkdir()
-    (schemas / "events" / "search.reindexed" / "v1.avsc").write_text(
-        json.dumps({"type": "record", "name": "Reindexed", "namespace": "t", "fields": []})
+    reindexed = {"topic": "search", "senders": ["service"], "versions": [1]}
+    schemas = registry_copy(
+        tmp_path,
+        lambda m: m["events"].update({"search.reindexed": reindexed}),
+        schemas={
+            "events/search.reindexed/v1.avsc": {
+                "type": "record",
+                "name": "Reindexed",
+                "namespace": "t",
+                "fields": [],
+            }
+        },
     )
     own = settings.model_copy(update={"schemas_dir": schemas})
     await ensure_topics(own, ["search"])
