@@ -62,8 +62,8 @@ def notes(
                 for r in knee
             ]
             lines.append(
-                "- The part before the service's reply grows with the rate while the "
-                "gateway's write does not: "
+                "- The part before the service's reply, and the gateway's write, as the "
+                "rate moves: "
                 + ", ".join(
                     f"{r:g}/s: {t:.1f} ms (write {fmt(w, '.1f')} ms, {a:.0f} replies/s)"
                     for r, t, w, a in sorted(points)
@@ -82,14 +82,13 @@ def notes(
                 f"- Where requests wait: in the search service, which used only {fmt(svc)} "
                 f"cores at {worst.offered_rate:g}/s (to service p50 "
                 f"{percentile(sorted(worst.to_service_ms), 50):.0f} ms): it waits rather than "
-                "computes. The service SDK handles a partition's records one after another "
-                "and awaits each reply's acks=all write before the next "
-                "(`nexus_mesh/service/runner.py`, `Runner._partition`), then waits for the "
-                "whole batch and a commit before fetching again (`Runner._consume`). A "
-                "partition therefore serves at most about 1 / (write + handling time) "
-                "requests/s, and the busiest partition (see the hashing above) sets the "
-                "limit; the write time grows when the machine is busy, which is when this "
-                "round trip degrades first."
+                "computes. The service SDK handles one campaign's requests one after "
+                "another, in order, and a handler awaits its reply's acks=all write before "
+                "the campaign's next request starts (`nexus_mesh/service/lanes.py`). A "
+                "campaign therefore gets at most about 1 / (write + handling time) "
+                "requests/s, and the busiest campaign (see above) sets the limit; the write "
+                "time grows when the machine is busy, which is when this round trip "
+                "degrades first."
             )
     if burst:
         gw = median([(r.cpu.cores("gateway") or math.nan) for r in burst])

@@ -34,23 +34,29 @@ def cpu_cells(cpu: CpuWindow | None) -> str:
 
 
 def search_lanes(args: argparse.Namespace, partitions: int) -> str:
-    """Which ``<prefix>.search`` partition each bench campaign hashes to, and its load share.
+    """Which ``<prefix>.search`` partition each bench campaign hashes to, and the share of the
+    load the busiest campaign carries.
 
-    The search service handles one partition's records one at a time, so the busiest
-    partition bounds the round trip's throughput.
+    The search service handles one campaign's requests one at a time, in order, and
+    different campaigns' at once, so the busiest campaign bounds the round trip's throughput.
     """
-    load: dict[int, int] = {}
+    partition_load: dict[int, int] = {}
+    campaign_load: dict[int, int] = {}
     for index in range(args.connections):
-        partition = campaign_partition(f"bench-search-{index % args.campaigns}", partitions)
-        load[partition] = load.get(partition, 0) + 1
+        campaign = index % args.campaigns
+        partition = campaign_partition(f"bench-search-{campaign}", partitions)
+        partition_load[partition] = partition_load.get(partition, 0) + 1
+        campaign_load[campaign] = campaign_load.get(campaign, 0) + 1
     mapping = ", ".join(
         f"`bench-search-{c}` -> {campaign_partition(f'bench-search-{c}', partitions)}"
         for c in range(args.campaigns)
     )
-    busiest = max(load.values()) / args.connections
+    busiest = max(campaign_load.values()) / args.connections
     return (
         f"Campaigns hash to `<prefix>.search` partitions (of {partitions}) as {mapping}: "
-        f"{len(load)} partitions carry the load, the busiest {busiest:.0%} of it."
+        f"{len(partition_load)} partitions carry the load. The service handles one "
+        f"campaign's requests in order, one at a time, and different campaigns' at once; "
+        f"the busiest campaign carries {busiest:.0%} of the load."
     )
 
 

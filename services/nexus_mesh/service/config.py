@@ -10,9 +10,9 @@ from typing import Literal
 class ServiceConfig:
     """How a service consumes, retries, deduplicates and stops.
 
-    ``max_records`` bounds a batch; a batch must be handled within the consumer's
-    ``max_poll_interval_ms`` (5 minutes) or the group evicts the instance, so keep
-    ``max_records`` times the slowest handler below that.
+    An instance keeps fetching while its handlers run, so a slow handler holds back only its
+    own campaign and never costs the instance its place in the group; ``handler_timeout_s``
+    bounds how long it holds that campaign.
     """
 
     group_id: str | None = None
@@ -27,7 +27,15 @@ class ServiceConfig:
     requests long timed out), or only what is written after it joined (``latest``). A group
     with commits always resumes after them."""
 
+    max_concurrency: int = 16
+    """Records one instance handles at once, over all its partitions. One campaign's records
+    are always handled one after another, in their partition's order; different campaigns'
+    at once, even within one partition. 1 handles one record at a time."""
+
     max_records: int = 100
+    """Records fetched ahead per partition: fetching from a partition pauses while this many
+    of its records wait to start, and resumes as they start. Also the most one fetch returns."""
+
     poll_timeout_ms: int = 500
     handler_timeout_s: float | None = 30.0
     """A handler running longer is cancelled (a :class:`~nexus_mesh.errors.HandlerTimeoutError`)
@@ -58,6 +66,8 @@ class ServiceConfig:
     scrape never waits for Kafka; it reports the last reading)."""
 
     def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
         if self.max_records < 1:
             raise ValueError("max_records must be at least 1")
         if self.poll_timeout_ms < 0:

@@ -105,6 +105,13 @@ class ServiceMetrics:
             labels,
             registry=r,
         )
+        self.in_flight = Gauge(
+            "nexus_service_handlers_in_flight",
+            "Records being handled now, at most ServiceConfig.max_concurrency; at the limit "
+            "while the lag grows, the instance needs more concurrency or more instances",
+            labels,
+            registry=r,
+        )
         self.lag = ConsumerLagCollector(
             "nexus_service_consumer_lag",
             "Records on an assigned partition after the group's committed offset "

@@ -1,14 +1,15 @@
 """Consumer lag of one service instance, per partition it owns.
 
 Lag (``nexus_service_consumer_lag``) is counted from the group's committed offset, not from
-the consumer's fetch position: the fetcher reads ahead of the handlers (a batch of
-``max_records``, plus a buffered fetch), so a handler stuck on the first record of a backlog
-would show the whole backlog as consumed. The committed offset is where the group resumes if
-this instance dies, so what lies after it is exactly the work still to do, and it is the
-number ``kafka-consumer-groups --describe`` shows. A partition nothing was ever committed on
-starts from its log start offset (``auto_offset_reset="earliest"``), so that is its base.
-The end offsets are read every ``interval_s`` besides every fetch, because a stuck batch
-stops the fetches, and with them the high watermarks the consumer would report.
+the consumer's fetch position: the fetcher reads ahead of the handlers (up to
+``max_records`` per partition, plus a buffered fetch), so a handler stuck on the first
+record of a backlog would show the whole backlog as consumed. The committed offset is where
+the group resumes if this instance dies, so what lies after it is exactly the work still to
+do, and it is the number ``kafka-consumer-groups --describe`` shows. A partition nothing was
+ever committed on starts from its log start offset (``auto_offset_reset="earliest"``), so
+that is its base. The end offsets are read every ``interval_s`` besides every fetch, because
+a partition whose backlog is full is paused, and its fetches stop bringing the high
+watermark with them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
-"""The consume loop of one service instance: fetch, hand each record over, commit.
+"""The consume loop of one service instance: fetch, hand records over, commit.
 
-Delivery is at-least-once. Offsets are committed only after every record before them was
+Delivery is at-least-once. A partition is committed only up to its oldest record not yet
 dealt with — handled, skipped as a duplicate or an unhandled type, or written to the DLQ
-(:mod:`nexus_mesh.service.handling`) — so a crash re-delivers, never loses. Records of one
-partition (one campaign's order) are handled one after another; partitions of a batch are
-handled concurrently. A rebalance stops the batches after their record in hand, waits for
-that record, and commits what they did before the partitions go. Consumer lag is kept by
+(:mod:`nexus_mesh.service.handling`) — so a crash re-delivers, never loses. One campaign's
+records are handled one after another, in their partition's order; records of different
+campaigns at once, up to ``max_concurrency``, even within one partition
+(:mod:`nexus_mesh.service.lanes`). Fetching goes on while handlers run, so a slow campaign
+holds back only itself, and the instance stays in its group however long a handler takes; a
+partition whose ``max_records`` fetched records all wait is paused until they start. A
+rebalance stops starting records on the partitions it takes, waits for those in hand, and
+commits what was done before the partitions go. Consumer lag is kept by
 :mod:`nexus_mesh.service.offsets`.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -30,6 +35,7 @@ from nexus_mesh.service.handling import (
     RecordHandling,
     ServiceStats,
 )
+from nexus_mesh.service.lanes import PartitionLane
 from nexus_mesh.service.metrics import ServiceMetrics
 from nexus_mesh.service.offsets import PartitionOffsets
 from nexus_mesh.service.publisher import Publisher
@@ -37,22 +43,28 @@ from nexus_mesh.tracing import Telemetry
 
 __all__ = ["Handler", "Runner", "ServiceStats"]
 
+# Commits follow progress, but no closer together than this: under load every record
+# finishing would otherwise be a request to the group coordinator of its own.
+_COMMIT_SPACING_S = 0.05
+_COMMIT_RETRY_S = 1.0
+
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Batches stop first (after the record in hand), so that nothing is handled while
-        # the commit is on its way: what it does not cover would be handled again.
-        self._runner.stop_batches()
+        partitions = frozenset(revoked)
+        # Nothing new starts on them first, so that nothing is handled while the commit is
+        # on its way: what it does not cover would be handled again.
+        self._runner.close(partitions)
         # The rebalance runs beside the consume loop (aiokafka's coordinator task), not
-        # between its fetches as in Java's poll(): unless the record in hand is finished
-        # here, the next owner would handle it at the same time, and answer it twice.
-        await self._runner.finish_in_hand(frozenset(revoked))
+        # between its fetches as in Java's poll(): unless the records in hand are finished
+        # here, the next owner would handle them at the same time, and answer them twice.
+        await self._runner.finish_in_hand(partitions)
         # The last chance to commit as owner; the next owner starts from these offsets.
-        await self._runner.commit(only=set(revoked))
-        self._runner.revoked(frozenset(revoked))
+        await self._runner.commit(only=partitions)
+        self._runner.revoked(partitions)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         started = await self._runner.resolve_positions(assigned)
@@ -84,16 +96,18 @@ class Runner:
         self._config = config
         self._consumer = consumer
         self._log = log
-        self._uncommitted: dict[TopicPartition, int] = {}
         self._offsets = PartitionOffsets(consumer, interval_s=config.lag_interval_s, log=log)
-        # Bumped by each rebalance, so a batch begun before it stops after its record in hand.
-        self._generation = 0
-        # Each partition's handling of the batch in hand, and the partitions whose revocation
-        # waits for it: a record they finish then is still this instance's to commit.
-        self._in_hand: dict[TopicPartition, asyncio.Task[None]] = {}
-        self._finishing: frozenset[TopicPartition] = frozenset()
+        # Per partition with records fetched; round-robin order: a lane that started a
+        # record moves to the end, so a busy partition does not starve the others.
+        self._lanes: dict[TopicPartition, PartitionLane] = {}
+        self._in_hand = 0  # records being handled, over all lanes
+        self._progress = asyncio.Event()  # a record was dealt with since the last commit
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
         self.metrics = metrics or ServiceMetrics(service=name)
         self.metrics.lag.track(self._offsets.lag)
+        # Read at each scrape, on the metrics thread: an int the loop replaces, no lock.
+        self.metrics.in_flight.labels(name).set_function(lambda: self._in_hand)
         self.stats = ServiceStats()
         self._handling = RecordHandling(
             name=name,
@@ -110,7 +124,6 @@ class Runner:
             failure_replies=failure_replies,
         )
         self._stopping = False
-        self._idle = False
         self._task: asyncio.Task[None] | None = None
         self._offsets_task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -118,6 +131,11 @@ class Runner:
     @property
     def task(self) -> asyncio.Task[None] | None:
         return self._task
+
+    @property
+    def in_hand(self) -> int:
+        """Records being handled now."""
+        return self._in_hand
 
     def start(self) -> None:
         self._consumer.subscribe([self._topic], listener=_Listener(self))
@@ -127,24 +145,27 @@ class Runner:
         )
 
     async def stop(self) -> None:
-        """Finish the record in hand, commit, and return; waits at most ``stop_timeout_s``."""
+        """Finish the records in hand, commit, and return; waits at most ``stop_timeout_s``
+        for the handlers."""
         self._stopping = True
-        task = self._task
-        if task is not None and not task.done():
-            if self._idle:
-                task.cancel()  # no record in hand: waiting for records is safe to interrupt
-            done, _ = await asyncio.wait({task}, timeout=self._config.stop_timeout_s)
-            if not done:
-                self._log.warning("a handler outlived the stop timeout; cancelling it")
+        for lane in self._lanes.values():
+            lane.open = False
+        # Fetching and committing hold no record: safe to interrupt at any point.
+        for task in (self._task, self._offsets_task):
+            if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task})
-        offsets_task = self._offsets_task
-        if offsets_task is not None:
-            offsets_task.cancel()
-            await asyncio.wait({offsets_task})
+        in_hand = {t for lane in self._lanes.values() for t in lane.running.values()}
+        if in_hand:
+            _, late = await asyncio.wait(in_hand, timeout=self._config.stop_timeout_s)
+            if late:
+                self._log.warning("a handler outlived the stop timeout; cancelling it")
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
         await self.commit()
         # A stopped instance consumes nothing: no lag of its own to report any more.
-        self.revoked(self._offsets.owned)
+        self.revoked(self._offsets.owned | frozenset(self._lanes))
 
     def lag(self) -> list[LagSample]:
         """Per assigned partition: records after the group's committed offset."""
@@ -167,9 +188,13 @@ class Runner:
         )
         self.ready.set()
 
-    def stop_batches(self) -> None:
-        """Make the batches being handled stop after their record in hand (a rebalance)."""
-        self._generation += 1
+    def close(self, partitions: frozenset[TopicPartition]) -> None:
+        """Start nothing more on ``partitions`` (a rebalance takes them); their handlers
+        waiting to retry give their records up."""
+        for tp in partitions:
+            lane = self._lanes.get(tp)
+            if lane is not None:
+                lane.open = False
 
     async def resolve_positions(
         self, partitions: list[TopicPartition]
@@ -203,7 +228,12 @@ class Runner:
         """Wait until the records in hand on ``partitions`` are dealt with, up to
         ``stop_timeout_s``; a handler still running then is cancelled, its record left
         uncommitted for the next owner."""
-        tasks = {t for tp, t in self._in_hand.items() if tp in partitions and not t.done()}
+        tasks = {
+            task
+            for tp in partitions
+            if (lane := self._lanes.get(tp)) is not None
+            for task in lane.running.values()
+        }
         if not tasks:
             return
         # Said, because the group waits on it: a slow handler here is a slow rebalance.
@@ -211,62 +241,77 @@ class Runner:
             "rebalance: finishing %d record(s) in hand before giving up their partitions",
             len(tasks),
         )
-        self._finishing = partitions
-        try:
-            _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)
-            if late:
-                self._log.warning(
-                    "a handler outlived the stop timeout at a rebalance; cancelling it"
-                )
-                for task in late:
-                    task.cancel()
-                await asyncio.wait(late)
-        finally:
-            self._finishing = frozenset()
+        _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)
+        if late:
+            self._log.warning("a handler outlived the stop timeout at a rebalance; cancelling it")
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late)
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Committed just before if it could be; otherwise the next owner re-handles from the
-        # last commit. Kept, an old offset would be committed if the partition came back,
-        # moving the group's position backwards.
+        # last commit. A lane kept would commit its old offsets if the partition came back,
+        # moving the group's position backwards: it comes back as a new lane, from the
+        # group's commit.
         for tp in partitions:
-            self._uncommitted.pop(tp, None)
+            self._lanes.pop(tp, None)
         self._own(self._offsets.owned - partitions)
 
     def _own(self, partitions: frozenset[TopicPartition]) -> None:
-        self._generation += 1
         self._offsets.own(partitions)
         self.stats.assigned = partitions
         self.metrics.assigned_partitions.labels(self._name).set(len(partitions))
 
-    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+    async def commit(self, only: frozenset[TopicPartition] | None = None) -> bool:
+        """Commit each owned partition up to its oldest record not dealt with; False if
+        Kafka refused (what it left uncommitted is in a later commit)."""
         owned = self._consumer.assignment()
-        offsets = {
-            tp: offset
-            for tp, offset in self._uncommitted.items()
-            if tp in owned and (only is None or tp in only)
-        }
-        if not offsets:
-            return
+        due: list[tuple[PartitionLane, int]] = []
+        for tp, lane in self._lanes.items():
+            if tp in owned and (only is None or tp in only):
+                point = lane.commit_point()
+                if point is not None and point != lane.committed:
+                    due.append((lane, point))
+        if not due:
+            return True
+        offsets = {lane.tp: point for lane, point in due}
         try:
             await self._consumer.commit(offsets)
         except KafkaError as exc:
             # Usually a rebalance took the partition away: its next owner re-handles from the
             # last commit (at-least-once), and a later commit here covers newer offsets.
             self._log.warning("commit of %s failed: %s", offsets, exc)
-            return
-        for tp, offset in offsets.items():
-            if self._uncommitted.get(tp) == offset:
-                del self._uncommitted[tp]
+            return False
+        for lane, point in due:
+            # Two commits may overlap (the loop's and a rebalance's): keep the newer.
+            lane.committed = max(point, lane.committed or 0)
         self._offsets.committed(offsets)
+        return True
 
     async def _consume(self) -> None:
+        parts = [
+            asyncio.create_task(self._fetch(), name=f"nexus-service-{self._name}-fetch"),
+            asyncio.create_task(self._commits(), name=f"nexus-service-{self._name}-commit"),
+            asyncio.create_task(self._failed.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for part in parts:
+                part.cancel()
+            await asyncio.wait(parts)
+        if self._failure is not None:
+            raise self._failure
+        for part in done:
+            part.result()  # a fetch that failed for good
+
+    async def _fetch(self) -> None:
+        config = self._config
         backoff = 0.1
-        while not self._stopping:
-            self._idle = True
+        while True:
             try:
                 batches = await self._consumer.getmany(
-                    timeout_ms=self._config.poll_timeout_ms,
-                    max_records=self._config.max_records,
+                    timeout_ms=config.poll_timeout_ms, max_records=config.max_records
                 )
             except KafkaError as exc:
                 if not exc.retriable:
@@ -275,38 +320,80 @@ class Runner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            self._idle = False
             backoff = 0.1
             # Each fetch brought the high watermarks of its partitions: fresher than the last
             # reading while the instance keeps up.
             self._offsets.fetched()
-            if not batches:
-                continue
-            generation = self._generation
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for tp, records in batches.items():
-                        self._in_hand[tp] = group.create_task(
-                            self._partition(tp, records, generation)
-                        )
-            finally:
-                self._in_hand.clear()
-            await self.commit()
+            for tp, records in batches.items():
+                lane = self._lanes.get(tp)
+                if lane is None:
+                    lane = self._lanes[tp] = PartitionLane(tp)
+                elif not lane.open:
+                    # Being given up: left to whoever reads the partition next, from the
+                    # commit the rebalance makes (this instance too, as a new lane).
+                    continue
+                lane.add(records)
+                if lane.waiting >= config.max_records and not lane.paused:
+                    # Pausing drops what the fetcher holds of it; fetched again on resume.
+                    self._consumer.pause(tp)
+                    lane.paused = True
+            self._start()
 
-    async def _partition(self, tp: TopicPartition, records: list[Record], generation: int) -> None:
-        for record in records:
-            # A rebalance began meanwhile (it moves the generation on before committing what
-            # was handled): the partition may go to another instance, which starts from that
-            # commit, or come back to this one from it; the rest of this batch is handled
-            # there, and handling it here too would do it twice.
-            if self._stopping or generation != self._generation:
+    async def _commits(self) -> None:
+        while True:
+            await self._progress.wait()
+            self._progress.clear()
+            if await self.commit():
+                await asyncio.sleep(_COMMIT_SPACING_S)
+            else:
+                self._progress.set()  # what it left is still to commit
+                await asyncio.sleep(_COMMIT_RETRY_S)
+
+    def _start(self) -> None:
+        """Start what may start, a record per partition in turn, up to ``max_concurrency``."""
+        limit = self._config.max_concurrency
+        while self._in_hand < limit and not self._stopping:
+            lanes = [lane for lane in self._lanes.values() if lane.startable]
+            if not lanes:
                 return
-            try:
-                await self._handling.handle(
-                    record,
-                    current=lambda: not self._stopping and generation == self._generation,
-                )
-            except RecordAbandoned:
-                return  # uncommitted: handled again by whoever reads the partition next
-            if generation == self._generation or tp in self._finishing:
-                self._uncommitted[tp] = record.offset + 1
+            for lane in lanes:
+                if self._in_hand >= limit:
+                    return
+                self._begin(lane)
+
+    def _begin(self, lane: PartitionLane) -> None:
+        record = lane.take()
+        if lane.paused and lane.waiting < self._config.max_records:
+            self._consumer.resume(lane.tp)
+            lane.paused = False
+        task = asyncio.create_task(self._handling.handle(record, current=lane.is_open))
+        lane.running[record.key] = task
+        self._in_hand += 1
+        task.add_done_callback(partial(self._finished, lane, record))
+        # To the back of the turn (a no-op for a lane already revoked).
+        if self._lanes.get(lane.tp) is lane:
+            del self._lanes[lane.tp]
+            self._lanes[lane.tp] = lane
+
+    def _finished(self, lane: PartitionLane, record: Record, task: asyncio.Task[None]) -> None:
+        self._in_hand -= 1
+        dealt = False
+        if not task.cancelled():
+            error = task.exception()
+            if error is None:
+                dealt = True
+            elif not isinstance(error, RecordAbandoned):
+                # Not the record's fault (a handler's failure is dead-lettered inside):
+                # the DLQ unreachable, say. The instance stops; the record stays uncommitted.
+                self._fail(error)
+        lane.finished(record, dealt=dealt)
+        if dealt:
+            self._progress.set()
+        self._start()
+
+    def _fail(self, error: BaseException) -> None:
+        if self._failure is None and not self._stopping:
+            self._failure = error
+            self._failed.set()
+            for lane in self._lanes.values():
+                lane.open = False

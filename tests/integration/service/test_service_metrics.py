@@ -140,9 +140,10 @@ async def test_lag_counts_the_backlog_behind_a_stuck_handler(requests: Requests)
             await requests.send(f"behind-{i}", campaign_id=stuck_on)
         for i in range(3):
             await requests.send(f"other-{i}", campaign_id=other)
-        # The instance reads nothing while its batch is stuck; the backlog must still show,
-        # on the stuck partition and on the one waiting behind it.
-        await eventually(lambda: lag_is({0: 6, 1: 3}), what="the backlog growing")
+        # The stuck campaign's later records wait behind it, and count; the other
+        # partition's campaign is handled meanwhile, and its lag goes back to zero.
+        await eventually(lambda: lag_is({0: 6, 1: 0}), what="the backlog behind the stuck one")
+        assert len(handled) == 3
 
         release.set()
         await eventually(lambda: lag_is({0: 0, 1: 0}), what="the backlog worked off")

@@ -1,0 +1,110 @@
+"""One owned partition's records, from fetch to commit, each campaign's in order.
+
+Kafka orders a partition, but the mesh promises order per campaign only (DESIGN §4: all
+events of one campaign are in one partition, in order), and a partition holds many
+campaigns. A record may therefore start as soon as every earlier record of its campaign
+(its record key) is dealt with, whatever the partition's other campaigns are doing: one
+campaign's slow handler holds back that campaign alone. What may be committed is the
+partition's oldest record not yet dealt with: everything before it is done, whichever order
+it finished in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+
+from aiokafka import TopicPartition
+
+from nexus_mesh.service.handling import Record
+
+__all__ = ["PartitionLane"]
+
+Key = bytes | None
+
+
+class PartitionLane:
+    """The records of one partition this instance fetched and has not yet dealt with.
+
+    Plain bookkeeping, no I/O: the runner decides when a record starts and what a finished
+    one means; this keeps which records may start and where the partition may be committed.
+    """
+
+    __slots__ = (
+        "_end",
+        "_queues",
+        "_ready",
+        "_unfinished",
+        "committed",
+        "open",
+        "paused",
+        "running",
+        "tp",
+        "waiting",
+    )
+
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        # False once the partition is being given up (a rebalance, a stop): nothing new
+        # starts, and a handler waiting to retry gives its record up (``is_open``).
+        self.open = True
+        self.paused = False  # its fetching, while its backlog is full
+        self.waiting = 0  # fetched, not started
+        self.committed: int | None = None  # the last offset this instance committed
+        self.running: dict[Key, asyncio.Task[None]] = {}  # at most one per campaign
+        self._queues: dict[Key, deque[Record]] = {}  # each campaign's waiting records
+        # Campaigns whose next record may start now, the longest waiting first.
+        self._ready: dict[Key, None] = {}
+        # Offsets fetched and not dealt with, oldest first: the first is the commit point.
+        self._unfinished: dict[int, None] = {}
+        self._end: int | None = None  # after the newest record fetched
+
+    def is_open(self) -> bool:
+        return self.open
+
+    def add(self, records: Iterable[Record]) -> None:
+        for record in records:
+            key = record.key
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = deque()
+                if key not in self.running:
+                    self._ready[key] = None
+            queue.append(record)
+            self._unfinished[record.offset] = None
+            self._end = record.offset + 1
+            self.waiting += 1
+
+    @property
+    def startable(self) -> bool:
+        return self.open and bool(self._ready)
+
+    def take(self) -> Record:
+        """The next record that may start (call only when :attr:`startable`)."""
+        key = next(iter(self._ready))
+        del self._ready[key]
+        queue = self._queues[key]
+        record = queue.popleft()
+        if not queue:
+            del self._queues[key]
+        self.waiting -= 1
+        return record
+
+    def finished(self, record: Record, *, dealt: bool) -> None:
+        """``record``'s handling ended: dealt with (handled, skipped or dead-lettered), or
+        not (given up or cancelled), which leaves it and its campaign's later records
+        waiting for the partition's next reader."""
+        del self.running[record.key]
+        if not dealt:
+            return
+        del self._unfinished[record.offset]
+        if record.key in self._queues:
+            self._ready[record.key] = None
+
+    def commit_point(self) -> int | None:
+        """The offset to commit: the oldest record not dealt with, or after the newest
+        fetched if all are; None before the first fetch."""
+        for offset in self._unfinished:
+            return offset
+        return self._end

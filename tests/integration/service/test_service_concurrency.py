@@ -1,0 +1,200 @@
+"""What a slow handler holds back, against a real broker: its own campaign, nothing else.
+
+A service instance handles different campaigns' records at once, even within one partition,
+up to ``max_concurrency``, and one campaign's records one after another in order; a
+partition is committed only up to its oldest record not yet dealt with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from aiokafka import TopicPartition
+
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
+from nexus_mesh.registry import load_registry
+from nexus_mesh.service import Context, Service, ServiceConfig
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually
+from service_kit import committed_offsets, gateway_producer, running, search_request
+
+FAST = ServiceConfig(poll_timeout_ms=100, stop_timeout_s=5.0, handler_timeout_s=None)
+
+
+class Sender:
+    def __init__(self, settings: NexusSettings, codec: Codec, producer: EnvelopeProducer) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.producer = producer
+        self.topic = TopicNames(prefix=settings.topic_prefix).domain("search")
+
+    async def send(self, query: str, campaign_id: str) -> Written:
+        request = search_request(self.codec, query, campaign_id=campaign_id)
+        return await self.producer.send(request, topic=self.topic)
+
+    def campaigns_on(self, partition: int, count: int) -> list[str]:
+        """``count`` campaign ids that hash to ``partition``."""
+        found = [
+            f"camp-{i}"
+            for i in range(500)
+            if campaign_partition(f"camp-{i}", self.settings.domain_partitions) == partition
+        ]
+        assert len(found) >= count
+        return found[:count]
+
+
+@pytest.fixture
+async def sender(settings: NexusSettings) -> AsyncIterator[Sender]:
+    await ensure_topics(settings, ["search"])
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with gateway_producer(settings, codec) as producer:
+        yield Sender(settings, codec, producer)
+
+
+async def test_a_slow_campaign_holds_back_only_itself(sender: Sender) -> None:
+    """Campaign ``slow`` blocks in its handler. Another campaign of the same partition and a
+    campaign of the other partition are handled meanwhile; ``slow``'s second request waits
+    for its first; the partition's commit stays at ``slow``'s first request until it is
+    done, then covers everything."""
+    slow, same = sender.campaigns_on(0, 2)
+    (other,) = sender.campaigns_on(1, 1)
+    release = asyncio.Event()
+    handled: list[str] = []  # queries, as each handler began
+    service = Service(name="lanes", domain="search", config=FAST)
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        query = event.payload["query"]
+        handled.append(query)
+        if query.startswith("slow"):
+            await release.wait()
+
+    async with running(service, sender.settings):
+        first = await sender.send("slow-1", slow)
+        await sender.send("slow-2", slow)
+        for n in range(3):
+            await sender.send(f"same-{n}", same)
+        last = await sender.send("other-0", other)
+        assert first.partition == 0 and last.partition == 1
+
+        async def others_handled() -> bool:
+            return {"same-0", "same-1", "same-2", "other-0"} <= set(handled)
+
+        await eventually(others_handled, what="the other campaigns handled beside the slow one")
+        assert "slow-2" not in handled, "a campaign's second request passed its first"
+
+        slow_tp = TopicPartition(first.topic, first.partition)
+        other_tp = TopicPartition(last.topic, last.partition)
+
+        async def held_at_the_slow_request() -> bool:
+            committed = await committed_offsets(sender.settings, service.group_id)
+            return committed.get(slow_tp) == first.offset and committed.get(other_tp) == (
+                last.offset + 1
+            )
+
+        await eventually(
+            held_at_the_slow_request, what="partition 0 committed up to the slow request only"
+        )
+        release.set()
+
+        async def all_committed() -> bool:
+            committed = await committed_offsets(sender.settings, service.group_id)
+            return committed.get(slow_tp) == first.offset + 5
+
+        await eventually(all_committed, what="partition 0 committed past every request")
+    assert handled.index("slow-2") > handled.index("slow-1")
+    assert handled.count("slow-1") == handled.count("slow-2") == 1
+
+
+async def test_max_concurrency_bounds_the_records_in_hand(sender: Sender) -> None:
+    """Ten campaigns' requests written before the service starts, at most three handled at
+    once: exactly three are in hand until they are let go, then the rest follow."""
+    in_hand = 0
+    most = 0
+    handled: list[str] = []
+    release = asyncio.Event()
+    service = Service(name="bounded", domain="search", config=replace(FAST, max_concurrency=3))
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        nonlocal in_hand, most
+        in_hand += 1
+        most = max(most, in_hand)
+        handled.append(event.metadata.campaign_id)
+        try:
+            await release.wait()
+        finally:
+            in_hand -= 1
+
+    for n in range(10):
+        await sender.send(f"q-{n}", f"camp-{n}")
+    async with running(service, sender.settings):
+
+        async def three_in_hand() -> bool:
+            return len(handled) == 3
+
+        await eventually(three_in_hand, what="three requests in hand")
+        gauge = service.metrics.registry.get_sample_value(
+            "nexus_service_handlers_in_flight", {"service": "bounded"}
+        )
+        assert gauge == 3
+        release.set()
+
+        async def all_handled() -> bool:
+            return len(handled) == 10
+
+        await eventually(all_handled, what="every request handled")
+
+        async def none_in_hand() -> bool:
+            return (
+                service.metrics.registry.get_sample_value(
+                    "nexus_service_handlers_in_flight", {"service": "bounded"}
+                )
+                == 0
+            )
+
+        await eventually(none_in_hand, what="the in-flight gauge back at zero")
+    assert most == 3, f"{most} handlers ran at once, with max_concurrency=3"
+    assert sorted(handled) == sorted(f"camp-{n}" for n in range(10))
+
+
+async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order(
+    sender: Sender,
+) -> None:
+    """Sixty requests in three campaigns, with fetching paused every four records waiting
+    (``max_records=4``): each is handled exactly once, each campaign's in the order sent."""
+    sent: dict[str, list[str]] = defaultdict(list)
+    seen: dict[str, list[str]] = defaultdict(list)
+    service = Service(
+        name="backlog",
+        domain="search",
+        config=replace(FAST, max_records=4, max_concurrency=8),
+    )
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        seen[event.metadata.campaign_id].append(event.payload["query"])
+        # Yields, so that other campaigns' handlers run in between.
+        await asyncio.sleep(0)
+        await ctx.reply("search.completed", {"query": event.payload["query"], "hits": []})
+
+    for n in range(20):
+        for campaign in ("camp-a", "camp-b", "camp-c"):
+            query = f"{campaign}-{n}"
+            sent[campaign].append(query)
+            await sender.send(query, campaign)
+    async with running(service, sender.settings):
+
+        async def all_handled() -> bool:
+            return sum(len(queries) for queries in seen.values()) >= 60
+
+        await eventually(all_handled, timeout=30, what="every request handled")
+    assert dict(seen) == dict(sent)
