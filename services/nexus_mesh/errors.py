@@ -76,6 +76,11 @@ class HandlerTimeoutError(NexusError, TimeoutError):
     """A service handler ran past ``ServiceConfig.handler_timeout_s`` and was cancelled."""
 
 
+class HandlerCancelledError(NexusError):
+    """A service handler raised ``CancelledError`` that was not meant for it (a task it
+    awaited was cancelled): a failure of the handler, dead-lettered as any other."""
+
+
 class WriteInDoubtError(KafkaUnavailableError):
     """A write was queued but not acknowledged in time; it may still land.
 

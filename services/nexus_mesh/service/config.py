@@ -32,9 +32,16 @@ class ServiceConfig:
     are always handled one after another, in their partition's order; different campaigns'
     at once, even within one partition. 1 handles one record at a time."""
 
+    max_ahead: int = 1000
+    """Records of a partition that may be started past its oldest record not yet dealt with
+    (a slow or stuck handler's). None of them can be committed until it is, so an instance
+    that dies meanwhile hands them all to the next owner, to handle again; at the limit the
+    partition starts nothing more until the oldest is dealt with (and says so in the log)."""
+
     max_records: int = 100
     """Records fetched ahead per partition: fetching from a partition pauses while this many
-    of its records wait to start, and resumes as they start. Also the most one fetch returns."""
+    of its records wait to start, and resumes once half of them started. Also the most one
+    fetch returns."""
 
     poll_timeout_ms: int = 500
     handler_timeout_s: float | None = 30.0
@@ -68,6 +75,8 @@ class ServiceConfig:
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if self.max_ahead < 1:
+            raise ValueError("max_ahead must be at least 1")
         if self.max_records < 1:
             raise ValueError("max_records must be at least 1")
         if self.poll_timeout_ms < 0:

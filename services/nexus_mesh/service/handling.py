@@ -28,7 +28,7 @@ from opentelemetry import trace
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import HandlerTimeoutError, KafkaUnavailableError
+from nexus_mesh.errors import HandlerCancelledError, HandlerTimeoutError, KafkaUnavailableError
 from nexus_mesh.logs import redact
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
@@ -279,6 +279,15 @@ class RecordHandling:
                 async with asyncio.timeout(config.handler_timeout_s) as deadline:
                     await handler(envelope, context)
                 return
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # a stop or a rebalance cancelling the handling itself
+                # Raised by the handler, not sent to it (a task it awaited was cancelled):
+                # its failure, dead-lettered as any other.
+                raise HandlerCancelledError(
+                    f"{envelope.type} handler raised CancelledError without being cancelled"
+                ) from exc
             except Exception as exc:
                 if isinstance(exc, TimeoutError) and deadline.expired():
                     raise HandlerTimeoutError(

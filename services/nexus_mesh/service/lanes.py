@@ -6,7 +6,8 @@ campaigns. A record may therefore start as soon as every earlier record of its c
 (its record key) is dealt with, whatever the partition's other campaigns are doing: one
 campaign's slow handler holds back that campaign alone. What may be committed is the
 partition's oldest record not yet dealt with: everything before it is done, whichever order
-it finished in.
+it finished in. Everything dealt with after it is handled again if the instance dies first,
+so a lane starts nothing more than ``max_ahead`` records past it.
 """
 
 from __future__ import annotations
@@ -33,19 +34,23 @@ class PartitionLane:
 
     __slots__ = (
         "_end",
+        "_max_ahead",
         "_queues",
         "_ready",
+        "_started_to",
         "_unfinished",
         "committed",
         "open",
         "paused",
         "running",
+        "stalled",
         "tp",
         "waiting",
     )
 
-    def __init__(self, tp: TopicPartition) -> None:
+    def __init__(self, tp: TopicPartition, *, max_ahead: int) -> None:
         self.tp = tp
+        self._max_ahead = max_ahead
         # False once the partition is being given up (a rebalance, a stop): nothing new
         # starts, and a handler waiting to retry gives its record up (``is_open``).
         self.open = True
@@ -59,6 +64,8 @@ class PartitionLane:
         # Offsets fetched and not dealt with, oldest first: the first is the commit point.
         self._unfinished: dict[int, None] = {}
         self._end: int | None = None  # after the newest record fetched
+        self._started_to = 0  # after the newest record started
+        self.stalled = False  # said so once, until it moves again (the runner logs it)
 
     def is_open(self) -> bool:
         return self.open
@@ -78,7 +85,21 @@ class PartitionLane:
 
     @property
     def startable(self) -> bool:
-        return self.open and bool(self._ready)
+        return self.open and bool(self._ready) and not self.at_limit
+
+    @property
+    def held(self) -> bool:
+        """Records could start but for ``max_ahead``: the oldest is slow or stuck."""
+        return self.open and bool(self._ready) and self.at_limit
+
+    @property
+    def at_limit(self) -> bool:
+        return self.ahead() >= self._max_ahead
+
+    def ahead(self) -> int:
+        """Records started past the commit point (dealt with or in hand)."""
+        point = self.commit_point()
+        return 0 if point is None else max(0, self._started_to - point)
 
     def take(self) -> Record:
         """The next record that may start (call only when :attr:`startable`)."""
@@ -89,12 +110,13 @@ class PartitionLane:
         if not queue:
             del self._queues[key]
         self.waiting -= 1
+        self._started_to = max(self._started_to, record.offset + 1)
         return record
 
     def finished(self, record: Record, *, dealt: bool) -> None:
         """``record``'s handling ended: dealt with (handled, skipped or dead-lettered), or
-        not (given up or cancelled), which leaves it and its campaign's later records
-        waiting for the partition's next reader."""
+        not (given up or cancelled as the partition is given up), which leaves it and its
+        campaign's later records to the partition's next reader."""
         del self.running[record.key]
         if not dealt:
             return

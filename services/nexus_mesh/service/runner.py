@@ -47,6 +47,9 @@ __all__ = ["Handler", "Runner", "ServiceStats"]
 # finishing would otherwise be a request to the group coordinator of its own.
 _COMMIT_SPACING_S = 0.05
 _COMMIT_RETRY_S = 1.0
+# A handler that swallows its cancellation is waited for no longer than this once cancelled:
+# a stop or a rebalance must end.
+_CANCEL_GRACE_S = 5.0
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -55,18 +58,25 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         partitions = frozenset(revoked)
-        # Nothing new starts on them first, so that nothing is handled while the commit is
-        # on its way: what it does not cover would be handled again.
-        self._runner.close(partitions)
-        # The rebalance runs beside the consume loop (aiokafka's coordinator task), not
-        # between its fetches as in Java's poll(): unless the records in hand are finished
-        # here, the next owner would handle them at the same time, and answer them twice.
-        await self._runner.finish_in_hand(partitions)
-        # The last chance to commit as owner; the next owner starts from these offsets.
-        await self._runner.commit(only=partitions)
-        self._runner.revoked(partitions)
+        try:
+            # Nothing new starts on them first, so that nothing is handled while the commit
+            # is on its way: what it does not cover would be handled again.
+            self._runner.close(partitions)
+            # The rebalance runs beside the consume loop (aiokafka's coordinator task), not
+            # between its fetches as in Java's poll(): unless the records in hand are
+            # finished here, the next owner would handle them at the same time, and answer
+            # them twice.
+            await self._runner.finish_in_hand(partitions)
+            # The last chance to commit as owner; the next owner starts from these offsets.
+            await self._runner.commit(only=partitions)
+        finally:
+            # Whatever failed above (aiokafka only logs it), a lane kept would drop the
+            # partition's records if it came back.
+            self._runner.revoked(partitions)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self._runner.stopped:
+            return  # a join that completed while the instance stopped: not serving
         started = await self._runner.resolve_positions(assigned)
         self._runner.assigned(frozenset(assigned), committed=started)
 
@@ -102,8 +112,11 @@ class Runner:
         self._lanes: dict[TopicPartition, PartitionLane] = {}
         self._in_hand = 0  # records being handled, over all lanes
         self._progress = asyncio.Event()  # a record was dealt with since the last commit
+        self._commit_lock = asyncio.Lock()
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
+        # Set when the consume loop ended (stopped, or failed): nothing starts any more.
+        self._halted = False
         self.metrics = metrics or ServiceMetrics(service=name)
         self.metrics.lag.track(self._offsets.lag)
         # Read at each scrape, on the metrics thread: an int the loop replaces, no lock.
@@ -137,6 +150,10 @@ class Runner:
         """Records being handled now."""
         return self._in_hand
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopping
+
     def start(self) -> None:
         self._consumer.subscribe([self._topic], listener=_Listener(self))
         self._task = asyncio.create_task(self._consume(), name=f"nexus-service-{self._name}")
@@ -148,21 +165,14 @@ class Runner:
         """Finish the records in hand, commit, and return; waits at most ``stop_timeout_s``
         for the handlers."""
         self._stopping = True
-        for lane in self._lanes.values():
-            lane.open = False
+        self._halt()
         # Fetching and committing hold no record: safe to interrupt at any point.
         for task in (self._task, self._offsets_task):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait({task})
         in_hand = {t for lane in self._lanes.values() for t in lane.running.values()}
-        if in_hand:
-            _, late = await asyncio.wait(in_hand, timeout=self._config.stop_timeout_s)
-            if late:
-                self._log.warning("a handler outlived the stop timeout; cancelling it")
-                for task in late:
-                    task.cancel()
-                await asyncio.wait(late)
+        await self._finish(in_hand, at="the stop")
         await self.commit()
         # A stopped instance consumes nothing: no lag of its own to report any more.
         self.revoked(self._offsets.owned | frozenset(self._lanes))
@@ -196,6 +206,23 @@ class Runner:
             if lane is not None:
                 lane.open = False
 
+    async def _finish(self, tasks: set[asyncio.Task[None]], *, at: str) -> None:
+        """Wait for ``tasks`` up to ``stop_timeout_s``; cancel those still running then."""
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)
+        if not late:
+            return
+        self._log.warning(
+            "%d handler(s) outlived the stop timeout at %s; cancelling", len(late), at
+        )
+        for task in late:
+            task.cancel()
+        _, deaf = await asyncio.wait(late, timeout=_CANCEL_GRACE_S)
+        if deaf:
+            # Its record stays uncommitted (not dealt with); the instance moves on.
+            self._log.error("%d handler(s) ignored their cancellation; left running", len(deaf))
+
     async def resolve_positions(
         self, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
@@ -212,7 +239,7 @@ class Runner:
                     # starts too, after a restart or a rebalance, skipping what came between
                     # (and the lag would count from the log's start meanwhile).
                     fresh = {
-                        tp: offset
+                        tp: self._not_past_fetched(tp, offset)
                         for tp, offset in starts.items()
                         if await self._consumer.committed(tp) is None
                     }
@@ -223,6 +250,13 @@ class Runner:
             # Resolved at the first fetch instead, as the consumer would anyway.
             self._log.warning("partition positions not resolved at assignment: %r", exc)
         return {}
+
+    def _not_past_fetched(self, tp: TopicPartition, position: int) -> int:
+        # The fetch loop may have taken records of the partition while positions were being
+        # resolved (the consumer's position is then past them): commit none of them.
+        lane = self._lanes.get(tp)
+        point = lane.commit_point() if lane is not None else None
+        return position if point is None else min(position, point)
 
     async def finish_in_hand(self, partitions: frozenset[TopicPartition]) -> None:
         """Wait until the records in hand on ``partitions`` are dealt with, up to
@@ -241,12 +275,7 @@ class Runner:
             "rebalance: finishing %d record(s) in hand before giving up their partitions",
             len(tasks),
         )
-        _, late = await asyncio.wait(tasks, timeout=self._config.stop_timeout_s)
-        if late:
-            self._log.warning("a handler outlived the stop timeout at a rebalance; cancelling it")
-            for task in late:
-                task.cancel()
-            await asyncio.wait(late)
+        await self._finish(tasks, at="a rebalance")
 
     def revoked(self, partitions: frozenset[TopicPartition]) -> None:
         # Committed just before if it could be; otherwise the next owner re-handles from the
@@ -265,28 +294,33 @@ class Runner:
     async def commit(self, only: frozenset[TopicPartition] | None = None) -> bool:
         """Commit each owned partition up to its oldest record not dealt with; False if
         Kafka refused (what it left uncommitted is in a later commit)."""
-        owned = self._consumer.assignment()
-        due: list[tuple[PartitionLane, int]] = []
-        for tp, lane in self._lanes.items():
-            if tp in owned and (only is None or tp in only):
-                point = lane.commit_point()
-                if point is not None and point != lane.committed:
-                    due.append((lane, point))
-        if not due:
+        # One at a time, each reading the lanes once it is its turn: the commit loop's and a
+        # rebalance's must reach the broker oldest first, or the group would move back.
+        async with self._commit_lock:
+            owned = self._consumer.assignment()
+            due: list[tuple[PartitionLane, int]] = []
+            for tp, lane in self._lanes.items():
+                if tp in owned and (only is None or tp in only):
+                    point = lane.commit_point()
+                    if point is not None and point != lane.committed:
+                        due.append((lane, point))
+            if not due:
+                return True
+            offsets = {lane.tp: point for lane, point in due}
+            try:
+                # Bounded: aiokafka retries a commit until the coordinator answers, and a
+                # stop or a rebalance must not wait for a broker that is away.
+                async with asyncio.timeout(self._config.send_timeout_s):
+                    await self._consumer.commit(offsets)
+            except (KafkaError, TimeoutError) as exc:
+                # Usually a rebalance took the partition away: its next owner re-handles from
+                # the last commit (at-least-once), and a later commit here covers newer ones.
+                self._log.warning("commit of %s failed: %r", offsets, exc)
+                return False
+            for lane, point in due:
+                lane.committed = point
+            self._offsets.committed(offsets)
             return True
-        offsets = {lane.tp: point for lane, point in due}
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as exc:
-            # Usually a rebalance took the partition away: its next owner re-handles from the
-            # last commit (at-least-once), and a later commit here covers newer offsets.
-            self._log.warning("commit of %s failed: %s", offsets, exc)
-            return False
-        for lane, point in due:
-            # Two commits may overlap (the loop's and a rebalance's): keep the newer.
-            lane.committed = max(point, lane.committed or 0)
-        self._offsets.committed(offsets)
-        return True
 
     async def _consume(self) -> None:
         parts = [
@@ -295,15 +329,16 @@ class Runner:
             asyncio.create_task(self._failed.wait()),
         ]
         try:
-            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._halt()
             for part in parts:
                 part.cancel()
             await asyncio.wait(parts)
-        if self._failure is not None:
-            raise self._failure
-        for part in done:
-            part.result()  # a fetch that failed for good
+        errors = [p.exception() for p in parts if not p.cancelled()]
+        failure = self._failure or next((e for e in errors if e is not None), None)
+        if failure is not None:
+            raise failure  # a fetch that failed for good, or a record's (``_fail``)
 
     async def _fetch(self) -> None:
         config = self._config
@@ -321,22 +356,21 @@ class Runner:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
+            if self._halted:
+                return  # stopping or failed: what it brought is the next reader's
             # Each fetch brought the high watermarks of its partitions: fresher than the last
             # reading while the instance keeps up.
             self._offsets.fetched()
             for tp, records in batches.items():
                 lane = self._lanes.get(tp)
                 if lane is None:
-                    lane = self._lanes[tp] = PartitionLane(tp)
+                    lane = self._lanes[tp] = PartitionLane(tp, max_ahead=config.max_ahead)
                 elif not lane.open:
                     # Being given up: left to whoever reads the partition next, from the
                     # commit the rebalance makes (this instance too, as a new lane).
                     continue
                 lane.add(records)
-                if lane.waiting >= config.max_records and not lane.paused:
-                    # Pausing drops what the fetcher holds of it; fetched again on resume.
-                    self._consumer.pause(tp)
-                    lane.paused = True
+                self._throttle(lane)
             self._start()
 
     async def _commits(self) -> None:
@@ -349,23 +383,44 @@ class Runner:
                 self._progress.set()  # what it left is still to commit
                 await asyncio.sleep(_COMMIT_RETRY_S)
 
+    def _throttle(self, lane: PartitionLane) -> None:
+        # Pausing drops what the fetcher holds of the partition (fetched again on resume),
+        # so fetching resumes only once half the backlog has started, not at each start.
+        limit = self._config.max_records
+        if not lane.paused and lane.waiting >= limit:
+            self._consumer.pause(lane.tp)
+            lane.paused = True
+        elif lane.paused and lane.waiting <= limit // 2 and lane.open:
+            self._consumer.resume(lane.tp)
+            lane.paused = False
+
     def _start(self) -> None:
         """Start what may start, a record per partition in turn, up to ``max_concurrency``."""
         limit = self._config.max_concurrency
-        while self._in_hand < limit and not self._stopping:
+        while self._in_hand < limit and not self._halted:
             lanes = [lane for lane in self._lanes.values() if lane.startable]
             if not lanes:
-                return
+                break
             for lane in lanes:
                 if self._in_hand >= limit:
-                    return
+                    break
                 self._begin(lane)
+        for lane in self._lanes.values():
+            if lane.held and not lane.stalled:
+                lane.stalled = True
+                self._log.warning(
+                    "%s-%d: the record at offset %s is not dealt with yet, and %d after it "
+                    "were started: starting no more there until it is (ServiceConfig."
+                    "max_ahead); its campaign's handler is slow or stuck",
+                    lane.tp.topic,
+                    lane.tp.partition,
+                    lane.commit_point(),
+                    lane.ahead() - 1,
+                )
 
     def _begin(self, lane: PartitionLane) -> None:
         record = lane.take()
-        if lane.paused and lane.waiting < self._config.max_records:
-            self._consumer.resume(lane.tp)
-            lane.paused = False
+        self._throttle(lane)
         task = asyncio.create_task(self._handling.handle(record, current=lane.is_open))
         lane.running[record.key] = task
         self._in_hand += 1
@@ -377,23 +432,38 @@ class Runner:
 
     def _finished(self, lane: PartitionLane, record: Record, task: asyncio.Task[None]) -> None:
         self._in_hand -= 1
-        dealt = False
-        if not task.cancelled():
-            error = task.exception()
-            if error is None:
-                dealt = True
-            elif not isinstance(error, RecordAbandoned):
-                # Not the record's fault (a handler's failure is dead-lettered inside):
-                # the DLQ unreachable, say. The instance stops; the record stays uncommitted.
-                self._fail(error)
+        error = None if task.cancelled() else task.exception()
+        dealt = not task.cancelled() and error is None
         lane.finished(record, dealt=dealt)
         if dealt:
             self._progress.set()
+            if lane.stalled and not lane.at_limit:
+                lane.stalled = False
+                self._log.info("%s-%d: moving again", lane.tp.topic, lane.tp.partition)
+        else:
+            where = f"{record.topic}-{record.partition}@{record.offset}"
+            if lane.open and not self._halted:
+                # Given up while its partition is still this instance's: not the record's
+                # fault (a handler's failure is dead-lettered inside), e.g. the DLQ refusing.
+                # Left alone, its campaign would wait behind it for ever; the instance stops
+                # instead, the record uncommitted, and the process exits for a restart.
+                self._fail(error or RuntimeError(f"the handling of {where} was cancelled"))
+            elif error is not None and not isinstance(error, RecordAbandoned):
+                # Its partition is being given up anyway: the next owner handles it again.
+                self._log.error(
+                    "handling %s failed as its partition was given up: %r", where, error
+                )
+        if lane.paused:
+            self._throttle(lane)
         self._start()
 
     def _fail(self, error: BaseException) -> None:
         if self._failure is None and not self._stopping:
             self._failure = error
             self._failed.set()
-            for lane in self._lanes.values():
-                lane.open = False
+        self._halt()
+
+    def _halt(self) -> None:
+        self._halted = True
+        for lane in self._lanes.values():
+            lane.open = False

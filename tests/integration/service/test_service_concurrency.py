@@ -8,6 +8,7 @@ partition is committed only up to its oldest record not yet dealt with.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,10 +16,12 @@ from dataclasses import replace
 import pytest
 from aiokafka import TopicPartition
 
+from kafka_tail import TopicTail
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
@@ -198,3 +201,90 @@ async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order
 
         await eventually(all_handled, timeout=30, what="every request handled")
     assert dict(seen) == dict(sent)
+
+
+async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
+    sender: Sender, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One campaign's request is stuck; another campaign of the same partition has twenty.
+    With ``max_ahead=5`` only four of them start past the stuck one (none of them can be
+    committed before it, and a crash would hand them all to the next owner): the log says
+    the partition is held and why, and once the stuck request is done the rest follow."""
+    caplog.set_level(logging.INFO, logger="nexus.service.ahead")
+    stuck, busy = sender.campaigns_on(0, 2)
+    release = asyncio.Event()
+    handled: list[str] = []
+    service = Service(name="ahead", domain="search", config=replace(FAST, max_ahead=5))
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        handled.append(event.payload["query"])
+        if event.payload["query"] == "stuck":
+            await release.wait()
+
+    def in_flight() -> float | None:
+        return service.metrics.registry.get_sample_value(
+            "nexus_service_handlers_in_flight", {"service": "ahead"}
+        )
+
+    async with running(service, sender.settings):
+        first = await sender.send("stuck", stuck)
+        for n in range(20):
+            await sender.send(f"busy-{n}", busy)
+
+        async def held() -> bool:
+            return "starting no more there until it is" in caplog.text
+
+        await eventually(held, what="the partition said to be held")
+
+        async def four_done() -> bool:
+            return len(handled) == 5 and in_flight() == 1
+
+        await eventually(four_done, what="four requests done past the stuck one")
+        assert f"the record at offset {first.offset} is not dealt with yet" in caplog.text
+        assert handled == ["stuck", "busy-0", "busy-1", "busy-2", "busy-3"]
+        release.set()
+
+        async def all_handled() -> bool:
+            return len(handled) == 21
+
+        await eventually(all_handled, what="the rest once the stuck one is done")
+        assert "moving again" in caplog.text
+    assert handled[5:] == [f"busy-{n}" for n in range(4, 20)]
+
+
+async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: Sender) -> None:
+    """A handler that lets a ``CancelledError`` out (a task it awaited was cancelled) failed,
+    like any handler that raises: its record goes to the DLQ, and its campaign goes on."""
+    handled: list[str] = []
+    service = Service(name="cancelling", domain="search", config=FAST)
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        handled.append(event.payload["query"])
+        if event.payload["query"] == "cancelled":
+            helper = asyncio.ensure_future(asyncio.Event().wait())
+            helper.cancel()
+            await helper  # raises CancelledError into the handler
+
+    topics = TopicNames(prefix=sender.settings.topic_prefix)
+    async with (
+        TopicTail(sender.settings, topics.dlq, 1) as dlq,
+        running(service, sender.settings),
+    ):
+        written = await sender.send("cancelled", "camp-1")
+        await sender.send("after", "camp-1")
+
+        async def dead_lettered() -> bool:
+            return bool(dlq.records)
+
+        await eventually(dead_lettered, what="the dead letter")
+
+        async def next_handled() -> bool:
+            return handled == ["cancelled", "after"]
+
+        await eventually(next_handled, what="the campaign's next request handled")
+        (dead,) = dlq.records
+        assert header(dead.headers, "nexus-error-type") == "nexus_mesh.errors.HandlerCancelledError"
+        assert header(dead.headers, "nexus-original-offset") == str(written.offset)
+        assert service.running

@@ -674,8 +674,8 @@ async def test_a_record_in_hand_at_a_rebalance_is_finished_before_its_partition_
         for i in range(20)
     }
     requests = [mesh.request(f"q-{p}", campaign_id=c) for p, c in sorted(campaigns.items())]
-    # Written first, so that the first instance's first fetch holds both: it fetches again
-    # only once a batch is done, and these handlers are done only when the test says so.
+    # Written first, so that both are in hand when the second instance joins: each is its
+    # campaign's only request, and these handlers are done only when the test says so.
     written = [await mesh.send(request) for request in requests]
     async with running(instance("first"), mesh.settings) as a:
 

@@ -44,7 +44,7 @@ def offsets(records: list[ConsumerRecord[bytes, bytes]]) -> list[int]:
 
 
 def test_one_record_per_campaign_starts_and_the_next_follows_its_finish() -> None:
-    lane = PartitionLane(TP)
+    lane = PartitionLane(TP, max_ahead=100)
     a1, b1, a2, c1, b2 = (
         record(10, "a"),
         record(11, "b"),
@@ -63,7 +63,7 @@ def test_one_record_per_campaign_starts_and_the_next_follows_its_finish() -> Non
 
 
 def test_the_commit_point_is_the_oldest_record_not_dealt_with() -> None:
-    lane = PartitionLane(TP)
+    lane = PartitionLane(TP, max_ahead=100)
     assert lane.commit_point() is None  # nothing fetched: nothing to commit
     a1, b1, c1 = record(5, "a"), record(6, "b"), record(7, "c")
     lane.add([a1, b1, c1])
@@ -79,7 +79,7 @@ def test_the_commit_point_is_the_oldest_record_not_dealt_with() -> None:
 
 
 def test_a_record_given_up_holds_its_campaign_and_the_commit() -> None:
-    lane = PartitionLane(TP)
+    lane = PartitionLane(TP, max_ahead=100)
     a1, a2, b1, b2 = record(0, "a"), record(1, "a"), record(2, "b"), record(3, "b")
     lane.add([a1, a2, b1, b2])
     start_all(lane)
@@ -92,7 +92,7 @@ def test_a_record_given_up_holds_its_campaign_and_the_commit() -> None:
 
 
 def test_a_closed_lane_starts_nothing() -> None:
-    lane = PartitionLane(TP)
+    lane = PartitionLane(TP, max_ahead=100)
     lane.add([record(0, "a")])
     lane.open = False
     assert not lane.startable
@@ -100,9 +100,23 @@ def test_a_closed_lane_starts_nothing() -> None:
 
 
 def test_records_without_a_key_are_one_campaign() -> None:
-    lane = PartitionLane(TP)
+    lane = PartitionLane(TP, max_ahead=100)
     first, second = record(0, None), record(1, None)
     lane.add([first, second])
     assert offsets(start_all(lane)) == [0]
     lane.finished(first, dealt=True)
     assert offsets(start_all(lane)) == [1]
+
+
+def test_no_more_than_max_ahead_start_past_the_oldest_not_dealt_with() -> None:
+    lane = PartitionLane(TP, max_ahead=3)
+    stuck, *others = [record(0, "stuck")] + [record(n, f"c{n}") for n in range(1, 6)]
+    lane.add([stuck, *others])
+    assert offsets(start_all(lane)) == [0, 1, 2]
+    assert lane.held and lane.ahead() == 3
+    for done in others[:2]:
+        lane.finished(done, dealt=True)
+    assert lane.held and not lane.startable  # dealt with, but not committable past 0
+    lane.finished(stuck, dealt=True)
+    assert lane.commit_point() == 3 and not lane.held
+    assert offsets(start_all(lane)) == [3, 4, 5]
