@@ -159,6 +159,10 @@ class NexusSettings(BaseSettings):
     service_metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped on the pod's interface
     service_metrics_port: int = Field(default=9464, ge=0, le=65535)
     """0 turns the endpoint off."""
+    service_max_concurrency: int = Field(default=0, ge=0)
+    """Records a service instance handles at once; 0 keeps the service's own
+    ``ServiceConfig.max_concurrency``. For operators: a pod's CPU limit or a downstream's
+    capacity may call for another number than the author's."""
 
     @field_validator("topic_prefix")
     @classmethod

@@ -33,6 +33,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from aiokafka import AIOKafkaConsumer
@@ -174,11 +175,14 @@ class Service:
             producer, consumer = await self._connect(settings, codec, topics)
         finally:
             self._starting = False
+        config = self.config
+        if settings.service_max_concurrency:
+            config = replace(config, max_concurrency=settings.service_max_concurrency)
         runner = Runner(
             name=self.name,
             topic=topics.domain(self.domain),
             handlers=self._handlers,
-            config=self.config,
+            config=config,
             consumer=consumer,
             codec=codec,
             publisher=Publisher(
@@ -205,11 +209,12 @@ class Service:
         self._producer, self._consumer, self._runner = producer, consumer, runner
         runner.start()
         self.log.info(
-            "service %s started: group %s on %s, handling %s",
+            "service %s started: group %s on %s, handling %s, up to %d at once",
             self.name,
             self.group_id,
             topics.domain(self.domain),
             ", ".join(sorted(self._handlers)),
+            config.max_concurrency,
         )
 
     async def _connect(

@@ -117,9 +117,15 @@ async def test_a_slow_campaign_holds_back_only_itself(sender: Sender) -> None:
     assert handled.count("slow-1") == handled.count("slow-2") == 1
 
 
-async def test_max_concurrency_bounds_the_records_in_hand(sender: Sender) -> None:
+@pytest.mark.parametrize(("operator", "limit"), [(0, 3), (2, 2)], ids=["config", "operator"])
+async def test_max_concurrency_bounds_the_records_in_hand(
+    sender: Sender, operator: int, limit: int
+) -> None:
     """Ten campaigns' requests written before the service starts, at most three handled at
-    once: exactly three are in hand until they are let go, then the rest follow."""
+    once by the service's config, or two where the operator says so
+    (``NEXUS_SERVICE_MAX_CONCURRENCY``): exactly that many are in hand until they are let
+    go, then the rest follow."""
+    settings = sender.settings.model_copy(update={"service_max_concurrency": operator})
     in_hand = 0
     most = 0
     handled: list[str] = []
@@ -139,16 +145,16 @@ async def test_max_concurrency_bounds_the_records_in_hand(sender: Sender) -> Non
 
     for n in range(10):
         await sender.send(f"q-{n}", f"camp-{n}")
-    async with running(service, sender.settings):
+    async with running(service, settings):
 
-        async def three_in_hand() -> bool:
-            return len(handled) == 3
+        async def at_the_limit() -> bool:
+            return len(handled) == limit
 
-        await eventually(three_in_hand, what="three requests in hand")
+        await eventually(at_the_limit, what=f"{limit} requests in hand")
         gauge = service.metrics.registry.get_sample_value(
             "nexus_service_handlers_in_flight", {"service": "bounded"}
         )
-        assert gauge == 3
+        assert gauge == limit
         release.set()
 
         async def all_handled() -> bool:
@@ -165,7 +171,7 @@ async def test_max_concurrency_bounds_the_records_in_hand(sender: Sender) -> Non
             )
 
         await eventually(none_in_hand, what="the in-flight gauge back at zero")
-    assert most == 3, f"{most} handlers ran at once, with max_concurrency=3"
+    assert most == limit, f"{most} handlers ran at once, with a limit of {limit}"
     assert sorted(handled) == sorted(f"camp-{n}" for n in range(10))
 
 
