@@ -294,3 +294,58 @@ async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: Sender
         assert header(dead.headers, "nexus-error-type") == "nexus_mesh.errors.HandlerCancelledError"
         assert header(dead.headers, "nexus-original-offset") == str(written.offset)
         assert service.running
+
+
+async def test_a_rebalance_with_many_campaigns_in_hand_hands_each_over_once_in_order(
+    sender: Sender,
+) -> None:
+    """Eight campaigns on both partitions, 25 requests each, a second instance joining while
+    the first has several campaigns of each partition in hand. Every request is handled
+    exactly once over the two instances, and each campaign's in the order sent: the
+    records in hand are finished and committed before their partition moves, and the
+    records behind them go to the new owner from that commit."""
+    handled: list[tuple[str, str, str]] = []  # (instance, campaign, query) as each began
+    moved = asyncio.Event()  # the handlers stay slow until a partition has moved
+    campaigns = sender.campaigns_on(0, 4) + sender.campaigns_on(1, 4)
+
+    def instance(name: str) -> Service:
+        service = Service(name="movers", domain="search", config=FAST)
+
+        @service.handler("search.requested")
+        async def on_request(event: Envelope, ctx: Context) -> None:
+            handled.append((name, event.metadata.campaign_id, event.payload["query"]))
+            if not moved.is_set():
+                await asyncio.sleep(0.2)  # work that takes a while, not a synchronisation
+
+        return service
+
+    sent: dict[str, list[str]] = defaultdict(list)
+    for n in range(25):
+        for campaign in campaigns:
+            sent[campaign].append(f"{campaign}-{n}")
+            await sender.send(f"{campaign}-{n}", campaign)
+    async with running(instance("first"), sender.settings) as a:
+
+        async def busy() -> bool:
+            # Every campaign begun, so both partitions have several in hand.
+            return len({campaign for _, campaign, _ in handled}) == len(campaigns)
+
+        await eventually(busy, what="the first instance handling every campaign")
+        async with running(instance("second"), sender.settings) as b:
+
+            async def rebalanced() -> bool:
+                return len(a.stats.assigned) == 1 and len(b.stats.assigned) == 1
+
+            await eventually(rebalanced, timeout=30, what="one partition moving to the second")
+            assert len(handled) < 200, "the first was still busy when it moved"
+            moved.set()
+
+            async def all_handled() -> bool:
+                return len(handled) >= 200
+
+            await eventually(all_handled, timeout=60, what="every request handled")
+    assert {name for name, _, _ in handled} == {"first", "second"}
+    seen: dict[str, list[str]] = defaultdict(list)
+    for _, campaign, query in handled:
+        seen[campaign].append(query)
+    assert dict(seen) == dict(sent), "a request handled twice, or a campaign out of order"
