@@ -258,7 +258,7 @@ class Service:
         return producer, consumer
 
     async def stop(self) -> None:
-        """Finish the record in hand, commit, leave the group and disconnect."""
+        """Finish the records in hand, commit, leave the group and disconnect."""
         runner, consumer, producer = self._runner, self._consumer, self._producer
         if runner is None or consumer is None or producer is None:
             return
@@ -355,7 +355,11 @@ class Service:
                 loop.remove_signal_handler(signum)
             task = runner.task
             await self.stop()
-        failure = task.exception() if task.done() and not task.cancelled() else None
+        # The runner's own record of a failure first: a stop signal arriving as it failed
+        # cancels its task, which would otherwise end the process as if all were well.
+        failure = runner.failure or (
+            task.exception() if task.done() and not task.cancelled() else None
+        )
         if failure is not None:
             raise failure
 

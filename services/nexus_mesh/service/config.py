@@ -10,9 +10,11 @@ from typing import Literal
 class ServiceConfig:
     """How a service consumes, retries, deduplicates and stops.
 
-    An instance keeps fetching while its handlers run, so a slow handler holds back only its
-    own campaign and never costs the instance its place in the group; ``handler_timeout_s``
-    bounds how long it holds that campaign.
+    An instance keeps fetching while its handlers run, so a slow handler never costs the
+    instance its place in the group, and holds back its own campaign; the other campaigns of
+    its partition go on until ``max_records`` records wait there (the slow campaign's
+    backlog counts) or records ``max_ahead`` offsets past it would start, and then wait for
+    it too. ``handler_timeout_s`` bounds how long that lasts.
     """
 
     group_id: str | None = None
@@ -33,10 +35,11 @@ class ServiceConfig:
     at once, even within one partition. 1 handles one record at a time."""
 
     max_ahead: int = 1000
-    """Records of a partition that may be started past its oldest record not yet dealt with
-    (a slow or stuck handler's). None of them can be committed until it is, so an instance
-    that dies meanwhile hands them all to the next owner, to handle again; at the limit the
-    partition starts nothing more until the oldest is dealt with (and says so in the log)."""
+    """How far past a partition's oldest record not yet dealt with (a slow or stuck
+    handler's) a record may start, in offsets (records, and the markers of transactions). None
+    of those records can be committed until the oldest is, so an instance that dies
+    meanwhile hands them all to the next owner, to handle again; past the limit the partition
+    starts nothing more until the oldest is dealt with, and says so in the log."""
 
     max_records: int = 100
     """Records fetched ahead per partition: fetching from a partition pauses while this many
@@ -66,6 +69,9 @@ class ServiceConfig:
     dedupe_max_entries: int = 100_000
     dedupe_ttl_s: float = 3600.0
     stop_timeout_s: float = 10.0
+    """How long a stop, or a rebalance taking partitions away, waits for the records in hand;
+    handlers still running then are cancelled (and waited for 5 s more), their records left
+    to the partition's next reader. The whole group waits for a rebalance meanwhile."""
     send_timeout_s: float = 10.0
     lag_interval_s: float = 5.0
     """How often the end offsets of the assigned partitions are read for

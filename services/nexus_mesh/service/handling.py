@@ -289,6 +289,12 @@ class RecordHandling:
                     f"{envelope.type} handler raised CancelledError without being cancelled"
                 ) from exc
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A stop or a rebalance cancelled the handling, and the handler turned
+                    # that into an error of its own: still a cancellation, not a failure of
+                    # the record (which goes to the partition's next reader, not the DLQ).
+                    raise asyncio.CancelledError from exc
                 if isinstance(exc, TimeoutError) and deadline.expired():
                     raise HandlerTimeoutError(
                         f"{envelope.type} handler ran past handler_timeout_s "

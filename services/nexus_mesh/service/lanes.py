@@ -7,7 +7,7 @@ campaigns. A record may therefore start as soon as every earlier record of its c
 campaign's slow handler holds back that campaign alone. What may be committed is the
 partition's oldest record not yet dealt with: everything before it is done, whichever order
 it finished in. Everything dealt with after it is handled again if the instance dies first,
-so a lane starts nothing more than ``max_ahead`` records past it.
+so a lane starts no record ``max_ahead`` offsets or more past it.
 """
 
 from __future__ import annotations
@@ -83,27 +83,38 @@ class PartitionLane:
             self._end = record.offset + 1
             self.waiting += 1
 
-    @property
-    def startable(self) -> bool:
-        return self.open and bool(self._ready) and not self.at_limit
+    def _next_key(self) -> tuple[Key] | None:
+        """The campaign whose next record starts next: the longest ready whose record lies
+        within ``max_ahead`` offsets of the commit point. The record at the commit point
+        always does (its campaign has nothing older in hand), so a lane at its limit still
+        starts the record the limit waits for."""
+        point = self.commit_point()
+        if point is None:
+            return None
+        bound = point + self._max_ahead
+        for key in self._ready:
+            if self._queues[key][0].offset < bound:
+                return (key,)
+        return None
 
     @property
     def held(self) -> bool:
-        """Records could start but for ``max_ahead``: the oldest is slow or stuck."""
-        return self.open and bool(self._ready) and self.at_limit
-
-    @property
-    def at_limit(self) -> bool:
-        return self.ahead() >= self._max_ahead
+        """Records wait but may not start for ``max_ahead``: an older one is slow or stuck."""
+        return self.open and bool(self._ready) and self._next_key() is None
 
     def ahead(self) -> int:
-        """Records started past the commit point (dealt with or in hand)."""
+        """Offsets from the commit point to the newest record started."""
         point = self.commit_point()
         return 0 if point is None else max(0, self._started_to - point)
 
-    def take(self) -> Record:
-        """The next record that may start (call only when :attr:`startable`)."""
-        key = next(iter(self._ready))
+    def take(self) -> Record | None:
+        """The next record that may start, if any (none once the lane is closed)."""
+        if not self.open or not self._ready:
+            return None
+        found = self._next_key()
+        if found is None:
+            return None
+        (key,) = found
         del self._ready[key]
         queue = self._queues[key]
         record = queue.popleft()

@@ -154,6 +154,11 @@ class Runner:
     def stopped(self) -> bool:
         return self._stopping
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the instance stopped on its own (a record it could not deal with), if it did."""
+        return self._failure
+
     def start(self) -> None:
         self._consumer.subscribe([self._topic], listener=_Listener(self))
         self._task = asyncio.create_task(self._consume(), name=f"nexus-service-{self._name}")
@@ -239,12 +244,20 @@ class Runner:
                     # starts too, after a restart or a rebalance, skipping what came between
                     # (and the lag would count from the log's start meanwhile).
                     fresh = {
-                        tp: self._not_past_fetched(tp, offset)
+                        tp: offset
                         for tp, offset in starts.items()
                         if await self._consumer.committed(tp) is None
                     }
-                    if fresh:
-                        await self._consumer.commit(fresh)
+                    # With the loop's commits, not beside them: records fetched meanwhile
+                    # may be handled and committed already, and this must not undo that.
+                    async with self._commit_lock:
+                        fresh = {
+                            tp: self._not_past_fetched(tp, offset)
+                            for tp, offset in fresh.items()
+                            if (lane := self._lanes.get(tp)) is None or lane.committed is None
+                        }
+                        if fresh:
+                            await self._consumer.commit(fresh)
                     return fresh
         except (KafkaError, TimeoutError) as exc:
             # Resolved at the first fetch instead, as the consumer would anyway.
@@ -397,29 +410,31 @@ class Runner:
     def _start(self) -> None:
         """Start what may start, a record per partition in turn, up to ``max_concurrency``."""
         limit = self._config.max_concurrency
-        while self._in_hand < limit and not self._halted:
-            lanes = [lane for lane in self._lanes.values() if lane.startable]
-            if not lanes:
-                break
-            for lane in lanes:
+        started = True
+        while started and self._in_hand < limit and not self._halted:
+            started = False
+            # A copy: starting moves a lane to the back of the turn.
+            for lane in list(self._lanes.values()):
                 if self._in_hand >= limit:
                     break
-                self._begin(lane)
+                record = lane.take()
+                if record is not None:
+                    self._begin(lane, record)
+                    started = True
         for lane in self._lanes.values():
-            if lane.held and not lane.stalled:
+            if not lane.stalled and lane.held:
                 lane.stalled = True
                 self._log.warning(
-                    "%s-%d: the record at offset %s is not dealt with yet, and %d after it "
-                    "were started: starting no more there until it is (ServiceConfig."
-                    "max_ahead); its campaign's handler is slow or stuck",
+                    "%s-%d: the record at offset %s is still being handled, and %d after it "
+                    "were started: starting none further on until it is done "
+                    "(ServiceConfig.max_ahead); its campaign's handler is slow or stuck",
                     lane.tp.topic,
                     lane.tp.partition,
                     lane.commit_point(),
                     lane.ahead() - 1,
                 )
 
-    def _begin(self, lane: PartitionLane) -> None:
-        record = lane.take()
+    def _begin(self, lane: PartitionLane, record: Record) -> None:
         self._throttle(lane)
         task = asyncio.create_task(self._handling.handle(record, current=lane.is_open))
         lane.running[record.key] = task
@@ -437,16 +452,17 @@ class Runner:
         lane.finished(record, dealt=dealt)
         if dealt:
             self._progress.set()
-            if lane.stalled and not lane.at_limit:
+            if lane.stalled and not lane.held:
                 lane.stalled = False
                 self._log.info("%s-%d: moving again", lane.tp.topic, lane.tp.partition)
         else:
             where = f"{record.topic}-{record.partition}@{record.offset}"
             if lane.open and not self._halted:
-                # Given up while its partition is still this instance's: not the record's
-                # fault (a handler's failure is dead-lettered inside), e.g. the DLQ refusing.
-                # Left alone, its campaign would wait behind it for ever; the instance stops
-                # instead, the record uncommitted, and the process exits for a restart.
+                # Given up while its partition is still this instance's, by an error outside
+                # the handler (a handler's own failure is dead-lettered inside; the DLQ write
+                # insists until it lands). Left alone, its campaign would wait behind it for
+                # ever; the instance stops instead, the record uncommitted, and the process
+                # exits for a restart.
                 self._fail(error or RuntimeError(f"the handling of {where} was cancelled"))
             elif error is not None and not isinstance(error, RecordAbandoned):
                 # Its partition is being given up anyway: the next owner handles it again.

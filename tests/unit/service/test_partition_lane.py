@@ -32,8 +32,7 @@ def record(offset: int, campaign: str | None) -> ConsumerRecord[bytes, bytes]:
 def start_all(lane: PartitionLane) -> list[ConsumerRecord[bytes, bytes]]:
     """Start what may start, as the runner does, with a stand-in for the handler's task."""
     started = []
-    while lane.startable:
-        taken = lane.take()
+    while (taken := lane.take()) is not None:
         lane.running[taken.key] = cast("asyncio.Task[None]", object())
         started.append(taken)
     return started
@@ -95,7 +94,7 @@ def test_a_closed_lane_starts_nothing() -> None:
     lane = PartitionLane(TP, max_ahead=100)
     lane.add([record(0, "a")])
     lane.open = False
-    assert not lane.startable
+    assert lane.take() is None
     assert not lane.is_open()
 
 
@@ -116,7 +115,40 @@ def test_no_more_than_max_ahead_start_past_the_oldest_not_dealt_with() -> None:
     assert lane.held and lane.ahead() == 3
     for done in others[:2]:
         lane.finished(done, dealt=True)
-    assert lane.held and not lane.startable  # dealt with, but not committable past 0
+    assert lane.held and lane.take() is None  # dealt with, but not committable past 0
     lane.finished(stuck, dealt=True)
     assert lane.commit_point() == 3 and not lane.held
     assert offsets(start_all(lane)) == [3, 4, 5]
+
+
+def test_the_record_a_lane_at_its_limit_waits_for_can_always_start() -> None:
+    """Campaign k's five records, then z's: k's first and z's start (z is within reach then),
+    six offsets past the commit point. When k's first is done, k's second is the commit
+    point, waiting, with the lane still at its limit: it must start, or nothing ever would."""
+    lane = PartitionLane(TP, max_ahead=5)
+    ks = [record(n, "k") for n in range(5)]
+    z = record(5, "z")
+    lane.add([*ks, z])
+    assert offsets(start_all(lane)) == [0]  # z at 5 is not within 5 of offset 0
+    lane.finished(ks[0], dealt=True)
+    assert sorted(offsets(start_all(lane))) == [1, 5]
+    lane.finished(z, dealt=True)
+    lane.finished(ks[1], dealt=True)
+    assert offsets(start_all(lane)) == [2]
+    assert lane.commit_point() == 2
+
+
+def test_far_records_wait_while_near_ones_start() -> None:
+    """Ready campaigns are taken longest-ready first, but one whose next record lies past
+    the limit lets a nearer one go first."""
+    lane = PartitionLane(TP, max_ahead=3)
+    stuck, far, near = record(0, "stuck"), record(1, "far"), record(2, "near")
+    lane.add([stuck, far, near])
+    start_all(lane)
+    lane.finished(far, dealt=True)
+    lane.add([record(3, "far"), record(4, "near")])
+    lane.finished(near, dealt=True)
+    assert offsets(start_all(lane)) == []  # 3 and 4 are 3 or more past offset 0
+    assert lane.held
+    lane.finished(stuck, dealt=True)
+    assert offsets(start_all(lane)) == [3, 4]
