@@ -1,5 +1,6 @@
-"""For tests of services: the search request a gateway would write, a service running in the
-test's process, and the environment of one run as its own process."""
+"""For tests of services: the search request a gateway would write (one, or written for
+you by :class:`SearchRequests`), a service running in the test's process, and the
+environment of one run as its own process."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
-from nexus_mesh.kafka.producer import EnvelopeProducer
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka.cluster import free_port
+from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Service
 from nexus_mesh.settings import NexusSettings
 
@@ -95,3 +99,36 @@ async def committed_offsets(settings: NexusSettings, group_id: str) -> dict[Topi
     finally:
         await admin.close()
     return {tp: meta.offset for tp, meta in offsets.items()}
+
+
+class SearchRequests:
+    """Plays the gateway: writes ``search.requested`` events to the domain topic."""
+
+    def __init__(self, settings: NexusSettings, producer: EnvelopeProducer, codec: Codec) -> None:
+        self.settings = settings
+        self.topics = TopicNames(prefix=settings.topic_prefix)
+        self._producer = producer
+        self._codec = codec
+
+    async def send(self, query: str, *, campaign_id: str = "camp-1") -> Written:
+        envelope = search_request(self._codec, query, campaign_id=campaign_id)
+        return await self._producer.send(envelope, topic=self.topics.domain("search"))
+
+    def campaigns_on(self, partition: int, count: int = 1) -> list[str]:
+        """``count`` campaign ids whose events land on ``partition`` of the domain topic."""
+        found = [
+            campaign
+            for campaign in (f"camp-{i}" for i in range(1000))
+            if campaign_partition(campaign, self.settings.domain_partitions) == partition
+        ]
+        assert len(found) >= count
+        return found[:count]
+
+
+@asynccontextmanager
+async def search_requests(settings: NexusSettings) -> AsyncIterator[SearchRequests]:
+    """The search domain topic made, and a :class:`SearchRequests` writing to it."""
+    await ensure_topics(settings, ["search"])
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with gateway_producer(settings, codec) as producer:
+        yield SearchRequests(settings, producer, codec)

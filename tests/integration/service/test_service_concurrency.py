@@ -18,52 +18,24 @@ import pytest
 from aiokafka import TopicPartition
 
 from kafka_tail import TopicTail
-from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.kafka.partitioning import campaign_partition
-from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.records import header
-from nexus_mesh.kafka.topics import TopicNames, ensure_topics
-from nexus_mesh.registry import load_registry
+from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually
-from service_kit import committed_offsets, gateway_producer, running, search_request
+from service_kit import SearchRequests, committed_offsets, running, search_requests
 
 FAST = ServiceConfig(poll_timeout_ms=100, stop_timeout_s=5.0, handler_timeout_s=None)
 
 
-class Sender:
-    def __init__(self, settings: NexusSettings, codec: Codec, producer: EnvelopeProducer) -> None:
-        self.settings = settings
-        self.codec = codec
-        self.producer = producer
-        self.topic = TopicNames(prefix=settings.topic_prefix).domain("search")
-
-    async def send(self, query: str, campaign_id: str) -> Written:
-        request = search_request(self.codec, query, campaign_id=campaign_id)
-        return await self.producer.send(request, topic=self.topic)
-
-    def campaigns_on(self, partition: int, count: int) -> list[str]:
-        """``count`` campaign ids that hash to ``partition``."""
-        found = [
-            f"camp-{i}"
-            for i in range(500)
-            if campaign_partition(f"camp-{i}", self.settings.domain_partitions) == partition
-        ]
-        assert len(found) >= count
-        return found[:count]
-
-
 @pytest.fixture
-async def sender(settings: NexusSettings) -> AsyncIterator[Sender]:
-    await ensure_topics(settings, ["search"])
-    codec = Codec(load_registry(settings.schemas_dir))
-    async with gateway_producer(settings, codec) as producer:
-        yield Sender(settings, codec, producer)
+async def sender(settings: NexusSettings) -> AsyncIterator[SearchRequests]:
+    async with search_requests(settings) as writer:
+        yield writer
 
 
-async def test_a_slow_campaign_holds_back_only_itself(sender: Sender) -> None:
+async def test_a_slow_campaign_holds_back_only_itself(sender: SearchRequests) -> None:
     """Campaign ``slow`` blocks in its handler. Another campaign of the same partition and a
     campaign of the other partition are handled meanwhile; ``slow``'s second request waits
     for its first; the partition's commit stays at ``slow``'s first request until it is
@@ -82,11 +54,11 @@ async def test_a_slow_campaign_holds_back_only_itself(sender: Sender) -> None:
             await release.wait()
 
     async with running(service, sender.settings):
-        first = await sender.send("slow-1", slow)
-        await sender.send("slow-2", slow)
+        first = await sender.send("slow-1", campaign_id=slow)
+        await sender.send("slow-2", campaign_id=slow)
         for n in range(3):
-            await sender.send(f"same-{n}", same)
-        last = await sender.send("other-0", other)
+            await sender.send(f"same-{n}", campaign_id=same)
+        last = await sender.send("other-0", campaign_id=other)
         assert first.partition == 0 and last.partition == 1
 
         async def others_handled() -> bool:
@@ -120,7 +92,7 @@ async def test_a_slow_campaign_holds_back_only_itself(sender: Sender) -> None:
 
 @pytest.mark.parametrize(("operator", "limit"), [(0, 3), (2, 2)], ids=["config", "operator"])
 async def test_max_concurrency_bounds_the_records_in_hand(
-    sender: Sender, operator: int, limit: int
+    sender: SearchRequests, operator: int, limit: int
 ) -> None:
     """Ten campaigns' requests written before the service starts, at most three handled at
     once by the service's config, or two where the operator says so
@@ -145,7 +117,7 @@ async def test_max_concurrency_bounds_the_records_in_hand(
             in_hand -= 1
 
     for n in range(10):
-        await sender.send(f"q-{n}", f"camp-{n}")
+        await sender.send(f"q-{n}", campaign_id=f"camp-{n}")
     async with running(service, settings):
 
         async def at_the_limit() -> bool:
@@ -177,7 +149,7 @@ async def test_max_concurrency_bounds_the_records_in_hand(
 
 
 async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order(
-    sender: Sender,
+    sender: SearchRequests,
 ) -> None:
     """Sixty requests in three campaigns, with fetching paused every four records waiting
     (``max_records=4``) and resumed at two: each is handled exactly once, each campaign's in
@@ -201,7 +173,7 @@ async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order
         for campaign in ("camp-a", "camp-b", "camp-c"):
             query = f"{campaign}-{n}"
             sent[campaign].append(query)
-            await sender.send(query, campaign)
+            await sender.send(query, campaign_id=campaign)
     async with running(service, sender.settings):
 
         async def all_handled() -> bool:
@@ -212,7 +184,7 @@ async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order
 
 
 async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
-    sender: Sender, caplog: pytest.LogCaptureFixture
+    sender: SearchRequests, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One campaign's first request is stuck, and its second waits behind it; another
     campaign of the same partition has twenty. With ``max_ahead=5`` only the four within
@@ -237,10 +209,10 @@ async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
         )
 
     async with running(service, sender.settings):
-        first = await sender.send("stuck-0", stuck)
+        first = await sender.send("stuck-0", campaign_id=stuck)
         for n in range(20):
-            await sender.send(f"busy-{n}", busy)
-        await sender.send("stuck-1", stuck)
+            await sender.send(f"busy-{n}", campaign_id=busy)
+        await sender.send("stuck-1", campaign_id=stuck)
 
         async def held() -> bool:
             return "starting none further on until it is done" in caplog.text
@@ -264,7 +236,7 @@ async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
     assert [q for q in handled if q.startswith("stuck")] == ["stuck-0", "stuck-1"]
 
 
-async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: Sender) -> None:
+async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: SearchRequests) -> None:
     """A handler that lets a ``CancelledError`` out (a task it awaited was cancelled) failed,
     like any handler that raises: its record goes to the DLQ, and its campaign goes on."""
     handled: list[str] = []
@@ -283,8 +255,8 @@ async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: Sender
         TopicTail(sender.settings, topics.dlq, 1) as dlq,
         running(service, sender.settings),
     ):
-        written = await sender.send("cancelled", "camp-1")
-        await sender.send("after", "camp-1")
+        written = await sender.send("cancelled", campaign_id="camp-1")
+        await sender.send("after", campaign_id="camp-1")
 
         async def dead_lettered() -> bool:
             return bool(dlq.records)
@@ -308,7 +280,7 @@ async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: Sender
 
 
 async def test_a_rebalance_with_many_campaigns_in_hand_hands_each_over_once_in_order(
-    sender: Sender, caplog: pytest.LogCaptureFixture
+    sender: SearchRequests, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Eight campaigns on both partitions, 25 requests each, a second instance joining while
     the first has several campaigns of each partition in hand. Every request is handled
@@ -335,7 +307,7 @@ async def test_a_rebalance_with_many_campaigns_in_hand_hands_each_over_once_in_o
     for n in range(25):
         for campaign in campaigns:
             sent[campaign].append(f"{campaign}-{n}")
-            await sender.send(f"{campaign}-{n}", campaign)
+            await sender.send(f"{campaign}-{n}", campaign_id=campaign)
     async with running(instance("first"), sender.settings) as a:
 
         async def busy() -> bool:

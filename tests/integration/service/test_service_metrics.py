@@ -10,13 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.kafka.partitioning import campaign_partition
-from nexus_mesh.kafka.producer import EnvelopeProducer
-from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka.cluster import free_port
-from nexus_mesh.registry import load_registry
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry
@@ -24,7 +19,7 @@ from nexus_testkit import MetricSamples as Samples
 from nexus_testkit import eventually
 from nexus_testkit import metric_value as value
 from nexus_testkit import scrape_metrics as scrape
-from service_kit import gateway_producer, search_request
+from service_kit import SearchRequests, search_requests
 
 # A short lag interval so a backlog shows within a test's patience, not within minutes.
 FAST = ServiceConfig(
@@ -32,35 +27,10 @@ FAST = ServiceConfig(
 )
 
 
-class Requests:
-    """Plays the gateway: writes ``search.requested`` events to the domain topic."""
-
-    def __init__(self, settings: NexusSettings, producer: EnvelopeProducer, codec: Codec) -> None:
-        self.settings = settings
-        self.topics = TopicNames(prefix=settings.topic_prefix)
-        self._producer = producer
-        self._codec = codec
-
-    async def send(self, query: str, *, campaign_id: str = "camp-1") -> None:
-        envelope = search_request(self._codec, query, campaign_id=campaign_id)
-        await self._producer.send(envelope, topic=self.topics.domain("search"))
-
-    def campaign_on(self, partition: int) -> str:
-        """A campaign whose events land on ``partition`` of the domain topic."""
-        partitions = self.settings.domain_partitions
-        return next(
-            campaign
-            for campaign in (f"camp-{i}" for i in range(1000))
-            if campaign_partition(campaign, partitions) == partition
-        )
-
-
 @pytest.fixture
-async def requests(settings: NexusSettings) -> AsyncIterator[Requests]:
-    await ensure_topics(settings, ["search"])
-    codec = Codec(load_registry(settings.schemas_dir))
-    async with gateway_producer(settings, codec) as producer:
-        yield Requests(settings, producer, codec)
+async def requests(settings: NexusSettings) -> AsyncIterator[SearchRequests]:
+    async with search_requests(settings) as writer:
+        yield writer
 
 
 @asynccontextmanager
@@ -108,7 +78,7 @@ def quiet_service() -> Service:
     return service
 
 
-async def test_lag_counts_the_backlog_behind_a_stuck_handler(requests: Requests) -> None:
+async def test_lag_counts_the_backlog_behind_a_stuck_handler(requests: SearchRequests) -> None:
     entered, release = asyncio.Event(), asyncio.Event()
     handled: list[str] = []
     service = Service(name="lagging", domain="search", config=replace(FAST, handler_timeout_s=None))
@@ -121,7 +91,7 @@ async def test_lag_counts_the_backlog_behind_a_stuck_handler(requests: Requests)
         handled.append(event.metadata.event_id)
 
     topic = requests.topics.domain("search")
-    stuck_on, other = requests.campaign_on(0), requests.campaign_on(1)
+    (stuck_on,), (other,) = requests.campaigns_on(0), requests.campaigns_on(1)
     async with serving(service, requests.settings) as url:
 
         async def lag_is(expected: dict[int, float]) -> dict[int, float] | None:
@@ -157,7 +127,7 @@ def _is_set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
-async def test_lag_series_follow_the_assignment(requests: Requests) -> None:
+async def test_lag_series_follow_the_assignment(requests: SearchRequests) -> None:
     topic = requests.topics.domain("search")
     async with serving(quiet_service(), requests.settings) as first:
 
@@ -185,7 +155,7 @@ async def test_lag_series_follow_the_assignment(requests: Requests) -> None:
         await eventually(owns_all, what="both partitions back once the second left")
 
 
-async def test_every_handler_outcome_is_timed_and_every_write_too(requests: Requests) -> None:
+async def test_every_handler_outcome_is_timed_and_every_write_too(requests: SearchRequests) -> None:
     config = replace(FAST, handler_timeout_s=0.5, retry_attempts=1)
     service = Service(name="timed", domain="search", config=config)
     never = asyncio.Event()
