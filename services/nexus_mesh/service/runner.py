@@ -146,11 +146,6 @@ class Runner:
         return self._task
 
     @property
-    def in_hand(self) -> int:
-        """Records being handled now."""
-        return self._in_hand
-
-    @property
     def stopped(self) -> bool:
         return self._stopping
 
