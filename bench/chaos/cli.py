@@ -13,6 +13,7 @@ from bench import chaos
 from bench.chaos.config import ChaosConfig
 from bench.chaos.report import BEGIN_MARK, END_MARK, render_section, render_table
 from bench.chaos.run import run
+from bench.harness.processes import stop_all_on_sigterm
 from bench.harness.report import DOC, write_section
 
 
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join([".venv/bin/python -m bench.chaos", *given])
     # The clients' Kafka connections log every refused connect while a broker is down.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stop_all_on_sigterm()
     result = asyncio.run(run(config))
     print()
     print(render_table(result))

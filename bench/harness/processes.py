@@ -22,6 +22,13 @@ from nexus_mesh.localkafka.cluster import free_port, free_ports
 Check = Callable[[], Awaitable[bool]]
 
 
+def stop_all_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, ``kill``) end a bench as Ctrl-C does, through its cleanup,
+    which stops the broker and the mesh processes it started. Python's default would end it
+    at once and leave them running, holding ports and CPU the next run measures with."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def mesh_env(
     bootstrap: str,
     prefix: str,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import mainflow
+from bench.harness.processes import stop_all_on_sigterm
 from bench.harness.procstat import background_load
 from bench.harness.report import DOC, write_section
 from bench.mainflow.fanout import fanout_phase, raise_fd_limit
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join([".venv/bin/python -m bench.mainflow_bench", *given])
+    stop_all_on_sigterm()
     section = asyncio.run(run(args, command))
     print()
     print(section)

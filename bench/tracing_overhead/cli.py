@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench import tracing_overhead
+from bench.harness.processes import stop_all_on_sigterm
 from bench.harness.report import DOC, write_section
 from bench.tracing_overhead.mesh import MODES, Bench, Receiver
 from bench.tracing_overhead.report import BEGIN_MARK, END_MARK, section
@@ -98,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = ".venv/bin/python -m bench.tracing_overhead_bench " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
+    stop_all_on_sigterm()
     text = asyncio.run(run(args, command.strip()))
     print(text)
     if not args.no_doc:
