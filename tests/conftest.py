@@ -41,6 +41,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cluster.stop()
 
 
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
+    """A single-broker cluster of the test's own, for tests that stop or pause the broker:
+    the session's broker serves every other test."""
+    cluster = LocalKafka(tmp_path / "kafka", die_with_parent=True)
+    bootstrap = cluster.start(nodes=1, port=0)
+    try:
+        yield cluster, bootstrap
+    finally:
+        cluster.stop()
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,6 @@ from mesh_processes import Mesh
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
-from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
@@ -47,15 +46,3 @@ async def publisher(settings: NexusSettings) -> AsyncIterator[Publisher]:
         )
     finally:
         await producer.stop()
-
-
-@pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[tuple[LocalKafka, str]]:
-    """A single-broker cluster of the test's own, for tests that stop or pause the broker:
-    the session's broker serves every other test."""
-    cluster = LocalKafka(tmp_path / "kafka", die_with_parent=True)
-    bootstrap = cluster.start(nodes=1, port=0)
-    try:
-        yield cluster, bootstrap
-    finally:
-        cluster.stop()
