@@ -77,6 +77,13 @@ def _always() -> bool:
     return True
 
 
+def _cancelled_from_outside() -> bool:
+    # A stop or a rebalance cancels the record's task (``cancelling()`` counts it); a
+    # handler timeout's cancellation is already undone once ``asyncio.timeout`` exits.
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
 def _abandon_unless(current: Current, envelope: Envelope) -> None:
     # Stopping, or the partition went to another instance: the record is left uncommitted
     # for whoever reads it next, not answered or dead-lettered here.
@@ -280,8 +287,7 @@ class RecordHandling:
                     await handler(envelope, context)
                 return
             except asyncio.CancelledError as exc:
-                task = asyncio.current_task()
-                if task is None or task.cancelling():
+                if _cancelled_from_outside():
                     raise  # a stop or a rebalance cancelling the handling itself
                 # Raised by the handler, not sent to it (a task it awaited was cancelled):
                 # its failure, dead-lettered as any other.
@@ -289,8 +295,7 @@ class RecordHandling:
                     f"{envelope.type} handler raised CancelledError without being cancelled"
                 ) from exc
             except Exception as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if _cancelled_from_outside():
                     # A stop or a rebalance cancelled the handling, and the handler turned
                     # that into an error of its own: still a cancellation, not a failure of
                     # the record (which goes to the partition's next reader, not the DLQ).

@@ -124,6 +124,10 @@ class PartitionLane:
         self._started_to = max(self._started_to, record.offset + 1)
         return record
 
+    def started(self, record: Record, task: asyncio.Task[None]) -> None:
+        """``record``, from :meth:`take`, is being handled by ``task``."""
+        self.running[record.key] = task
+
     def finished(self, record: Record, *, dealt: bool) -> None:
         """``record``'s handling ended: dealt with (handled, skipped or dead-lettered), or
         not (given up or cancelled as the partition is given up), which leaves it and its

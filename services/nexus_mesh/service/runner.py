@@ -432,7 +432,7 @@ class Runner:
     def _begin(self, lane: PartitionLane, record: Record) -> None:
         self._throttle(lane)
         task = asyncio.create_task(self._handling.handle(record, current=lane.is_open))
-        lane.running[record.key] = task
+        lane.started(record, task)
         self._in_hand += 1
         task.add_done_callback(partial(self._finished, lane, record))
         # To the back of the turn (a no-op for a lane already revoked).
@@ -464,8 +464,6 @@ class Runner:
                 self._log.error(
                     "handling %s failed as its partition was given up: %r", where, error
                 )
-        if lane.paused:
-            self._throttle(lane)
         self._start()
 
     def _fail(self, error: BaseException) -> None:

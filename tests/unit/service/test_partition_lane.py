@@ -33,7 +33,7 @@ def start_all(lane: PartitionLane) -> list[ConsumerRecord[bytes, bytes]]:
     """Start what may start, as the runner does, with a stand-in for the handler's task."""
     started = []
     while (taken := lane.take()) is not None:
-        lane.running[taken.key] = cast("asyncio.Task[None]", object())
+        lane.started(taken, cast("asyncio.Task[None]", object()))
         started.append(taken)
     return started
 
