@@ -112,6 +112,15 @@ class ServiceMetrics:
             labels,
             registry=r,
         )
+        self.records_waiting = Gauge(
+            "nexus_service_records_waiting",
+            "Records fetched and waiting to start, over all assigned partitions: what the "
+            "instance holds in memory beyond its handlers'. Fetching from a partition pauses "
+            "while ServiceConfig.max_records of its records wait, so each partition holds "
+            "fewer than twice that",
+            labels,
+            registry=r,
+        )
         self.lag = ConsumerLagCollector(
             "nexus_service_consumer_lag",
             "Records on an assigned partition after the group's committed offset "

@@ -111,6 +111,7 @@ class Runner:
         # record moves to the end, so a busy partition does not starve the others.
         self._lanes: dict[TopicPartition, PartitionLane] = {}
         self._in_hand = 0  # records being handled, over all lanes
+        self._waiting = 0  # records fetched and not started, over all lanes
         self._progress = asyncio.Event()  # a record was dealt with since the last commit
         self._commit_lock = asyncio.Lock()
         self._failure: BaseException | None = None
@@ -121,6 +122,7 @@ class Runner:
         self.metrics.lag.track(self._offsets.lag)
         # Read at each scrape, on the metrics thread: an int the loop replaces, no lock.
         self.metrics.in_flight.labels(name).set_function(lambda: self._in_hand)
+        self.metrics.records_waiting.labels(name).set_function(lambda: self._waiting)
         self.stats = ServiceStats()
         self._handling = RecordHandling(
             name=name,
@@ -291,7 +293,9 @@ class Runner:
         # moving the group's position backwards: it comes back as a new lane, from the
         # group's commit.
         for tp in partitions:
-            self._lanes.pop(tp, None)
+            lane = self._lanes.pop(tp, None)
+            if lane is not None:
+                self._waiting -= lane.waiting
         self._own(self._offsets.owned - partitions)
 
     def _own(self, partitions: frozenset[TopicPartition]) -> None:
@@ -378,6 +382,7 @@ class Runner:
                     # commit the rebalance makes (this instance too, as a new lane).
                     continue
                 lane.add(records)
+                self._waiting += len(records)
                 self._throttle(lane)
             self._start()
 
@@ -414,6 +419,7 @@ class Runner:
                     break
                 record = lane.take()
                 if record is not None:
+                    self._waiting -= 1
                     self._begin(lane, record)
                     started = True
         for lane in self._lanes.values():

@@ -153,7 +153,7 @@ async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order
 ) -> None:
     """Sixty requests in three campaigns, with fetching paused every four records waiting
     (``max_records=4``) and resumed at two: each is handled exactly once, each campaign's in
-    the order sent. (What pausing bounds, the records held in memory, is not observed.)"""
+    the order sent."""
     sent: dict[str, list[str]] = defaultdict(list)
     seen: dict[str, list[str]] = defaultdict(list)
     service = Service(
@@ -181,6 +181,70 @@ async def test_a_backlog_past_max_records_is_handled_once_each_in_campaign_order
 
         await eventually(all_handled, timeout=30, what="every request handled")
     assert dict(seen) == dict(sent)
+
+
+async def test_a_stuck_campaign_s_backlog_stays_in_kafka_not_in_memory(
+    sender: SearchRequests,
+) -> None:
+    """One campaign is stuck in its handler with forty requests behind it, on a service
+    fetching at most four records ahead per partition (``max_records=4``). Fetching from
+    that partition pauses: the instance holds fewer than eight of them
+    (``nexus_service_records_waiting``), the rest stay in Kafka, and a campaign written
+    behind them on the same partition waits too, as ``ServiceConfig`` says. The other
+    partition is served meanwhile. Once the stuck request is done, all follow, once each,
+    in order."""
+    stuck, behind = sender.campaigns_on(0, 2)
+    (other,) = sender.campaigns_on(1, 1)
+    release = asyncio.Event()
+    handled: list[str] = []
+    service = Service(
+        name="paused", domain="search", config=replace(FAST, max_records=4, max_concurrency=8)
+    )
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        handled.append(event.payload["query"])
+        if event.payload["query"] == "stuck-0":
+            await release.wait()
+
+    def waiting() -> float | None:
+        return service.metrics.registry.get_sample_value(
+            "nexus_service_records_waiting", {"service": "paused"}
+        )
+
+    async with running(service, sender.settings):
+        await sender.send("stuck-0", campaign_id=stuck)
+
+        async def stuck_in_hand() -> bool:
+            return handled == ["stuck-0"]
+
+        await eventually(stuck_in_hand, what="the first request in its handler")
+        for n in range(1, 41):
+            await sender.send(f"stuck-{n}", campaign_id=stuck)
+        await sender.send("behind-0", campaign_id=behind)
+        # Written after the backlog: each fetch that brings one of these asks for partition
+        # 0 as well, unless it is paused.
+        for n in range(3):
+            await sender.send(f"other-{n}", campaign_id=other)
+
+            async def other_handled(query: str = f"other-{n}") -> bool:
+                return query in handled
+
+            await eventually(other_handled, what=f"other-{n}, on the other partition")
+            held = waiting()
+            assert held is not None and held < 8, f"{held} records held in memory"
+        assert (waiting() or 0) >= 4, "the backlog's first records were never fetched"
+        assert "behind-0" not in handled and handled.count("stuck-0") == 1
+        release.set()
+
+        async def all_handled() -> bool:
+            return len(handled) == 45
+
+        await eventually(all_handled, timeout=30, what="the backlog once the stuck one is done")
+        assert waiting() == 0
+    assert [q for q in handled if q.startswith("stuck")] == [f"stuck-{n}" for n in range(41)]
+    # Fetched only once all but the last few of the backlog had started.
+    assert handled.index("behind-0") > handled.index("stuck-30")
 
 
 async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
