@@ -99,8 +99,10 @@ class Service:
 
     @property
     def ready(self) -> asyncio.Event:
-        """Set once the group has assigned this instance its partitions (possibly none)."""
-        return self._runner.ready if self._runner is not None else self._ready
+        """Set once the group has assigned this instance its partitions (possibly none),
+        the same event from before :meth:`start` or :meth:`run` until the service stops
+        (an event of the next run then)."""
+        return self._ready
 
     @property
     def stats(self) -> ServiceStats:
@@ -205,6 +207,7 @@ class Service:
                 for flow in registry.flows.values()
                 if flow.failure_type is not None
             },
+            ready=self._ready,
         )
         self._producer, self._consumer, self._runner = producer, consumer, runner
         runner.start()
@@ -266,6 +269,7 @@ class Service:
             await runner.stop()
         finally:
             self._stats = runner.stats
+            # A new event, not this one cleared: the next run may be in another event loop.
             self._ready = asyncio.Event()
             self._runner = self._consumer = self._producer = None
             try:

@@ -100,6 +100,7 @@ class Runner:
         telemetry: Telemetry | None = None,
         metrics: ServiceMetrics | None = None,
         failure_replies: Mapping[str, str] | None = None,
+        ready: asyncio.Event | None = None,
     ) -> None:
         self._name = name
         self._topic = topic
@@ -141,7 +142,8 @@ class Runner:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._offsets_task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
+        # Set at the first assignment; the service's own event, awaited before it starts.
+        self.ready = ready or asyncio.Event()
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -464,7 +466,14 @@ class Runner:
                 # insists until it lands). Left alone, its campaign would wait behind it for
                 # ever; the instance stops instead, the record uncommitted, and the process
                 # exits for a restart.
-                self._fail(error or RuntimeError(f"the handling of {where} was cancelled"))
+                failure = error or RuntimeError(f"the handling of {where} was cancelled")
+                self._log.error(
+                    "handling %s failed outside its handler: %r; this instance stops, the "
+                    "record uncommitted, for its partition's next reader",
+                    where,
+                    failure,
+                )
+                self._fail(failure)
             elif error is not None and not isinstance(error, RecordAbandoned):
                 # Its partition is being given up anyway: the next owner handles it again.
                 self._log.error(

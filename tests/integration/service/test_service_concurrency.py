@@ -19,10 +19,13 @@ from aiokafka import TopicPartition
 
 from kafka_tail import TopicTail
 from nexus_mesh.envelope import Envelope
+from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.records import header
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.service import Context, Service, ServiceConfig
+from nexus_mesh.service.dlq import DeadLetters, FailedRecord
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tracing import Telemetry
 from nexus_testkit import eventually
 from service_kit import SearchRequests, committed_offsets, running, search_requests
 
@@ -298,6 +301,69 @@ async def test_a_campaign_past_max_ahead_of_a_stuck_record_waits_for_it(
         assert "moving again" in caplog.text
     assert [q for q in handled if q.startswith("busy")] == [f"busy-{n}" for n in range(20)]
     assert [q for q in handled if q.startswith("stuck")] == ["stuck-0", "stuck-1"]
+
+
+async def test_a_failure_outside_the_handler_stops_the_instance_and_loses_nothing(
+    sender: SearchRequests, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler fails and the dead-letter write itself breaks (an error the SDK does not
+    expect: a fault injected into the DLQ writer, Kafka is real). The instance cannot deal
+    with the record, so it does not skip it: ``run()`` ends with that error (a process
+    exits for its restart), the log says why, and the partition stays committed before the
+    record. The next instance of the service dead-letters it, once."""
+    (campaign,) = sender.campaigns_on(0, 1)
+    seen: list[str] = []
+
+    def instance() -> Service:
+        service = Service(name="broken", domain="search", config=FAST)
+
+        @service.handler("search.requested")
+        async def on_request(event: Envelope, ctx: Context) -> None:
+            seen.append(event.payload["query"])
+            if event.payload["query"] == "poison":
+                raise ValueError("no such index")
+
+        return service
+
+    async def broken_write(
+        self: DeadLetters, record: FailedRecord, error: BaseException
+    ) -> Written:
+        raise RuntimeError("the dead-letter writer broke")
+
+    monkeypatch.setattr(DeadLetters, "write", broken_write)
+    first = instance()
+    # Loopback, no port: tests never listen beyond 127.0.0.1.
+    settings = sender.settings.model_copy(
+        update={"service_metrics_host": "127.0.0.1", "service_metrics_port": 0}
+    )
+    run = asyncio.create_task(first.run(settings, telemetry=Telemetry()))
+    # Awaited before the service started: the same event is set once it is assigned.
+    await asyncio.wait_for(first.ready.wait(), 30)
+    await sender.send("fine-0", campaign_id=campaign)
+    poison = await sender.send("poison", campaign_id=campaign)
+    with pytest.raises(RuntimeError, match="the dead-letter writer broke"):
+        await asyncio.wait_for(run, 30)
+    assert seen == ["fine-0", "poison"]
+    assert f"handling {poison.topic}-0@{poison.offset} failed outside its handler" in caplog.text
+    tp = TopicPartition(poison.topic, poison.partition)
+    committed = await committed_offsets(sender.settings, first.group_id)
+    assert committed.get(tp) == poison.offset, "the record the instance failed on was committed"
+
+    monkeypatch.undo()
+    second = instance()
+    async with running(second, sender.settings):
+
+        async def dead_lettered() -> bool:
+            return second.stats.dead_lettered == 1
+
+        await eventually(dead_lettered, what="the next instance dead-letters the record")
+
+        async def committed_past() -> bool:
+            offsets = await committed_offsets(sender.settings, second.group_id)
+            return offsets.get(tp) == poison.offset + 1
+
+        await eventually(committed_past, what="the partition committed past the record")
+    assert seen == ["fine-0", "poison", "poison"]
 
 
 async def test_a_handler_raising_cancelled_error_is_dead_lettered(sender: SearchRequests) -> None:
