@@ -7,10 +7,11 @@ from nexus_mesh.service.app import Service
 from nexus_mesh.service.config import ServiceConfig
 from nexus_mesh.service.context import Context, Origin
 from nexus_mesh.service.handling import Handler, ServiceStats
-from nexus_mesh.service.publisher import EventFactory, Published, Publisher
+from nexus_mesh.service.publisher import EnvelopeSink, EventFactory, Published, Publisher
 
 __all__ = [
     "Context",
+    "EnvelopeSink",
     "EventFactory",
     "Handler",
     "Origin",

@@ -113,7 +113,8 @@ class Service:
         return self._runner is not None
 
     def handler(self, *event_types: str) -> Callable[[Handler], Handler]:
-        """Register the decorated coroutine function for one or more event types."""
+        """Register the decorated coroutine function (or an object with an ``async def
+        __call__``) for one or more event types."""
         if not event_types:
             raise TypeError("handler() needs at least one event type")
         for event_type in event_types:
@@ -123,8 +124,16 @@ class Service:
                 raise ValueError(f"{self.name} already has a handler for {event_type}")
 
         def register(function: Handler) -> Handler:
-            if not inspect.iscoroutinefunction(function):
-                raise TypeError(f"handler {function!r} must be an async def function")
+            # A plain function returning an awaitable is refused although the type allows it:
+            # one that forgets to await would pass every record as handled.
+            if not (
+                inspect.iscoroutinefunction(function)
+                or inspect.iscoroutinefunction(getattr(function, "__call__", None))  # noqa: B004
+            ):
+                raise TypeError(
+                    f"handler {function!r} must be an async def function, or an object whose "
+                    "__call__ is one"
+                )
             for event_type in event_types:
                 self._handlers[event_type] = function
             return function

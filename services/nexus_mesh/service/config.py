@@ -49,7 +49,8 @@ class ServiceConfig:
     poll_timeout_ms: int = 500
     handler_timeout_s: float | None = 30.0
     """A handler running longer is cancelled (a :class:`~nexus_mesh.errors.HandlerTimeoutError`)
-    and its record dead-lettered."""
+    and its record dead-lettered. Its sends' waits for Kafka do not count: each is bounded by
+    ``send_timeout_s``, and a send Kafka did not take in time is retried as an outage."""
 
     retry_attempts: int = 3
     """Attempts for a handler that raises a retriable error (see ``retry_on``) before its
@@ -73,6 +74,8 @@ class ServiceConfig:
     handlers still running then are cancelled (and waited for 5 s more), their records left
     to the partition's next reader. The whole group waits for a rebalance meanwhile."""
     send_timeout_s: float = 10.0
+    """How long one write (a reply, an event, a dead letter) or a commit waits for Kafka; a
+    write not taken by then is retried, the request still in hand."""
     lag_interval_s: float = 5.0
     """How often the end offsets of the assigned partitions are read for
     ``nexus_service_consumer_lag``, so the lag keeps growing while a handler is stuck (a
@@ -101,3 +104,11 @@ class ServiceConfig:
             raise ValueError("start_from must be 'earliest' or 'latest'")
         if self.lag_interval_s <= 0:
             raise ValueError("lag_interval_s must be positive")
+        if self.dedupe_max_entries < 1:
+            raise ValueError("dedupe_max_entries must be at least 1")
+        if self.dedupe_ttl_s <= 0:
+            raise ValueError("dedupe_ttl_s must be positive")
+        if self.stop_timeout_s < 0:
+            raise ValueError("stop_timeout_s must not be negative")
+        if self.send_timeout_s <= 0:
+            raise ValueError("send_timeout_s must be positive")

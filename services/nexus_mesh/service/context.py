@@ -10,13 +10,18 @@ it sends them: a handler retried after a failure, or run again on a record redel
 crash, sends its n-th event under the same ``event_id`` as the first time, so whoever
 deduplicates by ``event_id`` (DESIGN.md section 2) drops the repeat. A handler that sends
 different events on another attempt gets the ids by position all the same.
+
+A send's wait for Kafka does not count against the handler's ``handler_timeout_s``: it is
+bounded by ``send_timeout_s`` of its own, and a Kafka outage is retried, never a timed-out
+handler's dead letter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +46,18 @@ _EVENT_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:nexus-mesh:event-id")
 class Context:
     """Per-event helpers: :meth:`reply`, :meth:`publish` and :meth:`broadcast`."""
 
-    __slots__ = ("_publisher", "_sent", "event", "log", "origin", "replied", "service")
+    __slots__ = (
+        "_deadline",
+        "_publisher",
+        "_put_off",
+        "_sent",
+        "_writes",
+        "event",
+        "log",
+        "origin",
+        "replied",
+        "service",
+    )
 
     def __init__(
         self,
@@ -58,14 +74,50 @@ class Context:
         self.log = log
         self._publisher = publisher
         self._sent = 0
+        self._deadline: asyncio.Timeout | None = None
+        self._writes = 0  # sends waiting for Kafka, the deadline put off meanwhile
+        self._put_off = (0.0, 0.0)  # the deadline then, and when the first of them began
         self.replied = False
         """Whether an attempt has answered the requester (:meth:`reply` returned): a
         requester answered once is never told otherwise by a later attempt's failure."""
 
-    def attempt_started(self) -> None:
-        """Called by the runner before each attempt of the handler: a retry sends its events
-        under the ids the failed attempt used."""
+    def _begin_attempt(self, deadline: asyncio.Timeout | None = None) -> None:
+        # Called by the runner as each attempt of the handler begins: a retry sends its
+        # events under the ids the failed attempt used, and ``deadline`` is the attempt's
+        # handler_timeout_s, which the sends put off while they wait for Kafka.
         self._sent = 0
+        self._deadline = deadline
+        self._writes = 0
+
+    def _end_attempt(self) -> None:
+        # A failure reply sent after the attempt is not the attempt's to time.
+        self._deadline = None
+
+    async def _sent_untimed(self, send: Awaitable[Published]) -> Published:
+        """``send``, its wait for Kafka added to the handler's deadline.
+
+        Cancelled by the deadline, the write would be left in doubt and the request
+        dead-lettered as a slow handler's, for a broker's slowness or outage: the write is
+        bounded by ``send_timeout_s`` instead, and an outage is retried."""
+        deadline = self._deadline
+        if deadline is None or (not self._writes and deadline.when() is None):
+            return await send
+        loop = asyncio.get_running_loop()
+        if not self._writes:
+            if deadline.expired():
+                return await send  # cancelled already
+            self._put_off = (deadline.when() or 0.0, loop.time())
+            deadline.reschedule(None)
+        self._writes += 1
+        try:
+            return await send
+        finally:
+            # Unless the attempt ended meanwhile (a send from a task the handler left).
+            if self._deadline is deadline:
+                self._writes -= 1
+                if not self._writes:
+                    when, began = self._put_off
+                    deadline.reschedule(when + (loop.time() - began))
 
     def _next_event_id(self) -> str:
         meta = self.event.metadata
@@ -96,17 +148,19 @@ class Context:
     ) -> Published:
         """Answer the requester: same campaign, user, connection, correlation and trace."""
         meta = self.event.metadata
-        published = await self._publisher.publish(
-            event_type,
-            payload,
-            campaign_id=meta.campaign_id,
-            user_id=meta.user_id,
-            connection_id=meta.connection_id,
-            correlation_id=self.correlation_id,
-            traceparent=meta.traceparent,
-            tracestate=meta.tracestate,
-            attributes=attributes,
-            event_id=self._next_event_id(),
+        published = await self._sent_untimed(
+            self._publisher.publish(
+                event_type,
+                payload,
+                campaign_id=meta.campaign_id,
+                user_id=meta.user_id,
+                connection_id=meta.connection_id,
+                correlation_id=self.correlation_id,
+                traceparent=meta.traceparent,
+                tracestate=meta.tracestate,
+                attributes=attributes,
+                event_id=self._next_event_id(),
+            )
         )
         self.replied = True
         return published
@@ -126,15 +180,17 @@ class Context:
         or connection, so every targeted connection gets it.
         """
         meta = self.event.metadata
-        return await self._publisher.publish(
-            event_type,
-            payload,
-            campaign_id=campaign_id or meta.campaign_id,
-            user_id=user_id,
-            traceparent=meta.traceparent,
-            tracestate=meta.tracestate,
-            attributes=attributes,
-            event_id=self._next_event_id(),
+        return await self._sent_untimed(
+            self._publisher.publish(
+                event_type,
+                payload,
+                campaign_id=campaign_id or meta.campaign_id,
+                user_id=user_id,
+                traceparent=meta.traceparent,
+                tracestate=meta.tracestate,
+                attributes=attributes,
+                event_id=self._next_event_id(),
+            )
         )
 
     async def broadcast(
@@ -146,11 +202,13 @@ class Context:
     ) -> Published:
         """Send to every connection of every campaign, through ``<prefix>.system``."""
         meta = self.event.metadata
-        return await self._publisher.broadcast(
-            event_type,
-            payload,
-            traceparent=meta.traceparent,
-            tracestate=meta.tracestate,
-            attributes=attributes,
-            event_id=self._next_event_id(),
+        return await self._sent_untimed(
+            self._publisher.broadcast(
+                event_type,
+                payload,
+                traceparent=meta.traceparent,
+                tracestate=meta.tracestate,
+                attributes=attributes,
+                event_id=self._next_event_id(),
+            )
         )

@@ -281,10 +281,13 @@ class RecordHandling:
         config = self._config
         attempt = failures = 0
         while True:
-            context.attempt_started()
             try:
                 async with asyncio.timeout(config.handler_timeout_s) as deadline:
-                    await handler(envelope, context)
+                    context._begin_attempt(deadline)
+                    try:
+                        await handler(envelope, context)
+                    finally:
+                        context._end_attempt()
                 return
             except asyncio.CancelledError as exc:
                 if _cancelled_from_outside():

@@ -122,6 +122,6 @@ async def handle(
         ),
         log=logging.getLogger(f"nexus.service.{service.name}"),
     )
-    context.attempt_started()
+    context._begin_attempt()
     await handler(event, context)
     return outbox.sent

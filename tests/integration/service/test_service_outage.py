@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from dataclasses import replace
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -95,3 +98,79 @@ async def test_a_reply_waits_out_a_broker_outage_and_is_committed_once_kafka_is_
         )
         == 0
     )
+
+
+async def test_a_write_waiting_on_kafka_does_not_count_against_the_handler_timeout(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """``handler_timeout_s`` is 1 s, and the broker stops answering (SIGSTOP) as the handler
+    replies: the reply's write waits for Kafka up to ``send_timeout_s`` (2 s), past the
+    handler's deadline, and is then retried as an outage, not dead-lettered as a slow
+    handler. Once the broker answers again the reply lands, under one event id, and the
+    request is committed."""
+    cluster, bootstrap = own_kafka
+    broker = cluster.status().nodes[0].pid
+    assert broker is not None
+    settings = NexusSettings(
+        kafka_bootstrap_servers=bootstrap,
+        topic_prefix="svcstall",
+        domain_partitions=2,
+        clients_partitions=2,
+    )
+    entered, release = asyncio.Event(), asyncio.Event()
+    config = replace(FAST, handler_timeout_s=1.0, send_timeout_s=2.0)
+    service = Service(name="timed", domain="search", config=config)
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        entered.set()
+        await release.wait()
+        await ctx.reply("search.completed", {"query": event.payload["query"], "hits": []})
+
+    def sample(name: str, **labels: str) -> float:
+        found = service.metrics.registry.get_sample_value(name, {"service": "timed", **labels})
+        return found or 0.0
+
+    paused = False
+    try:
+        async with search_requests(settings) as requests, running(service, settings):
+            request = await requests.send("past the deadline")
+
+            async def in_hand() -> bool:
+                return entered.is_set()
+
+            await eventually(in_hand, what="the request in hand")
+            os.kill(broker, signal.SIGSTOP)
+            paused = True
+            release.set()
+
+            async def retried() -> bool:
+                return sample("nexus_service_retries_total") >= 1
+
+            await eventually(retried, timeout=30, what="the reply's write retried as an outage")
+            os.kill(broker, signal.SIGCONT)
+            paused = False
+            tp = TopicPartition(request.topic, request.partition)
+
+            async def committed() -> bool:
+                offsets = await committed_offsets(settings, service.group_id)
+                return offsets.get(tp) == request.offset + 1
+
+            await eventually(committed, timeout=60, what="the request committed")
+    finally:
+        if paused:
+            os.kill(broker, signal.SIGCONT)
+    assert sample("nexus_service_dlq_total", reason="handler") == 0
+    assert (
+        sample("nexus_service_handle_seconds_count", type="search.requested", outcome="handled")
+        == 1
+    )
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with TopicTail(settings, "svcstall.clients", 2) as clients:
+
+        async def replied() -> list[Envelope]:
+            return [codec.decode(r.value) for r in clients.records if r.value is not None]
+
+        replies = await eventually(replied, what="the reply on the clients topic")
+    assert {r.type for r in replies} == {"search.completed"}
+    assert len({r.metadata.event_id for r in replies}) == 1, "one reply, however many writes"

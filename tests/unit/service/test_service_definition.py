@@ -33,6 +33,16 @@ def test_handler_registration() -> None:
     with pytest.raises(TypeError, match="async def"):
         service.handler("search.third")(lambda event, ctx: None)  # type: ignore[arg-type,return-value]
 
+    class Handlers:
+        """A handler with state of its own: an object whose ``__call__`` is async."""
+
+        async def __call__(self, event: Envelope, ctx: Context) -> None:
+            """Takes the event."""
+
+    instance = Handlers()
+    assert service.handler("search.third")(instance) is instance
+    assert service.handlers["search.third"] is instance
+
 
 @pytest.mark.parametrize("name", ["", "Search", "with space", "1st"])
 def test_bad_service_names(name: str) -> None:
@@ -43,6 +53,14 @@ def test_bad_service_names(name: str) -> None:
 def test_config_is_checked() -> None:
     with pytest.raises(ValueError, match="max_records"):
         ServiceConfig(max_records=0)
+    for field, value in [
+        ("dedupe_max_entries", 0),
+        ("dedupe_ttl_s", 0.0),
+        ("stop_timeout_s", -1.0),
+        ("send_timeout_s", 0.0),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            ServiceConfig(**{field: value})
     with pytest.raises(TypeError):
         ServiceConfig(10)  # type: ignore[misc]
 
