@@ -13,6 +13,7 @@ Layout, by convention so that adding an event type is a file plus a manifest ent
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from nexus_mesh.envelope import PROTOCOL_PREFIX, TYPE_RE, Metadata
 from nexus_mesh.errors import RegistryError
+from nexus_mesh.registry.compatibility import read_incompatibility
 from nexus_mesh.registry.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -44,6 +46,7 @@ from nexus_mesh.registry.schema_files import (
     build_version,
     full_name,
     inline_reference,
+    reference_schema,
 )
 
 _DOMAIN_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -175,6 +178,16 @@ def _event_types(manifest: Manifest, problems: _Problems) -> dict[str, EventType
     return events
 
 
+# A client's event on the clients topic goes to its whole campaign with the correlation_id
+# the client chose. As a flow's reply, gateways end the pending request that id names on each
+# connection it reaches; as a reply or a timeout, the requester takes it for its answer.
+# DESIGN.md section 6 has a flow's answer reach the requesting connection only.
+_CLIENT_ANSWER = (
+    "{role} {type!r} cannot list client among its senders: a client could answer, and end, "
+    "another connection's request"
+)
+
+
 def _flows(
     manifest: Manifest, events: dict[str, EventType], problems: _Problems
 ) -> dict[str, Flow]:
@@ -210,6 +223,9 @@ def _flows(
                     f"reply {reply!r} must list service among its senders: a service answers "
                     "the flow",
                 )
+            if event is not None and event.client_sendable:
+                role = "failure" if reply == entry.failure else "reply"
+                problems.add(where, _CLIENT_ANSWER.format(role=role, type=reply))
             if reply in seen_replies:
                 problems.add(where, f"reply {reply!r} already answers flow {seen_replies[reply]!r}")
             seen_replies[reply] = name
@@ -220,6 +236,8 @@ def _flows(
             problems.add(
                 where, f"timeout {entry.timeout!r} must be sent by the gateway to {CLIENTS_TOPIC!r}"
             )
+        if timeout is not None and timeout.client_sendable:
+            problems.add(where, _CLIENT_ANSWER.format(role="timeout", type=entry.timeout))
         if entry.failure is not None and entry.failure not in entry.replies:
             problems.add(where, f"failure {entry.failure!r} must be one of the flow's replies")
         elif entry.failure is not None:
@@ -259,28 +277,58 @@ def _check_timeout_payloads(
     problems: _Problems,
 ) -> None:
     """The gateway makes a flow's timeout event itself (:meth:`Flow.timeout_values`): a
-    field it cannot fill needs a default, or the timeout would fail when it fires, with no
+    field it cannot fill needs a default, and one it copies from the request must take every
+    value the request's field can hold, or the timeout would fail when it fires, with no
     client told."""
     for name, flow in flows.items():
         request, timeout = schemas.get(flow.request), schemas.get(flow.timeout_type)
         if not request or not timeout:
             continue  # already reported
-        shared = {field["name"] for field in request[-1].schema.get("fields", [])}
         latest = timeout[-1]
+        # The gateway validates requests against the newest request schema and makes the
+        # timeout event with the newest timeout schema, so those two are the pair to compare.
+        shared = {field["name"]: field for field in request[-1].schema.get("fields", [])}
+        request_types = _parsed_field_types(request[-1])
+        timeout_types = _parsed_field_types(latest)
         for field in latest.schema.get("fields", []):
-            if field["name"] == TIMEOUT_MS_FIELD:
+            field_name = field["name"]
+            if field_name == TIMEOUT_MS_FIELD:
+                # The gateway puts the timeout there, whatever the request has of that name.
                 if not _takes_a_number(field["type"]):
                     problems.add(
                         latest.file,
                         f"field 'timeout_ms' must take a number: flow {name!r} puts its "
                         "timeout in milliseconds there",
                     )
-            elif field["name"] not in shared and "default" not in field:
+            elif field_name in shared:
+                # The request's value is copied even when the timeout field has a default
+                # (a value the client left out is the request's default, null say), so the
+                # timeout's type must read whatever the request's type can hold: Avro's
+                # resolution of the request's field (writer) by the timeout's (reader).
+                reason = read_incompatibility(
+                    reader=timeout_types[field_name], writer=request_types[field_name]
+                )
+                if reason is not None:
+                    problems.add(
+                        latest.file,
+                        f"field {field_name!r} is {json.dumps(field['type'])} in "
+                        f"{flow.timeout_type!r} but {json.dumps(shared[field_name]['type'])} in "
+                        f"{flow.request!r}: flow {name!r} copies the request's value into its "
+                        "timeout event, and not every value can be read as the timeout's type "
+                        f"({reason})",
+                    )
+            elif "default" not in field:
                 problems.add(
                     latest.file,
-                    f"field {field['name']!r} needs a default: flow {name!r} fills its timeout "
+                    f"field {field_name!r} needs a default: flow {name!r} fills its timeout "
                     f"event only from {flow.request!r} fields and timeout_ms",
                 )
+
+
+def _parsed_field_types(version: SchemaVersion) -> dict[str, Any]:
+    """Each field's type as the reference implementation parsed it, named types resolved in
+    the record they belong to (a field's type alone may name a type defined elsewhere)."""
+    return {field.name: field.type for field in reference_schema(version.schema).fields}
 
 
 def _takes_a_string(avro_type: Any) -> bool:

@@ -299,6 +299,87 @@ def test_a_timeout_event_the_gateway_cannot_fill_is_rejected(registry_dir: Regis
     ]
 
 
+def with_limit(
+    registry_dir: RegistryDir, request: dict[str, object], timeout: dict[str, object]
+) -> None:
+    """``limit`` as ``request`` in search.requested, and in a search.timeout v2 as ``timeout``."""
+    requested = registry_dir.read("events/search.requested/v1.avsc")
+    requested["fields"] = [f for f in requested["fields"] if f["name"] != "limit"] + [request]
+    registry_dir.write("events/search.requested/v1.avsc", requested)
+    timeout_v2 = registry_dir.read("events/search.timeout/v1.avsc")
+    timeout_v2["fields"].append({"name": "limit", **timeout})
+    registry_dir.write("events/search.timeout/v2.avsc", timeout_v2)
+    registry_dir.edit_manifest(lambda m: m["events"]["search.timeout"].update(versions=[1, 2]))
+
+
+@pytest.mark.parametrize(
+    ("request_field", "timeout_field", "types", "reason"),
+    [
+        # The review's case: a search without limit has limit null, which the gateway copies
+        # into the timeout event; the timeout's default does not apply to a value it was given.
+        (
+            {"type": ["null", "int"], "default": None},
+            {"type": "int", "default": 10},
+            '"int" in \'search.timeout\' but ["null", "int"] in \'search.requested\'',
+            "reader type: int not compatible with writer type: null",
+        ),
+        (
+            {"type": "string"},
+            {"type": "int"},
+            "\"int\" in 'search.timeout' but \"string\" in 'search.requested'",
+            "reader type: int not compatible with writer type: string",
+        ),
+    ],
+    ids=["null-into-non-null", "string-into-int"],
+)
+def test_a_timeout_field_that_cannot_take_the_request_value_is_rejected(
+    registry_dir: RegistryDir,
+    request_field: dict[str, object],
+    timeout_field: dict[str, object],
+    types: str,
+    reason: str,
+) -> None:
+    """The gateway copies each request value into the timeout field of the same name
+    (:meth:`Flow.timeout_values`): one the timeout's type cannot read fails when the timeout
+    fires, in the gateway's timer, and the client is never told."""
+    with_limit(registry_dir, {"name": "limit", **request_field}, timeout_field)
+    problems = problems_of(registry_dir.root)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        f"events/search.timeout/v2.avsc: field 'limit' is {types}: flow 'search' copies "
+        "the request's value into its timeout event, and not every value can be read as "
+        "the timeout's type ("
+    ), problems
+    assert reason in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("request_type", "timeout_type", "value"),
+    [
+        ("int", "long", 2**31 - 1),  # Avro promotes int to long
+        (["null", "int"], ["null", "int"], None),
+        ("string", ["null", "string"], "rust"),  # as the shipped query field
+    ],
+    ids=["int-to-long", "identical", "into-a-union"],
+)
+def test_a_timeout_field_that_can_always_take_the_request_value_is_accepted(
+    registry_dir: RegistryDir, request_type: object, timeout_type: object, value: object
+) -> None:
+    with_limit(registry_dir, {"name": "limit", "type": request_type}, {"type": timeout_type})
+    registry = load_registry(registry_dir.root)
+
+    # And the gateway fills it, as it does when the timeout fires.
+    codec, flow = Codec(registry), registry.flows["search"]
+    request = codec.payload_from_json("search.requested", {"query": "q", "limit": value})
+    fields = [f["name"] for f in registry.latest("search.timeout").schema["fields"]]
+    values = flow.timeout_values(fields, codec.payload_to_json("search.requested", request))
+    assert codec.payload_from_json("search.timeout", values) == {
+        "query": "q",
+        "timeout_ms": 10_000,
+        "limit": value,
+    }
+
+
 def test_clients_cannot_be_allowed_to_send_a_system_event(registry_dir: RegistryDir) -> None:
     """Gateways hand the system topic to every connection: a client-sendable system event
     would let any client write to every tenant."""
@@ -357,11 +438,44 @@ def test_a_failure_reply_must_be_one_services_may_send(registry_dir: RegistryDir
     ]
 
 
+@pytest.mark.parametrize(
+    ("event", "role"),
+    [
+        ("search.completed", "reply"),
+        ("search.failed", "failure"),
+    ],
+)
+def test_a_reply_clients_may_send_is_rejected(
+    registry_dir: RegistryDir, event: str, role: str
+) -> None:
+    """A client-sent reply goes to the whole campaign with the correlation_id the client
+    chose: it would end another connection's request and reach it as its answer, when
+    DESIGN.md section 6 has a reply reach the requesting connection only."""
+    registry_dir.edit_manifest(lambda m: m["events"][event].update(senders=["client", "service"]))
+    assert problems_of(registry_dir.root) == [
+        f"manifest.json: flows['search']: {role} {event!r} cannot list client among its "
+        "senders: a client could answer, and end, another connection's request"
+    ]
+
+
+def test_a_timeout_clients_may_send_is_rejected(registry_dir: RegistryDir) -> None:
+    """Only the gateway that tracks a request may say it timed out."""
+    registry_dir.edit_manifest(
+        lambda m: m["events"]["search.timeout"].update(senders=["client", "gateway"])
+    )
+    assert problems_of(registry_dir.root) == [
+        "manifest.json: flows['search']: timeout 'search.timeout' cannot list client among its "
+        "senders: a client could answer, and end, another connection's request"
+    ]
+
+
 def test_a_reply_must_be_one_services_may_send(registry_dir: RegistryDir) -> None:
     """A service's every answer would be refused at its publisher and dead-lettered, one
     record at a time, after a start that looked fine."""
     registry_dir.edit_manifest(lambda m: m["events"]["search.completed"].update(senders=["client"]))
     assert problems_of(registry_dir.root) == [
         "manifest.json: flows['search']: reply 'search.completed' must list service among its "
-        "senders: a service answers the flow"
+        "senders: a service answers the flow",
+        "manifest.json: flows['search']: reply 'search.completed' cannot list client among its "
+        "senders: a client could answer, and end, another connection's request",
     ]
