@@ -6,8 +6,11 @@ correlation id, until a reply type of its flow is routed to that connection; aft
 
 A waiting request outlives its socket: a client that reconnects here with its connection id
 (``?since=...&connection_id=...``) still gets the timeout. One that is away when the timer
-fires misses it; the request is remembered as missed, and when the client resends it (same
-``event_id``, answered from the first write) the wait starts again. A reply ends the wait
+fires misses it. A timeout queued on the socket may be lost too: the queue goes with its
+connection (a slow consumer's close, a network that drops), and a gateway-made timeout is
+written nowhere a resume replays. So every fired timeout is remembered as owed, and when the
+client resends the request (same ``event_id``, answered from the first write) the wait starts
+again. A reply ends the wait
 however it reaches the client (live, or replayed on resume) and forgets a missed timeout,
 so no timeout follows a reply. A reply that comes after the timeout is still delivered (it
 is an event in the client's stream like any other): clients match answers on
@@ -45,7 +48,7 @@ class PendingRequest:
     tracestate: str | None = None
 
 
-# Missed timeouts remembered for a resend; beyond this many, or after MISSED_TTL_S, the oldest
+# Fired timeouts remembered for a resend; beyond this many, or after MISSED_TTL_S, the oldest
 # are forgotten (their resend is then acked without a new wait, as before waits outlived their
 # sockets). The TTL is the time a client has to come back with its connection id.
 MAX_MISSED = 10_000
@@ -60,9 +63,9 @@ class FlowTracker:
         missed_ttl_s: float = MISSED_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``on_timeout`` delivers the timeout event; False when the connection is not here or
-        refused the frame (closing, or over its bound): the request is then remembered as
-        missed, and a resend after the client's resume waits again."""
+        """``on_timeout`` delivers the timeout event (False when the connection is not here or
+        refused the frame). Either way the request is remembered as owed, and a resend after
+        the client's resume waits again: a queued frame is no delivered one."""
         self._on_timeout = on_timeout
         # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
@@ -86,14 +89,14 @@ class FlowTracker:
     def _expire(self, request: PendingRequest) -> None:
         if self._pop(request.connection_id, request.correlation_id) is None:
             return
-        if not self._on_timeout(request):
-            now = self._clock()
-            self._forget_missed(now)
-            key = (request.connection_id, request.correlation_id)
-            self._missed[key] = (now, request)
-            self._missed.move_to_end(key)
-            while len(self._missed) > MAX_MISSED:
-                self._missed.popitem(last=False)
+        self._on_timeout(request)
+        now = self._clock()
+        self._forget_missed(now)
+        key = (request.connection_id, request.correlation_id)
+        self._missed[key] = (now, request)
+        self._missed.move_to_end(key)
+        while len(self._missed) > MAX_MISSED:
+            self._missed.popitem(last=False)
 
     def _forget_missed(self, now: float) -> None:
         horizon = now - self._missed_ttl_s

@@ -1,4 +1,4 @@
-"""A request's timeout that its connection could not take is owed again after a resend."""
+"""A request's timeout, fired, is owed again to a resend of the request."""
 
 from __future__ import annotations
 
@@ -51,7 +51,35 @@ async def test_a_refused_timeout_waits_again_when_the_request_is_resent() -> Non
     assert flows.rearm("c1", "req-1") is True
     await wait_for(answered)
     assert delivered == ["req-1"]
-    assert flows.rearm("c1", "req-1") is False  # delivered: nothing more owed
+
+
+async def test_a_timeout_queued_on_its_socket_is_still_owed_to_a_resend() -> None:
+    """The connection took the timeout frame into its queue, and the queue went with the
+    connection (closed as a slow consumer, or its network dropped): the client never saw it,
+    and a resume replays nothing the gateway made. Its resend of the request waits again and
+    gets a timeout; a reply, however late, ends what is owed."""
+    delivered: list[str] = []
+    fired = asyncio.Event()
+
+    def on_timeout(pending: PendingRequest) -> bool:
+        delivered.append(pending.correlation_id)
+        fired.set()
+        return True  # queued: what became of it the tracker cannot know
+
+    flows = FlowTracker(on_timeout)
+    flows.track(request("lost"))
+    flows.track(request("answered-late"))
+    await wait_for(fired)
+    while len(flows):
+        fired.clear()
+        await wait_for(fired)
+    assert sorted(delivered) == ["answered-late", "lost"]
+    assert flows.resolve("c1", "answered-late") is False  # a late reply: nothing owed now
+    assert flows.rearm("c1", "answered-late") is False
+    fired.clear()
+    assert flows.rearm("c1", "lost") is True
+    await wait_for(fired)
+    assert delivered[-1] == "lost"
 
 
 async def test_a_reply_ends_the_wait_and_forgets_a_missed_timeout() -> None:
