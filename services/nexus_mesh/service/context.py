@@ -25,8 +25,12 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
+
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.service.publisher import Published, Publisher
+
+_NO_TRACER = trace.NoOpTracer()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,6 +61,7 @@ class Context:
         "origin",
         "replied",
         "service",
+        "tracer",
     )
 
     def __init__(
@@ -67,11 +72,16 @@ class Context:
         service: str,
         publisher: Publisher,
         log: logging.Logger,
+        tracer: trace.Tracer = _NO_TRACER,
     ) -> None:
         self.event = event
         self.origin = origin
         self.service = service
         self.log = log
+        self.tracer = tracer
+        """The service's own tracer (instrumentation scope ``nexus.service.<name>``): a span
+        a handler starts with it is a child of the record's ``process`` span, in the
+        request's trace, and exported as the mesh's are. Non-recording when tracing is off."""
         self._publisher = publisher
         self._sent = 0
         self._deadline: asyncio.Timeout | None = None

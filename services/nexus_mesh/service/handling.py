@@ -131,6 +131,8 @@ class RecordHandling:
         self._log = log
         self._group_id = group_id
         self._telemetry = telemetry
+        # The handlers' own spans, under a scope of the service's: the mesh's are its.
+        self._tracer = telemetry.tracer_provider.get_tracer(f"nexus.service.{name}")
         self._metrics = metrics
         self._stats = stats
         self._failure_replies = dict(failure_replies or {})
@@ -218,6 +220,7 @@ class RecordHandling:
             service=self._name,
             publisher=self._publisher,
             log=self._log,
+            tracer=self._tracer,
         )
         outcome = "handled"
         try:

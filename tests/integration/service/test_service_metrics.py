@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
+from prometheus_client import Counter
 
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.localkafka.cluster import free_port
@@ -200,3 +201,33 @@ async def test_every_handler_outcome_is_timed_and_every_write_too(requests: Sear
     failed = value(samples, "nexus_service_events_out_total", service="timed", type="search.failed")
     assert failed == 2
     assert (value(samples, f"{latency}_sum", service="timed", outcome="ok") or 0) > 0
+
+
+async def test_a_metric_of_the_service_s_own_is_served_beside_the_mesh_s(
+    requests: SearchRequests,
+) -> None:
+    """A counter the author registers in ``service.metrics.registry`` (as the README says)
+    is on the service's ``/metrics``, and moves with what its handler counts."""
+    service = Service(name="counting", domain="search", config=FAST)
+    queries = Counter(
+        "search_queries_by_length",
+        "Queries seen, by whether they are short",
+        ["short"],
+        registry=service.metrics.registry,
+    )
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        queries.labels(str(len(event.payload["query"]) < 5).lower()).inc()
+
+    async with serving(service, requests.settings) as url:
+        for query in ("jazz", "soul", "a longer one"):
+            await requests.send(query)
+
+        async def counted() -> Samples | None:
+            found = await scrape(url)
+            short = value(found, "search_queries_by_length_total", short="true")
+            return found if short == 2 else None
+
+        samples = await eventually(counted, what="the author's counter on /metrics")
+    assert value(samples, "search_queries_by_length_total", short="false") == 1

@@ -172,6 +172,30 @@ async def test_process_span_and_reply_chain(
     )
 
 
+async def test_a_handler_s_own_span_joins_the_request_s_trace(
+    spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
+) -> None:
+    """A span the handler starts with ``ctx.tracer`` (its lookup in a database, say) is a
+    child of the record's ``process`` span, under the service's own instrumentation scope,
+    and the reply sent inside it is its child: the operator sees where the handler spent
+    its time."""
+
+    async def handler(event: Envelope, ctx: Context) -> None:
+        with ctx.tracer.start_as_current_span("look up the index") as span:
+            span.set_attribute("index.name", "songs")
+            await ctx.reply("search.completed", {"query": "jazz", "hits": []})
+
+    _, process = await _processed(spans, producer, topics, settings, handler)
+    own = spans.named("look up the index")
+    assert own.parent is not None and own.parent.span_id == process.context.span_id
+    assert own.context.trace_id == process.context.trace_id
+    assert own.instrumentation_scope is not None
+    assert own.instrumentation_scope.name == "nexus.service.search"
+    assert dict(own.attributes or {}) == {"index.name": "songs"}
+    reply = spans.named(f"send {topics.clients}")
+    assert reply.parent is not None and reply.parent.span_id == own.context.span_id
+
+
 async def test_failing_handler_marks_the_span_and_dead_letters(
     spans: Spans, producer: EnvelopeProducer, topics: TopicNames, settings: NexusSettings
 ) -> None:
