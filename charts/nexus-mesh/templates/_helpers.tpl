@@ -86,6 +86,16 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
+{{/* The Grafana dashboard's title and its ConfigMap key (the sidecar's file name), both of
+this release's own: see grafana-dashboard.yaml. */}}
+{{- define "nexus-mesh.dashboardTitle" -}}
+{{- printf "Nexus Mesh (%s/%s)" .Release.Namespace .Release.Name }}
+{{- end }}
+
+{{- define "nexus-mesh.dashboardKey" -}}
+{{- printf "%s_%s.json" .Release.Namespace (include "nexus-mesh.fullname" .) }}
+{{- end }}
+
 {{/*
 Kafka and topic settings.
 */}}
@@ -259,6 +269,8 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- if and .Values.gateway.autoscaling.enabled (lt (int .Values.gateway.autoscaling.maxReplicas) (int .Values.gateway.autoscaling.minReplicas)) }}
 {{- fail "gateway.autoscaling.maxReplicas must be at least minReplicas" }}
 {{- end }}
+{{- include "nexus-mesh.validateAutoscaling" . }}
+{{- include "nexus-mesh.validateStrategy" . }}
 {{- if and .Values.prometheusRule.enabled (not .Values.serviceMonitor.enabled) }}
 {{- fail "prometheusRule: the gateway alerts read the series of this chart's ServiceMonitors (their job label); set serviceMonitor.enabled=true too" }}
 {{- end }}
@@ -266,6 +278,80 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- include "nexus-mesh.validatePdb" . }}
 {{- if and .Values.kafka.tls.existingSecret (not .Values.devKafka.enabled) (not (include "nexus-mesh.kafkaTlsMounted" .)) }}
 {{- fail (printf "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL, not %s: the mesh would connect without TLS" .Values.kafka.securityProtocol) }}
+{{- end }}
+{{- /* The TLS files are mounted 0440 (the client key stays private): owner root, group the
+pod's fsGroup. Without an fsGroup they belong to root's group and the mesh's user cannot read them. */}}
+{{- if and (include "nexus-mesh.kafkaTlsMounted" .) (kindIs "invalid" (index (.Values.podSecurityContext | default dict) "fsGroup")) }}
+{{- fail "kafka.tls.existingSecret is mounted with mode 0440 (readable by root and the pod's fsGroup only, to keep the client key private), but podSecurityContext.fsGroup is unset: the mesh's non-root user (10001) could not read the TLS files and would not connect to Kafka; set podSecurityContext.fsGroup (10001, the image's group)" }}
+{{- end }}
+{{- end }}
+
+{{/* An HPA whose metrics are empty scales on Kubernetes's default, 80% CPU; one whose target
+is a share of a request that is not set never scales ("missing request"). */}}
+{{- define "nexus-mesh.validateAutoscaling" -}}
+{{- $as := .Values.gateway.autoscaling }}
+{{- if $as.enabled }}
+{{- if not (or $as.targetCPUUtilizationPercentage $as.targetMemoryUtilizationPercentage) }}
+{{- fail "gateway.autoscaling.targetCPUUtilizationPercentage and targetMemoryUtilizationPercentage are both null: the HPA would have no metric and Kubernetes would scale on its default, 80% CPU; set one of them (e.g. gateway.autoscaling.targetCPUUtilizationPercentage=70)" }}
+{{- end }}
+{{- $requests := (.Values.gateway.resources | default dict).requests | default dict }}
+{{- if and $as.targetCPUUtilizationPercentage (not $requests.cpu) }}
+{{- fail (printf "gateway.autoscaling.targetCPUUtilizationPercentage (%v) is a share of the gateway's CPU request, but gateway.resources.requests.cpu is unset: the HPA could not compute utilization and would never scale; set gateway.resources.requests.cpu (e.g. 250m)" $as.targetCPUUtilizationPercentage) }}
+{{- end }}
+{{- if and $as.targetMemoryUtilizationPercentage (not $requests.memory) }}
+{{- fail (printf "gateway.autoscaling.targetMemoryUtilizationPercentage (%v) is a share of the gateway's memory request, but gateway.resources.requests.memory is unset: the HPA could not compute utilization and would never scale; set gateway.resources.requests.memory (e.g. 256Mi)" $as.targetMemoryUtilizationPercentage) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A rolling update that may neither add a pod nor remove one is refused by the API server
+("may not be 0 when maxSurge is 0"); "0%" counts as 0 there too. */}}
+{{- define "nexus-mesh.validateStrategy" -}}
+{{- $strategy := .Values.gateway.strategy | default dict }}
+{{- if eq (toString $strategy.type) "RollingUpdate" }}
+{{- $rolling := $strategy.rollingUpdate | default dict }}
+{{- $surge := index $rolling "maxSurge" }}
+{{- $unavailable := index $rolling "maxUnavailable" }}
+{{- if not (or (kindIs "invalid" $surge) (kindIs "invalid" $unavailable)) }}
+{{- if and (eq (int (trimSuffix "%" (toString $surge))) 0) (eq (int (trimSuffix "%" (toString $unavailable))) 0) }}
+{{- fail (printf "gateway.strategy.rollingUpdate.maxSurge (%v) and maxUnavailable (%v) are both 0: the API server rejects such a Deployment (a rollout could neither add a gateway nor remove one); set gateway.strategy.rollingUpdate.maxSurge to 1 (the default: each new gateway starts before an old one stops) or maxUnavailable to 1" $surge $unavailable) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+extraEnv may set any variable the container's env does not have yet (one of the ConfigMap's
+settings too: env wins over envFrom, for that container alone), but not one of the chart's
+own entries: a second entry of a name silently replaces the first (a plaintext value over a
+Secret reference, say), and strategic-merge patches of such lists go wrong. Call with (dict
+"path" "gateway" "env" <the chart's env as YAML> "extraEnv" <the list> "conflicts" <dict of
+further refused names, each with its reason>); path is where the component's values are.
+*/}}
+{{- define "nexus-mesh.validateExtraEnv" -}}
+{{- $own := list }}
+{{- range (fromYamlArray .env) }}
+{{- $own = append $own .name }}
+{{- end }}
+{{- $instead := dict }}
+{{- $_ := set $instead "OTEL_RESOURCE_ATTRIBUTES" "otel.resourceAttributes" }}
+{{- $_ = set $instead "NEXUS_KAFKA_SASL_PASSWORD" "kafka.sasl.existingSecret (or kafka.sasl.password)" }}
+{{- $_ = set $instead "NEXUS_JWT_SECRET" "auth.jwt.existingSecret (or auth.jwt.secret)" }}
+{{- $_ = set $instead "NEXUS_JWT_PREVIOUS_SECRET" "auth.jwt.previousSecret (or the previous-secret key of auth.jwt.existingSecret)" }}
+{{- $_ = set $instead "NEXUS_JWT_PUBLIC_KEY" "auth.jwt.publicKey (or auth.jwt.existingSecret)" }}
+{{- $_ = set $instead "NEXUS_GATEWAY_ADMIN_TOKEN_FILE" "gateway.adminToken.existingSecret" }}
+{{- $_ = set $instead "NEXUS_SERVICE_METRICS_PORT" (printf "%s.metricsPort" .path) }}
+{{- $_ = set $instead "NEXUS_SERVICE_METRICS_HOST" (printf "%s.listenHost" .path) }}
+{{- $key := printf "%s.extraEnv" .path }}
+{{- $conflicts := .conflicts | default dict }}
+{{- range .extraEnv }}
+{{- if has .name $own }}
+{{- $fix := ternary (printf "use %s instead" (get $instead .name)) (printf "remove it from %s" $key) (hasKey $instead .name) }}
+{{- fail (printf "%s sets %s, which the chart already sets in that container (a second entry would silently replace the chart's); %s" $key .name $fix) }}
+{{- end }}
+{{- if hasKey $conflicts .name }}
+{{- fail (printf "%s sets %s: %s" $key .name (get $conflicts .name)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -450,6 +536,15 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
 {{- if and .jwt (eq $root.Values.auth.mode "jwt") }}
 {{- include "nexus-mesh.jwtEnv" $root }}
 {{- end }}
+{{- end }}
+
+{{/* The gateway container's env entries of the chart's own (gateway.extraEnv follows them). */}}
+{{- define "nexus-mesh.gatewayEnv" -}}
+{{ include "nexus-mesh.podEnv" (dict "root" . "component" "gateway" "jwt" true) | trim }}
+# A file, read at each POST /drain: the mounted Secret's current token is taken
+# without a restart (a regenerated Secret, a rotation).
+- name: NEXUS_GATEWAY_ADMIN_TOKEN_FILE
+  value: /var/run/secrets/nexus-mesh/admin/token
 {{- end }}
 
 {{/* NEXUS_JWT_SECRET / NEXUS_JWT_PUBLIC_KEY from the JWT Secret (each optional). */}}

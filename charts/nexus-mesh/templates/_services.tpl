@@ -19,7 +19,7 @@ code's (Service(name=...)), not the chart's.
 {{- fail (printf "services.%s.args is required: what the image runs, e.g. [service, \"mymodule:service\"]" $name) }}
 {{- end }}
 {{- if or (not (hasKey $s "enabled")) $s.enabled }}
-{{- $defaults := dict "replicaCount" 1 "command" (list) "metricsPort" 9464 "listenHost" "0.0.0.0" "terminationGracePeriodSeconds" 30 "resources" (deepCopy $.Values.search.resources) "podAnnotations" (dict) "podLabels" (dict) "extraEnv" (list) "nodeSelector" (dict) "tolerations" (list) "affinity" (dict) "topologySpreadConstraints" (list) "priorityClassName" "" }}
+{{- $defaults := dict "replicaCount" 1 "command" (list) "metricsPort" 9464 "listenHost" "0.0.0.0" "terminationGracePeriodSeconds" 45 "resources" (deepCopy $.Values.search.resources) "podAnnotations" (dict) "podLabels" (dict) "extraEnv" (list) "nodeSelector" (dict) "tolerations" (list) "affinity" (dict) "topologySpreadConstraints" (list) "priorityClassName" "" }}
 {{- $merged := mergeOverwrite $defaults (deepCopy $s) }}
 {{- if hasKey $s "resources" }}
 {{- /* As given: merged into search's, a request above search's limit would never schedule. */}}
@@ -29,4 +29,14 @@ code's (Service(name=...)), not the chart's.
 {{- end }}
 {{- end }}
 {{- toYaml $all }}
+{{- end }}
+
+{{/* A service container's env entries of the chart's own (its extraEnv follows them). Call
+with (dict "root" $ "name" <the service's name> "service" <its settings>). */}}
+{{- define "nexus-mesh.serviceEnv" -}}
+{{ include "nexus-mesh.podEnv" (dict "root" .root "component" .name "jwt" false) | trim }}
+- name: NEXUS_SERVICE_METRICS_PORT
+  value: {{ .service.metricsPort | quote }}
+- name: NEXUS_SERVICE_METRICS_HOST
+  value: {{ .service.listenHost | quote }}
 {{- end }}

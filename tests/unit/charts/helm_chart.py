@@ -99,13 +99,15 @@ def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @cache
-def _render_text(extra: tuple[str, ...], kube_version: str, release: str) -> str:
+def _render_text(
+    extra: tuple[str, ...], kube_version: str, release: str, namespace: str = NAMESPACE
+) -> str:
     result = run_helm(
         "template",
         release,
         str(CHART),
         "--namespace",
-        NAMESPACE,
+        namespace,
         "--kube-version",
         kube_version,
         *extra,
@@ -125,13 +127,14 @@ def render(
     *,
     kube_version: str = KUBE_VERSIONS[-1],
     release: str = RELEASE,
+    namespace: str = NAMESPACE,
     set_values: tuple[str, ...] = (),
     flags: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The manifests ``helm template`` renders (hooks and tests included), parsed; ``flags``
     are further ``helm template`` flags (e.g. ``--is-upgrade``)."""
     extra = (*(scenario.args() if scenario else []), *set_args(set_values), *flags)
-    text = _render_text(extra, kube_version, release)
+    text = _render_text(extra, kube_version, release, namespace)
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 

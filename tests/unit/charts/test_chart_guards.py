@@ -17,18 +17,26 @@ import yaml
 from helm_chart import (
     CHART,
     RELEASE,
+    SCENARIOS,
+    Scenario,
     config_data,
     env_of,
     find,
+    find_all,
     gateway_deployment,
     pod_spec,
     render,
     render_fails,
     render_notes,
     run_helm,
+    values,
 )
 
+from nexus_mesh.service import runner
+from nexus_mesh.service.config import ServiceConfig
+
 HOOK = "helm.sh/hook"
+KAFKA_SECURE = Scenario("kafka-secure", (CHART / "ci" / "kafka-secure-values.yaml",))
 
 
 def _job(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -308,6 +316,270 @@ def test_recreate_strategy_drops_the_rolling_update_block() -> None:
     docs = render(set_values=("gateway.strategy.type=Recreate",))
     strategy = gateway_deployment(docs)["spec"]["strategy"]
     assert strategy == {"type": "Recreate"}
+
+
+def _rolling_update(surge: str, unavailable: str) -> tuple[str, ...]:
+    return (
+        f"gateway.strategy.rollingUpdate.maxSurge={surge}",
+        f"gateway.strategy.rollingUpdate.maxUnavailable={unavailable}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("surge", "unavailable"), [("0", "0"), ("0%", "0%"), ("0", "0%"), ("0%", "0"), ("00%", "0")]
+)
+def test_a_rolling_update_that_can_neither_add_nor_remove_a_gateway_is_refused(
+    surge: str, unavailable: str
+) -> None:
+    """The API server rejects a RollingUpdate Deployment whose maxUnavailable is 0 while
+    maxSurge is 0 too ("may not be 0 when `maxSurge` is 0"); it reads "0%" as 0."""
+    error = render_fails(set_values=_rolling_update(surge, unavailable))
+    assert (
+        f"gateway.strategy.rollingUpdate.maxSurge ({surge}) and maxUnavailable ({unavailable}) "
+        "are both 0: the API server rejects such a Deployment"
+    ) in error
+    assert "set gateway.strategy.rollingUpdate.maxSurge to 1" in error
+
+
+@pytest.mark.parametrize(("surge", "unavailable"), [("0", "1"), ("0%", "25%"), ("1", "0")])
+def test_a_rolling_update_that_can_move_renders(surge: str, unavailable: str) -> None:
+    strategy = gateway_deployment(render(set_values=_rolling_update(surge, unavailable)))
+    rolling = strategy["spec"]["strategy"]["rollingUpdate"]
+    assert {str(v) for v in rolling.values()} == {surge, unavailable}
+    # Recreate has no rollingUpdate block: its limits do not matter.
+    recreate = render(set_values=("gateway.strategy.type=Recreate", *_rolling_update("0", "0")))
+    assert gateway_deployment(recreate)["spec"]["strategy"] == {"type": "Recreate"}
+
+
+# -- autoscaling -----------------------------------------------------------------------------------
+
+AUTOSCALING = "gateway.autoscaling.enabled=true"
+
+
+@pytest.mark.parametrize(
+    ("set_values", "message", "fix"),
+    [
+        (
+            (AUTOSCALING, "gateway.autoscaling.targetCPUUtilizationPercentage=null"),
+            "targetCPUUtilizationPercentage and targetMemoryUtilizationPercentage are both null: "
+            "the HPA would have no metric and Kubernetes would scale on its default, 80% CPU",
+            "set one of them (e.g. gateway.autoscaling.targetCPUUtilizationPercentage=70)",
+        ),
+        (
+            (AUTOSCALING, "gateway.resources.requests.cpu=null"),
+            "gateway.resources.requests.cpu is unset: the HPA could not compute utilization",
+            "set gateway.resources.requests.cpu (e.g. 250m)",
+        ),
+        (
+            (
+                AUTOSCALING,
+                "gateway.autoscaling.targetCPUUtilizationPercentage=null",
+                "gateway.autoscaling.targetMemoryUtilizationPercentage=80",
+                "gateway.resources.requests=null",
+            ),
+            "gateway.resources.requests.memory is unset: the HPA could not compute utilization",
+            "set gateway.resources.requests.memory (e.g. 256Mi)",
+        ),
+    ],
+    ids=["no-target", "cpu-target-without-cpu-request", "memory-target-without-memory-request"],
+)
+def test_an_hpa_that_cannot_scale_as_configured_is_refused(
+    set_values: tuple[str, ...], message: str, fix: str
+) -> None:
+    """An HPA with empty metrics is defaulted to 80% CPU by the API server, not the "no
+    target" the values said; a Utilization target of a resource the container requests none
+    of never scales (the HPA reports "missing request")."""
+    error = render_fails(set_values=set_values)
+    assert message in error
+    assert fix in error
+
+
+def test_an_hpa_on_one_target_with_its_request_renders() -> None:
+    memory_only = render(
+        set_values=(
+            AUTOSCALING,
+            "gateway.autoscaling.targetCPUUtilizationPercentage=null",
+            "gateway.autoscaling.targetMemoryUtilizationPercentage=80",
+            "gateway.resources.requests.cpu=null",
+        )
+    )
+    metrics = find(memory_only, "HorizontalPodAutoscaler")["spec"]["metrics"]
+    assert [m["resource"]["name"] for m in metrics] == ["memory"]
+    cpu_only = render(set_values=(AUTOSCALING, "gateway.resources.requests.memory=null"))
+    metrics = find(cpu_only, "HorizontalPodAutoscaler")["spec"]["metrics"]
+    assert [m["resource"]["name"] for m in metrics] == ["cpu"]
+    # Without autoscaling, no target nor request is needed.
+    render(
+        set_values=(
+            "gateway.autoscaling.targetCPUUtilizationPercentage=null",
+            "gateway.resources.requests=null",
+        )
+    )
+
+
+# -- files the mesh's user must read ---------------------------------------------------------------
+
+
+def test_kafka_tls_files_are_refused_without_an_fs_group_to_read_them() -> None:
+    """The TLS Secret is mounted 0440 so that the client key stays private: owner root,
+    group the pod's fsGroup. Without an fsGroup the files belong to root's group, and the
+    mesh's non-root user (10001) cannot read them: every pod would fail to reach Kafka."""
+    error = render_fails(*KAFKA_SECURE.args(), set_values=("podSecurityContext.fsGroup=null",))
+    assert "podSecurityContext.fsGroup is unset" in error
+    assert "set podSecurityContext.fsGroup (10001" in error
+    docs = render(KAFKA_SECURE)
+    mounting = [
+        d
+        for d in find_all(docs, "Deployment") + find_all(docs, "Job")
+        if any(v["name"] == "kafka-tls" for v in pod_spec(d).get("volumes", []))
+    ]
+    assert {d["kind"] for d in mounting} == {"Deployment", "Job"}
+    for doc in mounting:
+        spec = pod_spec(doc)
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "kafka-tls"]
+        assert volume["secret"]["defaultMode"] == 0o440, "the key stays private"
+        assert spec["securityContext"]["fsGroup"] == 10001
+    # No TLS files, no fsGroup needed.
+    render(set_values=("podSecurityContext.fsGroup=null",))
+
+
+# -- extraEnv --------------------------------------------------------------------------------------
+
+RECOMMEND = "services.recommend.args={service,recommend:service}"
+SASL = (
+    "kafka.securityProtocol=SASL_PLAINTEXT",
+    "kafka.sasl.mechanism=PLAIN",
+    "kafka.sasl.username=mesh",
+    "kafka.sasl.existingSecret=kafka-credentials",
+)
+
+
+def _extra_env(key: str, name: str, value: str) -> tuple[str, str]:
+    return (f"{key}[0].name={name}", f"{key}[0].value={value}")
+
+
+@pytest.mark.parametrize(
+    ("set_values", "message"),
+    [
+        (
+            _extra_env("gateway.extraEnv", "NEXUS_JWT_SECRET", "a-plaintext-secret-of-32-bytes!!"),
+            "gateway.extraEnv sets NEXUS_JWT_SECRET, which the chart already sets in that "
+            "container (a second entry would silently replace the chart's); use "
+            "auth.jwt.existingSecret (or auth.jwt.secret) instead",
+        ),
+        (
+            _extra_env("gateway.extraEnv", "NEXUS_GATEWAY_ADMIN_TOKEN", "t" * 32),
+            "gateway.extraEnv sets NEXUS_GATEWAY_ADMIN_TOKEN: the gateway refuses it beside the "
+            "chart's NEXUS_GATEWAY_ADMIN_TOKEN_FILE (it would not start); put the token in a "
+            "Secret and use gateway.adminToken.existingSecret",
+        ),
+        (
+            _extra_env("gateway.extraEnv", "NEXUS_GATEWAY_ADMIN_TOKEN_FILE", "/tmp/token"),
+            "use gateway.adminToken.existingSecret instead",
+        ),
+        (
+            _extra_env("gateway.extraEnv", "POD_NAME", "gateway"),
+            "gateway.extraEnv sets POD_NAME, which the chart already sets in that container "
+            "(a second entry would silently replace the chart's); remove it from "
+            "gateway.extraEnv",
+        ),
+        (
+            (*SASL, *_extra_env("search.extraEnv", "NEXUS_KAFKA_SASL_PASSWORD", "hunter2")),
+            "search.extraEnv sets NEXUS_KAFKA_SASL_PASSWORD, which the chart already sets in "
+            "that container (a second entry would silently replace the chart's); use "
+            "kafka.sasl.existingSecret (or kafka.sasl.password) instead",
+        ),
+        (
+            _extra_env("search.extraEnv", "NEXUS_SERVICE_METRICS_HOST", "::"),
+            "use search.listenHost instead",
+        ),
+        (
+            (RECOMMEND, *_extra_env("services.recommend.extraEnv", "OTEL_SERVICE_NAME", "r")),
+            "services.recommend.extraEnv sets OTEL_SERVICE_NAME, which the chart already sets",
+        ),
+        (
+            _extra_env("topicsJob.extraEnv", "OTEL_RESOURCE_ATTRIBUTES", "team=mesh"),
+            "topicsJob.extraEnv sets OTEL_RESOURCE_ATTRIBUTES, which the chart already sets in "
+            "that container (a second entry would silently replace the chart's); use "
+            "otel.resourceAttributes instead",
+        ),
+    ],
+    ids=[
+        "jwt-secret-in-plain-text",
+        "admin-token-beside-the-token-file",
+        "admin-token-file",
+        "downward-api-variable",
+        "sasl-password-in-search",
+        "search-metrics-host",
+        "service-name-of-a-service-of-your-own",
+        "topics-job-resource-attributes",
+    ],
+)
+def test_extra_env_repeating_a_variable_the_chart_sets_is_refused(
+    set_values: tuple[str, ...], message: str
+) -> None:
+    """Kubernetes takes the last of two env entries of one name: the chart's Secret reference
+    would silently give way to a plaintext value, and Helm's strategic-merge patches of such
+    lists go wrong. NEXUS_GATEWAY_ADMIN_TOKEN is no repeat, but the gateway refuses to start
+    with it beside NEXUS_GATEWAY_ADMIN_TOKEN_FILE."""
+    assert message in render_fails(set_values=set_values)
+
+
+@pytest.mark.parametrize("case", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_no_container_gets_a_variable_twice(case: Scenario) -> None:
+    for doc in render(case):
+        if doc["kind"] in {"Deployment", "Job", "Pod"}:
+            for container in pod_spec(doc)["containers"]:
+                names = [e["name"] for e in container.get("env", [])]
+                assert len(names) == len(set(names)), (doc["metadata"]["name"], names)
+
+
+def test_extra_env_may_replace_a_shared_setting_for_its_container() -> None:
+    """The ConfigMap's settings come through envFrom, which env outranks: extraEnv may change
+    one for a single component (README: "Extra environment variables"). The topics Job has
+    them inline, and leaves out the one its extraEnv gives rather than repeating it."""
+    docs = render(
+        set_values=(
+            *_extra_env("gateway.extraEnv", "NEXUS_LOG_LEVEL", "DEBUG"),
+            *_extra_env("search.extraEnv", "NEXUS_LOG_LEVEL", "WARNING"),
+            *_extra_env("topicsJob.extraEnv", "NEXUS_LOG_LEVEL", "ERROR"),
+        )
+    )
+    assert env_of(pod_spec(gateway_deployment(docs))["containers"][0])["NEXUS_LOG_LEVEL"] == (
+        "DEBUG"
+    )
+    search = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
+    assert env_of(pod_spec(search)["containers"][0])["NEXUS_LOG_LEVEL"] == "WARNING"
+    (topics,) = pod_spec(find(docs, "Job"))["containers"]
+    assert [e for e in topics["env"] if e["name"] == "NEXUS_LOG_LEVEL"] == [
+        {"name": "NEXUS_LOG_LEVEL", "value": "ERROR"}
+    ]
+
+
+# -- a service's grace period ----------------------------------------------------------------------
+
+
+def test_a_service_s_grace_period_covers_its_stop() -> None:
+    """On SIGTERM a service waits stop_timeout_s for its records in hand, 5 s more for the
+    handlers it cancels, commits (bounded by send_timeout_s), closes its Kafka clients (the
+    producer's last writes bounded by send_timeout_s too) and exports its last spans
+    (otel.shutdownExportSeconds). The kubelet's SIGKILL must not cut that short: the commit
+    lost means records handled again, the group left uncleanly a rebalance that waits for
+    the session timeout. The numbers are ServiceConfig's defaults, and the README and
+    values.yaml say the sum."""
+    config = ServiceConfig()
+    export = values()["otel"]["shutdownExportSeconds"]
+    before_clients_close = (
+        config.stop_timeout_s + runner._CANCEL_GRACE_S + config.send_timeout_s + export
+    )
+    needed = before_clients_close + config.send_timeout_s
+    docs = render(set_values=(RECOMMEND,))
+    for name in ("search", "recommend"):
+        spec = pod_spec(find(docs, "Deployment", f"{RELEASE}-nexus-mesh-{name}"))
+        assert spec["terminationGracePeriodSeconds"] >= needed, name
+    total = f"= {before_clients_close:g} s"
+    assert total in (CHART / "values.yaml").read_text()
+    assert total in (CHART / "README.md").read_text()
 
 
 # -- tracing by default --------------------------------------------------------------------------

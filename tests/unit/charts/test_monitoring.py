@@ -412,15 +412,9 @@ def test_the_dashboard_ships_whole_in_a_configmap_for_grafana_s_sidecar() -> Non
     assert config["metadata"]["namespace"] == "monitoring"
     assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config["metadata"]["annotations"] == {"grafana_folder": "Nexus Mesh"}
-    shipped = json.loads(config["data"]["nexus-mesh.json"])
-    assert shipped["title"] == f"Nexus Mesh ({RELEASE})"
+    shipped = shipped_board(config)
+    assert shipped["title"] == f"Nexus Mesh ({NAMESPACE}/{RELEASE})"
     assert shipped.pop("uid") != dashboard().pop("uid")
-    other = find(
-        render(scenario("monitoring"), release="other"), "ConfigMap", "other-nexus-mesh-dashboard"
-    )
-    assert json.loads(other["data"]["nexus-mesh.json"])["uid"] != shipped_uid(config), (
-        "two releases feeding one Grafana keep their dashboards apart"
-    )
     # Its gateway panels read this release's gateways only (their ServiceMonitor's job).
     variables = {v["name"]: v for v in shipped["templating"]["list"]}
     assert variables["gateway_job"]["query"] == f"{RELEASE}-nexus-mesh-gateway-admin"
@@ -433,8 +427,53 @@ def test_the_dashboard_ships_whole_in_a_configmap_for_grafana_s_sidecar() -> Non
     ], "both stay off by default"
 
 
-def shipped_uid(config: dict[str, Any]) -> str:
-    return str(json.loads(config["data"]["nexus-mesh.json"])["uid"])
+def shipped_board(config: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard of a rendered ConfigMap: its one key's JSON."""
+    ((key, text),) = config["data"].items()
+    assert key.endswith(".json"), key
+    board: dict[str, Any] = json.loads(text)
+    return board
+
+
+def test_releases_sharing_a_grafana_keep_their_dashboards_apart() -> None:
+    """Grafana's sidecar writes each ConfigMap key to a file of that name, in one folder for
+    every ConfigMap it loads, and deletes the file when its ConfigMap goes: one key for every
+    release (nexus-mesh.json) made two releases overwrite each other's dashboard, and
+    uninstalling one delete the other's. So the key (a valid ConfigMap key, [-._a-zA-Z0-9],
+    at most 253 characters), the uid and the title are each release's own: another release
+    of the namespace, and one of the same name in another namespace (before Grafana 11.3 a
+    title repeated in a folder stops the sidecar's provisioning altogether)."""
+    releases = [(NAMESPACE, RELEASE), (NAMESPACE, "other"), ("team-b", RELEASE)]
+    keys, uids, titles = set(), set(), set()
+    for namespace, release in releases:
+        config = find(
+            render(scenario("monitoring"), release=release, namespace=namespace),
+            "ConfigMap",
+            f"{release}-nexus-mesh-dashboard",
+        )
+        ((key, _),) = config["data"].items()
+        assert key == f"{namespace}_{release}-nexus-mesh.json"
+        assert re.fullmatch(r"[-._a-zA-Z0-9]{1,253}", key), key
+        board = shipped_board(config)
+        keys.add(key)
+        uids.add(board["uid"])
+        titles.add(board["title"])
+    assert len(keys) == len(uids) == len(titles) == len(releases)
+    # Helm's longest release name in the longest namespace name.
+    docs = render(scenario("monitoring"), release="r" * 53, namespace="n" * 63)
+    (longest,) = [
+        d
+        for d in find_all(docs, "ConfigMap")
+        if d["metadata"]["labels"].get("app.kubernetes.io/component") == "dashboard"
+    ]
+    ((key, _),) = longest["data"].items()
+    assert re.fullmatch(r"[-._a-zA-Z0-9]{1,253}", key), key
+
+
+def test_the_readme_says_how_releases_keep_their_dashboards_apart() -> None:
+    readme = " ".join((CHART / "README.md").read_text().split())
+    assert "(`<namespace>_<fullname>.json`)" in readme
+    assert "two releases feeding one Grafana, in one namespace or in several, do not mix" in readme
 
 
 def _panels() -> list[dict[str, Any]]:
@@ -495,7 +534,7 @@ def test_the_notes_say_where_the_alerts_and_the_dashboard_are(tmp_path: Path) ->
     notes = render_notes(tmp_path, "-f", str(CHART / "ci" / "monitoring-values.yaml"))
     assert f"Alerts: PrometheusRule {RELEASE}-nexus-mesh in {NAMESPACE}" in notes
     assert (
-        f'Dashboard: "Nexus Mesh ({RELEASE})", ConfigMap {RELEASE}-nexus-mesh-dashboard in '
-        "monitoring"
+        f'Dashboard: "Nexus Mesh ({NAMESPACE}/{RELEASE})", ConfigMap '
+        f"{RELEASE}-nexus-mesh-dashboard in monitoring"
     ) in notes
     assert "Alerts:" not in render_notes(tmp_path / "default"), "nothing when they are off"
