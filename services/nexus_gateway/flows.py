@@ -48,11 +48,13 @@ class PendingRequest:
     tracestate: str | None = None
 
 
-# Fired timeouts remembered for a resend; beyond this many, or after MISSED_TTL_S, the oldest
-# are forgotten (their resend is then acked without a new wait, as before waits outlived their
-# sockets). The TTL is the time a client has to come back with its connection id.
+# Fired timeouts remembered for a resend, per kind (below); beyond this many of a kind, or
+# after MISSED_TTL_S, the oldest are forgotten (their resend is then acked without a new
+# wait). The TTL is the time a client has to come back with its connection id.
 MAX_MISSED = 10_000
 MISSED_TTL_S = 600.0
+
+_Owed = OrderedDict[tuple[str, str], tuple[float, PendingRequest]]
 
 
 class FlowTracker:
@@ -69,8 +71,12 @@ class FlowTracker:
         self._on_timeout = on_timeout
         # connection id -> correlation id -> timer.
         self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
-        # (connection id, correlation id) -> (when it was missed, the request), oldest first.
-        self._missed: OrderedDict[tuple[str, str], tuple[float, PendingRequest]] = OrderedDict()
+        # (connection id, correlation id) -> (when it fired, the request), oldest first. Kept
+        # apart, each to its own bound: timeouts that reached a socket's queue (most, and all
+        # of them while a service is down) must not push out those that reached no socket,
+        # which are certainly owed.
+        self._missed: _Owed = OrderedDict()
+        self._queued: _Owed = OrderedDict()
         self._missed_ttl_s = missed_ttl_s
         self._clock = clock
 
@@ -89,23 +95,25 @@ class FlowTracker:
     def _expire(self, request: PendingRequest) -> None:
         if self._pop(request.connection_id, request.correlation_id) is None:
             return
-        self._on_timeout(request)
+        owed = self._queued if self._on_timeout(request) else self._missed
         now = self._clock()
-        self._forget_missed(now)
+        self._forget_old(now)
         key = (request.connection_id, request.correlation_id)
-        self._missed[key] = (now, request)
-        self._missed.move_to_end(key)
-        while len(self._missed) > MAX_MISSED:
-            self._missed.popitem(last=False)
+        owed[key] = (now, request)
+        owed.move_to_end(key)
+        while len(owed) > MAX_MISSED:
+            owed.popitem(last=False)
 
-    def _forget_missed(self, now: float) -> None:
+    def _forget_old(self, now: float) -> None:
         horizon = now - self._missed_ttl_s
-        while self._missed and next(iter(self._missed.values()))[0] < horizon:
-            self._missed.popitem(last=False)
+        for owed in (self._missed, self._queued):
+            while owed and next(iter(owed.values()))[0] < horizon:
+                owed.popitem(last=False)
 
     def resolve(self, connection_id: str, correlation_id: str) -> bool:
         """A reply reached (or is on its way to) the connection: the request is answered."""
         self._missed.pop((connection_id, correlation_id), None)
+        self._queued.pop((connection_id, correlation_id), None)
         handle = self._pop(connection_id, correlation_id)
         if handle is None:
             return False
@@ -113,12 +121,13 @@ class FlowTracker:
         return True
 
     def rearm(self, connection_id: str, correlation_id: str) -> bool:
-        """Wait again for a request whose timeout fired while its client was away."""
-        self._forget_missed(self._clock())
-        missed = self._missed.pop((connection_id, correlation_id), None)
-        if missed is None:
+        """Wait again for a request whose timeout fired (the client may not have seen it)."""
+        self._forget_old(self._clock())
+        key = (connection_id, correlation_id)
+        owed = self._missed.pop(key, None) or self._queued.pop(key, None)
+        if owed is None:
             return False
-        self.track(missed[1])
+        self.track(owed[1])
         return True
 
     def _pop(self, connection_id: str, correlation_id: str) -> asyncio.TimerHandle | None:
@@ -136,3 +145,4 @@ class FlowTracker:
                 handle.cancel()
         self._pending.clear()
         self._missed.clear()
+        self._queued.clear()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from nexus_gateway import flows as flows_module
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_mesh.registry import Flow
 
@@ -109,3 +112,30 @@ async def test_a_missed_timeout_is_owed_only_for_a_while() -> None:
     assert flows.rearm("c1", "soon") is True
     now[0] = 601.0
     assert flows.rearm("c1", "late") is False
+
+
+async def test_timeouts_that_reached_a_queue_never_push_out_those_that_reached_no_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a service down every request times out, and most timeouts reach their socket's
+    queue. Those are kept to a bound of their own: the one whose client was away stays
+    owed however many others fire after it; of the queued ones, the newest are kept."""
+    monkeypatch.setattr(flows_module, "MAX_MISSED", 3)
+    fired: list[str] = []
+    away, done = asyncio.Event(), asyncio.Event()
+
+    def on_timeout(pending: PendingRequest) -> bool:
+        fired.append(pending.correlation_id)
+        away.set()
+        if len(fired) == 6:
+            done.set()
+        return pending.correlation_id != "away"
+
+    flows = FlowTracker(on_timeout)
+    flows.track(request("away"))
+    await wait_for(away)
+    for n in range(5):
+        flows.track(request(f"queued-{n}"))
+    await wait_for(done)
+    assert flows.rearm("c1", "away") is True
+    assert [flows.rearm("c1", f"queued-{n}") for n in range(5)] == [False, False, True, True, True]
