@@ -66,14 +66,6 @@ def changed_in_place(current: Registry, published: Registry) -> list[str]:
     return problems
 
 
-def read_incompatibility(*, reader: Any, writer: Any) -> str | None:
-    """Why some data written with ``writer`` cannot be read with ``reader``, or None if all
-    of it can. Both are parsed by :func:`reference_schema`: whole schemas, or the types of
-    two fields (whose named types resolve within their own records)."""
-    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
-    return _incompatibility(checker, reader=reader, writer=writer)
-
-
 def _subjects(registry: Registry) -> Iterator[tuple[SchemaVersion, ...]]:
     yield registry.envelope_versions
     for event in registry.types():

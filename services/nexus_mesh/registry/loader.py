@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 from nexus_mesh.envelope import PROTOCOL_PREFIX, TYPE_RE, Metadata
 from nexus_mesh.errors import RegistryError
-from nexus_mesh.registry.compatibility import read_incompatibility
 from nexus_mesh.registry.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -302,10 +301,9 @@ def _check_timeout_payloads(
                     )
             elif field_name in shared:
                 # The request's value is copied even when the timeout field has a default
-                # (a value the client left out is the request's default, null say), so the
-                # timeout's type must read whatever the request's type can hold: Avro's
-                # resolution of the request's field (writer) by the timeout's (reader).
-                reason = read_incompatibility(
+                # (a value the client left out is the request's default, null say), as JSON:
+                # the timeout's type must take the JSON of every value the request's can hold.
+                reason = json_copy_refusal(
                     reader=timeout_types[field_name], writer=request_types[field_name]
                 )
                 if reason is not None:
@@ -314,7 +312,7 @@ def _check_timeout_payloads(
                         f"field {field_name!r} is {json.dumps(field['type'])} in "
                         f"{flow.timeout_type!r} but {json.dumps(shared[field_name]['type'])} in "
                         f"{flow.request!r}: flow {name!r} copies the request's value into its "
-                        "timeout event, and not every value can be read as the timeout's type "
+                        "timeout event, and not every value can be taken by the timeout's type "
                         f"({reason})",
                     )
             elif "default" not in field:
@@ -329,6 +327,62 @@ def _parsed_field_types(version: SchemaVersion) -> dict[str, Any]:
     """Each field's type as the reference implementation parsed it, named types resolved in
     the record they belong to (a field's type alone may name a type defined elsewhere)."""
     return {field.name: field.type for field in reference_schema(version.schema).fields}
+
+
+# A JSON value of the first type is always one of the second (json_in takes an integer for
+# a floating-point number). No logical type on either side: their JSON forms differ.
+_JSON_PROMOTIONS = frozenset(
+    {
+        ("int", "long"),
+        ("int", "float"),
+        ("int", "double"),
+        ("long", "float"),
+        ("long", "double"),
+        ("float", "double"),
+    }
+)
+# What a type's JSON form does not depend on.
+_NOT_IN_JSON = ("doc", "aliases", "default", "order")
+
+
+def json_copy_refusal(*, reader: Any, writer: Any) -> str | None:
+    """Why the JSON form of some ``writer`` value (the codec's ``payload_to_json``) is not a
+    valid ``reader`` value (``payload_from_json``), or None if every one is. Both are types
+    parsed by the ``avro`` package. Stricter than Avro's resolution, which the gateway does
+    not do: it copies JSON, so bytes are not strings, enums keep their symbols, records take
+    no extra field and logical types keep their forms."""
+    if writer.type == "union":
+        for branch in writer.schemas:
+            reason = json_copy_refusal(reader=reader, writer=branch)
+            if reason is not None:
+                return reason
+        return None
+    if reader.type == "union":
+        if any(
+            json_copy_refusal(reader=branch, writer=writer) is None for branch in reader.schemas
+        ):
+            return None
+        return f"no branch of {_json_of(reader)} takes {_json_of(writer)}"
+    if _json_of(reader) == _json_of(writer):
+        return None
+    plain = getattr(reader, "logical_type", None) is None and (
+        getattr(writer, "logical_type", None) is None
+    )
+    if plain and (writer.type, reader.type) in _JSON_PROMOTIONS:
+        return None
+    return f"{_json_of(reader)} does not take every {_json_of(writer)}"
+
+
+def _json_of(avro_type: Any) -> str:
+    return json.dumps(_without_docs(avro_type.to_json()), sort_keys=True)
+
+
+def _without_docs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_docs(v) for k, v in value.items() if k not in _NOT_IN_JSON}
+    if isinstance(value, list):
+        return [_without_docs(v) for v in value]
+    return value
 
 
 def _takes_a_string(avro_type: Any) -> bool:
