@@ -13,7 +13,8 @@ different events on another attempt gets the ids by position all the same.
 
 A send's wait for Kafka does not count against the handler's ``handler_timeout_s``: it is
 bounded by ``send_timeout_s`` of its own, and a Kafka outage is retried, never a timed-out
-handler's dead letter.
+handler's dead letter. The handler's clock stops while any of its sends waits, so work it does
+beside a send (a task of its own running meanwhile) goes untimed for as long.
 """
 
 from __future__ import annotations
