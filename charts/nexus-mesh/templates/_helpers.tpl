@@ -280,10 +280,9 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- fail (printf "kafka.tls.existingSecret is used only with kafka.securityProtocol SSL or SASL_SSL, not %s: the mesh would connect without TLS" .Values.kafka.securityProtocol) }}
 {{- end }}
 {{- /* The TLS files are mounted 0440 (the client key stays private): owner root, group the
-pod's fsGroup. Without an fsGroup they belong to root's group and the mesh's user cannot read them. */}}
-{{- if and (include "nexus-mesh.kafkaTlsMounted" .) (kindIs "invalid" (index (.Values.podSecurityContext | default dict) "fsGroup")) }}
-{{- fail "kafka.tls.existingSecret is mounted with mode 0440 (readable by root and the pod's fsGroup only, to keep the client key private), but podSecurityContext.fsGroup is unset: the mesh's non-root user (10001) could not read the TLS files and would not connect to Kafka; set podSecurityContext.fsGroup (10001, the image's group)" }}
-{{- end }}
+pod's fsGroup. podSecurityContext.fsGroup null is not refused: a platform may assign the
+fsGroup itself (OpenShift's restricted-v2 SCC does); without one the mesh's user cannot read
+the files (README, Kafka). */}}
 {{- end }}
 
 {{/* An HPA whose metrics are empty scales on Kubernetes's default, 80% CPU; one whose target
@@ -294,12 +293,18 @@ is a share of a request that is not set never scales ("missing request"). */}}
 {{- if not (or $as.targetCPUUtilizationPercentage $as.targetMemoryUtilizationPercentage) }}
 {{- fail "gateway.autoscaling.targetCPUUtilizationPercentage and targetMemoryUtilizationPercentage are both null: the HPA would have no metric and Kubernetes would scale on its default, 80% CPU; set one of them (e.g. gateway.autoscaling.targetCPUUtilizationPercentage=70)" }}
 {{- end }}
-{{- $requests := (.Values.gateway.resources | default dict).requests | default dict }}
-{{- if and $as.targetCPUUtilizationPercentage (not $requests.cpu) }}
-{{- fail (printf "gateway.autoscaling.targetCPUUtilizationPercentage (%v) is a share of the gateway's CPU request, but gateway.resources.requests.cpu is unset: the HPA could not compute utilization and would never scale; set gateway.resources.requests.cpu (e.g. 250m)" $as.targetCPUUtilizationPercentage) }}
+{{- /* A limit without a request is copied into the request by Kubernetes, so either will do.
+A LimitRange's default request would do too, but the chart cannot see one. */}}
+{{- $resources := .Values.gateway.resources | default dict }}
+{{- $requests := $resources.requests | default dict }}
+{{- $limits := $resources.limits | default dict }}
+{{- $targets := dict "cpu" (list "targetCPUUtilizationPercentage" "CPU" "250m") "memory" (list "targetMemoryUtilizationPercentage" "memory" "256Mi") }}
+{{- range $resource := list "cpu" "memory" }}
+{{- $key := index (get $targets $resource) 0 }}
+{{- $target := index $as $key }}
+{{- if and $target (not (index $requests $resource)) (not (index $limits $resource)) }}
+{{- fail (printf "gateway.autoscaling.%s (%v) is a share of the gateway's %s request, but gateway.resources sets neither requests.%s nor limits.%s (which Kubernetes would copy into the request): the HPA could not compute utilization and would never scale; set gateway.resources.requests.%s (e.g. %s). A LimitRange's default request is not visible to the chart: set the request explicitly even where one applies" $key $target (index (get $targets $resource) 1) $resource $resource $resource (index (get $targets $resource) 2)) }}
 {{- end }}
-{{- if and $as.targetMemoryUtilizationPercentage (not $requests.memory) }}
-{{- fail (printf "gateway.autoscaling.targetMemoryUtilizationPercentage (%v) is a share of the gateway's memory request, but gateway.resources.requests.memory is unset: the HPA could not compute utilization and would never scale; set gateway.resources.requests.memory (e.g. 256Mi)" $as.targetMemoryUtilizationPercentage) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -322,9 +327,11 @@ is a share of a request that is not set never scales ("missing request"). */}}
 
 {{/*
 extraEnv may set any variable the container's env does not have yet (one of the ConfigMap's
-settings too: env wins over envFrom, for that container alone), but not one of the chart's
-own entries: a second entry of a name silently replaces the first (a plaintext value over a
-Secret reference, say), and strategic-merge patches of such lists go wrong. Call with (dict
+settings too: env wins over envFrom, for that container alone), and those of
+nexus-mesh.overridableEnv (podEnv then leaves the chart's out, so they are not in .env), but
+not one of the chart's other entries: a second entry of a name silently replaces the first (a
+plaintext value over a Secret reference, say), and strategic-merge patches of such lists go
+wrong. Call with (dict
 "path" "gateway" "env" <the chart's env as YAML> "extraEnv" <the list> "conflicts" <dict of
 further refused names, each with its reason>); path is where the component's values are.
 */}}
@@ -502,10 +509,20 @@ OTEL_SDK_DISABLED: "true"
 {{/*
 Per-container environment: the pod's identity from the downward API (POD_NAME, POD_NAMESPACE,
 NODE_NAME, which the mesh's tracing set-up reads), OTEL service name and resource attributes,
-and the secrets. Call with (dict "root" $ "component" "gateway").
+and the secrets. Call with (dict "root" $ "component" "gateway" "extraEnv" <the container's
+extraEnv>). The names of nexus-mesh.overridableEnv that extraEnv sets are left out here, so
+that each appears once, with extraEnv's value; every other name of the chart's stays, and
+nexus-mesh.validateExtraEnv refuses extraEnv repeating it.
 */}}
 {{- define "nexus-mesh.podEnv" -}}
 {{- $root := .root }}
+{{- $overridden := list }}
+{{- $overridable := include "nexus-mesh.overridableEnv" . | fromYamlArray }}
+{{- range .extraEnv }}
+{{- if has .name $overridable }}
+{{- $overridden = append $overridden .name }}
+{{- end }}
+{{- end }}
 - name: POD_NAME
   valueFrom:
     fieldRef:
@@ -518,12 +535,14 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
   valueFrom:
     fieldRef:
       fieldPath: spec.nodeName
-{{- if eq .component "gateway" }}
+{{- if and (eq .component "gateway") (not (has "NEXUS_GATEWAY_INSTANCE" $overridden)) }}
 - name: NEXUS_GATEWAY_INSTANCE
   value: "$(POD_NAME)"
 {{- end }}
+{{- if not (has "OTEL_SERVICE_NAME" $overridden) }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "nexus-%s" .component | quote }}
+{{- end }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ include "nexus-mesh.resourceAttributes" (dict "root" $root "component" .component) | quote }}
 {{- if include "nexus-mesh.kafkaUsesSasl" $root }}
@@ -538,9 +557,19 @@ and the secrets. Call with (dict "root" $ "component" "gateway").
 {{- end }}
 {{- end }}
 
-{{/* The gateway container's env entries of the chart's own (gateway.extraEnv follows them). */}}
+{{/* Names of the chart's env entries that a container's extraEnv may set instead (podEnv then
+leaves the chart's out): defaults that no value of the chart's replaces, and that nothing
+secret or structural depends on. OTEL_SERVICE_NAME outranks service.name in
+otel.resourceAttributes, so it is the only way to rename a component's traces. */}}
+{{- define "nexus-mesh.overridableEnv" -}}
+- OTEL_SERVICE_NAME
+- NEXUS_GATEWAY_INSTANCE
+{{- end }}
+
+{{/* The gateway container's env entries of the chart's own (gateway.extraEnv follows them).
+Call with (dict "root" $ "extraEnv" .Values.gateway.extraEnv). */}}
 {{- define "nexus-mesh.gatewayEnv" -}}
-{{ include "nexus-mesh.podEnv" (dict "root" . "component" "gateway" "jwt" true) | trim }}
+{{ include "nexus-mesh.podEnv" (dict "root" .root "component" "gateway" "jwt" true "extraEnv" .extraEnv) | trim }}
 # A file, read at each POST /drain: the mounted Secret's current token is taken
 # without a restart (a regenerated Secret, a rotation).
 - name: NEXUS_GATEWAY_ADMIN_TOKEN_FILE

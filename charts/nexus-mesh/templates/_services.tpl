@@ -34,7 +34,7 @@ code's (Service(name=...)), not the chart's.
 {{/* A service container's env entries of the chart's own (its extraEnv follows them). Call
 with (dict "root" $ "name" <the service's name> "service" <its settings>). */}}
 {{- define "nexus-mesh.serviceEnv" -}}
-{{ include "nexus-mesh.podEnv" (dict "root" .root "component" .name "jwt" false) | trim }}
+{{ include "nexus-mesh.podEnv" (dict "root" .root "component" .name "jwt" false "extraEnv" .service.extraEnv) | trim }}
 - name: NEXUS_SERVICE_METRICS_PORT
   value: {{ .service.metricsPort | quote }}
 - name: NEXUS_SERVICE_METRICS_HOST

@@ -366,8 +366,10 @@ AUTOSCALING = "gateway.autoscaling.enabled=true"
             "set one of them (e.g. gateway.autoscaling.targetCPUUtilizationPercentage=70)",
         ),
         (
+            # The defaults have no CPU limit either.
             (AUTOSCALING, "gateway.resources.requests.cpu=null"),
-            "gateway.resources.requests.cpu is unset: the HPA could not compute utilization",
+            "gateway.resources sets neither requests.cpu nor limits.cpu (which Kubernetes would "
+            "copy into the request): the HPA could not compute utilization",
             "set gateway.resources.requests.cpu (e.g. 250m)",
         ),
         (
@@ -376,22 +378,68 @@ AUTOSCALING = "gateway.autoscaling.enabled=true"
                 "gateway.autoscaling.targetCPUUtilizationPercentage=null",
                 "gateway.autoscaling.targetMemoryUtilizationPercentage=80",
                 "gateway.resources.requests=null",
+                "gateway.resources.limits=null",
             ),
-            "gateway.resources.requests.memory is unset: the HPA could not compute utilization",
+            "gateway.resources sets neither requests.memory nor limits.memory (which Kubernetes "
+            "would copy into the request): the HPA could not compute utilization",
             "set gateway.resources.requests.memory (e.g. 256Mi)",
         ),
     ],
-    ids=["no-target", "cpu-target-without-cpu-request", "memory-target-without-memory-request"],
+    ids=[
+        "no-target",
+        "cpu-target-without-cpu-request-or-limit",
+        "memory-target-without-memory-request-or-limit",
+    ],
 )
 def test_an_hpa_that_cannot_scale_as_configured_is_refused(
     set_values: tuple[str, ...], message: str, fix: str
 ) -> None:
     """An HPA with empty metrics is defaulted to 80% CPU by the API server, not the "no
     target" the values said; a Utilization target of a resource the container requests none
-    of never scales (the HPA reports "missing request")."""
+    of never scales (the HPA reports "missing request"). A namespace's LimitRange may default
+    the request, but the chart cannot see one: the message says to set the request."""
     error = render_fails(set_values=set_values)
     assert message in error
     assert fix in error
+    if "neither requests" in message:
+        assert (
+            "A LimitRange's default request is not visible to the chart: set the request "
+            "explicitly even where one applies"
+        ) in error
+
+
+@pytest.mark.parametrize(
+    ("resource", "set_values"),
+    [
+        (
+            "cpu",
+            (
+                "gateway.resources.limits.cpu=500m",
+                "gateway.resources.limits.memory=null",
+            ),
+        ),
+        (
+            "memory",
+            (
+                "gateway.autoscaling.targetCPUUtilizationPercentage=null",
+                "gateway.autoscaling.targetMemoryUtilizationPercentage=80",
+            ),
+        ),
+    ],
+    ids=["cpu", "memory"],
+)
+def test_an_hpa_on_a_resource_with_only_a_limit_renders(
+    resource: str, set_values: tuple[str, ...]
+) -> None:
+    """Kubernetes copies a container's limit into its request when only the limit is set, so
+    the HPA has the request its Utilization target divides. (The default limits are memory's
+    alone, 512Mi.)"""
+    docs = render(set_values=(AUTOSCALING, "gateway.resources.requests=null", *set_values))
+    metrics = find(docs, "HorizontalPodAutoscaler")["spec"]["metrics"]
+    assert [m["resource"]["name"] for m in metrics] == [resource]
+    (container,) = pod_spec(gateway_deployment(docs))["containers"]
+    assert "requests" not in container["resources"]
+    assert list(container["resources"]["limits"]) == [resource]
 
 
 def test_an_hpa_on_one_target_with_its_request_renders() -> None:
@@ -420,27 +468,55 @@ def test_an_hpa_on_one_target_with_its_request_renders() -> None:
 # -- files the mesh's user must read ---------------------------------------------------------------
 
 
-def test_kafka_tls_files_are_refused_without_an_fs_group_to_read_them() -> None:
-    """The TLS Secret is mounted 0440 so that the client key stays private: owner root,
-    group the pod's fsGroup. Without an fsGroup the files belong to root's group, and the
-    mesh's non-root user (10001) cannot read them: every pod would fail to reach Kafka."""
-    error = render_fails(*KAFKA_SECURE.args(), set_values=("podSecurityContext.fsGroup=null",))
-    assert "podSecurityContext.fsGroup is unset" in error
-    assert "set podSecurityContext.fsGroup (10001" in error
-    docs = render(KAFKA_SECURE)
-    mounting = [
+def _kafka_tls_pods(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Deployments and Jobs whose pods mount the Kafka TLS files."""
+    return [
         d
         for d in find_all(docs, "Deployment") + find_all(docs, "Job")
         if any(v["name"] == "kafka-tls" for v in pod_spec(d).get("volumes", []))
     ]
+
+
+def test_kafka_tls_files_are_mounted_for_the_pod_s_fs_group_alone() -> None:
+    """The TLS Secret is mounted 0440 so that the client key stays private: owner root,
+    group the pod's fsGroup, which the chart sets to the image's group (10001)."""
+    mounting = _kafka_tls_pods(render(KAFKA_SECURE))
     assert {d["kind"] for d in mounting} == {"Deployment", "Job"}
     for doc in mounting:
         spec = pod_spec(doc)
         (volume,) = [v for v in spec["volumes"] if v["name"] == "kafka-tls"]
         assert volume["secret"]["defaultMode"] == 0o440, "the key stays private"
         assert spec["securityContext"]["fsGroup"] == 10001
-    # No TLS files, no fsGroup needed.
-    render(set_values=("podSecurityContext.fsGroup=null",))
+
+
+def test_kafka_tls_files_render_with_the_fs_group_left_to_the_platform() -> None:
+    """OpenShift's restricted-v2 SCC assigns each pod an fsGroup itself, and users there set
+    podSecurityContext.fsGroup to null: the chart renders that, with the files still 0440,
+    and the README says that without an fsGroup from somewhere the mesh's user cannot read
+    them."""
+    docs = render(KAFKA_SECURE, set_values=("podSecurityContext.fsGroup=null",))
+    mounting = _kafka_tls_pods(docs)
+    assert {d["kind"] for d in mounting} == {"Deployment", "Job"}
+    for doc in mounting:
+        spec = pod_spec(doc)
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "kafka-tls"]
+        assert volume["secret"]["defaultMode"] == 0o440, "the key stays private"
+        assert "fsGroup" not in spec["securityContext"]
+    text = (CHART / "README.md").read_text()
+    readme = " ".join(text.split())
+    assert (
+        "They are mounted with mode 0440, owner root and group the pod's fsGroup "
+        "(`podSecurityContext.fsGroup`, 10001 by default)"
+    ) in readme
+    assert (
+        "With `podSecurityContext.fsGroup` null the platform must assign the pod an fsGroup "
+        "(OpenShift's restricted-v2 SCC does), or the mesh's user (10001) cannot read the files"
+    ) in readme
+    (row,) = [
+        line for line in text.splitlines() if line.startswith("| `podSecurityContext.fsGroup`")
+    ]
+    assert "mounted 0440, owner root, group the pod's fsGroup: with null the platform" in row
+    assert "OpenShift's restricted-v2 SCC does" in row
 
 
 # -- extraEnv --------------------------------------------------------------------------------------
@@ -494,8 +570,15 @@ def _extra_env(key: str, name: str, value: str) -> tuple[str, str]:
             "use search.listenHost instead",
         ),
         (
-            (RECOMMEND, *_extra_env("services.recommend.extraEnv", "OTEL_SERVICE_NAME", "r")),
-            "services.recommend.extraEnv sets OTEL_SERVICE_NAME, which the chart already sets",
+            _extra_env("search.extraEnv", "POD_NAMESPACE", "mesh"),
+            "search.extraEnv sets POD_NAMESPACE, which the chart already sets in that container "
+            "(a second entry would silently replace the chart's); remove it from search.extraEnv",
+        ),
+        (
+            (RECOMMEND, *_extra_env("services.recommend.extraEnv", "NODE_NAME", "node-a")),
+            "services.recommend.extraEnv sets NODE_NAME, which the chart already sets in that "
+            "container (a second entry would silently replace the chart's); remove it from "
+            "services.recommend.extraEnv",
         ),
         (
             _extra_env("topicsJob.extraEnv", "OTEL_RESOURCE_ATTRIBUTES", "team=mesh"),
@@ -511,7 +594,8 @@ def _extra_env(key: str, name: str, value: str) -> tuple[str, str]:
         "downward-api-variable",
         "sasl-password-in-search",
         "search-metrics-host",
-        "service-name-of-a-service-of-your-own",
+        "search-downward-api-variable",
+        "node-name-in-a-service-of-your-own",
         "topics-job-resource-attributes",
     ],
 )
@@ -523,6 +607,74 @@ def test_extra_env_repeating_a_variable_the_chart_sets_is_refused(
     lists go wrong. NEXUS_GATEWAY_ADMIN_TOKEN is no repeat, but the gateway refuses to start
     with it beside NEXUS_GATEWAY_ADMIN_TOKEN_FILE."""
     assert message in render_fails(set_values=set_values)
+
+
+WORKLOADS = {
+    "gateway": ("Deployment", f"{RELEASE}-nexus-mesh-gateway"),
+    "search": ("Deployment", f"{RELEASE}-nexus-mesh-search"),
+    "recommend": ("Deployment", f"{RELEASE}-nexus-mesh-recommend"),
+    "topics": ("Job", f"{RELEASE}-nexus-mesh-topics"),
+}
+
+
+def _container(docs: list[dict[str, Any]], component: str) -> dict[str, Any]:
+    (container,) = pod_spec(find(docs, *WORKLOADS[component]))["containers"]
+    return container
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "component"),
+    [
+        ("gateway.extraEnv", "OTEL_SERVICE_NAME", "gateway"),
+        ("search.extraEnv", "OTEL_SERVICE_NAME", "search"),
+        ("services.recommend.extraEnv", "OTEL_SERVICE_NAME", "recommend"),
+        ("topicsJob.extraEnv", "OTEL_SERVICE_NAME", "topics"),
+        ("gateway.extraEnv", "NEXUS_GATEWAY_INSTANCE", "gateway"),
+    ],
+    ids=[
+        "gateway-service-name",
+        "search-service-name",
+        "service-of-your-own-service-name",
+        "topics-job-service-name",
+        "gateway-instance",
+    ],
+)
+def test_extra_env_may_replace_the_chart_s_defaults_for_its_container(
+    key: str, name: str, component: str
+) -> None:
+    """OTEL_SERVICE_NAME and NEXUS_GATEWAY_INSTANCE are defaults that no value of the chart's
+    replaces (OTEL_SERVICE_NAME outranks service.name in otel.resourceAttributes, so renaming
+    a component's traces takes it): a container's extraEnv may set them, and the chart then
+    leaves its own entry out, as the topics Job does for shared settings. The name appears
+    once, with extraEnv's value; the other containers keep the chart's."""
+    docs = render(set_values=(RECOMMEND, *_extra_env(key, name, "x")))
+    container = _container(docs, component)
+    assert [e for e in container["env"] if e["name"] == name] == [{"name": name, "value": "x"}]
+    names = [e["name"] for e in container["env"]]
+    assert len(names) == len(set(names)), names
+    for other in WORKLOADS.keys() - {component}:
+        kept = [e for e in _container(docs, other).get("env", []) if e["name"] == name]
+        if name == "OTEL_SERVICE_NAME":
+            assert kept == [{"name": name, "value": f"nexus-{other}"}], other
+        else:
+            assert kept == [], other  # the gateways' alone
+
+
+def test_a_gateway_instance_of_extra_env_may_name_the_pod() -> None:
+    """A NEXUS_GATEWAY_INSTANCE the same in every pod would give every gateway one name
+    (events' source, Kafka client id, service.instance.id): the README says to keep
+    $(POD_NAME) in it, which expands because POD_NAME comes before extraEnv."""
+    docs = render(
+        set_values=_extra_env("gateway.extraEnv", "NEXUS_GATEWAY_INSTANCE", "eu-$(POD_NAME)")
+    )
+    env = _container(docs, "gateway")["env"]
+    names = [e["name"] for e in env]
+    assert names.count("NEXUS_GATEWAY_INSTANCE") == 1
+    assert names.index("POD_NAME") < names.index("NEXUS_GATEWAY_INSTANCE")
+    assert env_of(_container(docs, "gateway"))["NEXUS_GATEWAY_INSTANCE"] == "eu-$(POD_NAME)"
+    readme = " ".join((CHART / "README.md").read_text().split())
+    assert "Two of the variables the chart sets in the container itself are defaults" in readme
+    assert "Keep it different in each pod, e.g. `eu-west-$(POD_NAME)`" in readme
 
 
 @pytest.mark.parametrize("case", SCENARIOS, ids=[s.name for s in SCENARIOS])

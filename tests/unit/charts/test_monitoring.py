@@ -476,6 +476,26 @@ def test_the_readme_says_how_releases_keep_their_dashboards_apart() -> None:
     assert "two releases feeding one Grafana, in one namespace or in several, do not mix" in readme
 
 
+def test_the_upgrade_notes_say_how_to_clear_the_0_3_0_dashboard_file() -> None:
+    """0.4.0 renamed the dashboard's ConfigMap key from nexus-mesh.json. Grafana's sidecar
+    (k8s-sidecar) removes the old key's file only if it saw the change (its record of what it
+    wrote is in memory, and it does not clear its folder at start), and the leftover file has
+    the same uid as the new one: the notes say so, and how to clear it."""
+    text = (CHART / "README.md").read_text()
+    notes = " ".join(
+        text[text.index("From 0.3.0 to 0.4.0") : text.index("From 0.2.0 to 0.3.0")].split()
+    )
+    for said in (
+        "may leave the old key's file, `nexus-mesh.json`, beside the new one",
+        "only if it saw the ConfigMap before and after the change",
+        "lost when its container restarts, and it does not clear its folder when it starts",
+        "The leftover file holds the same dashboard uid as the new one",
+        "delete `nexus-mesh.json` there, or restart Grafana's pod",
+        "the Grafana Helm chart makes that folder an `emptyDir`",
+    ):
+        assert said in notes, said
+
+
 def _panels() -> list[dict[str, Any]]:
     return [p for p in dashboard()["panels"] if p["type"] != "row"]
 
