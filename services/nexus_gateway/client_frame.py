@@ -77,9 +77,9 @@ def scanned_event_id(raw: str | bytes) -> str | None:
     beyond its rate limit, up to a megabyte of JSON per frame.
 
     The last ``"event_id": "<id>"`` in the frame: clients write ``metadata`` after the payload
-    it describes (the Python client and the demo page do). A payload field of the same name
-    written after the metadata would be taken for it: then the error names that id, as
-    unknown to the client as no id at all.
+    it describes, and its ``event_id`` last (the Python client does; the demo page's metadata
+    holds nothing else). A field of the same name written after it would be taken for it:
+    then the error names that id, as unknown to the client as no id at all.
     """
     if isinstance(raw, str):
         at = raw.rfind(_EVENT_ID_KEY)

@@ -19,6 +19,7 @@ PROTOCOL_PREFIX = "nexus."
 # After these the gateway still holds everything the client missed: reconnect with `since`.
 # 1006 is what a dropped TCP connection looks like to the client.
 RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 4008})
+UNAUTHORIZED_CLOSE_CODE = 4001
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,8 @@ class MeshConnectError(NexusError, ConnectionError):
             or (status is not None and status >= 500)
             or (close_code is None and status is None)
         )
+        self.needs_new_token = close_code == UNAUTHORIZED_CLOSE_CODE
+        """4001: the token was refused or has expired; connect or resume with a new one."""
 
 
 class MeshClosedError(NexusError, ConnectionError):
@@ -156,6 +159,9 @@ class MeshClosedError(NexusError, ConnectionError):
         self.close_code = close_code
         self.reason = reason
         self.retriable = close_code in RESUMABLE_CLOSE_CODES
+        self.needs_new_token = close_code == UNAUTHORIZED_CLOSE_CODE
+        """4001 (the token expired, say): not resumable as it is, but
+        ``client.reconnect(token=new)`` resumes the session with a new token."""
         self.event_id: str | None = None
         """Set when an ``emit``/``request`` was waiting: resend under this id after the
         resume (a new id would write the event twice if this one landed)."""
@@ -206,7 +212,7 @@ def encode_event(
     for name, value in (("event_id", event_id), ("correlation_id", correlation_id)):
         if value is not None and not CLIENT_ID_RE.fullmatch(value):
             raise ValueError(f"{name} {value!r} must be 1-128 characters of A-Z a-z 0-9 . _ : -")
-    metadata: dict[str, Any] = {"event_id": event_id}
+    metadata: dict[str, Any] = {}
     if correlation_id is not None:
         metadata["correlation_id"] = correlation_id
     if attributes:
@@ -216,6 +222,10 @@ def encode_event(
         if tracestate:
             # Only with the trace it belongs to (W3C): the gateway carries it on.
             metadata["tracestate"] = tracestate
+    # Last of all: a frame the gateway refuses unread (over the rate limit, too large) is
+    # matched to its send by the last "event_id" in its text, which an attribute or a payload
+    # field of that name would otherwise be.
+    metadata["event_id"] = event_id
     body = payload if isinstance(payload, dict) else dict(payload)
     return orjson.dumps({"type": type_, "payload": body, "metadata": metadata})
 

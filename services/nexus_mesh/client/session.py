@@ -9,13 +9,15 @@ A single reader task owns the socket's receiving side and routes every frame onc
 - every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``;
   one addressed to this connection or user with a ``correlation_id`` nobody waits for (a
   reply replayed by a resume, before the request is resent) is also kept, the last 1000,
-  for a ``request`` of that id to find.
+  for a ``request`` of that id to find, which takes it out of the events inbox if it is
+  still unread there.
 
 When the events inbox is full the reader stops reading the socket, so a consumer that falls
 behind pushes back on the gateway (which may then close with 4008) instead of growing memory;
 except while an ``emit`` or ``request`` waits for its answer, which may be queued behind those
-events: the inbox then takes them past its bound, so an application that answers events from
-inside its ``events()`` loop is not stuck waiting on itself.
+events: the inbox then takes them past its bound, by as many again (at least 1000), so an
+application that answers events from inside its ``events()`` loop is not stuck waiting on
+itself (past that the answer waits too, until its timeout or until events are read).
 
 ``position`` follows every delivered event the client received: handed to a ``request``, or
 in the events inbox, read or not (one the reader has not queued yet, when a close stops it,
@@ -165,6 +167,9 @@ class MeshClient:
         ``heartbeat`` pings every so many seconds (None: never), so a dead connection ends
         the session instead of leaving ``events()`` waiting for ever.
         """
+        if connection_id is not None and since is None:
+            # Without a position the gateway opens a new connection: the id would be dropped.
+            raise ValueError("connection_id resumes a session: give its since (position) too")
         for name, value in (("campaign_id", campaign_id), ("user_id", user_id)):
             # The gateway refuses the handshake with a bare HTTP 400 otherwise.
             if not PATH_ID_RE.fullmatch(value):
@@ -382,6 +387,9 @@ class MeshClient:
         reply: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         replayed = self._unclaimed.pop(key, None)
         if replayed is not None:
+            # Answered here, so not in events() as well, unless the application read it there
+            # already.
+            self._events.take_back(replayed)
             reply.set_result(replayed)
         self._replies[key] = reply
         answered = False

@@ -22,6 +22,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
+from nexus_gateway.client_frame import scanned_event_id
 from nexus_mesh.client import (
     Ack,
     Event,
@@ -32,6 +33,7 @@ from nexus_mesh.client import (
     MeshTimeoutError,
 )
 from nexus_mesh.client.frames import encode_event
+from nexus_testkit import eventually
 
 TOKEN = "good-token"
 WELCOME_POSITION = "v1.4.2.10."
@@ -255,6 +257,7 @@ async def test_connect_refused_with_4001_raises_connect_error(peer: ScriptedPeer
     assert refused.value.close_code == 4001
     assert refused.value.reason == "invalid token"
     assert refused.value.retriable is False
+    assert refused.value.needs_new_token is True
     assert isinstance(refused.value, ConnectionError)
 
 
@@ -506,6 +509,26 @@ async def test_ids_the_gateway_would_refuse_fail_before_anything_is_sent() -> No
         await MeshClient.connect("http://127.0.0.1:9", campaign_id="demo", user_id="a b")
     with pytest.raises(ValueError, match="correlation_id '' must be"):
         encode_event("chat.message", {}, event_id="e-1", correlation_id="")
+    with pytest.raises(ValueError, match="give its since"):
+        await MeshClient.connect(
+            "http://127.0.0.1:9", campaign_id="demo", user_id="a", connection_id="conn-1"
+        )
+
+
+def test_a_frame_refused_unread_is_matched_by_its_own_event_id() -> None:
+    """The gateway names the event of a frame it refuses unread (over the rate limit, too
+    large) by the last "event_id" in its text: an attribute or payload field of that name
+    must not be taken for it, or the error reaches no send and the emit waits out its
+    timeout."""
+    frame = encode_event(
+        "chat.message",
+        {"event_id": "payload-1"},
+        event_id="real-1",
+        correlation_id="corr-1",
+        attributes={"event_id": "order-17"},
+    )
+    assert scanned_event_id(frame) == "real-1"
+    assert scanned_event_id(frame.decode()) == "real-1"
 
 
 async def give_up_as_the_reply_comes(client: MeshClient, event_id: str) -> None:
@@ -599,3 +622,49 @@ async def test_a_session_taken_over_by_a_resume_is_not_resumed_again(peer: Scrip
     assert len(peer.requests) == before, "no handshake was even tried"
     with pytest.raises(ValueError, match="attempts"):
         await client.reconnect(attempts=0)
+
+
+async def test_a_replayed_reply_a_resend_takes_is_not_also_an_event(peer: ScriptedPeer) -> None:
+    """A resume replays a reply before its request is resent: the resend returns it, and
+    the application does not get it a second time from events()."""
+    peer._offsets["s-9"] = 7  # handled before the drop: the resend gets a duplicate ack
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        await peer.send(
+            delivered(
+                "search.completed",
+                {"hits": []},
+                "p-replayed",
+                correlation_id="s-9",
+                connection_id="conn-1",
+            )
+        )
+
+        async def replayed() -> bool:
+            return client.position == "p-replayed"
+
+        await eventually(replayed, what="the replayed reply received")
+        reply = await client.request("search", {"query": "jazz"}, event_id="s-9", timeout=5)
+        assert reply.type == "search.completed" and reply.correlation_id == "s-9"
+        await client.emit("test.burst", {"count": 1})
+        assert (await client.next_event(timeout=5)).payload == {"n": 1}
+
+
+async def test_a_waiting_emit_takes_events_past_the_bound_only_so_far(
+    peer: ScriptedPeer,
+) -> None:
+    """Nobody reads events() while an emit waits for its ack, which the gateway sends after
+    1,200 events: the inbox (bound 5) takes events past its bound up to 1,005 (its bound plus
+    at least 1,000), then stops reading, so memory stays bounded and the emit times out
+    instead. Nothing is lost: once events are read, all follow in order, and the late ack
+    reaches the protocol inbox."""
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN, max_queued_events=5
+    ) as client:
+        with pytest.raises(MeshTimeoutError):
+            await client.emit("test.burst", {"count": 1200}, event_id="b-1", timeout=1.0)
+        got = [(await client.next_event(timeout=5)).payload["n"] for _ in range(1200)]
+        assert got == list(range(1, 1201))
+        late = await client.next_protocol_frame(timeout=5)
+        assert late.type == "nexus.ack" and late.payload["event_id"] == "b-1"
