@@ -56,7 +56,7 @@ def build_gateway(
     authenticator = Authenticator(settings)
     registry = registry or load_registry(settings.schemas_dir)
     codec = Codec(registry)
-    metrics = GatewayMetrics()
+    metrics = GatewayMetrics(flows=registry.flows.values())
     metrics.spans_dropped.track(telemetry.span_losses)
     hub = ConnectionHub()
     source = f"gateway/{settings.gateway_instance}"

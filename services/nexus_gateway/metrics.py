@@ -3,7 +3,8 @@ several gateways in one process)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import InitVar, dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -15,13 +16,18 @@ from nexus_mesh.prometheus import (
     SpanLossCollector,
     register_process_metrics,
 )
+from nexus_mesh.registry import Flow
 
 
 @dataclass(kw_only=True)
 class GatewayMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    flows: InitVar[Iterable[Flow]] = ()
+    """The registry's flows (known when the gateway starts): each one's timeout and request
+    series start at 0, and ``nexus_gateway_flow_info`` says which request each timeout
+    answers."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, flows: Iterable[Flow]) -> None:
         r = self.registry
         # process_open_fds above all: every WebSocket holds one, and the limit is per pod.
         register_process_metrics(r)
@@ -103,8 +109,19 @@ class GatewayMetrics:
         )
         self.flow_timeouts = Counter(
             "nexus_gateway_flow_timeouts",
-            "Requests answered by a gateway timeout event",
+            "Requests answered by a gateway timeout event, by the timeout's type",
             ["type"],
+            registry=r,
+        )
+        # A timeout's type is not its request's (search.timeout, search.requested), and
+        # several flows may share one: this joins nexus_gateway_events_in_total (by request)
+        # to nexus_gateway_flow_timeouts_total (by timeout), for the share of requests that
+        # time out.
+        self.flow_info = Gauge(
+            "nexus_gateway_flow_info",
+            "1 for each flow the gateway serves: the request type it accepts and the type of "
+            "the timeout event it answers it with when no reply comes",
+            ["flow", "request", "timeout"],
             registry=r,
         )
         self.replays = Gauge(
@@ -136,7 +153,9 @@ class GatewayMetrics:
         # handed to the client's socket: what a client waits beyond the producer's write.
         self.delivery_latency = Histogram(
             "nexus_gateway_delivery_latency_seconds",
-            "Kafka record timestamp to the socket write of its last target, per delivered record",
+            "Kafka record timestamp to the socket taking the frame, once per live record: "
+            "for its last target, when that connection took it (never for replays or the "
+            "gateway's own timeout events)",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
@@ -147,7 +166,8 @@ class GatewayMetrics:
         r.register(self.consumer_lag)
         # Every known label value starts at 0: a series that first appears at 1 has no
         # increase() in Prometheus, and an alert on the first Kafka refusal or the first
-        # unrecovered resume would never fire.
+        # unrecovered resume would never fire. So do each flow's timeouts and requests (the
+        # share NexusGatewayRequestsTimingOut reads).
         for code in ErrorCode:
             self.errors.labels(str(code))
         for close_code in (CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN):
@@ -155,6 +175,10 @@ class GatewayMetrics:
         self.auth_failures.labels("origin")
         for recovered in ("true", "false"):
             self.resumes.labels(recovered)
+        for flow in flows:
+            self.flow_timeouts.labels(flow.timeout_type)
+            self.events_in.labels(flow.request)
+            self.flow_info.labels(flow.name, flow.request, flow.timeout_type).set(1)
 
     def count_close(self, code: int | None) -> None:
         label = str(code) if code is not None else "1006"

@@ -47,6 +47,11 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     system = ("nexus_gateway_assigned_partitions", frozenset({("topic", f"{prefix}.system")}))
     assert gw_before.get(system, 0.0) >= 1
     assert value(svc_before, "nexus_service_assigned_partitions", service="search") == 2
+    # The timeout alert's ratio reads these from the start: each flow named, at 0.
+    flow = {"flow": "search", "request": "search.requested", "timeout": "search.timeout"}
+    assert value(gw_before, "nexus_gateway_flow_info", **flow) == 1
+    assert value(gw_before, "nexus_gateway_flow_timeouts_total", type="search.timeout") == 0
+    assert value(gw_before, "nexus_gateway_events_in_total", type="search.requested") == 0
     # One series per value, not a second one per counter for its start time.
     assert not {n for n in names(gw_before) | names(svc_before) if n.endswith("_created")}
 

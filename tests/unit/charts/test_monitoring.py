@@ -32,6 +32,7 @@ from helm_chart import (
 )
 
 from nexus_gateway.metrics import GatewayMetrics
+from nexus_mesh.prometheus import PRODUCE_OUTCOMES
 from nexus_mesh.service.metrics import ServiceMetrics
 
 GATEWAY_JOB = f"{RELEASE}-nexus-mesh-gateway-admin"
@@ -144,6 +145,47 @@ def _fires(
     return {"eval_time": at, "alertname": alert, "exp_alerts": [expected]}
 
 
+def _writes(labels: dict[str, str], **outcomes: str) -> list[dict[str, str]]:
+    """The gateway's writes of client events: ``nexus_gateway_produce_latency_seconds_count``
+    by outcome (``outcome=values``), every other outcome at 0 as the gateway starts it."""
+    return [
+        _series(
+            "nexus_gateway_produce_latency_seconds_count",
+            outcomes.get(outcome, "0+0x20"),
+            **labels,
+            outcome=outcome,
+        )
+        for outcome in PRODUCE_OUTCOMES
+    ]
+
+
+def _flows(labels: dict[str, str], **timeouts: str) -> list[dict[str, str]]:
+    """``nexus_gateway_flow_info`` of a gateway serving flows ``name=timeout type``, each
+    requested with ``<name>.requested``."""
+    return [
+        _series(
+            "nexus_gateway_flow_info",
+            "1+0x40",
+            **labels,
+            flow=name,
+            request=f"{name}.requested",
+            timeout=timeout,
+        )
+        for name, timeout in timeouts.items()
+    ]
+
+
+def _kafka_writes_failing(share: str, pod: str) -> str:
+    return (
+        f"For 5 minutes {share} of the writes of client events by {pod} have failed: Kafka "
+        "was unavailable or did not confirm them (answered unavailable or unconfirmed), or "
+        "refused them for good (answered internal, e.g. an ACL that no longer lets the "
+        'gateway write, logged as "Kafka refused a write to <topic>: <error>"). Check the '
+        "brokers, the gateway's log and nexus_gateway_produce_latency_seconds_count by "
+        "outcome."
+    )
+
+
 def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None:
     """promtool evaluates the rules minute by minute over synthetic series."""
     gw = {"namespace": NAMESPACE, "job": GATEWAY_JOB}
@@ -179,10 +221,13 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ),
         ),
         _case(
-            "Kafka refuses a pod's writes for 5 minutes; a blip is no page",
+            "Kafka is unavailable to a pod's writes for 5 minutes; a blip is no page",
             [
+                # Each write is one produce-latency observation (by outcome) and one answer.
+                *_writes(pod, ok="0+60x20", unavailable="0 0 30+30x12"),
                 _series("nexus_gateway_acks_total", "0+60x20", **pod),
                 _series("nexus_gateway_errors_total", "0 0 30+30x12", **pod, code="unavailable"),
+                *_writes({**gw, "pod": "gw-1"}, ok="0+60x20", unavailable="0 0 300+0x8"),
                 _series("nexus_gateway_acks_total", "0+60x20", **gw, pod="gw-1"),
                 _series(
                     "nexus_gateway_errors_total",
@@ -191,7 +236,7 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                     pod="gw-1",
                     code="unavailable",
                 ),
-                # A client's own mistakes, many of them, hide nothing.
+                # A client's own mistakes, many of them, hide nothing: they reach no write.
                 _series("nexus_gateway_errors_total", "0+600x20", **pod, code="rate_limited"),
             ],
             _quiet("NexusGatewayKafkaWritesFailing", "6m"),
@@ -200,9 +245,23 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 "9m",
                 {**critical, **ns, "pod": "gw-0"},
                 "Gateway gw-0 cannot write client events to Kafka",
-                "For 5 minutes gw-0 has answered 33.33% of client events unavailable or "
-                "unconfirmed: Kafka does not take its writes. Check the brokers and the "
-                "gateway's log.",
+                _kafka_writes_failing("33.33%", "gw-0"),
+            ),
+        ),
+        _case(
+            "Kafka refuses a pod's writes for good (its ACL revoked): answered internal, a page",
+            [
+                *_writes(pod, ok="0+60x20", rejected="0 0 30+30x12"),
+                _series("nexus_gateway_acks_total", "0+60x20", **pod),
+                _series("nexus_gateway_errors_total", "0 0 30+30x12", **pod, code="internal"),
+            ],
+            _quiet("NexusGatewayKafkaWritesFailing", "6m"),
+            _fires(
+                "NexusGatewayKafkaWritesFailing",
+                "9m",
+                {**critical, **ns, "pod": "gw-0"},
+                "Gateway gw-0 cannot write client events to Kafka",
+                _kafka_writes_failing("33.33%", "gw-0"),
             ),
         ),
         _case(
@@ -258,9 +317,13 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 "4m",
                 {**warning, **ns, "pod": "gw-0"},
                 "The gateway fails on client events",
-                "gw-0 answered 1 client events with code internal in 10 minutes: a fault of the "
-                "gateway's own, logged with each event's id and traceback. Those events were "
-                "not acknowledged.",
+                "gw-0 answered 1 client events with code internal in 10 minutes, none of them "
+                "acknowledged: a fault of the gateway's own, logged with the event's id and "
+                "traceback, or a write Kafka refused for good (e.g. an ACL that no longer lets "
+                'the gateway write to the topic), logged without traceback as "client event '
+                '<id> refused: Kafka refused a write to <topic>: <error>" and counted in '
+                'nexus_gateway_produce_latency_seconds_count{outcome="rejected"}. The '
+                "gateway's log says which.",
             ),
         ),
         _case(
@@ -337,14 +400,45 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 {**warning, **svc, "reason": "handler"},
                 "Service search sends records to the DLQ",
                 "search wrote to the dead-letter topic in the last 10 minutes (1, reason "
-                "handler): those requests got no reply. The error is in each record's headers.",
+                "handler). Reason handler: its handler failed for good; a request of a flow "
+                "with a failure reply got that reply (or the handler's own, sent before it "
+                "failed). Undecodable records and requests of flows without a failure reply got "
+                "no answer: their clients wait out the flow's timeout. The error is in each "
+                "record's headers.",
             ),
         ),
         _case(
-            "every request times out (its service is gone); one late reply is no alert",
+            "most requests of a flow time out (its service is gone); one late reply is no alert",
             [
+                *_flows(pod, search="search.timeout", other="other.timeout"),
+                *_flows({**gw, "pod": "gw-1"}, search="search.timeout", other="other.timeout"),
+                # All of gw-0's requests time out, half of gw-1's: 75% of the flow's.
+                _series("nexus_gateway_events_in_total", "0+60x20", **pod, type="search.requested"),
                 _series(
-                    "nexus_gateway_flow_timeouts_total", "0+3x20", **pod, type="search.timeout"
+                    "nexus_gateway_flow_timeouts_total", "0+60x20", **pod, type="search.timeout"
+                ),
+                _series(
+                    "nexus_gateway_events_in_total",
+                    "0+60x20",
+                    **gw,
+                    pod="gw-1",
+                    type="search.requested",
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total",
+                    "0+30x20",
+                    **gw,
+                    pod="gw-1",
+                    type="search.timeout",
+                ),
+                # Events of no flow are no requests: they do not dilute the share.
+                _series("nexus_gateway_events_in_total", "0+6000x20", **pod, type="chat.message"),
+                _series(
+                    "nexus_gateway_events_in_total",
+                    "0+2x20",
+                    **gw,
+                    pod="gw-1",
+                    type="other.requested",
                 ),
                 _series(
                     "nexus_gateway_flow_timeouts_total",
@@ -360,9 +454,51 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 "12m",
                 {**warning, **ns, "type": "search.timeout"},
                 "Requests keep ending in search.timeout",
-                "For 10 minutes the gateways have answered requests with search.timeout "
-                "(50m/s): the service that replies to them is down, scaled to zero, failing or "
-                "far behind.",
+                "For 10 minutes 75% of the requests whose flow times out with search.timeout "
+                "have ended in it: the service that replies to them is too slow or too far "
+                "behind for that share. Near 100% it is down, scaled to zero, or failing "
+                "without a failure reply.",
+            ),
+        ),
+        _case(
+            "at volume, one request in 100,000 timing out, or 4% of them, is no alert",
+            [
+                *_flows(pod, search="search.timeout", suggest="suggest.timeout"),
+                _series(
+                    "nexus_gateway_events_in_total", "0+100000x40", **pod, type="search.requested"
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total", "0+1x40", **pod, type="search.timeout"
+                ),
+                _series(
+                    "nexus_gateway_events_in_total", "0+100x40", **pod, type="suggest.requested"
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total", "0+4x40", **pod, type="suggest.timeout"
+                ),
+            ],
+            _quiet("NexusGatewayRequestsTimingOut", "15m"),
+            _quiet("NexusGatewayRequestsTimingOut", "35m"),
+        ),
+        _case(
+            "flows sharing a timeout type: their requests add up",
+            [
+                *_flows(pod, search="search.timeout", lookup="search.timeout"),
+                _series("nexus_gateway_events_in_total", "0+50x20", **pod, type="search.requested"),
+                _series("nexus_gateway_events_in_total", "0+50x20", **pod, type="lookup.requested"),
+                _series(
+                    "nexus_gateway_flow_timeouts_total", "0+10x20", **pod, type="search.timeout"
+                ),
+            ],
+            _fires(
+                "NexusGatewayRequestsTimingOut",
+                "12m",
+                {**warning, **ns, "type": "search.timeout"},
+                "Requests keep ending in search.timeout",
+                "For 10 minutes 10% of the requests whose flow times out with search.timeout "
+                "have ended in it: the service that replies to them is too slow or too far "
+                "behind for that share. Near 100% it is down, scaled to zero, or failing "
+                "without a failure reply.",
             ),
         ),
         _case(
