@@ -19,7 +19,7 @@ from nexus_gateway.protocol import (
     welcome_frame,
 )
 from nexus_gateway.state import GATEWAY, Gateway
-from nexus_mesh.envelope import PATH_ID_RE
+from nexus_mesh.envelope import PATH_ID_RE, REFUSAL_HEADER
 from nexus_mesh.position import Position
 from nexus_mesh.tasks import cancel_and_wait, run_detached
 
@@ -31,22 +31,27 @@ _REFUSED_CLOSE_WAIT_S = 1.0
 EXPIRY_FLUSH_S = 2.0
 
 
+def _refused(kind: type[web.HTTPException], reason: str) -> web.HTTPException:
+    """A refused handshake, its reason in the body and in the ``Nexus-Refusal`` header."""
+    return kind(text=reason, headers={REFUSAL_HEADER: reason})
+
+
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     campaign_id = request.match_info["campaign_id"]
     user_id = request.match_info["user_id"]
     if not (PATH_ID_RE.fullmatch(campaign_id) and PATH_ID_RE.fullmatch(user_id)):
-        raise web.HTTPBadRequest(text="campaign and user ids: 1-128 of letters, digits, ._:@-")
+        raise _refused(web.HTTPBadRequest, "campaign and user ids: 1-128 of letters, digits, ._:@-")
     origins = gateway.settings.gateway_allowed_origins
     origin = request.headers.get("Origin")
     if origins and origin is not None and origin.lower() not in origins:
         gateway.metrics.auth_failures.labels("origin").inc()
         log.info("refused %s/%s: origin %r is not allowed", campaign_id, user_id, origin[:200])
-        raise web.HTTPForbidden(text="this origin may not open a connection")
+        raise _refused(web.HTTPForbidden, "this origin may not open a connection")
     if not gateway.accepting:
-        raise web.HTTPServiceUnavailable(text="gateway is draining")
+        raise _refused(web.HTTPServiceUnavailable, "gateway is draining")
     if not gateway.kafka_started:
-        raise web.HTTPServiceUnavailable(text="gateway is not connected to Kafka yet")
+        raise _refused(web.HTTPServiceUnavailable, "gateway is not connected to Kafka yet")
     settings = gateway.settings
     try:
         principal = gateway.authenticator.authenticate(

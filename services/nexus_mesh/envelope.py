@@ -19,6 +19,9 @@ CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # A campaign or user id in the WebSocket path /ws/{campaign_id}/{user_id}.
 PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
 PROTOCOL_PREFIX = "nexus."
+# The response header a gateway's refused WebSocket handshake says why in: a client library
+# seldom exposes the body of a failed handshake (aiohttp does not), its headers it does.
+REFUSAL_HEADER = "Nexus-Refusal"
 BROADCAST_CAMPAIGN = "*"
 
 

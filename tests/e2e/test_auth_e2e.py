@@ -135,6 +135,8 @@ async def test_only_the_allowed_browser_origins_may_connect(mesh: Mesh) -> None:
                 f"{gateway.url}/ws/A/u1", headers={**headers, "Origin": "https://evil.example"}
             )
         assert hijack.value.status == 403
+        assert hijack.value.headers is not None
+        assert hijack.value.headers["Nexus-Refusal"] == "this origin may not open a connection"
         for origin in ({"Origin": "https://APP.example"}, {}):
             ws = await session.ws_connect(f"{gateway.url}/ws/A/u1", headers={**headers, **origin})
             welcome = await ws.receive_json(timeout=10)

@@ -366,8 +366,11 @@ class MeshClient:
         """Send a request event and return the first delivered event correlated with it.
 
         The correlation id is ``correlation_id`` or else the event id, as the gateway assigns
-        it. The reply may be a failure or timeout event of the flow: check ``reply.type``.
-        Raises like :meth:`emit`; ``timeout`` covers both the ack and the reply.
+        it; give each request one of its own (a reply kept for a resend is matched by it, and
+        would answer a new request that reused it). The reply may be a failure or timeout
+        event of the flow: check ``reply.type``. Raises like :meth:`emit`; ``timeout`` covers
+        both the ack and the reply: keep it above the flow's own ``timeout_ms`` to get its
+        timeout event rather than ``MeshTimeoutError``.
         """
         event_id = event_id or new_event_id()
         key = correlation_id or event_id

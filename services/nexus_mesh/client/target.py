@@ -11,6 +11,7 @@ from aiohttp import WSMsgType
 from yarl import URL
 
 from nexus_mesh.client.frames import WELCOME, Event, MeshConnectError, parse_frame
+from nexus_mesh.envelope import REFUSAL_HEADER
 
 AuthVia = Literal["header", "subprotocol", "query"]
 
@@ -77,7 +78,11 @@ async def handshake(
             heartbeat=target.heartbeat,
         )
     except aiohttp.WSServerHandshakeError as exc:
-        raise MeshConnectError(None, exc.message, status=exc.status) from exc
+        # The gateway says why in a header ("gateway is draining", ...); aiohttp's message is
+        # only "Invalid response status".
+        said = exc.headers.get(REFUSAL_HEADER) if exc.headers is not None else None
+        reason = said or exc.message
+        raise MeshConnectError(None, reason, status=exc.status) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise MeshConnectError(None, str(exc) or type(exc).__name__) from exc
     try:

@@ -33,6 +33,7 @@ from nexus_mesh.client import (
     MeshTimeoutError,
 )
 from nexus_mesh.client.frames import encode_event
+from nexus_mesh.envelope import REFUSAL_HEADER
 from nexus_testkit import eventually
 
 TOKEN = "good-token"
@@ -78,7 +79,9 @@ class ScriptedPeer:
         self.requests.append(request)
         if self.reject_with_status is not None or self.refusals_left > 0:
             self.refusals_left -= 1
-            raise web.HTTPServiceUnavailable(text="draining")
+            raise web.HTTPServiceUnavailable(
+                text="gateway is draining", headers={REFUSAL_HEADER: "gateway is draining"}
+            )
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         subprotocols = [p for p in offered if p.startswith("bearer.")]
         ws = web.WebSocketResponse(protocols=subprotocols)
@@ -268,6 +271,9 @@ async def test_handshake_refused_by_http_status(peer: ScriptedPeer) -> None:
     assert refused.value.close_code is None
     assert refused.value.status == 503
     assert refused.value.retriable is True
+    # The gateway's reason, not aiohttp's "Invalid response status".
+    assert refused.value.reason == "gateway is draining"
+    assert str(refused.value) == "cannot join the mesh (HTTP 503): gateway is draining"
 
 
 async def test_emit_is_answered_by_the_ack_with_its_event_id(peer: ScriptedPeer) -> None:
