@@ -124,6 +124,8 @@ class MeshClient:
         self._replies: dict[str, asyncio.Future[Event]] = {}
         self._unclaimed: OrderedDict[str, Event] = OrderedDict()
         self._events: Inbox[Event] = Inbox(target.max_queued_events)
+        self._held: Event | None = None  # the reader's event while it waits for room
+        self._held_claimed = False  # ... and a request took it meanwhile
         self._protocol: Inbox[Event] = Inbox(1_000)
         self._closed = False
         # Set when a send found the connection gone before the reader saw it end: nothing
@@ -390,9 +392,6 @@ class MeshClient:
         reply: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         replayed = self._unclaimed.pop(key, None)
         if replayed is not None:
-            # Answered here, so not in events() as well, unless the application read it there
-            # already.
-            self._events.take_back(replayed)
             reply.set_result(replayed)
         self._replies[key] = reply
         answered = False
@@ -402,6 +401,8 @@ class MeshClient:
                     await self._exchange(event_id, frame)
                     result = await reply
                     answered = True
+                    if result is replayed:
+                        self._withdraw(result)
                     return result
         finally:
             if self._replies.get(key) is reply:
@@ -504,7 +505,15 @@ class MeshClient:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     event = self._route(message.data)
                     if event is not None:
-                        await self._events.put(event, beyond_bound=self._answer_awaited)
+                        self._held = event
+                        try:
+                            await self._events.put(event, beyond_bound=self._answer_awaited)
+                        finally:
+                            self._held = None
+                        if self._held_claimed:
+                            # A request took it while it waited for room (_withdraw).
+                            self._held_claimed = False
+                            self._events.take_back(event)
                         # Only once queued: a close that stops the reader before would
                         # otherwise move the position past an event nobody received.
                         self._received(event)
@@ -570,6 +579,12 @@ class MeshClient:
     def _received(self, event: Event) -> None:
         if event.position is not None:
             self._position = event.position
+
+    def _withdraw(self, event: Event) -> None:
+        """``event`` answered a request: not in events() as well, unless the application read
+        it there already (once the request is answered: one that fails leaves it there)."""
+        if not self._events.take_back(event) and self._held is event:
+            self._held_claimed = True  # the reader queues it and takes it back at once
 
     def _answer_awaited(self) -> bool:
         return bool(self._answers or self._replies)

@@ -674,3 +674,62 @@ async def test_a_waiting_emit_takes_events_past_the_bound_only_so_far(
         assert got == list(range(1, 1201))
         late = await client.next_protocol_frame(timeout=5)
         assert late.type == "nexus.ack" and late.payload["event_id"] == "b-1"
+
+
+async def test_a_replayed_reply_waiting_for_room_is_not_also_an_event(
+    peer: ScriptedPeer,
+) -> None:
+    """The replay stands behind a full inbox (bound 2) when the request is resent: the
+    reader holds the reply, waiting for room, as the resend takes it. The application reads
+    the two events before it, and not the reply a second time."""
+    peer._offsets["s-10"] = 7
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN, max_queued_events=2
+    ) as client:
+        for n in (1, 2):
+            await peer.send(delivered("chat.message", {"n": n}, f"p{n}"))
+        await peer.send(
+            delivered(
+                "search.completed",
+                {"hits": []},
+                "p-replayed",
+                correlation_id="s-10",
+                connection_id="conn-1",
+            )
+        )
+
+        async def full() -> bool:
+            return client.position == "p2"
+
+        await eventually(full, what="the inbox full, the reply held by the reader")
+        reply = await client.request("search", {"query": "jazz"}, event_id="s-10", timeout=5)
+        assert reply.correlation_id == "s-10"
+        assert [(await client.next_event(timeout=5)).payload["n"] for _ in (1, 2)] == [1, 2]
+        await client.emit("test.burst", {"count": 1})
+        assert (await client.next_event(timeout=5)).payload == {"n": 1}
+
+
+async def test_a_replayed_reply_stays_an_event_when_its_resend_fails(peer: ScriptedPeer) -> None:
+    """The resend that would take the replayed reply is refused (rate limited): the reply
+    stays in events(), since the application got it from no request."""
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        await peer.send(
+            delivered(
+                "search.completed",
+                {"hits": []},
+                "p-replayed",
+                correlation_id="s-11",
+                connection_id="conn-1",
+            )
+        )
+
+        async def replayed() -> bool:
+            return client.position == "p-replayed"
+
+        await eventually(replayed, what="the replayed reply received")
+        with pytest.raises(MeshError, match="rate_limited"):
+            await client.request("test.busy", {}, event_id="s-11", timeout=5)
+        kept = await client.next_event(timeout=5)
+        assert kept.type == "search.completed" and kept.correlation_id == "s-11"
