@@ -349,6 +349,25 @@ def _record(name: str, *fields: str) -> dict[str, object]:
             {"type": {"type": "string", "logicalType": "uuid"}},
             'does not take every "string"',
         ),
+        # A logical type the avro package lacks is still one: its JSON form is a string.
+        (
+            {"type": {"type": "long", "logicalType": "local-timestamp-millis"}},
+            {"type": "double"},
+            '"double" does not take every',
+        ),
+        # Rounded past 2**53: 9007199254740993 would reach the client as ...992.
+        ({"type": "long"}, {"type": "double"}, '"double" does not take every "long"'),
+        # json_in takes a value with the first branch of its kind that converts it.
+        (
+            {"type": "long"},
+            {"type": ["double", "long"]},
+            '"double", an earlier branch of ["double", "long"], would take some "long"',
+        ),
+        (
+            {"type": "string"},
+            {"type": ["bytes", "string"]},
+            '"bytes", an earlier branch of ["bytes", "string"], would take some "string"',
+        ),
     ],
     ids=[
         "null-into-non-null",
@@ -358,6 +377,10 @@ def _record(name: str, *fields: str) -> dict[str, object]:
         "record-losing-a-field",
         "timestamp-into-long",
         "string-into-uuid",
+        "local-timestamp-into-double",
+        "long-into-double",
+        "long-behind-a-double-branch",
+        "string-behind-a-bytes-branch",
     ],
 )
 def test_a_timeout_field_that_cannot_take_the_request_value_is_rejected(
