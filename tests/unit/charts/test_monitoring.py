@@ -481,6 +481,43 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             _quiet("NexusGatewayRequestsTimingOut", "35m"),
         ),
         _case(
+            "a rollout: a pod without flow_info (older, or gone) still counts its requests",
+            [
+                *_flows({**gw, "pod": "gw-new"}, search="search.timeout"),
+                _series(
+                    "nexus_gateway_events_in_total",
+                    "0+100x40",
+                    **gw,
+                    pod="gw-new",
+                    type="search.requested",
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total",
+                    "0+4x40",
+                    **gw,
+                    pod="gw-new",
+                    type="search.timeout",
+                ),
+                _series(
+                    "nexus_gateway_events_in_total",
+                    "0+100x40",
+                    **gw,
+                    pod="gw-old",
+                    type="search.requested",
+                ),
+                _series(
+                    "nexus_gateway_flow_timeouts_total",
+                    "0+4x40",
+                    **gw,
+                    pod="gw-old",
+                    type="search.timeout",
+                ),
+            ],
+            # 4% on each pod is 4% in all, not 8% over the new pod's requests alone.
+            _quiet("NexusGatewayRequestsTimingOut", "15m"),
+            _quiet("NexusGatewayRequestsTimingOut", "35m"),
+        ),
+        _case(
             "flows sharing a timeout type: their requests add up",
             [
                 *_flows(pod, search="search.timeout", lookup="search.timeout"),
