@@ -30,6 +30,19 @@ FAST = ServiceConfig(
 )
 
 
+async def one_reply(settings: NexusSettings, topic: str) -> None:
+    """``topic`` holds the reply, under one event id however many writes it took."""
+    codec = Codec(load_registry(settings.schemas_dir))
+    async with TopicTail(settings, topic, 2) as clients:
+
+        async def replied() -> list[Envelope]:
+            return [codec.decode(r.value) for r in clients.records if r.value is not None]
+
+        replies = await eventually(replied, what="the reply on the clients topic")
+    assert {r.type for r in replies} == {"search.completed"}
+    assert len({r.metadata.event_id for r in replies}) == 1, "one reply, however many writes"
+
+
 async def test_a_reply_waits_out_a_broker_outage_and_is_committed_once_kafka_is_back(
     own_kafka: tuple[LocalKafka, str], tmp_path: Path
 ) -> None:
@@ -83,15 +96,7 @@ async def test_a_reply_waits_out_a_broker_outage_and_is_committed_once_kafka_is_
             return offsets.get(tp) == request.offset + 1
 
         await eventually(committed, timeout=90, what="the request committed once Kafka is back")
-    codec = Codec(load_registry(settings.schemas_dir))
-    async with TopicTail(settings, "svcoutage.clients", 2) as clients:
-
-        async def replied() -> list[Envelope]:
-            return [codec.decode(r.value) for r in clients.records if r.value is not None]
-
-        replies = await eventually(replied, what="the reply on the clients topic")
-    assert {r.type for r in replies} == {"search.completed"}
-    assert len({r.metadata.event_id for r in replies}) == 1, "one reply, however many writes"
+    await one_reply(settings, "svcoutage.clients")
     assert (
         service.metrics.registry.get_sample_value(
             "nexus_service_dlq_total", {"service": "patient", "reason": "handler"}
@@ -165,12 +170,4 @@ async def test_a_write_waiting_on_kafka_does_not_count_against_the_handler_timeo
         sample("nexus_service_handle_seconds_count", type="search.requested", outcome="handled")
         == 1
     )
-    codec = Codec(load_registry(settings.schemas_dir))
-    async with TopicTail(settings, "svcstall.clients", 2) as clients:
-
-        async def replied() -> list[Envelope]:
-            return [codec.decode(r.value) for r in clients.records if r.value is not None]
-
-        replies = await eventually(replied, what="the reply on the clients topic")
-    assert {r.type for r in replies} == {"search.completed"}
-    assert len({r.metadata.event_id for r in replies}) == 1, "one reply, however many writes"
+    await one_reply(settings, "svcstall.clients")

@@ -630,6 +630,24 @@ async def test_a_session_taken_over_by_a_resume_is_not_resumed_again(peer: Scrip
         await client.reconnect(attempts=0)
 
 
+def replayed_reply(correlation_id: str) -> bytes:
+    """A ``search.completed`` for this connection, as a resume replays it."""
+    return delivered(
+        "search.completed",
+        {"hits": []},
+        "p-replayed",
+        correlation_id=correlation_id,
+        connection_id="conn-1",
+    )
+
+
+async def received_through(client: MeshClient, position: str) -> None:
+    async def there() -> bool:
+        return client.position == position
+
+    await eventually(there, what=f"the client's position at {position}")
+
+
 async def test_a_replayed_reply_a_resend_takes_is_not_also_an_event(peer: ScriptedPeer) -> None:
     """A resume replays a reply before its request is resent: the resend returns it, and
     the application does not get it a second time from events()."""
@@ -637,20 +655,8 @@ async def test_a_replayed_reply_a_resend_takes_is_not_also_an_event(peer: Script
     async with MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     ) as client:
-        await peer.send(
-            delivered(
-                "search.completed",
-                {"hits": []},
-                "p-replayed",
-                correlation_id="s-9",
-                connection_id="conn-1",
-            )
-        )
-
-        async def replayed() -> bool:
-            return client.position == "p-replayed"
-
-        await eventually(replayed, what="the replayed reply received")
+        await peer.send(replayed_reply("s-9"))
+        await received_through(client, "p-replayed")
         reply = await client.request("search", {"query": "jazz"}, event_id="s-9", timeout=5)
         assert reply.type == "search.completed" and reply.correlation_id == "s-9"
         await client.emit("test.burst", {"count": 1})
@@ -688,20 +694,9 @@ async def test_a_replayed_reply_waiting_for_room_is_not_also_an_event(
     ) as client:
         for n in (1, 2):
             await peer.send(delivered("chat.message", {"n": n}, f"p{n}"))
-        await peer.send(
-            delivered(
-                "search.completed",
-                {"hits": []},
-                "p-replayed",
-                correlation_id="s-10",
-                connection_id="conn-1",
-            )
-        )
-
-        async def full() -> bool:
-            return client.position == "p2"
-
-        await eventually(full, what="the inbox full, the reply held by the reader")
+        await peer.send(replayed_reply("s-10"))
+        # The inbox full: the reader holds the reply, waiting for room.
+        await received_through(client, "p2")
         reply = await client.request("search", {"query": "jazz"}, event_id="s-10", timeout=5)
         assert reply.correlation_id == "s-10"
         assert [(await client.next_event(timeout=5)).payload["n"] for _ in (1, 2)] == [1, 2]
@@ -715,20 +710,8 @@ async def test_a_replayed_reply_stays_an_event_when_its_resend_fails(peer: Scrip
     async with MeshClient.connect(
         peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
     ) as client:
-        await peer.send(
-            delivered(
-                "search.completed",
-                {"hits": []},
-                "p-replayed",
-                correlation_id="s-11",
-                connection_id="conn-1",
-            )
-        )
-
-        async def replayed() -> bool:
-            return client.position == "p-replayed"
-
-        await eventually(replayed, what="the replayed reply received")
+        await peer.send(replayed_reply("s-11"))
+        await received_through(client, "p-replayed")
         with pytest.raises(MeshError, match="rate_limited"):
             await client.request("test.busy", {}, event_id="s-11", timeout=5)
         kept = await client.next_event(timeout=5)
