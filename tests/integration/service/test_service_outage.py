@@ -30,6 +30,16 @@ FAST = ServiceConfig(
 )
 
 
+def own_settings(bootstrap: str, prefix: str) -> NexusSettings:
+    """The test's own broker, topics ``prefix.*`` of two partitions each."""
+    return NexusSettings(
+        kafka_bootstrap_servers=bootstrap,
+        topic_prefix=prefix,
+        domain_partitions=2,
+        clients_partitions=2,
+    )
+
+
 async def one_reply(settings: NexusSettings, topic: str) -> None:
     """``topic`` holds the reply, under one event id however many writes it took."""
     codec = Codec(load_registry(settings.schemas_dir))
@@ -51,12 +61,7 @@ async def test_a_reply_waits_out_a_broker_outage_and_is_committed_once_kafka_is_
     topic (under one event id, however many attempts it took), and the request is committed:
     the service came through the outage without a restart and without losing the request."""
     cluster, bootstrap = own_kafka
-    settings = NexusSettings(
-        kafka_bootstrap_servers=bootstrap,
-        topic_prefix="svcoutage",
-        domain_partitions=2,
-        clients_partitions=2,
-    )
+    settings = own_settings(bootstrap, "svcoutage")
     entered, release = asyncio.Event(), asyncio.Event()
     attempts: list[str] = []
     service = Service(name="patient", domain="search", config=FAST)
@@ -116,12 +121,7 @@ async def test_a_write_waiting_on_kafka_does_not_count_against_the_handler_timeo
     cluster, bootstrap = own_kafka
     broker = cluster.status().nodes[0].pid
     assert broker is not None
-    settings = NexusSettings(
-        kafka_bootstrap_servers=bootstrap,
-        topic_prefix="svcstall",
-        domain_partitions=2,
-        clients_partitions=2,
-    )
+    settings = own_settings(bootstrap, "svcstall")
     entered, release = asyncio.Event(), asyncio.Event()
     config = replace(FAST, handler_timeout_s=1.0, send_timeout_s=2.0)
     service = Service(name="timed", domain="search", config=config)

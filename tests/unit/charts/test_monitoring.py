@@ -175,14 +175,25 @@ def _flows(labels: dict[str, str], **timeouts: str) -> list[dict[str, str]]:
     ]
 
 
-def _kafka_writes_failing(share: str, pod: str) -> str:
-    return (
+def _kafka_writes_page(share: str, pod: str) -> tuple[dict[str, Any], ...]:
+    """NexusGatewayKafkaWritesFailing quiet at 6m, then paging for ``pod`` at 9m."""
+    description = (
         f"For 5 minutes {share} of the writes of client events by {pod} have failed: Kafka "
         "was unavailable or did not confirm them (answered unavailable or unconfirmed), or "
         "refused them for good (answered internal, e.g. an ACL that no longer lets the "
         'gateway write, logged as "Kafka refused a write to <topic>: <error>"). Check the '
         "brokers, the gateway's log and nexus_gateway_produce_latency_seconds_count by "
         "outcome."
+    )
+    return (
+        _quiet("NexusGatewayKafkaWritesFailing", "6m"),
+        _fires(
+            "NexusGatewayKafkaWritesFailing",
+            "9m",
+            {"severity": "critical", "namespace": NAMESPACE, "pod": pod},
+            f"Gateway {pod} cannot write client events to Kafka",
+            description,
+        ),
     )
 
 
@@ -239,14 +250,7 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 # A client's own mistakes, many of them, hide nothing: they reach no write.
                 _series("nexus_gateway_errors_total", "0+600x20", **pod, code="rate_limited"),
             ],
-            _quiet("NexusGatewayKafkaWritesFailing", "6m"),
-            _fires(
-                "NexusGatewayKafkaWritesFailing",
-                "9m",
-                {**critical, **ns, "pod": "gw-0"},
-                "Gateway gw-0 cannot write client events to Kafka",
-                _kafka_writes_failing("33.33%", "gw-0"),
-            ),
+            *_kafka_writes_page("33.33%", "gw-0"),
         ),
         _case(
             "Kafka refuses a pod's writes for good (its ACL revoked): answered internal, a page",
@@ -255,14 +259,7 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 _series("nexus_gateway_acks_total", "0+60x20", **pod),
                 _series("nexus_gateway_errors_total", "0 0 30+30x12", **pod, code="internal"),
             ],
-            _quiet("NexusGatewayKafkaWritesFailing", "6m"),
-            _fires(
-                "NexusGatewayKafkaWritesFailing",
-                "9m",
-                {**critical, **ns, "pod": "gw-0"},
-                "Gateway gw-0 cannot write client events to Kafka",
-                _kafka_writes_failing("33.33%", "gw-0"),
-            ),
+            *_kafka_writes_page("33.33%", "gw-0"),
         ),
         _case(
             "a pod behind on a partition for 5 minutes; a brief spike is no alert",
