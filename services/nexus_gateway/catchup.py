@@ -21,6 +21,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
+from nexus_gateway.record_rules import misplaced, oversized, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -207,18 +208,28 @@ class CatchUpReader:
         except CodecError as exc:
             self._metrics.undecodable.inc()
             log.warning(
-                "replay for connection %s: skipping undecodable record %s-%s@%s: %s",
+                "replay for connection %s: skipping undecodable record %s-%s@%s (%s): %s",
                 job.connection.id,
                 tp.topic,
                 tp.partition,
                 record.offset,
+                written_by(record),
                 exc,
             )
             return True
-        if tp == job.clients and not routes_to(envelope.metadata, job.connection.identity):
+        clients = tp == job.clients
+        if clients and not routes_to(envelope.metadata, job.connection.identity):
             return True
+        # Counted and logged by live delivery, which read it first (or will).
+        if misplaced(self._codec.registry, envelope, system=not clients) is not None:
+            return True
+        frame = self._frame(job, envelope, progress)
+        limit = self._settings.gateway_max_delivery_bytes
+        if len(frame) > limit:
+            oversized(self._metrics, envelope, frame, record, limit)
+            return True  # skipped, as live delivery skips it: the replay goes on
         if not self._telemetry.enabled:
-            sent = self._send(job, envelope, progress)
+            sent = self._send(job, envelope, frame)
         else:
             tracer = self._telemetry.tracer
             with record_span(tracer, record, envelope) as span:
@@ -228,16 +239,16 @@ class CatchUpReader:
                     tracer,
                     envelope,
                     [job.connection],
-                    lambda: int(self._send(job, envelope, progress)),
+                    lambda: int(self._send(job, envelope, frame)),
                 )
             sent = taken == 1
         if sent:
             self._metrics.events_out.labels(envelope.type).inc()
         return sent
 
-    def _send(self, job: CatchUp, envelope: Envelope, progress: dict[TopicPartition, int]) -> bool:
-        if self._on_delivered is not None:
-            self._on_delivered(envelope, [job.connection])
+    def _frame(
+        self, job: CatchUp, envelope: Envelope, progress: dict[TopicPartition, int]
+    ) -> bytes:
         position = Position(
             partitions=job.since.partitions,
             partition=job.clients.partition,
@@ -245,4 +256,9 @@ class CatchUpReader:
             system=tuple(progress[s] for s in job.system),
         )
         payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-        return job.connection.send_direct(event_frame(envelope, payload, position.encode()))
+        return event_frame(envelope, payload, position.encode())
+
+    def _send(self, job: CatchUp, envelope: Envelope, frame: bytes) -> bool:
+        if self._on_delivered is not None:
+            self._on_delivered(envelope, [job.connection])
+        return job.connection.send_direct(frame)

@@ -183,7 +183,9 @@ class Connection:
                     if born and self._on_written is not None:
                         self._on_written(time.time() - born)
                 self._ready.clear()
-        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            # The peer went away (aiohttp raises a bare ConnectionError("Connection lost")
+            # for a reset mid-write) or the socket is closing: its reader sees the end.
             return
         except Exception:
             log.exception("writer of connection %s failed", self.id)

@@ -101,6 +101,7 @@ class Dispatcher:
             partition_of=self.partition_of,
             position=self.position,
             partitions=lambda: self._clients_partitions,
+            max_frame_bytes=settings.gateway_max_delivery_bytes,
             on_delivered=on_delivered,
         )
 

@@ -21,6 +21,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
+from nexus_gateway.record_rules import misplaced, oversized, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -51,9 +52,11 @@ class Fanout:
         partition_of: Callable[[str], int],
         position: Callable[[int], Position],
         partitions: Callable[[], int],
+        max_frame_bytes: int,
         on_delivered: DeliveredHook | None = None,
     ) -> None:
         self._codec = codec
+        self._max_frame_bytes = max_frame_bytes
         self._hub = hub
         self._metrics = metrics
         self._telemetry = telemetry
@@ -72,7 +75,20 @@ class Fanout:
             self._metrics.undecodable.inc()
             self._skip_undecodable(tp, record, exc)
             return
-        if tp.topic == self._system_topic:
+        system = tp.topic == self._system_topic
+        refusal = misplaced(self._codec.registry, envelope, system=system)
+        if refusal is not None:
+            self._metrics.misrouted.inc()
+            log.warning(
+                "skipping record %s-%s@%s (%s): " + refusal.why,
+                tp.topic,
+                tp.partition,
+                record.offset,
+                written_by(record),
+                *refusal.args,
+            )
+            return
+        if system:
             self._broadcast(envelope, record, began)
             return
         meta = envelope.metadata
@@ -103,7 +119,7 @@ class Fanout:
                 self._codec.payload_to_json(envelope.type, envelope.payload),
                 self.position(tp.partition).encode(),
             )
-            self._fan_out(envelope, frame, targets, record.timestamp / 1000)
+            self._fan_out(envelope, frame, targets, record)
 
     def _misrouted(
         self,
@@ -157,7 +173,7 @@ class Fanout:
             for partition, targets in by_partition.items():
                 # The frame differs per clients partition only by its position.
                 frame = event_frame(envelope, payload, self.position(partition).encode())
-                self._fan_out(envelope, frame, targets, record.timestamp / 1000)
+                self._fan_out(envelope, frame, targets, record)
 
     def _process_span(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, began: int | None
@@ -179,10 +195,11 @@ class Fanout:
         ) as span:
             record_error(span, error)
             log.warning(
-                "skipping undecodable record %s-%s@%s: %s",
+                "skipping undecodable record %s-%s@%s (%s): %s",
                 tp.topic,
                 tp.partition,
                 record.offset,
+                written_by(record),
                 error,
             )
 
@@ -202,8 +219,18 @@ class Fanout:
         )
 
     def _fan_out(
-        self, envelope: Envelope, frame: bytes, targets: list[Connection], born: float
+        self,
+        envelope: Envelope,
+        frame: bytes,
+        targets: list[Connection],
+        record: ConsumerRecord[bytes, bytes],
     ) -> None:
+        if len(frame) > self._max_frame_bytes:
+            # Not on_delivered either: a reply skipped here leaves its request to time out,
+            # which answers the requester.
+            oversized(self._metrics, envelope, frame, record, self._max_frame_bytes)
+            return
+        born = record.timestamp / 1000
         if not self._telemetry.enabled:
             sent = self._enqueue_all(frame, targets, born)
         else:

@@ -103,8 +103,17 @@ class GatewayMetrics:
             "nexus_gateway_misrouted_records",
             "Client-bound records skipped because their campaign belongs to another partition "
             "(a producer partitioning other than murmur2 on the campaign key, or a topic whose "
-            "partition count changed), or their nexus-campaign header names another campaign "
-            "than their envelope",
+            "partition count changed), their nexus-campaign header names another campaign "
+            "than their envelope, their type is not one the manifest sends on that topic, or "
+            "a broadcast names a campaign, user or connection",
+            registry=r,
+        )
+        self.oversized = Counter(
+            "nexus_gateway_oversized_deliveries",
+            "Client-bound events not sent because their frame is over "
+            "NEXUS_GATEWAY_MAX_DELIVERY_BYTES (live and replayed; a reply skipped so gets its "
+            "flow's timeout)",
+            ["type"],
             registry=r,
         )
         self.flow_timeouts = Counter(

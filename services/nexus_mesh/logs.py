@@ -282,6 +282,10 @@ def configure_logging(
     handler.addFilter(RepeatFilter("aiokafka"))
     # Refused handshakes are one line each, and anyone can make them: a flood is held back.
     handler.addFilter(RepeatFilter("nexus_gateway.websocket"))
+    # So are records a producer gets wrong (undecodable, misplaced, oversized): one line per
+    # record would be thousands a second from one bad producer, on every pod reading them.
+    for delivery in ("nexus_gateway.fanout", "nexus_gateway.catchup", "nexus_gateway.record_rules"):
+        handler.addFilter(RepeatFilter(delivery))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

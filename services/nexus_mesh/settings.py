@@ -88,6 +88,12 @@ class NexusSettings(BaseSettings):
     # gateway_max_frame_bytes is a protocol violation and closes the connection with 1009.
     gateway_max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     gateway_max_frame_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A delivered event whose JSON frame is larger is not sent (counted, logged; a reply so
+    # skipped gets its flow's timeout): a client closes the socket (1009) on a frame above its
+    # own limit, and each resume would replay that frame. Clients must accept this much (the
+    # Python client's and aiohttp's default max_msg_size is 4 MiB). JSON can be ~4x the
+    # Avro that Kafka's max.message.bytes limits.
+    gateway_max_delivery_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
     # Per-connection outbox bound; past it the client is closed with 4008 and resumes. It
     # must hold a burst of one fetch (the delivery consumer fetches <= 256 KiB a partition).
     gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=512 * 1024)

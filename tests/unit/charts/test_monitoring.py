@@ -302,11 +302,13 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 "NexusGatewayMisroutedRecords",
                 "6m",
                 {**warning, **ns, "pod": "gw-0"},
-                "Records for clients sit on another campaign's partition",
-                "gw-0 skipped 2 records in 10 minutes whose campaign belongs to another "
-                "partition: their clients never get them. A producer partitions otherwise than "
-                "Kafka's default (murmur2 of the campaign key), or the clients topic's partition "
-                "count changed. The gateway's log names the campaigns.",
+                "Records for clients are written where gateways must not deliver them",
+                "gw-0 skipped 2 records in 10 minutes that their clients never get: a "
+                "campaign's record on another campaign's partition (a producer partitioning "
+                "otherwise than Kafka's default, murmur2 of the campaign key, or a changed "
+                "partition count), a nexus-campaign header naming another campaign, a type the "
+                "manifest does not send on that topic, or a broadcast addressed to a campaign. "
+                "The gateway's log names each kind and the producer's ce_source.",
             ),
             _quiet("NexusGatewayInternalErrors", "2m"),
             _fires(
@@ -321,6 +323,33 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
                 '<id> refused: Kafka refused a write to <topic>: <error>" and counted in '
                 'nexus_gateway_produce_latency_seconds_count{outcome="rejected"}. The '
                 "gateway's log says which.",
+            ),
+        ),
+        _case(
+            "an event too large for clients, by type",
+            [
+                _series(
+                    "nexus_gateway_oversized_deliveries_total",
+                    "0 0 0 0 1 1 1",
+                    **pod,
+                    type="search.completed",
+                ),
+                _series(
+                    "nexus_gateway_oversized_deliveries_total",
+                    "0+0x6",
+                    **pod,
+                    type="chat.message",
+                ),
+            ],
+            _quiet("NexusGatewayOversizedDeliveries", "3m"),
+            _fires(
+                "NexusGatewayOversizedDeliveries",
+                "5m",
+                {**warning, **ns, "pod": "gw-0", "type": "search.completed"},
+                "Events too large for clients are not delivered",
+                "gw-0 did not send 1 search.completed events in 10 minutes: their JSON frame is "
+                "over gateway.config.maxDeliveryBytes. Their producer must send smaller events "
+                "(a reply skipped so leaves its request to time out).",
             ),
         ),
         _case(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from nexus_gateway.connection import Connection, Identity
 
@@ -52,3 +56,33 @@ def test_a_connection_that_stopped_taking_refuses_every_frame_and_keeps_its_queu
     assert not conn.send_direct(b"search.timeout")
     assert not conn.send(b"live event", 1.0)
     assert conn.outbox_bytes == len(b"ack")
+
+
+class _LostSocket:
+    """A socket whose peer went away mid-write, as aiohttp reports it: a bare
+    ``ConnectionError("Connection lost")`` raised from the reset, not the reset itself."""
+
+    async def send_frame(self, frame: bytes, opcode: object) -> None:
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError as reset:
+            raise ConnectionError("Connection lost") from reset
+
+
+async def test_a_peer_gone_mid_write_ends_the_writer_without_an_error_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client closing on a frame it refuses (1009), or its network dropping, is ordinary:
+    it was logged as an ERROR with a traceback per connection."""
+    ws: Any = _LostSocket()
+    conn = Connection(
+        identity=Identity(connection_id="c1", campaign_id="k", user_id="u"),
+        ws=ws,
+        max_buffer_bytes=1024,
+    )
+    conn.start()
+    assert conn.send(b"frame")
+    writer = conn._writer
+    assert writer is not None
+    await asyncio.wait_for(writer, timeout=5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -151,3 +151,22 @@ def test_a_burst_of_aiokafka_errors_is_a_line_or_two(
     assert sum("Failed fetch messages from 1" in line for line in lines) == 1
     assert sum("kafka unavailable, refusing publishes" in line for line in lines) == 3
     assert len(lines) <= 6
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_producer_s_flood_of_bad_records_is_a_line_per_kind(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """5,000 records framed for another registry were 5,000 warnings on every gateway reading
+    them; each kind of skipped record now shows once, the next kind still at once."""
+    configure_logging("INFO", fmt="text", service="nexus-gateway")
+    fanout = logging.getLogger("nexus_gateway.fanout")
+    for offset in range(5000):
+        fanout.warning("skipping undecodable record %s-%s@%s (%s): %s", "t", 0, offset, "x", "y")
+    fanout.warning("skipping record %s-%s@%s (%s): type %s is not sent on %s", "t", 0, 1, "x", 2, 3)
+    logging.getLogger("nexus_gateway.catchup").warning("replay: skipping %s", 1)
+    logging.getLogger("nexus_gateway.catchup").warning("replay: skipping %s", 2)
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("skipping undecodable record" in line for line in lines) == 1
+    assert sum("is not sent on" in line for line in lines) == 1
+    assert sum("replay: skipping" in line for line in lines) == 1
