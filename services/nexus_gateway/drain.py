@@ -2,9 +2,11 @@
 
 Order matters: readiness turns false first so load balancers stop sending connections; new
 client events are refused with a retryable ``unavailable``; writes already in flight finish
-(ack or error); what each client is owed is flushed; then every client is closed with 1001
-and resumes on another pod from its last position. All of it, close handshakes included, within
-``NEXUS_GATEWAY_DRAIN_TIMEOUT_S``: the chart sizes the pod's grace period on that.
+(ack or error); writes answered ``unconfirmed`` are waited for too, the sockets open, so that
+a client resending one learns its outcome here; what each client is owed is flushed; then
+every client is closed with 1001 and resumes on another pod from its last position. All of it,
+close handshakes included, within ``NEXUS_GATEWAY_DRAIN_TIMEOUT_S``: the chart sizes the pod's
+grace period on that.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
     finished = await gateway.ingress.wait_idle(timeout_s / 2)
     if not finished:
         log.warning("drain: client events still in flight after %.1f s", timeout_s / 2)
+    # A write answered `unconfirmed` may still land, and only this pod can tell which: a
+    # resend of its event_id gets the original ack here, where the next pod would write it
+    # again. So the sockets stay open until Kafka settles those writes, leaving time to flush
+    # and close.
+    closing = min(CLOSE_TIMEOUT_S, timeout_s / 4)
+    unsettled = await gateway.ingress.wait_settled(deadline - 2 * closing - time.monotonic())
+    if unsettled:
+        log.warning(
+            "drain: %d write(s) still unconfirmed by Kafka; a resend on another pod may write "
+            "them a second time",
+            unsettled,
+        )
+    # Resends that waited on those writes are being answered now: their acks go out first.
+    await gateway.ingress.wait_idle(max(0.0, deadline - 2 * closing - time.monotonic()))
 
     # The close handshake is part of the budget: a peer that never answers the close frame
     # would otherwise hold the pod past the drain, into the kubelet's SIGKILL.
@@ -44,7 +60,7 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
     await close_all(
         connections,
         "gateway draining: reconnect and resume",
-        flush_until=deadline - min(CLOSE_TIMEOUT_S, timeout_s / 4),
+        flush_until=deadline - closing,
         deadline=deadline,
     )
     log.info("drained in %.2f s", time.monotonic() - began)

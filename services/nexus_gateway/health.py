@@ -56,6 +56,9 @@ async def stats(request: web.Request) -> web.Response:
             "assigned_partitions": sorted(lag),
             "consumer_lag": lag,
             "pending_requests": len(gateway.flows),
+            # What a drain waits for before it closes the sockets.
+            "events_in_flight": gateway.ingress.in_flight,
+            "unconfirmed_writes": gateway.ingress.unconfirmed,
             "ready": gateway.ready,
             "draining": gateway.draining is not None,
         }

@@ -117,6 +117,22 @@ class Ingress:
             return False
         return True
 
+    @property
+    def in_flight(self) -> int:
+        """Client events being handled now."""
+        return self._inflight
+
+    @property
+    def unconfirmed(self) -> int:
+        """Writes Kafka has not settled yet, those answered ``unconfirmed`` included."""
+        return self._idempotency.pending
+
+    async def wait_settled(self, timeout: float) -> int:
+        """Wait (bounded) until Kafka has settled every write answered ``unconfirmed``; how
+        many are still in doubt after it."""
+        await self._idempotency.wait_settled(timeout)
+        return self._idempotency.pending
+
     async def handle(
         self,
         connection: Connection,

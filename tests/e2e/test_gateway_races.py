@@ -24,11 +24,12 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafka_tail import TopicTail
 from mesh_processes import Mesh
 from nexus_mesh.client import Event, MeshClient, MeshError
 from nexus_mesh.client.frames import encode_event, parse_frame
 from nexus_mesh.kafka.partitioning import campaign_partition
-from nexus_mesh.kafka.topics import ensure_topics
+from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
@@ -410,3 +411,59 @@ async def test_a_join_kafka_cannot_answer_is_closed_with_its_reason(
         assert message.type is aiohttp.WSMsgType.CLOSE, message
         assert ws.close_code == 1001
         assert "Kafka unavailable" in (message.extra or ""), message.extra
+
+
+async def test_a_draining_pod_keeps_the_socket_open_until_an_unconfirmed_write_settles(
+    own_kafka: tuple[LocalKafka, str], tmp_path: Path
+) -> None:
+    """The broker stops answering; an emit is answered ``unconfirmed`` (it may still land)
+    and the pod is told to stop. Only this pod can tell the client whether the write landed:
+    the drain keeps the socket open until Kafka settles it, so the client's resend of the
+    same event_id gets the original ack (``duplicate``), and the campaign gets one record.
+    The drain used to close at once (1001): the resend went to the next pod, which wrote a
+    second record."""
+    async with pausable_mesh(own_kafka, tmp_path, "settle") as env:
+        mesh = env.mesh
+        gateway = mesh.gateway(
+            NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="4", NEXUS_GATEWAY_DRAIN_TIMEOUT_S="30"
+        )
+        assert gateway.url and gateway.admin_url
+        admin = gateway.admin_url
+        token = mesh.token("u1", ["A"])
+        async with MeshClient.connect(gateway.url, campaign_id="A", user_id="u1", token=token) as c:
+            await c.emit("chat.message", {"text": "before"})  # the topic's metadata known
+            env.pause()
+            with pytest.raises(MeshError) as caught:
+                await c.emit("chat.message", {"text": "in doubt"}, timeout=30)
+            assert caught.value.code == "unconfirmed"
+            event_id = caught.value.event_id
+            assert event_id is not None
+            gateway.process.send_signal(signal.SIGTERM)
+
+            async def draining() -> bool:
+                return "draining 1 connection(s)" in gateway.log()
+
+            await eventually(draining, what="the drain to begin")
+            resend = asyncio.create_task(
+                c.emit("chat.message", {"text": "in doubt"}, event_id=event_id, timeout=30)
+            )
+
+            async def resend_waits() -> bool:
+                return int(await stats(admin, "events_in_flight")) == 1
+
+            # The resend waits on the first write, which Kafka settles once it runs again.
+            await eventually(resend_waits, what="the gateway to hold the resend")
+            assert await stats(admin, "unconfirmed_writes") == 1
+            env.resume()
+            ack = await resend
+            assert ack.duplicate, "the resend was written again"
+        assert await asyncio.to_thread(gateway.process.wait, 60) == 0
+
+        async with TopicTail(env.settings, TopicNames(prefix="settle").clients, 12) as tail:
+
+            async def landed() -> bool:
+                return any(dict(r.headers)["ce_id"].decode() == event_id for r in tail.records)
+
+            await eventually(landed, what="the in-doubt write in Kafka")
+            copies = [r for r in tail.records if dict(r.headers)["ce_id"].decode() == event_id]
+            assert len(copies) == 1
