@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nexus_mesh import maven
 from nexus_mesh.errors import NexusError
+from nexus_mesh.localkafka.orphans import dies_with_this_process
 
 ZIPKIN_VERSION = "3.5.1"
 DEFAULT_PORT = 9411
@@ -126,8 +127,14 @@ class LocalZipkin:
         ]
         log_path = self.log_path or Path(os.devnull)
         with log_path.open("ab") as out:
+            # Killed with the process that started it (`nexus dev`), were that killed outright:
+            # an orphaned Zipkin held its port and ~400 MB.
             self._process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=dies_with_this_process(),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

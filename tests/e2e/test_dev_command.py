@@ -126,6 +126,14 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
         assert LocalKafka(dev_home).status().running
 
         dev.send_signal(sig)
+
+        async def stopping() -> bool:
+            return "stopping the mesh" in (tmp_path / "dev.log").read_text()
+
+        await eventually(stopping, what="nexus dev to begin its stop")
+        # Told twice, as an impatient user does: the second must not cut the stop short
+        # (it left the broker running, with nobody to stop it).
+        dev.send_signal(sig)
         assert await asyncio.to_thread(dev.wait, 90) == 0, (tmp_path / "dev.log").read_text()
         assert not LocalKafka(dev_home).status().running, "the broker dev started still runs"
         async with aiohttp.ClientSession() as http:
@@ -142,6 +150,61 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
             assert "service search" not in log, "--no-search left search out"
         with pytest.raises(ProcessLookupError):
             os.killpg(dev.pid, 0)  # neither the gateway nor the search service is left
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait()
+
+
+@pytest.mark.slow
+async def test_dev_killed_outright_takes_its_processes_and_broker_with_it(
+    dev_home: Path, tmp_path: Path
+) -> None:
+    """An IDE's stop button or the OOM killer ends ``nexus dev`` with SIGKILL, which it cannot
+    handle: its gateway, search service and broker went on holding their ports, and the next
+    ``nexus dev`` reported the old gateway ready before failing on its port. They die with it
+    now, and a second ``nexus dev`` on ports in use is refused at once, naming the port."""
+    port, admin_port = free_ports(2)
+    dev = _start_dev(port, admin_port, dev_home, tmp_path / "dev.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def ready() -> bool:
+                assert dev.poll() is None, (tmp_path / "dev.log").read_text()
+                try:
+                    async with http.get(f"{url}/readyz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [
+                *(sys.executable, "-m", "nexus_mesh.cli", "dev", "--port", str(port)),
+                *("--no-traces", "--kafka-data-dir", str(tmp_path / "second")),
+            ],
+            env={k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"the gateway port 127.0.0.1:{port} is in use" in second.stderr
+        assert "started Apache Kafka" not in second.stdout, "refused before starting a broker"
+
+        dev.kill()
+        dev.wait()
+
+        async def all_gone() -> bool:
+            try:
+                os.killpg(dev.pid, 0)
+            except ProcessLookupError:
+                return not LocalKafka(dev_home).status().running
+            return False
+
+        await eventually(all_gone, timeout=30, what="the gateway, service and broker to end")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(dev.pid, signal.SIGKILL)

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_mesh.cli.argtypes import fixed_port, port
+from nexus_mesh.localkafka.orphans import dies_with_this_process
 
 if TYPE_CHECKING:
     from nexus_mesh.localzipkin import LocalZipkin
@@ -92,21 +94,6 @@ def _run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     choose_admin_port(env, args.port, args.admin_port)  # before anything is started
     choose_service_metrics_port(env, args.port)
-    started_broker: LocalKafka | None = None
-    if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
-        local = LocalKafka(args.kafka_data_dir)
-        try:
-            # No layout forced on a directory that holds one: its recorded ports are reused.
-            bootstrap = local.start(port=args.kafka_port)
-            started_broker = local
-            print(f"started Apache Kafka at {bootstrap} (data in {local.home})")
-        except AlreadyRunningError as running:
-            bootstrap = running.bootstrap_servers
-            print(f"using the local Kafka already running at {bootstrap}")
-        except KeyboardInterrupt:
-            local.stop()  # interrupted while starting: nothing of it may stay behind
-            raise
-        env["NEXUS_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     if not args.auth:
         env["NEXUS_AUTH"] = "none"
     env.update(
@@ -120,6 +107,26 @@ def _run(args: argparse.Namespace) -> int:
     # own origins may (and clients that are not browsers, which send no Origin).
     env.setdefault("NEXUS_GATEWAY_ALLOWED_ORIGINS", json.dumps(dev_origins(args.port)))
     env.setdefault("NEXUS_LOG_FORMAT", "text")
+    # Refused before a broker or Zipkin is started (that takes ~20 s): bad settings, auth
+    # without its keys, or a port a previous `nexus dev` (one killed, its children left
+    # behind) still holds, whose gateway would otherwise answer this one's readiness check.
+    check_before_start(env, search=args.search)
+    started_broker: LocalKafka | None = None
+    if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
+        # Killed with it (SIGKILL, the OOM killer) rather than left holding its port and data.
+        local = LocalKafka(args.kafka_data_dir, die_with_parent=True)
+        try:
+            # No layout forced on a directory that holds one: its recorded ports are reused.
+            bootstrap = local.start(port=args.kafka_port)
+            started_broker = local
+            print(f"started Apache Kafka at {bootstrap} (data in {local.home})")
+        except AlreadyRunningError as running:
+            bootstrap = running.bootstrap_servers
+            print(f"using the local Kafka already running at {bootstrap}")
+        except KeyboardInterrupt:
+            local.stop()  # interrupted while starting: nothing of it may stay behind
+            raise
+        env["NEXUS_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     children: list[subprocess.Popen[bytes]] = []
     zipkin = None
     try:
@@ -135,7 +142,10 @@ def _run(args: argparse.Namespace) -> int:
             asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
         processes = mesh_processes(env, search=args.search, services=args.service)
         for command, child_env in processes:
-            children.append(subprocess.Popen(command, env=child_env))
+            # Killed with this process: a `nexus dev` killed outright (an IDE's stop, the OOM
+            # killer) left its gateway and services holding their ports.
+            armed = dies_with_this_process()
+            children.append(subprocess.Popen(command, env=child_env, preexec_fn=armed))
         url = f"http://127.0.0.1:{args.port}/"
         _wait_ready(url + "readyz", children, timeout=60)
         print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)", flush=True)
@@ -160,12 +170,59 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C (or SIGTERM) during the stop would end it halfway, the broker left
+        # running with nobody to stop it: the stop is finished first.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        print("stopping the mesh", flush=True)
         _stop(children)
         if zipkin is not None:
             zipkin.stop()
         if started_broker is not None:
             started_broker.stop()
             print("stopped the local Kafka")
+
+
+def check_before_start(env: Mapping[str, str], *, search: bool) -> None:
+    """Raise :class:`ConfigurationError` for what would stop the mesh once started: settings
+    (read from ``env``), JWT auth without its keys, and a loopback port dev's processes need
+    that something already listens on."""
+    from nexus_gateway.auth import Authenticator
+    from nexus_mesh.errors import ConfigurationError
+    from nexus_mesh.settings import load_settings
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        settings = load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    Authenticator(settings)
+    ports = [("gateway", settings.gateway_port)]
+    if settings.gateway_admin_port:
+        ports.append(("gateway admin", settings.gateway_admin_port))
+    if search and settings.service_metrics_port:
+        ports.append(("search service metrics", settings.service_metrics_port))
+    for name, number in ports:
+        if not port_is_free(number):
+            raise ConfigurationError(
+                f"the {name} port 127.0.0.1:{number} is in use: another `nexus dev` (stop it; "
+                "one killed outright may have left its processes, and `nexus kafka stop` stops "
+                "its broker), or pass other ports (--port, --admin-port)"
+            )
+
+
+def port_is_free(number: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``number`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port whose last connections linger in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", number))
+        except OSError:
+            return False
+    return True
 
 
 def mesh_processes(
