@@ -97,24 +97,25 @@ def build_gateway(
         lambda: [(tp.topic, tp.partition, lag) for tp, lag in dispatcher.lag().items()]
     )
     gateway: Gateway
+    idempotency = IdempotencyWindow(
+        window_s=settings.gateway_idempotency_window_s,
+        max_entries=settings.gateway_idempotency_max_entries,
+        per_user=settings.gateway_idempotency_per_user
+        or default_per_user(
+            rate_per_s=settings.gateway_rate_per_s,
+            burst=settings.gateway_rate_burst,
+            window_s=settings.gateway_idempotency_window_s,
+            produce_timeout_s=settings.gateway_produce_timeout_s,
+        ),
+        on_early_eviction=metrics.idempotency_evictions.inc,
+    )
     ingress = Ingress(
         registry=registry,
         codec=codec,
         producer=producer,
         topics=TopicNames(prefix=settings.topic_prefix),
         flows=flows,
-        idempotency=IdempotencyWindow(
-            window_s=settings.gateway_idempotency_window_s,
-            max_entries=settings.gateway_idempotency_max_entries,
-            per_user=settings.gateway_idempotency_per_user
-            or default_per_user(
-                rate_per_s=settings.gateway_rate_per_s,
-                burst=settings.gateway_rate_burst,
-                window_s=settings.gateway_idempotency_window_s,
-                produce_timeout_s=settings.gateway_produce_timeout_s,
-            ),
-            on_early_eviction=metrics.idempotency_evictions.inc,
-        ),
+        idempotency=idempotency,
         metrics=metrics,
         source=source,
         max_event_bytes=settings.gateway_max_event_bytes,
@@ -140,6 +141,7 @@ def build_gateway(
             max_parallel=settings.gateway_replay_slots,
             on_delivered=on_delivered,
             telemetry=telemetry,
+            idempotency=idempotency,
         ),
         ingress=ingress,
         rate_limits=UserRateLimits(

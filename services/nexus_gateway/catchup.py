@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from nexus_gateway.client_frame import SENDER_USER_ATTRIBUTE
 from nexus_gateway.connection import Connection
 from nexus_gateway.hub import DeliveredHook, routes_to
+from nexus_gateway.idempotency import AckRecord, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_gateway.record_rules import misplaced, oversized, written_by
@@ -62,12 +64,14 @@ class CatchUpReader:
         timeout_s: float = 60.0,
         on_delivered: DeliveredHook | None = None,
         telemetry: Telemetry | None = None,
+        idempotency: IdempotencyWindow | None = None,
     ) -> None:
         """``on_delivered`` sees every replayed event, as the live path's hook does: a
         replayed reply answers its request. Each replayed event is traced as live delivery
         traces it (``process <topic>`` under its producer span, then ``ws send``), so a reply
         that reaches its client through a resume still ends its trace."""
         self._on_delivered = on_delivered
+        self._idempotency = idempotency
         self._telemetry = telemetry or Telemetry()
         self._settings = settings
         self._codec = codec
@@ -218,8 +222,10 @@ class CatchUpReader:
             )
             return True
         clients = tp == job.clients
-        if clients and not routes_to(envelope.metadata, job.connection.identity):
-            return True
+        if clients:
+            self._learn_own(job, tp, record, envelope)
+            if not routes_to(envelope.metadata, job.connection.identity):
+                return True
         # Counted and logged by live delivery, which read it first (or will).
         if misplaced(self._codec.registry, envelope, system=not clients) is not None:
             return True
@@ -245,6 +251,28 @@ class CatchUpReader:
         if sent:
             self._metrics.events_out.labels(envelope.type).inc()
         return sent
+
+    def _learn_own(
+        self,
+        job: CatchUp,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        envelope: Envelope,
+    ) -> None:
+        """Remember an event this user sent (a gateway names its sender in its attributes)
+        as written: the client resumes to resend what it got no ack for, and the gateway that
+        wrote it may be gone (a crash, another pod), taking its memory of the write along."""
+        ident = job.connection.identity
+        meta = envelope.metadata
+        if self._idempotency is None or meta.campaign_id != ident.campaign_id:
+            return
+        attributes = meta.attributes or {}
+        if attributes.get(SENDER_USER_ATTRIBUTE) != ident.user_id:
+            return
+        self._idempotency.remember(
+            (ident.campaign_id, ident.user_id, meta.event_id),
+            AckRecord(topic=tp.topic, partition=tp.partition, offset=record.offset),
+        )
 
     def _frame(
         self, job: CatchUp, envelope: Envelope, progress: dict[TopicPartition, int]

@@ -8,6 +8,7 @@ is closed with 4008 and resumes from its last position, so it loses nothing and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -43,6 +44,7 @@ class Connection:
         "_outbox",
         "_queued_bytes",
         "_ready",
+        "_replayed",
         "_slow_close_timeout",
         "_unsent",
         "_writer",
@@ -86,6 +88,9 @@ class Connection:
         self._held: deque[tuple[bytes, float]] = deque()
         self._held_bytes = 0
         self._catching_up = False
+        # Only while a replay runs (an idle connection carries no event): a resumed
+        # connection's events wait for it, as the replay tells which of them the log holds.
+        self._replayed: asyncio.Event | None = None
         self._ready = asyncio.Event()
         self._closing = False
         self._on_slow = on_slow
@@ -115,15 +120,36 @@ class Connection:
 
     def begin_catch_up(self) -> None:
         self._catching_up = True
+        self._replayed = asyncio.Event()
 
     def end_catch_up(self) -> None:
         """Release the live frames held during the replay, after it, in order."""
         self._catching_up = False
+        self.replay_over()
         self._held_bytes = 0
         if self._held:
             self._outbox.extend(self._held)
             self._held.clear()
             self._ready.set()
+
+    def replay_over(self) -> None:
+        """Whatever waits for the replay goes on (it ended, or failed and the connection is
+        being closed: its held frames stay held, never sent after a gap)."""
+        if self._replayed is not None:
+            self._replayed.set()
+            self._replayed = None
+
+    async def replay_done(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until no replay runs for this connection."""
+        replayed = self._replayed
+        if replayed is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await replayed.wait()
+
+    @property
+    def replaying(self) -> bool:
+        return self._replayed is not None
 
     def send(self, frame: bytes, born: float = 0.0) -> bool:
         """Queue a live ``frame``; False (and a 4008 close) when the client is too far behind.

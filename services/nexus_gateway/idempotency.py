@@ -137,6 +137,15 @@ class IdempotencyWindow:
         if self._pending.get(key) is not future:
             return
         del self._pending[key]
+        self._confirm(key, record)
+
+    def remember(self, key: IdempotencyKey, record: AckRecord) -> None:
+        """A write of ``key`` found in Kafka (by a resume's replay), made by another gateway
+        or by this one before it restarted: a resend of it gets this ack."""
+        if self._enabled and key not in self._pending and key not in self._confirmed:
+            self._confirm(key, record)
+
+    def _confirm(self, key: IdempotencyKey, record: AckRecord) -> None:
         self._confirmed[key] = (self._clock(), record.topic, record.partition, record.offset)
         user = key[:2]
         own = self._by_user.get(user)

@@ -269,6 +269,12 @@ class Ingress:
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
         earlier = self._idempotency.lookup(key)
+        if earlier is None and connection.replaying:
+            # A resumed connection: its replay learns which of this user's events the log
+            # holds already (written by a gateway since gone), and a resend of one of them
+            # must get that ack, not a second record. Bounded: past it, the event is written.
+            await connection.replay_done(self._answer_timeout_s)
+            earlier = self._idempotency.lookup(key)
         if earlier is not None:
             try:
                 # The first write may still be in doubt: wait for it, but not forever.

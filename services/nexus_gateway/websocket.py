@@ -293,6 +293,7 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
         raise
     except Exception as exc:
         log.warning("replay for connection %s failed: %s", connection.id, exc)
+        connection.replay_over()  # its events wait no longer: it is being closed
         # Detached: the close wakes the handler, whose cleanup cancels this task, and a close
         # cancelled half-way drops the connection before the client could read its 1001.
         _close_in_background(

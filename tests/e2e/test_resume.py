@@ -453,3 +453,34 @@ async def test_an_unanswered_emit_names_its_event_for_the_resend(
     assert [(r.partition, r.offset) for r in copies] == [(ack.partition, ack.offset)]
     with pytest.raises(ValueError, match="event_id 'no spaces' must be"):
         await client.emit("chat.message", {"text": "hi"}, event_id="no spaces")
+
+
+async def test_a_resend_after_its_gateway_died_gets_the_original_ack_on_another(
+    mesh: Mesh, stack: AsyncExitStack, settings: NexusSettings
+) -> None:
+    """A gateway writes an event and is killed (SIGKILL) before its client takes the ack; the
+    client resumes on another gateway from its position before the event and resends it. The
+    idempotency window died with the first gateway, so the resend was written a second time
+    (and delivered twice). The resume's replay reads the event back: the resend gets the
+    original ack, marked ``duplicate``, and Kafka holds one record."""
+    g1, g2 = mesh.gateway(), mesh.gateway()
+    assert g1.url and g2.url
+    first = await open_client(stack, mesh, g1.url)
+    since = first.position
+    ack = await first.emit("chat.message", {"text": "once"})
+    g1.process.kill()
+    g1.process.wait()
+
+    resumed = await open_client(stack, mesh, g2.url, since=since)
+    assert resumed.welcome["recovered"] is True
+    again = await resumed.emit("chat.message", {"text": "once"}, event_id=ack.event_id)
+    assert again.duplicate, "the resend was written a second time"
+    assert (again.partition, again.offset) == (ack.partition, ack.offset)
+    # The replay still shows the event, once.
+    assert (await resumed.next_event(timeout=15)).payload["text"] == "once"
+
+    clients = TopicNames(prefix=settings.topic_prefix).clients
+    async with TopicTail(settings, clients, settings.clients_partitions) as tail:
+        await eventually(tail.caught_up, what="the clients topic read to its end")
+        copies = [r for r in tail.records if dict(r.headers)["ce_id"] == ack.event_id.encode()]
+    assert len(copies) == 1

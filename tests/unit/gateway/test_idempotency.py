@@ -142,3 +142,27 @@ async def test_a_full_window_gives_the_garbage_collector_nothing_to_walk() -> No
         gc.enable()
     assert len(window) == 20_000
     assert len(gc.get_objects()) - before < 1_000
+
+
+async def test_a_write_found_in_the_log_answers_a_resend_but_never_replaces_what_is_known() -> None:
+    """A resume's replay reports the user's own events it reads back: a resend of one gets
+    that ack. A write of the same id this gateway has in flight, or confirmed, stays the
+    answer (it is what this gateway told, or will tell, the client)."""
+    clock = ManualClock()
+    window = IdempotencyWindow(window_s=60, max_entries=10, clock=clock)
+    found = AckRecord(topic="t", partition=3, offset=40)
+    window.remember(("camp", "alice", "e1"), found)
+    earlier = window.lookup(("camp", "alice", "e1"))
+    assert earlier is not None and await earlier == found
+
+    in_flight = window.begin(("camp", "alice", "e2"))
+    window.remember(("camp", "alice", "e2"), found)
+    assert window.lookup(("camp", "alice", "e2")) is in_flight
+
+    confirm(window, ("camp", "alice", "e3"), offset=7)
+    window.remember(("camp", "alice", "e3"), found)
+    known = window.lookup(("camp", "alice", "e3"))
+    assert known is not None and (await known).offset == 7
+
+    clock.now += 61  # remembered entries leave with the window, as confirmed ones do
+    assert window.lookup(("camp", "alice", "e1")) is None
