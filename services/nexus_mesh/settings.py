@@ -231,6 +231,18 @@ class NexusSettings(BaseSettings):
                 "NEXUS_KAFKA_SECURITY_PROTOCOL=SASL_* needs NEXUS_KAFKA_SASL_MECHANISM, "
                 "NEXUS_KAFKA_SASL_USERNAME and NEXUS_KAFKA_SASL_PASSWORD"
             )
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            # Every command refuses a missing or unfit file at start, before the first client
+            # (which would fail with an ssl traceback naming neither variable nor file).
+            from nexus_mesh.kafka.tls import kafka_ssl_context
+
+            kafka_ssl_context(self)
+        elif self.kafka_ssl_cafile or self.kafka_ssl_certfile or self.kafka_ssl_keyfile:
+            # Whoever set the files meant TLS; connecting in the clear instead would be silent.
+            raise ValueError(
+                "NEXUS_KAFKA_SSL_* files are set but NEXUS_KAFKA_SECURITY_PROTOCOL="
+                f"{self.kafka_security_protocol} does not use TLS: set it to SSL or SASL_SSL"
+            )
         return self
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
 
 
 _DEFAULT_SOURCE = "nexus-cli"
+# The ids nexus_gateway.protocol.new_connection_id makes, the only ones a connection has.
+_CONNECTION_ID_RE = re.compile(r"[0-9a-f]{32}")
+_PATH_ID_RULE = (
+    "use 1 to 128 letters, digits, '.', '_', ':', '@' or '-' (as the gateway accepts ids "
+    "in /ws/{campaign_id}/{user_id})"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -61,7 +68,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--broadcast",
         action="store_true",
-        help="send to <prefix>.system (every connection), campaign '*' unless --campaign",
+        help="send to <prefix>.system: every connection of every campaign (campaign '*'; "
+        "no --campaign, --user or --connection, which gateways would refuse)",
     )
     parser.set_defaults(handler=_publish)
 
@@ -102,6 +110,47 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
     return attributes
 
 
+def _check_ids(args: argparse.Namespace, campaign: str) -> None:
+    """Raise ConfigurationError for an id no gateway connection can have: written anyway, the
+    event would reach nobody, and nothing would say so."""
+    from nexus_gateway.protocol import owns_connection_id
+    from nexus_mesh.envelope import PATH_ID_RE
+    from nexus_mesh.errors import ConfigurationError
+
+    if args.broadcast and (args.campaign or args.user or args.connection):
+        # Gateways skip a broadcast that names anyone in particular (it would reach every
+        # tenant): written, it would reach nobody.
+        raise ConfigurationError(
+            "--broadcast goes to every connection: it takes no --campaign, --user or "
+            "--connection (publish to a campaign instead)"
+        )
+    # A broadcast's campaign is "*", which no path may name.
+    if not args.broadcast and not PATH_ID_RE.fullmatch(campaign):
+        raise ConfigurationError(f"--campaign {campaign!r}: {_PATH_ID_RULE}")
+    if args.user is not None and not PATH_ID_RE.fullmatch(args.user):
+        raise ConfigurationError(f"--user {args.user!r}: {_PATH_ID_RULE}")
+    connection = args.connection
+    if connection is None:
+        return
+    if not _CONNECTION_ID_RE.fullmatch(connection):
+        raise ConfigurationError(
+            f"--connection {connection!r}: not a connection id (32 lowercase hex digits, as "
+            "the gateway gives them in nexus.welcome)"
+        )
+    # The gateway tags each id with its connection's campaign and user, and routes an event
+    # naming a user only to that user's connections.
+    user = args.user
+    if (
+        not args.broadcast
+        and user is not None
+        and not owns_connection_id(connection, campaign, user)
+    ):
+        raise ConfigurationError(
+            f"--connection {connection!r} is not a connection of user {user!r} in "
+            f"campaign {campaign!r}"
+        )
+
+
 def _publish(args: argparse.Namespace) -> int:
     from nexus_mesh.envelope import BROADCAST_CAMPAIGN, CLIENT_ID_RE, new_event_id
     from nexus_mesh.errors import (
@@ -123,6 +172,7 @@ def _publish(args: argparse.Namespace) -> int:
         campaign = args.campaign or (BROADCAST_CAMPAIGN if args.broadcast else None)
         if not campaign:
             raise ConfigurationError("--campaign is required (or --broadcast)")
+        _check_ids(args, campaign)
         payload = _payload(args)
         attributes = _attributes(args.attribute)
         published = asyncio.run(_send(args, event_id, campaign, payload, attributes))

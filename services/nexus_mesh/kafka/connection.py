@@ -4,10 +4,11 @@ and stopping a client cleanly."""
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Awaitable
 from typing import Any
 
+from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.kafka.tls import kafka_ssl_context
 from nexus_mesh.settings import NexusSettings
 
 
@@ -19,15 +20,13 @@ def client_kwargs(settings: NexusSettings) -> dict[str, Any]:
         "request_timeout_ms": settings.kafka_request_timeout_ms,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
-        kwargs["ssl_context"] = context
+        # Read again for each client, so that one made after a certificate's renewal takes
+        # the new files. Loading settings checked them, but they may have changed since (a
+        # Secret half updated, a volume gone).
+        try:
+            kwargs["ssl_context"] = kafka_ssl_context(settings)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid configuration: {exc}") from exc
     if settings.kafka_security_protocol.startswith("SASL"):
         kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
         kwargs["sasl_plain_username"] = settings.kafka_sasl_username

@@ -79,7 +79,7 @@ async def test_requests_go_to_their_domain_and_broadcasts_to_system(
         "--campaign",
         "camp-1",
         "--connection",
-        "conn-1",
+        "0123456789abcdef0123456789abcdef",  # as the gateway makes them
         "--payload-file",
         str(payload_file),
     )
