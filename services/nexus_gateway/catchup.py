@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -265,6 +266,13 @@ class CatchUpReader:
         ident = job.connection.identity
         meta = envelope.metadata
         if self._idempotency is None or meta.campaign_id != ident.campaign_id:
+            return
+        # Only what a resend could still be owed: the window from the write, plus the time
+        # its ack could take. An older one would count against the user's bound and push
+        # out the acks of their recent events.
+        settings = self._settings
+        horizon_s = settings.gateway_idempotency_window_s + settings.gateway_produce_timeout_s
+        if record.timestamp < (time.time() - horizon_s) * 1000:
             return
         attributes = meta.attributes or {}
         if attributes.get(SENDER_USER_ATTRIBUTE) != ident.user_id:

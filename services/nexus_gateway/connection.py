@@ -8,7 +8,6 @@ is closed with 4008 and resumes from its last position, so it loses nothing and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -140,12 +139,18 @@ class Connection:
             self._replayed = None
 
     async def replay_done(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until no replay runs for this connection."""
+        """Wait (at most ``timeout``) until no replay runs for this connection. Past that,
+        nothing waits for this replay any more: the connection's events are not held back
+        one timeout after another while a long replay (or one queued for a slot) runs."""
         replayed = self._replayed
-        if replayed is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await replayed.wait()
+        if replayed is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await replayed.wait()
+        except TimeoutError:
+            if self._replayed is replayed:
+                self._replayed = None
 
     @property
     def replaying(self) -> bool:

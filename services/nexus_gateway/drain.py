@@ -33,16 +33,18 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
     deadline = began + timeout_s
     connections = list(gateway.hub)
     log.info("draining %d connection(s) within %.0f s", len(connections), timeout_s)
-    # Half the budget for in-flight writes; whatever remains flushes the outboxes.
-    finished = await gateway.ingress.wait_idle(timeout_s / 2)
+    # What the writes may take: all but the time to flush the outboxes and close.
+    closing = min(CLOSE_TIMEOUT_S, timeout_s / 4)
+    writes_until = deadline - 2 * closing
+    finished = await gateway.ingress.wait_idle(writes_until - time.monotonic())
     if not finished:
-        log.warning("drain: client events still in flight after %.1f s", timeout_s / 2)
+        log.warning("drain: client events still in flight after %.1f s", time.monotonic() - began)
     # A write answered `unconfirmed` may still land, and only this pod can tell which: a
     # resend of its event_id gets the original ack here, where the next pod would write it
-    # again. So the sockets stay open until Kafka settles those writes, leaving time to flush
-    # and close.
-    closing = min(CLOSE_TIMEOUT_S, timeout_s / 4)
-    unsettled = await gateway.ingress.wait_settled(deadline - 2 * closing - time.monotonic())
+    # again. So the sockets stay open until Kafka settles those writes (a write in flight
+    # when the drain began is answered only after the produce timeout: a drain budget
+    # shorter than that and a broker stall leaves little of this wait).
+    unsettled = await gateway.ingress.wait_settled(writes_until - time.monotonic())
     if unsettled:
         log.warning(
             "drain: %d write(s) still unconfirmed by Kafka; a resend on another pod may write "
@@ -50,7 +52,7 @@ async def drain(gateway: Gateway, timeout_s: float) -> None:
             unsettled,
         )
     # Resends that waited on those writes are being answered now: their acks go out first.
-    await gateway.ingress.wait_idle(max(0.0, deadline - 2 * closing - time.monotonic()))
+    await gateway.ingress.wait_idle(max(0.0, writes_until - time.monotonic()))
 
     # The close handshake is part of the budget: a peer that never answers the close frame
     # would otherwise hold the pod past the drain, into the kubelet's SIGKILL.

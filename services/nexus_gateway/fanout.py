@@ -33,6 +33,9 @@ from nexus_mesh.tracing.records import record_span
 from nexus_mesh.tracing.spans import record_error
 
 log = logging.getLogger(__name__)
+# Said once per campaign (at most MISROUTED_LOGGED), so not held back by the repeat filter
+# on this module's logger: a partition-count change misroutes many campaigns at once.
+misrouted_log = logging.getLogger("nexus_gateway.misrouted")
 
 # Campaigns whose misrouted records are logged (once each); past that, only counted.
 MISROUTED_LOGGED = 1000
@@ -109,17 +112,38 @@ class Fanout:
         )
         if not targets:
             # Nobody here to write to, but a reply still answers its requester's wait (the
-            # requester may be away and resume later, possibly here).
-            if self._on_delivered is not None:
+            # requester may be away and resume later, possibly here) unless no client could
+            # take it: then its request times out, here as on the resume's replay.
+            if self._on_delivered is not None and not self._reply_too_large(tp, envelope, record):
                 self._on_delivered(envelope, targets)
             return
         with self._process_span(record, envelope, began):
-            frame = event_frame(
-                envelope,
-                self._codec.payload_to_json(envelope.type, envelope.payload),
-                self.position(tp.partition).encode(),
-            )
-            self._fan_out(envelope, frame, targets, record)
+            frame = self._frame(envelope, tp.partition)
+            if not self._too_large(envelope, frame, record):
+                self._fan_out(envelope, frame, targets, record)
+
+    def _frame(self, envelope: Envelope, partition: int) -> bytes:
+        payload = self._codec.payload_to_json(envelope.type, envelope.payload)
+        return event_frame(envelope, payload, self.position(partition).encode())
+
+    def _too_large(
+        self, envelope: Envelope, frame: bytes, record: ConsumerRecord[bytes, bytes]
+    ) -> bool:
+        """Whether ``frame`` is over what clients take (then counted and said, once per
+        record). Not delivered, and not ``on_delivered`` either: a reply skipped so leaves
+        its request to time out, which answers the requester."""
+        if len(frame) <= self._max_frame_bytes:
+            return False
+        oversized(self._metrics, envelope, frame, record, self._max_frame_bytes)
+        return True
+
+    def _reply_too_large(
+        self, tp: TopicPartition, envelope: Envelope, record: ConsumerRecord[bytes, bytes]
+    ) -> bool:
+        # Only a flow's reply matters to on_delivered: other records are not encoded.
+        if self._codec.registry.flow_for_reply(envelope.type) is None:
+            return False
+        return self._too_large(envelope, self._frame(envelope, tp.partition), record)
 
     def _misrouted(
         self,
@@ -136,7 +160,7 @@ class Fanout:
             return
         self._misrouted_campaigns.add(campaign_id)
         if header_campaign is not None:
-            log.warning(
+            misrouted_log.warning(
                 "skipping record %s-%s@%s: its %s header names campaign %r, its envelope %r; "
                 "its producer must write the envelope's campaign there (said once per campaign)",
                 tp.topic,
@@ -147,7 +171,7 @@ class Fanout:
                 campaign_id,
             )
             return
-        log.warning(
+        misrouted_log.warning(
             "skipping record %s-%s@%s: campaign %r belongs to partition %d of %d (the key's "
             "murmur2 hash, as Kafka's default partitioner places it); its producer partitions "
             "otherwise, or the topic's partition count changed (said once per campaign)",
@@ -170,9 +194,11 @@ class Fanout:
             return
         with self._process_span(record, envelope, began):
             payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-            for partition, targets in by_partition.items():
+            for index, (partition, targets) in enumerate(by_partition.items()):
                 # The frame differs per clients partition only by its position.
                 frame = event_frame(envelope, payload, self.position(partition).encode())
+                if index == 0 and self._too_large(envelope, frame, record):
+                    return
                 self._fan_out(envelope, frame, targets, record)
 
     def _process_span(
@@ -225,11 +251,6 @@ class Fanout:
         targets: list[Connection],
         record: ConsumerRecord[bytes, bytes],
     ) -> None:
-        if len(frame) > self._max_frame_bytes:
-            # Not on_delivered either: a reply skipped here leaves its request to time out,
-            # which answers the requester.
-            oversized(self._metrics, envelope, frame, record, self._max_frame_bytes)
-            return
         born = record.timestamp / 1000
         if not self._telemetry.enabled:
             sent = self._enqueue_all(frame, targets, born)

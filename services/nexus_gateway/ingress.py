@@ -269,10 +269,11 @@ class Ingress:
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
         earlier = self._idempotency.lookup(key)
-        if earlier is None and connection.replaying:
-            # A resumed connection: its replay learns which of this user's events the log
-            # holds already (written by a gateway since gone), and a resend of one of them
-            # must get that ack, not a second record. Bounded: past it, the event is written.
+        if earlier is None and connection.replaying and self._learnt_by_replay(target):
+            # A resumed connection: its replay learns which of this user's campaign events
+            # the log holds already (written by a gateway since gone), and a resend of one of
+            # them must get that ack, not a second record. Bounded: past it, the event is
+            # written, and the connection's later events no longer wait.
             await connection.replay_done(self._answer_timeout_s)
             earlier = self._idempotency.lookup(key)
         if earlier is not None:
@@ -461,6 +462,12 @@ class Ingress:
             ),
         )
         return envelope, topic
+
+    def _learnt_by_replay(self, target: ClientTarget) -> bool:
+        """Whether a resume's replay can find an earlier write of this event: only events
+        for the whole campaign (the clients topic, no flow) go where it reads and name their
+        sender (a request goes to its service's topic)."""
+        return target.flow is None and self._registry.event(target.type).topic == "clients"
 
     def _topic(self, topic: str | None) -> str:
         if topic == "clients":

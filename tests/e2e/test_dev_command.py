@@ -66,6 +66,23 @@ def _start_dev(
         )
 
 
+async def _until_ready(
+    dev: subprocess.Popen[bytes], http: aiohttp.ClientSession, url: str, log: Path
+) -> None:
+    """Wait for the gateway ``nexus dev`` started; fail at once if dev exits meanwhile."""
+
+    async def ready() -> bool:
+        if dev.poll() is not None:
+            raise AssertionError(await asyncio.to_thread(log.read_text))
+        try:
+            async with http.get(f"{url}/readyz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
+
+
 @pytest.fixture
 def dev_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "kafka"
@@ -95,16 +112,7 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-
-            async def ready() -> bool:
-                assert dev.poll() is None, (tmp_path / "dev.log").read_text()
-                try:
-                    async with http.get(f"{url}/readyz") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
+            await _until_ready(dev, http, url, tmp_path / "dev.log")
             async with http.get(f"{url}/") as page:
                 assert page.status == 200
                 assert "text/html" in page.headers["Content-Type"]
@@ -169,16 +177,7 @@ async def test_dev_killed_outright_takes_its_processes_and_broker_with_it(
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-
-            async def ready() -> bool:
-                assert dev.poll() is None, (tmp_path / "dev.log").read_text()
-                try:
-                    async with http.get(f"{url}/readyz") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
+            await _until_ready(dev, http, url, tmp_path / "dev.log")
         second = await asyncio.to_thread(
             subprocess.run,
             [

@@ -28,7 +28,7 @@ from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.registry import load_registry
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import metric_value, schemas_with_flow_timeout
+from nexus_testkit import eventually, metric_value, schemas_with_flow_timeout
 from nexus_testkit import scrape_metrics as scrape
 
 
@@ -176,3 +176,61 @@ async def test_an_event_too_large_for_clients_is_skipped_and_its_request_times_o
     )
     assert oversized == 2  # live, then replayed
     assert f"over NEXUS_GATEWAY_MAX_DELIVERY_BYTES ({limit})" in gateway.log()
+
+
+async def test_an_oversized_reply_to_a_requester_who_is_away_still_times_its_request_out(
+    mesh: Mesh, settings: NexusSettings, codec: Codec, producer: AIOKafkaProducer, tmp_path: Path
+) -> None:
+    """The reply arrives while its requester is away: it answered the request (so no timeout
+    was owed), and the resume's replay skipped it for its size: the resent request got a
+    duplicate ack and then nothing. Now the request times out, and the resend gets that."""
+    limit = 64 * 1024
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_MAX_DELIVERY_BYTES=str(limit),
+        NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 2000)),
+    )
+    assert gateway.url
+    clients = TopicNames(prefix=settings.topic_prefix).clients
+    partition = campaign_partition("B", settings.clients_partitions)
+    hits = [{"id": str(i), "title": "t" * 100, "score": 1.0} for i in range(limit // 100)]
+    token = mesh.token("bob", ["B"])
+    # Another user of the campaign keeps its partition read while bob is away.
+    async with MeshClient.connect(
+        gateway.url, campaign_id="B", user_id="carol", token=mesh.token("carol", ["B"])
+    ):
+        async with MeshClient.connect(
+            gateway.url, campaign_id="B", user_id="bob", token=token
+        ) as bob:
+            since, connection_id = bob.position, bob.connection_id
+            ack = await bob.emit("search", {"query": "big"}, correlation_id="big-2")
+        huge = event(
+            codec,
+            "search.completed",
+            {"query": "big", "hits": hits},
+            campaign_id="B",
+            user_id="bob",
+            connection_id=connection_id,
+            correlation_id="big-2",
+        )
+        await write(producer, clients, partition, huge, codec)
+
+        async def timed_out() -> bool:
+            samples = await scrape(gateway.url or "")
+            return (
+                metric_value(samples, "nexus_gateway_flow_timeouts_total", type="search.timeout")
+                == 1
+            )
+
+        await eventually(timed_out, what="the request's timeout while bob is away")
+        async with MeshClient.connect(
+            gateway.url,
+            campaign_id="B",
+            user_id="bob",
+            token=token,
+            since=since,
+            connection_id=connection_id,
+        ) as back:
+            reply = await back.request(
+                "search", {"query": "big"}, event_id=ack.event_id, correlation_id="big-2"
+            )
+            assert reply.type == "search.timeout"

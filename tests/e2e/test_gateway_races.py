@@ -425,7 +425,10 @@ async def test_a_draining_pod_keeps_the_socket_open_until_an_unconfirmed_write_s
     async with pausable_mesh(own_kafka, tmp_path, "settle") as env:
         mesh = env.mesh
         gateway = mesh.gateway(
-            NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="4", NEXUS_GATEWAY_DRAIN_TIMEOUT_S="30"
+            # The resend waits up to the produce timeout for the first write: time enough
+            # for the test to see it held and for the resumed broker to settle that write.
+            NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="8",
+            NEXUS_GATEWAY_DRAIN_TIMEOUT_S="40",
         )
         assert gateway.url and gateway.admin_url
         admin = gateway.admin_url

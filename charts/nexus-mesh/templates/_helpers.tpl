@@ -467,7 +467,7 @@ NEXUS_GATEWAY_DRAIN_TIMEOUT_S: {{ .Values.gateway.drain.timeoutSeconds | quote }
 NEXUS_GATEWAY_MAX_EVENT_BYTES: {{ .Values.gateway.config.maxEventBytes | int64 | quote }}
 NEXUS_GATEWAY_MAX_FRAME_BYTES: {{ .Values.gateway.config.maxFrameBytes | int64 | quote }}
 NEXUS_GATEWAY_CLIENT_BUFFER_BYTES: {{ .Values.gateway.config.clientBufferBytes | int64 | quote }}
-NEXUS_GATEWAY_MAX_DELIVERY_BYTES: {{ .Values.gateway.config.maxDeliveryBytes | int64 | quote }}
+NEXUS_GATEWAY_MAX_DELIVERY_BYTES: {{ .Values.gateway.config.maxDeliveryBytes | default 4194304 | int64 | quote }}
 NEXUS_GATEWAY_RATE_PER_S: {{ .Values.gateway.config.ratePerSecond | quote }}
 NEXUS_GATEWAY_RATE_BURST: {{ .Values.gateway.config.rateBurst | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_WINDOW_S: {{ .Values.gateway.config.idempotencyWindowSeconds | quote }}

@@ -1000,6 +1000,7 @@ ADDED_SINCE_FIRST_RELEASE = (
     ("auth", "jwt", "previousSecretKey"),
     ("gateway", "config", "idempotencyPerUser"),
     ("services",),
+    ("gateway", "config", "maxDeliveryBytes"),
 )
 
 
@@ -1031,4 +1032,5 @@ def test_an_upgrade_reusing_the_first_release_s_values_renders_a_working_config(
     assert settings.gateway_allowed_origins == ()
     assert admin_token_source(docs) == (f"{RELEASE}-nexus-mesh-admin", "admin-token")
     assert settings.gateway_idempotency_per_user == 0  # derived from the rate limit
+    assert settings.gateway_max_delivery_bytes == 4 * 1024 * 1024
     find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")

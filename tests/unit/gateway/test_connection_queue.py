@@ -86,3 +86,22 @@ async def test_a_peer_gone_mid_write_ends_the_writer_without_an_error_log(
     assert writer is not None
     await asyncio.wait_for(writer, timeout=5)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_events_wait_for_a_replay_once_then_no_more() -> None:
+    """A resumed connection's events wait for its replay (which tells the ingress what the
+    log holds), but a replay still running after one wait holds none of the later events
+    back: one after another, each waiting the full bound, they outlasted clients' timeouts."""
+    conn = connection()
+    conn.begin_catch_up()
+    assert conn.replaying
+    waited = asyncio.get_running_loop().time()
+    await conn.replay_done(0.05)
+    assert asyncio.get_running_loop().time() - waited >= 0.05
+    assert not conn.replaying, "the next event would wait again"
+    conn.end_catch_up()  # the replay ending later changes nothing for them
+
+    conn.begin_catch_up()
+    finished = asyncio.create_task(conn.replay_done(30))
+    conn.end_catch_up()
+    await asyncio.wait_for(finished, timeout=5)  # a replay that ends releases its waiter
