@@ -82,6 +82,15 @@ def build_gateway(
             for connection_id in requesters:
                 flows.resolve(connection_id, meta.correlation_id)
 
+    def awaited(envelope: Envelope) -> bool:
+        meta = envelope.metadata
+        return bool(
+            meta.correlation_id
+            and meta.connection_id
+            and registry.flow_for_reply(envelope.type) is not None
+            and flows.owes(meta.connection_id, meta.correlation_id)
+        )
+
     flows = FlowTracker(on_timeout)
     dispatcher = Dispatcher(
         settings=settings,
@@ -89,6 +98,7 @@ def build_gateway(
         hub=hub,
         metrics=metrics,
         on_delivered=on_delivered,
+        awaited=awaited,
         client_id=client_id,
         telemetry=telemetry,
         before_relayout=producer.refresh_metadata,

@@ -26,6 +26,7 @@ from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import CloseCode, new_connection_id
 from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.partitioning import campaign_partition
@@ -51,6 +52,7 @@ class Dispatcher:
         hub: ConnectionHub,
         metrics: GatewayMetrics,
         on_delivered: DeliveredHook | None = None,
+        awaited: Callable[[Envelope], bool] | None = None,
         client_id: str = "nexus-gateway",
         telemetry: Telemetry | None = None,
         before_relayout: Callable[[], Awaitable[None]] | None = None,
@@ -103,6 +105,7 @@ class Dispatcher:
             partitions=lambda: self._clients_partitions,
             max_frame_bytes=settings.gateway_max_delivery_bytes,
             on_delivered=on_delivered,
+            awaited=awaited,
         )
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -57,7 +57,11 @@ class Fanout:
         partitions: Callable[[], int],
         max_frame_bytes: int,
         on_delivered: DeliveredHook | None = None,
+        awaited: Callable[[Envelope], bool] | None = None,
     ) -> None:
+        """``awaited`` tells a reply to a request this gateway holds (its timeout owed if the
+        reply cannot be sent)."""
+        self._awaited = awaited
         self._codec = codec
         self._max_frame_bytes = max_frame_bytes
         self._hub = hub
@@ -114,7 +118,7 @@ class Fanout:
             # Nobody here to write to, but a reply still answers its requester's wait (the
             # requester may be away and resume later, possibly here) unless no client could
             # take it: then its request times out, here as on the resume's replay.
-            if self._on_delivered is not None and not self._reply_too_large(tp, envelope, record):
+            if self._on_delivered is not None and not self._awaited_too_large(tp, envelope, record):
                 self._on_delivered(envelope, targets)
             return
         with self._process_span(record, envelope, began):
@@ -137,11 +141,13 @@ class Fanout:
         oversized(self._metrics, envelope, frame, record, self._max_frame_bytes)
         return True
 
-    def _reply_too_large(
+    def _awaited_too_large(
         self, tp: TopicPartition, envelope: Envelope, record: ConsumerRecord[bytes, bytes]
     ) -> bool:
-        # Only a flow's reply matters to on_delivered: other records are not encoded.
-        if self._codec.registry.flow_for_reply(envelope.type) is None:
+        """A reply to a request this gateway holds, too large to send: encoded only then
+        (every pod reading the partition sees the record; only the requester's is concerned,
+        and counts it)."""
+        if self._awaited is None or not self._awaited(envelope):
             return False
         return self._too_large(envelope, self._frame(envelope, tp.partition), record)
 
@@ -194,12 +200,14 @@ class Fanout:
             return
         with self._process_span(record, envelope, began):
             payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-            for index, (partition, targets) in enumerate(by_partition.items()):
-                # The frame differs per clients partition only by its position.
+            counted = False
+            for partition, targets in by_partition.items():
+                # The frame differs per clients partition only by its position (a few bytes).
                 frame = event_frame(envelope, payload, self.position(partition).encode())
-                if index == 0 and self._too_large(envelope, frame, record):
-                    return
-                self._fan_out(envelope, frame, targets, record)
+                if len(frame) <= self._max_frame_bytes:
+                    self._fan_out(envelope, frame, targets, record)
+                elif not counted:
+                    counted = self._too_large(envelope, frame, record)
 
     def _process_span(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, began: int | None

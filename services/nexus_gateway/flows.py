@@ -120,6 +120,13 @@ class FlowTracker:
         handle.cancel()
         return True
 
+    def owes(self, connection_id: str, correlation_id: str) -> bool:
+        """Whether this gateway holds that request: waiting, or its timeout owed."""
+        key = (connection_id, correlation_id)
+        timers = self._pending.get(connection_id)
+        waiting = timers is not None and correlation_id in timers
+        return waiting or key in self._missed or key in self._queued
+
     def rearm(self, connection_id: str, correlation_id: str) -> bool:
         """Wait again for a request whose timeout fired (the client may not have seen it)."""
         self._forget_old(self._clock())

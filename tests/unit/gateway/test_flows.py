@@ -139,3 +139,23 @@ async def test_timeouts_that_reached_a_queue_never_push_out_those_that_reached_n
     await wait_for(done)
     assert flows.rearm("c1", "away") is True
     assert [flows.rearm("c1", f"queued-{n}") for n in range(5)] == [False, False, True, True, True]
+
+
+async def test_a_request_is_owed_while_it_waits_and_once_its_timeout_fired() -> None:
+    """What a reply too large to send consults: a gateway holding the request lets it time
+    out; every other gateway reading the partition leaves the reply alone."""
+    fired = asyncio.Event()
+
+    def on_timeout(pending: PendingRequest) -> bool:
+        fired.set()
+        return False  # its client is away: owed to a resend
+
+    flows = FlowTracker(on_timeout)
+    assert not flows.owes("c1", "req-1")
+    flows.track(request())
+    assert flows.owes("c1", "req-1")
+    assert not flows.owes("c1", "req-2") and not flows.owes("c2", "req-1")
+    await wait_for(fired)
+    assert flows.owes("c1", "req-1"), "a fired timeout is still owed"
+    flows.resolve("c1", "req-1")
+    assert not flows.owes("c1", "req-1")
