@@ -7,6 +7,7 @@ status. Every :class:`~nexus_mesh.errors.NexusError` becomes a one-line message 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A one-shot command says what Kafka refused in one line of its own; without this,
+    # Python's last-resort handler printed aiokafka's connection errors before it. Servers
+    # set up logging (a root handler), which still shows them.
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

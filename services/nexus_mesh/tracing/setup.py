@@ -22,6 +22,7 @@ import socket
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastotel import OTLPSpanProcessor
 from opentelemetry import trace
@@ -295,12 +296,29 @@ def span_processors(env: Mapping[str, str], *, pipeline: str = "native") -> list
         )
     processors: list[SpanProcessor] = []
     for name in _exporter_names(env):
+        if name == "otlp" and _otlp_protocol(env) == "http/protobuf":
+            _check_http_endpoints(env)
         if pipeline != "sdk" and name == "otlp" and _otlp_protocol(env) == "http/protobuf":
             processors.append(_native_processor())
         else:
             # Batching keeps export off the event loop: spans go to a worker thread.
             processors.append(BatchSpanProcessor(_exporter(name, env)))
     return processors
+
+
+def _check_http_endpoints(env: Mapping[str, str]) -> None:
+    """OTLP over HTTP posts to a URL: anything else failed every export, each a dropped
+    batch, and said so only in the span-loss counter."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(
+                f"{name}={value!r}: OTLP over HTTP needs an http:// or https:// URL, e.g. "
+                "http://collector:4318"
+            )
 
 
 def _max_queue_size(env: Mapping[str, str]) -> int:

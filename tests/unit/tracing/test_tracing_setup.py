@@ -285,3 +285,20 @@ def test_a_propagator_the_mesh_does_not_speak_is_said_at_start(
         assert not warn_fixed_propagation({"OTEL_PROPAGATORS": fine})
     assert not warn_fixed_propagation({})
     assert not caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "notaurl"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318"),
+    ],
+)
+@pytest.mark.parametrize("pipeline", ["native", "sdk"])
+def test_an_otlp_endpoint_that_is_no_url_stops_the_start(
+    name: str, value: str, pipeline: str
+) -> None:
+    """It was taken: every export failed, each batch dropped, said only by a counter."""
+    with pytest.raises(ConfigurationError, match=f"{name}='{value}': OTLP over HTTP needs"):
+        span_processors({name: value}, pipeline=pipeline)
