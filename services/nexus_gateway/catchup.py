@@ -24,7 +24,7 @@ from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.idempotency import AckRecord, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
-from nexus_gateway.record_rules import misplaced, oversized, written_by
+from nexus_gateway.record_rules import DeliveryLimit, misplaced, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -73,6 +73,7 @@ class CatchUpReader:
         that reaches its client through a resume still ends its trace."""
         self._on_delivered = on_delivered
         self._idempotency = idempotency
+        self._limit = DeliveryLimit(metrics, settings.gateway_max_delivery_bytes)
         self._telemetry = telemetry or Telemetry()
         self._settings = settings
         self._codec = codec
@@ -231,9 +232,7 @@ class CatchUpReader:
         if misplaced(self._codec.registry, envelope, system=not clients) is not None:
             return True
         frame = self._frame(job, envelope, progress)
-        limit = self._settings.gateway_max_delivery_bytes
-        if len(frame) > limit:
-            oversized(self._metrics, envelope, frame, record, limit)
+        if not self._limit.admits(envelope, frame, record):
             return True  # skipped, as live delivery skips it: the replay goes on
         if not self._telemetry.enabled:
             sent = self._send(job, envelope, frame)

@@ -25,6 +25,7 @@ from nexus_gateway.fanout import Fanout
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import CloseCode, new_connection_id
+from nexus_gateway.record_rules import DeliveryLimit
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, TopicMissingError
@@ -103,7 +104,7 @@ class Dispatcher:
             partition_of=self.partition_of,
             position=self.position,
             partitions=lambda: self._clients_partitions,
-            max_frame_bytes=settings.gateway_max_delivery_bytes,
+            limit=DeliveryLimit(metrics, settings.gateway_max_delivery_bytes),
             on_delivered=on_delivered,
             awaited=awaited,
         )

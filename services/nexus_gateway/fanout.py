@@ -21,7 +21,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
-from nexus_gateway.record_rules import misplaced, oversized, written_by
+from nexus_gateway.record_rules import DeliveryLimit, misplaced, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -55,7 +55,7 @@ class Fanout:
         partition_of: Callable[[str], int],
         position: Callable[[int], Position],
         partitions: Callable[[], int],
-        max_frame_bytes: int,
+        limit: DeliveryLimit,
         on_delivered: DeliveredHook | None = None,
         awaited: Callable[[Envelope], bool] | None = None,
     ) -> None:
@@ -63,7 +63,7 @@ class Fanout:
         reply cannot be sent)."""
         self._awaited = awaited
         self._codec = codec
-        self._max_frame_bytes = max_frame_bytes
+        self._limit = limit
         self._hub = hub
         self._metrics = metrics
         self._telemetry = telemetry
@@ -123,23 +123,14 @@ class Fanout:
             return
         with self._process_span(record, envelope, began):
             frame = self._frame(envelope, tp.partition)
-            if not self._too_large(envelope, frame, record):
-                self._fan_out(envelope, frame, targets, record)
+            # Not on_delivered either, if too large: a reply skipped so leaves its request
+            # to time out, which answers the requester.
+            if self._limit.admits(envelope, frame, record):
+                self._fan_out(envelope, frame, targets, record.timestamp / 1000)
 
     def _frame(self, envelope: Envelope, partition: int) -> bytes:
         payload = self._codec.payload_to_json(envelope.type, envelope.payload)
         return event_frame(envelope, payload, self.position(partition).encode())
-
-    def _too_large(
-        self, envelope: Envelope, frame: bytes, record: ConsumerRecord[bytes, bytes]
-    ) -> bool:
-        """Whether ``frame`` is over what clients take (then counted and said, once per
-        record). Not delivered, and not ``on_delivered`` either: a reply skipped so leaves
-        its request to time out, which answers the requester."""
-        if len(frame) <= self._max_frame_bytes:
-            return False
-        oversized(self._metrics, envelope, frame, record, self._max_frame_bytes)
-        return True
 
     def _awaited_too_large(
         self, tp: TopicPartition, envelope: Envelope, record: ConsumerRecord[bytes, bytes]
@@ -149,7 +140,7 @@ class Fanout:
         and counts it)."""
         if self._awaited is None or not self._awaited(envelope):
             return False
-        return self._too_large(envelope, self._frame(envelope, tp.partition), record)
+        return not self._limit.admits(envelope, self._frame(envelope, tp.partition), record)
 
     def _misrouted(
         self,
@@ -200,14 +191,14 @@ class Fanout:
             return
         with self._process_span(record, envelope, began):
             payload = self._codec.payload_to_json(envelope.type, envelope.payload)
-            counted = False
+            refused = False
             for partition, targets in by_partition.items():
                 # The frame differs per clients partition only by its position (a few bytes).
                 frame = event_frame(envelope, payload, self.position(partition).encode())
-                if len(frame) <= self._max_frame_bytes:
-                    self._fan_out(envelope, frame, targets, record)
-                elif not counted:
-                    counted = self._too_large(envelope, frame, record)
+                if self._limit.admits(envelope, frame, record, say=not refused):
+                    self._fan_out(envelope, frame, targets, record.timestamp / 1000)
+                else:
+                    refused = True
 
     def _process_span(
         self, record: ConsumerRecord[bytes, bytes], envelope: Envelope, began: int | None
@@ -253,13 +244,8 @@ class Fanout:
         )
 
     def _fan_out(
-        self,
-        envelope: Envelope,
-        frame: bytes,
-        targets: list[Connection],
-        record: ConsumerRecord[bytes, bytes],
+        self, envelope: Envelope, frame: bytes, targets: list[Connection], born: float
     ) -> None:
-        born = record.timestamp / 1000
         if not self._telemetry.enabled:
             sent = self._enqueue_all(frame, targets, born)
         else:

@@ -101,13 +101,12 @@ class IdempotencyWindow:
         """Writes in flight or in doubt."""
         return len(self._pending)
 
-    async def wait_settled(self, timeout: float) -> bool:
+    async def wait_settled(self, timeout: float) -> None:
         """Wait (bounded) until the writes in flight or in doubt now are settled, confirmed or
-        failed; False if some still are not."""
+        failed (``pending`` says how many are not)."""
         pending = set(self._pending.values())
         if pending:
             await asyncio.wait(pending, timeout=timeout)
-        return all(future.done() for future in pending)
 
     def lookup(self, key: IdempotencyKey) -> asyncio.Future[AckRecord] | None:
         pending = self._pending.get(key)

@@ -60,6 +60,7 @@ from nexus_mesh.kafka.producer import EnvelopeProducer, Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.prometheus import timed_write
 from nexus_mesh.registry import ClientTarget, Registry
+from nexus_mesh.registry.model import CLIENTS_TOPIC
 from nexus_mesh.tracing import Telemetry, context_from_traceparent, format_traceparent
 from nexus_mesh.tracing.propagation import with_sampled
 from nexus_mesh.tracing.spans import (
@@ -269,7 +270,7 @@ class Ingress:
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
         earlier = self._idempotency.lookup(key)
-        if earlier is None and connection.replaying and self._learnt_by_replay(target):
+        if earlier is None and connection.replaying and self._to_whole_campaign(target):
             # A resumed connection: its replay learns which of this user's campaign events
             # the log holds already (written by a gateway since gone), and a resend of one of
             # them must get that ack, not a second record. Bounded: past it, the event is
@@ -438,7 +439,7 @@ class Ingress:
         connection_id: str | None = ident.connection_id
         if target.flow is not None:
             correlation_id = correlation_id or event_id
-        elif event_type.topic == "clients":
+        elif self._to_whole_campaign(target):
             # Delivered to the whole campaign (DESIGN.md section 6 routes on user and
             # connection), so the sender is named in attributes the client cannot forge.
             attributes[SENDER_USER_ATTRIBUTE] = ident.user_id
@@ -463,11 +464,11 @@ class Ingress:
         )
         return envelope, topic
 
-    def _learnt_by_replay(self, target: ClientTarget) -> bool:
-        """Whether a resume's replay can find an earlier write of this event: only events
-        for the whole campaign (the clients topic, no flow) go where it reads and name their
-        sender (a request goes to its service's topic)."""
-        return target.flow is None and self._registry.event(target.type).topic == "clients"
+    def _to_whole_campaign(self, target: ClientTarget) -> bool:
+        """An event for the whole campaign (the clients topic, no flow): written naming its
+        sender, so a resume's replay can find an earlier write of it (a request goes to its
+        service's topic)."""
+        return target.flow is None and self._registry.event(target.type).topic == CLIENTS_TOPIC
 
     def _topic(self, topic: str | None) -> str:
         if topic == "clients":

@@ -91,12 +91,13 @@ def new_connection_id(campaign_id: str, user_id: str) -> str:
     return _owner_tag(campaign_id, user_id) + uuid.uuid4().hex[:20]
 
 
-_CONNECTION_ID_RE = re.compile(r"[0-9a-f]{32}")
+# The ids new_connection_id makes, the only ones a connection has.
+CONNECTION_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
 def owns_connection_id(connection_id: str, campaign_id: str, user_id: str) -> bool:
     # The whole id is checked, not only its tag: it goes into frames, headers and log lines.
-    return _CONNECTION_ID_RE.fullmatch(connection_id) is not None and connection_id.startswith(
+    return CONNECTION_ID_RE.fullmatch(connection_id) is not None and connection_id.startswith(
         _owner_tag(campaign_id, user_id)
     )
 

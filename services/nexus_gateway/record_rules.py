@@ -80,24 +80,40 @@ def _short(value: str | None) -> str:
     return "(none)" if value is None else repr(value[:80])
 
 
-def oversized(
-    metrics: GatewayMetrics,
-    envelope: Envelope,
-    frame: bytes,
-    record: ConsumerRecord[bytes, bytes],
-    limit: int,
-) -> None:
-    """Count and log an event whose frame is over ``limit`` and is not sent."""
-    metrics.oversized.labels(envelope.type).inc()
-    log.warning(
-        "not delivering event %s (%s, record %s-%s@%s, %s): its frame is %d bytes, over "
-        "NEXUS_GATEWAY_MAX_DELIVERY_BYTES (%d), more than clients accept",
-        envelope.metadata.event_id,
-        envelope.type,
-        record.topic,
-        record.partition,
-        record.offset,
-        written_by(record),
-        len(frame),
-        limit,
-    )
+class DeliveryLimit:
+    """The largest frame clients take (``NEXUS_GATEWAY_MAX_DELIVERY_BYTES``), as live
+    delivery and a resume's replay apply it alike."""
+
+    __slots__ = ("_metrics", "max_bytes")
+
+    def __init__(self, metrics: GatewayMetrics, max_bytes: int) -> None:
+        self._metrics = metrics
+        self.max_bytes = max_bytes
+
+    def admits(
+        self,
+        envelope: Envelope,
+        frame: bytes,
+        record: ConsumerRecord[bytes, bytes],
+        *,
+        say: bool = True,
+    ) -> bool:
+        """Whether ``frame`` may be sent; one that may not is counted and logged, unless
+        ``say`` is False (another frame of the same record was already)."""
+        if len(frame) <= self.max_bytes:
+            return True
+        if say:
+            self._metrics.oversized.labels(envelope.type).inc()
+            log.warning(
+                "not delivering event %s (%s, record %s-%s@%s, %s): its frame is %d bytes, "
+                "over NEXUS_GATEWAY_MAX_DELIVERY_BYTES (%d), more than clients accept",
+                envelope.metadata.event_id,
+                envelope.type,
+                record.topic,
+                record.partition,
+                record.offset,
+                written_by(record),
+                len(frame),
+                self.max_bytes,
+            )
+        return False

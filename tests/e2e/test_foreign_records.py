@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from clients_topic import campaign_update, write
-from mesh_processes import Mesh
+from mesh_processes import Mesh, MeshProcess
 from nexus_mesh.client import MeshClient
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata
@@ -125,6 +125,34 @@ async def test_events_of_a_type_not_sent_on_their_topic_never_reach_clients(
     assert "it names campaign 'B'" in log
 
 
+LIMIT = 64 * 1024  # the gateways' NEXUS_GATEWAY_MAX_DELIVERY_BYTES in the size tests
+
+
+def limited_gateway(mesh: Mesh, tmp_path: Path, flow_timeout_ms: int) -> MeshProcess:
+    """A gateway sending no frame over ``LIMIT``, whose search flow times out soon."""
+    gateway = mesh.gateway(
+        NEXUS_GATEWAY_MAX_DELIVERY_BYTES=str(LIMIT),
+        NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, flow_timeout_ms)),
+    )
+    assert gateway.url
+    return gateway
+
+
+def huge_reply(codec: Codec, *, connection_id: str, correlation_id: str) -> Envelope:
+    """bob's ``search.completed``: small on Kafka as Avro would not be (a title of 100 bytes
+    per hit), over ``LIMIT`` as JSON."""
+    hits = [{"id": str(i), "title": "t" * 100, "score": 1.0} for i in range(LIMIT // 100)]
+    return event(
+        codec,
+        "search.completed",
+        {"query": "big", "hits": hits},
+        campaign_id="B",
+        user_id="bob",
+        connection_id=connection_id,
+        correlation_id=correlation_id,
+    )
+
+
 async def test_an_event_too_large_for_clients_is_skipped_and_its_request_times_out(
     mesh: Mesh, settings: NexusSettings, codec: Codec, producer: AIOKafkaProducer, tmp_path: Path
 ) -> None:
@@ -132,29 +160,15 @@ async def test_an_event_too_large_for_clients_is_skipped_and_its_request_times_o
     socket (1009), and every resume replayed it and closed again. Now it is skipped live and
     on replay, counted and said, the connection stays, and the request gets its flow's
     timeout event instead of waiting for ever."""
-    limit = 64 * 1024
-    gateway = mesh.gateway(
-        NEXUS_GATEWAY_MAX_DELIVERY_BYTES=str(limit),
-        NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 1500)),
-    )
+    gateway = limited_gateway(mesh, tmp_path, 1500)
     assert gateway.url
     clients = TopicNames(prefix=settings.topic_prefix).clients
     partition = campaign_partition("B", settings.clients_partitions)
     token = mesh.token("bob", ["B"])
-    hits = [{"id": str(i), "title": "t" * 100, "score": 1.0} for i in range(limit // 100)]
-    # Small on Kafka as Avro would not be (a title of 100 bytes each): over the limit as JSON.
     async with MeshClient.connect(gateway.url, campaign_id="B", user_id="bob", token=token) as c:
         since = c.position
         asked = asyncio.create_task(c.request("search", {"query": "big"}, correlation_id="big-1"))
-        huge = event(
-            codec,
-            "search.completed",
-            {"query": "big", "hits": hits},
-            campaign_id="B",
-            user_id="bob",
-            connection_id=c.connection_id,
-            correlation_id="big-1",
-        )
+        huge = huge_reply(codec, connection_id=c.connection_id, correlation_id="big-1")
         await write(producer, clients, partition, huge, codec)
         await write(
             producer, clients, partition, campaign_update(codec, "after", campaign_id="B"), codec
@@ -175,7 +189,7 @@ async def test_an_event_too_large_for_clients_is_skipped_and_its_request_times_o
         samples, "nexus_gateway_oversized_deliveries_total", type="search.completed"
     )
     assert oversized == 2  # live, then replayed
-    assert f"over NEXUS_GATEWAY_MAX_DELIVERY_BYTES ({limit})" in gateway.log()
+    assert f"over NEXUS_GATEWAY_MAX_DELIVERY_BYTES ({LIMIT})" in gateway.log()
 
 
 async def test_an_oversized_reply_to_a_requester_who_is_away_still_times_its_request_out(
@@ -184,15 +198,10 @@ async def test_an_oversized_reply_to_a_requester_who_is_away_still_times_its_req
     """The reply arrives while its requester is away: it answered the request (so no timeout
     was owed), and the resume's replay skipped it for its size: the resent request got a
     duplicate ack and then nothing. Now the request times out, and the resend gets that."""
-    limit = 64 * 1024
-    gateway = mesh.gateway(
-        NEXUS_GATEWAY_MAX_DELIVERY_BYTES=str(limit),
-        NEXUS_SCHEMAS_DIR=str(schemas_with_flow_timeout(tmp_path, 2000)),
-    )
+    gateway = limited_gateway(mesh, tmp_path, 2000)
     assert gateway.url
     clients = TopicNames(prefix=settings.topic_prefix).clients
     partition = campaign_partition("B", settings.clients_partitions)
-    hits = [{"id": str(i), "title": "t" * 100, "score": 1.0} for i in range(limit // 100)]
     token = mesh.token("bob", ["B"])
     # Another user of the campaign keeps its partition read while bob is away.
     async with MeshClient.connect(
@@ -203,15 +212,7 @@ async def test_an_oversized_reply_to_a_requester_who_is_away_still_times_its_req
         ) as bob:
             since, connection_id = bob.position, bob.connection_id
             ack = await bob.emit("search", {"query": "big"}, correlation_id="big-2")
-        huge = event(
-            codec,
-            "search.completed",
-            {"query": "big", "hits": hits},
-            campaign_id="B",
-            user_id="bob",
-            connection_id=connection_id,
-            correlation_id="big-2",
-        )
+        huge = huge_reply(codec, connection_id=connection_id, correlation_id="big-2")
         await write(producer, clients, partition, huge, codec)
 
         async def timed_out() -> bool:

@@ -110,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     # Refused before a broker or Zipkin is started (that takes ~20 s): bad settings, auth
     # without its keys, or a port a previous `nexus dev` (one killed, its children left
     # behind) still holds, whose gateway would otherwise answer this one's readiness check.
-    check_before_start(env, search=args.search)
+    os.environ.update(env)  # what the settings are read from, here and in the children
+    check_before_start(search=args.search)
     started_broker: LocalKafka | None = None
     if "NEXUS_KAFKA_BOOTSTRAP_SERVERS" not in env:
         # Killed with it (SIGKILL, the OOM killer) rather than left holding its port and data.
@@ -183,21 +184,15 @@ def _run(args: argparse.Namespace) -> int:
             print("stopped the local Kafka")
 
 
-def check_before_start(env: Mapping[str, str], *, search: bool) -> None:
-    """Raise :class:`ConfigurationError` for what would stop the mesh once started: settings
-    (read from ``env``), JWT auth without its keys, and a loopback port dev's processes need
-    that something already listens on."""
+def check_before_start(*, search: bool) -> None:
+    """Raise :class:`ConfigurationError` for what would stop the mesh once started: settings,
+    JWT auth without its keys, and a loopback port dev's processes need that something
+    already listens on."""
     from nexus_gateway.auth import Authenticator
     from nexus_mesh.errors import ConfigurationError
     from nexus_mesh.settings import load_settings
 
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        settings = load_settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    settings = load_settings()
     Authenticator(settings)
     ports = [("gateway", settings.gateway_port)]
     if settings.gateway_admin_port:

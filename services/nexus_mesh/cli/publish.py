@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
 
 
 _DEFAULT_SOURCE = "nexus-cli"
-# The ids nexus_gateway.protocol.new_connection_id makes, the only ones a connection has.
-_CONNECTION_ID_RE = re.compile(r"[0-9a-f]{32}")
 _PATH_ID_RULE = (
     "use 1 to 128 letters, digits, '.', '_', ':', '@' or '-' (as the gateway accepts ids "
     "in /ws/{campaign_id}/{user_id})"
@@ -113,7 +110,7 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
 def _check_ids(args: argparse.Namespace, campaign: str) -> None:
     """Raise ConfigurationError for an id no gateway connection can have: written anyway, the
     event would reach nobody, and nothing would say so."""
-    from nexus_gateway.protocol import owns_connection_id
+    from nexus_gateway.protocol import CONNECTION_ID_RE, owns_connection_id
     from nexus_mesh.envelope import PATH_ID_RE
     from nexus_mesh.errors import ConfigurationError
 
@@ -132,7 +129,7 @@ def _check_ids(args: argparse.Namespace, campaign: str) -> None:
     connection = args.connection
     if connection is None:
         return
-    if not _CONNECTION_ID_RE.fullmatch(connection):
+    if not CONNECTION_ID_RE.fullmatch(connection):
         raise ConfigurationError(
             f"--connection {connection!r}: not a connection id (32 lowercase hex digits, as "
             "the gateway gives them in nexus.welcome)"

@@ -3,12 +3,11 @@ the variable and the file, exit status 2, no traceback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from nexus_testkit import run_nexus
 
 
 @pytest.mark.parametrize(
@@ -20,12 +19,11 @@ import pytest
         ["service", "search"],
     ],
 )
-def test_a_missing_ca_file_stops_the_command_with_one_line(
+async def test_a_missing_ca_file_stops_the_command_with_one_line(
     tmp_path: Path, command: list[str]
 ) -> None:
     cafile = tmp_path / "absent-ca.pem"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "OTEL_"))}
-    env.update(
+    env = dict(
         NEXUS_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
         NEXUS_KAFKA_SSL_CAFILE=str(cafile),
         NEXUS_KAFKA_SASL_MECHANISM="PLAIN",
@@ -40,17 +38,10 @@ def test_a_missing_ca_file_stops_the_command_with_one_line(
         NEXUS_SERVICE_METRICS_PORT="0",
         OTEL_TRACES_EXPORTER="none",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "nexus_mesh.cli", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = await run_nexus(*command, env=env)
     prefix = "nexus publish" if command[0] == "publish" else "nexus"
     assert result.stderr.splitlines() == [
         f"{prefix}: invalid configuration: NEXUS_KAFKA_SSL_CAFILE={str(cafile)!r}: cannot read "
         "it (no such file or directory)"
     ]
-    assert result.returncode == 2
+    assert result.status == 2
