@@ -108,6 +108,8 @@ class BinaryCodec:
             raise PayloadInvalidError(
                 f"{type_name} payload does not match its schema: {type(exc).__name__}: {exc}"
             ) from exc
+        if not envelope.metadata.event_id:
+            raise CodecError(_NO_EVENT_ID.format(type_name))
         try:
             return self._write_envelope(type_name, type_field, payload, envelope.metadata)
         except SchemaMismatchError as exc:
@@ -143,6 +145,10 @@ class BinaryCodec:
                 f"{type_name} payload written with unknown schema fingerprint {fingerprint.hex()}"
             )
         subject, label, read_payload = plan
+        if not metadata.event_id:
+            # Every reader deduplicates by event_id: an empty one would make each later
+            # event of the same sender a "duplicate" of the first, skipped without a word.
+            raise CodecError(_NO_EVENT_ID.format(type_name))
         if subject != type_name:
             raise CodecError(f"envelope says {type_name!r} but its payload is {label}")
         try:
@@ -156,6 +162,12 @@ class BinaryCodec:
         envelope.payload = payload
         envelope.metadata = metadata
         return envelope
+
+
+_NO_EVENT_ID = (
+    "{} envelope has an empty metadata.event_id; every event needs a unique one (the "
+    "idempotency key)"
+)
 
 
 def _compile(build: Callable[[], _T]) -> _T | None:

@@ -93,6 +93,19 @@ def test_a_payload_of_another_type_is_refused(codec: Codec) -> None:
         codec.decode(data)
 
 
+def test_an_empty_event_id_is_refused_both_ways(codec: Codec) -> None:
+    """Readers deduplicate by event_id: records with an empty one would all be "duplicates"
+    of the first, skipped silently; a producer outside the SDK learns it from the error."""
+    envelope = Envelope(type="chat.message", payload={"text": "x"}, metadata=metadata(event_id=""))
+    with pytest.raises(CodecError, match=r"chat\.message envelope has an empty metadata\.event_id"):
+        codec.encode(envelope)
+    # As another producer would write it: the id's Avro string (length 6, zigzag 12) emptied.
+    written = codec.encode(envelope.with_metadata(metadata(event_id="marker")))
+    assert written.count(b"\x0cmarker") == 1
+    with pytest.raises(CodecError, match=r"empty metadata\.event_id"):
+        codec.decode(written.replace(b"\x0cmarker", b"\x00"))
+
+
 def test_trailing_bytes_are_corruption_not_ignored(codec: Codec) -> None:
     with pytest.raises(CodecError, match="1 bytes after the end"):
         codec.decode(valid(codec) + b"\x00")
