@@ -87,3 +87,15 @@ async def test_a_rate_limited_message_is_resent_when_the_gateway_says(mesh: Mesh
     waited = float(seen["waiting"].removeprefix("rate_limited: resending in ").split(" ")[0])
     assert 1.5 <= waited <= 2.0, seen["waiting"]
     assert seen["acked"].startswith("✓ ")
+
+
+async def test_a_join_the_gateway_refuses_gives_up_and_says_what_to_check(mesh: Mesh) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    seen = await drive(
+        gateway.url, "neverConnects", campaign="demo", token=mesh.token("erin", ["demo"])
+    )
+    assert seen["failed"]["text"] == "could not connect after 4 tries"
+    assert any("check the gateway URL" in note for note in seen["notes"])
+    # Never connected, so nothing was "lost" and there is nothing to resume.
+    assert not any("connection lost" in note or "resuming" in note for note in seen["notes"])

@@ -19,6 +19,10 @@ const CLOSE_REASONS = new Map([
   [4009, "taken over by a newer connection (this session resumed elsewhere)"],
 ]);
 const BACKOFF_MIN_MS = 500;
+// A browser shows every refused handshake (wrong URL, origin not allowed, gateway down) as
+// 1006, like a dropped connection: a join never welcomed gives up after this many tries
+// instead of retrying for ever as "connection lost".
+const FIRST_CONNECT_ATTEMPTS = 4;
 const BACKOFF_MAX_MS = 30_000;
 const MAX_LOG_ENTRIES = 500;
 // A retryable nexus.error (rate_limited, unavailable, unconfirmed): the same frame, same
@@ -60,6 +64,7 @@ const session = {
   position: null, // last position seen: where a reconnect resumes
   connectionId: null, // named on a reconnect, so its replies follow it (not a guess)
   attempt: 0,
+  welcomedSinceJoin: false, // a 1006 before any welcome is a refusal as likely as a drop
   retryTimer: null,
   unacked: new Map(), // event_id -> {frame, entry, tries}: resent after a resume
   searchId: null, // correlation id of the search whose results are shown
@@ -166,7 +171,7 @@ function open() {
     return;
   }
   session.ws = ws;
-  setStatus(session.attempt ? "reconnecting" : "connecting", "connecting…");
+  setStatus(session.welcomedSinceJoin ? "reconnecting" : "connecting", "connecting…");
   ws.onmessage = (message) => {
     if (ws === session.ws) receive(message.data);
   };
@@ -194,13 +199,33 @@ function closed(code, reason) {
     if (code === 4009) session.connectionId = null;
     return;
   }
-  // Exponential backoff with jitter, so a drained pod's clients do not return all at once.
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** session.attempt);
-  const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-  session.attempt += 1;
+  if (!session.welcomedSinceJoin && code === 1006) {
+    if (session.attempt + 1 >= FIRST_CONNECT_ATTEMPTS) {
+      session.wanted = false;
+      setStatus("failed", `could not connect after ${session.attempt + 1} tries`);
+      logNote(
+        "could not connect: check the gateway URL and token, and that the gateway allows " +
+          "this page's origin (NEXUS_GATEWAY_ALLOWED_ORIGINS); the browser does not say which",
+      );
+      failUnacked("not sent: could not connect");
+      return;
+    }
+    const delay = backoffDelay();
+    setStatus("connecting", `could not connect; trying again in ${(delay / 1000).toFixed(1)} s`);
+    session.retryTimer = setTimeout(open, delay);
+    return;
+  }
+  const delay = backoffDelay();
   setStatus("reconnecting", `${detail}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
   logNote(`closed (${code}) ${detail}; resuming from ${session.position ?? "the start"}`);
   session.retryTimer = setTimeout(open, delay);
+}
+
+function backoffDelay() {
+  // Exponential backoff with jitter, so a drained pod's clients do not return all at once.
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** session.attempt);
+  session.attempt += 1;
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 function failUnacked(text) {
@@ -225,6 +250,7 @@ function join() {
   session.target = target;
   session.wanted = true;
   session.attempt = 0;
+  session.welcomedSinceJoin = false;
   // Joining the same campaign as the same user again (after a 4001 for an expired token,
   // say, with a new one) resumes where the page was; anything else starts now.
   if (!previous || previous.campaign !== target.campaign || previous.user !== target.user ||
@@ -299,8 +325,9 @@ function receive(data) {
 }
 
 function welcomed(payload) {
-  const resumed = session.attempt > 0;
+  const resumed = session.attempt > 0 && session.welcomedSinceJoin;
   session.attempt = 0;
+  session.welcomedSinceJoin = true;
   if (typeof payload.position === "string") session.position = payload.position;
   if (typeof payload.connection_id === "string") session.connectionId = payload.connection_id;
   showWelcome(payload);

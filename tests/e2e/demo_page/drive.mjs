@@ -28,6 +28,9 @@ function loadPage() {
   window.WebSocket = class extends WebSocket {
     constructor(url, protocols) {
       super(url, protocols);
+      // A browser's WebSocket fires "error" then "close" on a refused handshake, harmless
+      // without a listener; an EventEmitter's "error" without one throws.
+      this.on("error", () => {});
     }
   };
   window.eval(readFileSync(join(staticDir, "app.js"), "utf8"));
@@ -55,7 +58,8 @@ function page(window) {
   return {
     $,
     status: () => ({ state: $("status").dataset.state, text: $("status").textContent }),
-    join(user, token) {
+    join(user, token, gateway) {
+      if (gateway) $("gateway").value = gateway;
       $("campaign").value = args.campaign;
       $("user").value = user;
       $("token").value = token ?? "";
@@ -155,6 +159,16 @@ const scenarios = {
     );
     const acked = await until("the second acked", () => sent("second of two")?.outcome === "acked" && sent("second of two"));
     return { waiting: waiting.result, acked: acked.result };
+  },
+
+  // A join the gateway refuses at the handshake (here a wrong path: 404), which a browser
+  // reports as 1006 like a dropped connection: the page gives up and says what to check,
+  // instead of "connection lost; reconnecting" for ever.
+  async neverConnects(ui) {
+    ui.join("erin", args.token, `${gatewayUrl}/oops`);
+    const failed = await until("the page giving up", () => ui.status().state === "failed" && ui.status(), 40_000);
+    const notes = ui.entries().filter((e) => e.type === "note").map((e) => e.text);
+    return { failed, notes };
   },
 
   // A token that expires: 4001 ends the session and the page says to join again; a new
