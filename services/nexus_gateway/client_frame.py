@@ -7,6 +7,7 @@ with a well-formed event is :mod:`nexus_gateway.ingress`'s business.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -37,8 +38,8 @@ SENDER_CONNECTION_ATTRIBUTE = "nexus.sender_connection_id"
 def parse_frame(raw: str | bytes) -> dict[str, Any]:
     """The frame as a JSON object with no field but ``type``, ``payload`` and ``metadata``."""
     try:
-        frame = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        frame = _loads(raw)
+    except ValueError:
         raise ClientEventError(ErrorCode.BAD_FRAME, "frame is not valid JSON") from None
     if not isinstance(frame, dict):
         raise ClientEventError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
@@ -61,9 +62,47 @@ def claimed_event_id(raw: str | bytes) -> str | None:
     """The event id of a refused frame (binary, too large, malformed) when it names a valid
     one, so the client can match the error to what it sent."""
     try:
-        return _claimed_event_id(orjson.loads(raw))
-    except orjson.JSONDecodeError:
+        return _claimed_event_id(_loads(raw))
+    except ValueError:
         return None
+
+
+def _loads(raw: str | bytes) -> Any:
+    """``raw`` parsed; ValueError when it is no JSON.
+
+    JSON may escape half of a UTF-16 surrogate pair alone (``"\\ud83d"``), and JavaScript's
+    ``JSON.stringify`` writes one for text cut in the middle of an emoji; orjson refuses it,
+    as no character. Such a frame is read as a browser sends text it cannot encode: each lone
+    half becomes U+FFFD, so the event goes on, with its id, instead of being refused unnamed.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        escaped = b"\\u" in raw if isinstance(raw, bytes) else "\\u" in raw
+        if not escaped:
+            raise
+    try:
+        return _whole_characters(json.loads(raw, parse_constant=_no_constant))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
+def _whole_characters(value: Any) -> Any:
+    # json.loads joins an escaped pair into one character: any surrogate left is alone.
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_characters(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+    return value
 
 
 _EVENT_ID_KEY = '"event_id"'
@@ -71,16 +110,23 @@ _EVENT_ID_AT = re.compile(r'"event_id"\s*:\s*"([A-Za-z0-9._:\-]{1,128})"')
 _EVENT_ID_AT_BYTES = re.compile(rb'"event_id"\s*:\s*"([A-Za-z0-9._:\-]{1,128})"')
 
 
-def scanned_event_id(raw: str | bytes) -> str | None:
-    """The event id of a frame refused unread (over the rate limit, binary, too large), found
-    without parsing it: parsing what is refused would let a client spend the gateway's CPU
-    beyond its rate limit, up to a megabyte of JSON per frame.
+# A refused frame this small is parsed for its id: a few microseconds, less than receiving it.
+_PARSED_WHEN_REFUSED = 4096
 
-    The last ``"event_id": "<id>"`` in the frame: clients write ``metadata`` after the payload
-    it describes, and its ``event_id`` last (the Python client does; the demo page's metadata
-    holds nothing else). A field of the same name written after it would be taken for it:
-    then the error names that id, as unknown to the client as no id at all.
+
+def scanned_event_id(raw: str | bytes) -> str | None:
+    """The event id of a frame refused unread (over the rate limit, binary, too large).
+
+    A frame of up to 4 KiB (a chat message, a search) is parsed, so its id is exact. A larger
+    one is not: parsing what is refused would let a client spend the gateway's CPU beyond its
+    rate limit, up to a megabyte of JSON per frame. Its id is the last ``"event_id": "<id>"``
+    in the frame: clients write ``metadata`` after the payload it describes, and its
+    ``event_id`` last (the Python client does; the demo page's metadata holds nothing else).
+    A field of the same name written after it would be taken for it: then the error names
+    that id, as unknown to the client as no id at all.
     """
+    if len(raw) <= _PARSED_WHEN_REFUSED:
+        return claimed_event_id(raw)
     if isinstance(raw, str):
         at = raw.rfind(_EVENT_ID_KEY)
         found = _EVENT_ID_AT.match(raw, at) if at >= 0 else None
@@ -122,17 +168,19 @@ def client_attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]
             event_id,
         )
     for key, value in raw.items():
-        if (
-            not isinstance(value, str)
-            or len(key) > _MAX_ATTRIBUTE_KEY
-            or len(value) > _MAX_ATTRIBUTE_VALUE
-            or key.startswith(RESERVED_ATTRIBUTE_PREFIX)
-        ):
+        problem = None
+        if key.startswith(RESERVED_ATTRIBUTE_PREFIX):
+            problem = f"keys starting with {RESERVED_ATTRIBUTE_PREFIX!r} are the gateway's"
+        elif not isinstance(value, str):
+            problem = "must be a string"
+        elif len(key) > _MAX_ATTRIBUTE_KEY or len(value) > _MAX_ATTRIBUTE_VALUE:
+            problem = (
+                f"keys may have at most {_MAX_ATTRIBUTE_KEY} characters, values "
+                f"{_MAX_ATTRIBUTE_VALUE}"
+            )
+        if problem:
             raise ClientEventError(
-                ErrorCode.BAD_FRAME,
-                f"metadata.attributes[{key[:64]!r}] must be a string (keys not starting "
-                f"with {RESERVED_ATTRIBUTE_PREFIX!r})",
-                event_id,
+                ErrorCode.BAD_FRAME, f"metadata.attributes[{key[:64]!r}]: {problem}", event_id
             )
     return dict(raw)
 

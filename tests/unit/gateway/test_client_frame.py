@@ -65,10 +65,17 @@ def test_ids_follow_the_design_s_rules() -> None:
 def test_attributes_are_bounded_strings_outside_the_gateway_s_prefix() -> None:
     assert client_attributes({"attributes": {"lang": "en"}}, "e") == {"lang": "en"}
     assert client_attributes({}, "e") == {}
-    refusal(client_attributes, {"attributes": {"nexus.sender_user_id": "forged"}}, "e")
-    refusal(client_attributes, {"attributes": {"n": 1}}, "e")
+    # Each refusal says what is wrong with the attribute, not a catch-all.
+    reserved = refusal(client_attributes, {"attributes": {"nexus.sender_user_id": "x"}}, "e")
+    assert str(reserved) == (
+        "metadata.attributes['nexus.sender_user_id']: keys starting with 'nexus.' are the gateway's"
+    )
+    assert str(refusal(client_attributes, {"attributes": {"n": 1}}, "e")).endswith(
+        "['n']: must be a string"
+    )
     refusal(client_attributes, {"attributes": {f"k{i}": "v" for i in range(33)}}, "e")
-    refusal(client_attributes, {"attributes": {"k": "v" * 1025}}, "e")
+    too_long = refusal(client_attributes, {"attributes": {"k": "v" * 1025}}, "e")
+    assert "values 1024" in str(too_long)
 
 
 def test_a_traceparent_is_w3c_or_refused() -> None:
@@ -102,3 +109,19 @@ def test_a_client_s_invalid_tracestate_writes_nothing_to_the_log(
         for sent in ("not a state!", "a=b,\x07bell=1", "UPPER=x", "k=" + "v" * 300):
             assert client_tracestate({"tracestate": sent}) is None
     assert caplog.records == []
+
+
+def test_a_lone_surrogate_escape_becomes_a_replacement_character() -> None:
+    """JavaScript's JSON.stringify escapes half an emoji (text cut by ``slice``) as
+    ``\\ud83d``: valid JSON orjson refuses. The event goes on, with its id, as a browser
+    sends text it cannot encode: the lone half is U+FFFD; a whole escaped pair is kept, and an
+    escaped backslash before ``ud83d`` is text."""
+    raw = (
+        '{"type": "chat.message", "payload": {"text": "cut \\ud83d, whole \\ud83d\\udc4b,'
+        ' text \\\\ud83d"}, "metadata": {"event_id": "uni-lone"}}'
+    )
+    frame = parse_frame(raw)
+    assert frame["payload"]["text"] == "cut \ufffd, whole \U0001f44b, text \\ud83d"
+    assert claimed_event_id(raw) == "uni-lone"
+    # Still refused: what only Python's own parser takes, which no JSON allows.
+    refusal(parse_frame, '{"type": "a.b", "payload": {"x": NaN, "t": "\\ud800"}}')

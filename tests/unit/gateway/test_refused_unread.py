@@ -82,8 +82,20 @@ async def test_too_large_and_binary_frames_are_refused_unread(
     [
         ('{"type":"t","payload":{},"metadata":{"event_id":"e-1"}}', "e-1"),
         (b'{"type":"t","metadata":{"event_id" : "e:2.x"}}', "e:2.x"),
-        # The last one: the metadata's, written after a payload that has a field so named.
         ('{"payload":{"event_id":"inner"},"metadata":{"event_id":"outer"}}', "outer"),
+        # A small frame is parsed: a field so named after the metadata's does not fool it.
+        (
+            '{"metadata":{"event_id":"real","attributes":{"event_id":"attr"}},"type":"t",'
+            '"payload":{"event_id":"inner"}}',
+            "real",
+        ),
+        # A large one is scanned: the last one, the metadata's, written after a payload
+        # that has a field so named.
+        (
+            '{"payload":{"event_id":"inner","pad":"' + "x" * 5000 + '"},'
+            '"metadata":{"event_id":"outer"}}',
+            "outer",
+        ),
         ('{"type":"t","metadata":{"event_id":"not an id!"}}', None),
         ('{"type":"t","metadata":{"event_id":7}}', None),
         ('{"type":"t","payload":{"text":"event_id"}}', None),
@@ -91,5 +103,7 @@ async def test_too_large_and_binary_frames_are_refused_unread(
         ("", None),
     ],
 )
-def test_the_claimed_id_is_found_by_a_scan(raw: str | bytes, expected: str | None) -> None:
+def test_the_claimed_id_is_found_by_a_parse_or_a_scan(
+    raw: str | bytes, expected: str | None
+) -> None:
     assert scanned_event_id(raw) == expected
