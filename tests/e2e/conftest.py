@@ -1,4 +1,5 @@
-"""End-to-end fixtures: real gateway and service processes on the session's real broker."""
+"""End-to-end fixtures: real gateway and service processes on the session's real broker
+(its fixtures come from ``broker_fixtures``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from broker_fixtures import kafka_bootstrap as kafka_bootstrap
+from broker_fixtures import own_kafka as own_kafka
+from broker_fixtures import settings as settings
+from broker_fixtures import topic_prefix as topic_prefix
 from mesh_processes import Mesh
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.producer import EnvelopeProducer

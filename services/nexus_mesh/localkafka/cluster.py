@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 import math
 import os
 import signal
@@ -26,7 +25,9 @@ from nexus_mesh.localkafka.distribution import (
     KafkaDistribution,
     resolve_kafka,
 )
+from nexus_mesh.localkafka.node_config import RESERVED_PROPERTIES, java_command, write_config
 from nexus_mesh.localkafka.orphans import dies_with_this_process
+from nexus_mesh.localkafka.probe import every_node_answers
 from nexus_mesh.localkafka.state import (
     LOOPBACK,
     STATE_FILE,
@@ -82,7 +83,7 @@ class LocalKafka:
         self.version = version
         self.heap = heap
         self.broker_properties = dict(broker_properties or {})
-        reserved = sorted(set(self.broker_properties) & _RESERVED_PROPERTIES)
+        reserved = sorted(set(self.broker_properties) & RESERVED_PROPERTIES)
         if reserved:
             raise LocalKafkaError(
                 f"broker properties {', '.join(reserved)} are set by the local cluster itself"
@@ -174,7 +175,7 @@ class LocalKafka:
         self._check_ports_free(state.nodes, recorded=recorded)
         self.home.mkdir(parents=True, exist_ok=True)
         for node in state.nodes:
-            self._write_config(state, node)
+            write_config(self.home, state, node, self.broker_properties)
         if not self._formatted(state):
             for node in state.nodes:
                 self._format(distribution, state, node)
@@ -256,73 +257,11 @@ class LocalKafka:
             for node in state.nodes
         )
 
-    def _write_config(self, state: ClusterState, node: NodeState) -> None:
-        directory = node.directory(self.home)
-        (directory / "data").mkdir(parents=True, exist_ok=True)
-        size = len(state.nodes)
-        voters = ",".join(f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in state.nodes)
-        internal_rf = min(3, size)
-        internal_isr = min(2, size)
-        settings = {
-            "process.roles": "broker,controller",
-            "node.id": node.node_id,
-            "controller.quorum.voters": voters,
-            "listeners": (
-                f"PLAINTEXT://{LOOPBACK}:{node.broker_port},"
-                f"CONTROLLER://{LOOPBACK}:{node.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.broker_port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "log.dirs": directory / "data",
-            # Topic creation is a command (`nexus topics ensure`), never a side effect.
-            "auto.create.topics.enable": "false",
-            "num.partitions": 1,
-            "offsets.topic.num.partitions": 10,
-            "offsets.topic.replication.factor": internal_rf,
-            "transaction.state.log.replication.factor": internal_rf,
-            "transaction.state.log.min.isr": internal_isr,
-            "share.coordinator.state.topic.replication.factor": internal_rf,
-            "share.coordinator.state.topic.min.isr": internal_isr,
-            "group.initial.rebalance.delay.ms": 0,
-            "controlled.shutdown.enable": "true",
-            **self.broker_properties,
-        }
-        text = "".join(f"{key}={value}\n" for key, value in settings.items())
-        node.config_path(self.home).write_text(text)
-        (directory / "log4j2.properties").write_text(
-            "rootLogger.level=INFO\n"
-            "rootLogger.appenderRef.file.ref=FILE\n"
-            "appender.file.type=File\n"
-            "appender.file.name=FILE\n"
-            f"appender.file.fileName={node.log_path(self.home)}\n"
-            "appender.file.layout.type=PatternLayout\n"
-            "appender.file.layout.pattern=[%d] %p %m (%c)%n\n"
-            "logger.state.name=state.change.logger\n"
-            "logger.state.level=WARN\n"
-        )
-
-    def _java_command(self, distribution: KafkaDistribution, node: NodeState) -> list[str]:
-        directory = node.directory(self.home)
-        return [
-            distribution.java,
-            f"-Xmx{self.heap}",
-            "-Xms128m",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={directory}",
-            "-cp",
-            distribution.classpath,
-        ]
-
     def _format(
         self, distribution: KafkaDistribution, state: ClusterState, node: NodeState
     ) -> None:
         command = [
-            *self._java_command(distribution, node),
+            *java_command(self.home, distribution, node, self.heap),
             "kafka.tools.StorageTool",
             "format",
             "--ignore-formatted",
@@ -341,7 +280,7 @@ class LocalKafka:
     def _spawn(self, distribution: KafkaDistribution, node: NodeState) -> None:
         directory = node.directory(self.home)
         command = [
-            *self._java_command(distribution, node),
+            *java_command(self.home, distribution, node, self.heap),
             "kafka.Kafka",
             str(node.config_path(self.home)),
         ]
@@ -379,7 +318,7 @@ class LocalKafka:
                     f"brokers did not answer within {timeout:g} s; "
                     f"see {self.home}/node-*/broker.log"
                 )
-            if asyncio.run(_every_node_answers(state, min(remaining, 5.0))):
+            if asyncio.run(every_node_answers(state, min(remaining, 5.0))):
                 return
             time.sleep(0.2)
 
@@ -468,65 +407,6 @@ class AlreadyRunningError(LocalKafkaError):
     def __init__(self, bootstrap_servers: str) -> None:
         super().__init__(f"a local Kafka is already running at {bootstrap_servers}")
         self.bootstrap_servers = bootstrap_servers
-
-
-async def _every_node_answers(state: ClusterState, timeout: float) -> bool:
-    """True when each node answers on its own port and sees the whole cluster.
-
-    Asking one address for the broker count is not enough: a killed broker stays in the
-    cluster's metadata until the controller fences it (seconds later), so right after a
-    crash the survivors still count it, and a restarted node would look ready before it is.
-    """
-    # Refused connections are expected while a broker boots; aiokafka logs each as ERROR.
-    # Quieted here, once, not in each concurrent probe: restoring the level from several
-    # overlapping probes would leave it at whatever one of them saw.
-    quiet = logging.getLogger("aiokafka")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        counts = await asyncio.gather(
-            *(_brokers_answering(f"{LOOPBACK}:{node.broker_port}", timeout) for node in state.nodes)
-        )
-    finally:
-        quiet.setLevel(level)
-    return all(count >= len(state.nodes) for count in counts)
-
-
-async def _brokers_answering(bootstrap: str, timeout: float) -> int:
-    """How many brokers a metadata request reports (0 when none answers).
-
-    The admin client bootstraps from ``bootstrap`` alone, so a non-zero count also means
-    that very address answered.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    try:
-        await asyncio.wait_for(admin.start(), timeout)
-        described = await asyncio.wait_for(admin.describe_cluster(), timeout)
-        return len(described.get("brokers", []))
-    except Exception:
-        return 0
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
-
-
-# Overriding these would break how nodes find each other, where they keep data, or what
-# ``status`` and ``stop`` expect: they stay the cluster's own.
-_RESERVED_PROPERTIES = frozenset(
-    {
-        "process.roles",
-        "node.id",
-        "controller.quorum.voters",
-        "listeners",
-        "advertised.listeners",
-        "controller.listener.names",
-        "inter.broker.listener.name",
-        "listener.security.protocol.map",
-        "log.dirs",
-    }
-)
 
 
 def _check_arguments(nodes: int | None, port: int | None, timeout: float) -> None:
