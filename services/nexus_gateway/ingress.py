@@ -71,6 +71,7 @@ from nexus_mesh.tracing.spans import (
     record_error,
     ws_receive_span,
 )
+from nexus_mesh.ws_protocol import PROTOCOL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -359,8 +360,7 @@ class Ingress:
                 # Retrying will not help (so not a retryable code), but the broker said why:
                 # one line, no traceback.
                 log.error("client event %s refused: %s", event_id, exc)
-                too_large = "TooLarge" in type(exc.__cause__).__name__
-                code = ErrorCode.TOO_LARGE if too_large else ErrorCode.INTERNAL
+                code = ErrorCode.TOO_LARGE if exc.too_large else ErrorCode.INTERNAL
                 message = (
                     f"Kafka refused {target.type}; it was not written (resending will not help)"
                 )
@@ -406,7 +406,7 @@ class Ingress:
         target = self._registry.client_target(type_)
         if target is not None:
             return target
-        if self._registry.get(type_) is not None or type_.startswith("nexus."):
+        if self._registry.get(type_) is not None or type_.startswith(PROTOCOL_PREFIX):
             raise ClientEventError(
                 ErrorCode.FORBIDDEN_TYPE, f"clients may not send {type_!r}", event_id
             )
@@ -470,14 +470,11 @@ class Ingress:
         service's topic)."""
         return target.flow is None and self._registry.event(target.type).topic == CLIENTS_TOPIC
 
-    def _topic(self, topic: str | None) -> str:
-        if topic == "clients":
-            return self._topics.clients
-        if topic == "system":
-            return self._topics.system
+    def _topic(self, manifest_topic: str | None) -> str:
+        topic = self._topics.of_manifest_topic(manifest_topic)
         if topic is None:
             raise ClientEventError(ErrorCode.FORBIDDEN_TYPE, "protocol events cannot be sent")
-        return self._topics.domain(topic)
+        return topic
 
 
 def _trace_refusal(span: Span, refused: ClientEventError, cause: Exception) -> None:

@@ -94,6 +94,17 @@ def check_asymmetric_key(algorithm: str, key: PublicKey | PrivateKey, variable: 
         )
 
 
+def default_algorithm(key: PublicKey | PrivateKey) -> str | None:
+    """The algorithm a key naturally signs with, or None when it has none here (an EC key
+    on a curve no JOSE algorithm uses)."""
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        # The first of EC_CURVES' names wins: ES512 for secp521r1, ES521 being its alias.
+        return next((name for name, curve in EC_CURVES.items() if curve == key.curve.name), None)
+    return "EdDSA"
+
+
 def key_kind(key: PublicKey | PrivateKey) -> str:
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "RSA"
@@ -105,11 +116,17 @@ def key_kind(key: PublicKey | PrivateKey) -> str:
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
 
 
+def _unescaped(pem: str) -> str:
+    # .env files often carry a PEM on one line with literal "\n" escapes.
+    if "\n" not in pem and "\\n" in pem:
+        return pem.replace("\\n", "\n")
+    return pem
+
+
 def load_public_keys(pem: str) -> list[PublicKey]:
     """Every key of a PEM bundle (public keys or certificates, one after another): during a
     rotation the gateways accept tokens of the old key and the new one."""
-    if "\n" not in pem and "\\n" in pem:
-        pem = pem.replace("\\n", "\n")
+    pem = _unescaped(pem)
     blocks = [match.group(0) for match in _PEM_BLOCK.finditer(pem)]
     if len(blocks) < 2:
         return [load_public_key(pem)]
@@ -131,10 +148,7 @@ def _is_ca_certificate(block: str) -> bool:
 
 
 def load_public_key(pem: str) -> PublicKey:
-    # .env files often carry a PEM on one line with literal "\n" escapes.
-    if "\n" not in pem and "\\n" in pem:
-        pem = pem.replace("\\n", "\n")
-    data = pem.strip().encode()
+    data = _unescaped(pem).strip().encode()
     if b"PRIVATE KEY-----" in data:
         raise ConfigurationError(
             "NEXUS_JWT_PUBLIC_KEY holds a private key; give the gateway only the public key"

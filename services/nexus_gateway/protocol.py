@@ -8,12 +8,17 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from nexus_mesh.envelope import Envelope, new_event_id, now_ms
+from nexus_mesh.errors import NexusError
+
+# Shared with nexus_mesh.client, which reads them; CloseCode stays importable from here.
+from nexus_mesh.ws_protocol import ACK, ERROR, WELCOME
+from nexus_mesh.ws_protocol import CloseCode as CloseCode
 
 
 class ErrorCode(StrEnum):
@@ -47,19 +52,11 @@ CLIENT_FAULTS = frozenset(
 )
 
 
-class CloseCode(IntEnum):
-    GOING_AWAY = 1001
-    TOO_LARGE = 1009
-    UNAUTHORIZED = 4001
-    FORBIDDEN = 4003
-    SLOW_CONSUMER = 4008
-    # Its connection id was resumed by another connection of the same user: not to be
-    # resumed again from here (two sessions resuming one id would take it from each other).
-    REPLACED = 4009
+class ClientEventError(NexusError):
+    """A client event is refused; the answer is one ``nexus.error`` frame.
 
-
-class ClientEventError(Exception):
-    """A client event is refused; the answer is one ``nexus.error`` frame."""
+    ``Ingress.handle`` answers it with that frame: it never ends a connection or a process.
+    """
 
     def __init__(
         self,
@@ -74,6 +71,11 @@ class ClientEventError(Exception):
         self.message = message
         self.event_id = event_id
         self.retry_after_ms = retry_after_ms
+
+    @property
+    def retriable(self) -> bool:  # type: ignore[override]
+        """Whether the client may resend the event as it is (the frame's ``retryable``)."""
+        return self.code in RETRYABLE
 
 
 def _owner_tag(campaign_id: str, user_id: str) -> str:
@@ -124,7 +126,7 @@ def welcome_frame(
     *, connection_id: str, campaign_id: str, user_id: str, position: str, recovered: bool
 ) -> bytes:
     return protocol_frame(
-        "nexus.welcome",
+        WELCOME,
         {
             "connection_id": connection_id,
             "campaign_id": campaign_id,
@@ -148,7 +150,7 @@ def ack_frame(
     """``traceparent`` names the event's ``ws receive`` span when it was sampled: the trace
     a client (or whoever debugs it) can look the event up by."""
     return protocol_frame(
-        "nexus.ack",
+        ACK,
         {
             "event_id": event_id,
             "topic": topic,
@@ -163,12 +165,12 @@ def ack_frame(
 
 def error_frame(error: ClientEventError, *, traceparent: str | None = None) -> bytes:
     return protocol_frame(
-        "nexus.error",
+        ERROR,
         {
             "code": str(error.code),
             "message": error.message,
             "event_id": error.event_id,
-            "retryable": error.code in RETRYABLE,
+            "retryable": error.retriable,
             "retry_after_ms": error.retry_after_ms,
         },
         correlation_id=error.event_id,

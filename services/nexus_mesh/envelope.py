@@ -13,12 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+# Importable from here as it always was.
+from nexus_mesh.ws_protocol import PROTOCOL_PREFIX as PROTOCOL_PREFIX
+
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # A client-chosen event_id or correlation_id, as the gateway accepts it (and `nexus publish`).
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # A campaign or user id in the WebSocket path /ws/{campaign_id}/{user_id}.
 PATH_ID_RE = re.compile(r"^[A-Za-z0-9._:@\-]{1,128}$")
-PROTOCOL_PREFIX = "nexus."
 # The response header a gateway's refused WebSocket handshake says why in: a client library
 # seldom exposes the body of a failed handshake (aiohttp does not), its headers it does.
 REFUSAL_HEADER = "Nexus-Refusal"

@@ -19,8 +19,12 @@ class NexusError(Exception):
     retriable: bool = False
 
 
-class ConfigurationError(NexusError):
-    """A setting, file or command-line value is invalid; fix it and start again."""
+class ConfigurationError(NexusError, ValueError):
+    """A setting, file or command-line value is invalid; fix it and start again.
+
+    A ``ValueError`` too, so that code catching ``ValueError`` for an invalid value (what
+    ``ServiceConfig`` and ``Service`` raised before) still catches it.
+    """
 
 
 class TopicMissingError(ConfigurationError):
@@ -58,7 +62,14 @@ class ProduceRejectedError(NexusError):
     A record over the broker's ``message.max.bytes``, a topic the client may not write to:
     unlike an outage, the same write gets the same answer, so a service dead-letters the
     request at once instead of retrying it.
+
+    ``too_large``: the record exceeds a size limit of the client's or the broker's, so a
+    smaller event would be taken where this one was not.
     """
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
 
 
 class RetriableError(NexusError):

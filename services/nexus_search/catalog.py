@@ -9,12 +9,14 @@ start on a bad one, with an error naming the offending entry.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from nexus_mesh import strict_json
 from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.strict_json import DuplicateKeyError
 
 DEFAULT_CATALOG = "catalog.json"
 
@@ -63,10 +65,11 @@ def parse_catalog(data: object, *, source: str = "catalog") -> tuple[Document, .
 
 def parse_catalog_text(text: str, *, source: str = "catalog") -> tuple[Document, ...]:
     try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        # A repeated key would hide mistakes such as a second "campaigns" overriding the first.
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{source}: not valid JSON ({exc})") from exc
-    except _DuplicateKeyError as exc:
+    except DuplicateKeyError as exc:
         raise CatalogError(f"{source}: an entry repeats the key {exc.key!r}") from None
     return parse_catalog(data, source=source)
 
@@ -88,23 +91,6 @@ def load_default_catalog() -> tuple[Document, ...]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read the shipped catalog {DEFAULT_CATALOG}: {exc}") from exc
     return parse_catalog_text(text, source=DEFAULT_CATALOG)
-
-
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _reject_duplicate_keys(pairs: Sequence[tuple[str, object]]) -> dict[str, object]:
-    # json.loads keeps the last of two equal keys silently; in a hand-edited catalog that
-    # hides mistakes such as a second "campaigns" overriding the first.
-    result: dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
 
 
 def _parse_entry(raw: object, where: str) -> Document:

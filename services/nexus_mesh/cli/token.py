@@ -109,24 +109,16 @@ def make_token(args: argparse.Namespace, settings: NexusSettings) -> str:
 
 
 def _algorithm_for_private_key(pem: str) -> str:
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from nexus_gateway.jwt_keys import default_algorithm, load_private_key
 
     try:
-        key = load_pem_private_key(pem.strip().encode(), password=None)
-    except (ValueError, TypeError):
-        raise ConfigurationError(
-            "--private-key is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)"
-        ) from None
-    if isinstance(key, rsa.RSAPrivateKey):
-        return "RS256"
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        by_curve = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-        if key.curve.name in by_curve:
-            return by_curve[key.curve.name]
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "EdDSA"
-    raise ConfigurationError("--private-key: cannot tell its algorithm; pass --algorithm")
+        key = load_private_key(pem)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--private-key: {exc}") from None
+    algorithm = default_algorithm(key)
+    if algorithm is None:
+        raise ConfigurationError("--private-key: cannot tell its algorithm; pass --algorithm")
+    return algorithm
 
 
 def _token(args: argparse.Namespace) -> int:

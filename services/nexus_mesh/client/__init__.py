@@ -27,6 +27,7 @@ from nexus_mesh.client.frames import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshProtocolError,
     MeshTimeoutError,
 )
 from nexus_mesh.client.session import Connecting, MeshClient
@@ -44,6 +45,7 @@ __all__ = [
     "MeshClosedError",
     "MeshConnectError",
     "MeshError",
+    "MeshProtocolError",
     "MeshTimeoutError",
     "new_event_id",
 ]

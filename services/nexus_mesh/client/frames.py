@@ -11,15 +11,19 @@ import orjson
 from nexus_mesh.envelope import CLIENT_ID_RE
 from nexus_mesh.errors import NexusError
 
-ACK = "nexus.ack"
-ERROR = "nexus.error"
-WELCOME = "nexus.welcome"
-PROTOCOL_PREFIX = "nexus."
+# Importable from here as they always were.
+from nexus_mesh.ws_protocol import ACK as ACK
+from nexus_mesh.ws_protocol import ERROR as ERROR
+from nexus_mesh.ws_protocol import PROTOCOL_PREFIX as PROTOCOL_PREFIX
+from nexus_mesh.ws_protocol import WELCOME as WELCOME
+from nexus_mesh.ws_protocol import CloseCode
 
 # After these the gateway still holds everything the client missed: reconnect with `since`.
 # 1006 is what a dropped TCP connection looks like to the client.
-RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 4008})
-UNAUTHORIZED_CLOSE_CODE = 4001
+RESUMABLE_CLOSE_CODES: frozenset[int] = frozenset(
+    {CloseCode.GOING_AWAY, CloseCode.ABNORMAL, CloseCode.SLOW_CONSUMER}
+)
+UNAUTHORIZED_CLOSE_CODE: int = CloseCode.UNAUTHORIZED
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,10 @@ class Ack:
                 traceparent=_text(frame.metadata.get("traceparent")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed nexus.ack payload: {p!r}") from exc
+            raise MeshProtocolError(
+                f"malformed nexus.ack payload: {p!r}",
+                event_id=frame.correlation_id or _text(p.get("event_id")),
+            ) from exc
 
 
 class MeshError(NexusError):
@@ -100,7 +107,6 @@ class MeshError(NexusError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.retryable = retryable
         self.retriable = retryable
         self.event_id = event_id
         self.traceparent = traceparent
@@ -109,6 +115,11 @@ class MeshError(NexusError):
         self.retry_after = retry_after
         """With ``rate_limited``: seconds until the user may send again (resending sooner is
         refused again); None otherwise."""
+
+    @property
+    def retryable(self) -> bool:
+        """``retriable`` by the name the ``nexus.error`` frame gives it."""
+        return self.retriable
 
     @classmethod
     def from_event(cls, frame: Event) -> MeshError:
@@ -121,6 +132,19 @@ class MeshError(NexusError):
             traceparent=_text(frame.metadata.get("traceparent")),
             retry_after=_seconds(p.get("retry_after_ms")),
         )
+
+
+class MeshProtocolError(NexusError, ValueError):
+    """The gateway answered an ``emit``/``request`` with a frame that breaks the protocol: a
+    ``nexus.ack`` lacking its topic, partition or offset, say (a gateway of another version,
+    something in between rewriting frames). ``event_id`` names the event it answered.
+
+    Not retriable: a resend under ``event_id`` would be answered the same way.
+    """
+
+    def __init__(self, message: str, *, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_id = event_id
 
 
 class MeshConnectError(NexusError, ConnectionError):

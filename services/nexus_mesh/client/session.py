@@ -54,6 +54,7 @@ from nexus_mesh.client.frames import (
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshProtocolError,
     MeshTimeoutError,
     encode_event,
     parse_frame,
@@ -62,6 +63,7 @@ from nexus_mesh.client.inbox import Inbox
 from nexus_mesh.client.target import AuthVia, Target, handshake
 from nexus_mesh.envelope import PATH_ID_RE, new_event_id
 from nexus_mesh.tasks import cancel_and_wait
+from nexus_mesh.ws_protocol import CloseCode
 
 log = logging.getLogger(__name__)
 # How long a send that found the connection gone waits for the reader to see the end.
@@ -75,7 +77,7 @@ UNCLAIMED_REPLIES = 1000
 # gone without a FIN) is noticed within this, instead of events() waiting for ever.
 HEARTBEAT_S = 30.0
 # The close of a session whose connection id another one of the user's resumed.
-REPLACED = 4009
+REPLACED = CloseCode.REPLACED
 
 
 class Connecting:
@@ -332,8 +334,10 @@ class MeshClient:
         """Send one event and return its ``nexus.ack``.
 
         Raises :class:`MeshError` on ``nexus.error``, :class:`MeshClosedError` when the session
-        ends first, ``TimeoutError`` after ``timeout``. Sending again with the same
-        ``event_id`` is safe: the gateway answers with the original ack, ``duplicate=True``.
+        ends first, ``TimeoutError`` after ``timeout``, :class:`MeshProtocolError` (a
+        ``ValueError``) when the answer is an ack that breaks the protocol. Sending again with
+        the same ``event_id`` is safe: the gateway answers with the original ack,
+        ``duplicate=True``.
         The default ``timeout`` outlasts the gateway's own wait for Kafka (10 s by default,
         one event of a connection at a time): a broker outage then ends in ``MeshError``
         ``unconfirmed`` or ``unavailable``, which says what became of the event, rather than
@@ -370,7 +374,8 @@ class MeshClient:
         The correlation id is ``correlation_id`` or else the event id, as the gateway assigns
         it; give each request one of its own (a reply kept for a resend is matched by it, and
         would answer a new request that reused it). The reply may be a failure or timeout
-        event of the flow: check ``reply.type``. Raises like :meth:`emit`; ``timeout`` covers
+        event of the flow: check ``reply.type``. Raises like :meth:`emit`, a malformed ack's
+        :class:`MeshProtocolError` included; ``timeout`` covers
         both the ack and the reply: keep it above the flow's own ``timeout_ms`` to get its
         timeout event rather than ``MeshTimeoutError``.
         """
@@ -650,7 +655,7 @@ def _naming(event_id: str, timeout: float) -> Generator[None, None, None]:
     """Name the event in what an emit or request raises, so that it can be resent as is."""
     try:
         yield
-    except MeshClosedError as exc:
+    except (MeshClosedError, MeshProtocolError) as exc:
         exc.event_id = event_id
         raise
     except TimeoutError:

@@ -23,10 +23,11 @@ from typing import Any
 
 from nexus_mesh.codec.json_kinds import InvalidValueError, expected, json_kind, key_segment
 from nexus_mesh.codec.logical import logical_form
+from nexus_mesh.codec.wire import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN
 
 Convert = Callable[[Any], Any]
-_INT_RANGE = (-(2**31), 2**31 - 1)
-_LONG_RANGE = (-(2**63), 2**63 - 1)
+_INT_RANGE = (INT_MIN, INT_MAX)
+_LONG_RANGE = (LONG_MIN, LONG_MAX)
 _FLOAT_MAX = 3.4028234663852886e38
 
 

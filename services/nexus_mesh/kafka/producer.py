@@ -27,9 +27,12 @@ from aiokafka.errors import (
     InvalidProducerIdMapping,
     KafkaError,
     KafkaTimeoutError,
+    MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     UnknownProducerId,
 )
 from aiokafka.structs import RecordMetadata
@@ -50,6 +53,9 @@ from nexus_mesh.tracing.spans import send_span, written
 # bounds the metadata requests a stream of events for a missing topic costs, and how late a
 # running process notices a topic that `nexus topics ensure` has just created.
 _MISSING_TOPIC_RECHECK_S = 1.0
+# A record over a size limit: aiokafka's own (max_request_size) or the broker's
+# (message.max.bytes, per record or per batch).
+_TOO_LARGE = (RecordTooLargeError, MessageSizeTooLargeError, RecordListTooLargeError)
 # The broker's refusals of a producer id's numbering: the batch was not written, and no
 # later one to its partition will be under that id.
 _DESYNCED = (
@@ -257,7 +263,9 @@ class EnvelopeProducer:
         # expired while the broker was away) is an outage too, though unmarked.
         if exc.retriable or isinstance(exc, KafkaTimeoutError):
             return KafkaUnavailableError(f"Kafka refused a write to {topic}: {exc}")
-        return ProduceRejectedError(f"Kafka refused a write to {topic}: {exc!r}")
+        return ProduceRejectedError(
+            f"Kafka refused a write to {topic}: {exc!r}", too_large=isinstance(exc, _TOO_LARGE)
+        )
 
     def _replace(self, failed: AIOKafkaProducer, reason: KafkaError) -> None:
         # Once per failed producer: its other writes in flight are refused the same way.

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 
 from nexus_mesh.errors import KafkaUnavailableError, TopicConfigError
 from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.settings import NexusSettings
 
 
@@ -44,6 +45,17 @@ class TopicNames:
 
     def domain(self, domain: str) -> str:
         return f"{self.prefix}.{domain}"
+
+    def of_manifest_topic(self, manifest_topic: str | None) -> str | None:
+        """The Kafka topic of a manifest entry's ``topic``; None for a protocol event (no
+        topic), which is never written: each caller refuses it in its own terms."""
+        if manifest_topic is None:
+            return None
+        if manifest_topic == CLIENTS_TOPIC:
+            return self.clients
+        if manifest_topic == SYSTEM_TOPIC:
+            return self.system
+        return self.domain(manifest_topic)
 
 
 @dataclass(frozen=True, kw_only=True)

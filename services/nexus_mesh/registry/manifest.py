@@ -12,27 +12,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nexus_mesh import strict_json
+
+# Importable from here as it always was.
+from nexus_mesh.strict_json import DuplicateKeyError as DuplicateKeyError
+
 MANIFEST_NAME = "manifest.json"
-
-
-class DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateKeyError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 def read_json(path: Path) -> Any:
     """Parse a JSON file; raise ValueError (or OSError) with a reason fit for a user."""
     text = path.read_text(encoding="utf-8")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"

@@ -71,7 +71,9 @@ class Service:
         self, *, name: str, domain: str | None = None, config: ServiceConfig | None = None
     ) -> None:
         if not _NAME_RE.fullmatch(name):
-            raise ValueError(f"service name {name!r}: use lowercase letters, digits, '_' or '-'")
+            raise ConfigurationError(
+                f"service name {name!r}: use lowercase letters, digits, '_' or '-'"
+            )
         self.name = name
         self.domain = domain or name
         self.config = config or ServiceConfig()
@@ -119,9 +121,9 @@ class Service:
             raise TypeError("handler() needs at least one event type")
         for event_type in event_types:
             if not is_event_type(event_type):
-                raise ValueError(f"{event_type!r} is not an event type name (domain.name)")
+                raise ConfigurationError(f"{event_type!r} is not an event type name (domain.name)")
             if event_type in self._handlers:
-                raise ValueError(f"{self.name} already has a handler for {event_type}")
+                raise ConfigurationError(f"{self.name} already has a handler for {event_type}")
 
         def register(function: Handler) -> Handler:
             # A plain function returning an awaitable is refused although the type allows it:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from nexus_mesh.errors import ConfigurationError
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ServiceConfig:
@@ -83,32 +85,32 @@ class ServiceConfig:
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise ConfigurationError("max_concurrency must be at least 1")
         if self.max_ahead < 1:
-            raise ValueError("max_ahead must be at least 1")
+            raise ConfigurationError("max_ahead must be at least 1")
         if self.max_records < 1:
-            raise ValueError("max_records must be at least 1")
+            raise ConfigurationError("max_records must be at least 1")
         if self.poll_timeout_ms < 0:
-            raise ValueError("poll_timeout_ms must not be negative")
+            raise ConfigurationError("poll_timeout_ms must not be negative")
         if self.retry_attempts < 1:
-            raise ValueError("retry_attempts must be at least 1")
+            raise ConfigurationError("retry_attempts must be at least 1")
         if self.handler_timeout_s is not None and self.handler_timeout_s <= 0:
-            raise ValueError("handler_timeout_s must be positive (or None for no limit)")
+            raise ConfigurationError("handler_timeout_s must be positive (or None for no limit)")
         if self.retry_backoff_s < 0 or self.max_backoff_s < 0:
-            raise ValueError("retry_backoff_s and max_backoff_s must not be negative")
+            raise ConfigurationError("retry_backoff_s and max_backoff_s must not be negative")
         if not isinstance(self.retry_on, tuple) or not all(
             isinstance(kind, type) and issubclass(kind, Exception) for kind in self.retry_on
         ):
-            raise ValueError("retry_on must be a tuple of exception classes")
+            raise ConfigurationError("retry_on must be a tuple of exception classes")
         if self.start_from not in ("earliest", "latest"):
-            raise ValueError("start_from must be 'earliest' or 'latest'")
+            raise ConfigurationError("start_from must be 'earliest' or 'latest'")
         if self.lag_interval_s <= 0:
-            raise ValueError("lag_interval_s must be positive")
+            raise ConfigurationError("lag_interval_s must be positive")
         if self.dedupe_max_entries < 1:
-            raise ValueError("dedupe_max_entries must be at least 1")
+            raise ConfigurationError("dedupe_max_entries must be at least 1")
         if self.dedupe_ttl_s <= 0:
-            raise ValueError("dedupe_ttl_s must be positive")
+            raise ConfigurationError("dedupe_ttl_s must be positive")
         if self.stop_timeout_s < 0:
-            raise ValueError("stop_timeout_s must not be negative")
+            raise ConfigurationError("stop_timeout_s must not be negative")
         if self.send_timeout_s <= 0:
-            raise ValueError("send_timeout_s must be positive")
+            raise ConfigurationError("send_timeout_s must be positive")

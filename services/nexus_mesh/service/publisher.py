@@ -22,7 +22,7 @@ from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.prometheus import timed_write
 from nexus_mesh.registry import Registry
-from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
+from nexus_mesh.registry.model import SYSTEM_TOPIC
 from nexus_mesh.service.metrics import ServiceMetrics
 
 SERVICE_SENDER = "service"
@@ -40,13 +40,10 @@ class Published:
 
 def topic_for(topics: TopicNames, manifest_topic: str | None, event_type: str) -> str:
     """The Kafka topic of a manifest entry's ``topic``."""
-    if manifest_topic == CLIENTS_TOPIC:
-        return topics.clients
-    if manifest_topic == SYSTEM_TOPIC:
-        return topics.system
-    if manifest_topic is None:
+    topic = topics.of_manifest_topic(manifest_topic)
+    if topic is None:
         raise ConfigurationError(f"{event_type} is a protocol event; it is never published")
-    return topics.domain(manifest_topic)
+    return topic
 
 
 class EventFactory:

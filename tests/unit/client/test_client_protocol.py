@@ -24,12 +24,12 @@ from aiohttp.test_utils import TestServer
 
 from nexus_gateway.client_frame import scanned_event_id
 from nexus_mesh.client import (
-    Ack,
     Event,
     MeshClient,
     MeshClosedError,
     MeshConnectError,
     MeshError,
+    MeshProtocolError,
     MeshTimeoutError,
 )
 from nexus_mesh.client.frames import encode_event
@@ -167,6 +167,10 @@ class ScriptedPeer:
             await send_text(ws, self._error(event_id, "schema_invalid", False))
         elif type_ == "test.busy":
             await send_text(ws, self._error(event_id, "rate_limited", True))
+        elif type_ == "test.bad_ack":
+            # An ack without its partition and offset, as no gateway sends it.
+            bad = {"event_id": event_id, "topic": TOPIC}
+            await send_text(ws, frame("nexus.ack", bad, event_id="a", correlation_id=event_id))
         elif type_ == "test.burst":
             for i in range(1, payload["count"] + 1):
                 await send_text(ws, delivered("chat.message", {"n": i}, f"p{i}"))
@@ -284,7 +288,6 @@ async def test_emit_is_answered_by_the_ack_with_its_event_id(peer: ScriptedPeer)
             client.emit("chat.message", {"text": "one"}, attributes={"k": "v"}),
             client.emit("chat.message", {"text": "two"}, correlation_id="conv-7"),
         )
-        assert isinstance(first, Ack)
         assert first.event_id != second.event_id
         assert {first.offset, second.offset} == {100, 101}
         assert first.topic == TOPIC
@@ -317,6 +320,22 @@ async def test_emit_answered_by_error_raises_mesh_error(
         assert refused.value.event_id == "evt-1"
         assert refused.value.retry_after == (1.5 if code == "rate_limited" else None)
         # The session is still usable after a refused event.
+        assert (await client.emit("chat.message", {"text": "ok"})).offset == 100
+
+
+async def test_a_malformed_ack_raises_a_mesh_protocol_error_naming_the_event(
+    peer: ScriptedPeer,
+) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        with pytest.raises(MeshProtocolError, match=r"malformed nexus\.ack") as broken:
+            await client.emit("test.bad_ack", {}, event_id="evt-1")
+        assert broken.value.event_id == "evt-1"
+        assert broken.value.retriable is False
+        with pytest.raises(MeshProtocolError):
+            await client.request("test.bad_ack", {}, event_id="evt-2")
+        # Only that answer was wrong: the session goes on.
         assert (await client.emit("chat.message", {"text": "ok"})).offset == 100
 
 

@@ -99,15 +99,19 @@ async def test_detached_tasks_are_waited_for_before_the_loop_stops() -> None:
 
 async def test_a_detached_task_outliving_the_wait_is_cancelled_and_ended() -> None:
     cancelled: list[bool] = []
+    started = asyncio.Event()
 
     async def stuck() -> None:
         try:
+            started.set()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             cancelled.append(True)
             raise
 
     run_detached(stuck(), name="stuck")
-    await asyncio.sleep(0)  # let it start, so its own clean-up runs on cancellation
+    # Started, so that it is inside its try when cancelled and its clean-up runs.
+    async with asyncio.timeout(5):
+        await started.wait()
     await finish_detached(timeout=0.01)
     assert cancelled == [True], "cancelled, and its clean-up ran before the wait returned"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import KafkaUnavailableError
+from nexus_mesh.errors import ConfigurationError, KafkaUnavailableError
 from nexus_mesh.service import Context, Service, ServiceConfig
 from nexus_mesh.service.dlq import FailedRecord, dead_letter_headers
 
@@ -26,9 +26,9 @@ def test_handler_registration() -> None:
         """Registered for two types."""
 
     assert set(service.handlers) == {"search.requested", "search.other"}
-    with pytest.raises(ValueError, match="already has a handler"):
+    with pytest.raises(ConfigurationError, match="already has a handler"):
         service.handler("search.requested")
-    with pytest.raises(ValueError, match="not an event type"):
+    with pytest.raises(ConfigurationError, match="not an event type"):
         service.handler("Search")
     with pytest.raises(TypeError, match="async def"):
         service.handler("search.third")(lambda event, ctx: None)  # type: ignore[arg-type,return-value]
@@ -46,12 +46,12 @@ def test_handler_registration() -> None:
 
 @pytest.mark.parametrize("name", ["", "Search", "with space", "1st"])
 def test_bad_service_names(name: str) -> None:
-    with pytest.raises(ValueError, match="service name"):
+    with pytest.raises(ConfigurationError, match="service name"):
         Service(name=name)
 
 
 def test_config_is_checked() -> None:
-    with pytest.raises(ValueError, match="max_records"):
+    with pytest.raises(ConfigurationError, match="max_records"):
         ServiceConfig(max_records=0)
     for field, value in [
         ("dedupe_max_entries", 0),
@@ -59,7 +59,7 @@ def test_config_is_checked() -> None:
         ("stop_timeout_s", -1.0),
         ("send_timeout_s", 0.0),
     ]:
-        with pytest.raises(ValueError, match=field):
+        with pytest.raises(ConfigurationError, match=field):
             ServiceConfig(**{field: value})
     with pytest.raises(TypeError):
         ServiceConfig(10)  # type: ignore[misc]
@@ -94,5 +94,8 @@ def test_retries_back_off_to_a_cap_however_long_kafka_is_away() -> None:
     assert retry_delay(config, 5000) == 5.0
     # A first delay above the cap is kept, not cut (a config written before the cap existed).
     assert retry_delay(ServiceConfig(retry_backoff_s=10.0), 1) == 10.0
-    with pytest.raises(ValueError, match="retry_on must be a tuple of exception classes"):
+    with pytest.raises(ConfigurationError, match="retry_on must be a tuple of exception classes"):
         ServiceConfig(retry_on=[ConnectionError])  # type: ignore[arg-type]
+    # Still a ValueError, for code written before ServiceConfig raised ConfigurationError.
+    with pytest.raises(ValueError, match="max_ahead"):
+        ServiceConfig(max_ahead=0)
