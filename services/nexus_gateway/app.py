@@ -149,6 +149,7 @@ def build_gateway(
             metrics=metrics,
             client_id=client_id,
             max_parallel=settings.gateway_replay_slots,
+            timeout_s=settings.gateway_replay_timeout_s,
             on_delivered=on_delivered,
             telemetry=telemetry,
             idempotency=idempotency,

@@ -4,6 +4,14 @@ The shared delivery consumer never rewinds (that would stall every other campaig
 partition); each resumption reads its own gap with a short-lived consumer, bounded in number,
 while the live frames that arrive meanwhile are held on the connection and released after
 the replay, so the client sees one ordered stream with no gap and no duplicate.
+
+A replay waits at most ``NEXUS_GATEWAY_REPLAY_TIMEOUT_S`` for its turn (the same user's
+earlier replay, then one of the pod's slots), and then has as long again from the moment it
+has one. Its client, already welcomed ``recovered``, hears nothing while it queues (its live
+frames are held, within its outbox bound): that silence is bounded. Once it streams, the time
+it queued is not taken from it, so a slot's work is not thrown away near a deadline. A replay
+that does not finish raises :class:`ReplayUnfinishedError`, counted by reason; its connection is
+closed with 1001 and resumes again.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from nexus_gateway.client_frame import SENDER_USER_ATTRIBUTE
 from nexus_gateway.connection import Connection
@@ -33,6 +42,7 @@ from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.records import CAMPAIGN_HEADER, header
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
+from nexus_mesh.tasks import run_detached
 from nexus_mesh.tracing import Telemetry
 from nexus_mesh.tracing.records import record_span
 from nexus_mesh.tracing.spans import REPLAY
@@ -53,6 +63,43 @@ class CatchUp:
     system_targets: tuple[int, ...]
 
 
+class ReplayUnfinishedError(Exception):
+    """A replay that did not finish for ``reason`` (a label of
+    ``nexus_gateway_replays_unfinished_total``); its message says why, never empty."""
+
+    def __init__(self, reason: str, why: str) -> None:
+        super().__init__(why)
+        self.reason = reason
+
+    @property
+    def close_message(self) -> str:
+        """The 1001 close's message for the client: short (a close reason holds 123 bytes)."""
+        return f"resume interrupted ({_CLOSE_REASONS[self.reason]}): reconnect and resume"
+
+
+_CLOSE_REASONS = {
+    "slot_timeout": "no replay slot in time",
+    "replay_timeout": "replay took too long",
+    "kafka_error": "Kafka error",
+    "failed": "gateway error",
+}
+
+
+def _gap(job: CatchUp) -> int:
+    """Records between the position and the targets (other campaigns' included)."""
+    gap = job.clients_target - job.since.offset
+    return gap + sum(t - s for t, s in zip(job.system_targets, job.since.system, strict=True))
+
+
+def describe_error(exc: BaseException) -> str:
+    """The exception's type and text, never empty (``str(TimeoutError())`` is), and the
+    type once (aiokafka's errors name it in their text already)."""
+    name, text = type(exc).__name__, str(exc)
+    if not text:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 class CatchUpReader:
     def __init__(
         self,
@@ -62,7 +109,7 @@ class CatchUpReader:
         metrics: GatewayMetrics,
         client_id: str,
         max_parallel: int = 4,
-        timeout_s: float = 60.0,
+        timeout_s: float | None = None,
         on_delivered: DeliveredHook | None = None,
         telemetry: Telemetry | None = None,
         idempotency: IdempotencyWindow | None = None,
@@ -80,68 +127,155 @@ class CatchUpReader:
         self._metrics = metrics
         self._client_id = client_id
         self._slots = asyncio.Semaphore(max_parallel)
+        self._max_parallel = max_parallel
+        self._waiting = 0  # replays waiting for their turn (the gauge's, for the log)
         # One replay per user of a campaign at a time, queued before it takes a slot: a
         # user resuming many connections from an old position holds one of the pod's few
         # slots, not all of them.
         self._users: dict[tuple[str, str], asyncio.Lock] = {}
         self._queued: dict[tuple[str, str], int] = {}
-        self._timeout_s = timeout_s
+        # How long a replay may wait for its turn, and then run (settings: 60 s).
+        self._timeout_s = settings.gateway_replay_timeout_s if timeout_s is None else timeout_s
         self._stall_s = settings.gateway_replay_stall_s
 
     async def replay(self, job: CatchUp) -> None:
-        """Send the missed events to ``job.connection``; raises if Kafka cannot serve them."""
+        """Send the missed events to ``job.connection``.
+
+        Raises :class:`ReplayUnfinishedError` when it cannot: no slot within the timeout, not done
+        within the timeout of getting one, or Kafka failed. Every replay that does not finish
+        is counted by reason, one cancelled (its connection ended) or cut short by its
+        connection closing as ``gone``.
+        """
         ident = job.connection.identity
-        # The deadline covers the wait for a slot too: a queue of resumes must not hold a
-        # client's live frames back indefinitely.
-        async with (
-            asyncio.timeout(self._timeout_s),
-            self._turn((ident.campaign_id, ident.user_id)),
-        ):
-            consumer = AIOKafkaConsumer(
-                **client_kwargs(self._settings),
-                client_id=f"{self._client_id}-catchup",
-                group_id=None,
-                enable_auto_commit=False,
-                # Never jump: a position that left the log meanwhile is an error (the client
-                # resumes again and is told recovered=false), not a silent skip to the end.
-                auto_offset_reset="none",
-                # As live delivery reads: a replay shows what the live stream showed.
-                isolation_level="read_committed",
-                # Small fetches, so one batch never overflows the connection's outbox.
-                max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
-            )
+        try:
+            async with self._turn((ident.campaign_id, ident.user_id)) as waited:
+                # Counted from the slot: a replay that queued for most of its time is not
+                # cut off once its client has started to receive it.
+                deadline = asyncio.timeout(self._timeout_s)
+                try:
+                    async with deadline:
+                        finished = await self._run(job)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise  # one of aiokafka's own: a Kafka error below
+                    raise ReplayUnfinishedError(
+                        "replay_timeout",
+                        f"timed out after {self._timeout_s:g} s replaying a gap of "
+                        f"{_gap(job)} records (after {waited:.1f} s waiting for a slot)",
+                    ) from None
+        except ReplayUnfinishedError as unfinished:
+            self._metrics.replays_unfinished.labels(unfinished.reason).inc()
+            raise
+        except asyncio.CancelledError:
+            self._metrics.replays_unfinished.labels("gone").inc()
+            raise
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self._metrics.replays_unfinished.labels("kafka_error").inc()
+            raise ReplayUnfinishedError(
+                "kafka_error", f"Kafka failed: {describe_error(exc)}"
+            ) from exc
+        except Exception as exc:
+            self._metrics.replays_unfinished.labels("failed").inc()
+            raise ReplayUnfinishedError("failed", f"replay failed: {describe_error(exc)}") from exc
+        if not finished:
+            self._metrics.replays_unfinished.labels("gone").inc()
+
+    async def _run(self, job: CatchUp) -> bool:
+        """Replay with a consumer of its own; False when the connection ended first."""
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(self._settings),
+            client_id=f"{self._client_id}-catchup",
+            group_id=None,
+            enable_auto_commit=False,
+            # Never jump: a position that left the log meanwhile is an error (the client
+            # resumes again and is told recovered=false), not a silent skip to the end.
+            auto_offset_reset="none",
+            # As live delivery reads: a replay shows what the live stream showed.
+            isolation_level="read_committed",
+            # Small fetches, so one batch never overflows the connection's outbox.
+            max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
+        )
+        # Shielded: aiokafka's start cancelled while it bootstraps leaves that connection
+        # open and untracked (its client catches only Kafka errors and timeouts around the
+        # metadata request), which no stop() closes. A cancellation (the deadline, the client
+        # leaving) ends this wait at once; the start runs on, and the consumer is stopped
+        # when it ends.
+        starting = asyncio.ensure_future(consumer.start())
+        try:
+            await asyncio.shield(starting)
+            return await self._read(consumer, job)
+        finally:
+            await self._stop(consumer, starting)
+
+    async def _stop(self, consumer: AIOKafkaConsumer, starting: asyncio.Future[None]) -> None:
+        """Stop ``consumer`` once its start ended (stop() is safe after a failed start: it
+        closes what the client opened). Detached, so that a cancellation of the caller never
+        cuts it short, which would leave its connections open and its metadata task running;
+        waited for unless the start is still under way."""
+        stopped = asyncio.Event()
+
+        async def stop() -> None:
             try:
-                # Inside: a replay cancelled while the consumer starts still stops it.
-                await consumer.start()
-                await self._read(consumer, job)
-            finally:
+                await asyncio.wait({starting})
+                if not starting.cancelled():
+                    starting.exception()  # told by the replay already
                 await stop_quietly(consumer.stop())
+            finally:
+                stopped.set()
+
+        run_detached(stop(), name=f"{self._client_id}-catchup-stop")
+        if starting.done():
+            await stopped.wait()
 
     @contextlib.asynccontextmanager
-    async def _turn(self, user: tuple[str, str]) -> AsyncIterator[None]:
-        """Held while a replay runs: the user's turn first, then one of the pod's slots."""
+    async def _turn(self, user: tuple[str, str]) -> AsyncIterator[float]:
+        """Held while a replay runs: the user's turn first, then one of the pod's slots,
+        both within the timeout; yields how long it waited for them."""
         lock = self._users.setdefault(user, asyncio.Lock())
         self._queued[user] = self._queued.get(user, 0) + 1
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         try:
             async with contextlib.AsyncExitStack() as held:
                 with self._metrics.replays.labels("waiting").track_inprogress():
-                    await held.enter_async_context(lock)
-                    await held.enter_async_context(self._slots)
+                    self._waiting += 1
+                    turn = False
+                    try:
+                        async with asyncio.timeout(self._timeout_s) as wait:
+                            await held.enter_async_context(lock)
+                            turn = True
+                            await held.enter_async_context(self._slots)
+                    except TimeoutError:
+                        if not wait.expired():
+                            raise
+                        raise ReplayUnfinishedError(
+                            "slot_timeout", self._queue_report(turn=turn)
+                        ) from None
+                    finally:
+                        self._waiting -= 1
                 with self._metrics.replays.labels("running").track_inprogress():
-                    yield
+                    yield loop.time() - asked
         finally:
             self._queued[user] -= 1
             if not self._queued[user]:
                 del self._queued[user], self._users[user]
 
-    async def _read(self, consumer: AIOKafkaConsumer, job: CatchUp) -> None:
+    def _queue_report(self, *, turn: bool) -> str:
+        """Why a replay got no slot: the queue it stood in."""
+        timed_out = f"timed out after {self._timeout_s:g} s waiting for a replay slot"
+        if not turn:
+            return f"{timed_out}: still behind this user's earlier replay"
+        return f"{timed_out} ({self._waiting} waiting, all {self._max_parallel} slots busy)"
+
+    async def _read(self, consumer: AIOKafkaConsumer, job: CatchUp) -> bool:
+        """Send the gap; False when the connection ended first (closing, or closed as slow)."""
         targets = {job.clients: job.clients_target}
         targets.update(zip(job.system, job.system_targets, strict=True))
         progress = {job.clients: job.since.offset}
         progress.update(zip(job.system, job.since.system, strict=True))
         fetching = {tp for tp in targets if progress[tp] < targets[tp]}
         if not fetching:
-            return
+            return True
         consumer.assign(list(fetching))
         for tp in fetching:
             consumer.seek(tp, progress[tp])
@@ -166,7 +300,7 @@ class CatchUpReader:
                 stalled_since = loop.time()
                 while connection.outbox_bytes > connection.max_buffer_bytes // 2:
                     if connection.closing:
-                        return
+                        return False
                     if loop.time() - stalled_since > self._stall_s:
                         # Stopped reading: it gives its replay slot back and resumes later,
                         # from the last position it did read.
@@ -176,7 +310,7 @@ class CatchUpReader:
                             self._stall_s,
                         )
                         connection.close_as_slow()
-                        return
+                        return False
                     await asyncio.sleep(0.01)
                 batches = await consumer.getmany(*wanted, timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
@@ -191,7 +325,8 @@ class CatchUpReader:
                 record = held[tp].popleft()
                 progress[tp] = record.offset + 1
                 if not self._replay_one(job, tp, record, progress):
-                    return  # closed as slow or gone: it resumes again later
+                    return False  # closed as slow or gone: it resumes again later
+        return True
 
     def _replay_one(
         self,

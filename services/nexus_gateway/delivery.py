@@ -6,6 +6,12 @@ of ``<prefix>.system``. It tracks the next offset of each partition itself; a ne
 partition starts at its end offset as of the joining client's welcome, so nothing between the
 welcome and the first fetch is lost (DESIGN.md section 7). What becomes of each record read
 is :mod:`nexus_gateway.fanout`'s business.
+
+A read position that left the log (records deleted by retention or delete-records before this
+pod read them: a busy partition, a starved pod) is never skipped over in silence: the pod
+reads on from the log start, closes the connections that missed records (1001, resumable),
+logs the offsets lost and counts them in ``nexus_gateway_records_lost_total``. Their resume
+says ``recovered: false`` and still replays what Kafka kept after the loss.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from nexus_gateway.catchup import CatchUp
 from nexus_gateway.connection import Connection
@@ -40,6 +46,22 @@ from nexus_mesh.tracing import Telemetry
 log = logging.getLogger(__name__)
 
 FETCH_BYTES_PER_PARTITION = 256 * 1024
+# How long a pod remembers the records it lost on a partition: a resume from a position in
+# that range replays what Kafka still holds after it (recovered=false), instead of starting
+# live. As long as the departures a position-only resume may claim (departures.py).
+LOSS_MEMORY_S = 600.0
+LOST_MESSAGE = "events were deleted from Kafka before they were delivered: reconnect and resume"
+TRUNCATED_MESSAGE = "the mesh's Kafka log was truncated: reconnect and resume"
+
+
+@dataclasses.dataclass
+class _Loss:
+    """Offsets ``first`` up to (excluding) ``until`` of a partition were deleted before this
+    pod delivered them, found out at loop time ``at``."""
+
+    first: int
+    until: int
+    at: float
 
 
 class Dispatcher:
@@ -70,7 +92,11 @@ class Dispatcher:
             client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
-            auto_offset_reset="latest",
+            # Never jump: a position that left the log raises OffsetOutOfRangeError from
+            # getmany(), and _out_of_range() reads on from the log start, closes the
+            # connections that missed records and says so. "latest" skipped to the end in
+            # silence, past records Kafka still held.
+            auto_offset_reset="none",
             # A transactional writer's aborted events never reach a client, and its open
             # transactions are delivered once committed. Everything written after an open
             # transaction on its partition waits for it too (Kafka's last stable offset):
@@ -95,6 +121,9 @@ class Dispatcher:
         self._watch_task: asyncio.Task[None] | None = None
         self._reachable = False
         self._ends: dict[TopicPartition, int] = {}
+        self._losses: dict[TopicPartition, _Loss] = {}
+        for topic in (self._topics.clients, self._topics.system):
+            metrics.records_lost.labels(topic)  # at 0 from the start, for increase()
         self._fanout = Fanout(
             codec=codec,
             hub=hub,
@@ -206,15 +235,9 @@ class Dispatcher:
             if self._before_relayout is not None:
                 await self._before_relayout()
             self._clients_partitions = clients
-            message = "the mesh's partitions changed: reconnect and resume"
-            for connection in list(self._hub):
-                # Out of the hub at once, their partitions given back: until each close
-                # ends, nothing may look a connection's partition up by the new count.
-                self._hub.remove(connection)
-                self._release_now(self._held.pop(connection.id))
-                task = asyncio.create_task(connection.close(CloseCode.GOING_AWAY, message))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+            # Out of the hub at once, their partitions given back: until each close ends,
+            # nothing may look a connection's partition up by the new count.
+            self._close_now(list(self._hub), "the mesh's partitions changed: reconnect and resume")
         system = self._consumer.partitions_for_topic(self._topics.system) or set()
         added = [
             TopicPartition(self._topics.system, p)
@@ -232,6 +255,16 @@ class Dispatcher:
             self._system.extend(added)
             self._reassign()
             self._update_gauges()
+
+    def _close_now(self, connections: Iterable[Connection], message: str) -> None:
+        """Take ``connections`` out of the hub and give their partitions back at once, then
+        close them (1001, resumable) in the background."""
+        for connection in connections:
+            self._hub.remove(connection)
+            self._release_now(self._held.pop(connection.id))
+            task = asyncio.create_task(connection.close(CloseCode.GOING_AWAY, message))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     # -- joining and leaving --------------------------------------------------------------
 
@@ -259,7 +292,7 @@ class Dispatcher:
         )
         await self._hold(tp)
         try:
-            resumable = since is not None and await self._resumable(tp, since)
+            start = None if since is None else await self._resume_start(tp, since)
             if tp.partition != self.partition_of(connection.identity.campaign_id):
                 raise KafkaUnavailableError("the mesh's partitions changed while joining")
         except BaseException:
@@ -275,18 +308,20 @@ class Dispatcher:
             )
         current = self.position(tp.partition)
         job: CatchUp | None = None
-        if since is not None and resumable:
-            if (since.offset, since.system) != (current.offset, current.system):
+        if start is not None:
+            if (start.offset, start.system) != (current.offset, current.system):
                 job = CatchUp(
                     connection=connection,
                     clients=tp,
                     system=tuple(self._system),
-                    since=since,
+                    since=start,
                     clients_target=current.offset,
                     system_targets=current.system,
                 )
                 connection.begin_catch_up()
-            welcome(since, True)
+            # Not recovered when records after ``since`` were lost: the replay starts after
+            # them, at what Kafka still holds.
+            welcome(start, start == since)
         else:
             welcome(current, False)
         self._hub.add(connection)
@@ -322,14 +357,18 @@ class Dispatcher:
             self._reassign()
         self._update_gauges()
 
-    async def _resumable(self, tp: TopicPartition, since: Position) -> bool:
-        """Whether ``since`` can be honoured: same topic layout, still within retention."""
+    async def _resume_start(self, tp: TopicPartition, since: Position) -> Position | None:
+        """Where a resume from ``since`` replays from: ``since`` itself when it can be
+        honoured (same topic layout, still within retention); the log start instead, on each
+        partition where records after ``since`` were deleted before this pod delivered them
+        (a loss it remembers: its connections were closed for it); None when the resume
+        starts live."""
         if (
             since.partitions != self._clients_partitions
             or since.partition != tp.partition
             or len(since.system) != len(self._system)
         ):
-            return False
+            return None
         partitions = [tp, *self._system]
         wanted = dict(zip(partitions, (since.offset, *since.system), strict=True))
         try:
@@ -337,16 +376,50 @@ class Dispatcher:
             ends = await self._consumer.end_offsets(partitions)
         except KafkaError as exc:
             raise KafkaUnavailableError(f"cannot check a resume position: {exc}") from exc
-        if any(not firsts[p] <= wanted[p] <= ends[p] for p in partitions):
-            return False
+        starts = {}
+        for p in partitions:
+            if wanted[p] >= firsts[p] and wanted[p] <= ends[p]:
+                starts[p] = wanted[p]
+            elif wanted[p] < firsts[p] and self._lost_after(p, wanted[p]):
+                starts[p] = firsts[p]
+            else:
+                # Older than retention (nothing says what it missed), or from the future:
+                # live from now on, so from where Kafka ends now, not from wherever a pod that
+                # lags (or is still behind a deletion it has yet to find) reads: wait (briefly)
+                # until delivery gets there. A late welcome is no error: it then starts
+                # where delivery stands.
+                await self._delivered(ends, timeout_s=2.0)
+                return None
         # A position from a pod that had read further than this one: wait (briefly) until
         # this pod's delivery reaches it, so the replay never has to go backwards.
-        deadline = asyncio.get_running_loop().time() + 5.0
-        while any(self._next[p] < wanted[p] for p in partitions):
+        if not await self._delivered(starts, timeout_s=5.0):
+            raise KafkaUnavailableError("delivery has not reached the resume position yet")
+        return Position(
+            partitions=since.partitions,
+            partition=since.partition,
+            offset=starts[tp],
+            system=tuple(starts[p] for p in self._system),
+        )
+
+    async def _delivered(self, offsets: dict[TopicPartition, int], *, timeout_s: float) -> bool:
+        """Wait until delivery read up to ``offsets`` (at most ``timeout_s``); whether it did."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(self._next.get(p, offset) < offset for p, offset in offsets.items()):
             if asyncio.get_running_loop().time() > deadline:
-                raise KafkaUnavailableError("delivery has not reached the resume position yet")
+                return False
             await asyncio.sleep(0.02)
         return True
+
+    def _lost_after(self, tp: TopicPartition, offset: int) -> bool:
+        """Whether this pod lost records of ``tp`` lately, ``offset`` among them: a position
+        there is one it may have handed out, then failed."""
+        loss = self._losses.get(tp)
+        if loss is None:
+            return False
+        if asyncio.get_running_loop().time() - loss.at > LOSS_MEMORY_S:
+            del self._losses[tp]
+            return False
+        return loss.first <= offset < loss.until
 
     async def leave(self, connection: Connection) -> None:
         if self._hub.get(connection.id) is not connection:
@@ -387,6 +460,20 @@ class Dispatcher:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=2000)
             except asyncio.CancelledError:
                 raise
+            except OffsetOutOfRangeError as exc:
+                # The records of the partitions before it were returned by the calls before.
+                try:
+                    followed = await self._out_of_range(exc)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as failed:
+                    # The next fetch reports the same position again: tried again then.
+                    log.warning("could not follow a position out of the log: %r", failed)
+                    followed = False
+                if not followed:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                continue
             except Exception as exc:
                 log.warning("delivery fetch failed, retrying: %s", exc)
                 await asyncio.sleep(backoff)
@@ -411,6 +498,94 @@ class Dispatcher:
                             "could not deliver %s-%s@%s", tp.topic, tp.partition, record.offset
                         )
             await self._pass_markers()
+
+    async def _out_of_range(self, exc: OffsetOutOfRangeError) -> bool:
+        """Follow partitions whose read position is no longer in the log (aiokafka with
+        ``auto_offset_reset="none"`` raises with ``{partition: fetch offset}``).
+
+        Before the log start, records this pod never delivered were deleted (retention.bytes
+        or a short retention.ms on a busy partition, delete-records, a pod starved of CPU):
+        it reads on from the log start, so whatever Kafka still holds is delivered, and
+        remembers the loss, so a resume from a position in it replays from there. Past the
+        end, the log was truncated under it (an unclean leader election, a topic recreated):
+        it reads on from the end. Either way the connections that missed records (those of
+        the campaigns of that partition; every connection for a system partition) are closed
+        with 1001: their resume from their last position says ``recovered: false``. True
+        when a partition moved; False when each was back in range (retried as it stands).
+        """
+        reported = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        partitions = [tp for tp in reported if tp in self._next]
+        if not partitions:
+            return True  # dropped meanwhile: nothing to wait for
+        async with asyncio.timeout(10.0):
+            firsts = await self._consumer.beginning_offsets(partitions)
+            ends = await self._consumer.end_offsets(partitions)
+        followed = False
+        for tp in partitions:
+            nxt = self._next.get(tp)
+            if nxt is None:
+                continue  # its last connection left while Kafka answered
+            first, end = firsts[tp], ends[tp]
+            if first <= nxt <= end:
+                # Back in range (a stale report, or a leader that had not caught up): read on
+                # from the same place.
+                log.warning(
+                    "%s-%s: offset %d was out of range, now within %d..%d: reading on",
+                    tp.topic,
+                    tp.partition,
+                    nxt,
+                    first,
+                    end,
+                )
+                self._consumer.seek(tp, nxt)
+                continue
+            if nxt < first:
+                resume_at, message = first, LOST_MESSAGE
+                self._metrics.records_lost.labels(tp.topic).inc(first - nxt)
+                loss = self._losses.get(tp)
+                now = asyncio.get_running_loop().time()
+                if loss is not None and now - loss.at <= LOSS_MEMORY_S:
+                    self._losses[tp] = _Loss(min(loss.first, nxt), max(loss.until, first), now)
+                else:
+                    self._losses[tp] = _Loss(nxt, first, now)
+            else:
+                resume_at, message = end, TRUNCATED_MESSAGE
+            self._next[tp] = resume_at
+            self._consumer.seek(tp, resume_at)
+            followed = True
+            if tp.topic == self._topics.system:
+                missed = list(self._hub)
+            else:
+                missed = [c for c in self._hub if self._held.get(c.id) == tp]
+            if nxt < first:
+                log.error(
+                    "%s-%s: records at offsets %d to %d were deleted from Kafka before this "
+                    "gateway delivered them (the log now starts at %d): reading on from there, "
+                    "closing %d connections of the partition (their resume reports "
+                    "recovered=false)",
+                    tp.topic,
+                    tp.partition,
+                    nxt,
+                    first - 1,
+                    first,
+                    len(missed),
+                )
+            else:
+                log.error(
+                    "%s-%s: offset %d is past the end of the log (%d), which was truncated "
+                    "(an unclean leader election, or the topic recreated): reading on from "
+                    "the end, closing %d connections of the partition (their resume reports "
+                    "recovered=false)",
+                    tp.topic,
+                    tp.partition,
+                    nxt,
+                    end,
+                    len(missed),
+                )
+            # After the seek: a partition released here (its last connection gone) is
+            # assigned no more, and one still held reads on from ``resume_at``.
+            self._close_now(missed, message)
+        return followed
 
     async def _pass_markers(self) -> None:
         """Move each partition's next offset past what the consumer skipped on its own.

@@ -94,6 +94,14 @@ class GatewayMetrics:
             "logged with its traceback), not because they could not be decoded",
             registry=r,
         )
+        self.records_lost = Counter(
+            "nexus_gateway_records_lost",
+            "Client-bound records deleted from Kafka (retention, delete-records) before this "
+            "pod delivered them, by topic: its read position fell behind the log start; the "
+            "connections of that partition were closed with 1001 and resume recovered=false",
+            ["topic"],
+            registry=r,
+        )
         self.undecodable = Counter(
             "nexus_gateway_undecodable_records",
             "Client-bound records that failed to decode",
@@ -142,6 +150,18 @@ class GatewayMetrics:
         )
         for state in ("running", "waiting"):
             self.replays.labels(state)
+        self.replays_unfinished = Counter(
+            "nexus_gateway_replays_unfinished",
+            "Resumes whose replay did not finish, by reason: slot_timeout (no replay slot "
+            "within NEXUS_GATEWAY_REPLAY_TIMEOUT_S), replay_timeout (not done within it of "
+            "getting one), kafka_error, failed (a fault of the gateway's own, logged with its "
+            "traceback): their connection was closed with 1001 to resume again; and gone (the "
+            "connection ended first, e.g. the client left: no failure)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in REPLAY_UNFINISHED_REASONS:
+            self.replays_unfinished.labels(reason)
         self.resumes = Counter(
             "nexus_gateway_resumes",
             "Connections that asked to resume, by whether their position was honoured",
@@ -193,6 +213,9 @@ class GatewayMetrics:
         label = str(code) if code is not None else "1006"
         self.closes.labels(label if label in CLOSE_CODE_LABELS else "other").inc()
 
+
+# Why a replay did not finish; all but "gone" closed the connection with 1001.
+REPLAY_UNFINISHED_REASONS = ("slot_timeout", "replay_timeout", "kafka_error", "failed", "gone")
 
 # A bounded label set: a client may close with any code it likes.
 CLOSE_CODE_LABELS = (

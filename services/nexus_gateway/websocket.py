@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import WSMsgType, web
 
 from nexus_gateway.auth import AuthError
-from nexus_gateway.catchup import CatchUp
+from nexus_gateway.catchup import CatchUp, ReplayUnfinishedError, describe_error
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
 from nexus_gateway.protocol import (
     CloseCode,
@@ -292,13 +292,25 @@ async def _replay(gateway: Gateway, job: CatchUp) -> None:
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        log.warning("replay for connection %s failed: %s", connection.id, exc)
+        unfinished = (
+            exc
+            if isinstance(exc, ReplayUnfinishedError)
+            else ReplayUnfinishedError("failed", describe_error(exc))
+        )
+        # A template per reason: the log's repeat filter holds back a flood of one kind (all
+        # counted in nexus_gateway_replays_unfinished_total{reason}) while another kind still
+        # shows at once. A fault of the gateway's own comes with its traceback.
+        log.warning(
+            f"replay for connection %s did not finish ({unfinished.reason}): %s; "
+            "closing it with 1001 to resume again",
+            connection.id,
+            unfinished,
+            exc_info=unfinished.reason == "failed",
+        )
         connection.replay_over()  # its events wait no longer: it is being closed
         # Detached: the close wakes the handler, whose cleanup cancels this task, and a close
         # cancelled half-way drops the connection before the client could read its 1001.
-        _close_in_background(
-            connection, CloseCode.GOING_AWAY, "resume interrupted: reconnect and resume"
-        )
+        _close_in_background(connection, CloseCode.GOING_AWAY, unfinished.close_message)
         return
     connection.end_catch_up()
 

@@ -99,12 +99,17 @@ class NexusSettings(BaseSettings):
     gateway_client_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=512 * 1024)
     # A resuming client whose replay cannot hand it anything for this long (its outbox stays
     # over half full) is closed with 4008: replays are few per pod (4), and one that stopped
-    # reading would hold its slot until the replay's 60 s deadline.
+    # reading would hold its slot until its replay's deadline (gateway_replay_timeout_s).
     gateway_replay_stall_s: float = Field(default=15.0, gt=0)
     # Resumes replaying from Kafka at once on one pod (each a consumer and its fetches); more
-    # wait their turn, within the replay's 60 s deadline. One per user at a time, whatever
+    # wait their turn, at most gateway_replay_timeout_s. One per user at a time, whatever
     # this says: a user resuming many connections takes one slot.
     gateway_replay_slots: int = Field(default=4, ge=1, le=256)
+    # A resume's replay may wait this long for a slot, and then run this long from the
+    # moment it has one; past either it is closed with 1001 (and counted by reason) to
+    # resume again, so its client is neither silent longer than this nor cut off after it
+    # started receiving for the time it queued.
+    gateway_replay_timeout_s: float = Field(default=60.0, gt=0)
     # How long a client closed as slow (4008) has to read through what its socket holds to
     # the close frame before the gateway drops the TCP connection (1006 at the client).
     gateway_slow_close_s: float = Field(default=30.0, gt=0)

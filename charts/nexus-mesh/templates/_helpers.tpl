@@ -475,6 +475,7 @@ NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxE
 NEXUS_GATEWAY_IDEMPOTENCY_PER_USER: {{ .Values.gateway.config.idempotencyPerUser | default 0 | int64 | quote }}
 NEXUS_GATEWAY_PRODUCE_TIMEOUT_S: {{ .Values.gateway.config.produceTimeoutSeconds | quote }}
 NEXUS_GATEWAY_HEARTBEAT_S: {{ .Values.gateway.config.heartbeatSeconds | quote }}
+NEXUS_GATEWAY_REPLAY_TIMEOUT_S: {{ .Values.gateway.config.replayTimeoutSeconds | default 60 | quote }}
 NEXUS_GATEWAY_DEMO: {{ .Values.gateway.config.demo | quote }}
 NEXUS_GATEWAY_ALLOWED_ORIGINS: {{ .Values.gateway.config.allowedOrigins | default list | toJson | quote }}
 {{- if include "nexus-mesh.tracing" . }}

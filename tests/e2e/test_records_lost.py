@@ -1,0 +1,264 @@
+"""A gateway whose read position fell behind the log start (records deleted before it
+delivered them) says so, instead of skipping what Kafka still holds in silence.
+
+The gateway process is paused (SIGSTOP) while events are written and the oldest of them are
+deleted (delete-records, as retention.bytes or a short retention.ms on a busy partition
+would). Resumed, it used to jump to the end of the partition (auto_offset_reset="latest"):
+the records still in Kafka were never delivered, nobody was closed or told, and the lag
+read 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.structs import TopicPartition
+
+from clients_topic import campaign_update, write
+from mesh_processes import Mesh, MeshProcess
+from nexus_mesh.client import Event, MeshClient, MeshClosedError
+from nexus_mesh.codec import Codec
+from nexus_mesh.kafka.connection import client_kwargs
+from nexus_mesh.kafka.partitioning import campaign_partition
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.position import Position
+from nexus_mesh.registry import load_registry
+from nexus_mesh.service.publisher import Publisher
+from nexus_mesh.settings import NexusSettings
+from nexus_testkit import eventually, metric_value, scrape_metrics
+
+CAMPAIGN = "acme"
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    async with AsyncExitStack() as exits:
+        yield exits
+
+
+def other_campaign(partitions: int) -> str:
+    """A campaign on another partition than :data:`CAMPAIGN`'s."""
+    mine = campaign_partition(CAMPAIGN, partitions)
+    return next(
+        name
+        for name in (f"other-{n}" for n in range(100))
+        if campaign_partition(name, partitions) != mine
+    )
+
+
+async def connect(
+    stack: AsyncExitStack, mesh: Mesh, url: str, campaign: str, user: str
+) -> MeshClient:
+    client = await MeshClient.connect(
+        url, campaign_id=campaign, user_id=user, token=mesh.token(user, [campaign])
+    )
+    return await stack.enter_async_context(client)
+
+
+async def until_closed(client: MeshClient) -> tuple[list[Event], MeshClosedError]:
+    """Every event ``client`` receives until its session ends, and how it ended."""
+    events = []
+    while True:
+        try:
+            events.append(await client.next_event(timeout=30))
+        except MeshClosedError as closed:
+            return events, closed
+
+
+def paused(gateway: MeshProcess) -> AsyncExitStack:
+    """SIGSTOP ``gateway`` now; SIGCONT when the returned stack closes, whatever happened."""
+    os.kill(gateway.process.pid, signal.SIGSTOP)
+    resumed = AsyncExitStack()
+    resumed.callback(os.kill, gateway.process.pid, signal.SIGCONT)
+    return resumed
+
+
+async def test_records_deleted_before_delivery_close_the_partition_and_still_arrive(
+    mesh: Mesh, settings: NexusSettings, stack: AsyncExitStack
+) -> None:
+    gateway = mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+    topics = TopicNames(prefix=settings.topic_prefix)
+    partitions = settings.clients_partitions
+    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    codec = Codec(load_registry(settings.schemas_dir))
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+
+    async def publish(campaign: str, status: str) -> int:
+        written = await write(
+            producer,
+            topics.clients,
+            campaign_partition(campaign, partitions),
+            campaign_update(codec, status, campaign_id=campaign),
+            codec,
+        )
+        return written.offset
+
+    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
+    other = other_campaign(partitions)
+    carol = await connect(stack, mesh, url, other, "carol")
+    before = [await publish(CAMPAIGN, f"s-{n}") for n in range(15)]
+    assert before == list(range(15)), "a fresh partition: offsets 0-14"
+    assert [(await bob.next_event(timeout=15)).payload["status"] for _ in range(15)] == [
+        f"s-{n}" for n in range(15)
+    ]
+
+    async with paused(gateway):
+        offsets = {await publish(CAMPAIGN, f"s-{n}"): f"s-{n}" for n in range(15, 27)}
+        assert sorted(offsets) == list(range(15, 27))
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            await admin.delete_records({tp: RecordsToDelete(before_offset=21)})
+        finally:
+            await admin.close()
+
+    # Bob is told: closed going away (resumable), with the reason.
+    got, closed = await until_closed(bob)
+    assert closed.close_code == 1001, closed
+    assert "deleted from Kafka before they were delivered" in closed.reason
+    # Whatever reached him before the close is what was read before the deleted range (a
+    # fetch in flight when the gateway stopped may have carried the first new ones).
+    statuses = [e.payload["status"] for e in got]
+    assert statuses == [f"s-{n}" for n in range(15, 15 + len(statuses))]
+    assert len(statuses) < 6
+
+    # His resume from his last position says events were lost, then brings the ones Kafka
+    # still holds, in order, once each, and then live events.
+    resumed = await stack.enter_async_context(await bob.resume())
+    assert resumed.welcome["recovered"] is False
+    assert [(await resumed.next_event(timeout=15)).payload["status"] for _ in range(6)] == [
+        offsets[o] for o in range(21, 27)
+    ]
+    await publish(CAMPAIGN, "s-27")
+    assert (await resumed.next_event(timeout=15)).payload["status"] == "s-27"
+
+    # A campaign of another partition lost nothing and stays connected.
+    await publish(other, "still here")
+    assert (await carol.next_event(timeout=15)).payload["status"] == "still here"
+    assert carol.close_code is None
+
+    # Operators are told: a counter and an error naming the partition and the offsets.
+    async def lost() -> float | None:
+        samples = await scrape_metrics(url)
+        return metric_value(samples, "nexus_gateway_records_lost_total", topic=topics.clients)
+
+    assert await eventually(lost, what="records counted lost") == 21 - 15 - len(statuses)
+    said = f"{tp.topic}-{tp.partition}: records at offsets {15 + len(statuses)} to 20 were deleted"
+    logged = [orjson.loads(line) for line in gateway.log().splitlines() if said in line]
+    assert [entry["level"] for entry in logged] == ["ERROR"], logged
+
+
+async def test_broadcasts_deleted_before_delivery_close_every_connection(
+    mesh: Mesh, publisher: Publisher, settings: NexusSettings, stack: AsyncExitStack
+) -> None:
+    """A broadcast goes to every connection: lost ones close them all, on every partition,
+    and each resume brings the broadcasts Kafka still holds."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+    other = other_campaign(settings.clients_partitions)
+    clients = [
+        await connect(stack, mesh, url, CAMPAIGN, "bob"),
+        await connect(stack, mesh, url, other, "carol"),
+    ]
+    first = await publisher.broadcast("system.notice", {"level": "info", "text": "n-0"})
+    for client in clients:
+        assert (await client.next_event(timeout=15)).payload["text"] == "n-0"
+
+    async with paused(gateway):
+        written = [
+            await publisher.broadcast("system.notice", {"level": "info", "text": f"n-{n}"})
+            for n in range(1, 9)
+        ]
+        tp = TopicPartition(first.topic, first.partition)
+        assert {(w.topic, w.partition) for w in written} == {(tp.topic, tp.partition)}
+        assert [w.offset for w in written] == list(range(first.offset + 1, first.offset + 9))
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            await admin.delete_records({tp: RecordsToDelete(before_offset=first.offset + 6)})
+        finally:
+            await admin.close()
+
+    for client in clients:
+        got, closed = await until_closed(client)
+        assert closed.close_code == 1001, closed
+        assert "deleted from Kafka before they were delivered" in closed.reason
+        texts = [e.payload["text"] for e in got]
+        assert texts == [f"n-{n}" for n in range(1, 1 + len(texts))]
+        assert len(texts) < 5
+        resumed = await stack.enter_async_context(await client.resume())
+        assert resumed.welcome["recovered"] is False
+        replayed = [(await resumed.next_event(timeout=15)).payload["text"] for _ in range(3)]
+        assert replayed == ["n-6", "n-7", "n-8"]
+
+    async def lost() -> float | None:
+        samples = await scrape_metrics(url)
+        return metric_value(samples, "nexus_gateway_records_lost_total", topic=tp.topic)
+
+    assert (await eventually(lost, what="broadcasts counted lost")) > 0
+
+
+async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
+    mesh: Mesh, settings: NexusSettings, stack: AsyncExitStack
+) -> None:
+    """A resume too old to honour is live from now on, also when it reaches the pod before
+    the pod finds out that records it had yet to read were deleted: it is welcomed once the
+    pod has followed the deletion, not at the old position (and then closed for it)."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+    topics = TopicNames(prefix=settings.topic_prefix)
+    partitions = settings.clients_partitions
+    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    codec = Codec(load_registry(settings.schemas_dir))
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+
+    async def publish(status: str) -> int:
+        written = await write(
+            producer, topics.clients, tp.partition, campaign_update(codec, status), codec
+        )
+        return written.offset
+
+    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
+    await publish("s-0")
+    assert (await bob.next_event(timeout=15)).payload["status"] == "s-0"
+    # A position before s-0, older than what the pod is about to lose: nothing it remembers
+    # losing, so the resume is not honoured and starts live.
+    old = dataclasses.replace(Position.decode(bob.position or ""), offset=0).encode()
+    async with paused(gateway):
+        await publish("s-1")
+        await publish("s-2")
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            await admin.delete_records({tp: RecordsToDelete(before_offset=2)})
+        finally:
+            await admin.close()
+    late = await stack.enter_async_context(
+        await MeshClient.connect(
+            url,
+            campaign_id=CAMPAIGN,
+            user_id="dan",
+            token=mesh.token("dan", [CAMPAIGN]),
+            since=old,
+        )
+    )
+    assert late.welcome["recovered"] is False
+    await publish("s-3")
+    assert (await late.next_event(timeout=15)).payload["status"] == "s-3"
+    assert late.close_code is None
