@@ -16,8 +16,10 @@ def register(subparsers: Any) -> None:
     actions = topics.add_subparsers(dest="action", metavar="ACTION", required=True)
     ensure = actions.add_parser(
         "ensure",
-        help="create missing topics; fail on partition counts that differ and on a clients "
-        "topic keeping less than 24 h; warn on other retention or min ISR differences",
+        help="create missing topics; fail on fewer partitions than configured (and on any "
+        "other count for the clients and system topics) and on a clients topic keeping less "
+        "than 24 h; warn on more partitions, a lower replication factor, other retention or "
+        "min ISR differences",
     )
     ensure.set_defaults(handler=_ensure)
 

@@ -2,10 +2,15 @@
 
 Creating topics is an explicit command, never a side effect of producing. An existing topic
 whose partition count differs from the configuration is reported, never "fixed": adding
-partitions moves campaigns to other partitions and breaks ordering and resume positions.
-Existing topics' retention and ``min.insync.replicas`` are read too: a ``<prefix>.clients``
-keeping less than 24 h is refused (it is the recovery log clients resume from), any other
-difference from the configuration is a warning, and nothing is altered.
+partitions moves campaigns to other partitions. ``<prefix>.clients`` and ``<prefix>.system``
+must have exactly the configured count (client positions name their partitions; growing
+``clients`` has its own procedure). A domain topic or the DLQ with *more* partitions than
+configured was grown by an operator (``kafka-topics.sh --alter``) to spread load: it is
+accepted with a warning, since partitions are never removed and the key still keeps each
+campaign's records on one partition; fewer than configured is refused.
+Existing topics' replication factor, retention and ``min.insync.replicas`` are read too: a
+``<prefix>.clients`` keeping less than 24 h is refused (it is the recovery log clients resume
+from), any other difference from the configuration is a warning, and nothing is altered.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from nexus_mesh.errors import KafkaUnavailableError, TopicConfigError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.registry.model import CLIENTS_TOPIC, SYSTEM_TOPIC
 from nexus_mesh.settings import NexusSettings
+
+# How stale a Kafka client's metadata may grow (its ``metadata_max_age_ms``) in the mesh's
+# producers and service consumers, instead of the clients' default five minutes: partitions
+# added to a topic are written to, and a service's consumer group rebalances onto them,
+# within a minute.
+METADATA_MAX_AGE_MS = 60_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,8 +122,9 @@ def planned_topics(settings: NexusSettings, domains: Iterable[str]) -> list[Topi
 async def ensure_topics(settings: NexusSettings, domains: Iterable[str]) -> EnsureReport:
     """Create the missing topics; check the existing ones against the configuration.
 
-    Raises :class:`TopicConfigError` when an existing topic has another partition count or
-    is ``<prefix>.clients`` keeping less than 24 h; other differences become ``warnings``.
+    Raises :class:`TopicConfigError` when an existing topic has fewer partitions than
+    configured (or another count, for ``<prefix>.clients`` and ``<prefix>.system``) or is
+    ``<prefix>.clients`` keeping less than 24 h; other differences become ``warnings``.
     """
     specs = planned_topics(settings, domains)
     names = TopicNames(prefix=settings.topic_prefix)
@@ -145,8 +157,8 @@ async def ensure_topics(settings: NexusSettings, domains: Iterable[str]) -> Ensu
         present = [s for s in specs if s.name not in created]
         warnings: list[str] = []
         if present:
-            await _check_partitions(admin, present)
-            warnings = await _check_configs(admin, present, clients=names.clients)
+            warnings = await _check_partitions(admin, present, exact={names.clients, names.system})
+            warnings += await _check_configs(admin, present, clients=names.clients)
         return EnsureReport(
             created=tuple(s.name for s in specs if s.name in created),
             existing=tuple(s.name for s in present),
@@ -174,24 +186,49 @@ def _created_topics(response: Any) -> set[str]:
     return created
 
 
-async def _check_partitions(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
-    counts: dict[str, int] = {}
+async def _check_partitions(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, exact: set[str]
+) -> list[str]:
+    """Compare existing topics' partition counts and replication factors with ``specs``;
+    return the warnings.
+
+    Raises :class:`TopicConfigError` for a topic with fewer partitions than configured, or
+    with another count when it is one of ``exact``. More partitions than configured on any
+    other topic is a warning: an operator added them, and they are never removed.
+    """
+    described: dict[str, list[dict[str, Any]]] = {}
     for _attempt in range(50):
-        described = await admin.describe_topics([s.name for s in specs])
-        counts = {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0}
-        if len(counts) == len(specs):
+        topics = await admin.describe_topics([s.name for s in specs])
+        described = {d["topic"]: d["partitions"] for d in topics if d["error_code"] == 0}
+        if len(described) == len(specs):
             break
         await asyncio.sleep(0.1)  # metadata of a just-created topic is still propagating
-    mismatched = [
-        f"{s.name} has {counts.get(s.name, 0)} partitions, configuration says {s.partitions}"
-        for s in specs
-        if counts.get(s.name) != s.partitions
-    ]
+    mismatched: list[str] = []
+    warnings: list[str] = []
+    for spec in specs:
+        partitions = described.get(spec.name, [])
+        count = len(partitions)
+        if count > spec.partitions and spec.name not in exact:
+            warnings.append(
+                f"{spec.name} has {count} partitions, configuration says {spec.partitions} "
+                "(left as it is: partitions are never removed)"
+            )
+        elif count != spec.partitions:
+            mismatched.append(
+                f"{spec.name} has {count} partitions, configuration says {spec.partitions}"
+            )
+        replicas = min((len(p["replicas"]) for p in partitions), default=None)
+        if replicas is not None and replicas < spec.replication_factor:
+            warnings.append(
+                f"{spec.name}: replication factor is {replicas}, configuration says "
+                f"{spec.replication_factor} (left unchanged)"
+            )
     if mismatched:
         raise TopicConfigError(
             "existing topics differ from the configuration (left unchanged: changing "
             "partitions moves campaigns between partitions): " + "; ".join(mismatched)
         )
+    return warnings
 
 
 # DESIGN.md section 4: clients resume from <prefix>.clients, so it must keep a day at least.

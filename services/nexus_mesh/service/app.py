@@ -49,7 +49,7 @@ from nexus_mesh.errors import (
 )
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.producer import EnvelopeProducer
-from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.kafka.topics import METADATA_MAX_AGE_MS, TopicNames
 from nexus_mesh.logs import configure_logging
 from nexus_mesh.prometheus import MetricsServer, serve_metrics, without_created_series
 from nexus_mesh.registry import Registry, load_registry
@@ -253,6 +253,9 @@ class Service:
                 # A transactional writer's aborted requests are never handled.
                 isolation_level="read_committed",
                 max_poll_records=self.config.max_records,
+                # Partitions added to the domain topic: the group rebalances onto them within
+                # a minute, as the producers writing there follow, not the default five.
+                metadata_max_age_ms=METADATA_MAX_AGE_MS,
             )
             try:
                 await consumer.start()

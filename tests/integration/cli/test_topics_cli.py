@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from nexus_mesh.kafka.topics import TopicNames
@@ -177,3 +177,29 @@ async def test_drifted_retention_and_min_isr_are_warnings_not_failures(
 
 async def _has_retention(admin: AIOKafkaAdminClient, topic: str, retention_ms: int) -> bool:
     return (await topic_config(admin, topic)).get("retention.ms") == str(retention_ms)
+
+
+async def test_a_domain_topic_grown_by_an_operator_does_not_block_upgrades(
+    kafka_bootstrap: str, topic_prefix: str, admin: AIOKafkaAdminClient
+) -> None:
+    """The chart runs ensure as its pre-upgrade hook: partitions added to a domain topic with
+    kafka-topics.sh --alter must not fail it."""
+    first = await ensure(kafka_bootstrap, topic_prefix)
+    assert first.status == 0, first.stderr
+    search = TopicNames(prefix=topic_prefix).domain("search")
+    await admin.create_partitions({search: NewPartitions(total_count=3)})
+
+    async def grown() -> bool:
+        (described,) = await admin.describe_topics([search])
+        return len(described["partitions"]) == 3
+
+    await eventually(grown, what=f"{search} with 3 partitions")
+
+    run = await ensure(kafka_bootstrap, topic_prefix)
+
+    assert run.status == 0, run.stderr
+    assert f"exists  {search}" in run.stdout.splitlines()
+    assert run.stderr.strip().splitlines() == [
+        f"nexus: warning: {search} has 3 partitions, configuration says 1 (left as it is: "
+        "partitions are never removed)"
+    ]
