@@ -39,6 +39,7 @@ from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import CodecError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
+from nexus_mesh.kafka.metadata_backoff import pace_consumer
 from nexus_mesh.kafka.records import CAMPAIGN_HEADER, header
 from nexus_mesh.position import Position
 from nexus_mesh.settings import NexusSettings
@@ -195,6 +196,7 @@ class CatchUpReader:
             # Small fetches, so one batch never overflows the connection's outbox.
             max_partition_fetch_bytes=REPLAY_FETCH_BYTES,
         )
+        pace_consumer(consumer)
         # Shielded: aiokafka's start cancelled while it bootstraps leaves that connection
         # open and untracked (its client catches only Kafka errors and timeouts around the
         # metadata request), which no stop() closes. A cancellation (the deadline, the client

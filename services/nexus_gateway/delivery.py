@@ -36,6 +36,7 @@ from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, TopicMissingError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
+from nexus_mesh.kafka.metadata_backoff import pace_consumer
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.position import Position
@@ -107,6 +108,7 @@ class Dispatcher:
             # the smallest allowed per-connection buffer.
             max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
         )
+        pace_consumer(self._consumer)
         self._clients_partitions = 0
         self._system: list[TopicPartition] = []
         self._next: dict[TopicPartition, int] = {}

@@ -44,7 +44,9 @@ from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import KafkaUnavailableError, ProduceRejectedError, WriteInDoubtError
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.known_topics import KnownTopics
+from nexus_mesh.kafka.metadata_backoff import pace_failed_metadata_updates
 from nexus_mesh.kafka.records import Headers, RawHeaders, header, record_headers, record_key
+from nexus_mesh.kafka.topics import METADATA_MAX_AGE_MS
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, context_from_headers, context_from_metadata, trace_fields
 from nexus_mesh.tracing.spans import send_span, written
@@ -67,6 +69,9 @@ _DESYNCED = (
 )
 # Between attempts to start a replacement while Kafka cannot be reached.
 _REPLACE_RETRY_S = 1.0
+# aiokafka's retry backoff (its default), also the pause after a failed metadata update: without
+# it a write waiting for a partition's leader through an outage retries in a busy loop.
+_RETRY_BACKOFF_MS = 100
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +113,7 @@ class EnvelopeProducer:
         self._topics = KnownTopics(self._list_topics, recheck_after_s=_MISSING_TOPIC_RECHECK_S)
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             **client_kwargs(self._settings),
             client_id=self._client_id,
             acks="all",
@@ -117,8 +122,13 @@ class EnvelopeProducer:
             # Partitions added to a topic move campaigns: writes follow within a minute, not
             # the clients' default five, during which a moved campaign's events land where
             # its readers no longer look.
-            metadata_max_age_ms=60_000,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            retry_backoff_ms=_RETRY_BACKOFF_MS,
         )
+        # A write waiting for a partition's leader while no broker answers would otherwise
+        # retry the metadata at once, thousands of times a second (aio-libs/aiokafka#496).
+        pace_failed_metadata_updates(producer.client, backoff_s=_RETRY_BACKOFF_MS / 1000)
+        return producer
 
     async def start(self) -> None:
         """Connect; safe to call again after a failed or successful start."""

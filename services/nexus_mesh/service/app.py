@@ -48,6 +48,7 @@ from nexus_mesh.errors import (
     TopicMissingError,
 )
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
+from nexus_mesh.kafka.metadata_backoff import pace_consumer
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import METADATA_MAX_AGE_MS, TopicNames
 from nexus_mesh.logs import configure_logging
@@ -257,6 +258,7 @@ class Service:
                 # a minute, as the producers writing there follow, not the default five.
                 metadata_max_age_ms=METADATA_MAX_AGE_MS,
             )
+            pace_consumer(consumer)
             try:
                 await consumer.start()
             except KafkaError as exc:
