@@ -39,6 +39,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.idempotency import AckRecord, IdempotencyKey, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
+from nexus_gateway.pipeline import Turn
 from nexus_gateway.protocol import (
     CLIENT_FAULTS,
     ClientEventError,
@@ -142,9 +143,11 @@ class Ingress:
         *,
         allowed: bool,
         retry_after_s: float = 0.0,
+        turn: Turn | None = None,
     ) -> bytes:
         """Answer one client frame; ``allowed`` is False when its rate limit refused it, and
-        then ``retry_after_s`` is how long until it would take one."""
+        then ``retry_after_s`` is how long until it would take one. ``turn`` is the frame's
+        place in its connection's order of writes (:mod:`nexus_gateway.pipeline`)."""
         self._inflight += 1
         self._idle.clear()
         try:
@@ -153,7 +156,7 @@ class Ingress:
                 cause: Exception  # what the span records: the refusal, or the fault behind it
                 try:
                     return await self._handle(
-                        connection, raw, allowed=allowed, retry_after_s=retry_after_s
+                        connection, raw, allowed=allowed, retry_after_s=retry_after_s, turn=turn
                     )
                 except ClientEventError as error:
                     refused, cause = error, error
@@ -237,7 +240,13 @@ class Ingress:
         return with_sampled(context, decision is Decision.RECORD_AND_SAMPLE)
 
     async def _handle(
-        self, connection: Connection, raw: str | bytes, *, allowed: bool, retry_after_s: float
+        self,
+        connection: Connection,
+        raw: str | bytes,
+        *,
+        allowed: bool,
+        retry_after_s: float,
+        turn: Turn | None,
     ) -> bytes:
         span = trace.get_current_span()
         # Refused unread: reading a frame the client may not send would let it spend the
@@ -270,6 +279,10 @@ class Ingress:
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
+        if turn is not None:
+            # After the event sent before it is queued for Kafka: the campaign's order, and a
+            # quick resend of that event finds it in the window.
+            await turn.wait()
         earlier = self._idempotency.lookup(key)
         if earlier is None and connection.replaying and self._to_whole_campaign(target):
             # A resumed connection: its replay learns which of this user's campaign events
@@ -279,6 +292,8 @@ class Ingress:
             await connection.replay_done(self._answer_timeout_s)
             earlier = self._idempotency.lookup(key)
         if earlier is not None:
+            if turn is not None:
+                turn.passed()  # answered from the first write: the next need not wait for it
             try:
                 # The first write may still be in doubt: wait for it, but not forever.
                 record = await asyncio.wait_for(asyncio.shield(earlier), self._answer_timeout_s)
@@ -331,7 +346,7 @@ class Ingress:
                 )
             )
         try:
-            written = await self._send(envelope, topic)
+            written = await self._send(envelope, topic, turn)
         except WriteInDoubtError as exc:
             # It may still land: keep the id reserved until the producer knows, so a resend
             # is answered from this write instead of writing a second record.
@@ -382,9 +397,10 @@ class Ingress:
             traceparent=answer_trace(span),
         )
 
-    async def _send(self, envelope: Envelope, topic: str) -> Written:
+    async def _send(self, envelope: Envelope, topic: str, turn: Turn | None) -> Written:
         with timed_write(self._metrics.produce_latency.labels):
-            return await self._producer.send(envelope, topic=topic)
+            queued = turn.passed if turn is not None else None
+            return await self._producer.send(envelope, topic=topic, queued=queued)
 
     def _timeout_values(self, target: ClientTarget, payload: dict[str, Any]) -> dict[str, object]:
         """The timeout event's payload, should the request time out: only what it needs of

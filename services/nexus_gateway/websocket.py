@@ -6,12 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from aiohttp import WSMsgType, web
 
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp, ReplayUnfinishedError, describe_error
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
+from nexus_gateway.pipeline import EventPipeline
 from nexus_gateway.protocol import (
     CloseCode,
     new_connection_id,
@@ -133,6 +135,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     user_key = (campaign_id, user_id)
     bucket = gateway.rate_limits.acquire(user_key)
     expiry = _close_at_expiry(gateway, connection, gateway.authenticator.valid_until(principal))
+    events = EventPipeline(connection.send_direct)
     try:
         try:
             catch_up = await gateway.dispatcher.join(connection, welcome, since=since)
@@ -160,13 +163,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 continue
             if message.type is WSMsgType.TEXT:
                 allowed = bucket.take()
-                answer = await gateway.ingress.handle(
+                # Bound now: the event is handled in a task of its own, after this loop
+                # has moved on to the next frame.
+                handle = partial(
+                    gateway.ingress.handle,
                     connection,
                     message.data,
                     allowed=allowed,
                     retry_after_s=0.0 if allowed else bucket.wait_s(),
                 )
-                connection.send_direct(answer)
+                await events.submit(handle)
             elif message.type is WSMsgType.BINARY:
                 allowed = bucket.take()
                 connection.send_direct(
@@ -191,6 +197,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 )
                 break
     finally:
+        # Their answers before the close: each is bounded by the produce timeout.
+        await events.finish()
         gateway.rate_limits.release(user_key)
         if expiry is not None:
             expiry.cancel()

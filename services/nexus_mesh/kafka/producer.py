@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -160,7 +161,12 @@ class EnvelopeProducer:
         await self._producer.client.force_metadata_update()
 
     async def send(
-        self, envelope: Envelope, *, topic: str, extra_headers: Headers | None = None
+        self,
+        envelope: Envelope,
+        *,
+        topic: str,
+        extra_headers: Headers | None = None,
+        queued: Callable[[], object] | None = None,
     ) -> Written:
         """Write ``envelope`` and wait for acks=all; raise a retriable error if Kafka can't.
 
@@ -169,10 +175,14 @@ class EnvelopeProducer:
 
         With tracing on, the record carries a copy of ``envelope`` whose trace context names
         the producer span; ``envelope`` itself is left as it was.
+
+        ``queued`` is called once the record is in the producer's queue, before its acks:
+        records are sent in queue order, so a caller may start its next write then and keep
+        the order.
         """
         if not self._telemetry.enabled:
             return await self._write(
-                topic, record_key(envelope), *self._encode(envelope, extra_headers)
+                topic, record_key(envelope), *self._encode(envelope, extra_headers), queued
             )
         meta = envelope.metadata
         parent = None if _in_span() else context_from_metadata(meta)
@@ -190,7 +200,7 @@ class EnvelopeProducer:
             if fields is not None and fields != (meta.traceparent, meta.tracestate):
                 envelope = envelope.with_metadata(meta.with_trace_context(*fields))
             value, headers = self._encode(envelope, extra_headers)
-            result = await self._write(topic, record_key(envelope), value, headers)
+            result = await self._write(topic, record_key(envelope), value, headers, queued)
             written(span, partition=result.partition, offset=result.offset)
             return result
 
@@ -223,7 +233,12 @@ class EnvelopeProducer:
             return result
 
     async def _write(
-        self, topic: str, key: bytes | None, value: bytes, headers: RawHeaders
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: RawHeaders,
+        queued: Callable[[], object] | None = None,
     ) -> Written:
         producer = self._producer
         pending: asyncio.Future[RecordMetadata] | None = None
@@ -233,6 +248,8 @@ class EnvelopeProducer:
                 await self._topics.require(topic)
                 producer = self._producer  # the one current now, after that wait
                 pending = await producer.send(topic, value=value, key=key, headers=headers)
+                if queued is not None:
+                    queued()
                 metadata = await asyncio.shield(pending)
         except TimeoutError as exc:
             if pending is not None and pending.done() and not pending.cancelled():
