@@ -413,15 +413,16 @@ class Dispatcher:
         return True
 
     def _lost_after(self, tp: TopicPartition, offset: int) -> bool:
-        """Whether this pod lost records of ``tp`` lately, ``offset`` among them: a position
-        there is one it may have handed out, then failed."""
+        """Whether this pod lost records of ``tp`` lately that a client at ``offset`` was
+        owed: any position before the loss's end, since a client's position is where its
+        own campaign's last event stood, usually well before where the pod read on to."""
         loss = self._losses.get(tp)
         if loss is None:
             return False
         if asyncio.get_running_loop().time() - loss.at > LOSS_MEMORY_S:
             del self._losses[tp]
             return False
-        return loss.first <= offset < loss.until
+        return offset < loss.until
 
     async def leave(self, connection: Connection) -> None:
         if self._hub.get(connection.id) is not connection:

@@ -281,8 +281,25 @@ class Ingress:
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
         if turn is not None:
             # After the event sent before it is queued for Kafka: the campaign's order, and a
-            # quick resend of that event finds it in the window.
-            await turn.wait()
+            # quick resend of that event finds it in the window. Bounded: when Kafka takes
+            # no write (a full batch in an outage), each event is answered within its own
+            # produce timeout of being read, not one after another.
+            try:
+                async with asyncio.timeout(self._answer_timeout_s):
+                    await turn.wait()
+            except TimeoutError:
+                raise ClientEventError(
+                    ErrorCode.UNAVAILABLE,
+                    "the events sent before it still wait for Kafka, so it was not written: "
+                    "resend it with the same event_id",
+                    event_id,
+                ) from None
+            if connection.closing:
+                # The socket is gone: the answer could not reach the client, which resends
+                # after resuming (perhaps on another pod), so it is not written here.
+                raise ClientEventError(
+                    ErrorCode.UNAVAILABLE, "connection closed before it was written", event_id
+                )
         earlier = self._idempotency.lookup(key)
         if earlier is None and connection.replaying and self._to_whole_campaign(target):
             # A resumed connection: its replay learns which of this user's campaign events
@@ -292,8 +309,8 @@ class Ingress:
             await connection.replay_done(self._answer_timeout_s)
             earlier = self._idempotency.lookup(key)
         if earlier is not None:
-            if turn is not None:
-                turn.passed()  # answered from the first write: the next need not wait for it
+            # The turn is kept while the first write is in doubt: should it fail, this one
+            # writes, and must still come before the events sent after it.
             try:
                 # The first write may still be in doubt: wait for it, but not forever.
                 record = await asyncio.wait_for(asyncio.shield(earlier), self._answer_timeout_s)

@@ -39,9 +39,22 @@ class Turn:
             await asyncio.shield(before)
 
     def passed(self) -> None:
-        """This event is queued for Kafka, or will not be written: the next may go."""
-        if not self._mine.done():
-            self._mine.set_result(None)
+        """This event is queued for Kafka, or will not be written: the next may go once the
+        event before this one has gone too (a refused event never waited for its turn, and
+        must not let the next overtake the one before it)."""
+        mine = self._mine
+        if mine.done():
+            return
+        before = self._before
+        if before is None or before.done():
+            mine.set_result(None)
+        else:
+            before.add_done_callback(lambda _: _settle(mine))
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Handling(Protocol):

@@ -162,17 +162,19 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 # (unanswered, the client resends after reconnecting).
                 continue
             if message.type is WSMsgType.TEXT:
-                allowed = bucket.take()
+                if not bucket.take():
+                    # Refused unread, at once: it writes nothing, so it takes no turn.
+                    connection.send_direct(
+                        await gateway.ingress.handle(
+                            connection, message.data, allowed=False, retry_after_s=bucket.wait_s()
+                        )
+                    )
+                    continue
                 # Bound now: the event is handled in a task of its own, after this loop
                 # has moved on to the next frame.
-                handle = partial(
-                    gateway.ingress.handle,
-                    connection,
-                    message.data,
-                    allowed=allowed,
-                    retry_after_s=0.0 if allowed else bucket.wait_s(),
+                await events.submit(
+                    partial(gateway.ingress.handle, connection, message.data, allowed=True)
                 )
-                await events.submit(handle)
             elif message.type is WSMsgType.BINARY:
                 allowed = bucket.take()
                 connection.send_direct(
@@ -197,24 +199,31 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 )
                 break
     finally:
-        # Their answers before the close: each is bounded by the produce timeout.
-        await events.finish()
-        gateway.rate_limits.release(user_key)
-        if expiry is not None:
-            expiry.cancel()
-        # Ended before the connection leaves: its consumer stopped and its replay slot
-        # given back before this handler returns, not some time after.
-        await cancel_and_wait(replay)
-        await gateway.dispatcher.leave(connection)
-        if not ws.closed:
-            await connection.flush(timeout=2.0)
-        if ws.close_code is None:
-            await connection.close(CloseCode.GOING_AWAY, "bye")
-        else:
-            await connection.close(ws.close_code, "")
-        # The gateway's own code when it closed first (the peer's reply may be any: aiohttp's
-        # client answers 1000), else the peer's.
-        gateway.metrics.count_close(sent_code or connection.sent_close_code or ws.close_code)
+        # The socket is closed (or closing): the events in hand that are not queued for
+        # Kafka yet are not written (Ingress checks), since their answers could not reach
+        # the client, which resends them after resuming, perhaps on another pod.
+        connection.stop_taking()
+        try:
+            await events.finish()
+        finally:
+            # All of it even if the handler is cancelled while those events finish (a
+            # shutdown): rate-limit share, replay and partition hold given back, socket closed.
+            gateway.rate_limits.release(user_key)
+            if expiry is not None:
+                expiry.cancel()
+            # Ended before the connection leaves: its consumer stopped and its replay slot
+            # given back before this handler returns, not some time after.
+            await cancel_and_wait(replay)
+            await gateway.dispatcher.leave(connection)
+            if not ws.closed:
+                await connection.flush(timeout=2.0)
+            if ws.close_code is None:
+                await connection.close(CloseCode.GOING_AWAY, "bye")
+            else:
+                await connection.close(ws.close_code, "")
+            # The gateway's own code when it closed first (the peer's reply may be any:
+            # aiohttp's client answers 1000), else the peer's.
+            gateway.metrics.count_close(sent_code or connection.sent_close_code or ws.close_code)
     return ws
 
 

@@ -10,9 +10,11 @@ read 0.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import signal
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -158,6 +160,89 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     said = f"{tp.topic}-{tp.partition}: records at offsets {15 + len(statuses)} to 20 were deleted"
     logged = [orjson.loads(line) for line in gateway.log().splitlines() if said in line]
     assert [entry["level"] for entry in logged] == ["ERROR"], logged
+
+
+def neighbour_campaign(partitions: int) -> str:
+    """A campaign on the same partition as :data:`CAMPAIGN`'s."""
+    mine = campaign_partition(CAMPAIGN, partitions)
+    return next(
+        name
+        for name in (f"neighbour-{n}" for n in range(1000))
+        if campaign_partition(name, partitions) == mine
+    )
+
+
+async def test_a_client_whose_campaign_was_quiet_still_gets_what_kafka_holds(
+    mesh: Mesh, settings: NexusSettings, stack: AsyncExitStack
+) -> None:
+    """A client's position is where its own campaign's last event stood: on a partition
+    shared with busier campaigns, well before where the pod had read on to when it found
+    the loss. Its resume must still replay what Kafka holds (it used to start live, missing
+    every event from the log start to its return)."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    url = gateway.url
+    topics = TopicNames(prefix=settings.topic_prefix)
+    partitions = settings.clients_partitions
+    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    codec = Codec(load_registry(settings.schemas_dir))
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+
+    async def publish(campaign: str, status: str) -> int:
+        update = campaign_update(codec, status, campaign_id=campaign)
+        return (await write(producer, tp.topic, tp.partition, update, codec)).offset
+
+    neighbour = neighbour_campaign(partitions)
+    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
+    dave = await connect(stack, mesh, url, neighbour, "dave")
+    await publish(CAMPAIGN, "quiet")
+    assert (await bob.next_event(timeout=15)).payload["status"] == "quiet"
+    # The neighbour's events move the pod on; bob's position stays after "quiet".
+    for n in range(5):
+        await publish(neighbour, f"busy-{n}")
+    for n in range(5):
+        assert (await dave.next_event(timeout=15)).payload["status"] == f"busy-{n}"
+
+    async with paused(gateway):
+        # The neighbour's first: a fetch the broker answered while the pod was stopped may
+        # still deliver the first record written, and it must not be bob's.
+        for n in range(5, 10):
+            await publish(neighbour, f"busy-{n}")
+        offsets = [await publish(CAMPAIGN, f"s-{n}") for n in range(8)]
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            await admin.delete_records({tp: RecordsToDelete(before_offset=offsets[4])})
+        finally:
+            await admin.close()
+
+    _, closed = await until_closed(bob)
+    assert closed.close_code == 1001, closed
+    # Dave missed records too (the partition's loss closes all its connections): once both
+    # are gone the pod reads the partition no more, and a resume that started live would
+    # start at its end, past everything Kafka still holds.
+    _, dave_closed = await until_closed(dave)
+    assert dave_closed.close_code == 1001, dave_closed
+    assert gateway.admin_url
+    stats_url = gateway.admin_url + "/stats"
+    key = f"{tp.topic}:{tp.partition}"
+
+    async def released() -> bool:
+        def get() -> dict[str, int]:
+            with urllib.request.urlopen(stats_url, timeout=5) as response:
+                lag: dict[str, int] = orjson.loads(response.read())["consumer_lag"]
+                return lag
+
+        return key not in await asyncio.to_thread(get)
+
+    await eventually(released, what="the pod to stop reading the partition")
+    resumed = await stack.enter_async_context(await bob.resume())
+    assert resumed.welcome["recovered"] is False
+    assert [(await resumed.next_event(timeout=15)).payload["status"] for _ in range(4)] == [
+        f"s-{n}" for n in range(4, 8)
+    ]
 
 
 async def test_broadcasts_deleted_before_delivery_close_every_connection(

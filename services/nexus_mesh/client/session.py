@@ -69,7 +69,8 @@ log = logging.getLogger(__name__)
 # How long a send that found the connection gone waits for the reader to see the end.
 LOST_READER_WAIT_S = 1.0
 # emit's and request's default wait: longer than two of the gateway's default waits for Kafka
-# (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s), as a connection's events are answered in turn.
+# (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s): an event behind others of its connection may wait for
+# them first.
 ANSWER_TIMEOUT_S = 30.0
 # Replies nobody waited for yet, kept for a request resent after a resume.
 UNCLAIMED_REPLIES = 1000
@@ -339,7 +340,8 @@ class MeshClient:
         the same ``event_id`` is safe: the gateway answers with the original ack,
         ``duplicate=True``.
         The default ``timeout`` outlasts the gateway's own wait for Kafka (10 s by default,
-        one event of a connection at a time): a broker outage then ends in ``MeshError``
+        twice that at most for an event behind others of the connection): a broker outage
+        then ends in ``MeshError``
         ``unconfirmed`` or ``unavailable``, which says what became of the event, rather than
         in a bare ``TimeoutError``.
         """
@@ -434,7 +436,7 @@ class MeshClient:
     async def _exchange(self, event_id: str, frame: bytes) -> Ack:
         await self._check_open()
         answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        # Several sends of one event id each get one answer, matched in order.
+        # Several sends of one event id each get one answer (matched where frames are read).
         self._answers.setdefault(event_id, deque()).append(answer)
         self._events.wake()  # a reader parked on a full inbox reads on to the answer
         try:
@@ -557,8 +559,11 @@ class MeshClient:
         if event.type in (ACK, ERROR):
             key = event.correlation_id or event.payload.get("event_id")
             waiting = self._answers.get(key) if isinstance(key, str) else None
+            # Sends of one id are answered in order, but for a refusal that writes nothing
+            # (a rate-limited resend is answered at once, before the write it repeats): an
+            # ack settles the oldest send, an error the newest.
             while waiting:
-                answer = waiting.popleft()
+                answer = waiting.popleft() if event.type == ACK else waiting.pop()
                 if not answer.done():
                     answer.set_result(event)
                     return None

@@ -71,19 +71,41 @@ async def test_a_full_pipeline_stops_taking_events_until_one_is_answered() -> No
     assert answers == [b"held"] * 3
 
 
-async def test_an_event_that_fails_before_its_write_lets_the_next_go() -> None:
+async def test_a_refused_event_does_not_let_the_next_overtake_the_one_before() -> None:
+    """A rate-limited or malformed event in the middle of a burst never waits for its turn:
+    the event after it must still wait for the one before it, or Kafka gets them out of
+    order."""
     answers: list[bytes] = []
+    queued: list[str] = []
+    first_may_queue = asyncio.Event()
+    third_queued = asyncio.Event()
     pipeline = EventPipeline(answers.append)
 
-    async def refused(*, turn: Turn) -> bytes:
-        return b"refused"  # never queued: its turn passes when it is answered
-
-    async def after(*, turn: Turn) -> bytes:
+    async def slow_to_queue(*, turn: Turn) -> bytes:
         await turn.wait()
-        return b"after"
+        await first_may_queue.wait()  # waiting for metadata, a replay, a full batch
+        queued.append("first")
+        turn.passed()
+        return b"first"
 
+    async def refused(*, turn: Turn) -> bytes:
+        return b"refused"  # answered at once, its turn never waited for
+
+    async def third(*, turn: Turn) -> bytes:
+        await turn.wait()
+        queued.append("third")
+        third_queued.set()
+        return b"third"
+
+    await pipeline.submit(slow_to_queue)
     await pipeline.submit(refused)
-    await pipeline.submit(after)
+    await pipeline.submit(third)
+    # The third must not be queued while the first is not: a bounded look.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(third_queued.wait(), 0.2)
+    assert queued == []
+    first_may_queue.set()
     async with asyncio.timeout(5):
         await pipeline.finish()
-    assert sorted(answers) == [b"after", b"refused"]
+    assert queued == ["first", "third"]
+    assert sorted(answers) == [b"first", b"refused", b"third"]
