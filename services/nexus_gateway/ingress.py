@@ -346,6 +346,11 @@ class Ingress:
             raise ClientEventError(
                 ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
             )
+        if connection.closing:
+            # Closed while this waited for the replay or for an earlier write: as above.
+            raise ClientEventError(
+                ErrorCode.UNAVAILABLE, "connection closed before it was written", event_id
+            )
         envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
         pending = self._idempotency.begin(key)
         if target.flow is not None:

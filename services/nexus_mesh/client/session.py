@@ -68,10 +68,11 @@ from nexus_mesh.ws_protocol import CloseCode
 log = logging.getLogger(__name__)
 # How long a send that found the connection gone waits for the reader to see the end.
 LOST_READER_WAIT_S = 1.0
-# emit's and request's default wait: longer than two of the gateway's default waits for Kafka
-# (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s): an event behind others of its connection may wait for
-# them first.
-ANSWER_TIMEOUT_S = 30.0
+# emit's and request's default wait: longer than three of the gateway's default waits for Kafka
+# (NEXUS_GATEWAY_PRODUCE_TIMEOUT_S, 10 s): an event may wait for those before it on its
+# connection, then (a resend, or on a resumed connection) for an earlier write or the replay,
+# then for its own write.
+ANSWER_TIMEOUT_S = 45.0
 # Replies nobody waited for yet, kept for a request resent after a resume.
 UNCLAIMED_REPLIES = 1000
 # The WebSocket ping interval: a half-open connection (a NAT that forgot it, a gateway host
@@ -340,8 +341,8 @@ class MeshClient:
         the same ``event_id`` is safe: the gateway answers with the original ack,
         ``duplicate=True``.
         The default ``timeout`` outlasts the gateway's own wait for Kafka (10 s by default,
-        twice that at most for an event behind others of the connection): a broker outage
-        then ends in ``MeshError``
+        three times that at most for an event behind others of the connection): a broker
+        outage then ends in ``MeshError``
         ``unconfirmed`` or ``unavailable``, which says what became of the event, rather than
         in a bare ``TimeoutError``.
         """
@@ -559,11 +560,12 @@ class MeshClient:
         if event.type in (ACK, ERROR):
             key = event.correlation_id or event.payload.get("event_id")
             waiting = self._answers.get(key) if isinstance(key, str) else None
-            # Sends of one id are answered in order, but for a refusal that writes nothing
-            # (a rate-limited resend is answered at once, before the write it repeats): an
-            # ack settles the oldest send, an error the newest.
+            # Sends of one id are answered in order, but for a refusal the gateway answers
+            # unread, at once (a rate-limited resend is answered before the write it
+            # repeats): that one settles the newest send.
+            unread = event.type == ERROR and event.payload.get("code") == "rate_limited"
             while waiting:
-                answer = waiting.popleft() if event.type == ACK else waiting.pop()
+                answer = waiting.pop() if unread else waiting.popleft()
                 if not answer.done():
                     answer.set_result(event)
                     return None

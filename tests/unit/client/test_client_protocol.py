@@ -69,6 +69,7 @@ class ScriptedPeer:
         self.refusals_left = 0  # handshakes answered 503 before the next one is taken
         self._offsets: dict[str, int] = {}
         self._next_offset = 100
+        self._held: set[str] = set()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -179,6 +180,17 @@ class ScriptedPeer:
             # One event the client has not read yet, then the close instead of an answer.
             await send_text(ws, delivered("chat.message", {"last": True}, "p-last"))
             await ws.close(code=payload["code"], message=b"peer hangs up")
+        elif type_ in ("test.limited_resend", "test.doubtful") and event_id not in self._held:
+            self._held.add(event_id)  # answered once the resend comes, as below
+        elif type_ == "test.limited_resend":
+            # The resend is refused unread at once; the first send's write is acked after.
+            await send_text(ws, self._error(event_id, "rate_limited", True))
+            await send_text(ws, self._ack(event_id))
+        elif type_ == "test.doubtful":
+            # The first write stays in doubt; the resend waits for it and gets its ack.
+            await send_text(ws, self._error(event_id, "unconfirmed", True))
+            self._offsets[event_id] = self._next_offset
+            await send_text(ws, self._ack(event_id))
         elif type_ == "test.drop":
             # The TCP connection dropped under the session: no close frame, no answer.
             transport = self.requests[-1].transport
@@ -735,3 +747,33 @@ async def test_a_replayed_reply_stays_an_event_when_its_resend_fails(peer: Scrip
             await client.request("test.busy", {}, event_id="s-11", timeout=5)
         kept = await client.next_event(timeout=5)
         assert kept.type == "search.completed" and kept.correlation_id == "s-11"
+
+
+@pytest.mark.parametrize(
+    ("type_", "first", "resend"),
+    [
+        # The gateway answers a rate-limited resend unread, at once: before the first
+        # send's ack, which must still reach the first send.
+        ("test.limited_resend", "ack", "rate_limited"),
+        # Answers of writes come in order: the first send's doubt, then the resend's ack.
+        ("test.doubtful", "unconfirmed", "ack"),
+    ],
+)
+async def test_two_sends_of_one_event_id_each_get_their_own_answer(
+    peer: ScriptedPeer, type_: str, first: str, resend: str
+) -> None:
+    async with await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+
+        async def outcome(send: asyncio.Task[Any]) -> str:
+            try:
+                await send
+            except MeshError as error:
+                return error.code
+            return "ack"
+
+        one = asyncio.create_task(client.emit(type_, {}, event_id="same-id", timeout=10))
+        await eventually(lambda: asyncio.sleep(0, len(peer.received) == 1), what="the first send")
+        two = asyncio.create_task(client.emit(type_, {}, event_id="same-id", timeout=10))
+        assert (await outcome(one), await outcome(two)) == (first, resend)
