@@ -15,7 +15,7 @@ import dataclasses
 import os
 import signal
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import orjson
@@ -75,6 +75,35 @@ async def until_closed(client: MeshClient) -> tuple[list[Event], MeshClosedError
             return events, closed
 
 
+async def clients_writer(
+    settings: NexusSettings, stack: AsyncExitStack
+) -> Callable[[str, str], Awaitable[int]]:
+    """``publish(campaign, status)``: a campaign update written to the campaign's clients
+    partition as a producer of its own would; its offset."""
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    codec = Codec(load_registry(settings.schemas_dir))
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+
+    async def publish(campaign: str, status: str) -> int:
+        partition = campaign_partition(campaign, settings.clients_partitions)
+        update = campaign_update(codec, status, campaign_id=campaign)
+        return (await write(producer, topic, partition, update, codec)).offset
+
+    return publish
+
+
+async def delete_before(settings: NexusSettings, tp: TopicPartition, offset: int) -> None:
+    """Delete ``tp``'s records before ``offset``, as retention or delete-records would."""
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(before_offset=offset)})
+    finally:
+        await admin.close()
+
+
 def paused(gateway: MeshProcess) -> AsyncExitStack:
     """SIGSTOP ``gateway`` now; SIGCONT when the returned stack closes, whatever happened."""
     os.kill(gateway.process.pid, signal.SIGSTOP)
@@ -92,20 +121,7 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     topics = TopicNames(prefix=settings.topic_prefix)
     partitions = settings.clients_partitions
     tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
-    codec = Codec(load_registry(settings.schemas_dir))
-    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
-    await producer.start()
-    stack.push_async_callback(producer.stop)
-
-    async def publish(campaign: str, status: str) -> int:
-        written = await write(
-            producer,
-            topics.clients,
-            campaign_partition(campaign, partitions),
-            campaign_update(codec, status, campaign_id=campaign),
-            codec,
-        )
-        return written.offset
+    publish = await clients_writer(settings, stack)
 
     bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
     other = other_campaign(partitions)
@@ -119,12 +135,7 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     async with paused(gateway):
         offsets = {await publish(CAMPAIGN, f"s-{n}"): f"s-{n}" for n in range(15, 27)}
         assert sorted(offsets) == list(range(15, 27))
-        admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
-            await admin.delete_records({tp: RecordsToDelete(before_offset=21)})
-        finally:
-            await admin.close()
+        await delete_before(settings, tp, 21)
 
     # Bob is told: closed going away (resumable), with the reason.
     got, closed = await until_closed(bob)
@@ -185,14 +196,7 @@ async def test_a_client_whose_campaign_was_quiet_still_gets_what_kafka_holds(
     topics = TopicNames(prefix=settings.topic_prefix)
     partitions = settings.clients_partitions
     tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
-    codec = Codec(load_registry(settings.schemas_dir))
-    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
-    await producer.start()
-    stack.push_async_callback(producer.stop)
-
-    async def publish(campaign: str, status: str) -> int:
-        update = campaign_update(codec, status, campaign_id=campaign)
-        return (await write(producer, tp.topic, tp.partition, update, codec)).offset
+    publish = await clients_writer(settings, stack)
 
     neighbour = neighbour_campaign(partitions)
     bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
@@ -211,12 +215,7 @@ async def test_a_client_whose_campaign_was_quiet_still_gets_what_kafka_holds(
         for n in range(5, 10):
             await publish(neighbour, f"busy-{n}")
         offsets = [await publish(CAMPAIGN, f"s-{n}") for n in range(8)]
-        admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
-            await admin.delete_records({tp: RecordsToDelete(before_offset=offsets[4])})
-        finally:
-            await admin.close()
+        await delete_before(settings, tp, offsets[4])
 
     _, closed = await until_closed(bob)
     assert closed.close_code == 1001, closed
@@ -270,12 +269,7 @@ async def test_broadcasts_deleted_before_delivery_close_every_connection(
         tp = TopicPartition(first.topic, first.partition)
         assert {(w.topic, w.partition) for w in written} == {(tp.topic, tp.partition)}
         assert [w.offset for w in written] == list(range(first.offset + 1, first.offset + 9))
-        admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
-            await admin.delete_records({tp: RecordsToDelete(before_offset=first.offset + 6)})
-        finally:
-            await admin.close()
+        await delete_before(settings, tp, first.offset + 6)
 
     for client in clients:
         got, closed = await until_closed(client)
@@ -308,32 +302,18 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
     topics = TopicNames(prefix=settings.topic_prefix)
     partitions = settings.clients_partitions
     tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
-    codec = Codec(load_registry(settings.schemas_dir))
-    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
-    await producer.start()
-    stack.push_async_callback(producer.stop)
-
-    async def publish(status: str) -> int:
-        written = await write(
-            producer, topics.clients, tp.partition, campaign_update(codec, status), codec
-        )
-        return written.offset
+    publish = await clients_writer(settings, stack)
 
     bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
-    await publish("s-0")
+    await publish(CAMPAIGN, "s-0")
     assert (await bob.next_event(timeout=15)).payload["status"] == "s-0"
     # A position before s-0, older than what the pod is about to lose: nothing it remembers
     # losing, so the resume is not honoured and starts live.
     old = dataclasses.replace(Position.decode(bob.position or ""), offset=0).encode()
     async with paused(gateway):
-        await publish("s-1")
-        await publish("s-2")
-        admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        await admin.start()
-        try:
-            await admin.delete_records({tp: RecordsToDelete(before_offset=2)})
-        finally:
-            await admin.close()
+        await publish(CAMPAIGN, "s-1")
+        await publish(CAMPAIGN, "s-2")
+        await delete_before(settings, tp, 2)
     late = await stack.enter_async_context(
         await MeshClient.connect(
             url,
@@ -344,6 +324,6 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
         )
     )
     assert late.welcome["recovered"] is False
-    await publish("s-3")
+    await publish(CAMPAIGN, "s-3")
     assert (await late.next_event(timeout=15)).payload["status"] == "s-3"
     assert late.close_code is None

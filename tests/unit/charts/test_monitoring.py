@@ -119,6 +119,18 @@ def test_alerts_without_the_service_monitors_are_refused() -> None:
     assert "set serviceMonitor.enabled=true too" in error
 
 
+def passes_promtool(tmp_path: Path, tests: list[dict[str, Any]]) -> None:
+    """Run ``tests`` (promtool rule-test cases) against the chart's rules: all must pass."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
+    spec = tmp_path / "tests.yaml"
+    spec.write_text(
+        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests})
+    )
+    tested = promtool("test", "rules", str(spec))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
 def _series(name: str, values: str, **labels: str) -> dict[str, str]:
     body = ", ".join(f'{k}="{v}"' for k, v in labels.items())
     return {"series": f"{name}{{{body}}}", "values": values}
@@ -590,14 +602,7 @@ def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None
             ),
         ),
     ]
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
-    spec = tmp_path / "tests.yaml"
-    spec.write_text(
-        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests})
-    )
-    tested = promtool("test", "rules", str(spec))
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    passes_promtool(tmp_path, tests)
 
 
 def dashboard() -> dict[str, Any]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from helm_chart import NAMESPACE
-from test_monitoring import GATEWAY_JOB, _case, _fires, _quiet, _series, promtool, rule_groups
+from test_monitoring import GATEWAY_JOB, _case, _fires, _quiet, _series, passes_promtool
 
 
 def test_records_lost_fire_per_pod_and_topic_and_not_while_the_counter_stands_still(
@@ -41,11 +40,4 @@ def test_records_lost_fire_per_pod_and_topic_and_not_while_the_counter_stands_st
             _quiet("NexusGatewayRecordsLost", "16m"),
         )
     ]
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
-    spec = tmp_path / "tests.yaml"
-    spec.write_text(
-        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests})
-    )
-    tested = promtool("test", "rules", str(spec))
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    passes_promtool(tmp_path, tests)

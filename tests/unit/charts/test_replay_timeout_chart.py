@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from helm_chart import CHART, NAMESPACE, RELEASE, config_data, render, render_fails, run_helm
-from test_monitoring import GATEWAY_JOB, _case, _fires, _quiet, _series, promtool, rule_groups
+from test_monitoring import GATEWAY_JOB, _case, _fires, _quiet, _series, passes_promtool
 
 from nexus_mesh.settings import NexusSettings
 
@@ -75,11 +75,4 @@ def test_unfinished_replays_fire_per_pod_and_reason_but_not_for_clients_that_lef
             _quiet("NexusGatewayReplaysUnfinished", "16m"),
         )
     ]
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}))
-    spec = tmp_path / "tests.yaml"
-    spec.write_text(
-        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests})
-    )
-    tested = promtool("test", "rules", str(spec))
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    passes_promtool(tmp_path, tests)
