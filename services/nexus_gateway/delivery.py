@@ -202,6 +202,7 @@ class Dispatcher:
         # A fetch against a dead broker just returns nothing, so reachability is probed
         # explicitly; the same answer gives the end offsets for the lag figures.
         rounds = 0
+        lost_at: float | None = None
         while True:
             rounds += 1
             try:
@@ -210,6 +211,12 @@ class Dispatcher:
                     if rounds % layout_every == 0:
                         await self._check_layout()
                 self._reachable = True
+                if lost_at is not None:
+                    # The outage's end is news too: an operator reading the log otherwise
+                    # cannot tell whether the warning above still holds.
+                    gone = asyncio.get_running_loop().time() - lost_at
+                    log.info("Kafka reachable again from the delivery consumer after %.0f s", gone)
+                    lost_at = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -217,6 +224,7 @@ class Dispatcher:
                     # A timeout's text is empty: say what it means.
                     reason = str(exc) or f"no answer within {timeout_s:g} s"
                     log.warning("Kafka unreachable from the delivery consumer: %s", reason)
+                    lost_at = asyncio.get_running_loop().time()
                 self._reachable = False
             await asyncio.sleep(interval_s)
 

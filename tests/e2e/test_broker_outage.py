@@ -104,6 +104,12 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
                 return ready(admin) == 200
 
             await eventually(recovered, timeout=60, what="/readyz after the broker returns")
+            # The log tells the outage's end too, not only its start.
+
+            async def said_back() -> bool:
+                return "Kafka reachable again from the delivery consumer after" in gateway.log()
+
+            await eventually(said_back, timeout=30, what="the log to say Kafka is back")
             # The client retries with the same event_id: one record, whatever happened to
             # the first attempt, then new events flow both ways again.
             retried = await client.emit(
