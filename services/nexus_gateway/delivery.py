@@ -124,6 +124,8 @@ class Dispatcher:
         self._reachable = False
         self._ends: dict[TopicPartition, int] = {}
         self._losses: dict[TopicPartition, _Loss] = {}
+        # The out-of-range position last followed on each partition (_out_of_range).
+        self._followed: dict[TopicPartition, int] = {}
         for topic in (self._topics.clients, self._topics.system):
             metrics.records_lost.labels(topic)  # at 0 from the start, for increase()
         self._fanout = Fanout(
@@ -536,6 +538,11 @@ class Dispatcher:
             nxt = self._next.get(tp)
             if nxt is None:
                 continue  # its last connection left while Kafka answered
+            if self._followed.get(tp) == reported[tp] != nxt:
+                # A second report of a position already followed (aiokafka had buffered it
+                # before the seek): stale, the partition reads on from where it now is.
+                followed = True
+                continue
             first, end = firsts[tp], ends[tp]
             if first <= nxt <= end:
                 # Back in range (a stale report, or a leader that had not caught up): read on
@@ -563,6 +570,7 @@ class Dispatcher:
                 resume_at, message = end, TRUNCATED_MESSAGE
             self._next[tp] = resume_at
             self._consumer.seek(tp, resume_at)
+            self._followed[tp] = reported[tp]
             followed = True
             if tp.topic == self._topics.system:
                 missed = list(self._hub)
