@@ -21,7 +21,8 @@ from nexus_mesh.tracing import Telemetry
 
 @pytest.fixture
 async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
-    """``make_ingress(codec=, metrics=, max_event_bytes=4096, telemetry=)``: an ingress whose
+    """``make_ingress(codec=, metrics=, max_event_bytes=4096, telemetry=, answer_timeout_s=)``:
+    an ingress whose
     producer points at a closed port, so a test must never get as far as writing."""
 
     def make(
@@ -30,6 +31,7 @@ async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
         metrics: GatewayMetrics | None = None,
         max_event_bytes: int = 4096,
         telemetry: Telemetry | None = None,
+        answer_timeout_s: float = 10.0,
     ) -> Ingress:
         registry = load_registry(default_schemas_dir())
         codec = codec or Codec(registry)
@@ -51,6 +53,7 @@ async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
             source="gateway/test",
             max_event_bytes=max_event_bytes,
             telemetry=telemetry,
+            answer_timeout_s=answer_timeout_s,
         )
 
     producers: list[EnvelopeProducer] = []

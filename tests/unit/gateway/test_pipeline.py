@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import orjson
 import pytest
 
+from nexus_gateway.connection import Connection
+from nexus_gateway.ingress import Ingress
 from nexus_gateway.pipeline import EventPipeline, Turn
 
 
@@ -109,3 +113,55 @@ async def test_a_refused_event_does_not_let_the_next_overtake_the_one_before() -
         await pipeline.finish()
     assert queued == ["first", "third"]
     assert sorted(answers) == [b"first", b"refused", b"third"]
+
+
+def chat(event_id: str) -> bytes:
+    return orjson.dumps(
+        {"type": "chat.message", "payload": {"text": "hi"}, "metadata": {"event_id": event_id}}
+    )
+
+
+def answer_of(frame: bytes) -> tuple[str, str]:
+    payload = orjson.loads(frame)["payload"]
+    return payload["code"], payload["message"]
+
+
+async def test_an_event_whose_socket_closed_while_it_waited_is_not_written(
+    make_ingress: Callable[..., Ingress], connection: Connection
+) -> None:
+    """Its answer could not reach the client, which resends it after resuming, perhaps on
+    another pod: written here too, it would be written twice. (The ingress's producer points
+    at a closed port: a write would be answered "Kafka is unavailable", not this.)"""
+    ingress = make_ingress()
+    loop = asyncio.get_running_loop()
+    before: asyncio.Future[None] = loop.create_future()
+    handling = asyncio.create_task(
+        ingress.handle(
+            connection, chat("e-1"), allowed=True, turn=Turn(before, loop.create_future())
+        )
+    )
+    connection.stop_taking()  # the socket closed while the event before it was not queued
+    before.set_result(None)
+    async with asyncio.timeout(5):
+        assert answer_of(await handling) == (
+            "unavailable",
+            "connection closed before it was written",
+        )
+
+
+async def test_an_event_waits_for_the_ones_before_it_at_most_one_produce_timeout(
+    make_ingress: Callable[..., Ingress], connection: Connection
+) -> None:
+    """Kafka takes no write (a full batch in an outage): the event is answered within its
+    own produce timeout of being read, not written, instead of one timeout after another."""
+    ingress = make_ingress(answer_timeout_s=0.3)
+    loop = asyncio.get_running_loop()
+    never: asyncio.Future[None] = loop.create_future()
+    async with asyncio.timeout(5):
+        code, message = answer_of(
+            await ingress.handle(
+                connection, chat("e-2"), allowed=True, turn=Turn(never, loop.create_future())
+            )
+        )
+    assert code == "unavailable"
+    assert message.startswith("the events sent before it still wait for Kafka")
