@@ -279,7 +279,7 @@ class Ingress:
         payload = self._payload(target.type, frame.get("payload", {}), event_id)
         ident = connection.identity
         key: IdempotencyKey = (ident.campaign_id, ident.user_id, event_id)
-        if turn is not None:
+        if turn is not None and not turn.ready:
             # After the event sent before it is queued for Kafka: the campaign's order, and a
             # quick resend of that event finds it in the window. Bounded: when Kafka takes
             # no write (a full batch in an outage), each event is answered within its own
@@ -294,12 +294,6 @@ class Ingress:
                     "resend it with the same event_id",
                     event_id,
                 ) from None
-            if connection.closing:
-                # The socket is gone: the answer could not reach the client, which resends
-                # after resuming (perhaps on another pod), so it is not written here.
-                raise ClientEventError(
-                    ErrorCode.UNAVAILABLE, "connection closed before it was written", event_id
-                )
         earlier = self._idempotency.lookup(key)
         if earlier is None and connection.replaying and self._to_whole_campaign(target):
             # A resumed connection: its replay learns which of this user's campaign events
@@ -347,7 +341,9 @@ class Ingress:
                 ErrorCode.UNAVAILABLE, "gateway is draining: reconnect and retry", event_id
             )
         if connection.closing:
-            # Closed while this waited for the replay or for an earlier write: as above.
+            # The socket closed while this waited (for its turn, the replay, an earlier
+            # write): the answer could not reach the client, which resends after resuming,
+            # perhaps on another pod, so it is not written here.
             raise ClientEventError(
                 ErrorCode.UNAVAILABLE, "connection closed before it was written", event_id
             )

@@ -31,6 +31,12 @@ class Turn:
         self._before = before
         self._mine = mine
 
+    @property
+    def ready(self) -> bool:
+        """Whether the event before this one is queued or done with already (the usual
+        case: a client waits for its answers before sending more)."""
+        return self._before is None or self._before.done()
+
     async def wait(self) -> None:
         """Until the event before this one is queued for Kafka, or done with."""
         before = self._before
