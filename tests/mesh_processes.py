@@ -12,10 +12,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexus_gateway.auth import issue_token
+from nexus_mesh.client import MeshClient
 from nexus_mesh.localkafka.cluster import free_port, free_ports
 from nexus_mesh.localkafka.orphans import dies_with_this_process
 
@@ -137,3 +139,14 @@ class Mesh:
     def close(self) -> None:
         for process in reversed(self.processes):
             process.stop()
+
+
+async def joined(
+    stack: AsyncExitStack, mesh: Mesh, url: str, campaign: str, user: str
+) -> MeshClient:
+    """A client of ``user`` in ``campaign`` on the gateway at ``url``, with a token of its
+    own, closed when ``stack`` closes."""
+    client = await MeshClient.connect(
+        url, campaign_id=campaign, user_id=user, token=mesh.token(user, [campaign])
+    )
+    return await stack.enter_async_context(client)

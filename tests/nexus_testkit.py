@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from nexus_mesh.service.publisher import Publisher
     from nexus_mesh.settings import NexusSettings
 
 T = TypeVar("T")
@@ -171,3 +172,18 @@ async def scrape_metrics(url: str) -> MetricSamples:
 def metric_value(samples: MetricSamples, name: str, **labels: str) -> float | None:
     """The sample ``name`` with exactly ``labels``; None when the process serves none."""
     return samples.get((name, frozenset(labels.items())))
+
+
+async def write_big_gap(publisher: Publisher) -> None:
+    """What a resume in campaign A has to replay: 1,000 updates of ~16 KB (~16 MB, more than
+    the socket buffers and a connection's outbox take); then one update in campaign B."""
+    blob = "x" * 16_000
+    for n in range(1_000):
+        await publisher.publish(
+            "campaign.updated",
+            {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
+            campaign_id="A",
+        )
+    await publisher.publish(
+        "campaign.updated", {"status": "for alice", "updated_at": 1}, campaign_id="B"
+    )

@@ -37,7 +37,7 @@ from nexus_gateway.record_rules import DeliveryLimit, misplaced, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
-from nexus_mesh.errors import CodecError
+from nexus_mesh.errors import CodecError, NexusError
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
 from nexus_mesh.kafka.metadata_backoff import pace_consumer
 from nexus_mesh.kafka.records import CAMPAIGN_HEADER, header
@@ -64,9 +64,12 @@ class CatchUp:
     system_targets: tuple[int, ...]
 
 
-class ReplayUnfinishedError(Exception):
+class ReplayUnfinishedError(NexusError):
     """A replay that did not finish for ``reason`` (a label of
-    ``nexus_gateway_replays_unfinished_total``); its message says why, never empty."""
+    ``nexus_gateway_replays_unfinished_total``); its message says why, never empty. Retriable:
+    the client resumes again from the same position and loses nothing."""
+
+    retriable = True
 
     def __init__(self, reason: str, why: str) -> None:
         super().__init__(why)

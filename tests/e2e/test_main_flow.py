@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from kafka_tail import TopicTail
-from mesh_processes import Mesh
+from mesh_processes import Mesh, joined
 from nexus_mesh.client import Event, MeshClient
 from nexus_mesh.codec.binary import BinaryCodec
 from nexus_mesh.kafka.partitioning import campaign_partition
@@ -29,15 +29,6 @@ from nexus_mesh.registry import load_registry
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually, schemas_with_flow_timeout
-
-
-async def connect(
-    stack: AsyncExitStack, mesh: Mesh, url: str, campaign: str, user: str
-) -> MeshClient:
-    client = await MeshClient.connect(
-        url, campaign_id=campaign, user_id=user, token=mesh.token(user, [campaign])
-    )
-    return await stack.enter_async_context(client)
 
 
 async def next_of(client: MeshClient, timeout: float = 15.0) -> Event:
@@ -62,9 +53,9 @@ async def test_search_round_trip_reaches_only_the_requesting_connection(
     gateway = mesh.gateway()
     mesh.service("search")
     assert gateway.url
-    asker = await connect(stack, mesh, gateway.url, "acme", "alice")
-    same_user = await connect(stack, mesh, gateway.url, "acme", "alice")
-    other_campaign = await connect(stack, mesh, gateway.url, "globex", "alice")
+    asker = await joined(stack, mesh, gateway.url, "acme", "alice")
+    same_user = await joined(stack, mesh, gateway.url, "acme", "alice")
+    other_campaign = await joined(stack, mesh, gateway.url, "globex", "alice")
 
     reply = await asker.request("search", {"query": "jazz concert"}, timeout=30)
 
@@ -89,7 +80,7 @@ async def test_empty_query_is_answered_with_search_failed(
     gateway = mesh.gateway()
     mesh.service("search")
     assert gateway.url
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     reply = await client.request("search", {"query": "   "}, timeout=30)
     assert reply.type == "search.failed"
 
@@ -101,7 +92,7 @@ async def test_request_without_reply_gets_a_gateway_timeout(
     mesh_schemas = schemas_with_flow_timeout(tmp_path, 300)
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     began = time.monotonic()
     reply = await client.request("search", {"query": "jazz"}, timeout=10)
     assert reply.type == "search.timeout"
@@ -126,7 +117,7 @@ async def test_a_timeout_carries_the_request_s_defaults_too(
         path.write_bytes(orjson.dumps(schema))
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(schemas))
     assert gateway.url
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     reply = await client.request("search", {"query": "jazz"}, timeout=10)
     assert reply.type == "search.timeout"
     assert (reply.payload["query"], reply.payload["page_size"]) == ("jazz", 10)
@@ -145,7 +136,7 @@ async def test_a_request_still_ends_in_a_timeout_after_its_client_reconnects(
     gateway = mesh.gateway(NEXUS_SCHEMAS_DIR=str(mesh_schemas))
     assert gateway.url and gateway.admin_url
     admin_url = gateway.admin_url
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     await client.emit("search", {"query": "jazz"}, event_id="req-1")
     await client.close()
     resumed = await stack.enter_async_context(client.resume())
@@ -190,7 +181,7 @@ async def test_a_reply_received_after_a_resume_is_not_followed_by_a_timeout(
     tail = await stack.enter_async_context(
         TopicTail(settings, topics.clients, settings.clients_partitions)
     )
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     search.process.send_signal(signal.SIGSTOP)  # the reply must come while alice is away
     try:
         await client.emit("search", {"query": "jazz"}, event_id="asked-once")
@@ -220,11 +211,11 @@ async def test_routing_across_two_gateways(
 ) -> None:
     g1, g2 = mesh.gateway(), mesh.gateway()
     assert g1.url and g2.url
-    a1 = await connect(stack, mesh, g1.url, "A", "u1")
-    a2 = await connect(stack, mesh, g2.url, "A", "u2")
-    a3 = await connect(stack, mesh, g2.url, "A", "u1")
-    b1 = await connect(stack, mesh, g1.url, "B", "u1")
-    b2 = await connect(stack, mesh, g2.url, "B", "u3")
+    a1 = await joined(stack, mesh, g1.url, "A", "u1")
+    a2 = await joined(stack, mesh, g2.url, "A", "u2")
+    a3 = await joined(stack, mesh, g2.url, "A", "u1")
+    b1 = await joined(stack, mesh, g1.url, "B", "u1")
+    b2 = await joined(stack, mesh, g2.url, "B", "u3")
     everyone = [a1, a2, a3, b1, b2]
 
     # campaign.updated to A: every A connection on both gateways, no B connection.
@@ -289,8 +280,8 @@ async def test_gateway_assigns_only_the_partitions_of_its_campaigns(
     partition = campaign_partition("A", settings.clients_partitions)
     expected = system | {f"{prefix}.clients:{partition}"}
     async with AsyncExitStack() as stack:
-        await connect(stack, mesh, gateway.url, "A", "u1")
-        await connect(stack, mesh, gateway.url, "A", "u2")
+        await joined(stack, mesh, gateway.url, "A", "u1")
+        await joined(stack, mesh, gateway.url, "A", "u2")
         assert set(stats(gateway.admin_url)["assigned_partitions"]) == expected
     admin_url = gateway.admin_url
 
@@ -305,8 +296,8 @@ async def test_two_connections_of_one_user_coexist(
 ) -> None:
     gateway = mesh.gateway()
     assert gateway.url
-    first = await connect(stack, mesh, gateway.url, "A", "u1")
-    second = await connect(stack, mesh, gateway.url, "A", "u1")
+    first = await joined(stack, mesh, gateway.url, "A", "u1")
+    second = await joined(stack, mesh, gateway.url, "A", "u1")
     assert first.connection_id != second.connection_id
     await publisher.publish(
         "campaign.updated", {"status": "both", "updated_at": 3}, campaign_id="A", user_id="u1"
@@ -325,7 +316,7 @@ async def test_concurrent_requests_are_answered_to_their_own_connection(
     gateway = mesh.gateway()
     mesh.service("search")
     assert gateway.url
-    clients = [await connect(stack, mesh, gateway.url, "acme", f"user{i}") for i in range(4)]
+    clients = [await joined(stack, mesh, gateway.url, "acme", f"user{i}") for i in range(4)]
     queries = ["jazz", "football", "conference", "festival"]
     replies = await asyncio.gather(
         *(
@@ -356,7 +347,7 @@ async def test_the_record_names_the_connection_whatever_the_client_claims(
     clients_tail = await stack.enter_async_context(
         TopicTail(settings, topics.clients, settings.clients_partitions)
     )
-    client = await connect(stack, mesh, gateway.url, "acme", "alice")
+    client = await joined(stack, mesh, gateway.url, "acme", "alice")
     forged = {
         "campaign_id": "other",
         "user_id": "mallory",
@@ -416,8 +407,8 @@ async def test_a_campaign_peer_cannot_answer_another_client_s_request(
     gateway = mesh.gateway()
     search = mesh.service("search")
     assert gateway.url
-    alice = await connect(stack, mesh, gateway.url, "acme", "alice")
-    mallory = await connect(stack, mesh, gateway.url, "acme", "mallory")
+    alice = await joined(stack, mesh, gateway.url, "acme", "alice")
+    mallory = await joined(stack, mesh, gateway.url, "acme", "mallory")
     search.process.send_signal(signal.SIGSTOP)  # the real reply waits until the forgery is in
     try:
         asked = asyncio.create_task(

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
 from clients_topic import campaign_update, write
-from mesh_processes import Mesh, MeshProcess
+from mesh_processes import Mesh, MeshProcess, joined
 from nexus_mesh.client import Event, MeshClient, MeshClosedError
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.connection import client_kwargs
@@ -54,15 +54,6 @@ def other_campaign(partitions: int) -> str:
         for name in (f"other-{n}" for n in range(100))
         if campaign_partition(name, partitions) != mine
     )
-
-
-async def connect(
-    stack: AsyncExitStack, mesh: Mesh, url: str, campaign: str, user: str
-) -> MeshClient:
-    client = await MeshClient.connect(
-        url, campaign_id=campaign, user_id=user, token=mesh.token(user, [campaign])
-    )
-    return await stack.enter_async_context(client)
 
 
 async def until_closed(client: MeshClient) -> tuple[list[Event], MeshClosedError]:
@@ -123,9 +114,9 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
     publish = await clients_writer(settings, stack)
 
-    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
+    bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
     other = other_campaign(partitions)
-    carol = await connect(stack, mesh, url, other, "carol")
+    carol = await joined(stack, mesh, url, other, "carol")
     before = [await publish(CAMPAIGN, f"s-{n}") for n in range(15)]
     assert before == list(range(15)), "a fresh partition: offsets 0-14"
     assert [(await bob.next_event(timeout=15)).payload["status"] for _ in range(15)] == [
@@ -201,8 +192,8 @@ async def test_a_client_whose_campaign_was_quiet_still_gets_what_kafka_holds(
     publish = await clients_writer(settings, stack)
 
     neighbour = neighbour_campaign(partitions)
-    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
-    dave = await connect(stack, mesh, url, neighbour, "dave")
+    bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
+    dave = await joined(stack, mesh, url, neighbour, "dave")
     await publish(CAMPAIGN, "quiet")
     assert (await bob.next_event(timeout=15)).payload["status"] == "quiet"
     # The neighbour's events move the pod on; bob's position stays after "quiet".
@@ -256,8 +247,8 @@ async def test_broadcasts_deleted_before_delivery_close_every_connection(
     url = gateway.url
     other = other_campaign(settings.clients_partitions)
     clients = [
-        await connect(stack, mesh, url, CAMPAIGN, "bob"),
-        await connect(stack, mesh, url, other, "carol"),
+        await joined(stack, mesh, url, CAMPAIGN, "bob"),
+        await joined(stack, mesh, url, other, "carol"),
     ]
     first = await publisher.broadcast("system.notice", {"level": "info", "text": "n-0"})
     for client in clients:
@@ -306,7 +297,7 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
     tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
     publish = await clients_writer(settings, stack)
 
-    bob = await connect(stack, mesh, url, CAMPAIGN, "bob")
+    bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
     await publish(CAMPAIGN, "s-0")
     assert (await bob.next_event(timeout=15)).payload["status"] == "s-0"
     # A position before s-0, older than what the pod is about to lose: nothing it remembers

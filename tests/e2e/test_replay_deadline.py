@@ -10,7 +10,7 @@ from aiohttp import WSMsgType
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient
 from nexus_mesh.service.publisher import Publisher
-from nexus_testkit import eventually, metric_value, scrape_metrics
+from nexus_testkit import eventually, metric_value, scrape_metrics, write_big_gap
 
 TIMEOUT_S = 4
 
@@ -36,16 +36,7 @@ async def test_a_replay_that_cannot_finish_in_time_is_counted_and_closed_with_it
         a_since = c.welcome["position"]
     async with MeshClient.connect(url, campaign_id="B", user_id="alice", token=alice) as c:
         alice_since = c.welcome["position"]
-    blob = "x" * 16_000
-    for n in range(1_000):  # ~16 MB: more than the socket buffers and the outbox take
-        await publisher.publish(
-            "campaign.updated",
-            {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
-            campaign_id="A",
-        )
-    await publisher.publish(
-        "campaign.updated", {"status": "for alice", "updated_at": 1}, campaign_id="B"
-    )
+    await write_big_gap(publisher)
 
     async def replays(running: int, waiting: int) -> bool:
         samples = await scrape_metrics(admin_url)

@@ -25,7 +25,7 @@ from nexus_mesh.client import Ack, MeshClient, MeshClosedError, MeshConnectError
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.service.publisher import Publisher
 from nexus_mesh.settings import NexusSettings
-from nexus_testkit import eventually, gateway_connections
+from nexus_testkit import eventually, gateway_connections, write_big_gap
 
 
 def rss_kib(pid: int) -> int:
@@ -360,16 +360,7 @@ async def test_one_user_s_stalled_resumes_leave_the_replay_slots_to_others(
         hog_since = first.welcome["position"]
     async with MeshClient.connect(url, campaign_id="B", user_id="alice", token=alice) as left:
         alice_since = left.welcome["position"]
-    blob = "x" * 16_000
-    for n in range(1_000):  # ~16 MB: more than the socket buffers and the outbox take
-        await publisher.publish(
-            "campaign.updated",
-            {"status": str(n), "changes": {"blob": blob}, "updated_at": n},
-            campaign_id="A",
-        )
-    await publisher.publish(
-        "campaign.updated", {"status": "for alice", "updated_at": 1}, campaign_id="B"
-    )
+    await write_big_gap(publisher)
 
     def replays() -> dict[str, float]:
         with urllib.request.urlopen(admin_url + "/metrics", timeout=5) as page:

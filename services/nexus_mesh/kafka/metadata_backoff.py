@@ -12,7 +12,7 @@ the same way for an assigned partition without a leader, and spins the same way.
 aio-libs/aiokafka#1014).
 
 :func:`pace_failed_metadata_updates` makes the client's background update wait
-``backoff_s`` after a failure before reporting it: a waiter learns of the failure, and asks
+its own retry backoff after a failure before reporting it: a waiter learns of the failure, and asks
 again, at most once per backoff, while an update that succeeds is reported as soon as it
 does. It wraps a private method of the client, so it checks that the method is there and
 leaves the client as it is, with a warning, if it is not.
@@ -27,11 +27,15 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def pace_failed_metadata_updates(client: Any, *, backoff_s: float) -> None:
-    """Make ``client`` (an ``aiokafka.AIOKafkaClient``) pause ``backoff_s`` after each failed
-    update of its own metadata."""
+def pace_failed_metadata_updates(client: Any) -> None:
+    """Make ``client`` (an ``aiokafka.AIOKafkaClient``) pause after each failed update of its
+    own metadata, as long as its own ``retry_backoff_ms`` (100 ms unless set)."""
     update = getattr(client, "_metadata_update", None)
-    if not callable(update) or not hasattr(client, "cluster"):
+    if (
+        not callable(update)
+        or not hasattr(client, "cluster")
+        or not hasattr(client, "_retry_backoff")
+    ):
         log.warning(
             "this aiokafka client has no _metadata_update: failed metadata updates are not "
             "paced, and an outage may cost a busy loop of connection attempts"
@@ -44,17 +48,13 @@ def pace_failed_metadata_updates(client: Any, *, backoff_s: float) -> None:
         # every waiter shares; a one-off fetch into a fresh object (fetch_all_metadata)
         # reports its failure to its caller at once, as before.
         if not updated and cluster_metadata is client.cluster:
-            await asyncio.sleep(backoff_s)
+            await asyncio.sleep(client._retry_backoff)
         return updated
 
     client._metadata_update = paced
 
 
-# aiokafka's default retry_backoff_ms, which every client of the mesh keeps.
-DEFAULT_BACKOFF_S = 0.1
-
-
-def pace_consumer(consumer: Any, *, backoff_s: float = DEFAULT_BACKOFF_S) -> None:
+def pace_consumer(consumer: Any) -> None:
     """:func:`pace_failed_metadata_updates` for an ``aiokafka.AIOKafkaConsumer``'s client,
     which the consumer builds itself and keeps in a private attribute."""
-    pace_failed_metadata_updates(getattr(consumer, "_client", None), backoff_s=backoff_s)
+    pace_failed_metadata_updates(getattr(consumer, "_client", None))

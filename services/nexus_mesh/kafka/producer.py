@@ -70,9 +70,6 @@ _DESYNCED = (
 )
 # Between attempts to start a replacement while Kafka cannot be reached.
 _REPLACE_RETRY_S = 1.0
-# aiokafka's retry backoff (its default), also the pause after a failed metadata update: without
-# it a write waiting for a partition's leader through an outage retries in a busy loop.
-_RETRY_BACKOFF_MS = 100
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +121,10 @@ class EnvelopeProducer:
             # the clients' default five, during which a moved campaign's events land where
             # its readers no longer look.
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
-            retry_backoff_ms=_RETRY_BACKOFF_MS,
         )
         # A write waiting for a partition's leader while no broker answers would otherwise
         # retry the metadata at once, thousands of times a second (aio-libs/aiokafka#496).
-        pace_failed_metadata_updates(producer.client, backoff_s=_RETRY_BACKOFF_MS / 1000)
+        pace_failed_metadata_updates(producer.client)
         return producer
 
     async def start(self) -> None:
