@@ -383,7 +383,9 @@ class Ingress:
                 ErrorCode.UNAVAILABLE,
                 "Kafka is unavailable: retry with the same event_id",
             )
-            if isinstance(exc, TopicMissingError):
+            if isinstance(exc, KafkaUnavailableError):
+                pass  # the usual outage: said by the Kafka clients' own log lines
+            elif isinstance(exc, TopicMissingError):
                 # An operator's job (`nexus topics ensure`), said once per event, no traceback.
                 log.error("client event %s refused: %s", event_id, exc)
                 message = (
@@ -397,8 +399,15 @@ class Ingress:
                 message = (
                     f"Kafka refused {target.type}; it was not written (resending will not help)"
                 )
-            elif not isinstance(exc, KafkaUnavailableError):
+            else:
+                # The gateway's own fault, not Kafka's: a client told to retry would fail the
+                # same way forever. The event id leads an operator to this traceback.
                 log.exception("writing client event %s failed", event_id)
+                code = ErrorCode.INTERNAL
+                message = (
+                    f"the gateway failed to write {target.type} (its fault, logged with this "
+                    "event_id); it was not written"
+                )
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:
                 self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)

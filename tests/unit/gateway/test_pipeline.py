@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import RecordMetadata
 
 from nexus_gateway.connection import Connection
+from nexus_gateway.flows import FlowTracker
+from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
+from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.pipeline import EventPipeline, Turn
+from nexus_mesh.codec import Codec
+from nexus_mesh.envelope import Envelope
+from nexus_mesh.errors import WriteInDoubtError
+from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.registry import load_registry
+from nexus_mesh.settings import NexusSettings, default_schemas_dir
 
 
 async def test_an_event_waits_for_the_one_before_to_be_queued_not_answered() -> None:
@@ -165,3 +179,83 @@ async def test_an_event_waits_for_the_ones_before_it_at_most_one_produce_timeout
         )
     assert code == "unavailable"
     assert message.startswith("the events sent before it still wait for Kafka")
+
+
+class ScriptedProducer(EnvelopeProducer):
+    """Queues in call order; the first write of ``doubtful`` is left in doubt on
+    ``doubt`` (queued, never acknowledged in time), every other write is acknowledged."""
+
+    def __init__(self, doubtful: str, doubt: asyncio.Future[RecordMetadata]) -> None:
+        super().__init__(
+            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
+            codec=Codec(load_registry(default_schemas_dir())),
+            client_id="t",
+        )
+        self.queue: list[str] = []
+        self.second_queued = asyncio.Event()
+        self._doubtful, self._doubt = doubtful, doubt
+
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        topic: str,
+        queued: Callable[[], object] | None = None,
+        **_: Any,
+    ) -> Written:
+        event_id = envelope.metadata.event_id
+        self.queue.append(event_id)
+        if len(self.queue) == 2:
+            self.second_queued.set()
+        if queued is not None:
+            queued()
+        if event_id == self._doubtful and self.queue.count(event_id) == 1:
+            raise WriteInDoubtError("no acks in time", delivery=self._doubt)
+        return Written(topic=topic, partition=0, offset=len(self.queue))
+
+
+async def test_a_resend_of_a_write_in_doubt_keeps_its_place_before_later_events(
+    connection: Connection,
+) -> None:
+    """e-1's first write is in doubt; the client resends e-1, then sends e-2. Should the first
+    write fail, the resend writes e-1 again: Kafka must get it before e-2, so e-2 waits for
+    the resend to learn the first write's fate instead of overtaking it."""
+    loop = asyncio.get_running_loop()
+    doubt: asyncio.Future[RecordMetadata] = loop.create_future()
+    producer = ScriptedProducer("e-1", doubt)
+    registry = load_registry(default_schemas_dir())
+    ingress = Ingress(
+        registry=registry,
+        codec=Codec(registry),
+        producer=producer,
+        topics=TopicNames(prefix="t"),
+        flows=FlowTracker(lambda _pending: True),
+        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
+        metrics=GatewayMetrics(),
+        source="gateway/test",
+        max_event_bytes=4096,
+    )
+    answers: list[dict[str, Any]] = []
+    first_answered = asyncio.Event()
+
+    def answer(frame: bytes) -> None:
+        answers.append(orjson.loads(frame)["payload"])
+        first_answered.set()
+
+    pipeline = EventPipeline(answer)
+
+    for event_id in ("e-1", "e-1", "e-2"):
+        await pipeline.submit(partial(ingress.handle, connection, chat(event_id), allowed=True))
+    async with asyncio.timeout(5):
+        await first_answered.wait()
+    assert answers[0]["code"] == "unconfirmed"
+    # Nothing may be queued while the resend waits on the write in doubt: a bounded look.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(producer.second_queued.wait(), 0.2)
+    assert producer.queue == ["e-1"]
+
+    doubt.set_exception(KafkaConnectionError("the write failed after all"))
+    async with asyncio.timeout(5):
+        await pipeline.finish()
+    assert producer.queue == ["e-1", "e-1", "e-2"]
+    assert [(a["event_id"], "offset" in a) for a in answers[1:]] == [("e-1", True), ("e-2", True)]
