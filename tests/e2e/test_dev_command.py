@@ -150,7 +150,7 @@ async def test_dev_serves_the_mesh_and_a_signal_stops_all_of_it(
         log = (tmp_path / "dev.log").read_text()
         assert "stopped the local Kafka" in log
         # On its new broker the search service joined without aiokafka's ERROR about a
-        # coordinator not there yet: dev waited for it.
+        # coordinator not there yet: the service waited for it before its consumer looked.
         assert "GroupCoordinatorNotAvailable" not in log
         assert "Traceback" not in log
         if own_service:

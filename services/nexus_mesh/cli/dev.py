@@ -84,7 +84,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nexus_mesh.kafka.topics import await_group_coordinator, ensure_topics
+    from nexus_mesh.kafka.topics import ensure_topics
     from nexus_mesh.localkafka import AlreadyRunningError, LocalKafka
     from nexus_mesh.registry import load_registry
     from nexus_mesh.settings import load_settings
@@ -137,10 +137,6 @@ def _run(args: argparse.Namespace) -> int:
         registry = load_registry(settings.schemas_dir)
         report = asyncio.run(ensure_topics(settings, registry.domains))
         print(f"topics: {len(report.created)} created, {len(report.existing)} existing")
-        if args.search or args.service:
-            # Any group's coordinator will do: it exists once the broker's offsets topic
-            # does, which then serves every group, your services' too.
-            asyncio.run(await_group_coordinator(settings, f"{settings.topic_prefix}.search"))
         processes = mesh_processes(env, search=args.search, services=args.service)
         for command, child_env in processes:
             # Killed with this process: a `nexus dev` killed outright (an IDE's stop, the OOM

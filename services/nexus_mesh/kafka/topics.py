@@ -22,7 +22,6 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
 
 from nexus_mesh.errors import KafkaUnavailableError, TopicConfigError
 from nexus_mesh.kafka.connection import client_kwargs
@@ -351,33 +350,3 @@ def _duration(retention_ms: str) -> str:
         if ms >= size:
             return f"{ms / size:g} {unit}"
     return f"{ms} ms"
-
-
-async def await_group_coordinator(
-    settings: NexusSettings, group_id: str, *, timeout: float = 60.0
-) -> None:
-    """Return once the broker names a coordinator for ``group_id``.
-
-    A new broker creates its offsets topic on the first request for a coordinator and
-    answers "not available" until the topic has a leader; a consumer that joins meanwhile
-    retries, but aiokafka logs each refusal as an ERROR. A command that starts services on a
-    broker it may just have created (``nexus dev``) asks first and spares its user the
-    alarm. Raises :class:`KafkaUnavailableError` after ``timeout`` seconds.
-    """
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        await admin.start()
-        while True:
-            try:
-                await admin.find_coordinator(group_id)
-                return
-            except KafkaError as exc:
-                if not exc.retriable or loop.time() > deadline:
-                    raise KafkaUnavailableError(
-                        f"no coordinator for consumer group {group_id}: {exc}"
-                    ) from exc
-            await asyncio.sleep(0.2)  # the broker is electing the offsets topic's leader
-    finally:
-        await admin.close()

@@ -27,6 +27,7 @@ is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
@@ -48,6 +49,7 @@ from nexus_mesh.errors import (
     TopicMissingError,
 )
 from nexus_mesh.kafka.connection import client_kwargs, stop_quietly
+from nexus_mesh.kafka.coordinator import await_group_coordinator
 from nexus_mesh.kafka.metadata_backoff import pace_consumer
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import METADATA_MAX_AGE_MS, TopicNames
@@ -63,6 +65,9 @@ from nexus_mesh.settings import DEFAULT_TOPIC_PREFIX, NexusSettings, load_settin
 from nexus_mesh.tracing import Telemetry, setup_telemetry
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# A new cluster's group coordinator takes well under a second; past this the consumer looks
+# for it itself (and says why it is not there).
+_COORDINATOR_WAIT_S = 10.0
 
 
 class Service:
@@ -245,6 +250,10 @@ class Service:
         consumer: AIOKafkaConsumer | None = None
         try:
             await producer.start()
+            # Before the consumer looks for it, which logs every "not available yet" at ERROR;
+            # anything else wrong is left for the consumer to report as it always has.
+            with contextlib.suppress(KafkaError, KafkaUnavailableError, OSError):
+                await await_group_coordinator(settings, self.group_id, timeout=_COORDINATOR_WAIT_S)
             consumer = AIOKafkaConsumer(
                 **client_kwargs(settings),
                 client_id=self.group_id,
