@@ -181,6 +181,11 @@ class Dispatcher:
         await stop_quietly(self._consumer.stop())
 
     @property
+    def reachable(self) -> bool:
+        """The broker answered within the last few seconds."""
+        return self._reachable
+
+    @property
     def healthy(self) -> bool:
         """Delivery runs and the broker answered within the last few seconds."""
         return self._reachable and self._task is not None and not self._task.done()

@@ -1,8 +1,9 @@
 """Request flows awaiting their reply; a gateway-made timeout event when none comes in time.
 
 A request (e.g. ``search`` -> ``search.requested``) waits, keyed by connection and
-correlation id, until a reply type of its flow is routed to that connection; after the flow's
-``timeout_ms`` the connection gets the flow's timeout event instead (DESIGN.md section 3).
+correlation id, until a reply type of its flow is routed to that connection; ``timeout_ms``
+after Kafka confirmed the request's write, the connection gets the flow's timeout event
+instead (DESIGN.md section 3).
 
 A waiting request outlives its socket: a client that reconnects here with its connection id
 (``?since=...&connection_id=...``) still gets the timeout. One that is away when the timer
@@ -69,8 +70,9 @@ class FlowTracker:
         refused the frame). Either way the request is remembered as owed, and a resend after
         the client's resume waits again: a queued frame is no delivered one."""
         self._on_timeout = on_timeout
-        # connection id -> correlation id -> timer.
-        self._pending: dict[str, dict[str, asyncio.TimerHandle]] = {}
+        # connection id -> correlation id -> its timer, or the request until Kafka has
+        # confirmed its write (``arm``).
+        self._pending: dict[str, dict[str, asyncio.TimerHandle | PendingRequest]] = {}
         # (connection id, correlation id) -> (when it fired, the request), oldest first. Kept
         # apart, each to its own bound: timeouts that reached a socket's queue (most, and all
         # of them while a service is down) must not push out those that reached no socket,
@@ -83,12 +85,29 @@ class FlowTracker:
     def __len__(self) -> int:
         return sum(len(timers) for timers in self._pending.values())
 
-    def track(self, request: PendingRequest) -> None:
+    def track(self, request: PendingRequest, *, armed: bool = True) -> None:
+        """Wait for ``request``'s reply; its timeout runs from now, or, not ``armed``, from
+        :meth:`arm`. A request is tracked before its write (a reply may come before the
+        write's ack is handled) and armed once Kafka confirms the write: while Kafka cannot
+        take it, the client's answer is about Kafka (``unavailable``, ``unconfirmed``), not a
+        timeout that blames the service."""
         timers = self._pending.setdefault(request.connection_id, {})
         previous = timers.pop(request.correlation_id, None)
-        if previous is not None:
+        if isinstance(previous, asyncio.TimerHandle):
             previous.cancel()
-        timers[request.correlation_id] = asyncio.get_running_loop().call_later(
+        timers[request.correlation_id] = self._timer(request) if armed else request
+
+    def arm(self, connection_id: str, correlation_id: str) -> None:
+        """The request's write is confirmed: its timeout starts (if it still waits)."""
+        timers = self._pending.get(connection_id)
+        if timers is None:
+            return
+        waiting = timers.get(correlation_id)
+        if isinstance(waiting, PendingRequest):
+            timers[correlation_id] = self._timer(waiting)
+
+    def _timer(self, request: PendingRequest) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(
             request.flow.timeout_ms / 1000, self._expire, request
         )
 
@@ -117,7 +136,8 @@ class FlowTracker:
         handle = self._pop(connection_id, correlation_id)
         if handle is None:
             return False
-        handle.cancel()
+        if isinstance(handle, asyncio.TimerHandle):
+            handle.cancel()
         return True
 
     def owes(self, connection_id: str, correlation_id: str) -> bool:
@@ -137,7 +157,9 @@ class FlowTracker:
         self.track(owed[1])
         return True
 
-    def _pop(self, connection_id: str, correlation_id: str) -> asyncio.TimerHandle | None:
+    def _pop(
+        self, connection_id: str, correlation_id: str
+    ) -> asyncio.TimerHandle | PendingRequest | None:
         timers = self._pending.get(connection_id)
         if timers is None:
             return None
@@ -149,7 +171,8 @@ class FlowTracker:
     def cancel_all(self) -> None:
         for timers in self._pending.values():
             for handle in timers.values():
-                handle.cancel()
+                if isinstance(handle, asyncio.TimerHandle):
+                    handle.cancel()
         self._pending.clear()
         self._missed.clear()
         self._queued.clear()

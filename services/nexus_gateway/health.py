@@ -30,7 +30,9 @@ async def readyz(request: web.Request) -> web.Response:
         "ready": gateway.ready,
         "draining": gateway.draining is not None,
         "accepting": gateway.accepting,
-        "kafka": gateway.kafka_started,
+        # Now, not at start: during an outage an operator reads this to tell Kafka's
+        # trouble from the gateway's.
+        "kafka": gateway.kafka_started and gateway.dispatcher.reachable,
         "delivery": gateway.dispatcher.healthy,
     }
     return web.json_response(body, status=200 if gateway.ready else 503)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from aiokafka.structs import RecordMetadata
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -361,7 +362,8 @@ class Ingress:
                     context=context_api.get_current() if self._telemetry.enabled else None,
                     traceparent=meta.traceparent,
                     tracestate=meta.tracestate,
-                )
+                ),
+                armed=False,
             )
         try:
             written = await self._send(envelope, topic, turn)
@@ -369,6 +371,10 @@ class Ingress:
             # It may still land: keep the id reserved until the producer knows, so a resend
             # is answered from this write instead of writing a second record.
             self._idempotency.settle_later(key, pending, exc.delivery)
+            if target.flow is not None and envelope.metadata.correlation_id is not None:
+                self._await_request_write(
+                    ident.connection_id, envelope.metadata.correlation_id, exc.delivery
+                )
             raise ClientEventError(
                 ErrorCode.UNCONFIRMED,
                 "Kafka has not confirmed the write in time and it may still be written: resend "
@@ -414,6 +420,8 @@ class Ingress:
             raise ClientEventError(code, message, event_id) from exc
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)
+        if target.flow is not None and envelope.metadata.correlation_id is not None:
+            self._flows.arm(ident.connection_id, envelope.metadata.correlation_id)
         self._metrics.events_in.labels(envelope.type).inc()
         self._metrics.acks.inc()
         return ack_frame(
@@ -423,6 +431,22 @@ class Ingress:
             offset=written.offset,
             traceparent=answer_trace(span),
         )
+
+    def _await_request_write(
+        self,
+        connection_id: str,
+        correlation_id: str,
+        delivery: asyncio.Future[RecordMetadata],
+    ) -> None:
+        """A request whose write is in doubt waits for a reply only if the write lands."""
+
+        def settled(done: asyncio.Future[RecordMetadata]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                self._flows.resolve(connection_id, correlation_id)
+            else:
+                self._flows.arm(connection_id, correlation_id)
+
+        delivery.add_done_callback(settled)
 
     async def _send(self, envelope: Envelope, topic: str, turn: Turn | None) -> Written:
         with timed_write(self._metrics.produce_latency.labels):

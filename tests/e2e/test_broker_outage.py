@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import orjson
 import pytest
 
 from kafka_tail import TopicTail
@@ -25,13 +26,18 @@ from nexus_testkit import eventually, metric_value, scrape_metrics
 
 
 def ready(url: str) -> int:
+    return readiness(url)[0]
+
+
+def readiness(url: str) -> tuple[int, dict[str, object]]:
+    """``/readyz``'s status and body (0 and {} when it does not answer)."""
     try:
         with urllib.request.urlopen(url + "/readyz", timeout=5) as response:
-            return int(response.status)
+            return int(response.status), orjson.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, orjson.loads(error.read())
     except OSError:
-        return 0
+        return 0, {}
 
 
 async def test_outage_answers_unavailable_and_recovers_by_itself(
@@ -79,10 +85,12 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
             assert metric_value(during, f"{latency}_count", outcome="in_doubt") == 1
             assert (metric_value(during, f"{latency}_sum", outcome="in_doubt") or 0) >= 3
 
-            async def not_ready() -> bool:
-                return ready(admin) == 503
+            async def kafka_not_ready() -> bool:
+                # Kafka itself named as the reason, not only the delivery it stops.
+                status, body = readiness(admin)
+                return status == 503 and body.get("kafka") is False
 
-            await eventually(not_ready, timeout=30, what="/readyz to report the outage")
+            await eventually(kafka_not_ready, timeout=30, what="/readyz to report the outage")
             # Kafka cannot say whether the position is still readable: the answer is "retry"
             # (a close before the welcome), never recovered=false with events skipped.
             with pytest.raises(MeshConnectError) as resume_refused:

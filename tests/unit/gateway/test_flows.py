@@ -159,3 +159,29 @@ async def test_a_request_is_owed_while_it_waits_and_once_its_timeout_fired() -> 
     assert flows.owes("c1", "req-1"), "a fired timeout is still owed"
     flows.resolve("c1", "req-1")
     assert not flows.owes("c1", "req-1")
+
+
+async def test_a_request_not_yet_written_gets_no_timeout_until_kafka_confirms_it() -> None:
+    """In an outage the client is told about Kafka (unavailable, unconfirmed), not sent a
+    timeout that blames the service; the timeout runs from Kafka's confirmation, and a reply
+    that comes before it (or before the ack is handled) still ends the wait."""
+    timed_out: list[str] = []
+    fired = asyncio.Event()
+
+    def on_timeout(pending: PendingRequest) -> bool:
+        timed_out.append(pending.correlation_id)
+        fired.set()
+        return True
+
+    flows = FlowTracker(on_timeout)
+    flows.track(request("in-doubt"), armed=False)
+    flows.track(request("answered-early"), armed=False)
+    # Ten of its 20 ms timeouts: a bounded look, not a synchronisation.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(fired.wait(), 0.2)
+    assert timed_out == [] and len(flows) == 2
+    assert flows.resolve("c1", "answered-early") is True  # the reply won the race
+    flows.arm("c1", "answered-early")  # its ack handled after: nothing left to arm
+    flows.arm("c1", "in-doubt")  # the write landed after all
+    await wait_for(fired)
+    assert timed_out == ["in-doubt"] and len(flows) == 0
