@@ -54,6 +54,7 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
         gateway = mesh.gateway(
             NEXUS_GATEWAY_PRODUCE_TIMEOUT_S="3", NEXUS_KAFKA_REQUEST_TIMEOUT_MS="4000"
         )
+        search = mesh.service("search", NEXUS_KAFKA_REQUEST_TIMEOUT_MS="4000")
         assert gateway.url and gateway.admin_url
         admin = gateway.admin_url
         acked: list[str] = []
@@ -118,6 +119,12 @@ async def test_outage_answers_unavailable_and_recovers_by_itself(
                 return "Kafka reachable again from the delivery consumer after" in gateway.log()
 
             await eventually(said_back, timeout=30, what="the log to say Kafka is back")
+
+            async def service_said_back() -> bool:
+                return "Kafka answers again" in search.log()
+
+            # The service's last word on the outage is not its warning either.
+            await eventually(service_said_back, timeout=60, what="the service to say so too")
             # The client retries with the same event_id: one record, whatever happened to
             # the first attempt, then new events flow both ways again.
             retried = await client.emit(

@@ -91,7 +91,8 @@ class PartitionOffsets:
 
     async def watch(self) -> None:
         """Read the offsets :meth:`lag` needs at each assignment and every ``interval_s``."""
-        failing = False
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval_s):
@@ -103,15 +104,22 @@ class PartitionOffsets:
             except Exception as exc:
                 # The lag keeps its last reading meanwhile; a broker outage is logged once
                 # (the consume loop says more), not every interval.
-                if not failing:
+                if failing_since is None:
                     self._log.warning(
                         "cannot read offsets for the consumer lag; retrying every %.1f s: %r",
                         self._interval_s,
                         exc,
                     )
-                failing = True
+                    failing_since = loop.time()
             else:
-                failing = False
+                if failing_since is not None:
+                    # The outage's end is news too: without it the warning above seems to
+                    # hold still, and aiokafka's own errors are the last word in the log.
+                    self._log.info(
+                        "Kafka answers again: consumer lag read after %.0f s without",
+                        loop.time() - failing_since,
+                    )
+                failing_since = None
 
     async def read(self) -> None:
         """Ask the broker where each owned partition ends and what the group committed."""
