@@ -14,7 +14,8 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 import jwt
 
@@ -40,7 +41,49 @@ SUBPROTOCOL_PREFIX: Final = "bearer."
 
 # Far above any real token, far below what would make decoding it a cost worth attacking.
 _MAX_TOKEN_CHARS: Final = 8192
-_Fail = Callable[[int, str], "AuthError"]
+
+Refusal = Literal[
+    "missing",
+    "token_in_url",
+    "malformed",
+    "bad_algorithm",
+    "bad_signature",
+    "missing_claim",
+    "invalid_claim",
+    "wrong_audience",
+    "wrong_issuer",
+    "subject_mismatch",
+    "expired",
+    "not_yet_valid",
+    "no_campaigns",
+    "campaign_forbidden",
+]
+# Why a handshake was refused, and the close code it gets. A fixed set, never text from the
+# request: it is a metric label (nexus_gateway_auth_failures_total{reason}) and what the log's
+# repeat filter tells refusals apart by, and a client chooses what its token holds.
+REFUSAL_CODES: Final[Mapping[Refusal, int]] = MappingProxyType(
+    {
+        "missing": CloseCode.UNAUTHORIZED,
+        # a ?token= where NEXUS_AUTH_QUERY_TOKEN is off: a client to reconfigure, not an attack
+        "token_in_url": CloseCode.UNAUTHORIZED,
+        # not a JWT at all, or too large to be one
+        "malformed": CloseCode.UNAUTHORIZED,
+        "bad_algorithm": CloseCode.UNAUTHORIZED,
+        "bad_signature": CloseCode.UNAUTHORIZED,
+        "missing_claim": CloseCode.UNAUTHORIZED,
+        # a time that is not a number, campaigns that are not strings
+        "invalid_claim": CloseCode.UNAUTHORIZED,
+        "wrong_audience": CloseCode.UNAUTHORIZED,
+        "wrong_issuer": CloseCode.UNAUTHORIZED,
+        "subject_mismatch": CloseCode.UNAUTHORIZED,
+        "expired": CloseCode.UNAUTHORIZED,
+        # nbf or iat ahead of the gateway's clock (beyond the leeway): clock skew, mostly
+        "not_yet_valid": CloseCode.UNAUTHORIZED,
+        "no_campaigns": CloseCode.FORBIDDEN,
+        "campaign_forbidden": CloseCode.FORBIDDEN,
+    }
+)
+_Fail = Callable[[Refusal, str], "AuthError"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,16 +107,16 @@ class Principal:
 class AuthError(NexusError):
     """The connection must be closed with ``close_code`` (4001 or 4003) and ``reason``.
 
-    ``reason`` is short, public and never contains the token. ``token_subprotocol`` is the
-    offered ``bearer.<jwt>`` subprotocol: a browser only sees the close code if the handshake
-    that precedes the close selected it.
+    ``reason`` is short, public and never contains the token; ``kind`` is its label from
+    :data:`REFUSAL_CODES`, which fixes the close code. ``token_subprotocol`` is the offered
+    ``bearer.<jwt>`` subprotocol: a browser only sees the close code if the handshake that
+    precedes the close selected it.
     """
 
-    def __init__(
-        self, close_code: int, reason: str, *, token_subprotocol: str | None = None
-    ) -> None:
+    def __init__(self, kind: Refusal, reason: str, *, token_subprotocol: str | None = None) -> None:
         super().__init__(reason)
-        self.close_code = close_code
+        self.kind = kind
+        self.close_code = REFUSAL_CODES[kind]
         self.reason = reason
         self.token_subprotocol = token_subprotocol
 
@@ -224,28 +267,28 @@ class Authenticator:
                 user_id=user_id, campaigns=None, expires_at=None, token_subprotocol=subprotocol
             )
 
-        def fail(code: int, reason: str) -> AuthError:
-            return AuthError(code, reason, token_subprotocol=subprotocol)
+        def fail(kind: Refusal, reason: str) -> AuthError:
+            return AuthError(kind, reason, token_subprotocol=subprotocol)
 
         if token is None:
-            raise fail(CloseCode.UNAUTHORIZED, "missing token")
+            raise fail("missing", "missing token")
         if not self._query_tokens and token == query.get("token"):
             raise fail(
-                CloseCode.UNAUTHORIZED,
+                "token_in_url",
                 "tokens in the URL are refused here (they end up in proxies' logs): send it "
                 "as Authorization: Bearer or the bearer.<jwt> subprotocol",
             )
         if len(token) > _MAX_TOKEN_CHARS:
-            raise fail(CloseCode.UNAUTHORIZED, "token too large")
+            raise fail("malformed", "token too large")
         # A compact JWS is base64url and dots; anything else (lone surrogates from a decoded
         # query string, for one) would otherwise surface as encoding errors inside PyJWT.
         if not token.isascii():
-            raise fail(CloseCode.UNAUTHORIZED, "malformed token")
+            raise fail("malformed", "malformed token")
         claims = self._verify(token, user_id, fail)
         expires_at = self._check_times(claims, time.time() if now is None else now, fail)
         campaigns = self._campaigns(claims, fail)
         if campaigns is not None and campaign_id not in campaigns:
-            raise fail(CloseCode.FORBIDDEN, "campaign not allowed by token")
+            raise fail("campaign_forbidden", "campaign not allowed by token")
         return Principal(
             user_id=user_id,
             campaigns=campaigns,
@@ -259,27 +302,27 @@ class Authenticator:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except (jwt.PyJWTError, ValueError):
-            raise fail(CloseCode.UNAUTHORIZED, "malformed token") from None
+            raise fail("malformed", "malformed token") from None
         if not isinstance(algorithm, str) or algorithm not in self._keys:
-            raise fail(CloseCode.UNAUTHORIZED, "token algorithm not accepted")
+            raise fail("bad_algorithm", "token algorithm not accepted")
         try:
             claims = self._decode(token, algorithm)
         except jwt.InvalidSignatureError:
-            raise fail(CloseCode.UNAUTHORIZED, "invalid token signature") from None
+            raise fail("bad_signature", "invalid token signature") from None
         except jwt.MissingRequiredClaimError as exc:
-            raise fail(CloseCode.UNAUTHORIZED, f"token lacks the {exc.claim} claim") from None
+            raise fail("missing_claim", f"token lacks the {exc.claim} claim") from None
         except jwt.InvalidAudienceError:
-            raise fail(CloseCode.UNAUTHORIZED, "token audience not accepted") from None
+            raise fail("wrong_audience", "token audience not accepted") from None
         except jwt.InvalidIssuerError:
-            raise fail(CloseCode.UNAUTHORIZED, "token issuer not accepted") from None
+            raise fail("wrong_issuer", "token issuer not accepted") from None
         except jwt.InvalidAlgorithmError:
-            raise fail(CloseCode.UNAUTHORIZED, "token algorithm not accepted") from None
+            raise fail("bad_algorithm", "token algorithm not accepted") from None
         except (jwt.PyJWTError, ValueError):
-            raise fail(CloseCode.UNAUTHORIZED, "malformed token") from None
+            raise fail("malformed", "malformed token") from None
         # Checked here rather than with PyJWT's ``subject`` argument, which older supported
         # PyJWT releases silently ignore.
         if claims.get("sub") != user_id:
-            raise fail(CloseCode.UNAUTHORIZED, "token subject does not match the user")
+            raise fail("subject_mismatch", "token subject does not match the user")
         return claims
 
     def _decode(self, token: str, algorithm: str) -> dict[str, Any]:
@@ -318,38 +361,38 @@ class Authenticator:
             # bool is an int in Python but not a NumericDate in JSON; Python's JSON parser
             # also yields NaN and infinity, and NaN would pass every comparison below.
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise fail(CloseCode.UNAUTHORIZED, f"token {name} claim is not a number")
+                raise fail("invalid_claim", f"token {name} claim is not a number")
             try:
                 # An integer beyond a float's range raises here rather than reading as inf.
                 finite = math.isfinite(value)
             except OverflowError:
                 finite = False
             if not finite:
-                raise fail(CloseCode.UNAUTHORIZED, f"token {name} claim is not a number")
+                raise fail("invalid_claim", f"token {name} claim is not a number")
             return float(value)
 
         exp = number("exp")
         if exp is None:
-            raise fail(CloseCode.UNAUTHORIZED, "token lacks the exp claim")
+            raise fail("missing_claim", "token lacks the exp claim")
         if exp <= now - self._leeway_s:
-            raise fail(CloseCode.UNAUTHORIZED, "token expired")
+            raise fail("expired", "token expired")
         nbf = number("nbf")
         if nbf is not None and nbf > now + self._leeway_s:
-            raise fail(CloseCode.UNAUTHORIZED, "token not yet valid")
+            raise fail("not_yet_valid", "token not yet valid")
         iat = number("iat")
         if iat is not None and iat > now + self._leeway_s:
-            raise fail(CloseCode.UNAUTHORIZED, "token issued in the future")
+            raise fail("not_yet_valid", "token issued in the future")
         return int(exp)
 
     @staticmethod
     def _campaigns(claims: Mapping[str, Any], fail: _Fail) -> frozenset[str] | None:
         value = claims.get("campaigns")
         if value is None:
-            raise fail(CloseCode.FORBIDDEN, "token grants no campaigns")
+            raise fail("no_campaigns", "token grants no campaigns")
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise fail(CloseCode.UNAUTHORIZED, "token campaigns claim is not a list of strings")
+            raise fail("invalid_claim", "token campaigns claim is not a list of strings")
         if ALL_CAMPAIGNS in value:
             return None
         return frozenset(value)

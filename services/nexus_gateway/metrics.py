@@ -8,7 +8,8 @@ from dataclasses import InitVar, dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nexus_gateway.protocol import CloseCode, ErrorCode
+from nexus_gateway.auth import REFUSAL_CODES
+from nexus_gateway.protocol import ErrorCode
 from nexus_mesh.prometheus import (
     PRODUCE_LATENCY_BUCKETS,
     PRODUCE_OUTCOMES,
@@ -62,15 +63,21 @@ class GatewayMetrics:
         )
         self.auth_failures = Counter(
             "nexus_gateway_auth_failures",
-            "Refused connections by close code (4001, 4003), or origin: a handshake from a "
-            "browser origin NEXUS_GATEWAY_ALLOWED_ORIGINS does not list (HTTP 403)",
-            ["code"],
+            "Refused connections by close code (4001, 4003) and reason (missing, "
+            "token_in_url, malformed, bad_algorithm, bad_signature, missing_claim, "
+            "invalid_claim, wrong_audience, wrong_issuer, subject_mismatch, expired, "
+            "not_yet_valid; no_campaigns, campaign_forbidden for 4003), or code and reason "
+            "origin: a handshake from a browser origin NEXUS_GATEWAY_ALLOWED_ORIGINS does not "
+            "list (HTTP 403)",
+            ["code", "reason"],
             registry=r,
         )
         self.closes = Counter(
             "nexus_gateway_connection_closes",
             "Connections ended, by close code (1000 by the client, 1001 going away, 1006 "
-            "dropped, 1009 frame too large, 1011 server error, 4001, 4003, 4008, 4009; other)",
+            "dropped, 1009 frame too large, 1011 server error, 4001 refused token or token "
+            "expired, 4003 campaign refused, 4008, 4009; other). Refused handshakes count "
+            "here too: they are accepted, then closed with 4001 or 4003",
             ["code"],
             registry=r,
         )
@@ -199,9 +206,9 @@ class GatewayMetrics:
         # share NexusGatewayRequestsTimingOut reads).
         for code in ErrorCode:
             self.errors.labels(str(code))
-        for close_code in (CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN):
-            self.auth_failures.labels(str(int(close_code)))
-        self.auth_failures.labels("origin")
+        for reason, close_code in REFUSAL_CODES.items():
+            self.auth_failures.labels(str(close_code), reason)
+        self.auth_failures.labels(ORIGIN_REFUSED, ORIGIN_REFUSED)
         for recovered in ("true", "false"):
             self.resumes.labels(recovered)
         for flow in flows:
@@ -213,6 +220,10 @@ class GatewayMetrics:
         label = str(code) if code is not None else "1006"
         self.closes.labels(label if label in CLOSE_CODE_LABELS else "other").inc()
 
+
+# The code and reason of a handshake refused for its browser origin (an HTTP 403, so no close
+# code): one label value for both, so sum by (code) reads as it did before reasons existed.
+ORIGIN_REFUSED = "origin"
 
 # Why a replay did not finish; all but "gone" closed the connection with 1001.
 REPLAY_UNFINISHED_REASONS = ("slot_timeout", "replay_timeout", "kafka_error", "failed", "gone")

@@ -13,6 +13,7 @@ from aiohttp.web_request import BaseRequest
 
 from nexus_gateway.app import build_gateway, create_admin_app, create_app
 from nexus_gateway.drain import drain
+from nexus_gateway.websocket import GatewaySocket
 from nexus_mesh.prometheus import without_created_series
 from nexus_mesh.settings import NexusSettings
 from nexus_mesh.tracing import Telemetry, setup_telemetry
@@ -26,14 +27,40 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Logs method, path and status but never the query string: it may hold ``?token=``.
-    Probes are not logged."""
+    """Logs the client's address, method, path and status but never the query string: it may
+    hold ``?token=``. A WebSocket's line also says how its session ended (``closed 4001``): a
+    refused token is a 101 too, since close codes exist only after the handshake. Probes are
+    not logged.
+
+    The address is the TCP peer's: X-Forwarded-For is not read, as nothing tells the gateway
+    which proxies to trust, and anyone can send the header.
+    """
 
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
         if request.path in PROBE_PATHS:
             return
+        remote = request.remote or "-"
+        ended = response.ended_with if isinstance(response, GatewaySocket) else None
+        if ended is None:
+            self.logger.info(
+                "%s %s %s %s %.1fms",
+                remote,
+                request.method,
+                request.path,
+                response.status,
+                time * 1000,
+                extra={"remote": remote},
+            )
+            return
         self.logger.info(
-            "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
+            "%s %s %s %s closed %d %.1fms",
+            remote,
+            request.method,
+            request.path,
+            response.status,
+            ended,
+            time * 1000,
+            extra={"remote": remote, "close_code": ended},
         )
 
 

@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from nexus_gateway.auth import AuthError
 from nexus_gateway.catchup import CatchUp, ReplayUnfinishedError, describe_error
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
+from nexus_gateway.metrics import ORIGIN_REFUSED
 from nexus_gateway.pipeline import EventPipeline
 from nexus_gateway.protocol import (
     CloseCode,
@@ -33,6 +34,17 @@ _REFUSED_CLOSE_WAIT_S = 1.0
 EXPIRY_FLUSH_S = 2.0
 
 
+class GatewaySocket(web.WebSocketResponse):
+    """A client's WebSocket, which knows the close code its session ended with.
+
+    For the access log, where a refused handshake would otherwise read like an accepted one
+    (both are 101): aiohttp's own ``close_code`` is the peer's reply when the gateway closed
+    first, which may be any code (aiohttp's client answers 1000).
+    """
+
+    ended_with: int | None = None
+
+
 def _refused(kind: type[web.HTTPException], reason: str) -> web.HTTPException:
     """A refused handshake, its reason in the body and in the ``Nexus-Refusal`` header."""
     return kind(text=reason, headers={REFUSAL_HEADER: reason})
@@ -47,7 +59,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     origins = gateway.settings.gateway_allowed_origins
     origin = request.headers.get("Origin")
     if origins and origin is not None and origin.lower() not in origins:
-        gateway.metrics.auth_failures.labels("origin").inc()
+        gateway.metrics.auth_failures.labels(ORIGIN_REFUSED, ORIGIN_REFUSED).inc()
         log.info("refused %s/%s: origin %r is not allowed", campaign_id, user_id, origin[:200])
         raise _refused(web.HTTPForbidden, "this origin may not open a connection")
     if not gateway.accepting:
@@ -63,27 +75,37 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             query=request.query,
         )
     except AuthError as denied:
-        gateway.metrics.auth_failures.labels(str(denied.close_code)).inc()
+        gateway.metrics.auth_failures.labels(str(denied.close_code), denied.kind).inc()
         # The reason is public and never holds the token: what an operator needs to answer
-        # "why is this client refused?".
+        # "why is this client refused?". A template per kind of refusal (a fixed set, never
+        # the user id, which anyone may vary): the log's repeat filter holds back a flood of
+        # one kind while another kind still shows at once.
         log.info(
-            "refused %s/%s with %d: %s", campaign_id, user_id, denied.close_code, denied.reason
+            f"refused %s/%s with %d ({denied.kind}): %s",
+            campaign_id,
+            user_id,
+            denied.close_code,
+            denied.reason,
         )
         # Close codes exist only after the handshake, so accept it, then close with the code.
         # Nobody authenticated holds this socket: no compression to inflate, nothing larger
         # than a close reply read, and a second at most waiting for that reply (aiohttp's
         # defaults held each refused client 10 s and up to 4 MiB).
-        ws = web.WebSocketResponse(
+        refused = GatewaySocket(
             protocols=[denied.token_subprotocol] if denied.token_subprotocol else (),
             compress=False,
             max_msg_size=_REFUSED_MAX_BYTES,
             timeout=_REFUSED_CLOSE_WAIT_S,
         )
-        await ws.prepare(request)
-        await ws.close(code=denied.close_code, message=denied.reason.encode()[:120])
-        return ws
+        await refused.prepare(request)
+        await refused.close(code=denied.close_code, message=denied.reason.encode()[:120])
+        # A connection ended with 4001/4003 like any other, so connection_closes_total
+        # holds every 4001 the clients saw, not only the expired tokens'.
+        refused.ended_with = denied.close_code
+        gateway.metrics.count_close(denied.close_code)
+        return refused
 
-    ws = web.WebSocketResponse(
+    ws = GatewaySocket(
         protocols=[principal.token_subprotocol] if principal.token_subprotocol else (),
         max_msg_size=settings.gateway_max_frame_bytes,
         heartbeat=settings.gateway_heartbeat_s,
@@ -222,8 +244,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             else:
                 await connection.close(ws.close_code, "")
             # The gateway's own code when it closed first (the peer's reply may be any:
-            # aiohttp's client answers 1000), else the peer's.
-            gateway.metrics.count_close(sent_code or connection.sent_close_code or ws.close_code)
+            # aiohttp's client answers 1000), else the peer's; none at all: dropped.
+            ws.ended_with = (
+                sent_code
+                or connection.sent_close_code
+                or ws.close_code
+                or WSCloseCode.ABNORMAL_CLOSURE
+            )
+            gateway.metrics.count_close(ws.ended_with)
     return ws
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from nexus_gateway.auth import REFUSAL_CODES
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import ErrorCode
 from nexus_mesh.registry import Flow, load_registry
@@ -29,9 +30,14 @@ def test_the_counters_alerts_read_exist_at_zero_from_the_start() -> None:
     for recovered in ("true", "false"):
         key = ("nexus_gateway_resumes_total", frozenset({("recovered", recovered)}))
         assert gateway[key] == 0
-    for close_code in ("4001", "4003"):
-        key = ("nexus_gateway_auth_failures_total", frozenset({("code", close_code)}))
-        assert gateway[key] == 0
+    # every reason a handshake is refused for, with its close code, and a browser origin
+    failures = {
+        dict(labels)["reason"]: dict(labels)["code"]
+        for (name, labels), value in gateway.items()
+        if name == "nexus_gateway_auth_failures_total" and value == 0
+    }
+    assert failures == {**{r: str(c) for r, c in REFUSAL_CODES.items()}, "origin": "origin"}
+    assert {"bad_signature", "expired", "campaign_forbidden"} <= failures.keys()
 
     service = samples(ServiceMetrics(service="search").registry)
     for reason in ("undecodable", "handler"):
