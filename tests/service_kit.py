@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from nexus_mesh.codec import Codec
@@ -19,6 +19,7 @@ from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
+from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.registry import load_registry
@@ -113,6 +114,26 @@ class SearchRequests:
     async def send(self, query: str, *, campaign_id: str = "camp-1") -> Written:
         envelope = search_request(self._codec, query, campaign_id=campaign_id)
         return await self._producer.send(envelope, topic=self.topics.domain("search"))
+
+    async def send_dated(self, query: str, *, timestamp_ms: int) -> None:
+        """A request whose Kafka record says it was written at ``timestamp_ms`` (a request
+        that waited in Kafka while no service ran)."""
+        envelope = search_request(self._codec, query)
+        producer = AIOKafkaProducer(**client_kwargs(self.settings), acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.topics.domain("search"),
+                self._codec.encode(envelope),
+                key=envelope.metadata.campaign_id.encode(),
+                partition=campaign_partition(
+                    envelope.metadata.campaign_id, self.settings.domain_partitions
+                ),
+                headers=record_headers(envelope),
+                timestamp_ms=timestamp_ms,
+            )
+        finally:
+            await producer.stop()
 
     def campaigns_on(self, partition: int, count: int = 1) -> list[str]:
         """``count`` campaign ids whose events land on ``partition`` of the domain topic."""

@@ -222,6 +222,11 @@ class RecordHandling:
             log=self._log,
             tracer=self._tracer,
         )
+        # The producer's clock (CreateTime) or the broker's (LogAppendTime): a producer's
+        # clock ahead of this one must not make a negative wait.
+        if record.timestamp > 0:  # none is -1
+            waited = max(0.0, time.time() - record.timestamp / 1000)
+            self._metrics.record_age.labels(self._name, envelope.type).observe(waited)
         outcome = "handled"
         try:
             await self._call(handler, envelope, context, current)

@@ -21,6 +21,8 @@ from nexus_mesh.prometheus import (
 )
 
 _HANDLE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30)
+# From milliseconds (a healthy service) to the ten minutes a backlog after an outage can take.
+_AGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 # The values of nexus_service_handle_seconds{outcome}: what became of a record a handler took.
 HANDLED = "handled"
@@ -89,6 +91,15 @@ class ServiceMetrics:
             "(handled, failed, timed_out; the last two were dead-lettered)",
             [*labels, "type", "outcome"],
             buckets=_HANDLE_BUCKETS,
+            registry=r,
+        )
+        self.record_age = Histogram(
+            "nexus_service_record_age_seconds",
+            "Time from a record's Kafka timestamp to its handler starting: how long requests "
+            "waited in Kafka and behind the partition's earlier records (a stopped, lagging or "
+            "stuck service shows here before its handlers' own times do)",
+            [*labels, "type"],
+            buckets=_AGE_BUCKETS,
             registry=r,
         )
         self.produce_latency = Histogram(

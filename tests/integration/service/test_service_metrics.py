@@ -4,6 +4,7 @@ consumer lag per assigned partition, handler timings per outcome, write latency.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -234,3 +235,52 @@ async def test_a_metric_of_the_service_s_own_is_served_beside_the_mesh_s(
         samples = await eventually(counted, what="the author's counter on /metrics")
     assert value(samples, "search_queries_by_length_total", short="true") == 2
     assert value(samples, "search_queries_by_length_total", short="false") == 1
+
+
+async def test_how_long_a_request_waited_in_kafka_is_on_record(requests: SearchRequests) -> None:
+    """A request written a minute before any service ran (an outage, a stopped deployment)
+    shows its wait, not the milliseconds its handler took."""
+    service = Service(name="aged", domain="search", config=FAST)
+    handled = asyncio.Event()
+
+    @service.handler("search.requested")
+    async def on_request(event: Envelope, ctx: Context) -> None:
+        handled.set()
+
+    await requests.send_dated("old", timestamp_ms=int(time.time() * 1000) - 60_000)
+    async with serving(service, requests.settings) as url:
+        async with asyncio.timeout(30):
+            await handled.wait()
+
+        async def timed() -> Samples | None:
+            found = await scrape(url)
+            done = value(
+                found,
+                "nexus_service_handle_seconds_count",
+                service="aged",
+                type="search.requested",
+                outcome="handled",
+            )
+            return found if done == 1 else None
+
+        samples = await eventually(timed, what="the handler's time on record")
+
+    def age(suffix: str) -> float:
+        found = value(
+            samples,
+            f"nexus_service_record_age_seconds_{suffix}",
+            service="aged",
+            type="search.requested",
+        )
+        return found or 0.0
+
+    assert age("count") == 1
+    assert 60 <= age("sum") < 120
+    handled_in = value(
+        samples,
+        "nexus_service_handle_seconds_sum",
+        service="aged",
+        type="search.requested",
+        outcome="handled",
+    )
+    assert handled_in is not None and handled_in < 5, "the handler's own time stays its own"
