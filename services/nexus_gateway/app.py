@@ -91,7 +91,10 @@ def build_gateway(
             and flows.owes(meta.connection_id, meta.correlation_id)
         )
 
-    flows = FlowTracker(on_timeout)
+    def on_answered(request: PendingRequest, waited_s: float) -> None:
+        metrics.request_seconds.labels(request.flow.name).observe(waited_s)
+
+    flows = FlowTracker(on_timeout, on_answered=on_answered)
     dispatcher = Dispatcher(
         settings=settings,
         codec=codec,

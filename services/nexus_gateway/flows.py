@@ -58,21 +58,34 @@ MISSED_TTL_S = 600.0
 _Owed = OrderedDict[tuple[str, str], tuple[float, PendingRequest]]
 
 
+class _Waiting:
+    """A request waiting for its reply: since when, and its timeout once armed."""
+
+    __slots__ = ("request", "since", "timer")
+
+    def __init__(self, request: PendingRequest, since: float) -> None:
+        self.request = request
+        self.since = since
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class FlowTracker:
     def __init__(
         self,
         on_timeout: Callable[[PendingRequest], bool],
         *,
+        on_answered: Callable[[PendingRequest, float], None] | None = None,
         missed_ttl_s: float = MISSED_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``on_timeout`` delivers the timeout event (False when the connection is not here or
         refused the frame). Either way the request is remembered as owed, and a resend after
-        the client's resume waits again: a queued frame is no delivered one."""
+        the client's resume waits again: a queued frame is no delivered one.
+        ``on_answered`` learns of each reply that ended a wait, and how long it waited (s)."""
         self._on_timeout = on_timeout
-        # connection id -> correlation id -> its timer, or the request until Kafka has
-        # confirmed its write (``arm``).
-        self._pending: dict[str, dict[str, asyncio.TimerHandle | PendingRequest]] = {}
+        self._on_answered = on_answered
+        # connection id -> correlation id -> the request's wait.
+        self._pending: dict[str, dict[str, _Waiting]] = {}
         # (connection id, correlation id) -> (when it fired, the request), oldest first. Kept
         # apart, each to its own bound: timeouts that reached a socket's queue (most, and all
         # of them while a service is down) must not push out those that reached no socket,
@@ -93,21 +106,21 @@ class FlowTracker:
         timeout that blames the service."""
         timers = self._pending.setdefault(request.connection_id, {})
         previous = timers.pop(request.correlation_id, None)
-        if isinstance(previous, asyncio.TimerHandle):
-            previous.cancel()
-        timers[request.correlation_id] = self._timer(request) if armed else request
+        if previous is not None and previous.timer is not None:
+            previous.timer.cancel()
+        waiting = timers[request.correlation_id] = _Waiting(request, self._clock())
+        if armed:
+            self._arm(waiting)
 
     def arm(self, connection_id: str, correlation_id: str) -> None:
         """The request's write is confirmed: its timeout starts (if it still waits)."""
-        timers = self._pending.get(connection_id)
-        if timers is None:
-            return
-        waiting = timers.get(correlation_id)
-        if isinstance(waiting, PendingRequest):
-            timers[correlation_id] = self._timer(waiting)
+        waiting = self._pending.get(connection_id, {}).get(correlation_id)
+        if waiting is not None and waiting.timer is None:
+            self._arm(waiting)
 
-    def _timer(self, request: PendingRequest) -> asyncio.TimerHandle:
-        return asyncio.get_running_loop().call_later(
+    def _arm(self, waiting: _Waiting) -> None:
+        request = waiting.request
+        waiting.timer = asyncio.get_running_loop().call_later(
             request.flow.timeout_ms / 1000, self._expire, request
         )
 
@@ -133,12 +146,20 @@ class FlowTracker:
         """A reply reached (or is on its way to) the connection: the request is answered."""
         self._missed.pop((connection_id, correlation_id), None)
         self._queued.pop((connection_id, correlation_id), None)
-        handle = self._pop(connection_id, correlation_id)
-        if handle is None:
+        waiting = self._pop(connection_id, correlation_id)
+        if waiting is None:
             return False
-        if isinstance(handle, asyncio.TimerHandle):
-            handle.cancel()
+        if waiting.timer is not None:
+            waiting.timer.cancel()
+        if self._on_answered is not None:
+            self._on_answered(waiting.request, self._clock() - waiting.since)
         return True
+
+    def drop(self, connection_id: str, correlation_id: str) -> None:
+        """The request was never written: nothing will answer it, and nothing is owed."""
+        waiting = self._pop(connection_id, correlation_id)
+        if waiting is not None and waiting.timer is not None:
+            waiting.timer.cancel()
 
     def owes(self, connection_id: str, correlation_id: str) -> bool:
         """Whether this gateway holds that request: waiting, or its timeout owed."""
@@ -157,9 +178,7 @@ class FlowTracker:
         self.track(owed[1])
         return True
 
-    def _pop(
-        self, connection_id: str, correlation_id: str
-    ) -> asyncio.TimerHandle | PendingRequest | None:
+    def _pop(self, connection_id: str, correlation_id: str) -> _Waiting | None:
         timers = self._pending.get(connection_id)
         if timers is None:
             return None
@@ -170,9 +189,9 @@ class FlowTracker:
 
     def cancel_all(self) -> None:
         for timers in self._pending.values():
-            for handle in timers.values():
-                if isinstance(handle, asyncio.TimerHandle):
-                    handle.cancel()
+            for waiting in timers.values():
+                if waiting.timer is not None:
+                    waiting.timer.cancel()
         self._pending.clear()
         self._missed.clear()
         self._queued.clear()

@@ -416,7 +416,7 @@ class Ingress:
                 )
             self._idempotency.fail(key, pending, exc)
             if target.flow is not None and envelope.metadata.correlation_id is not None:
-                self._flows.resolve(ident.connection_id, envelope.metadata.correlation_id)
+                self._flows.drop(ident.connection_id, envelope.metadata.correlation_id)
             raise ClientEventError(code, message, event_id) from exc
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)
@@ -442,7 +442,7 @@ class Ingress:
 
         def settled(done: asyncio.Future[RecordMetadata]) -> None:
             if done.cancelled() or done.exception() is not None:
-                self._flows.resolve(connection_id, correlation_id)
+                self._flows.drop(connection_id, correlation_id)
             else:
                 self._flows.arm(connection_id, correlation_id)
 

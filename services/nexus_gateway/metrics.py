@@ -137,6 +137,15 @@ class GatewayMetrics:
             ["type"],
             registry=r,
         )
+        self.request_seconds = Histogram(
+            "nexus_gateway_request_seconds",
+            "A request's round trip as its client waits for it, by flow: from its frame to "
+            "its reply reaching the requester's connection (the write to Kafka, the service, "
+            "the reply's way back); requests that timed out are in flow_timeouts_total instead",
+            ["flow"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
         # A timeout's type is not its request's (search.timeout, search.requested), and
         # several flows may share one: this joins nexus_gateway_events_in_total (by request)
         # to nexus_gateway_flow_timeouts_total (by timeout), for the share of requests that
@@ -215,6 +224,7 @@ class GatewayMetrics:
             self.flow_timeouts.labels(flow.timeout_type)
             self.events_in.labels(flow.request)
             self.flow_info.labels(flow.name, flow.request, flow.timeout_type).set(1)
+            self.request_seconds.labels(flow.name)
 
     def count_close(self, code: int | None) -> None:
         label = str(code) if code is not None else "1006"

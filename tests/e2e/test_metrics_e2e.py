@@ -91,6 +91,10 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
     assert value(gw, "nexus_gateway_produce_latency_seconds_count", outcome="ok") == 4
     # Every live event frame written to the socket: three replies and the chat message.
     assert value(gw, "nexus_gateway_delivery_latency_seconds_count") >= 4
+    # Each search's round trip as its client waited for it; the refused one never started.
+    assert value(gw_before, "nexus_gateway_request_seconds_count", flow="search") == 0
+    assert value(gw, "nexus_gateway_request_seconds_count", flow="search") == 3
+    assert 0 < value(gw, "nexus_gateway_request_seconds_sum", flow="search") < 30
     assert value(gw, "nexus_gateway_resumes_total", recovered="true") == 1
     assert "nexus_gateway_slow_consumer_closes_total" in names(gw)
     assert "nexus_gateway_token_expiry_closes_total" in names(gw)
@@ -134,6 +138,8 @@ async def test_counters_move_with_real_traffic(mesh: Mesh, settings: NexusSettin
         )
         == 3
     )
+    age = ("nexus_service_record_age_seconds_count", {"service": "search"})
+    assert value(svc, age[0], type="search.requested", **age[1]) == 3
     lags = [v for (name, _), v in svc.items() if name == "nexus_service_consumer_lag"]
     assert lags and all(lag == 0 for lag in lags)
 

@@ -185,3 +185,23 @@ async def test_a_request_not_yet_written_gets_no_timeout_until_kafka_confirms_it
     flows.arm("c1", "in-doubt")  # the write landed after all
     await wait_for(fired)
     assert timed_out == ["in-doubt"] and len(flows) == 0
+
+
+async def test_an_answered_request_reports_its_wait_and_a_dropped_one_nothing() -> None:
+    now = [100.0]
+    answered: list[tuple[str, float]] = []
+    flows = FlowTracker(
+        lambda _pending: True,
+        on_answered=lambda pending, waited: answered.append((pending.correlation_id, waited)),
+        clock=lambda: now[0],
+    )
+    flows.track(request("replied"), armed=False)
+    flows.track(request("never-written"), armed=False)
+    now[0] += 1.5
+    flows.arm("c1", "replied")  # the write's ack: the wait counts from the frame, not this
+    now[0] += 0.25
+    assert flows.resolve("c1", "replied") is True
+    flows.drop("c1", "never-written")  # refused by Kafka: no answer to time, nothing owed
+    assert answered == [("replied", 1.75)]
+    assert len(flows) == 0 and not flows.owes("c1", "never-written")
+    assert flows.resolve("c1", "never-written") is False
