@@ -51,7 +51,10 @@ CMD ["--help"]
 # --- dev: sources under /app (first on the path) that skaffold can sync, and watchfiles ------
 FROM runtime AS dev
 USER 0:0
-RUN /opt/venv/bin/pip install "watchfiles>=1,<2"
+# From the lock like the rest of the image: a new watchfiles (or anyio) release must not
+# change what `skaffold dev` runs without `make lock`.
+RUN --mount=type=bind,from=builder,source=/src/constraints.txt,target=/constraints.txt \
+    /opt/venv/bin/pip install --constraint /constraints.txt watchfiles
 COPY --chown=10001:10001 services /app/services
 COPY --chown=10001:10001 schemas /app/schemas
 ENV PYTHONPATH=/app/services

@@ -55,3 +55,18 @@ async def test_a_token_the_gateway_refuses_fails_with_its_reason(mesh: Mesh) -> 
     assert done.stderr.strip() == (
         "FAIL: cannot join the mesh (close code 4001): invalid token signature"
     ), done.stderr
+
+
+async def test_a_ready_token_passes_for_the_user_it_names_only(mesh: Mesh) -> None:
+    """What the chart's test pod does with tests.tokenSecret (RS*/ES* setups): a token made
+    beforehand, for tests.user. The gateway takes it for that user alone, so the test must
+    connect as the token's subject."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    token = mesh.token("helm-test", ["helm-test"])
+    passed = await helm_test(mesh, gateway.url, "--user", "helm-test", NEXUS_TEST_TOKEN=token)
+    assert passed.returncode == 0, passed.stderr
+
+    other = await helm_test(mesh, gateway.url, "--user", "someone-else", NEXUS_TEST_TOKEN=token)
+    assert other.returncode == 1
+    assert other.stderr.strip().endswith("token subject does not match the user"), other.stderr

@@ -82,7 +82,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- /* The tag may carry a digest (skaffold sets "tag@sha256:..."), or be one ("@sha256:...").
+With no digest to give (an image it did not push) skaffold leaves "tag@": the tag alone then,
+rather than an image reference no runtime can parse. */}}
+{{- $tag := trimSuffix "@" (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s%s%s" .Values.image.repository (ternary "" ":" (hasPrefix "@" $tag)) $tag }}
 {{- end }}
 {{- end }}
 
@@ -220,6 +224,16 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- $needed := add $drain.preStopSleepSeconds $drain.timeoutSeconds $drain.marginSeconds }}
 {{- if lt (int .Values.gateway.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
+{{- end }}
+{{- /* A service's stop with ServiceConfig's defaults (README, Drain timing), which the chart
+cannot see in the service's code: records in hand, cancelled handlers, the commit, the last
+spans. Closing its Kafka clients comes after, so the grace period must be longer still. */}}
+{{- $export := int .Values.otel.shutdownExportSeconds }}
+{{- $stop := add 10 5 10 $export }}
+{{- range $name, $s := include "nexus-mesh.serviceComponents" . | fromYaml }}
+{{- if le (int $s.terminationGracePeriodSeconds) (int $stop) }}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be more than a service's stop, 10 s (stop_timeout_s) + 5 s (cancelled handlers) + 10 s (the commit, send_timeout_s) + %d s (otel.shutdownExportSeconds) = %d s, with time left to close its Kafka clients: the kubelet would kill it before its commit or its leaving the group" (ternary "search" (printf "services.%s" $name) (eq $name "search")) (int $s.terminationGracePeriodSeconds) $export (int $stop)) }}
+{{- end }}
 {{- end }}
 {{- if and (include "nexus-mesh.tracing" .) (ge (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}
 {{- fail (printf "otel.shutdownExportSeconds (%d) must be less than gateway.drain.marginSeconds (%d): exporting the last spans happens after the drain, inside the margin" (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}

@@ -6,7 +6,9 @@ for a test campaign, waits for ``nexus.welcome``, sends a ``chat.message`` and w
 consumed it from ``<prefix>.clients`` and routed it to the campaign). With ``--search`` it
 also runs a ``search.requested`` -> ``search.completed`` flow through the search service.
 
-The token: ``$NEXUS_TEST_TOKEN`` when set; else, with ``NEXUS_AUTH=jwt``, one signed here
+The user: ``--user`` (the chart passes ``tests.user``), else a random ``helm-test-<hex>``.
+The token: ``$NEXUS_TEST_TOKEN`` when set (the gateway takes it only if its ``sub`` is the
+user, so a ready-made token needs ``--user``); else, with ``NEXUS_AUTH=jwt``, one signed here
 with ``$NEXUS_JWT_SECRET`` (HS* only) for the test user and campaign, valid five minutes.
 Exit status 0 when every step happened within ``--timeout`` seconds, else 1.
 """
@@ -44,9 +46,24 @@ class RoundTripError(NexusError):
     """A step of the round trip failed or did not happen in time."""
 
 
+def roundtrip_user(user: str | None) -> str:
+    """The user the round trip connects as: ``user`` when given, else a random one, which
+    only a token signed here can name."""
+    if user:
+        return user
+    if os.environ.get(TOKEN_ENV, "").strip():
+        raise ConfigurationError(
+            f"${TOKEN_ENV} holds a ready token: pass --user with its sub claim (the gateway "
+            f"takes a token only for the user it names)"
+        )
+    return f"helm-test-{uuid.uuid4().hex[:8]}"
+
+
 def roundtrip_token(settings: NexusSettings, *, user: str, campaign: str) -> str | None:
     """The token the round trip presents, or ``None`` when the gateway runs without auth."""
-    explicit = os.environ.get(TOKEN_ENV)
+    # A token put in a Secret from a file usually ends with a newline, which no HTTP header
+    # may carry.
+    explicit = os.environ.get(TOKEN_ENV, "").strip()
     if explicit:
         return explicit
     if settings.auth == "none":
@@ -133,7 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", required=True, help="the gateway's base URL, http(s)://host:port")
     parser.add_argument("--campaign", default="helm-test", help="campaign to use")
-    parser.add_argument("--user", help="user id (default: helm-test-<random>)")
+    parser.add_argument(
+        "--user",
+        help=f"user id, the sub claim of a token in ${TOKEN_ENV} (default: helm-test-<random>)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds for the whole round trip"
     )
@@ -145,8 +165,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    user = args.user or f"helm-test-{uuid.uuid4().hex[:8]}"
     try:
+        user = roundtrip_user(args.user)
         token = roundtrip_token(load_settings(), user=user, campaign=args.campaign)
         plan = RoundTrip(
             url=args.url,

@@ -734,6 +734,24 @@ def test_a_service_s_grace_period_covers_its_stop() -> None:
     assert total in (CHART / "README.md").read_text()
 
 
+def test_a_grace_period_the_service_s_stop_outlasts_is_refused() -> None:
+    """The chart's floor is the same sum as the code's: a grace period that leaves no time
+    to close the Kafka clients fails the render, a second more renders, and a longer span
+    export raises the floor with it."""
+    config = ServiceConfig()
+    export = values()["otel"]["shutdownExportSeconds"]
+    stop = int(config.stop_timeout_s + runner._CANCEL_GRACE_S + config.send_timeout_s + export)
+    render(set_values=(f"search.terminationGracePeriodSeconds={stop + 1}",))
+    error = render_fails(set_values=(f"search.terminationGracePeriodSeconds={stop}",))
+    assert f"search.terminationGracePeriodSeconds ({stop}) must be more than" in error
+    assert f"= {stop} s" in error
+    slower_export = (
+        f"otel.shutdownExportSeconds={export + 1}",
+        f"search.terminationGracePeriodSeconds={stop + 1}",
+    )
+    assert f"= {stop + 1} s" in render_fails(set_values=slower_export)
+
+
 # -- tracing by default --------------------------------------------------------------------------
 
 
@@ -889,3 +907,29 @@ def test_notes_say_what_drain_needs_and_what_a_network_policy_cuts_off(tmp_path:
         tmp_path / "peers", "-f", str(CHART / "ci" / "networkpolicy-values.yaml")
     )
     assert "WARNING: networkPolicy" not in open_to_them
+
+
+# -- NOTES.txt: which key signs tokens ----------------------------------------------------------
+
+
+def test_notes_send_rs_only_releases_to_their_issuer_not_to_an_hs_secret(tmp_path: Path) -> None:
+    """With RS256 alone and the keys in a Secret of the user's, no HS* secret signs anything
+    the gateways accept: the notes must say tokens come from the issuer's private key."""
+    rs_only = render_notes(
+        tmp_path / "rs",
+        "--set",
+        "auth.algorithms={RS256}",
+        "--set",
+        "auth.jwt.existingSecret=nexus-jwt",
+        "--set",
+        "tests.tokenSecret.name=nexus-helm-test-token",
+    )
+    assert "HS* secret" not in rs_only and "NEXUS_JWT_SECRET" not in rs_only
+    assert "Tokens come from your issuer: the gateways take RS256 tokens" in rs_only
+    assert "the public key in Secret nexus-jwt (key jwt-public-key)" in rs_only
+    assert "nexus token --user alice --campaign demo --private-key key.pem" in rs_only
+
+    # The same Secret with HS256 accepted: its secret signs tokens the gateways take.
+    hs = render_notes(tmp_path / "hs", "--set", "auth.jwt.existingSecret=nexus-jwt")
+    assert "sign them with the HS* secret in Secret nexus-jwt" in hs
+    assert "--private-key" not in hs and "your issuer" not in hs

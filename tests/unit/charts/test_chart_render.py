@@ -472,6 +472,23 @@ def test_jwt_public_key_and_a_ready_test_token() -> None:
     assert token["secretKeyRef"] == {"name": "nexus-helm-test-token", "key": "token"}
 
 
+def test_the_helm_test_connects_as_the_user_its_ready_token_names() -> None:
+    """The gateway refuses a token whose sub is not the user in the path, and a token in
+    tests.tokenSecret is made beforehand: the test pod must connect as tests.user, not as a
+    user of its own choosing."""
+
+    def user_of(docs: list[dict[str, Any]]) -> str:
+        args: list[str] = find(docs, "Pod")["spec"]["containers"][0]["args"]
+        assert args.count("--user") == 1
+        return args[args.index("--user") + 1]
+
+    assert user_of(render(scenario("jwt-public-key"))) == "helm-test"
+    docs = render(scenario("jwt-public-key"), set_values=("tests.user=probe@ops",))
+    assert user_of(docs) == "probe@ops"
+    # Signing its own token, the test names the same user.
+    assert user_of(render()) == "helm-test"
+
+
 def admin_token_source(docs: list[dict[str, Any]]) -> tuple[str, str]:
     """The (Secret, key) the gateway's admin token file is mounted from."""
     container = gateway_container(docs)
@@ -1001,6 +1018,7 @@ ADDED_SINCE_FIRST_RELEASE = (
     ("gateway", "config", "idempotencyPerUser"),
     ("services",),
     ("gateway", "config", "maxDeliveryBytes"),
+    ("tests", "user"),
 )
 
 
@@ -1034,3 +1052,5 @@ def test_an_upgrade_reusing_the_first_release_s_values_renders_a_working_config(
     assert settings.gateway_idempotency_per_user == 0  # derived from the rate limit
     assert settings.gateway_max_delivery_bytes == 4 * 1024 * 1024
     find(docs, "Deployment", f"{RELEASE}-nexus-mesh-search")
+    args = find(docs, "Pod")["spec"]["containers"][0]["args"]
+    assert args[args.index("--user") + 1] == "helm-test"

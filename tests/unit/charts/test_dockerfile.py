@@ -151,3 +151,45 @@ def test_dockerignore_keeps_the_context_to_what_the_build_copies() -> None:
             copied.update(s.rstrip("/").removeprefix("./") for s in sources)
     assert copied <= allowed, copied - allowed
     assert {"pyproject.toml", "constraints.txt", "README.md", "schemas", "services"} <= allowed
+
+
+TAKES_A_VALUE = ("--constraint", "--wheel-dir")
+
+
+def test_every_package_the_image_installs_is_pinned_by_the_lock() -> None:
+    """A pip run that reaches the index without constraints.txt takes whatever release is
+    newest on the day of the build: the image (the dev one too) would run versions no test
+    ran, and two builds of one commit could differ."""
+    pinned = {
+        line.split("==")[0].lower() for line in (REPO / "constraints.txt").read_text().split()
+    }
+    from_index = 0
+    for stage in stages():
+        for args in stage.all("RUN"):
+            for command in re.split(r"&&|;", args):
+                words = command.split()
+                pip = [i for i, w in enumerate(words) if w == "pip" or w.endswith("/pip")]
+                if not pip or words[pip[0] + 1] not in ("install", "wheel"):
+                    continue
+                options = words[pip[0] + 2 :]
+                if "--no-index" in options:
+                    continue
+                from_index += 1
+                assert "--constraint" in options, (stage.name, command)
+                lock = options[options.index("--constraint") + 1]
+                assert lock.endswith("constraints.txt"), (stage.name, command)
+                values = {options[i + 1] for i, w in enumerate(options) if w in TAKES_A_VALUE}
+                named = [w for w in options if not w.startswith("-") and w not in values]
+                # "." is the project itself, whose dependencies the lock pins.
+                assert all(n == "." or n.lower() in pinned for n in named), (stage.name, named)
+    assert from_index >= 2, "the builder's wheels and the dev image's watchfiles"
+
+
+def test_the_readme_builds_services_on_the_image_the_chart_deploys() -> None:
+    """A service of one's own is built FROM the mesh image and must run the same version as
+    the chart's other components (one schema registry, one protocol): the chart README's
+    examples name the chart's appVersion."""
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    bases = re.findall(r"^FROM nexus-mesh:(\S+)", (CHART / "README.md").read_text(), re.M)
+    assert bases, "the README shows how to build a service's image"
+    assert set(bases) == {app_version}

@@ -97,6 +97,23 @@ def test_every_alert_names_series_the_mesh_exports_and_says_what_to_do() -> None
             assert f'namespace="{NAMESPACE}"' in rule["expr"], name
 
 
+def test_the_readme_lists_every_alert_with_its_severity() -> None:
+    """Whoever is paged looks the alert up in the chart README's table: every alert the chart
+    renders is a row there, with the severity it fires with, and no row names an alert that
+    no longer exists."""
+    text = (CHART / "README.md").read_text()
+    table = text[text.index("| alert | severity | fires when |") :].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \|", table, re.M)
+    assert len(rows) == len(dict(rows)), "an alert listed twice"
+    # With a service of one's own too: its NexusServiceDown renders only then.
+    own = ("services.recommend.args={service,recommend:service}",)
+    rule = find(render(scenario("monitoring"), set_values=own), "PrometheusRule")
+    rendered = {
+        r["alert"]: r["labels"]["severity"] for g in rule["spec"]["groups"] for r in g["rules"]
+    }
+    assert dict(rows) == rendered
+
+
 def test_gateway_alerts_read_the_series_of_the_chart_s_service_monitor() -> None:
     """Prometheus Operator names a target's job after the Service it found it through: the
     alerts must use the headless admin Service's name, or they never fire."""

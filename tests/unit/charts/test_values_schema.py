@@ -4,6 +4,7 @@ enforces it (and the chart's own checks) on bad values files."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from helm_chart import CHART, CI_VALUES, DEV_VALUES, render_fails
+from helm_chart import CHART, CI_VALUES, DEV_VALUES, RELEASE, find, render, render_fails
+
+from nexus_mesh.envelope import PATH_ID_RE
 
 SCHEMA_PATH = CHART / "values.schema.json"
 
@@ -146,6 +149,13 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
         "/gateway/tolerations/0",
     ),
     ("bad-env-entry", {"gateway": {"extraEnv": [{"value": "no name"}]}}, "/gateway/extraEnv/0"),
+    # Each would render an image reference no container runtime pulls.
+    ("image-tag-with-a-space", {"image": {"tag": "v1 beta"}}, "/image/tag"),
+    ("image-tag-with-a-short-digest", {"image": {"tag": "v1@sha256:abc"}}, "/image/tag"),
+    ("image-tag-starting-with-a-dot", {"image": {"tag": ".v1"}}, "/image/tag"),
+    ("image-tag-with-a-repository", {"image": {"tag": "nexus-mesh:v1"}}, "/image/tag"),
+    # Not a user the gateway's path /ws/{campaign}/{user} can carry.
+    ("test-user-with-a-slash", {"tests": {"user": "ops/probe"}}, "/tests/user"),
 ]
 
 
@@ -166,6 +176,20 @@ def test_helm_refuses_bad_values_files(
 
 
 CHART_CHECKS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "search-grace-shorter-than-its-stop",
+        {"search": {"terminationGracePeriodSeconds": 10}},
+        "search.terminationGracePeriodSeconds (10) must be more than a service's stop",
+    ),
+    (
+        "own-service-grace-shorter-than-its-stop",
+        {
+            "services": {
+                "recommend": {"args": ["service", "r:s"], "terminationGracePeriodSeconds": 28}
+            }
+        },
+        "services.recommend.terminationGracePeriodSeconds (28) must be more than",
+    ),
     (
         "span-export-outlasting-the-margin",
         {"otel": {"shutdownExportSeconds": 5, "endpoint": "http://collector:4318"}},
@@ -219,3 +243,34 @@ def test_chart_refuses_inconsistent_values(
     assert list(validator().iter_errors(merged(bad))) == []
     error = render_fails("-f", str(values_file))
     assert message in error, error
+
+
+DIGEST = "sha256:" + "d" * 64
+
+
+@pytest.mark.parametrize(
+    ("tag", "image"),
+    [
+        ("", "nexus-mesh:{app_version}"),
+        ("1.2.3-rc.1", "nexus-mesh:1.2.3-rc.1"),
+        (f"v1@{DIGEST}", f"nexus-mesh:v1@{DIGEST}"),  # what skaffold sets
+        (f"@{DIGEST}", f"nexus-mesh@{DIGEST}"),
+        ("v1@", "nexus-mesh:v1"),  # skaffold, without a digest to give
+    ],
+    ids=["default", "tag", "tag-and-digest", "digest", "tag-and-no-digest"],
+)
+def test_every_accepted_image_tag_renders_a_pullable_reference(tag: str, image: str) -> None:
+    assert list(validator().iter_errors(merged({"image": {"tag": tag}}))) == []
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    docs = render(set_values=(f"image.tag={tag}",))
+    gateway = find(docs, "Deployment", f"{RELEASE}-nexus-mesh-gateway")
+    rendered = gateway["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert rendered == image.replace("{app_version}", app_version)
+    # One reference grammar: repository, then ":tag" and/or "@digest".
+    assert re.fullmatch(r"nexus-mesh(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?", rendered)
+
+
+def test_the_test_user_pattern_is_the_gateway_s() -> None:
+    """A tests.user the gateway's path would refuse fails `helm install`, not `helm test`."""
+    user = schema()["properties"]["tests"]["properties"]["user"]
+    assert user["pattern"] == PATH_ID_RE.pattern

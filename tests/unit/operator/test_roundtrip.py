@@ -28,6 +28,7 @@ class EchoPeer:
     def __init__(self) -> None:
         self.url = ""
         self.tokens: list[str] = []
+        self.users: list[str] = []
         self.echo = True
         self.search_reply = "search.completed"
         self.received: list[dict[str, Any]] = []
@@ -39,6 +40,7 @@ class EchoPeer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.tokens.append(request.headers.get("Authorization", "").removeprefix("Bearer "))
+        self.users.append(request.match_info["user"])
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         campaign = request.match_info["campaign"]
@@ -203,3 +205,39 @@ async def test_main_exit_status(
     assert "FAIL: no chat message delivered back (a gateway read it from Kafka) within 0.5 s" in (
         capsys.readouterr().err
     )
+
+
+async def test_a_ready_token_is_presented_for_the_user_it_names(
+    peer: EchoPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway takes a token only for the user in the path: with a token made elsewhere
+    (the chart's tests.tokenSecret, RS*/ES* setups) the test must connect as its sub. The
+    token's trailing newline (a Secret made from a file) would be an invalid header."""
+    monkeypatch.setenv("NEXUS_AUTH", "jwt")
+    monkeypatch.setenv(roundtrip.TOKEN_ENV, "ready-made\n")
+    args = ["--url", peer.url, "--user", "helm-test", "--timeout", "5"]
+    assert await asyncio.to_thread(roundtrip.main, args) == 0
+    assert peer.users == ["helm-test"]
+    assert peer.tokens == ["ready-made"]
+
+
+async def test_without_a_user_it_connects_as_a_new_one_each_time(
+    peer: EchoPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEXUS_AUTH", "none")
+    monkeypatch.delenv(roundtrip.TOKEN_ENV, raising=False)
+    for _ in range(2):
+        assert await asyncio.to_thread(roundtrip.main, ["--url", peer.url, "--timeout", "5"]) == 0
+    first, second = peer.users
+    assert first.startswith("helm-test-") and second.startswith("helm-test-")
+    assert first != second
+
+
+def test_a_ready_token_without_its_user_fails_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEXUS_AUTH", "jwt")
+    monkeypatch.setenv(roundtrip.TOKEN_ENV, "ready-made")
+    # Nothing listens on port 9: the failure must come before any connection attempt.
+    assert roundtrip.main(["--url", "http://127.0.0.1:9", "--timeout", "5"]) == 1
+    assert "pass --user with its sub claim" in capsys.readouterr().err
