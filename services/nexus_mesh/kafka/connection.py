@@ -4,12 +4,18 @@ and stopping a client cleanly."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from nexus_mesh.errors import ConfigurationError
 from nexus_mesh.kafka.tls import kafka_ssl_context
 from nexus_mesh.settings import NexusSettings
+
+log = logging.getLogger(__name__)
+# Past a request timeout (a LeaveGroup's, 15 s by default, bounds the usual stop): well inside
+# a service pod's grace period after its own 28 s stop (the chart's guard).
+CLIENT_STOP_TIMEOUT_S = 15.0
 
 
 def client_kwargs(settings: NexusSettings) -> dict[str, Any]:
@@ -35,13 +41,24 @@ def client_kwargs(settings: NexusSettings) -> dict[str, Any]:
     return kwargs
 
 
-async def stop_quietly(stopping: Awaitable[None]) -> None:
+async def stop_quietly(
+    stopping: Awaitable[None], *, timeout_s: float = CLIENT_STOP_TIMEOUT_S
+) -> None:
     """Await a client's ``stop()``, which aiokafka lets end in ``CancelledError`` when a fetch
     it cancels was backing off from an unreachable broker (the consumer's fetcher awaits its
     own cancelled task). Only a cancellation of the caller itself goes on; the stray one
-    would abort the rest of a shutdown (the producer's stop, the last spans' export)."""
+    would abort the rest of a shutdown (the producer's stop, the last spans' export).
+
+    At most ``timeout_s``: a stop waiting on a broker that does not answer (a service's
+    LeaveGroup timing out mid-rebalance once held one for ten minutes) is abandoned, its
+    connections closed with the process, rather than keep a stopping process alive."""
     try:
-        await stopping
+        async with asyncio.timeout(timeout_s):
+            await stopping
+    except TimeoutError:
+        log.warning(
+            "a Kafka client did not stop within %.0f s: left to the process's exit", timeout_s
+        )
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():

@@ -300,7 +300,7 @@ class Service:
             try:
                 await stop_quietly(consumer.stop())
             finally:
-                await producer.stop()
+                await stop_quietly(producer.stop())
         self.log.info("service %s stopped", self.name)
 
     async def run(

@@ -362,6 +362,9 @@ class RecordHandling:
             record.offset,
             type(error).__name__,
             error,
+            # A handler's fault: its author needs the traceback, which otherwise lives only
+            # in a span that may never be exported (no collector on a laptop).
+            exc_info=error if reason == DLQ_HANDLER else None,
         )
         failed = FailedRecord(
             topic=record.topic,

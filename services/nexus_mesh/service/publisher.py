@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import BROADCAST_CAMPAIGN, Envelope, Metadata, new_event_id, now_ms
-from nexus_mesh.errors import ConfigurationError
+from nexus_mesh.errors import ConfigurationError, PayloadInvalidError
 from nexus_mesh.kafka.producer import Written
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.prometheus import timed_write
@@ -78,9 +78,15 @@ class EventFactory:
         """A validated envelope; raises UnknownTypeError or PayloadInvalidError."""
         if not campaign_id:
             raise ValueError("campaign_id must be a non-empty string")
+        try:
+            checked = self._codec.payload_from_json(event_type, dict(payload))
+        except PayloadInvalidError as exc:
+            # Named: in a dead letter's log line, "payload.text: expected string" otherwise
+            # reads as the request's fault, not the handler's reply.
+            raise PayloadInvalidError(f"{event_type} to publish: {exc}") from exc
         return Envelope(
             type=event_type,
-            payload=self._codec.payload_from_json(event_type, dict(payload)),
+            payload=checked,
             metadata=Metadata(
                 event_id=event_id or new_event_id(),
                 campaign_id=campaign_id,

@@ -212,7 +212,9 @@ async def _decoded(mesh: Mesh, tail: TopicTail) -> list[Envelope]:
     return mesh.replies(tail)
 
 
-async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) -> None:
+async def test_failing_handler_dead_letters_and_the_service_goes_on(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
+) -> None:
     handled: list[str] = []
     service = toy_service(handled)
     async with (
@@ -254,6 +256,10 @@ async def test_failing_handler_dead_letters_and_the_service_goes_on(mesh: Mesh) 
     }
     assert failed.metadata.connection_id == "conn-42"  # to the requesting connection only
     assert failed.metadata.traceparent == TRACEPARENT
+    # The handler's author gets its traceback in the log, not only in a span that may never
+    # be exported.
+    (said,) = [r for r in caplog.records if r.getMessage().startswith("dead-lettering")]
+    assert said.exc_info is not None and isinstance(said.exc_info[1], RuntimeError)
 
 
 async def test_what_is_retried_and_what_is_answered_once(mesh: Mesh) -> None:
