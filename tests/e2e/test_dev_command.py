@@ -24,7 +24,7 @@ import pytest
 from nexus_mesh.client import MeshClient
 from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.localkafka.cluster import free_port, free_ports
-from nexus_testkit import eventually
+from nexus_testkit import eventually, run_nexus
 
 # A service of the user's own, in the current directory of `nexus dev --service
 # greeter:service --no-search`: it answers search requests in search's place.
@@ -204,6 +204,125 @@ async def test_dev_killed_outright_takes_its_processes_and_broker_with_it(
             return False
 
         await eventually(all_gone, timeout=30, what="the gateway, service and broker to end")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait()
+
+
+def _process_state(pid: int) -> str:
+    """Field 3 of ``/proc/PID/stat``: R, S, Z (a zombie) ..."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+@pytest.mark.slow
+async def test_dev_stops_and_says_so_when_its_broker_dies(dev_home: Path, tmp_path: Path) -> None:
+    """A broker killed under ``nexus dev`` (kill -9, the OOM killer) went unnoticed: dev kept
+    running and said nothing, and until dev reaped it (it never did) its zombie counted as
+    running, so ``nexus kafka status`` said so and ``nexus kafka start`` would not replace it.
+    Now dev stops the mesh, naming the broker and its log, and exits non-zero."""
+    port, admin_port = free_ports(2)
+    log = tmp_path / "dev.log"
+    dev = _start_dev(port, admin_port, dev_home, log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_ready(dev, http, f"http://127.0.0.1:{port}", log)
+
+        async def running() -> bool:
+            return "Nexus Mesh is running" in log.read_text()
+
+        # Past its start, where an ending is a failure to start rather than what this is.
+        await eventually(running, what="nexus dev to say the mesh runs")
+        (broker,) = LocalKafka(dev_home).status().nodes
+        assert broker.running
+        assert broker.pid is not None
+
+        # Held still, dev cannot reap its dead broker: the moment before it notices, which
+        # `status` from another terminal may fall in, lasts as long as this test needs.
+        os.kill(dev.pid, signal.SIGSTOP)
+        try:
+            os.kill(broker.pid, signal.SIGKILL)
+            pid = broker.pid
+
+            async def zombie() -> bool:
+                return _process_state(pid) == "Z"
+
+            await eventually(zombie, what="the killed broker to be a zombie of nexus dev")
+            status = await run_nexus("kafka", "status", "--data-dir", str(dev_home), env={})
+            assert status.status == 3, status.stdout
+            assert f"node 1: {broker.bootstrap} stopped" in status.stdout
+        finally:
+            os.kill(dev.pid, signal.SIGCONT)
+
+        assert await asyncio.to_thread(dev.wait, 90) == 1, log.read_text()
+        said = log.read_text()
+        assert (
+            "nexus dev: the local Kafka broker exited (code -9, killed by SIGKILL); "
+            f"its log: {broker.log_path}"
+        ) in said, said
+        assert "stopping the mesh" in said
+        assert "stopped the local Kafka" not in said, "dev did not stop it: it had died"
+        assert "Traceback" not in said
+        with pytest.raises(ProcessLookupError):
+            os.killpg(dev.pid, 0)  # the gateway and search service stopped with it
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(dev.pid, signal.SIGCONT)
+        dev.wait()
+
+
+def _child_running(parent: int, *command: str) -> int:
+    """The pid of ``parent``'s child whose command line ends with ``command``."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in map(int, children):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+            if tuple(argv[-len(command) :]) == command:
+                return pid
+    raise AssertionError(f"no child of {parent} runs {command}: {children}")
+
+
+def _catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether ``pid`` has a handler for ``sig`` (``SigCgt`` of ``/proc/PID/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
+@pytest.mark.slow
+async def test_dev_says_which_process_ended_when_one_ends(dev_home: Path, tmp_path: Path) -> None:
+    """A service of the mesh that ends, even cleanly, ends the mesh: dev said only "stopping
+    the mesh", leaving the developer to guess why. It names the process and its exit code."""
+    port, admin_port = free_ports(2)
+    log = tmp_path / "dev.log"
+    dev = _start_dev(port, admin_port, dev_home, log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_ready(dev, http, f"http://127.0.0.1:{port}", log)
+
+        async def running() -> bool:
+            return "Nexus Mesh is running" in log.read_text()
+
+        await eventually(running, what="nexus dev to say the mesh runs")
+        search = _child_running(dev.pid, "service", "search")
+
+        async def stops_gracefully() -> bool:
+            return _catches(search, signal.SIGTERM)
+
+        # Told before it is up, it dies of the signal: a stop, but not a clean one.
+        await eventually(stops_gracefully, timeout=60, what="the search service to be up")
+        os.kill(search, signal.SIGTERM)
+
+        # It was stopped, not crashed: dev stops the rest as cleanly.
+        assert await asyncio.to_thread(dev.wait, 90) == 0, log.read_text()
+        said = log.read_text()
+        assert "nexus dev: `nexus service search` exited (code 0)" in said
+        assert said.index("exited (code 0)") < said.index("stopping the mesh")
+        assert "stopped the local Kafka" in said
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(dev.pid, signal.SIGKILL)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_mesh.cli.argtypes import fixed_port, port
+from nexus_mesh.cli.dev_processes import Watched, stop_processes
 from nexus_mesh.localkafka.orphans import dies_with_this_process
 
 if TYPE_CHECKING:
@@ -143,8 +144,9 @@ def _run(args: argparse.Namespace) -> int:
             # killer) left its gateway and services holding their ports.
             armed = dies_with_this_process()
             children.append(subprocess.Popen(command, env=child_env, preexec_fn=armed))
+        watched = Watched(children, started_broker)
         url = f"http://127.0.0.1:{args.port}/"
-        _wait_ready(url + "readyz", children, timeout=60)
+        _wait_ready(url + "readyz", watched, timeout=60)
         print(f"\nNexus Mesh is running: open {url}  (Ctrl-C stops everything)", flush=True)
         if settings.gateway_admin_port:
             admin = f"http://127.0.0.1:{settings.gateway_admin_port}"
@@ -156,14 +158,14 @@ def _run(args: argparse.Namespace) -> int:
         if zipkin is not None:
             print(f"Traces of what you do there: {zipkin.ui_url}", flush=True)
         print(flush=True)
-        while all(child.poll() is None for child in children):
+        while not (ended := watched.ended()):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 children[0].wait(timeout=0.5)
-        failed = [c.args for c in children if c.poll() not in (None, 0)]
-        if failed:
-            print(f"nexus dev: a process exited: {failed}", file=sys.stderr)
-            return 1
-        return 0
+        # Whatever ended, the rest of the mesh is stopped: it says which, or the developer
+        # is left guessing why their mesh went away.
+        for process in ended:
+            print(f"nexus dev: {process}", file=sys.stderr, flush=True)
+        return 1 if any(process.failed for process in ended) else 0
     except KeyboardInterrupt:
         return 0
     finally:
@@ -172,11 +174,11 @@ def _run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         print("stopping the mesh", flush=True)
-        _stop(children)
+        stop_processes(children)
         if zipkin is not None:
             zipkin.stop()
-        if started_broker is not None:
-            started_broker.stop()
+        # Not said of a broker that had already died: that is what dev reported above.
+        if started_broker is not None and started_broker.stop():
             print("stopped the local Kafka")
 
 
@@ -334,13 +336,15 @@ def point_at_zipkin(env: dict[str, str], port: int) -> None:
         env["OTEL_TRACES_SAMPLER"] = sampler
 
 
-def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> None:
+def _wait_ready(url: str, watched: Watched, timeout: float) -> None:
     from nexus_mesh.errors import NexusError
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            raise NexusError("a mesh process exited during start; see its output above")
+        ended = watched.ended()
+        if ended:
+            said = "; ".join(map(str, ended))
+            raise NexusError(f"{said} while the mesh started; see the output above")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback
@@ -349,18 +353,6 @@ def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: floa
                 return
         time.sleep(0.2)
     raise NexusError(f"the gateway did not become ready within {timeout:.0f} s ({url})")
-
-
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def dev_origins(port: int) -> list[str]:

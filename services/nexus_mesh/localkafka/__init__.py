@@ -1,6 +1,6 @@
 """A real local Apache Kafka (KRaft) for development and tests, resolved from Maven Central."""
 
-from nexus_mesh.localkafka.cluster import AlreadyRunningError, ClusterStatus, LocalKafka
+from nexus_mesh.localkafka.cluster import AlreadyRunningError, ClusterStatus, LocalKafka, NodeExit
 from nexus_mesh.localkafka.distribution import DEFAULT_KAFKA_VERSION, resolve_kafka
 
 __all__ = [
@@ -8,5 +8,6 @@ __all__ = [
     "AlreadyRunningError",
     "ClusterStatus",
     "LocalKafka",
+    "NodeExit",
     "resolve_kafka",
 ]

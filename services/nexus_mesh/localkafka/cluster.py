@@ -33,6 +33,7 @@ from nexus_mesh.localkafka.state import (
     STATE_FILE,
     ClusterState,
     ClusterStatus,
+    NodeExit,
     NodeState,
     NodeStatus,
     default_home,
@@ -42,7 +43,14 @@ from nexus_mesh.localkafka.state import (
     process_start_ticks,
 )
 
-__all__ = ["AlreadyRunningError", "ClusterStatus", "LocalKafka", "free_port", "free_ports"]
+__all__ = [
+    "AlreadyRunningError",
+    "ClusterStatus",
+    "LocalKafka",
+    "NodeExit",
+    "free_port",
+    "free_ports",
+]
 
 _MAX_PORT = 65535
 
@@ -89,6 +97,7 @@ class LocalKafka:
                 f"broker properties {', '.join(reserved)} are set by the local cluster itself"
             )
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._log_paths: dict[int, Path] = {}
 
     # -- state ---------------------------------------------------------------------------
 
@@ -133,6 +142,18 @@ class LocalKafka:
             for node in state.nodes
         )
         return ClusterStatus(home=self.home, bootstrap_servers=state.bootstrap_servers, nodes=nodes)
+
+    def exited_nodes(self) -> list[NodeExit]:
+        """The nodes this object started whose process has ended since, with exit codes.
+
+        For whoever keeps running beside its brokers (``nexus dev``): a broker killed under
+        it would otherwise go unnoticed, and stay a zombie until this process ends.
+        """
+        return [
+            NodeExit(node_id=node_id, returncode=code, log_path=self._log_paths[node_id])
+            for node_id, child in self._children.items()
+            if (code := child.poll()) is not None  # reaps it
+        ]
 
     # -- start ---------------------------------------------------------------------------
 
@@ -297,6 +318,7 @@ class LocalKafka:
                 preexec_fn=dies_with_this_process() if self.die_with_parent else None,
             )
         self._children[node.node_id] = child
+        self._log_paths[node.node_id] = node.log_path(self.home)
         node.pid = child.pid
         node.started = process_start_ticks(child.pid)
 

@@ -102,6 +102,16 @@ class NodeStatus:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NodeExit:
+    """A node's process that ended: its exit code as ``subprocess`` gives it (negative: the
+    signal that killed it) and the log that may say why."""
+
+    node_id: int
+    returncode: int
+    log_path: Path
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClusterStatus:
     home: Path
     bootstrap_servers: str | None
@@ -119,11 +129,25 @@ class ClusterStatus:
 
 
 def process_start_ticks(pid: int) -> int | None:
-    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks since boot."""
+    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks since boot;
+    None when there is no such process or it has ended.
+
+    A process that has ended but was not yet reaped by its parent (a zombie: a broker killed
+    under a ``nexus dev`` that has not noticed yet) keeps its ``/proc`` entry and start time;
+    counted as running, it made ``status`` report a dead broker and ``start`` refuse to
+    replace it.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses; fields after it do not.
     fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in _ENDED_STATES:
+        return None
     return int(fields[19])
+
+
+# Field 3 of ``/proc/PID/stat``: Z is a zombie, X (or x on old kernels) a process being
+# torn down; neither will run again.
+_ENDED_STATES = frozenset({"Z", "X", "x"})

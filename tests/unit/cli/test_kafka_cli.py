@@ -13,6 +13,7 @@ import pytest
 
 import nexus_mesh.cli as cli
 from nexus_mesh.localkafka.state import port_is_free, process_start_ticks
+from nexus_testkit import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +99,39 @@ def test_status_fails_and_names_the_node_that_is_down(
     assert captured.err.strip().splitlines() == [
         f"nexus: node(s) 2 of 3 stopped; `nexus kafka start --data-dir {home}` starts them again"
     ]
+
+
+def _process_state(pid: int) -> str:
+    """Field 3 of ``/proc/PID/stat``: R, S, Z (a zombie) ..."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+def test_a_node_that_died_but_was_not_reaped_is_stopped(
+    tmp_path: Path, live_process: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broker killed under the ``nexus dev`` that started it stays a zombie until dev
+    reaps it, its start time still in ``/proc``: ``status`` said it ran (exit 0), and
+    ``start`` refused to replace it as "already running"."""
+    home = tmp_path / "kafka"
+    home.mkdir()
+    node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": live_process.pid}
+    node["started"] = process_start_ticks(live_process.pid)
+    (home / "cluster.json").write_text(
+        json.dumps({"cluster_id": "x", "version": "4.0.2", "nodes": [node]})
+    )
+    assert cli.main(["kafka", "status", "--data-dir", str(home)]) == 0
+    capsys.readouterr()
+
+    live_process.kill()  # and not waited for: its parent has not noticed yet
+    wait_until(
+        lambda: _process_state(live_process.pid) == "Z", what="the killed node to be a zombie"
+    )
+
+    status = cli.main(["kafka", "status", "--data-dir", str(home)])
+    assert status == 3, "no node runs"
+    assert "node 1: 127.0.0.1:1 stopped" in capsys.readouterr().out
+    assert process_start_ticks(live_process.pid) is None
 
 
 def test_ports_chosen_together_are_distinct() -> None:
