@@ -127,6 +127,12 @@ class MeshClient:
         self._answers: dict[str, deque[asyncio.Future[Event]]] = {}
         self._replies: dict[str, asyncio.Future[Event]] = {}
         self._unclaimed: OrderedDict[str, Event] = OrderedDict()
+        # correlation id -> the event id of the reply that answered it, the last 1000: a
+        # service is at least once, and a reply it sends again (after a crash or a rebalance)
+        # keeps its event id.
+        self._answered: OrderedDict[str, str] = OrderedDict()
+        self.repeated_replies = 0
+        """Replies dropped because their request had that very reply already."""
         self._events: Inbox[Event] = Inbox(target.max_queued_events)
         self._held: Event | None = None  # the reader's event while it waits for room
         self._held_claimed = False  # ... and a request took it meanwhile
@@ -220,6 +226,7 @@ class MeshClient:
             # up, before the position moved past it) are for the resends after the resume.
             for correlation_id, reply in self._unclaimed.items():
                 resumed._unclaimed.setdefault(correlation_id, reply)
+            resumed._answered.update(self._answered)
             return resumed
 
         return Connecting(open_resumed)
@@ -411,6 +418,7 @@ class MeshClient:
                     answered = True
                     if result is replayed:
                         self._withdraw(result)
+                        self._note_answered(key, result)
                     return result
         finally:
             if self._replies.get(key) is reply:
@@ -580,13 +588,28 @@ class MeshClient:
         if correlation_id is not None and (
             event.metadata.get("connection_id") or event.metadata.get("user_id")
         ):
+            if event.event_id is not None and self._answered.get(correlation_id) == event.event_id:
+                # The reply its request returned already, sent again by its service: not a
+                # second answer for the application to find in events().
+                self.repeated_replies += 1
+                self._received(event)
+                return None
             reply = self._replies.pop(correlation_id, None)
             if reply is not None and not reply.done():
                 reply.set_result(event)
+                self._note_answered(correlation_id, event)
                 self._received(event)
                 return None
             self._keep_unclaimed(correlation_id, event)
         return event
+
+    def _note_answered(self, correlation_id: str, reply: Event) -> None:
+        if reply.event_id is None:
+            return
+        self._answered[correlation_id] = reply.event_id
+        self._answered.move_to_end(correlation_id)
+        if len(self._answered) > UNCLAIMED_REPLIES:
+            self._answered.popitem(last=False)
 
     def _received(self, event: Event) -> None:
         if event.position is not None:

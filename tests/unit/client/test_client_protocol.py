@@ -206,6 +206,7 @@ class ScriptedPeer:
                 "p-reply",
                 correlation_id=correlation_id,
                 connection_id="conn-1",
+                **({"event_id": "r-1"} if payload.get("twice") else {}),
             )
             # An unrelated event that carries a correlation id nobody waits for, first.
             noise = delivered("chat.message", {"n": 0}, "p-noise", correlation_id="other")
@@ -216,6 +217,20 @@ class ScriptedPeer:
             else:
                 await send_text(ws, self._ack(event_id))
                 await send_text(ws, reply)
+            if payload.get("twice"):
+                # An at-least-once service handled it twice (a crash, a rebalance): the same
+                # reply, its event id kept, at a later position; then another event.
+                for position, reply_id in (("p-again", "r-1"), ("p-again-2", "r-1")):
+                    again = delivered(
+                        "search.completed",
+                        {"hits": []},
+                        position,
+                        correlation_id=correlation_id,
+                        connection_id="conn-1",
+                        event_id=reply_id,
+                    )
+                    await send_text(ws, again)
+                await send_text(ws, delivered("chat.message", {"n": "after"}, "p-after"))
         else:
             await send_text(ws, self._ack(event_id))
 
@@ -375,6 +390,20 @@ async def test_request_gets_its_correlated_reply_and_others_go_to_events(
         explicit = await client.request("search", {"query": "blues"}, correlation_id="corr-9")
         assert explicit.correlation_id == "corr-9"
         assert peer.received[-1]["metadata"]["correlation_id"] == "corr-9"
+
+
+async def test_a_reply_its_service_sent_again_is_not_a_second_answer(peer: ScriptedPeer) -> None:
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        reply = await client.request("search", {"query": "jazz", "twice": True})
+        assert reply.event_id == "r-1"
+        assert (await client.next_event(timeout=5)).payload == {"n": 0}  # the noise
+        # Straight to the event after the repeats: they are not in events().
+        after = await client.next_event(timeout=5)
+        assert after.payload == {"n": "after"}
+        assert client.repeated_replies == 2
+        assert client.position == "p-after"
 
 
 async def test_position_follows_each_delivered_event(peer: ScriptedPeer) -> None:
