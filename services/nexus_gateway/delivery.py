@@ -178,6 +178,7 @@ class Dispatcher:
     async def stop(self) -> None:
         for task in (self._watch_task, self._task, *self._closing):
             await cancel_and_wait(task)
+        self._reachable = False  # nobody asks Kafka any more: /readyz must not say it answers
         await stop_quietly(self._consumer.stop())
 
     @property

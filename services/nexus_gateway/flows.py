@@ -59,13 +59,15 @@ _Owed = OrderedDict[tuple[str, str], tuple[float, PendingRequest]]
 
 
 class _Waiting:
-    """A request waiting for its reply: since when, and its timeout once armed."""
+    """A request waiting for its reply: since when, its timeout once armed, and whether its
+    answer is timed (not once its timeout fired: that wait is counted as a timeout)."""
 
-    __slots__ = ("request", "since", "timer")
+    __slots__ = ("request", "since", "timed", "timer")
 
-    def __init__(self, request: PendingRequest, since: float) -> None:
+    def __init__(self, request: PendingRequest, since: float, timed: bool) -> None:
         self.request = request
         self.since = since
+        self.timed = timed
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -98,25 +100,51 @@ class FlowTracker:
     def __len__(self) -> int:
         return sum(len(timers) for timers in self._pending.values())
 
-    def track(self, request: PendingRequest, *, armed: bool = True) -> None:
+    def now(self) -> float:
+        """The tracker's clock: a request's ``since``, taken when its frame is read."""
+        return self._clock()
+
+    def track(
+        self,
+        request: PendingRequest,
+        *,
+        armed: bool = True,
+        since: float | None = None,
+        timed: bool = True,
+    ) -> None:
         """Wait for ``request``'s reply; its timeout runs from now, or, not ``armed``, from
         :meth:`arm`. A request is tracked before its write (a reply may come before the
         write's ack is handled) and armed once Kafka confirms the write: while Kafka cannot
         take it, the client's answer is about Kafka (``unavailable``, ``unconfirmed``), not a
-        timeout that blames the service."""
+        timeout that blames the service. ``since`` (this tracker's :meth:`now`) is when the
+        frame was read: the round trip ``on_answered`` reports starts there."""
         timers = self._pending.setdefault(request.connection_id, {})
         previous = timers.pop(request.correlation_id, None)
         if previous is not None and previous.timer is not None:
             previous.timer.cancel()
-        waiting = timers[request.correlation_id] = _Waiting(request, self._clock())
+        started = self._clock() if since is None else since
+        waiting = timers[request.correlation_id] = _Waiting(request, started, timed)
         if armed:
             self._arm(waiting)
 
-    def arm(self, connection_id: str, correlation_id: str) -> None:
-        """The request's write is confirmed: its timeout starts (if it still waits)."""
-        waiting = self._pending.get(connection_id, {}).get(correlation_id)
+    def arm(self, request: PendingRequest) -> None:
+        """``request``'s write is confirmed: its timeout starts, if it still waits (and is
+        not replaced by a later request of the same correlation id)."""
+        waiting = self._waiting(request)
         if waiting is not None and waiting.timer is None:
             self._arm(waiting)
+
+    def drop(self, request: PendingRequest) -> None:
+        """``request`` was never written: nothing will answer it, and nothing is owed (a later
+        request of the same correlation id waits on)."""
+        if self._waiting(request) is not None:
+            waiting = self._pop(request.connection_id, request.correlation_id)
+            if waiting is not None and waiting.timer is not None:
+                waiting.timer.cancel()
+
+    def _waiting(self, request: PendingRequest) -> _Waiting | None:
+        waiting = self._pending.get(request.connection_id, {}).get(request.correlation_id)
+        return waiting if waiting is not None and waiting.request is request else None
 
     def _arm(self, waiting: _Waiting) -> None:
         request = waiting.request
@@ -151,15 +179,9 @@ class FlowTracker:
             return False
         if waiting.timer is not None:
             waiting.timer.cancel()
-        if self._on_answered is not None:
+        if self._on_answered is not None and waiting.timed:
             self._on_answered(waiting.request, self._clock() - waiting.since)
         return True
-
-    def drop(self, connection_id: str, correlation_id: str) -> None:
-        """The request was never written: nothing will answer it, and nothing is owed."""
-        waiting = self._pop(connection_id, correlation_id)
-        if waiting is not None and waiting.timer is not None:
-            waiting.timer.cancel()
 
     def owes(self, connection_id: str, correlation_id: str) -> bool:
         """Whether this gateway holds that request: waiting, or its timeout owed."""
@@ -175,7 +197,8 @@ class FlowTracker:
         owed = self._missed.pop(key, None) or self._queued.pop(key, None)
         if owed is None:
             return False
-        self.track(owed[1])
+        # Counted once already, as a timeout: its late answer is no round trip to time.
+        self.track(owed[1], timed=False)
         return True
 
     def _pop(self, connection_id: str, correlation_id: str) -> _Waiting | None:

@@ -179,7 +179,10 @@ class IdempotencyWindow:
             if future.done():
                 return
             if done.cancelled() or done.exception() is not None:
-                error = KafkaUnavailableError(f"write failed: {done.exception()!r}")
+                # A cancelled delivery (a producer stopped with the write still queued) has
+                # no exception to ask for: asking raises, and the entry would never settle.
+                why = "cancelled" if done.cancelled() else repr(done.exception())
+                error = KafkaUnavailableError(f"write failed: {why}")
                 self.fail(key, future, error)
             else:
                 meta = done.result()

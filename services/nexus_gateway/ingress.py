@@ -250,6 +250,7 @@ class Ingress:
         turn: Turn | None,
     ) -> bytes:
         span = trace.get_current_span()
+        read_at = self._flows.now()  # a request's round trip starts here, before any wait
         # Refused unread: reading a frame the client may not send would let it spend the
         # gateway's CPU past its rate limit.
         if not allowed:
@@ -350,31 +351,28 @@ class Ingress:
             )
         envelope, topic = self._stamp(connection, target, payload, metadata, event_id)
         pending = self._idempotency.begin(key)
+        request: PendingRequest | None = None
         if target.flow is not None:
             meta = envelope.metadata
             assert meta.correlation_id is not None
-            self._flows.track(
-                PendingRequest(
-                    connection_id=ident.connection_id,
-                    correlation_id=meta.correlation_id,
-                    flow=target.flow,
-                    timeout_values=self._timeout_values(target, payload),
-                    context=context_api.get_current() if self._telemetry.enabled else None,
-                    traceparent=meta.traceparent,
-                    tracestate=meta.tracestate,
-                ),
-                armed=False,
+            request = PendingRequest(
+                connection_id=ident.connection_id,
+                correlation_id=meta.correlation_id,
+                flow=target.flow,
+                timeout_values=self._timeout_values(target, payload),
+                context=context_api.get_current() if self._telemetry.enabled else None,
+                traceparent=meta.traceparent,
+                tracestate=meta.tracestate,
             )
+            self._flows.track(request, armed=False, since=read_at)
         try:
             written = await self._send(envelope, topic, turn)
         except WriteInDoubtError as exc:
             # It may still land: keep the id reserved until the producer knows, so a resend
             # is answered from this write instead of writing a second record.
             self._idempotency.settle_later(key, pending, exc.delivery)
-            if target.flow is not None and envelope.metadata.correlation_id is not None:
-                self._await_request_write(
-                    ident.connection_id, envelope.metadata.correlation_id, exc.delivery
-                )
+            if request is not None:
+                self._await_request_write(request, exc.delivery)
             raise ClientEventError(
                 ErrorCode.UNCONFIRMED,
                 "Kafka has not confirmed the write in time and it may still be written: resend "
@@ -415,13 +413,18 @@ class Ingress:
                     "event_id); it was not written"
                 )
             self._idempotency.fail(key, pending, exc)
-            if target.flow is not None and envelope.metadata.correlation_id is not None:
-                self._flows.drop(ident.connection_id, envelope.metadata.correlation_id)
+            if request is not None:
+                self._flows.drop(request)
             raise ClientEventError(code, message, event_id) from exc
+        except BaseException:
+            # Cancelled mid-write (a shutdown): nothing will arm or drop the wait later.
+            if request is not None:
+                self._flows.drop(request)
+            raise
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)
-        if target.flow is not None and envelope.metadata.correlation_id is not None:
-            self._flows.arm(ident.connection_id, envelope.metadata.correlation_id)
+        if request is not None:
+            self._flows.arm(request)
         self._metrics.events_in.labels(envelope.type).inc()
         self._metrics.acks.inc()
         return ack_frame(
@@ -433,18 +436,15 @@ class Ingress:
         )
 
     def _await_request_write(
-        self,
-        connection_id: str,
-        correlation_id: str,
-        delivery: asyncio.Future[RecordMetadata],
+        self, request: PendingRequest, delivery: asyncio.Future[RecordMetadata]
     ) -> None:
         """A request whose write is in doubt waits for a reply only if the write lands."""
 
         def settled(done: asyncio.Future[RecordMetadata]) -> None:
             if done.cancelled() or done.exception() is not None:
-                self._flows.drop(connection_id, correlation_id)
+                self._flows.drop(request)
             else:
-                self._flows.arm(connection_id, correlation_id)
+                self._flows.arm(request)
 
         delivery.add_done_callback(settled)
 

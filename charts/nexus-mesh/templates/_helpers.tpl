@@ -226,13 +226,13 @@ Checks that cannot be expressed in values.schema.json; rendering fails with the 
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least gateway.drain.preStopSleepSeconds + timeoutSeconds + marginSeconds (%d + %d + %d = %d): the kubelet would kill gateways in the middle of their drain" (int .Values.gateway.terminationGracePeriodSeconds) (int $drain.preStopSleepSeconds) (int $drain.timeoutSeconds) (int $drain.marginSeconds) (int $needed)) }}
 {{- end }}
 {{- /* A service's stop with ServiceConfig's defaults (README, Drain timing), which the chart
-cannot see in the service's code: records in hand, cancelled handlers, the commit, the last
-spans. Closing its Kafka clients comes after, so the grace period must be longer still. */}}
+cannot see in the service's code: records in hand, cancelled handlers, the commit, closing its
+Kafka clients (bounded in the code), the last spans. */}}
 {{- $export := int .Values.otel.shutdownExportSeconds }}
-{{- $stop := add 10 5 10 $export }}
+{{- $stop := add 10 5 10 15 $export }}
 {{- range $name, $s := include "nexus-mesh.serviceComponents" . | fromYaml }}
-{{- if le (int $s.terminationGracePeriodSeconds) (int $stop) }}
-{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be more than a service's stop, 10 s (stop_timeout_s) + 5 s (cancelled handlers) + 10 s (the commit, send_timeout_s) + %d s (otel.shutdownExportSeconds) = %d s, with time left to close its Kafka clients: the kubelet would kill it before its commit or its leaving the group" (ternary "search" (printf "services.%s" $name) (eq $name "search")) (int $s.terminationGracePeriodSeconds) $export (int $stop)) }}
+{{- if lt (int $s.terminationGracePeriodSeconds) (int $stop) }}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be at least a service's stop, 10 s (stop_timeout_s) + 5 s (cancelled handlers) + 10 s (the commit, send_timeout_s) + 15 s (closing its Kafka clients) + %d s (otel.shutdownExportSeconds) = %d s: the kubelet would kill it before its commit, its leaving the group or its last spans" (ternary "search" (printf "services.%s" $name) (eq $name "search")) (int $s.terminationGracePeriodSeconds) $export (int $stop)) }}
 {{- end }}
 {{- end }}
 {{- if and (include "nexus-mesh.tracing" .) (ge (int .Values.otel.shutdownExportSeconds) (int $drain.marginSeconds)) }}

@@ -42,7 +42,7 @@ def client_kwargs(settings: NexusSettings) -> dict[str, Any]:
 
 
 async def stop_quietly(
-    stopping: Awaitable[None], *, timeout_s: float = CLIENT_STOP_TIMEOUT_S
+    stopping: Awaitable[object], *, timeout_s: float = CLIENT_STOP_TIMEOUT_S
 ) -> None:
     """Await a client's ``stop()``, which aiokafka lets end in ``CancelledError`` when a fetch
     it cancels was backing off from an unreachable broker (the consumer's fetcher awaits its

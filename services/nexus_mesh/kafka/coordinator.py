@@ -32,20 +32,28 @@ async def await_group_coordinator(
     or at once for an error that retrying does not mend (not authorised to describe the
     group).
     """
-    admin = AIOKafkaAdminClient(**client_kwargs(settings))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    # Named as the group's own consumer is, for the broker's logs and quotas.
+    admin = AIOKafkaAdminClient(**client_kwargs(settings), client_id=group_id)
+    last: Exception | None = None
     try:
-        await admin.start()
-        while True:
-            try:
-                await admin.find_coordinator(group_id)
-                return
-            except KafkaError as exc:
-                if not exc.retriable or loop.time() > deadline:
-                    raise KafkaUnavailableError(
-                        f"no coordinator for consumer group {group_id}: {exc}"
-                    ) from exc
-            await asyncio.sleep(0.2)  # the broker is electing the offsets topic's leader
+        # One deadline for all of it: a broker that takes connections but never answers
+        # would otherwise hold the start for a request timeout per call.
+        async with asyncio.timeout(timeout):
+            await admin.start()
+            while True:
+                try:
+                    await admin.find_coordinator(group_id)
+                    return
+                except KafkaError as exc:
+                    if not exc.retriable:
+                        raise KafkaUnavailableError(
+                            f"no coordinator for consumer group {group_id}: {exc}"
+                        ) from exc
+                    last = exc
+                await asyncio.sleep(0.2)  # the broker is electing the offsets topic's leader
+    except TimeoutError as exc:
+        raise KafkaUnavailableError(
+            f"no coordinator for consumer group {group_id} within {timeout:g} s: {last or exc!r}"
+        ) from exc
     finally:
         await admin.close()

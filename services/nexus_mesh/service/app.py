@@ -280,8 +280,9 @@ class Service:
             )
         except BaseException:
             if consumer is not None:
-                await stop_quietly(consumer.stop())
-            await producer.stop()
+                await self._close_clients(consumer, producer)
+            else:
+                await stop_quietly(producer.stop())
             raise
         return producer, consumer
 
@@ -297,11 +298,18 @@ class Service:
             # A new event, not this one cleared: the next run may be in another event loop.
             self._ready = asyncio.Event()
             self._runner = self._consumer = self._producer = None
-            try:
-                await stop_quietly(consumer.stop())
-            finally:
-                await stop_quietly(producer.stop())
+            await self._close_clients(consumer, producer)
         self.log.info("service %s stopped", self.name)
+
+    async def _close_clients(self, consumer: AIOKafkaConsumer, producer: EnvelopeProducer) -> None:
+        """Both at once, under one deadline (the chart's grace period counts on it), each
+        let finish whatever the other does."""
+        stops = asyncio.gather(consumer.stop(), producer.stop(), return_exceptions=True)
+        await stop_quietly(stops)
+        if stops.done() and not stops.cancelled():
+            for outcome in stops.result():
+                if isinstance(outcome, Exception):
+                    self.log.warning("closing a Kafka client failed: %r", outcome)
 
     async def run(
         self, settings: NexusSettings | None = None, *, telemetry: Telemetry | None = None

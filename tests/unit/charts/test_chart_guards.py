@@ -32,6 +32,7 @@ from helm_chart import (
     values,
 )
 
+from nexus_mesh.kafka.connection import CLIENT_STOP_TIMEOUT_S
 from nexus_mesh.service import runner
 from nexus_mesh.service.config import ServiceConfig
 
@@ -713,41 +714,49 @@ def test_extra_env_may_replace_a_shared_setting_for_its_container() -> None:
 
 def test_a_service_s_grace_period_covers_its_stop() -> None:
     """On SIGTERM a service waits stop_timeout_s for its records in hand, 5 s more for the
-    handlers it cancels, commits (bounded by send_timeout_s), closes its Kafka clients (the
-    producer's last writes bounded by send_timeout_s too) and exports its last spans
+    handlers it cancels, commits (bounded by send_timeout_s), closes its Kafka clients (both
+    within CLIENT_STOP_TIMEOUT_S) and exports its last spans
     (otel.shutdownExportSeconds). The kubelet's SIGKILL must not cut that short: the commit
     lost means records handled again, the group left uncleanly a rebalance that waits for
     the session timeout. The numbers are ServiceConfig's defaults, and the README and
     values.yaml say the sum."""
     config = ServiceConfig()
     export = values()["otel"]["shutdownExportSeconds"]
-    before_clients_close = (
-        config.stop_timeout_s + runner._CANCEL_GRACE_S + config.send_timeout_s + export
+    needed = (
+        config.stop_timeout_s
+        + runner._CANCEL_GRACE_S
+        + config.send_timeout_s
+        + CLIENT_STOP_TIMEOUT_S
+        + export
     )
-    needed = before_clients_close + config.send_timeout_s
     docs = render(set_values=(RECOMMEND,))
     for name in ("search", "recommend"):
         spec = pod_spec(find(docs, "Deployment", f"{RELEASE}-nexus-mesh-{name}"))
         assert spec["terminationGracePeriodSeconds"] >= needed, name
-    total = f"= {before_clients_close:g} s"
+    total = f"= {needed:g} s"
     assert total in (CHART / "values.yaml").read_text()
     assert total in (CHART / "README.md").read_text()
 
 
 def test_a_grace_period_the_service_s_stop_outlasts_is_refused() -> None:
-    """The chart's floor is the same sum as the code's: a grace period that leaves no time
-    to close the Kafka clients fails the render, a second more renders, and a longer span
-    export raises the floor with it."""
+    """The chart's floor is the same sum as the code's: a grace period a second short of it
+    fails the render, the sum itself renders, and a longer span export raises the floor."""
     config = ServiceConfig()
     export = values()["otel"]["shutdownExportSeconds"]
-    stop = int(config.stop_timeout_s + runner._CANCEL_GRACE_S + config.send_timeout_s + export)
-    render(set_values=(f"search.terminationGracePeriodSeconds={stop + 1}",))
-    error = render_fails(set_values=(f"search.terminationGracePeriodSeconds={stop}",))
-    assert f"search.terminationGracePeriodSeconds ({stop}) must be more than" in error
+    stop = int(
+        config.stop_timeout_s
+        + runner._CANCEL_GRACE_S
+        + config.send_timeout_s
+        + CLIENT_STOP_TIMEOUT_S
+        + export
+    )
+    render(set_values=(f"search.terminationGracePeriodSeconds={stop}",))
+    error = render_fails(set_values=(f"search.terminationGracePeriodSeconds={stop - 1}",))
+    assert f"search.terminationGracePeriodSeconds ({stop - 1}) must be at least" in error
     assert f"= {stop} s" in error
     slower_export = (
         f"otel.shutdownExportSeconds={export + 1}",
-        f"search.terminationGracePeriodSeconds={stop + 1}",
+        f"search.terminationGracePeriodSeconds={stop}",
     )
     assert f"= {stop + 1} s" in render_fails(set_values=slower_export)
 

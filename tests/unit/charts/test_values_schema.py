@@ -179,16 +179,16 @@ CHART_CHECKS: list[tuple[str, dict[str, Any], str]] = [
     (
         "search-grace-shorter-than-its-stop",
         {"search": {"terminationGracePeriodSeconds": 10}},
-        "search.terminationGracePeriodSeconds (10) must be more than a service's stop",
+        "search.terminationGracePeriodSeconds (10) must be at least a service's stop",
     ),
     (
         "own-service-grace-shorter-than-its-stop",
         {
             "services": {
-                "recommend": {"args": ["service", "r:s"], "terminationGracePeriodSeconds": 28}
+                "recommend": {"args": ["service", "r:s"], "terminationGracePeriodSeconds": 42}
             }
         },
-        "services.recommend.terminationGracePeriodSeconds (28) must be more than",
+        "services.recommend.terminationGracePeriodSeconds (42) must be at least",
     ),
     (
         "span-export-outlasting-the-margin",

@@ -174,15 +174,16 @@ async def test_a_request_not_yet_written_gets_no_timeout_until_kafka_confirms_it
         return True
 
     flows = FlowTracker(on_timeout)
-    flows.track(request("in-doubt"), armed=False)
-    flows.track(request("answered-early"), armed=False)
+    in_doubt, answered_early = request("in-doubt"), request("answered-early")
+    flows.track(in_doubt, armed=False)
+    flows.track(answered_early, armed=False)
     # Ten of its 20 ms timeouts: a bounded look, not a synchronisation.
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(fired.wait(), 0.2)
     assert timed_out == [] and len(flows) == 2
     assert flows.resolve("c1", "answered-early") is True  # the reply won the race
-    flows.arm("c1", "answered-early")  # its ack handled after: nothing left to arm
-    flows.arm("c1", "in-doubt")  # the write landed after all
+    flows.arm(answered_early)  # its ack handled after: nothing left to arm
+    flows.arm(in_doubt)  # the write landed after all
     await wait_for(fired)
     assert timed_out == ["in-doubt"] and len(flows) == 0
 
@@ -195,13 +196,46 @@ async def test_an_answered_request_reports_its_wait_and_a_dropped_one_nothing() 
         on_answered=lambda pending, waited: answered.append((pending.correlation_id, waited)),
         clock=lambda: now[0],
     )
-    flows.track(request("replied"), armed=False)
-    flows.track(request("never-written"), armed=False)
+    read_at = flows.now()
+    now[0] += 0.5  # waiting for its turn before it is written
+    replied, never_written = request("replied"), request("never-written")
+    flows.track(replied, armed=False, since=read_at)
+    flows.track(never_written, armed=False)
     now[0] += 1.5
-    flows.arm("c1", "replied")  # the write's ack: the wait counts from the frame, not this
+    flows.arm(replied)  # the write's ack: the wait counts from the frame, not this
     now[0] += 0.25
     assert flows.resolve("c1", "replied") is True
-    flows.drop("c1", "never-written")  # refused by Kafka: no answer to time, nothing owed
-    assert answered == [("replied", 1.75)]
+    flows.drop(never_written)  # refused by Kafka: no answer to time, nothing owed
+    assert answered == [("replied", 2.25)]
     assert len(flows) == 0 and not flows.owes("c1", "never-written")
     assert flows.resolve("c1", "never-written") is False
+
+
+async def test_a_late_outcome_of_one_request_leaves_a_newer_one_of_its_correlation_alone() -> None:
+    """Request A (correlation "corr") is in doubt; the client sends B with the same
+    correlation id, written at once. A's write failing after all must not end B's wait."""
+    fired = asyncio.Event()
+    flows = FlowTracker(lambda _pending: fired.set() or True)
+    first, second = request("corr"), request("corr")
+    flows.track(first, armed=False)
+    flows.track(second, armed=False)
+    flows.arm(second)
+    flows.drop(first)  # A's late failure
+    flows.arm(first)  # or its late success: B's timer is B's own either way
+    assert len(flows) == 1 and flows.owes("c1", "corr")
+    await wait_for(fired)  # B's timeout still comes
+
+
+async def test_a_request_waiting_again_after_its_timeout_is_not_timed_twice() -> None:
+    """Its wait was counted as a timeout; the answer to its resend is no round trip."""
+    fired = asyncio.Event()
+    answered: list[float] = []
+    flows = FlowTracker(
+        lambda _pending: fired.set() or True,
+        on_answered=lambda _pending, waited: answered.append(waited),
+    )
+    flows.track(request("slow"))
+    await wait_for(fired)
+    assert flows.rearm("c1", "slow") is True  # the client resent it
+    assert flows.resolve("c1", "slow") is True
+    assert answered == []
