@@ -166,3 +166,17 @@ async def test_a_write_found_in_the_log_answers_a_resend_but_never_replaces_what
 
     clock.now += 61  # remembered entries leave with the window, as confirmed ones do
     assert window.lookup(("camp", "alice", "e1")) is None
+
+
+async def test_a_write_in_doubt_whose_delivery_is_cancelled_is_freed_for_a_retry() -> None:
+    """A producer stopped with the write still queued cancels its delivery: the entry must
+    not stay in doubt forever (every resend answered ``unconfirmed``, a drain waiting)."""
+    window = IdempotencyWindow(window_s=60, max_entries=10)
+    key = ("camp", "alice", "e1")
+    future = window.begin(key)
+    delivery: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    window.settle_later(key, future, delivery)  # type: ignore[arg-type]
+    delivery.cancel()
+    with pytest.raises(KafkaUnavailableError, match="cancelled"):
+        await asyncio.wait_for(future, 5)
+    assert window.lookup(key) is None and window.pending == 0
