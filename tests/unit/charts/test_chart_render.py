@@ -107,7 +107,7 @@ def test_labels_and_selectors_follow_helm_conventions(case: Scenario) -> None:
         assert labels["app.kubernetes.io/name"] == "nexus-mesh"
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert labels["helm.sh/chart"] == "nexus-mesh-0.6.0"
+        assert labels["helm.sh/chart"] == "nexus-mesh-0.7.0"
         assert "app.kubernetes.io/version" in labels
         if doc["kind"] == "Deployment":
             selector = doc["spec"]["selector"]["matchLabels"]
