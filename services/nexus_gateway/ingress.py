@@ -48,13 +48,11 @@ from nexus_gateway.protocol import (
     ack_frame,
     error_frame,
 )
+from nexus_gateway.unwritten import unwritten
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import (
-    KafkaUnavailableError,
     PayloadInvalidError,
-    ProduceRejectedError,
-    TopicMissingError,
     UnknownTypeError,
     WriteInDoubtError,
 )
@@ -380,42 +378,12 @@ class Ingress:
                 event_id,
             ) from exc
         except Exception as exc:
-            # Kafka refused it, its topic is missing, or something unforeseen (an encoding
-            # bug): either way it is not written, the id is freed for a retry and the client
+            # Not written, whatever the reason: the id is freed for a retry and the client
             # still gets its answer.
-            code, message = (
-                ErrorCode.UNAVAILABLE,
-                "Kafka is unavailable: retry with the same event_id",
-            )
-            if isinstance(exc, KafkaUnavailableError):
-                pass  # the usual outage: said by the Kafka clients' own log lines
-            elif isinstance(exc, TopicMissingError):
-                # An operator's job (`nexus topics ensure`), said once per event, no traceback.
-                log.error("client event %s refused: %s", event_id, exc)
-                message = (
-                    f"{target.type} cannot be accepted yet (its topic is missing): retry later"
-                )
-            elif isinstance(exc, ProduceRejectedError):
-                # Retrying will not help (so not a retryable code), but the broker said why:
-                # one line, no traceback.
-                log.error("client event %s refused: %s", event_id, exc)
-                code = ErrorCode.TOO_LARGE if exc.too_large else ErrorCode.INTERNAL
-                message = (
-                    f"Kafka refused {target.type}; it was not written (resending will not help)"
-                )
-            else:
-                # The gateway's own fault, not Kafka's: a client told to retry would fail the
-                # same way forever. The event id leads an operator to this traceback.
-                log.exception("writing client event %s failed", event_id)
-                code = ErrorCode.INTERNAL
-                message = (
-                    f"the gateway failed to write {target.type} (its fault, logged with this "
-                    "event_id); it was not written"
-                )
             self._idempotency.fail(key, pending, exc)
             if request is not None:
                 self._flows.drop(request)
-            raise ClientEventError(code, message, event_id) from exc
+            raise unwritten(exc, target.type, event_id) from exc
         except BaseException:
             # Cancelled mid-write (a shutdown): nothing will arm or drop the wait later.
             if request is not None:
