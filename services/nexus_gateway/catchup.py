@@ -33,7 +33,7 @@ from nexus_gateway.hub import DeliveredHook, routes_to
 from nexus_gateway.idempotency import AckRecord, IdempotencyWindow
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
-from nexus_gateway.record_rules import DeliveryLimit, misplaced, written_by
+from nexus_gateway.record_rules import DeliveryLimit, misplaced, repeat_key, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -361,6 +361,7 @@ class CatchUpReader:
                 record.offset,
                 written_by(record),
                 exc,
+                extra=repeat_key(record, type(exc).__name__),
             )
             return True
         clients = tp == job.clients

@@ -21,7 +21,7 @@ from nexus_gateway.connection import Connection
 from nexus_gateway.hub import ConnectionHub, DeliveredHook
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
-from nexus_gateway.record_rules import DeliveryLimit, misplaced, written_by
+from nexus_gateway.record_rules import DeliveryLimit, misplaced, repeat_key, written_by
 from nexus_gateway.send_span import send_traced
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
@@ -72,7 +72,7 @@ class Fanout:
         self.position = position
         self._partitions = partitions
         self._on_delivered = on_delivered
-        self._misrouted_campaigns: set[str] = set()
+        self._misrouted_campaigns: set[tuple[bool, str]] = set()  # (mislabelled, campaign)
 
     def deliver(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         began = time.time_ns() if self._telemetry.enabled else None
@@ -93,6 +93,7 @@ class Fanout:
                 record.offset,
                 written_by(record),
                 *refusal.args,
+                extra=repeat_key(record, refusal.why),
             )
             return
         if system:
@@ -151,30 +152,35 @@ class Fanout:
         header_campaign: str | None = None,
     ) -> None:
         self._metrics.misrouted.inc()
-        if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or (
-            campaign_id in self._misrouted_campaigns
-        ):
+        # Per fault and campaign: a campaign misplaced once and mislabelled later is said
+        # twice, one line for each producer mistake.
+        said = (header_campaign is not None, campaign_id)
+        if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or said in self._misrouted_campaigns:
             return
-        self._misrouted_campaigns.add(campaign_id)
+        self._misrouted_campaigns.add(said)
         if header_campaign is not None:
             misrouted_log.warning(
-                "skipping record %s-%s@%s: its %s header names campaign %r, its envelope %r; "
-                "its producer must write the envelope's campaign there (said once per campaign)",
+                "skipping record %s-%s@%s (%s): its %s header names campaign %r, its envelope "
+                "%r; its producer must write the envelope's campaign there (said once per "
+                "campaign)",
                 tp.topic,
                 tp.partition,
                 record.offset,
+                written_by(record),
                 CAMPAIGN_HEADER,
                 header_campaign[:128],
                 campaign_id,
             )
             return
         misrouted_log.warning(
-            "skipping record %s-%s@%s: campaign %r belongs to partition %d of %d (the key's "
-            "murmur2 hash, as Kafka's default partitioner places it); its producer partitions "
-            "otherwise, or the topic's partition count changed (said once per campaign)",
+            "skipping record %s-%s@%s (%s): campaign %r belongs to partition %d of %d (the "
+            "key's murmur2 hash, as Kafka's default partitioner places it); its producer "
+            "partitions otherwise, or the topic's partition count changed (said once per "
+            "campaign)",
             tp.topic,
             tp.partition,
             record.offset,
+            written_by(record),
             campaign_id,
             self.partition_of(campaign_id),
             self._partitions(),
@@ -226,6 +232,7 @@ class Fanout:
                 record.offset,
                 written_by(record),
                 error,
+                extra=repeat_key(record, type(error).__name__),
             )
 
     @staticmethod

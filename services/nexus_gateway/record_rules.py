@@ -76,6 +76,13 @@ def written_by(record: ConsumerRecord[bytes, bytes]) -> str:
     return f"ce_source {_short(source)}, ce_type {_short(event_type)}, key {_short(key)}"
 
 
+def repeat_key(record: ConsumerRecord[bytes, bytes], why: str) -> dict[str, str]:
+    """``extra=`` for a log line about a bad record: the log's repeat filter holds back a
+    flood per producer (``ce_source``) and kind of fault, not per line, so one producer's
+    bad records never hide another's, nor one fault another."""
+    return {"repeat_key": f"{_short(header(record.headers, 'ce_source'))} {why[:80]}"}
+
+
 def _short(value: str | None) -> str:
     return "(none)" if value is None else repr(value[:80])
 
@@ -115,5 +122,6 @@ class DeliveryLimit:
                 written_by(record),
                 len(frame),
                 self.max_bytes,
+                extra=repeat_key(record, envelope.type),
             )
         return False

@@ -212,8 +212,9 @@ class RepeatFilter(logging.Filter):
 
     A template is the logger name and the unformatted message (``"Unable connect to node with
     id %s: %s"``), so a broker outage's hundreds of lines a second collapse to one per window
-    per kind of error while any new kind still shows at once. The first record let through after
-    a window in which records were held back says how many: its message ends in
+    per kind of error while any new kind still shows at once. A record's ``repeat_key`` (set
+    with ``extra=``, a short bounded text) splits a template further. The first record let
+    through after a window in which records were held back says how many: its message ends in
     ``(repeated N times in the last S s)`` and it carries ``repeated=N`` (a JSON field).
 
     Only records from the logger ``name`` and its children are limited (as
@@ -244,7 +245,11 @@ class RepeatFilter(logging.Filter):
         if not super().filter(record):
             return True  # not one of ours
         template = record.msg if isinstance(record.msg, str) else str(record.msg)
-        key = (record.name, template)
+        # A caller may split one template by what its lines are about (``extra=
+        # {"repeat_key": ...}``: a bad record's producer and error), so that one producer's
+        # flood does not hide another's first line.
+        repeat_key = getattr(record, "repeat_key", None)
+        key = (record.name, template if repeat_key is None else f"{template}\x00{repeat_key}")
         now = self._clock()
         with self._lock:
             seen = self._templates.get(key)

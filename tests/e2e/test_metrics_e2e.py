@@ -202,7 +202,54 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
 
     samples = await scrape(gateway.url)
     assert value(samples, "nexus_gateway_misrouted_records_total") == 1
-    assert f"campaign '{stray}' belongs to partition" in gateway.log()
+    said = [line for line in gateway.log().splitlines() if "belongs to partition" in line]
+    assert len(said) == 1 and f"campaign '{stray}'" in said[0]
+    assert "ce_source 'elsewhere'" in said[0], "the producing team finds its own records"
+
+
+async def test_each_producer_mistake_about_a_campaign_is_said(
+    mesh: Mesh, settings: NexusSettings
+) -> None:
+    """A campaign's record on another campaign's partition, then one of its records with a
+    lying campaign header: two mistakes, two lines (the first used to silence the second for
+    the life of the process)."""
+    gateway = mesh.gateway()
+    assert gateway.url
+    partitions = settings.clients_partitions
+    other = next(
+        f"D{i}"
+        for i in range(100)
+        if campaign_partition(f"D{i}", partitions) != campaign_partition("B", partitions)
+    )
+    codec = Codec(load_registry(settings.schemas_dir))
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    async with (
+        MeshClient.connect(
+            gateway.url, campaign_id="B", user_id="bob", token=mesh.token("bob", ["B"])
+        ) as bob,
+        MeshClient.connect(
+            gateway.url, campaign_id=other, user_id="dan", token=mesh.token("dan", [other])
+        ) as dan,
+    ):
+        producer = AIOKafkaProducer(**client_kwargs(settings))
+        await producer.start()
+        try:
+            astray = campaign_update(codec, "astray", campaign_id="B", source="team-x")
+            lying = campaign_update(codec, "lying", campaign_id="B", source="team-y")
+            for_dan = campaign_update(codec, "for-dan", campaign_id=other, source="team-x")
+            for_bob = campaign_update(codec, "for-bob", campaign_id="B", source="team-y")
+            dans, bobs = campaign_partition(other, partitions), campaign_partition("B", partitions)
+            await write(producer, topic, dans, astray, codec)
+            await write(producer, topic, dans, for_dan, codec)
+            await write(producer, topic, bobs, lying, codec, headers={"nexus-campaign": b"C"})
+            await write(producer, topic, bobs, for_bob, codec)
+        finally:
+            await producer.stop()
+        assert (await dan.next_event(timeout=15)).payload["status"] == "for-dan"
+        assert (await bob.next_event(timeout=15)).payload["status"] == "for-bob"
+    log = gateway.log()
+    assert "campaign 'B' belongs to partition" in log and "ce_source 'team-x'" in log
+    assert "header names campaign 'C', its envelope 'B'" in log and "ce_source 'team-y'" in log
 
 
 async def test_a_record_whose_campaign_header_lies_is_skipped_live_and_on_replay(

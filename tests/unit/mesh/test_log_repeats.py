@@ -170,3 +170,20 @@ def test_a_producer_s_flood_of_bad_records_is_a_line_per_kind(
     assert sum("skipping undecodable record" in line for line in lines) == 1
     assert sum("is not sent on" in line for line in lines) == 1
     assert sum("replay: skipping" in line for line in lines) == 1
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_one_producer_s_flood_does_not_hide_another_s_first_bad_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each team reads the log for its own producer: the lines are held back per producer
+    and kind of fault (the gateway's repeat_key), not per message template."""
+    configure_logging("INFO", fmt="text", service="nexus-gateway")
+    fanout = logging.getLogger("nexus_gateway.fanout")
+    template = "skipping undecodable record %s-%s@%s (%s): %s"
+    for offset in range(1000):
+        fanout.warning(template, "t", 0, offset, "a", "bad", extra={"repeat_key": "a Schema"})
+    fanout.warning(template, "t", 0, 1, "b", "bad", extra={"repeat_key": "b Schema"})
+    fanout.warning(template, "t", 0, 2, "a", "bad", extra={"repeat_key": "a Framing"})
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("skipping undecodable record" in line for line in lines) == 3
