@@ -154,7 +154,7 @@ class Fanout:
         self._metrics.misrouted.inc()
         # Per fault and campaign: a campaign misplaced once and mislabelled later is said
         # twice, one line for each producer mistake.
-        said = (header_campaign is not None, campaign_id)
+        said = (header_campaign is not None, campaign_id[:128])  # a producer's, any length
         if len(self._misrouted_campaigns) >= MISROUTED_LOGGED or said in self._misrouted_campaigns:
             return
         self._misrouted_campaigns.add(said)

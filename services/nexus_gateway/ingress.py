@@ -52,6 +52,7 @@ from nexus_gateway.unwritten import unwritten
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata, new_event_id, now_ms
 from nexus_mesh.errors import (
+    KafkaUnavailableError,
     PayloadInvalidError,
     UnknownTypeError,
     WriteInDoubtError,
@@ -384,8 +385,9 @@ class Ingress:
             if request is not None:
                 self._flows.drop(request)
             raise unwritten(exc, target.type, event_id) from exc
-        except BaseException:
-            # Cancelled mid-write (a shutdown): nothing will arm or drop the wait later.
+        except BaseException as exc:
+            # Cancelled mid-write (a shutdown): nothing will settle the id or the wait later.
+            self._idempotency.fail(key, pending, KafkaUnavailableError(f"write cancelled: {exc!r}"))
             if request is not None:
                 self._flows.drop(request)
             raise

@@ -78,7 +78,9 @@ _SECRETS = re.compile(
 )
 
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is kept.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Not fields of a JSON line: the record's own, and the repeat filter's grouping key (the
+# line says its producer and fault already).
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "repeat_key"}
 
 # Values that orjson writes itself and that cannot hold a credential; anything else that is
 # not a container is written as its (masked) str().
@@ -197,6 +199,11 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+# Distinct repeat keys one template is split by; the rest share one window.
+MAX_REPEAT_KEYS = 32
+OTHER_REPEAT_KEYS = "(others)"
+
+
 class _Template:
     """What :class:`RepeatFilter` knows of one message template."""
 
@@ -237,6 +244,10 @@ class RepeatFilter(logging.Filter):
         self.max_templates = max_templates
         self._clock = clock
         self._templates: OrderedDict[tuple[str, str], _Template] = OrderedDict()
+        # (logger, template) -> the repeat keys it has been split by, at most
+        # MAX_REPEAT_KEYS: the keys come from records (a producer's ce_source), and one
+        # producer varying its source per record must not make every line a first one.
+        self._splits: dict[tuple[str, str], set[str]] = {}
         # Handler.handle() calls filters outside the handler's lock, and aiokafka's loggers may
         # be used from more than one thread.
         self._lock = threading.Lock()
@@ -249,9 +260,11 @@ class RepeatFilter(logging.Filter):
         # {"repeat_key": ...}``: a bad record's producer and error), so that one producer's
         # flood does not hide another's first line.
         repeat_key = getattr(record, "repeat_key", None)
-        key = (record.name, template if repeat_key is None else f"{template}\x00{repeat_key}")
         now = self._clock()
         with self._lock:
+            if repeat_key is not None:
+                repeat_key = self._split(record.name, template, str(repeat_key))
+            key = (record.name, template if repeat_key is None else f"{template}\x00{repeat_key}")
             seen = self._templates.get(key)
             if seen is None:
                 self._templates[key] = _Template(now)
@@ -271,6 +284,18 @@ class RepeatFilter(logging.Filter):
             record.msg = f"{template} (repeated {suppressed} {times} in the last {elapsed:.0f} s)"
             record.repeated = suppressed
         return True
+
+    def _split(self, name: str, template: str, repeat_key: str) -> str:
+        """``repeat_key``, or one shared key for all past the first MAX_REPEAT_KEYS seen."""
+        if len(self._splits) > self.max_templates:
+            self._splits.clear()  # templates are the code's own; this bounds a bug's growth
+        keys = self._splits.setdefault((name, template), set())
+        if repeat_key in keys:
+            return repeat_key
+        if len(keys) < MAX_REPEAT_KEYS:
+            keys.add(repeat_key)
+            return repeat_key
+        return OTHER_REPEAT_KEYS
 
 
 def configure_logging(

@@ -247,9 +247,9 @@ async def test_each_producer_mistake_about_a_campaign_is_said(
             await producer.stop()
         assert (await dan.next_event(timeout=15)).payload["status"] == "for-dan"
         assert (await bob.next_event(timeout=15)).payload["status"] == "for-bob"
-    log = gateway.log()
-    assert "campaign 'B' belongs to partition" in log and "ce_source 'team-x'" in log
-    assert "header names campaign 'C', its envelope 'B'" in log and "ce_source 'team-y'" in log
+    lines = gateway.log().splitlines()
+    assert any("campaign 'B' belongs to partition" in s and "'team-x'" in s for s in lines)
+    assert any("campaign 'C', its envelope 'B'" in s and "'team-y'" in s for s in lines)
 
 
 async def test_a_record_whose_campaign_header_lies_is_skipped_live_and_on_replay(

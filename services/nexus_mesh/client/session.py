@@ -429,9 +429,12 @@ class MeshClient:
                 and not reply.cancelled()
                 and reply.exception() is None
             ):
-                # It arrived as this request gave up (timeout, cancellation): kept for a
-                # resend of it, as a reply replayed by a resume is.
+                # It arrived as this request gave up (timeout, cancellation, an error
+                # answer): kept for a resend of it, as a reply replayed by a resume is, and
+                # not an answer given, so its service's repeat still reaches events().
                 self._keep_unclaimed(key, reply.result())
+                if key in self._answered and self._answered[key] == reply.result().event_id:
+                    del self._answered[key]
             _settle(reply)
 
     async def send_raw(self, data: str | bytes, *, binary: bool = False) -> None:

@@ -396,9 +396,19 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         for node in running:
             self._reap(node, timeout=max(0.1, deadline - time.monotonic()))
-        for node in nodes:
+        # Forgotten: the nodes stopped here and those whose process is gone. A live process
+        # the state names that is not ours (a `nexus kafka start` run since ours died) keeps
+        # its record, or it would be orphaned: status "stopped", its port taken.
+        forgotten = [
+            node
+            for node in nodes
+            if node.pid is not None
+            and (node in running or process_start_ticks(node.pid) != node.started)
+        ]
+        for node in forgotten:
             node.pid = node.started = None
-        self._write_state(state)
+        if forgotten:
+            self._write_state(state)
         return [node.node_id for node in running]
 
     def _reap(self, node: NodeState, *, timeout: float) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import nexus_mesh.cli as cli
+from nexus_mesh.localkafka import LocalKafka
 from nexus_mesh.localkafka.state import port_is_free, process_start_ticks
 from nexus_testkit import wait_until
 
@@ -112,7 +113,7 @@ def test_a_node_that_died_but_was_not_reaped_is_stopped(
 ) -> None:
     """A broker killed under the ``nexus dev`` that started it stays a zombie until dev
     reaps it, its start time still in ``/proc``: ``status`` said it ran (exit 0), and
-    ``start`` refused to replace it as "already running"."""
+    ``start``, which asks the same question, refused to replace it as "already running"."""
     home = tmp_path / "kafka"
     home.mkdir()
     node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": live_process.pid}
@@ -132,6 +133,30 @@ def test_a_node_that_died_but_was_not_reaped_is_stopped(
     assert status == 3, "no node runs"
     assert "node 1: 127.0.0.1:1 stopped" in capsys.readouterr().out
     assert process_start_ticks(live_process.pid) is None
+
+
+def test_stopping_a_dead_broker_leaves_one_started_since_alone(
+    tmp_path: Path, live_process: subprocess.Popen[bytes]
+) -> None:
+    """``nexus dev``'s broker died, and the developer ran ``nexus kafka start`` before dev
+    finished stopping: dev's stop must neither kill the new broker nor forget it (status
+    would say "stopped" while it holds the port)."""
+    home = tmp_path / "kafka"
+    home.mkdir()
+    node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": live_process.pid}
+    node["started"] = process_start_ticks(live_process.pid)
+    (home / "cluster.json").write_text(
+        json.dumps({"cluster_id": "x", "version": "4.0.2", "nodes": [node]})
+    )
+    devs = LocalKafka(home)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    devs._children[1] = dead  # the broker dev started, dead and reaped
+
+    assert devs.stop(timeout=1) == []
+    assert live_process.poll() is None, "the broker started since is not dev's to stop"
+    assert json.loads((home / "cluster.json").read_text())["nodes"][0]["pid"] == live_process.pid
+    assert LocalKafka(home).status().running
 
 
 def test_ports_chosen_together_are_distinct() -> None:

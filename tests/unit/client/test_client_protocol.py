@@ -191,6 +191,32 @@ class ScriptedPeer:
             await send_text(ws, self._error(event_id, "unconfirmed", True))
             self._offsets[event_id] = self._next_offset
             await send_text(ws, self._ack(event_id))
+        elif type_ == "search" and payload.get("refuse_after_reply"):
+            # The reply overtakes the write's answer, which then says it is in doubt.
+            reply = delivered(
+                "search.completed",
+                {"hits": []},
+                "p-early",
+                correlation_id=correlation_id,
+                connection_id="conn-1",
+                event_id="r-2",
+            )
+            await send_text(ws, reply)
+            await send_text(ws, self._error(event_id, "unconfirmed", True))
+        elif type_ == "test.repeat-reply":
+            # The service handles a request again after the client resumed: its reply once
+            # more, then another event.
+            await send_text(ws, self._ack(event_id))
+            again = delivered(
+                "search.completed",
+                {"hits": []},
+                "p-again-3",
+                correlation_id=payload["correlation_id"],
+                connection_id="conn-1",
+                event_id=payload.get("reply_id", "r-1"),
+            )
+            await send_text(ws, again)
+            await send_text(ws, delivered("chat.message", {"n": "after"}, "p-after-2"))
         elif type_ == "test.drop":
             # The TCP connection dropped under the session: no close frame, no answer.
             transport = self.requests[-1].transport
@@ -404,6 +430,35 @@ async def test_a_reply_its_service_sent_again_is_not_a_second_answer(peer: Scrip
         assert after.payload == {"n": "after"}
         assert client.repeated_replies == 2
         assert client.position == "p-after"
+
+
+async def test_a_reply_repeated_after_a_resume_is_not_a_second_answer_either(
+    peer: ScriptedPeer,
+) -> None:
+    client = await MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    )
+    async with client:
+        reply = await client.request("search", {"query": "jazz", "twice": True}, event_id="s-9")
+        assert reply.event_id == "r-1"
+    async with client.resume() as resumed:
+        await resumed.emit("test.repeat-reply", {"correlation_id": "s-9"})
+        assert (await resumed.next_event(timeout=5)).payload == {"n": "after"}
+        assert resumed.repeated_replies == 1
+
+
+async def test_a_reply_whose_request_failed_is_no_answer_given(peer: ScriptedPeer) -> None:
+    """request() raised (its write in doubt) as its reply came: the application never had
+    that reply, so the service's repeat of it is delivered to events(), not dropped."""
+    async with MeshClient.connect(
+        peer.base_url, campaign_id="demo", user_id="alice", token=TOKEN
+    ) as client:
+        with pytest.raises(MeshError):
+            await client.request("search", {"refuse_after_reply": True}, event_id="s-3")
+        await client.emit("test.repeat-reply", {"correlation_id": "s-3", "reply_id": "r-2"})
+        repeat = await client.next_event(timeout=5)
+        assert (repeat.type, repeat.event_id) == ("search.completed", "r-2")
+        assert client.repeated_replies == 0
 
 
 async def test_position_follows_each_delivered_event(peer: ScriptedPeer) -> None:

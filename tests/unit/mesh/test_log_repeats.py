@@ -7,7 +7,13 @@ import logging
 
 import pytest
 
-from nexus_mesh.logs import JsonFormatter, LogFormat, RepeatFilter, configure_logging
+from nexus_mesh.logs import (
+    MAX_REPEAT_KEYS,
+    JsonFormatter,
+    LogFormat,
+    RepeatFilter,
+    configure_logging,
+)
 
 UNREACHABLE = "Unable connect to node with id %s: %s"
 REFUSED = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9092)")
@@ -187,3 +193,20 @@ def test_one_producer_s_flood_does_not_hide_another_s_first_bad_record(
     fanout.warning(template, "t", 0, 2, "a", "bad", extra={"repeat_key": "a Framing"})
     lines = capsys.readouterr().err.splitlines()
     assert sum("skipping undecodable record" in line for line in lines) == 3
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_producer_varying_its_source_per_record_is_still_held_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """CloudEvents sources like ``/orders/123`` differ per record: past the first 32 keys a
+    template's lines share one window, or every bad record would be a line of its own."""
+    configure_logging("INFO", fmt="json", service="nexus-gateway")
+    fanout = logging.getLogger("nexus_gateway.fanout")
+    template = "skipping undecodable record %s-%s@%s (%s): %s"
+    for offset in range(2000):
+        source = f"'/orders/{offset}' Schema"
+        fanout.warning(template, "t", 0, offset, source, "bad", extra={"repeat_key": source})
+    lines = capsys.readouterr().err.splitlines()
+    assert MAX_REPEAT_KEYS <= len(lines) <= MAX_REPEAT_KEYS + 1
+    assert all("repeat_key" not in json.loads(line) for line in lines)  # not a log field
