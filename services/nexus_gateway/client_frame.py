@@ -168,8 +168,12 @@ def client_attributes(metadata: dict[str, Any], event_id: str) -> dict[str, str]
         )
     for key, value in raw.items():
         problem = None
-        if key.startswith(RESERVED_ATTRIBUTE_PREFIX):
-            problem = f"keys starting with {RESERVED_ATTRIBUTE_PREFIX!r} are the gateway's"
+        # Any case: "NEXUS.sender_user_id" beside the gateway's own would fool a reader that
+        # compares keys without it.
+        if key.lower().startswith(RESERVED_ATTRIBUTE_PREFIX):
+            problem = (
+                f"keys starting with {RESERVED_ATTRIBUTE_PREFIX!r} (in any case) are the gateway's"
+            )
         elif not isinstance(value, str):
             problem = "must be a string"
         elif len(key) > _MAX_ATTRIBUTE_KEY or len(value) > _MAX_ATTRIBUTE_VALUE:

@@ -72,7 +72,11 @@ async def start_drain(request: web.Request) -> web.Response:
     from nexus_gateway.drain import drain
 
     gateway = request.app[GATEWAY]
-    refused = drain_refusal(request, current_admin_token(gateway.settings))
+    refused = drain_refusal(
+        request,
+        current_admin_token(gateway.settings),
+        listens_on_loopback=_loopback(gateway.settings.gateway_host),
+    )
     if refused is not None:
         return refused
     if gateway.draining is None:
@@ -98,9 +102,15 @@ def current_admin_token(settings: NexusSettings) -> SecretStr | None:
         return SecretStr(secrets.token_hex(32))
 
 
-def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response | None:
+def drain_refusal(
+    request: web.Request, token: SecretStr | None, *, listens_on_loopback: bool = True
+) -> web.Response | None:
     """Why this caller may not drain the pod, or None. A drain takes the pod out of service
-    until it is deleted, so it is not for whoever reaches the admin port."""
+    until it is deleted, so it is not for whoever reaches the admin port.
+
+    Without a token, only a loopback caller of a gateway listening on loopback alone: one
+    listening on every interface may sit behind a sidecar proxy (Istio forwards from
+    127.0.0.6), where a loopback peer is anyone who reached the pod."""
     if token is not None:
         # surrogateescape: header bytes that are not UTF-8 compare as what they are, not 500.
         given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("utf-8", "surrogateescape")
@@ -113,13 +123,18 @@ def drain_refusal(request: web.Request, token: SecretStr | None) -> web.Response
             {"error": f"POST /drain needs the gateway's admin token in {ADMIN_TOKEN_HEADER}"},
             status=401,
         )
-    if _loopback(request.remote):
+    if _loopback(request.remote) and listens_on_loopback:
         return None
-    log.warning("POST /drain refused: %s is not loopback and no admin token is set", request.remote)
+    log.warning(
+        "POST /drain refused: no admin token is set, and %s is not loopback or the gateway "
+        "listens on more than loopback",
+        request.remote,
+    )
     return web.json_response(
         {
-            "error": "POST /drain is taken only from loopback unless NEXUS_GATEWAY_ADMIN_TOKEN "
-            f"or NEXUS_GATEWAY_ADMIN_TOKEN_FILE is set (then send it in {ADMIN_TOKEN_HEADER})"
+            "error": "POST /drain is taken without NEXUS_GATEWAY_ADMIN_TOKEN or "
+            "NEXUS_GATEWAY_ADMIN_TOKEN_FILE only from loopback, on a gateway listening on "
+            f"loopback alone (NEXUS_GATEWAY_HOST); set one and send it in {ADMIN_TOKEN_HEADER}"
         },
         status=403,
     )

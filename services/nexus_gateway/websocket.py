@@ -10,7 +10,7 @@ from functools import partial
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from nexus_gateway.auth import AuthError
+from nexus_gateway.auth import AuthError, Principal
 from nexus_gateway.catchup import CatchUp, ReplayUnfinishedError, describe_error
 from nexus_gateway.connection import CLOSE_TIMEOUT_S, Connection, Identity
 from nexus_gateway.metrics import ORIGIN_REFUSED
@@ -105,6 +105,27 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         gateway.metrics.count_close(denied.close_code)
         return refused
 
+    if not gateway.user_connections.admit(user_id):
+        limit = settings.gateway_max_connections_per_user
+        gateway.metrics.connections_refused.inc()
+        log.info(
+            "refused %s/%s: the user holds %d connections here already", campaign_id, user_id, limit
+        )
+        raise _refused(
+            web.HTTPTooManyRequests,
+            f"this user holds {limit} connections on this gateway already: close one first",
+        )
+    try:
+        return await _serve(request, gateway, principal, campaign_id, user_id)
+    finally:
+        gateway.user_connections.release(user_id)
+
+
+async def _serve(
+    request: web.Request, gateway: Gateway, principal: Principal, campaign_id: str, user_id: str
+) -> web.StreamResponse:
+    """The session of an admitted connection, from the upgrade to its close."""
+    settings = gateway.settings
     ws = GatewaySocket(
         protocols=[principal.token_subprotocol] if principal.token_subprotocol else (),
         max_msg_size=settings.gateway_max_frame_bytes,

@@ -35,6 +35,15 @@ def test_without_a_token_loopback_may_drain(peer: str) -> None:
     assert drain_refusal(request_from(peer), None) is None
 
 
+@pytest.mark.parametrize("peer", ["127.0.0.6", "::1"])
+def test_without_a_token_loopback_may_not_drain_a_gateway_listening_beyond_it(peer: str) -> None:
+    """Behind a sidecar proxy (Istio forwards from 127.0.0.6) a loopback peer is anyone who
+    reached the pod: a gateway listening on every interface needs its admin token."""
+    refused = drain_refusal(request_from(peer), None, listens_on_loopback=False)
+    assert refused is not None and refused.status == 403
+    assert "NEXUS_GATEWAY_ADMIN_TOKEN" in refused.text
+
+
 @pytest.mark.parametrize("peer", ["10.1.2.3", "203.0.113.7", "fd00::5"])
 def test_without_a_token_no_other_address_may(peer: str) -> None:
     refused = drain_refusal(request_from(peer), None)

@@ -68,8 +68,11 @@ def test_attributes_are_bounded_strings_outside_the_gateway_s_prefix() -> None:
     # Each refusal says what is wrong with the attribute, not a catch-all.
     reserved = refusal(client_attributes, {"attributes": {"nexus.sender_user_id": "x"}}, "e")
     assert str(reserved) == (
-        "metadata.attributes['nexus.sender_user_id']: keys starting with 'nexus.' are the gateway's"
+        "metadata.attributes['nexus.sender_user_id']: keys starting with 'nexus.' (in any case) "
+        "are the gateway's"
     )
+    # A look-alike beside the gateway's own would fool a reader comparing keys without case.
+    refusal(client_attributes, {"attributes": {"NEXUS.Sender_User_Id": "bob"}}, "e")
     assert str(refusal(client_attributes, {"attributes": {"n": 1}}, "e")).endswith(
         "['n']: must be a string"
     )
