@@ -22,7 +22,7 @@ from nexus_gateway.flows import FlowTracker, PendingRequest
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.idempotency import IdempotencyWindow, default_per_user
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import UserConnections, UserRateLimits
+from nexus_gateway.limits import UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.protocol import event_frame
 from nexus_gateway.state import GATEWAY, Gateway
@@ -161,7 +161,6 @@ def build_gateway(
         rate_limits=UserRateLimits(
             rate=settings.gateway_rate_per_s, burst=settings.gateway_rate_burst
         ),
-        user_connections=UserConnections(settings.gateway_max_connections_per_user),
     )
     holder["gateway"] = gateway
     return gateway

@@ -319,8 +319,8 @@ class Authenticator:
             raise fail("bad_algorithm", "token algorithm not accepted") from None
         except (jwt.PyJWTError, ValueError):
             raise fail("malformed", "malformed token") from None
-        # Checked here rather than with PyJWT's ``subject`` argument, which older supported
-        # PyJWT releases silently ignore.
+        # Checked here, with its own refusal reason (subject_mismatch), rather than by PyJWT,
+        # whose error would be one more InvalidTokenError among the rest.
         if claims.get("sub") != user_id:
             raise fail("subject_mismatch", "token subject does not match the user")
         return claims

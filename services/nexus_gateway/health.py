@@ -75,7 +75,7 @@ async def start_drain(request: web.Request) -> web.Response:
     refused = drain_refusal(
         request,
         current_admin_token(gateway.settings),
-        listens_on_loopback=_loopback(gateway.settings.gateway_host),
+        listens_on_loopback=is_loopback(gateway.settings.gateway_host),
     )
     if refused is not None:
         return refused
@@ -123,7 +123,7 @@ def drain_refusal(
             {"error": f"POST /drain needs the gateway's admin token in {ADMIN_TOKEN_HEADER}"},
             status=401,
         )
-    if _loopback(request.remote) and listens_on_loopback:
+    if is_loopback(request.remote) and listens_on_loopback:
         return None
     log.warning(
         "POST /drain refused: no admin token is set, and %s is not loopback or the gateway "
@@ -140,7 +140,10 @@ def drain_refusal(
     )
 
 
-def _loopback(remote: str | None) -> bool:
+def is_loopback(remote: str | None) -> bool:
+    """Whether ``remote`` (a peer's address, or a listen host) is this machine's loopback."""
+    if remote == "localhost":  # a listen host may be named
+        return True
     try:
         return remote is not None and ipaddress.ip_address(remote).is_loopback
     except ValueError:

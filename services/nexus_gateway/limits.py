@@ -1,5 +1,4 @@
-"""Per-user limits: a token bucket each user of a campaign shares across connections, and how
-many connections a user may hold on one gateway."""
+"""Per-user rate limits: a token bucket each user of a campaign shares across connections."""
 
 from __future__ import annotations
 
@@ -88,30 +87,3 @@ class UserRateLimits:
     def _sweep(self) -> None:
         for key in [k for k, b in self._buckets.items() if k not in self._holders and b.refilled()]:
             del self._buckets[key]
-
-
-class UserConnections:
-    """The connections each user (the token's subject) holds on this gateway, at most
-    ``limit`` (0: no limit): one token opening thousands of sockets would take the pod's
-    memory and file descriptors, and each campaign-wide event it sends is written to every
-    one of them."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._held: dict[str, int] = {}
-
-    def admit(self, user_id: str) -> bool:
-        """Take a place for one more connection of ``user_id``; False when it holds
-        ``limit`` already. Each admitted connection is given back with :meth:`release`."""
-        held = self._held.get(user_id, 0)
-        if self._limit and held >= self._limit:
-            return False
-        self._held[user_id] = held + 1
-        return True
-
-    def release(self, user_id: str) -> None:
-        left = self._held.get(user_id, 0) - 1
-        if left > 0:
-            self._held[user_id] = left
-        else:
-            self._held.pop(user_id, None)

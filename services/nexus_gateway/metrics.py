@@ -72,12 +72,6 @@ class GatewayMetrics:
             ["code", "reason"],
             registry=r,
         )
-        self.connections_refused = Counter(
-            "nexus_gateway_connections_refused",
-            "Handshakes refused with HTTP 429: the user held NEXUS_GATEWAY_MAX_CONNECTIONS_PER_"
-            "USER connections on this gateway already",
-            registry=r,
-        )
         self.closes = Counter(
             "nexus_gateway_connection_closes",
             "Connections ended, by close code (1000 by the client, 1001 going away, 1006 "

@@ -13,6 +13,7 @@ from aiohttp.web_request import BaseRequest
 
 from nexus_gateway.app import build_gateway, create_admin_app, create_app
 from nexus_gateway.drain import drain
+from nexus_gateway.health import is_loopback
 from nexus_gateway.websocket import GatewaySocket
 from nexus_mesh.prometheus import without_created_series
 from nexus_mesh.settings import NexusSettings
@@ -90,6 +91,15 @@ async def serve(
         admin = web.AppRunner(create_admin_app(gateway), access_log=None, handle_signals=False)
         await admin.setup()
         await web.TCPSite(admin, settings.gateway_host, settings.gateway_admin_port).start()
+        no_token = (
+            settings.gateway_admin_token is None and settings.gateway_admin_token_file is None
+        )
+        if no_token and not is_loopback(settings.gateway_host):
+            log.warning(
+                "no NEXUS_GATEWAY_ADMIN_TOKEN(_FILE) and listening on %s: POST /drain is refused "
+                "to every caller (on loopback alone, local callers may drain without one)",
+                settings.gateway_host,
+            )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,7 +13,7 @@ from nexus_gateway.delivery import Dispatcher
 from nexus_gateway.flows import FlowTracker
 from nexus_gateway.hub import ConnectionHub
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.limits import UserConnections, UserRateLimits
+from nexus_gateway.limits import UserRateLimits
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.producer import EnvelopeProducer
@@ -35,7 +35,6 @@ class Gateway:
     catch_up: CatchUpReader
     ingress: Ingress
     rate_limits: UserRateLimits
-    user_connections: UserConnections
     accepting: bool = True
     kafka_started: bool = False
     # Set when a drain starts; the event fires once it has finished.

@@ -66,7 +66,6 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         raise _refused(web.HTTPServiceUnavailable, "gateway is draining")
     if not gateway.kafka_started:
         raise _refused(web.HTTPServiceUnavailable, "gateway is not connected to Kafka yet")
-    settings = gateway.settings
     try:
         principal = gateway.authenticator.authenticate(
             campaign_id=campaign_id,
@@ -105,26 +104,13 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         gateway.metrics.count_close(denied.close_code)
         return refused
 
-    if not gateway.user_connections.admit(user_id):
-        limit = settings.gateway_max_connections_per_user
-        gateway.metrics.connections_refused.inc()
-        log.info(
-            "refused %s/%s: the user holds %d connections here already", campaign_id, user_id, limit
-        )
-        raise _refused(
-            web.HTTPTooManyRequests,
-            f"this user holds {limit} connections on this gateway already: close one first",
-        )
-    try:
-        return await _serve(request, gateway, principal, campaign_id, user_id)
-    finally:
-        gateway.user_connections.release(user_id)
+    return await _serve(request, gateway, principal, campaign_id, user_id)
 
 
 async def _serve(
     request: web.Request, gateway: Gateway, principal: Principal, campaign_id: str, user_id: str
 ) -> web.StreamResponse:
-    """The session of an admitted connection, from the upgrade to its close."""
+    """The session of an authenticated connection, from the upgrade to its close."""
     settings = gateway.settings
     ws = GatewaySocket(
         protocols=[principal.token_subprotocol] if principal.token_subprotocol else (),

@@ -113,9 +113,6 @@ class NexusSettings(BaseSettings):
     # How long a client closed as slow (4008) has to read through what its socket holds to
     # the close frame before the gateway drops the TCP connection (1006 at the client).
     gateway_slow_close_s: float = Field(default=30.0, gt=0)
-    # Connections one user (the token's subject) may hold on one gateway, across campaigns;
-    # one more is refused with HTTP 429. 0: no limit.
-    gateway_max_connections_per_user: int = Field(default=32, ge=0)
     gateway_rate_per_s: float = Field(default=50.0, gt=0)
     gateway_rate_burst: int = Field(default=100, ge=1)
     gateway_idempotency_window_s: float = Field(default=300.0, ge=0)
@@ -139,7 +136,8 @@ class NexusSettings(BaseSettings):
     # page on any site uses the browser's ambient access (cookies, a loopback gateway).
     gateway_allowed_origins: tuple[str, ...] = ()
     # What POST /drain must carry in X-Nexus-Admin-Token. Unset, only a caller on the pod's
-    # own loopback may drain it: a drained pod stays up, not ready, until deleted.
+    # own loopback may drain it, and only when gateway_host is loopback (behind a sidecar
+    # proxy a loopback peer is anyone): a drained pod stays up, not ready, until deleted.
     gateway_admin_token: SecretStr | None = None
     # The same, read from this file at each POST /drain (a mounted Secret: a new token there is
     # taken without a restart). Not with gateway_admin_token.

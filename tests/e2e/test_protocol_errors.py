@@ -14,7 +14,7 @@ import pytest
 
 from kafka_tail import TopicTail
 from mesh_processes import Mesh
-from nexus_mesh.client import Event, MeshClient, MeshClosedError, MeshConnectError, MeshError
+from nexus_mesh.client import Event, MeshClient, MeshClosedError, MeshError
 from nexus_mesh.kafka.topics import TopicNames
 from nexus_mesh.settings import NexusSettings
 from nexus_testkit import eventually, metric_value, scrape_metrics
@@ -288,35 +288,6 @@ async def test_a_rate_limited_event_resent_after_retry_after_is_accepted(mesh: M
         await asyncio.sleep(wait)
         ack = await client.emit("chat.message", {"text": "too soon"}, event_id="late-1")
         assert ack.event_id == "late-1" and not ack.duplicate
-
-
-async def test_one_user_s_connections_on_a_pod_are_capped(mesh: Mesh) -> None:
-    """One token opening sockets without bound took a pod's memory and file descriptors:
-    past NEXUS_GATEWAY_MAX_CONNECTIONS_PER_USER, all campaigns together, a handshake is
-    refused with 429 and its reason; other users are not concerned, and a closed connection
-    gives its place back."""
-    gateway = mesh.gateway(NEXUS_GATEWAY_MAX_CONNECTIONS_PER_USER="2")
-    assert gateway.url
-    url = gateway.url
-    token = mesh.token("u1", ["A", "B", "C"])
-
-    async def connected(campaign: str, user: str = "u1") -> MeshClient:
-        grant = token if user == "u1" else mesh.token(user, [campaign])
-        return await MeshClient.connect(url, campaign_id=campaign, user_id=user, token=grant)
-
-    async with AsyncExitStack() as stack:
-        first = await stack.enter_async_context(await connected("A"))
-        await stack.enter_async_context(await connected("B"))
-        with pytest.raises(MeshConnectError) as refused:
-            await connected("C")
-        assert refused.value.status == 429 and not refused.value.retriable
-        assert "holds 2 connections on this gateway" in refused.value.reason
-        await stack.enter_async_context(await connected("C", user="u2"))
-        await first.close()
-        third = await stack.enter_async_context(await connected("C"))
-        await third.emit("chat.message", {"text": "in"})
-    samples = await scrape_metrics(url)
-    assert metric_value(samples, "nexus_gateway_connections_refused_total") == 1
 
 
 async def test_the_rate_limit_is_the_user_s_across_connections(mesh: Mesh) -> None:

@@ -484,7 +484,6 @@ NEXUS_GATEWAY_CLIENT_BUFFER_BYTES: {{ .Values.gateway.config.clientBufferBytes |
 NEXUS_GATEWAY_MAX_DELIVERY_BYTES: {{ .Values.gateway.config.maxDeliveryBytes | default 4194304 | int64 | quote }}
 NEXUS_GATEWAY_RATE_PER_S: {{ .Values.gateway.config.ratePerSecond | quote }}
 NEXUS_GATEWAY_RATE_BURST: {{ .Values.gateway.config.rateBurst | quote }}
-NEXUS_GATEWAY_MAX_CONNECTIONS_PER_USER: {{ .Values.gateway.config.maxConnectionsPerUser | default 32 | int64 | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_WINDOW_S: {{ .Values.gateway.config.idempotencyWindowSeconds | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES: {{ .Values.gateway.config.idempotencyMaxEntries | int64 | quote }}
 NEXUS_GATEWAY_IDEMPOTENCY_PER_USER: {{ .Values.gateway.config.idempotencyPerUser | default 0 | int64 | quote }}

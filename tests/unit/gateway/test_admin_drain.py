@@ -16,7 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from pydantic import SecretStr, ValidationError
 
-from nexus_gateway.health import ADMIN_TOKEN_HEADER, current_admin_token, drain_refusal
+from nexus_gateway.health import (
+    ADMIN_TOKEN_HEADER,
+    current_admin_token,
+    drain_refusal,
+    is_loopback,
+)
 from nexus_mesh.settings import NexusSettings
 
 TOKEN = SecretStr("s3cret-admin-token-0123456789")
@@ -99,3 +104,8 @@ def test_a_header_that_is_not_utf8_is_refused_not_a_fault() -> None:
     request = SimpleNamespace(headers={ADMIN_TOKEN_HEADER: "p\udce4ss"}, remote="10.1.2.3")
     refused = drain_refusal(request, TOKEN)  # type: ignore[arg-type]
     assert refused is not None and refused.status == 401
+
+
+def test_a_listen_host_named_localhost_is_loopback_and_every_interface_is_not() -> None:
+    assert is_loopback("localhost") and is_loopback("127.0.0.1") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexus_gateway.limits import TokenBucket, UserConnections, UserRateLimits
+from nexus_gateway.limits import TokenBucket, UserRateLimits
 from nexus_testkit import ManualClock
 
 
@@ -64,14 +64,3 @@ def test_refilled_buckets_nobody_holds_are_forgotten() -> None:
         limits.acquire(key)
         limits.release(key)
     assert len(limits) == 1, "only the bucket still held is left"
-
-
-def test_a_user_s_connections_are_capped_and_given_back() -> None:
-    places = UserConnections(2)
-    assert places.admit("alice") and places.admit("alice")
-    assert not places.admit("alice"), "a third of alice's is refused"
-    assert places.admit("bob"), "bob holds his own places"
-    places.release("alice")
-    assert places.admit("alice"), "a closed connection gives its place back"
-    unlimited = UserConnections(0)
-    assert all(unlimited.admit("alice") for _ in range(1000))
