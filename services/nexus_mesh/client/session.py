@@ -1,27 +1,11 @@
 """``MeshClient``: one WebSocket session with a gateway, for tests, benchmarks and tools.
 
-A single reader task owns the socket's receiving side and routes every frame once:
+A single reader task owns the socket's receiving side and hands every frame to the client's
+``Routing`` (``nexus_mesh.client.routing``, which describes where each goes): to the ``emit``
+or ``request`` waiting for it, else to the events inbox (bounded: a consumer that falls behind
+pushes back on the gateway) or the protocol inbox; it also follows ``position``.
 
-- ``nexus.ack`` / ``nexus.error`` resolve the pending ``emit`` with that event id (the frame's
-  ``metadata.correlation_id``, else ``payload.event_id``); unmatched ones, and any other
-  ``nexus.*`` frame, go to a small protocol inbox read by ``next_protocol_frame``;
-- a delivered event whose ``correlation_id`` a ``request`` is waiting for resolves it;
-- every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``;
-  one addressed to this connection or user with a ``correlation_id`` nobody waits for (a
-  reply replayed by a resume, before the request is resent) is also kept, the last 1000,
-  for a ``request`` of that id to find, which takes it out of the events inbox if it is
-  still unread there.
-
-When the events inbox is full the reader stops reading the socket, so a consumer that falls
-behind pushes back on the gateway (which may then close with 4008) instead of growing memory;
-except while an ``emit`` or ``request`` waits for its answer, which may be queued behind those
-events: the inbox then takes them past its bound, by as many again (at least 1000), so an
-application that answers events from inside its ``events()`` loop is not stuck waiting on
-itself (past that the answer waits too, until its timeout or until events are read).
-
-``position`` follows every delivered event the client received: handed to a ``request``, or
-in the events inbox, read or not (one the reader has not queued yet, when a close stops it,
-is not counted). Resume after a close with ``client.resume()`` or
+Resume after a close with ``client.resume()`` or
 ``MeshClient.connect(..., since=client.position)``: the new session starts right after it,
 with nothing missing and nothing repeated, provided the old session's ``events()`` is read
 to its end (it ends after the last event received) and the new one is opened after the old
@@ -36,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -46,9 +29,7 @@ import aiohttp
 from aiohttp import WSMsgType
 
 from nexus_mesh.client.frames import (
-    ACK,
     ERROR,
-    PROTOCOL_PREFIX,
     Ack,
     Event,
     MeshClosedError,
@@ -59,7 +40,7 @@ from nexus_mesh.client.frames import (
     encode_event,
     parse_frame,
 )
-from nexus_mesh.client.inbox import Inbox
+from nexus_mesh.client.routing import Routing
 from nexus_mesh.client.target import AuthVia, Target, handshake
 from nexus_mesh.envelope import PATH_ID_RE, new_event_id
 from nexus_mesh.tasks import cancel_and_wait
@@ -73,8 +54,6 @@ LOST_READER_WAIT_S = 1.0
 # connection, then (a resend, or on a resumed connection) for an earlier write or the replay,
 # then for its own write.
 ANSWER_TIMEOUT_S = 45.0
-# Replies nobody waited for yet, kept for a request resent after a resume.
-UNCLAIMED_REPLIES = 1000
 # The WebSocket ping interval: a half-open connection (a NAT that forgot it, a gateway host
 # gone without a FIN) is noticed within this, instead of events() waiting for ever.
 HEARTBEAT_S = 30.0
@@ -123,20 +102,11 @@ class MeshClient:
         self._session = session
         self._owns_session = owns_session
         self._welcome = welcome
-        self._position = _position_of(welcome)
-        self._answers: dict[str, deque[asyncio.Future[Event]]] = {}
-        self._replies: dict[str, asyncio.Future[Event]] = {}
-        self._unclaimed: OrderedDict[str, Event] = OrderedDict()
-        # correlation id -> the event id of the reply that answered it, the last 1000: a
-        # service is at least once, and a reply it sends again (after a crash or a rebalance)
-        # keeps its event id.
-        self._answered: OrderedDict[str, str] = OrderedDict()
-        self.repeated_replies = 0
-        """Replies dropped because their request had that very reply already."""
-        self._events: Inbox[Event] = Inbox(target.max_queued_events)
-        self._held: Event | None = None  # the reader's event while it waits for room
-        self._held_claimed = False  # ... and a request took it meanwhile
-        self._protocol: Inbox[Event] = Inbox(1_000)
+        # Where received frames go: the waiters for answers and replies, the two inboxes, and
+        # the position.
+        self._routing = Routing(
+            max_queued_events=target.max_queued_events, position=_position_of(welcome)
+        )
         self._closed = False
         # Set when a send found the connection gone before the reader saw it end: nothing
         # more is sent, and `closed` follows once the reader has handed out what it read.
@@ -209,7 +179,7 @@ class MeshClient:
         same ``connection_id``; ``token`` replaces the old one (after 4001, token expired)."""
         target = replace(
             self._target,
-            since=self._position,
+            since=self._routing.position,
             connection_id=self.connection_id,
             token=token if token is not None else self._target.token,
         )
@@ -222,11 +192,8 @@ class MeshClient:
                     REPLACED, "taken over by a newer connection of this user: not resumed"
                 )
             resumed = await MeshClient._open(target)
-            # Replies received here that no request took (one that came as its request gave
-            # up, before the position moved past it) are for the resends after the resume.
-            for correlation_id, reply in self._unclaimed.items():
-                resumed._unclaimed.setdefault(correlation_id, reply)
-            resumed._answered.update(self._answered)
+            # Replies received here that no request took are for the resends after the resume.
+            resumed._routing.inherit(self._routing)
             return resumed
 
         return Connecting(open_resumed)
@@ -311,7 +278,16 @@ class MeshClient:
     def position(self) -> str | None:
         """The position of the last delivered event received, in the events inbox or
         handed to a request (the welcome's before any); resume from it."""
-        return self._position
+        return self._routing.position
+
+    @property
+    def repeated_replies(self) -> int:
+        """Replies dropped because their request had that very reply already."""
+        return self._routing.repeated_replies
+
+    @repeated_replies.setter
+    def repeated_replies(self, value: int) -> None:
+        self._routing.repeated_replies = value
 
     @property
     def closed(self) -> bool:
@@ -391,7 +367,7 @@ class MeshClient:
         """
         event_id = event_id or new_event_id()
         key = correlation_id or event_id
-        if key in self._replies:
+        if self._routing.awaits_reply(key):
             raise ValueError(f"a request with correlation id {key} is already waiting")
         frame = encode_event(
             type_,
@@ -404,11 +380,7 @@ class MeshClient:
         )
         # Registered before sending: the reply may overtake the ack. A resend after a resume
         # may find it here already, replayed before it was asked for again.
-        reply: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        replayed = self._unclaimed.pop(key, None)
-        if replayed is not None:
-            reply.set_result(replayed)
-        self._replies[key] = reply
+        reply, replayed = self._routing.expect_reply(key)
         answered = False
         try:
             with _naming(event_id, timeout):
@@ -417,25 +389,11 @@ class MeshClient:
                     result = await reply
                     answered = True
                     if result is replayed:
-                        self._withdraw(result)
-                        self._note_answered(key, result)
+                        self._routing.take_replayed(key, result)
                     return result
         finally:
-            if self._replies.get(key) is reply:
-                del self._replies[key]
-            if (
-                not answered
-                and reply.done()
-                and not reply.cancelled()
-                and reply.exception() is None
-            ):
-                # It arrived as this request gave up (timeout, cancellation, an error
-                # answer): kept for a resend of it, as a reply replayed by a resume is, and
-                # not an answer given, so its service's repeat still reaches events().
-                self._keep_unclaimed(key, reply.result())
-                if key in self._answered and self._answered[key] == reply.result().event_id:
-                    del self._answered[key]
-            _settle(reply)
+            # A reply that arrived as this request gave up is kept for a resend of it.
+            self._routing.drop_reply(key, reply, answered=answered)
 
     async def send_raw(self, data: str | bytes, *, binary: bool = False) -> None:
         """Send one arbitrary frame: text by default, even for bytes (which may be invalid
@@ -447,20 +405,12 @@ class MeshClient:
 
     async def _exchange(self, event_id: str, frame: bytes) -> Ack:
         await self._check_open()
-        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        # Several sends of one event id each get one answer (matched where frames are read).
-        self._answers.setdefault(event_id, deque()).append(answer)
-        self._events.wake()  # a reader parked on a full inbox reads on to the answer
+        answer = self._routing.expect_answer(event_id)
         try:
             await self._send(frame, WSMsgType.TEXT)
             result = await answer
         finally:
-            waiting = self._answers.get(event_id)
-            if waiting is not None and answer in waiting:
-                waiting.remove(answer)
-                if not waiting:
-                    del self._answers[event_id]
-            _settle(answer)
+            self._routing.drop_answer(event_id, answer)
         if result.type == ERROR:
             raise MeshError.from_event(result)
         return Ack.from_event(result)
@@ -495,14 +445,14 @@ class MeshClient:
 
     async def events(self) -> AsyncIterator[Event]:
         """Delivered events in order, except replies taken by :meth:`request`; ends on close."""
-        while (event := await self._events.get()) is not None:
+        while (event := await self._routing.next_event()) is not None:
             yield event
 
     async def next_event(self, timeout: float = 5.0) -> Event:
         """The next delivered event; ``TimeoutError``, or :class:`MeshClosedError` after the
         last one of a closed session."""
         async with asyncio.timeout(timeout):
-            event = await self._events.get()
+            event = await self._routing.next_event()
         if event is None:
             raise MeshClosedError(self._close_code or 1006, self._close_reason)
         return event
@@ -511,7 +461,7 @@ class MeshClient:
         """The next ``nexus.*`` frame no :meth:`emit` was waiting for (e.g. answers to
         :meth:`send_raw`); the oldest are dropped past 1000 unread."""
         async with asyncio.timeout(timeout):
-            frame = await self._protocol.get()
+            frame = await self._routing.next_protocol_frame()
         if frame is None:
             raise MeshClosedError(self._close_code or 1006, self._close_reason)
         return frame
@@ -522,20 +472,10 @@ class MeshClient:
             while True:
                 message = await self._ws.receive()
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    event = self._route(message.data)
+                    event = _parse(message.data)
                     if event is not None:
-                        self._held = event
-                        try:
-                            await self._events.put(event, beyond_bound=self._answer_awaited)
-                        finally:
-                            self._held = None
-                        if self._held_claimed:
-                            # A request took it while it waited for room (_withdraw).
-                            self._held_claimed = False
-                            self._events.take_back(event)
-                        # Only once queued: a close that stops the reader before would
-                        # otherwise move the position past an event nobody received.
-                        self._received(event)
+                        # May wait for room in the events inbox: the socket is not read meanwhile.
+                        await self._routing.take(event)
                 elif message.type is WSMsgType.ERROR:
                     reason = str(message.data)
                     break
@@ -558,79 +498,6 @@ class MeshClient:
                 # caller replacing the client with its resume() never calls.
                 with contextlib.suppress(Exception):
                     await self._session.close()
-
-    def _route(self, data: str | bytes) -> Event | None:
-        """Hand ``data`` to whoever waits for it; return it if it is for the events inbox."""
-        try:
-            event = parse_frame(data)
-        except ValueError as exc:
-            log.warning("ignoring a malformed frame from the gateway: %s", exc)
-            return None
-        if event.type.startswith(PROTOCOL_PREFIX):
-            self._received(event)  # not for the events inbox: received now
-        if event.type in (ACK, ERROR):
-            key = event.correlation_id or event.payload.get("event_id")
-            waiting = self._answers.get(key) if isinstance(key, str) else None
-            # Sends of one id are answered in order, but for a refusal the gateway answers
-            # unread, at once (a rate-limited resend is answered before the write it
-            # repeats): that one settles the newest send.
-            unread = event.type == ERROR and event.payload.get("code") == "rate_limited"
-            while waiting:
-                answer = waiting.pop() if unread else waiting.popleft()
-                if not answer.done():
-                    answer.set_result(event)
-                    return None
-            self._protocol.put_dropping_oldest(event)
-            return None
-        if event.type.startswith(PROTOCOL_PREFIX):
-            self._protocol.put_dropping_oldest(event)
-            return None
-        correlation_id = event.correlation_id
-        # Only an event addressed to this user or connection answers a request: a campaign
-        # peer's event may carry any correlation_id its sender chose.
-        if correlation_id is not None and (
-            event.metadata.get("connection_id") or event.metadata.get("user_id")
-        ):
-            if event.event_id is not None and self._answered.get(correlation_id) == event.event_id:
-                # The reply its request returned already, sent again by its service: not a
-                # second answer for the application to find in events().
-                self.repeated_replies += 1
-                self._received(event)
-                return None
-            reply = self._replies.pop(correlation_id, None)
-            if reply is not None and not reply.done():
-                reply.set_result(event)
-                self._note_answered(correlation_id, event)
-                self._received(event)
-                return None
-            self._keep_unclaimed(correlation_id, event)
-        return event
-
-    def _note_answered(self, correlation_id: str, reply: Event) -> None:
-        if reply.event_id is None:
-            return
-        self._answered[correlation_id] = reply.event_id
-        self._answered.move_to_end(correlation_id)
-        if len(self._answered) > UNCLAIMED_REPLIES:
-            self._answered.popitem(last=False)
-
-    def _received(self, event: Event) -> None:
-        if event.position is not None:
-            self._position = event.position
-
-    def _withdraw(self, event: Event) -> None:
-        """``event`` answered a request: not in events() as well, unless the application read
-        it there already (once the request is answered: one that fails leaves it there)."""
-        if not self._events.take_back(event) and self._held is event:
-            self._held_claimed = True  # the reader queues it and takes it back at once
-
-    def _answer_awaited(self) -> bool:
-        return bool(self._answers or self._replies)
-
-    def _keep_unclaimed(self, correlation_id: str, event: Event) -> None:
-        self._unclaimed[correlation_id] = event
-        if len(self._unclaimed) > UNCLAIMED_REPLIES:
-            self._unclaimed.popitem(last=False)
 
     # -- closing ------------------------------------------------------------------------
 
@@ -656,15 +523,7 @@ class MeshClient:
         self._closed = True
         self._close_code = self._local_close or ws_code or 1006
         self._close_reason = reason or ("closed by the client" if self._local_close else "")
-        waiting = [f for answers in self._answers.values() for f in answers]
-        waiting.extend(self._replies.values())
-        self._answers.clear()
-        self._replies.clear()
-        for future in waiting:
-            if not future.done():
-                future.set_exception(MeshClosedError(self._close_code, reason))
-        self._events.end()
-        self._protocol.end()
+        self._routing.end(self._close_code, reason)
 
     async def __aenter__(self) -> MeshClient:
         return self
@@ -699,12 +558,12 @@ def _naming(event_id: str, timeout: float) -> Generator[None, None, None]:
         ) from None
 
 
-def _settle(future: asyncio.Future[Event]) -> None:
-    """Leave no future behind whose exception nobody retrieves (asyncio logs those)."""
-    if not future.done():
-        future.cancel()
-    elif not future.cancelled():
-        future.exception()
+def _parse(data: str | bytes) -> Event | None:
+    try:
+        return parse_frame(data)
+    except ValueError as exc:
+        log.warning("ignoring a malformed frame from the gateway: %s", exc)
+        return None
 
 
 def _position_of(welcome: Event) -> str | None:
