@@ -83,6 +83,27 @@ async def _until_ready(
     await eventually(ready, timeout=180, what="nexus dev's gateway to be ready")
 
 
+async def _running_dev(home: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``nexus dev`` past its start (where an ending is a failure to start), its gateway
+    ready. Killed outright if it does not get there."""
+    port, admin_port = free_ports(2)
+    dev = _start_dev(port, admin_port, home, log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _until_ready(dev, http, f"http://127.0.0.1:{port}", log)
+
+        async def running() -> bool:
+            return "Nexus Mesh is running" in await asyncio.to_thread(log.read_text)
+
+        await eventually(running, what="nexus dev to say the mesh runs")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait()
+        raise
+    return dev
+
+
 @pytest.fixture
 def dev_home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "kafka"
@@ -222,18 +243,9 @@ async def test_dev_stops_and_says_so_when_its_broker_dies(dev_home: Path, tmp_pa
     running and said nothing, and until dev reaped it (it never did) its zombie counted as
     running, so ``nexus kafka status`` said so and ``nexus kafka start`` would not replace it.
     Now dev stops the mesh, naming the broker and its log, and exits non-zero."""
-    port, admin_port = free_ports(2)
     log = tmp_path / "dev.log"
-    dev = _start_dev(port, admin_port, dev_home, log)
+    dev = await _running_dev(dev_home, log)
     try:
-        async with aiohttp.ClientSession() as http:
-            await _until_ready(dev, http, f"http://127.0.0.1:{port}", log)
-
-        async def running() -> bool:
-            return "Nexus Mesh is running" in log.read_text()
-
-        # Past its start, where an ending is a failure to start rather than what this is.
-        await eventually(running, what="nexus dev to say the mesh runs")
         (broker,) = LocalKafka(dev_home).status().nodes
         assert broker.running
         assert broker.pid is not None
@@ -297,17 +309,9 @@ def _catches(pid: int, sig: signal.Signals) -> bool:
 async def test_dev_says_which_process_ended_when_one_ends(dev_home: Path, tmp_path: Path) -> None:
     """A service of the mesh that ends, even cleanly, ends the mesh: dev said only "stopping
     the mesh", leaving the developer to guess why. It names the process and its exit code."""
-    port, admin_port = free_ports(2)
     log = tmp_path / "dev.log"
-    dev = _start_dev(port, admin_port, dev_home, log)
+    dev = await _running_dev(dev_home, log)
     try:
-        async with aiohttp.ClientSession() as http:
-            await _until_ready(dev, http, f"http://127.0.0.1:{port}", log)
-
-        async def running() -> bool:
-            return "Nexus Mesh is running" in log.read_text()
-
-        await eventually(running, what="nexus dev to say the mesh runs")
         search = _child_running(dev.pid, "service", "search")
 
         async def stops_gracefully() -> bool:

@@ -166,6 +166,14 @@ async def test_dead_letters_are_counted(mesh: Mesh, settings: NexusSettings) -> 
     assert await eventually(dead_lettered, what="the DLQ counter") == 1
 
 
+def elsewhere_than(campaign: str, partitions: int, *, prefix: str) -> str:
+    """A campaign id starting with ``prefix`` whose partition is not ``campaign``'s."""
+    own = campaign_partition(campaign, partitions)
+    return next(
+        f"{prefix}{i}" for i in range(100) if campaign_partition(f"{prefix}{i}", partitions) != own
+    )
+
+
 async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     mesh: Mesh, settings: NexusSettings
 ) -> None:
@@ -175,11 +183,7 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     gateway = mesh.gateway()
     assert gateway.url
     partitions = settings.clients_partitions
-    stray = next(
-        f"A{i}"
-        for i in range(100)
-        if campaign_partition(f"A{i}", partitions) != campaign_partition("B", partitions)
-    )
+    stray = elsewhere_than("B", partitions, prefix="A")
     codec = Codec(load_registry(settings.schemas_dir))
     topic = TopicNames(prefix=settings.topic_prefix).clients
 
@@ -216,11 +220,7 @@ async def test_each_producer_mistake_about_a_campaign_is_said(
     gateway = mesh.gateway()
     assert gateway.url
     partitions = settings.clients_partitions
-    other = next(
-        f"D{i}"
-        for i in range(100)
-        if campaign_partition(f"D{i}", partitions) != campaign_partition("B", partitions)
-    )
+    other = elsewhere_than("B", partitions, prefix="D")
     codec = Codec(load_registry(settings.schemas_dir))
     topic = TopicNames(prefix=settings.topic_prefix).clients
     async with (
