@@ -7,6 +7,8 @@ it once:
   ``metadata.correlation_id``, else ``payload.event_id``); unmatched ones, and any other
   ``nexus.*`` frame, go to a small protocol inbox read by ``next_protocol_frame``;
 - a delivered event whose ``correlation_id`` a ``request`` is waiting for resolves it;
+- a reply its service sent again (the ``correlation_id`` and ``event_id`` of one a
+  ``request`` returned, across a resume too) is dropped and counted in ``repeated_replies``;
 - every other delivered event goes to a bounded inbox read by ``events()`` / ``next_event``;
   one addressed to this connection or user with a ``correlation_id`` nobody waits for (a
   reply replayed by a resume, before the request is resent) is also kept, the last 1000,

@@ -3,7 +3,8 @@
 A single reader task owns the socket's receiving side and hands every frame to the client's
 ``Routing`` (``nexus_mesh.client.routing``, which describes where each goes): to the ``emit``
 or ``request`` waiting for it, else to the events inbox (bounded: a consumer that falls behind
-pushes back on the gateway) or the protocol inbox; it also follows ``position``.
+pushes back on the gateway) or the protocol inbox, unless it repeats a reply a ``request``
+returned already (dropped, counted in ``repeated_replies``); it also follows ``position``.
 
 Resume after a close with ``client.resume()`` or
 ``MeshClient.connect(..., since=client.position)``: the new session starts right after it,

@@ -13,8 +13,9 @@ from nexus_mesh.kafka.tls import kafka_ssl_context
 from nexus_mesh.settings import NexusSettings
 
 log = logging.getLogger(__name__)
-# Past a request timeout (a LeaveGroup's, 15 s by default, bounds the usual stop): well inside
-# a service pod's grace period after its own 28 s stop (the chart's guard).
+# Past a request timeout (a LeaveGroup's, 15 s by default, bounds the usual stop). Counted in a
+# service pod's stop, 10 + 5 + 10 + 15 + 3 = 43 s, which the chart's guard checks against
+# its grace period.
 CLIENT_STOP_TIMEOUT_S = 15.0
 
 
