@@ -38,10 +38,9 @@ TRUNCATED_MESSAGE = "the mesh's Kafka log was truncated: reconnect and resume"
 
 @dataclasses.dataclass
 class _Loss:
-    """Offsets ``first`` up to (excluding) ``until`` of a partition were deleted before this
-    pod delivered them, found out at loop time ``at``."""
+    """Offsets of a partition up to (excluding) ``until`` were deleted before this pod
+    delivered them, found out last at loop time ``at``."""
 
-    first: int
     until: int
     at: float
 
@@ -146,10 +145,10 @@ class Losses:
                 self._metrics.records_lost.labels(tp.topic).inc(first - nxt)
                 loss = self._lost.get(tp)
                 now = asyncio.get_running_loop().time()
+                until = first
                 if loss is not None and now - loss.at <= LOSS_MEMORY_S:
-                    self._lost[tp] = _Loss(min(loss.first, nxt), max(loss.until, first), now)
-                else:
-                    self._lost[tp] = _Loss(nxt, first, now)
+                    until = max(loss.until, first)  # a loss on top of one remembered
+                self._lost[tp] = _Loss(until, now)
             else:
                 resume_at, message = end, TRUNCATED_MESSAGE
             self._next[tp] = resume_at

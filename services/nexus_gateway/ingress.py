@@ -378,18 +378,18 @@ class Ingress:
                 "the same event_id to learn its outcome (never a new id: that writes twice)",
                 event_id,
             ) from exc
-        except Exception as exc:
-            # Not written, whatever the reason: the id is freed for a retry and the client
-            # still gets its answer.
-            self._idempotency.fail(key, pending, exc)
-            if request is not None:
-                self._flows.drop(request)
-            raise unwritten(exc, target.type, event_id) from exc
         except BaseException as exc:
-            # Cancelled mid-write (a shutdown): nothing will settle the id or the wait later.
-            self._idempotency.fail(key, pending, KafkaUnavailableError(f"write cancelled: {exc!r}"))
+            # Not written, whatever the reason (or cancelled mid-write at a shutdown, when
+            # nothing would settle it later): the id is freed for a retry, nothing waits for
+            # a reply, and the client still gets its answer.
+            if isinstance(exc, Exception):
+                self._idempotency.fail(key, pending, exc)
+            else:
+                self._idempotency.fail(key, pending, KafkaUnavailableError(f"cancelled: {exc!r}"))
             if request is not None:
                 self._flows.drop(request)
+            if isinstance(exc, Exception):
+                raise unwritten(exc, target.type, event_id) from exc
             raise
         record = AckRecord(topic=written.topic, partition=written.partition, offset=written.offset)
         self._idempotency.settle(key, pending, record)

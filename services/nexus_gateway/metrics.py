@@ -226,8 +226,8 @@ class GatewayMetrics:
             self.flow_info.labels(flow.name, flow.request, flow.timeout_type).set(1)
             self.request_seconds.labels(flow.name)
 
-    def count_close(self, code: int | None) -> None:
-        label = str(code) if code is not None else "1006"
+    def count_close(self, code: int) -> None:
+        label = str(code)
         self.closes.labels(label if label in CLOSE_CODE_LABELS else "other").inc()
 
 

@@ -41,27 +41,20 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         if request.path in PROBE_PATHS:
             return
         remote = request.remote or "-"
-        ended = response.ended_with if isinstance(response, GatewaySocket) else None
-        if ended is None:
-            self.logger.info(
-                "%s %s %s %s %.1fms",
-                remote,
-                request.method,
-                request.path,
-                response.status,
-                time * 1000,
-                extra={"remote": remote},
-            )
-            return
+        fields: dict[str, object] = {"remote": remote}
+        closed = ""
+        if isinstance(response, GatewaySocket) and response.ended_with is not None:
+            fields["close_code"] = response.ended_with
+            closed = f" closed {response.ended_with}"
         self.logger.info(
-            "%s %s %s %s closed %d %.1fms",
+            "%s %s %s %s%s %.1fms",
             remote,
             request.method,
             request.path,
             response.status,
-            ended,
+            closed,
             time * 1000,
-            extra={"remote": remote, "close_code": ended},
+            extra=fields,
         )
 
 

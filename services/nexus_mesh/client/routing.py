@@ -31,12 +31,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
+from typing import TypeVar
 
 from nexus_mesh.client.frames import ACK, ERROR, PROTOCOL_PREFIX, Event, MeshClosedError
 from nexus_mesh.client.inbox import Inbox
 
-# Replies nobody waited for yet, kept for a request resent after a resume.
+# Replies nobody waited for yet, kept for a request resent after a resume (and as many
+# answered requests, whose replies' repeats are dropped).
 UNCLAIMED_REPLIES = 1000
+T = TypeVar("T")
 
 
 class Routing:
@@ -117,11 +120,9 @@ class Routing:
             # It arrived as this request gave up (timeout, cancellation, an error
             # answer): kept for a resend of it, as a reply replayed by a resume is, and
             # not an answer given, so its service's repeat still reaches events().
-            self._keep_unclaimed(correlation_id, reply.result())
-            if (
-                correlation_id in self._answered
-                and self._answered[correlation_id] == reply.result().event_id
-            ):
+            kept = reply.result()
+            self._keep_unclaimed(correlation_id, kept)
+            if kept.event_id is not None and self._answered.get(correlation_id) == kept.event_id:
                 del self._answered[correlation_id]
         _settle(reply)
 
@@ -209,12 +210,8 @@ class Routing:
         return event
 
     def _note_answered(self, correlation_id: str, reply: Event) -> None:
-        if reply.event_id is None:
-            return
-        self._answered[correlation_id] = reply.event_id
-        self._answered.move_to_end(correlation_id)
-        if len(self._answered) > UNCLAIMED_REPLIES:
-            self._answered.popitem(last=False)
+        if reply.event_id is not None:
+            _keep_last(self._answered, correlation_id, reply.event_id)
 
     def _received(self, event: Event) -> None:
         if event.position is not None:
@@ -230,9 +227,16 @@ class Routing:
         return bool(self._answers or self._replies)
 
     def _keep_unclaimed(self, correlation_id: str, event: Event) -> None:
-        self._unclaimed[correlation_id] = event
-        if len(self._unclaimed) > UNCLAIMED_REPLIES:
-            self._unclaimed.popitem(last=False)
+        _keep_last(self._unclaimed, correlation_id, event)
+
+
+def _keep_last(kept: OrderedDict[str, T], key: str, value: T) -> None:
+    """``kept[key] = value`` as its newest entry, the oldest forgotten past
+    ``UNCLAIMED_REPLIES``."""
+    kept[key] = value
+    kept.move_to_end(key)
+    if len(kept) > UNCLAIMED_REPLIES:
+        kept.popitem(last=False)
 
 
 def _settle(future: asyncio.Future[Event]) -> None:

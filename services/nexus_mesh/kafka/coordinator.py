@@ -26,11 +26,10 @@ async def await_group_coordinator(
 
     A new broker creates its offsets topic on the first request for a coordinator and
     answers "not available" until the topic has a leader; a consumer that joins meanwhile
-    retries, but aiokafka logs each refusal as an ERROR. ``nexus dev`` (on a broker it may
-    just have created) and every service before its consumer starts ask first and spare
-    their user the alarm. Raises :class:`KafkaUnavailableError` after ``timeout`` seconds,
-    or at once for an error that retrying does not mend (not authorised to describe the
-    group).
+    retries, but aiokafka logs each refusal as an ERROR. Every service asks first, before its
+    consumer starts, and spares its user the alarm. Raises :class:`KafkaUnavailableError`
+    after ``timeout`` seconds, or at once for an error that retrying does not mend (not
+    authorised to describe the group).
     """
     # Named as the group's own consumer is, for the broker's logs and quotas.
     admin = AIOKafkaAdminClient(**client_kwargs(settings), client_id=group_id)
