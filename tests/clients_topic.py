@@ -4,13 +4,17 @@ for tests of what a gateway does with what it reads there."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
+from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.records import record_headers
+from nexus_mesh.settings import NexusSettings
 
 
 def campaign_update(
@@ -45,10 +49,12 @@ async def write(
     *,
     value: bytes | None = None,
     headers: dict[str, bytes] | None = None,
+    timestamp_ms: int | None = None,
 ) -> RecordMetadata:
     """``envelope`` keyed and headed as the mesh writes it, on ``partition``; ``value``
     replaces its encoding (an unreadable record with a real event's headers), ``headers``
-    some of its headers (a producer labelling it wrong)."""
+    some of its headers (a producer labelling it wrong), ``timestamp_ms`` the record's time
+    (one written long ago)."""
     written: RecordMetadata = await producer.send_and_wait(
         topic,
         codec.encode(envelope) if value is None else value,
@@ -57,5 +63,18 @@ async def write(
             (name, (headers or {}).get(name, content)) for name, content in record_headers(envelope)
         ],
         partition=partition,
+        timestamp_ms=timestamp_ms,
     )
     return written
+
+
+@asynccontextmanager
+async def raw_producer(settings: NexusSettings) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain aiokafka producer (acks=all), as a backend of its own writes with; stopped
+    after the block."""
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from clients_topic import raw_producer, write
 from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope, Metadata
 from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.records import record_headers
 from nexus_mesh.kafka.topics import TopicNames, ensure_topics
 from nexus_mesh.localkafka.cluster import free_port
 from nexus_mesh.registry import load_registry
@@ -119,21 +119,18 @@ class SearchRequests:
         """A request whose Kafka record says it was written at ``timestamp_ms`` (a request
         that waited in Kafka while no service ran)."""
         envelope = search_request(self._codec, query)
-        producer = AIOKafkaProducer(**client_kwargs(self.settings), acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(
+        partition = campaign_partition(
+            envelope.metadata.campaign_id, self.settings.domain_partitions
+        )
+        async with raw_producer(self.settings) as producer:
+            await write(
+                producer,
                 self.topics.domain("search"),
-                self._codec.encode(envelope),
-                key=envelope.metadata.campaign_id.encode(),
-                partition=campaign_partition(
-                    envelope.metadata.campaign_id, self.settings.domain_partitions
-                ),
-                headers=record_headers(envelope),
+                partition,
+                envelope,
+                self._codec,
                 timestamp_ms=timestamp_ms,
             )
-        finally:
-            await producer.stop()
 
     def campaigns_on(self, partition: int, count: int = 1) -> list[str]:
         """``count`` campaign ids whose events land on ``partition`` of the domain topic."""

@@ -7,13 +7,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from clients_topic import campaign_update, write
+from clients_topic import campaign_update, raw_producer, write
 from mesh_processes import Mesh
 from nexus_mesh.client import MeshClient, MeshError
 from nexus_mesh.codec import Codec
-from nexus_mesh.kafka.connection import client_kwargs
 from nexus_mesh.kafka.partitioning import campaign_partition
 from nexus_mesh.kafka.producer import EnvelopeProducer
 from nexus_mesh.kafka.topics import TopicNames
@@ -190,16 +188,12 @@ async def test_a_record_on_another_campaign_s_partition_is_counted_and_said(
     async with MeshClient.connect(
         gateway.url, campaign_id="B", user_id="bob", token=mesh.token("bob", ["B"])
     ) as client:
-        producer = AIOKafkaProducer(**client_kwargs(settings))
-        await producer.start()
-        try:
+        async with raw_producer(settings) as producer:
             misplaced = campaign_update(codec, "misplaced", campaign_id=stray, source="elsewhere")
             for_b = campaign_update(codec, "for-b", campaign_id="B", source="elsewhere")
             for envelope in (misplaced, for_b):
                 # Both on B's partition, as a producer hashing keys otherwise might.
                 await write(producer, topic, campaign_partition("B", partitions), envelope, codec)
-        finally:
-            await producer.stop()
         received = await client.next_event(timeout=15)
         # B's own record, after the stray one in the same partition: that one was skipped.
         assert received.payload["status"] == "for-b"
@@ -231,9 +225,7 @@ async def test_each_producer_mistake_about_a_campaign_is_said(
             gateway.url, campaign_id=other, user_id="dan", token=mesh.token("dan", [other])
         ) as dan,
     ):
-        producer = AIOKafkaProducer(**client_kwargs(settings))
-        await producer.start()
-        try:
+        async with raw_producer(settings) as producer:
             astray = campaign_update(codec, "astray", campaign_id="B", source="team-x")
             lying = campaign_update(codec, "lying", campaign_id="B", source="team-y")
             for_dan = campaign_update(codec, "for-dan", campaign_id=other, source="team-x")
@@ -243,8 +235,6 @@ async def test_each_producer_mistake_about_a_campaign_is_said(
             await write(producer, topic, dans, for_dan, codec)
             await write(producer, topic, bobs, lying, codec, headers={"nexus-campaign": b"C"})
             await write(producer, topic, bobs, for_bob, codec)
-        finally:
-            await producer.stop()
         assert (await dan.next_event(timeout=15)).payload["status"] == "for-dan"
         assert (await bob.next_event(timeout=15)).payload["status"] == "for-bob"
     lines = gateway.log().splitlines()
@@ -266,15 +256,11 @@ async def test_a_record_whose_campaign_header_lies_is_skipped_live_and_on_replay
     token = mesh.token("bob", ["B"])
     async with MeshClient.connect(gateway.url, campaign_id="B", user_id="bob", token=token) as c:
         since = c.position
-        producer = AIOKafkaProducer(**client_kwargs(settings))
-        await producer.start()
-        try:
+        async with raw_producer(settings) as producer:
             lying = campaign_update(codec, "labelled-c", campaign_id="B", source="elsewhere")
             honest = campaign_update(codec, "for-b", campaign_id="B", source="elsewhere")
             await write(producer, topic, partition, lying, codec, headers={"nexus-campaign": b"C"})
             await write(producer, topic, partition, honest, codec)
-        finally:
-            await producer.stop()
         assert (await c.next_event(timeout=15)).payload["status"] == "for-b"
     async with MeshClient.connect(
         gateway.url, campaign_id="B", user_id="bob", token=token, since=since

@@ -20,11 +20,10 @@ from contextlib import AsyncExitStack
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import TopicPartition
 
-from clients_topic import campaign_update, write
+from clients_topic import campaign_update, raw_producer, write
 from mesh_processes import Mesh, MeshProcess, joined
 from nexus_mesh.client import Event, MeshClient, MeshClosedError
 from nexus_mesh.codec import Codec
@@ -66,6 +65,12 @@ async def until_closed(client: MeshClient) -> tuple[list[Event], MeshClosedError
             return events, closed
 
 
+def clients_partition(settings: NexusSettings, campaign: str) -> TopicPartition:
+    """The partition of ``<prefix>.clients`` that ``campaign``'s events are written to."""
+    topic = TopicNames(prefix=settings.topic_prefix).clients
+    return TopicPartition(topic, campaign_partition(campaign, settings.clients_partitions))
+
+
 async def clients_writer(
     settings: NexusSettings, stack: AsyncExitStack
 ) -> Callable[[str, str], Awaitable[int]]:
@@ -73,9 +78,7 @@ async def clients_writer(
     partition as a producer of its own would; its offset."""
     topic = TopicNames(prefix=settings.topic_prefix).clients
     codec = Codec(load_registry(settings.schemas_dir))
-    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all")
-    await producer.start()
-    stack.push_async_callback(producer.stop)
+    producer = await stack.enter_async_context(raw_producer(settings))
 
     async def publish(campaign: str, status: str) -> int:
         partition = campaign_partition(campaign, settings.clients_partitions)
@@ -109,13 +112,11 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     gateway = mesh.gateway()
     assert gateway.url
     url = gateway.url
-    topics = TopicNames(prefix=settings.topic_prefix)
-    partitions = settings.clients_partitions
-    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    tp = clients_partition(settings, CAMPAIGN)
     publish = await clients_writer(settings, stack)
 
     bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
-    other = other_campaign(partitions)
+    other = other_campaign(settings.clients_partitions)
     carol = await joined(stack, mesh, url, other, "carol")
     before = [await publish(CAMPAIGN, f"s-{n}") for n in range(15)]
     assert before == list(range(15)), "a fresh partition: offsets 0-14"
@@ -156,7 +157,7 @@ async def test_records_deleted_before_delivery_close_the_partition_and_still_arr
     # Operators are told: a counter and an error naming the partition and the offsets.
     async def lost() -> float | None:
         samples = await scrape_metrics(url)
-        return metric_value(samples, "nexus_gateway_records_lost_total", topic=topics.clients)
+        return metric_value(samples, "nexus_gateway_records_lost_total", topic=tp.topic)
 
     assert await eventually(lost, what="records counted lost") == 21 - 15 - len(statuses)
     said = f"{tp.topic}-{tp.partition}: records at offsets {15 + len(statuses)} to 20 were deleted"
@@ -186,12 +187,10 @@ async def test_a_client_whose_campaign_was_quiet_still_gets_what_kafka_holds(
     gateway = mesh.gateway()
     assert gateway.url
     url = gateway.url
-    topics = TopicNames(prefix=settings.topic_prefix)
-    partitions = settings.clients_partitions
-    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    tp = clients_partition(settings, CAMPAIGN)
     publish = await clients_writer(settings, stack)
 
-    neighbour = neighbour_campaign(partitions)
+    neighbour = neighbour_campaign(settings.clients_partitions)
     bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
     dave = await joined(stack, mesh, url, neighbour, "dave")
     await publish(CAMPAIGN, "quiet")
@@ -292,9 +291,7 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
     gateway = mesh.gateway()
     assert gateway.url
     url = gateway.url
-    topics = TopicNames(prefix=settings.topic_prefix)
-    partitions = settings.clients_partitions
-    tp = TopicPartition(topics.clients, campaign_partition(CAMPAIGN, partitions))
+    tp = clients_partition(settings, CAMPAIGN)
     publish = await clients_writer(settings, stack)
 
     bob = await joined(stack, mesh, url, CAMPAIGN, "bob")

@@ -102,6 +102,17 @@ def test_status_fails_and_names_the_node_that_is_down(
     ]
 
 
+def one_node_running_as(process: subprocess.Popen[bytes], home: Path) -> Path:
+    """A cluster's data directory whose one node's pid and start time are ``process``'s."""
+    home.mkdir()
+    node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": process.pid}
+    node["started"] = process_start_ticks(process.pid)
+    (home / "cluster.json").write_text(
+        json.dumps({"cluster_id": "x", "version": "4.0.2", "nodes": [node]})
+    )
+    return home
+
+
 def _process_state(pid: int) -> str:
     """Field 3 of ``/proc/PID/stat``: R, S, Z (a zombie) ..."""
     stat = Path(f"/proc/{pid}/stat").read_text()
@@ -114,13 +125,7 @@ def test_a_node_that_died_but_was_not_reaped_is_stopped(
     """A broker killed under the ``nexus dev`` that started it stays a zombie until dev
     reaps it, its start time still in ``/proc``: ``status`` said it ran (exit 0), and
     ``start``, which asks the same question, refused to replace it as "already running"."""
-    home = tmp_path / "kafka"
-    home.mkdir()
-    node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": live_process.pid}
-    node["started"] = process_start_ticks(live_process.pid)
-    (home / "cluster.json").write_text(
-        json.dumps({"cluster_id": "x", "version": "4.0.2", "nodes": [node]})
-    )
+    home = one_node_running_as(live_process, tmp_path / "kafka")
     assert cli.main(["kafka", "status", "--data-dir", str(home)]) == 0
     capsys.readouterr()
 
@@ -141,13 +146,7 @@ def test_stopping_a_dead_broker_leaves_one_started_since_alone(
     """``nexus dev``'s broker died, and the developer ran ``nexus kafka start`` before dev
     finished stopping: dev's stop must neither kill the new broker nor forget it (status
     would say "stopped" while it holds the port)."""
-    home = tmp_path / "kafka"
-    home.mkdir()
-    node = {"node_id": 1, "broker_port": 1, "controller_port": 2, "pid": live_process.pid}
-    node["started"] = process_start_ticks(live_process.pid)
-    (home / "cluster.json").write_text(
-        json.dumps({"cluster_id": "x", "version": "4.0.2", "nodes": [node]})
-    )
+    home = one_node_running_as(live_process, tmp_path / "kafka")
     devs = LocalKafka(home)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -3,60 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
+from ingress_kit import StandInProducer, ingress
 from nexus_gateway.connection import Connection, Identity
-from nexus_gateway.flows import FlowTracker
-from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.metrics import GatewayMetrics
-from nexus_mesh.codec import Codec
 from nexus_mesh.kafka.producer import EnvelopeProducer
-from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
-from nexus_mesh.tracing import Telemetry
 
 
 @pytest.fixture
 async def make_ingress() -> AsyncIterator[Callable[..., Ingress]]:
-    """``make_ingress(codec=, metrics=, max_event_bytes=4096, telemetry=, answer_timeout_s=)``:
-    an ingress whose
-    producer points at a closed port, so a test must never get as far as writing."""
-
-    def make(
-        *,
-        codec: Codec | None = None,
-        metrics: GatewayMetrics | None = None,
-        max_event_bytes: int = 4096,
-        telemetry: Telemetry | None = None,
-        answer_timeout_s: float = 10.0,
-    ) -> Ingress:
-        registry = load_registry(default_schemas_dir())
-        codec = codec or Codec(registry)
-        producers.append(
-            EnvelopeProducer(
-                settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-                codec=codec,
-                client_id="t",
-            )
-        )
-        return Ingress(
-            registry=registry,
-            codec=codec,
-            producer=producers[-1],
-            topics=TopicNames(prefix="t"),
-            flows=FlowTracker(lambda _pending: True),
-            idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-            metrics=metrics or GatewayMetrics(),
-            source="gateway/test",
-            max_event_bytes=max_event_bytes,
-            telemetry=telemetry,
-            answer_timeout_s=answer_timeout_s,
-        )
-
+    """``make_ingress(**kwargs)``: :func:`ingress_kit.ingress`, its producer stopped after
+    the test (a closed port's unless ``producer=`` is given: a test of refusals must never
+    get as far as writing)."""
     producers: list[EnvelopeProducer] = []
+
+    def make(**kwargs: Any) -> Ingress:
+        kwargs.setdefault("producer", StandInProducer(kwargs.get("codec")))
+        producers.append(kwargs["producer"])
+        return ingress(**kwargs)
+
     yield make
     for producer in producers:
         await producer.stop()

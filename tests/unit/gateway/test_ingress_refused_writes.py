@@ -9,51 +9,26 @@ broker, is tests/e2e/test_write_refused.py); the rest is the gateway's real ingr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 
+from ingress_kit import StandInProducer
 from nexus_gateway.connection import Connection
-from nexus_gateway.flows import FlowTracker
-from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.metrics import GatewayMetrics
-from nexus_mesh.codec import Codec
 from nexus_mesh.errors import ProduceRejectedError
-from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.kafka.producer import Written
 
 
-class RefusingProducer(EnvelopeProducer):
-    def __init__(self, refusal: Exception, codec: Codec) -> None:
-        super().__init__(
-            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-            codec=codec,
-            client_id="t",
-        )
+class RefusingProducer(StandInProducer):
+    def __init__(self, refusal: Exception) -> None:
+        super().__init__()
         self.refusal = refusal
 
     async def send(self, *args: Any, **kwargs: Any) -> Written:
         raise self.refusal
-
-
-def _ingress(refusal: Exception) -> Ingress:
-    registry = load_registry(default_schemas_dir())
-    codec = Codec(registry)
-    return Ingress(
-        registry=registry,
-        codec=codec,
-        producer=RefusingProducer(refusal, codec),
-        topics=TopicNames(prefix="t"),
-        flows=FlowTracker(lambda _pending: True),
-        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-        metrics=GatewayMetrics(),
-        source="gateway/test",
-        max_event_bytes=4096,
-    )
 
 
 FRAME = {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_id": "e-1"}}
@@ -61,10 +36,10 @@ FRAME = {"type": "chat.message", "payload": {"text": "x"}, "metadata": {"event_i
 
 @pytest.mark.parametrize(("too_large", "code"), [(True, "too_large"), (False, "internal")])
 async def test_a_refused_write_is_answered_by_its_reason(
-    connection: Connection, too_large: bool, code: str
+    make_ingress: Callable[..., Ingress], connection: Connection, too_large: bool, code: str
 ) -> None:
     refusal = ProduceRejectedError("Kafka refused a write to t.clients", too_large=too_large)
-    ingress = _ingress(refusal)
+    ingress = make_ingress(producer=RefusingProducer(refusal))
 
     answer = orjson.loads(await ingress.handle(connection, orjson.dumps(FRAME), allowed=True))
 
@@ -76,9 +51,11 @@ async def test_a_refused_write_is_answered_by_its_reason(
 
 
 async def test_a_fault_of_the_gateway_is_internal_and_logged_with_the_event_id(
-    connection: Connection, caplog: pytest.LogCaptureFixture
+    make_ingress: Callable[..., Ingress],
+    connection: Connection,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ingress = _ingress(RuntimeError("an encoding bug"))
+    ingress = make_ingress(producer=RefusingProducer(RuntimeError("an encoding bug")))
 
     answer = orjson.loads(await ingress.handle(connection, orjson.dumps(FRAME), allowed=True))
 

@@ -13,19 +13,13 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata
 
+from ingress_kit import StandInProducer
 from nexus_gateway.connection import Connection
-from nexus_gateway.flows import FlowTracker
-from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.pipeline import EventPipeline, Turn
-from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import WriteInDoubtError
-from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.topics import TopicNames
-from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.kafka.producer import Written
 
 
 async def test_an_event_waits_for_the_one_before_to_be_queued_not_answered() -> None:
@@ -181,16 +175,12 @@ async def test_an_event_waits_for_the_ones_before_it_at_most_one_produce_timeout
     assert message.startswith("the events sent before it still wait for Kafka")
 
 
-class ScriptedProducer(EnvelopeProducer):
+class ScriptedProducer(StandInProducer):
     """Queues in call order; the first write of ``doubtful`` is left in doubt on
     ``doubt`` (queued, never acknowledged in time), every other write is acknowledged."""
 
     def __init__(self, doubtful: str, doubt: asyncio.Future[RecordMetadata]) -> None:
-        super().__init__(
-            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-            codec=Codec(load_registry(default_schemas_dir())),
-            client_id="t",
-        )
+        super().__init__()
         self.queue: list[str] = []
         self.second_queued = asyncio.Event()
         self._doubtful, self._doubt = doubtful, doubt
@@ -215,7 +205,7 @@ class ScriptedProducer(EnvelopeProducer):
 
 
 async def test_a_resend_of_a_write_in_doubt_keeps_its_place_before_later_events(
-    connection: Connection,
+    make_ingress: Callable[..., Ingress], connection: Connection
 ) -> None:
     """e-1's first write is in doubt; the client resends e-1, then sends e-2. Should the first
     write fail, the resend writes e-1 again: Kafka must get it before e-2, so e-2 waits for
@@ -223,18 +213,7 @@ async def test_a_resend_of_a_write_in_doubt_keeps_its_place_before_later_events(
     loop = asyncio.get_running_loop()
     doubt: asyncio.Future[RecordMetadata] = loop.create_future()
     producer = ScriptedProducer("e-1", doubt)
-    registry = load_registry(default_schemas_dir())
-    ingress = Ingress(
-        registry=registry,
-        codec=Codec(registry),
-        producer=producer,
-        topics=TopicNames(prefix="t"),
-        flows=FlowTracker(lambda _pending: True),
-        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-        metrics=GatewayMetrics(),
-        source="gateway/test",
-        max_event_bytes=4096,
-    )
+    ingress = make_ingress(producer=producer)
     answers: list[dict[str, Any]] = []
     first_answered = asyncio.Event()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +21,23 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import RecordMetadata, TopicPartition
 
+from ingress_kit import StandInProducer
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
-from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
-from nexus_gateway.metrics import GatewayMetrics
-from nexus_mesh.codec import Codec
 from nexus_mesh.envelope import Envelope
 from nexus_mesh.errors import WriteInDoubtError
-from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.kafka.producer import Written
 from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.settings import default_schemas_dir
 from nexus_testkit import eventually
 
 
-class DoubtingProducer(EnvelopeProducer):
+class DoubtingProducer(StandInProducer):
     """Every write is queued and left in doubt on ``delivery``."""
 
-    def __init__(self, codec: Codec, delivery: asyncio.Future[RecordMetadata]) -> None:
-        super().__init__(
-            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-            codec=codec,
-            client_id="t",
-        )
+    def __init__(self, delivery: asyncio.Future[RecordMetadata]) -> None:
+        super().__init__()
         self.delivery = delivery
 
     async def send(self, envelope: Envelope, **_: Any) -> Written:
@@ -61,10 +55,9 @@ def quick_search_schemas(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("lands", [True, False])
 async def test_a_request_in_doubt_times_out_only_once_its_write_lands(
-    connection: Connection, tmp_path: Path, lands: bool
+    make_ingress: Callable[..., Ingress], connection: Connection, tmp_path: Path, lands: bool
 ) -> None:
     registry = load_registry(quick_search_schemas(tmp_path))
-    codec = Codec(registry)
     delivery: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
     timeouts: list[PendingRequest] = []
     timed_out = asyncio.Event()
@@ -75,17 +68,7 @@ async def test_a_request_in_doubt_times_out_only_once_its_write_lands(
         return True
 
     flows = FlowTracker(on_timeout)
-    ingress = Ingress(
-        registry=registry,
-        codec=codec,
-        producer=DoubtingProducer(codec, delivery),
-        topics=TopicNames(prefix="t"),
-        flows=flows,
-        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-        metrics=GatewayMetrics(),
-        source="gateway/test",
-        max_event_bytes=4096,
-    )
+    ingress = make_ingress(registry=registry, producer=DoubtingProducer(delivery), flows=flows)
     frame = {"type": "search", "payload": {"query": "q"}, "metadata": {"event_id": "s-1"}}
 
     answer = orjson.loads(await ingress.handle(connection, orjson.dumps(frame), allowed=True))

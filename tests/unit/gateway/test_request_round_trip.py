@@ -9,34 +9,32 @@ ingress, flow tracker and metrics, on a clock the test moves.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from ingress_kit import StandInProducer
 from nexus_gateway.connection import Connection
 from nexus_gateway.flows import FlowTracker, PendingRequest
-from nexus_gateway.idempotency import IdempotencyWindow
 from nexus_gateway.ingress import Ingress
 from nexus_gateway.metrics import GatewayMetrics
 from nexus_gateway.pipeline import Turn
-from nexus_mesh.codec import Codec
-from nexus_mesh.kafka.producer import EnvelopeProducer, Written
-from nexus_mesh.kafka.topics import TopicNames
+from nexus_mesh.kafka.producer import Written
 from nexus_mesh.registry import load_registry
-from nexus_mesh.settings import NexusSettings, default_schemas_dir
+from nexus_mesh.settings import default_schemas_dir
 
 
-class AckingProducer(EnvelopeProducer):
+class AckingProducer(StandInProducer):
     async def send(self, *args: Any, topic: str, **kwargs: Any) -> Written:
         return Written(topic=topic, partition=0, offset=1)
 
 
 async def test_a_request_is_timed_from_its_frame_not_from_its_write(
-    connection: Connection,
+    make_ingress: Callable[..., Ingress], connection: Connection
 ) -> None:
     now = [50.0]
     registry = load_registry(default_schemas_dir())
-    codec = Codec(registry)
     metrics = GatewayMetrics(flows=list(registry.flows.values()))
 
     def answered(request: PendingRequest, waited_s: float) -> None:
@@ -49,20 +47,8 @@ async def test_a_request_is_timed_from_its_frame_not_from_its_write(
         return now[0]
 
     flows = FlowTracker(lambda _pending: True, on_answered=answered, clock=clock)
-    ingress = Ingress(
-        registry=registry,
-        codec=codec,
-        producer=AckingProducer(
-            settings=NexusSettings(kafka_bootstrap_servers="127.0.0.1:9"),
-            codec=codec,
-            client_id="t",
-        ),
-        topics=TopicNames(prefix="t"),
-        flows=flows,
-        idempotency=IdempotencyWindow(window_s=60, max_entries=10),
-        metrics=metrics,
-        source="gateway/test",
-        max_event_bytes=4096,
+    ingress = make_ingress(
+        registry=registry, producer=AckingProducer(), flows=flows, metrics=metrics
     )
     loop = asyncio.get_running_loop()
     before: asyncio.Future[None] = loop.create_future()
