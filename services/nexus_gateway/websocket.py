@@ -76,15 +76,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     except AuthError as denied:
         gateway.metrics.auth_failures.labels(str(denied.close_code), denied.kind).inc()
         # The reason is public and never holds the token: what an operator needs to answer
-        # "why is this client refused?". A template per kind of refusal (a fixed set, never
-        # the user id, which anyone may vary): the log's repeat filter holds back a flood of
-        # one kind while another kind still shows at once.
+        # "why is this client refused?". Held back per kind of refusal (a fixed set, never
+        # the user id, which anyone may vary): a flood of one kind does not hide another.
         log.info(
-            f"refused %s/%s with %d ({denied.kind}): %s",
+            "refused %s/%s with %d (%s): %s",
             campaign_id,
             user_id,
             denied.close_code,
+            denied.kind,
             denied.reason,
+            extra={"repeat_key": denied.kind},
         )
         # Close codes exist only after the handshake, so accept it, then close with the code.
         # Nobody authenticated holds this socket: no compression to inflate, nothing larger
