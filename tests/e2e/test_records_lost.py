@@ -282,12 +282,15 @@ async def test_broadcasts_deleted_before_delivery_close_every_connection(
     assert (await eventually(lost, what="broadcasts counted lost")) > 0
 
 
-async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
+async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_is_not_closed_for_it(
     mesh: Mesh, settings: NexusSettings, stack: AsyncExitStack
 ) -> None:
-    """A resume too old to honour is live from now on, also when it reaches the pod before
-    the pod finds out that records it had yet to read were deleted: it is welcomed once the
-    pod has followed the deletion, not at the old position (and then closed for it)."""
+    """A resume too old to honour, reaching the pod about when it finds out that records it
+    had yet to read were deleted: it is welcomed once the pod has followed the deletion, not
+    at the old position (and then closed for it). Which of the two comes first is a race the
+    test cannot steer: a pod that follows first remembers the loss and replays what Kafka
+    still holds after it (s-2); one that welcomes first starts the client live. Either way
+    recovered is false, s-3 arrives, and the connection stays open."""
     gateway = mesh.gateway()
     assert gateway.url
     url = gateway.url
@@ -297,8 +300,7 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
     bob = await joined(stack, mesh, url, CAMPAIGN, "bob")
     await publish(CAMPAIGN, "s-0")
     assert (await bob.next_event(timeout=15)).payload["status"] == "s-0"
-    # A position before s-0, older than what the pod is about to lose: nothing it remembers
-    # losing, so the resume is not honoured and starts live.
+    # A position before s-0, older than what the pod is about to lose.
     old = dataclasses.replace(Position.decode(bob.position or ""), offset=0).encode()
     async with paused(gateway):
         await publish(CAMPAIGN, "s-1")
@@ -315,5 +317,8 @@ async def test_an_unrecovered_resume_on_a_pod_behind_a_deletion_starts_live(
     )
     assert late.welcome["recovered"] is False
     await publish(CAMPAIGN, "s-3")
-    assert (await late.next_event(timeout=15)).payload["status"] == "s-3"
+    first = (await late.next_event(timeout=15)).payload["status"]
+    if first == "s-2":  # the pod had followed the deletion first: what Kafka still held
+        first = (await late.next_event(timeout=15)).payload["status"]
+    assert first == "s-3"
     assert late.close_code is None
